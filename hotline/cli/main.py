@@ -1,0 +1,56 @@
+# -*- test-case-name: tests.cli.test_main -*-
+"""Entry point of the ``hotline`` command: builds the parser from the command-group modules."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from hotline import config as config_mod
+
+#: Command-group modules under ``hotline.cli``. Each defines ``register(subparsers)``, which adds
+#: its sub-commands with ``set_defaults(func=...)``; ``func(args, config) -> int`` runs one.
+COMMAND_MODULES: tuple[str, ...] = (
+    "config",
+
+)
+
+
+class CommandError(Exception):
+    """A command cannot do what was asked; the message is shown as one line, exit status 1."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="hotline", description="The 365 Hotline controller and its tools.")
+    parser.add_argument("--config", metavar="FILE",
+                        help="site configuration (TOML); default: $HOTLINE_CONFIG or built-in")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    for name in COMMAND_MODULES:
+        importlib.import_module(f"hotline.cli.{name}").register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    needs_config = getattr(args, "needs_config", True)
+    try:
+        cfg = config_mod.load(args.config) if needs_config else None
+    except config_mod.ConfigError as e:
+        print(f"hotline: configuration error\n{e}", file=sys.stderr)
+        return 2
+    try:
+        return int(args.func(args, cfg) or 0)
+    except CommandError as e:
+        print(f"hotline: {e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Timed-reply enforcement: reminders, escalation, callbacks, surveys."""
