@@ -1,0 +1,3 @@
+"""Test-wide fixtures: each support module starts and stops one real service."""
+
+pytest_plugins: list[str] = []
