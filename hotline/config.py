@@ -211,7 +211,7 @@ def load(path: str | os.PathLike[str] | None = None) -> Config:
     try:
         text = p.read_text("utf-8")
     except FileNotFoundError:
-        raise ConfigError([f"no such file (create it, or unset HOTLINE_CONFIG)"], str(p)) from None
+        raise ConfigError(["no such file (create it, or unset HOTLINE_CONFIG)"], str(p)) from None
     except (OSError, UnicodeDecodeError) as e:
         raise ConfigError([f"cannot read it: {e}"], str(p)) from None
     return loads(text, source=str(p), base_dir=p.resolve().parent)

@@ -1,3 +1,3 @@
 """Test-wide fixtures: each support module starts and stops one real service."""
 
-pytest_plugins: list[str] = []
+pytest_plugins: list[str] = ["tests.support.database", "tests.support.pbx"]

@@ -1,0 +1,76 @@
+# -*- test-case-name: tests.pbx.test_prompts -*-
+"""Mandarin prompts synthesised with espeak-ng, since Debian ships no Chinese prompts."""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import subprocess
+from pathlib import Path
+
+__all__ = ["PROMPTS", "PromptError", "build_prompts"]
+
+#: Prompt name → (the Chinese text it says, the same in tone-numbered pinyin for espeak-ng's
+#: ``cmn-latn-pinyin`` voice; bookworm's ``cmn`` voice misreads Hanzi). Digits one by one.
+PROMPTS: dict[str, tuple[str, str]] = {
+    "welcome": (
+        "您好，欢迎致电三六五民生热线，八三六五八三六五。本次通话将被录音。",
+        "nin2 hao3, huan1 ying2 zhi4 dian4 san1 liu4 wu3 min2 sheng1 re4 xian4, "
+        "ba1 san1 liu4 wu3 ba1 san1 liu4 wu3. ben3 ci4 tong1 hua4 jiang1 bei4 lu4 yin1.",
+    ),
+    "please-hold": (
+        "坐席正忙，请稍候。",
+        "zuo4 xi2 zheng4 mang2, qing3 shao1 hou4.",
+    ),
+    "connecting": (
+        "正在为您接通相关部门，请稍候。",
+        "zheng4 zai4 wei4 nin2 jie1 tong1 xiang1 guan1 bu4 men2, qing3 shao1 hou4.",
+    ),
+}
+
+
+class PromptError(Exception):
+    """A prompt cannot be made; the message says which tool is missing or failed."""
+
+
+def _run(cmd: list[str]) -> None:
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise PromptError(f"{cmd[0]} failed (exit {proc.returncode}): {proc.stderr.strip()}")
+
+
+def build_prompts(sounds_dir: Path) -> list[Path]:
+    """Write ``zh/<name>.wav`` (8 kHz mono 16-bit, what Playback takes) and a hold-music loop.
+
+    Files whose text has not changed are kept, so a restart costs nothing.
+    """
+    for tool in ("espeak-ng", "sox"):
+        if not shutil.which(tool):
+            raise PromptError(f"{tool} is not installed: run `make deps` "
+                              f"(or `apt-get install {tool}`)")
+    zh = sounds_dir / "zh"
+    zh.mkdir(parents=True, exist_ok=True)
+    written: list[Path] = []
+    for name, (_hanzi, pinyin) in PROMPTS.items():
+        out = zh / f"{name}.wav"
+        stamp = zh / f".{name}.sha1"
+        digest = hashlib.sha1(pinyin.encode()).hexdigest()
+        if out.exists() and stamp.exists() and stamp.read_text() == digest:
+            written.append(out)
+            continue
+        raw = zh / f".{name}.raw.wav"
+        _run(["espeak-ng", "-v", "cmn-latn-pinyin", "-s", "150", "-w", str(raw), pinyin])
+        _run(["sox", "-G", str(raw), "-r", "8000", "-c", "1", "-b", "16", str(out)])
+        raw.unlink()
+        stamp.write_text(digest)
+        written.append(out)
+    moh = sounds_dir / "moh"
+    moh.mkdir(exist_ok=True)
+    tone = moh / "soft-tone.wav"
+    if not tone.exists():
+        # Two quiet alternating notes: enough for a caller to know the line is alive.
+        _run(["sox", "-n", "-r", "8000", "-c", "1", "-b", "16", str(tone),
+              "synth", "0.6", "sine", "523", "sine", "659", "vol", "0.15",
+              "pad", "0", "1.4", "repeat", "4"])
+    written.append(tone)
+    return written

@@ -1,0 +1,145 @@
+"""Fixtures that build (if needed), start and stop the real PBX sandbox for the test run.
+
+The test sandbox uses its own ports and run directory, so it can run beside a `make run`
+sandbox on the same machine. It is stopped and unmounted at the end even when tests fail.
+"""
+
+from __future__ import annotations
+
+import socket
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from hotline import config as config_mod
+from hotline.pbx import rootfs
+from hotline.pbx.sandbox import Sandbox
+
+#: Ports of the test sandbox: the defaults plus 1000, away from a running `make run`.
+TEST_OVERRIDES = {
+    "pbx": {"sip_port": 16060, "ami_port": 16038, "http_port": 16088,
+            "rtp_start": 30000, "rtp_end": 34999},
+    "city": {"sip_port": 16070, "phones_port": 16080, "ami_port": 16039,
+             "rtp_start": 35000, "rtp_end": 39999},
+    "agi": {"port": 16573},
+}
+
+
+def sandbox_config(state_dir: Path, overrides: dict | None = None) -> config_mod.Config:
+    """A configuration for a test sandbox living in ``state_dir``."""
+    cfg = config_mod.loads("", source="tests").with_overrides(
+        {"site": {"state_dir": str(state_dir)}})
+    cfg = cfg.with_overrides(TEST_OVERRIDES)
+    return cfg.with_overrides(overrides) if overrides else cfg
+
+
+class RawAMI:
+    """A blocking, minimal AMI session for sandbox checks (the controller uses hotline.ami).
+
+    It exists so the sandbox can be tested on its own: it speaks just enough AMI to log in,
+    send an action and collect what comes back.
+    """
+
+    def __init__(self, port: int, username: str, secret: str, timeout: float = 10.0) -> None:
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+        self.buf = b""
+        self.banner = self._read_line()
+        self._counter = 0
+        reply = self.action("Login", Username=username, Secret=secret)
+        if reply.get("Response") != "Success":
+            raise RuntimeError(f"AMI login failed: {reply}")
+
+    def _read_line(self) -> str:
+        while b"\r\n" not in self.buf:
+            self._fill()
+        line, self.buf = self.buf.split(b"\r\n", 1)
+        return line.decode()
+
+    def _fill(self) -> None:
+        data = self.sock.recv(65536)
+        if not data:
+            raise ConnectionError("AMI closed the connection")
+        self.buf += data
+
+    def read_message(self) -> dict[str, str]:
+        while b"\r\n\r\n" not in self.buf:
+            self._fill()
+        raw, self.buf = self.buf.split(b"\r\n\r\n", 1)
+        msg: dict[str, str] = {}
+        for line in raw.decode("utf-8", "replace").split("\r\n"):
+            key, _, value = line.partition(":")
+            msg[key.strip()] = value.strip()
+        return msg
+
+    def send(self, name: str, **headers: str) -> str:
+        self._counter += 1
+        action_id = f"test-{self._counter}"
+        lines = [f"Action: {name}", f"ActionID: {action_id}"]
+        lines += [f"{k}: {v}" for k, v in headers.items()]
+        self.sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
+        return action_id
+
+    def action(self, name: str, **headers: str) -> dict[str, str]:
+        action_id = self.send(name, **headers)
+        while True:
+            msg = self.read_message()
+            if msg.get("ActionID") == action_id and "Response" in msg:
+                return msg
+
+    def wait_event(self, predicate, timeout: float = 15.0) -> dict[str, str]:
+        deadline = time.monotonic() + timeout
+        self.sock.settimeout(timeout)
+        while time.monotonic() < deadline:
+            msg = self.read_message()
+            if "Event" in msg and predicate(msg):
+                return msg
+        raise TimeoutError("no matching AMI event")
+
+    def close(self) -> None:
+        try:
+            self.send("Logoff")
+        finally:
+            self.sock.close()
+
+
+def ensure_root(cfg: config_mod.Config) -> None:
+    """Build the cached root when missing (CI builds it in `make test` before pytest)."""
+    rootfs.build_root(cfg.pbx_root, suite=cfg["pbx"]["suite"], mirror=cfg["pbx"]["mirror"])
+
+
+@pytest.fixture(scope="session")
+def pbx_sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
+    """The real hotline PBX and city simulator, started once for the session."""
+    cfg = sandbox_config(tmp_path_factory.mktemp("sandbox"))
+    ensure_root(cfg)
+    sandbox = Sandbox(cfg)
+    sandbox.start(log=lambda *_: None)
+    try:
+        _wait_registered(sandbox)
+        yield sandbox
+    finally:
+        sandbox.stop(log=lambda *_: None)
+
+
+def _wait_registered(sandbox: Sandbox, timeout: float = 15.0) -> None:
+    """Simulated agent phones register right after boot; tests start once they have."""
+    agents = sandbox.config["queue"]["agents"]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        out = sandbox.cli("city", "pjsip show registrations")
+        if out.count("Registered ") >= len(agents):
+            return
+        time.sleep(0.1)
+    raise TimeoutError("simulated agent phones did not register:\n" + out)
+
+
+def city_ami(sandbox: Sandbox) -> RawAMI:
+    sec = sandbox.secrets()["city_ami"]
+    return RawAMI(sandbox.config["city"]["ami_port"], sec["username"], sec["secret"])
+
+
+def pbx_ami(sandbox: Sandbox) -> RawAMI:
+    sec = sandbox.secrets()["pbx_ami"]
+    return RawAMI(sandbox.config["pbx"]["ami_port"], sec["username"], sec["secret"])
