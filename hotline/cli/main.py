@@ -41,7 +41,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         cfg = config_mod.load(args.config) if needs_config else None
     except config_mod.ConfigError as e:
-        print(f"hotline: configuration error\n{e}", file=sys.stderr)
+        for line in str(e).splitlines():
+            print(f"hotline: configuration: {line}", file=sys.stderr)
         return 2
     try:
         return int(args.func(args, cfg) or 0)
