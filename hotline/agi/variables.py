@@ -1,0 +1,87 @@
+# -*- test-case-name: tests.agi.test_channel -*-
+"""Names of the channel variables the controller and the hotline dialplan share.
+
+Scripts and the dialplan meet only through these names, so they live in one place: a typo in a
+literal would silently set a variable nobody reads. Values are always strings on the wire;
+flags are C{"1"}/C{"0"}, counts and ids are decimal, empty means "not known".
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+__all__ = [
+    "HOTLINE_AGI_STATUS",
+    "AGI_STATUS_OK",
+    "AGI_STATUS_FAILED",
+    "AGI_STATUS_TIMEOUT",
+    "AGI_STATUS_BREAK",
+    "AGI_STATUS_NOT_FOUND",
+    "AGI_STATUSES",
+    "HOTLINE_CALL_ID",
+    "HOTLINE_CITIZEN_ID",
+    "HOTLINE_CALLER_KNOWN",
+    "HOTLINE_REPEAT_CALLER",
+    "HOTLINE_OPEN_TICKETS",
+    "HOTLINE_LAST_TICKET_ID",
+    "HOTLINE_TICKET_ID",
+    "HOTLINE_CALLBACK_ID",
+    "HOTLINE_LANGUAGE",
+    "HOTLINE_QUEUE",
+    "HOTLINE_QUEUE_PRIORITY",
+    "HOTLINE_RECORDING_BASE",
+    "HOTLINE_SURVEY_SCORE",
+    "QUEUE_PRIO",
+    "AGISTATUS",
+]
+
+#: Set by the server as the session ends, so the dialplan can branch on how the script went:
+#: one of the C{AGI_STATUS_*} values below. The dialplan clears it before C{AGI()}; anything but
+#: C{OK} afterwards (including empty: the controller was unreachable) means "carry on with the
+#: defaults" — a citizen always reaches the queue.
+HOTLINE_AGI_STATUS: Final = "HOTLINE_AGI_STATUS"
+AGI_STATUS_OK: Final = "OK"
+#: The script raised; logged with its traceback.
+AGI_STATUS_FAILED: Final = "FAILED"
+#: The script overran its time limit and was cancelled.
+AGI_STATUS_TIMEOUT: Final = "TIMEOUT"
+#: The script raised L{hotline.agi.errors.DialplanBreak} on purpose.
+AGI_STATUS_BREAK: Final = "BREAK"
+#: No script is registered under the requested name.
+AGI_STATUS_NOT_FOUND: Final = "NOTFOUND"
+AGI_STATUSES: Final = frozenset({
+    AGI_STATUS_OK, AGI_STATUS_FAILED, AGI_STATUS_TIMEOUT, AGI_STATUS_BREAK, AGI_STATUS_NOT_FOUND,
+})
+
+#: The controller's id of this call's row (decimal); every later AMI event and log line of the
+#: call carries it, and the console finds the caller's screen by it.
+HOTLINE_CALL_ID: Final = "HOTLINE_CALL_ID"
+#: The citizen's id when the caller number is known to the directory, else empty.
+HOTLINE_CITIZEN_ID: Final = "HOTLINE_CITIZEN_ID"
+#: C{"1"} when the caller number matches a known citizen, C{"0"} otherwise.
+HOTLINE_CALLER_KNOWN: Final = "HOTLINE_CALLER_KNOWN"
+#: C{"1"} when the same number called within the repeat window (the queue may prioritise it).
+HOTLINE_REPEAT_CALLER: Final = "HOTLINE_REPEAT_CALLER"
+#: How many of the caller's tickets are still open (decimal, C{"0"} when none).
+HOTLINE_OPEN_TICKETS: Final = "HOTLINE_OPEN_TICKETS"
+#: The caller's most recent ticket id, for the greeting and the console pop, else empty.
+HOTLINE_LAST_TICKET_ID: Final = "HOTLINE_LAST_TICKET_ID"
+#: The ticket a callback or survey call is about (set on outbound calls by the scheduler).
+HOTLINE_TICKET_ID: Final = "HOTLINE_TICKET_ID"
+#: The callback attempt being placed, so its outcome is recorded against it.
+HOTLINE_CALLBACK_ID: Final = "HOTLINE_CALLBACK_ID"
+#: Prompt language for this call (C{zh} by default), fed to C{CHANNEL(language)}.
+HOTLINE_LANGUAGE: Final = "HOTLINE_LANGUAGE"
+#: The queue the dialplan should send the call to.
+HOTLINE_QUEUE: Final = "HOTLINE_QUEUE"
+#: Priority in that queue (decimal; higher is answered first); copied to C{QUEUE_PRIO}.
+HOTLINE_QUEUE_PRIORITY: Final = "HOTLINE_QUEUE_PRIORITY"
+#: File name stem for MixMonitor's per-direction recordings (C{<stem>-in.wav}, C{<stem>-out.wav}).
+HOTLINE_RECORDING_BASE: Final = "HOTLINE_RECORDING_BASE"
+#: The digit a citizen pressed in the satisfaction survey.
+HOTLINE_SURVEY_SCORE: Final = "HOTLINE_SURVEY_SCORE"
+
+#: Asterisk's own: the caller's priority in C{Queue()}.
+QUEUE_PRIO: Final = "QUEUE_PRIO"
+#: Asterisk's own: set by C{AGI()} itself (SUCCESS, FAILURE, NOTFOUND, HANGUP).
+AGISTATUS: Final = "AGISTATUS"
