@@ -14,7 +14,10 @@ from hotline import config as config_mod
 #: its sub-commands with ``set_defaults(func=...)``; ``func(args, config) -> int`` runs one.
 COMMAND_MODULES: tuple[str, ...] = (
     "config",
+    "db",
+    "directory",
     "pbx",
+    "run",
 )
 
 

@@ -95,6 +95,7 @@ def render_instance(instance: str, var_dir: Path, context: dict[str, Any]) -> li
     dirs = InstanceDirs(instance)
     for inside in dirs.all():
         dirs.host(var_dir, inside).mkdir(parents=True, exist_ok=True)
+    dirs.host(var_dir, dirs.lib + "/keys").mkdir(exist_ok=True)
     etc = dirs.host(var_dir, dirs.etc)
     # Start from a clean etc so a template removed from the repository leaves no stale file.
     shutil.rmtree(etc)

@@ -1,0 +1,77 @@
+"""``hotline run`` (the controller) and ``hotline demo`` (sandbox + controller + sample calls)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from twisted.internet import defer, error, task
+
+from hotline.cli.main import CommandError
+from hotline.config import Config, ConfigError
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    r = sub.add_parser("run", help="run the controller (FastAGI, AMI, services)")
+    r.set_defaults(func=_run)
+    d = sub.add_parser("demo", help="start the sandbox and the controller, place sample calls")
+    d.add_argument("--calls", type=int, default=3, help="sample citizen calls to place")
+    d.add_argument("--keep-sandbox", action="store_true",
+                   help="leave the PBX sandbox running on exit")
+    d.set_defaults(func=_demo)
+
+
+def _run(_args: argparse.Namespace, cfg: Config) -> int:
+    from hotline.logging import start_logging
+
+    start_logging(cfg.state_dir / "logs")
+    return _react(lambda reactor: _serve(reactor, cfg))
+
+
+def _demo(args: argparse.Namespace, cfg: Config) -> int:
+    from hotline.demo import run_demo
+    from hotline.logging import start_logging
+
+    log_path = start_logging(cfg.state_dir / "logs")
+    return _react(lambda reactor: run_demo(reactor, cfg, calls=args.calls,
+                                           keep_sandbox=args.keep_sandbox, log_path=log_path))
+
+
+async def _serve(reactor, cfg: Config) -> None:
+    from hotline.controller import Controller
+
+    controller = Controller(config=cfg, reactor=reactor)
+    await controller.start()
+    print(f"controller running; FastAGI {cfg['agi']['bind']}:{cfg['agi']['port']}; "
+          "Ctrl-C stops it", file=sys.stderr)
+    stopped = defer.Deferred()
+    reactor.addSystemEventTrigger("before", "shutdown",
+                                  lambda: defer.Deferred.fromCoroutine(controller.stop()))
+    await stopped  # until the reactor shuts down (Ctrl-C, SIGTERM)
+
+
+def _react(main) -> int:
+    """Run ``main(reactor)`` on the reactor; one-line errors for what a user can fix."""
+    failures: list[BaseException] = []
+
+    def start(reactor):
+        d = defer.Deferred.fromCoroutine(main(reactor))
+        d.addErrback(lambda f: failures.append(f.value))
+        return d
+
+    try:
+        task.react(start)
+    except SystemExit as e:
+        if failures:
+            exc = failures[0]
+            if isinstance(exc, error.CannotListenError):
+                raise CommandError(f"cannot listen on {exc.interface}:{exc.port} "
+                                   f"({exc.socketError}); stop what holds it or set another "
+                                   "port in the configuration") from None
+            if isinstance(exc, ConfigError):
+                raise CommandError(str(exc)) from None
+            if isinstance(exc, CommandError):
+                raise exc from None
+            raise CommandError(f"{type(exc).__name__}: {exc}") from None
+        return int(e.code or 0)
+    return 0

@@ -1,0 +1,75 @@
+# -*- test-case-name: tests.test_controller -*-
+"""The controller's composition root: one reactor with the AMI link, FastAGI and the services."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from twisted.internet.interfaces import IListeningPort
+from twisted.logger import Logger
+
+from hotline.agi.routes import RouteTable
+from hotline.agi.server import listen as agi_listen
+from hotline.ami.client import AMIClient
+from hotline.config import Config, ConfigError
+
+__all__ = ["Controller", "ami_credentials"]
+
+_log = Logger(namespace="hotline.controller")
+
+
+def ami_credentials(config: Config) -> tuple[str, str]:
+    """The controller's AMI user and secret: the environment's, else the sandbox's own."""
+    secret = config.secret("ami.secret")
+    if secret:
+        return config["ami"]["username"], secret
+    if config["pbx"]["sandbox"]:
+        from hotline.pbx.sandbox import Sandbox
+
+        sandbox = Sandbox(config)
+        if sandbox.run_dir.joinpath("secrets.json").exists():
+            creds = sandbox.secrets()["pbx_ami"]
+            return creds["username"], creds["secret"]
+        raise ConfigError(["no AMI secret yet: start the sandbox (`hotline pbx start`) or set "
+                           "HOTLINE_AMI_SECRET"], config.source)
+    raise ConfigError(["no AMI secret: set HOTLINE_AMI_SECRET"], config.source)
+
+
+class Controller:
+    """Owns what runs in the controller process and starts and stops it in order.
+
+    Like wazo-calld's plugin loading, each part is built here from shared objects and handed
+    its collaborators; nothing is a module-level singleton.
+    """
+
+    def __init__(self, *, config: Config, reactor: Any, routes: RouteTable | None = None) -> None:
+        self.config = config
+        self.reactor = reactor
+        self.routes = routes or RouteTable()
+        username, secret = ami_credentials(config)
+        ami = config["ami"]
+        self.ami = AMIClient(username=username, secret=secret, host=ami["host"],
+                             port=ami["port"], reactor=reactor,
+                             keepalive_interval=float(ami["keepalive_s"]),
+                             action_timeout=float(ami["action_timeout_s"]))
+        self._agi_port: IListeningPort | None = None
+
+    async def start(self) -> None:
+        """Listen for FastAGI, connect to AMI and wait until the AMI link is logged in."""
+        agi = self.config["agi"]
+        self.routes.run_setup()
+        self._agi_port = agi_listen(self.reactor, routes=self.routes, bind=agi["bind"],
+                                    port=agi["port"], allow=agi["allow"],
+                                    script_timeout=agi["script_timeout_s"])
+        self.ami.start()
+        await self.ami.when_ready()
+        _log.info("controller up: FastAGI on {bind}:{port}, AMI {host}:{amiport}",
+                  bind=agi["bind"], port=agi["port"], host=self.config["ami"]["host"],
+                  amiport=self.config["ami"]["port"])
+
+    async def stop(self) -> None:
+        """Stop taking calls first, then drop the AMI link."""
+        if self._agi_port is not None:
+            await self._agi_port.stopListening()
+            self._agi_port = None
+        await self.ami.stop()

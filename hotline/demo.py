@@ -1,0 +1,116 @@
+# -*- test-case-name: tests.test_demo -*-
+"""What `make run` shows a newcomer: the sandbox, the controller and a few citizens calling in."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+from twisted.internet import defer, threads
+from twisted.internet.task import deferLater
+
+from hotline.ami.client import AMIClient
+from hotline.ami.message import Message
+from hotline.config import Config
+from hotline.controller import Controller
+from hotline.pbx.sandbox import Sandbox, SandboxError
+from hotline.sim.city import CitySimulator
+from hotline.sim.speech import synthesise
+
+__all__ = ["run_demo", "SAMPLE_CALLS"]
+
+#: Sample citizens: number, and what they say (tone-numbered pinyin for espeak-ng), with the
+#: Chinese for the reader of this file.
+SAMPLE_CALLS: list[tuple[str, str, str]] = [
+    ("13800138000", "wo3 jia1 ting2 shui3 le, qing3 bang1 mang2 cha2 yi2 xia4.",
+     "我家停水了，请帮忙查一下。"),
+    ("13911112222", "lou2 xia4 de lu4 deng1 huai4 le san1 tian1 le.", "楼下的路灯坏了三天了。"),
+    ("13700001111", "wo3 xiang3 zi1 xun2 yi2 xia4 ban4 li3 ju1 zhu4 zheng4.",
+     "我想咨询一下办理居住证。"),
+]
+
+
+def _say(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+async def run_demo(reactor: Any, cfg: Config, *, calls: int, keep_sandbox: bool,
+                   log_path: Path) -> None:
+    """Start everything, place ``calls`` sample calls, narrate, and stop on Ctrl-C."""
+    sandbox = Sandbox(cfg)
+    started_here = False
+    if not all(s.running for s in sandbox.status().values()):
+        _say("starting the PBX sandbox (hotline PBX + city simulator) ...")
+        try:
+            await threads.deferToThread(sandbox.start, log=_say)
+        except SandboxError as e:
+            from hotline.cli.main import CommandError
+            raise CommandError(str(e)) from None
+        started_here = True
+
+    controller = Controller(config=cfg, reactor=reactor)
+    city_creds = sandbox.secrets()["city_ami"]
+    city_ami = AMIClient(username=city_creds["username"], secret=city_creds["secret"],
+                         host="127.0.0.1", port=cfg["city"]["ami_port"], reactor=reactor)
+    city = CitySimulator(ami=city_ami, hotline_number=cfg["site"]["hotline_number"])
+
+    async def shutdown() -> None:
+        _say("stopping ...")
+        await controller.stop()
+        await city_ami.stop()
+        if started_here and not keep_sandbox:
+            await threads.deferToThread(sandbox.stop, log=_say)
+
+    reactor.addSystemEventTrigger("before", "shutdown",
+                                  lambda: defer.Deferred.fromCoroutine(shutdown()))
+    await controller.start()
+    city_ami.start()
+    await city_ami.when_ready()
+    _narrate(controller.ami)
+
+    agents = cfg["queue"]["agents"][:2]
+    answer = synthesise("nin2 hao3, san1 liu4 wu3 re4 xian4, qing3 jiang3.",
+                        sandbox.var_dir / "sounds" / "sim")
+    for agent in agents:
+        await city.set_agent(agent, delay_s=1.5, play=_inside(sandbox, answer))
+        await controller.ami.action("QueueAdd", Queue=cfg["queue"]["name"],
+                                    Interface=f"PJSIP/agent-{agent}", MemberName=f"agent {agent}")
+    _say(f"simulated agents {', '.join(agents)} are logged in to queue "
+         f"'{cfg['queue']['name']}' and answer after 1.5 s")
+    _say(f"logs: {log_path} (controller, one JSON event per line); "
+         f"{sandbox.var_dir}/pbx/log/messages.log (PBX)")
+    _say(f"recordings: {sandbox.var_dir}/pbx/recordings/")
+    for number, pinyin, hanzi in SAMPLE_CALLS[:calls]:
+        speech = synthesise(pinyin, sandbox.var_dir / "sounds" / "sim")
+        await city.call(number, play=_inside(sandbox, speech), pause_s=10, hold_s=25)
+        _say(f"citizen {number} calls 83658365 and will say: {hanzi}")
+        await deferLater(reactor, 3, lambda: None)
+    _say("sample calls placed; the hotline keeps running. Ctrl-C stops everything.")
+    await defer.Deferred()  # until Ctrl-C
+
+
+def _inside(sandbox: Sandbox, host_path: Path) -> str:
+    """The path the sandbox's Asterisk sees for a host file, without extension (Playback)."""
+    rel = host_path.relative_to(sandbox.var_dir)
+    return f"/srv/hotline/{rel.with_suffix('')}"
+
+
+def _narrate(ami: AMIClient) -> None:
+    """Print what happens to each call, as a supervisor watching the PBX would tell it."""
+
+    def joined(m: Message) -> None:
+        _say(f"  [{m.get('Uniqueid')}] {m.get('CallerIDNum')} waits in queue "
+             f"{m.get('Queue')} (position {m.get('Position')})")
+
+    def connected(m: Message) -> None:
+        _say(f"  [{m.get('Uniqueid')}] {m.get('CallerIDNum')} answered by "
+             f"{m.get('MemberName')} after {m.get('HoldTime')} s")
+
+    def completed(m: Message) -> None:
+        _say(f"  [{m.get('Uniqueid')}] call ended after {m.get('TalkTime')} s of talk "
+             f"({m.get('Reason')} hung up)")
+
+    ami.subscribe("QueueCallerJoin", joined)
+    ami.subscribe("AgentConnect", connected)
+    ami.subscribe("AgentComplete", completed)

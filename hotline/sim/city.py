@@ -1,0 +1,92 @@
+# -*- test-case-name: tests.sim.test_city -*-
+"""Steer the city simulator over its AMI: place citizens' calls, set how phones and numbers behave."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from hotline.ami.actions import AMIError
+from hotline.ami.client import AMIClient
+from hotline.ami.message import Message
+
+__all__ = ["CitySimulator", "CitizenCall", "NUMBER_MODES"]
+
+#: How a number dialled out by the hotline behaves on the city side.
+NUMBER_MODES = ("answer", "busy", "noanswer", "congestion", "unreachable")
+
+
+@dataclass(frozen=True)
+class CitizenCall:
+    """A simulated citizen's call placed on the city simulator."""
+
+    channel_id: str
+    caller: str
+
+
+class CitySimulator:
+    """The test harness's and the demo's hands on the city instance.
+
+    Behaviour lives in the city's AstDB (see asterisk-config/city/extensions.conf.j2), so it
+    changes at once, without a reload.
+    """
+
+    def __init__(self, *, ami: AMIClient, hotline_number: str, trunk: str = "hotline") -> None:
+        self.ami = ami
+        self.hotline_number = hotline_number
+        self.trunk = trunk
+        self._seq = 0
+
+    async def call(self, caller: str, *, play: str | None = None, tone: str | None = None,
+                   dtmf: str | None = None, hold_s: float = 600.0, pause_s: float = 0.2,
+                   number: str | None = None, channel_id: str | None = None) -> CitizenCall:
+        """Place a citizen's call to the hotline; returns once the city accepted it.
+
+        ``play`` is a sound path inside the sandbox (no extension), ``tone`` an Asterisk tone
+        list (``"400"``); the citizen hangs up after ``hold_s`` seconds unless hung up first.
+        """
+        self._seq += 1
+        channel_id = channel_id or f"citizen-{caller}-{self._seq}-{id(self) % 10000}"
+        variables = [f"SIM_HOLD={hold_s:g}", f"SIM_PAUSE={pause_s:g}"]
+        if play:
+            variables.append(f"SIM_PLAY={play}")
+        if tone:
+            variables.append(f"SIM_TONE={tone}")
+        if dtmf:
+            variables.append(f"SIM_DTMF={dtmf}")
+        await self.ami.action(
+            "Originate", Channel=f"PJSIP/{number or self.hotline_number}@{self.trunk}",
+            Context="sim-citizen", Exten="s", Priority="1", CallerID=f"<{caller}>",
+            Timeout="30000", Async="true", ChannelId=channel_id, Variable=variables)
+        return CitizenCall(channel_id=channel_id, caller=caller)
+
+    async def hangup(self, channel_id: str) -> Message:
+        """Hang up a simulated party's channel by its id (a citizen, for instance)."""
+        return await self.ami.action("Hangup", Channel=channel_id, Cause="16")
+
+    async def set_agent(self, agent: str, *, delay_s: float | None = None,
+                        tone: str | None = None, play: str | None = None) -> None:
+        """How simulated agent ``agent``'s phone answers: after a delay, then a tone or a file."""
+        await self._put(f"sim/agent/{agent}", delay=delay_s, tone=tone, play=play)
+
+    async def set_number(self, number: str, *, mode: str = "answer",
+                         delay_s: float | None = None, tone: str | None = None,
+                         play: str | None = None, dtmf: str | None = None) -> None:
+        """How a number the hotline dials out behaves (a department, a citizen called back)."""
+        if mode not in NUMBER_MODES:
+            raise ValueError(f"mode must be one of {', '.join(NUMBER_MODES)}, not {mode!r}")
+        await self._put(f"sim/number/{number}", mode=mode, delay=delay_s, tone=tone,
+                        play=play, dtmf=dtmf)
+
+    async def _put(self, family: str, **values: object) -> None:
+        for key, value in values.items():
+            if value is None:
+                await self._del(family, key)
+            else:
+                val = f"{value:g}" if isinstance(value, float) else str(value)
+                await self.ami.action("DBPut", Family=family, Key=key, Val=val)
+
+    async def _del(self, family: str, key: str) -> None:
+        try:
+            await self.ami.action("DBDel", Family=family, Key=key)
+        except AMIError:
+            pass  # nothing stored under that key: already the default
