@@ -16,6 +16,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "config",
     "db",
     "directory",
+    "db",
+    "directory",
     "pbx",
     "run",
 )

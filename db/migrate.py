@@ -1,0 +1,56 @@
+# -*- test-case-name: tests.db.test_migrations -*-
+"""Alembic driven from code: the configuration is found next to this module, the URL is given.
+
+This is what ``hotline db upgrade|current`` and the test fixtures call, so the schema a test
+runs on is the one the migrations build, not ``metadata.create_all``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config as AlembicConfig
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+
+from db.session import make_engine
+
+__all__ = ["alembic_config", "upgrade", "downgrade", "current_revision", "head_revision"]
+
+ALEMBIC_INI = Path(__file__).with_name("alembic.ini")
+
+
+def alembic_config(url: str) -> AlembicConfig:
+    """Alembic's configuration for the database at ``url``, from the ``alembic.ini`` beside us."""
+    cfg = AlembicConfig(str(ALEMBIC_INI))
+    # ConfigParser interpolation: a literal % in a password must be doubled.
+    cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return cfg
+
+
+def upgrade(url: str, revision: str = "head") -> None:
+    """Bring the database at ``url`` up to ``revision`` (the newest by default)."""
+    command.upgrade(alembic_config(url), revision)
+
+
+def downgrade(url: str, revision: str) -> None:
+    """Take the database at ``url`` back to ``revision`` (``base`` empties it)."""
+    command.downgrade(alembic_config(url), revision)
+
+
+def current_revision(url: str) -> str | None:
+    """The revision the database at ``url`` is at, or None when it was never migrated."""
+    engine = make_engine(url)
+    try:
+        with engine.connect() as connection:
+            return MigrationContext.configure(connection).get_current_revision()
+    finally:
+        engine.dispose()
+
+
+def head_revision() -> str:
+    """The newest revision the code knows."""
+    head = ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
+    assert head is not None
+    return head

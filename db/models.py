@@ -1,0 +1,567 @@
+# -*- test-case-name: tests.db.test_models -*-
+"""The hotline's records: SQLAlchemy 2 typed declarative models, one ``Base`` for all.
+
+Times: every datetime column is ``UTCDateTime``: it accepts timezone-aware datetimes only, stores
+UTC (naive UTC text on SQLite, ``timestamp with time zone`` on PostgreSQL) and always hands back
+aware UTC datetimes, so no code has to guess a zone. The site's zone is for display only.
+
+Enumerations (ticket kind, channel, status, ...) are plain short strings checked by the services,
+not database enums: a new intake channel or call outcome must not need a migration.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
+
+from hotline import phone
+
+__all__ = [
+    "Base", "UTCDateTime", "utcnow",
+    "Department", "Grid", "GridWorker", "Citizen", "Agent", "AgentSession", "AgentStateChange",
+    "Incident", "Ticket", "TicketEvent", "TicketSequence", "MunicipalHotline",
+    "Call", "CallRecording", "Bridge", "BridgeParticipant",
+    "Callback", "CallbackAttempt", "Transcript", "TranscriptSegment", "SurveyResult",
+]
+
+#: Constraint names fixed here so migrations on SQLite (batch mode) and PostgreSQL agree.
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def utcnow() -> dt.datetime:
+    """The current time, aware, in UTC: the only kind of datetime the models accept."""
+    return dt.datetime.now(dt.UTC)
+
+
+class UTCDateTime(TypeDecorator[dt.datetime]):
+    """A datetime stored in UTC and returned aware; naive input is refused, not guessed."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r}: pass an aware datetime (UTC)")
+        value = value.astimezone(dt.UTC)
+        if dialect.name == "sqlite":
+            return value.replace(tzinfo=None)
+        return value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=dt.UTC)
+        return value.astimezone(dt.UTC)
+
+
+class Base(DeclarativeBase):
+    """The one declarative base: its metadata is what Alembic compares the migrations with."""
+
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {dt.datetime: UTCDateTime, dict[str, Any]: JSON, list[str]: JSON}
+
+
+# -- organisation ---------------------------------------------------------------------------------
+
+class Department(Base):
+    """A body that handles tickets: one of the partner departments or a utility."""
+
+    __tablename__ = "department"
+    __table_args__ = (CheckConstraint("kind in ('partner', 'utility')", name="kind"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    name: Mapped[str] = mapped_column(String(100))
+    kind: Mapped[str] = mapped_column(String(16), default="partner")
+    #: Hours the department has to answer a dispatched ticket.
+    response_time_limit_hours: Mapped[int] = mapped_column(default=72)
+
+    hotlines: Mapped[list[MunicipalHotline]] = relationship(back_populates="department")
+    tickets: Mapped[list[Ticket]] = relationship(back_populates="department")
+
+    def __repr__(self) -> str:
+        return f"<Department {self.code} {self.name}>"
+
+
+class Grid(Base):
+    """A grid of the district's grid management: level 1, or level 2 inside a level-1 grid."""
+
+    __tablename__ = "grid"
+    __table_args__ = (CheckConstraint("level in (1, 2)", name="level"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    name: Mapped[str] = mapped_column(String(100))
+    level: Mapped[int]
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("grid.id"), index=True)
+
+    parent: Mapped[Grid | None] = relationship(back_populates="children", remote_side=[id])
+    children: Mapped[list[Grid]] = relationship(back_populates="parent")
+    workers: Mapped[list[GridWorker]] = relationship(back_populates="grid")
+
+    def __repr__(self) -> str:
+        return f"<Grid {self.code} L{self.level}>"
+
+
+class GridWorker(Base):
+    """The grid worker (网格员) responsible for a level-2 grid."""
+
+    __tablename__ = "grid_worker"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    grid_id: Mapped[int] = mapped_column(ForeignKey("grid.id"), index=True)
+    name: Mapped[str] = mapped_column(String(50))
+    phone: Mapped[str | None] = mapped_column(String(20))
+
+    grid: Mapped[Grid] = relationship(back_populates="workers")
+
+    def __repr__(self) -> str:
+        return f"<GridWorker {self.name} grid={self.grid_id}>"
+
+
+class Citizen(Base):
+    """A caller or writer, known by a normalised phone number (see ``hotline.phone``)."""
+
+    __tablename__ = "citizen"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    phone: Mapped[str] = mapped_column(String(20), unique=True)
+    name: Mapped[str | None] = mapped_column(String(50))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    tickets: Mapped[list[Ticket]] = relationship(back_populates="citizen")
+    calls: Mapped[list[Call]] = relationship(back_populates="citizen")
+
+    @property
+    def masked_phone(self) -> str:
+        """The number as departments and reports see it (138****0000)."""
+        return phone.mask(self.phone)
+
+    def __repr__(self) -> str:
+        return f"<Citizen {self.id} {self.masked_phone}>"
+
+
+class Agent(Base):
+    """A hotline agent at a softphone seat, known by a short code such as 1001."""
+
+    __tablename__ = "agent"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(16), unique=True)
+    name: Mapped[str] = mapped_column(String(50))
+    #: offline, available, busy, paused.
+    state: Mapped[str] = mapped_column(String(16), default="offline")
+
+    sessions: Mapped[list[AgentSession]] = relationship(back_populates="agent")
+    state_changes: Mapped[list[AgentStateChange]] = relationship(back_populates="agent")
+
+    def __repr__(self) -> str:
+        return f"<Agent {self.code} {self.state}>"
+
+
+class AgentSession(Base):
+    """One login of an agent, from login to logout (open while ``logout_at`` is null)."""
+
+    __tablename__ = "agent_session"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    agent_id: Mapped[int] = mapped_column(ForeignKey("agent.id"), index=True)
+    login_at: Mapped[dt.datetime]
+    logout_at: Mapped[dt.datetime | None]
+
+    agent: Mapped[Agent] = relationship(back_populates="sessions")
+
+    def __repr__(self) -> str:
+        return f"<AgentSession agent={self.agent_id} {self.login_at:%Y-%m-%d %H:%M}>"
+
+
+class AgentStateChange(Base):
+    """An agent's change of state (login, logout, pause, unpause), with the pause reason."""
+
+    __tablename__ = "agent_state_change"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    agent_id: Mapped[int] = mapped_column(ForeignKey("agent.id"), index=True)
+    at: Mapped[dt.datetime] = mapped_column(index=True)
+    state: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str | None] = mapped_column(String(100))
+
+    agent: Mapped[Agent] = relationship(back_populates="state_changes")
+
+    def __repr__(self) -> str:
+        return f"<AgentStateChange agent={self.agent_id} {self.state}>"
+
+
+# -- tickets --------------------------------------------------------------------------------------
+
+class Incident(Base):
+    """A group of similar tickets (同类事件) a supervisor confirmed, handled in one batch."""
+
+    __tablename__ = "incident"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    title: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(16))
+    category: Mapped[str | None] = mapped_column(String(50))
+    grid_id: Mapped[int | None] = mapped_column(ForeignKey("grid.id"))
+    address: Mapped[str | None] = mapped_column(String(200))
+    #: open, closed.
+    status: Mapped[str] = mapped_column(String(16), default="open")
+    confirmed_by: Mapped[str] = mapped_column(String(50))
+    confirmed_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    tickets: Mapped[list[Ticket]] = relationship(back_populates="incident")
+
+    def __repr__(self) -> str:
+        return f"<Incident {self.id} {self.kind}/{self.category} {self.status}>"
+
+
+class Ticket(Base):
+    """A citizen's request (诉求), from intake to closure; every change is a ``TicketEvent``."""
+
+    __tablename__ = "ticket"
+    __table_args__ = (
+        Index("ix_ticket_citizen_created", "citizen_id", "created_at"),
+        Index("ix_ticket_citizen_status", "citizen_id", "status"),
+        Index("ix_ticket_kind_category_created", "kind", "category", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: RX + site-local date + daily sequence: RX20261126-000123.
+    number: Mapped[str] = mapped_column(String(24), unique=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    channel: Mapped[str] = mapped_column(String(32), index=True)
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    category: Mapped[str | None] = mapped_column(String(50), index=True)
+    grid_id: Mapped[int | None] = mapped_column(ForeignKey("grid.id"), index=True)
+    address: Mapped[str | None] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text)
+    citizen_id: Mapped[int | None] = mapped_column(ForeignKey("citizen.id"))
+    department_id: Mapped[int | None] = mapped_column(ForeignKey("department.id"), index=True)
+    incident_id: Mapped[int | None] = mapped_column(ForeignKey("incident.id"), index=True)
+    merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("ticket.id"))
+    #: The timed reply (定时回复) promised to the citizen: what the scheduler enforces.
+    promised_reply_at: Mapped[dt.datetime | None]
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    citizen: Mapped[Citizen | None] = relationship(back_populates="tickets")
+    department: Mapped[Department | None] = relationship(back_populates="tickets")
+    grid: Mapped[Grid | None] = relationship()
+    incident: Mapped[Incident | None] = relationship(back_populates="tickets")
+    merged_into: Mapped[Ticket | None] = relationship(remote_side=[id])
+    events: Mapped[list[TicketEvent]] = relationship(
+        back_populates="ticket", order_by="TicketEvent.id")
+    calls: Mapped[list[Call]] = relationship(back_populates="ticket")
+    callbacks: Mapped[list[Callback]] = relationship(back_populates="ticket")
+    surveys: Mapped[list[SurveyResult]] = relationship(back_populates="ticket")
+
+    def __repr__(self) -> str:
+        return f"<Ticket {self.number} {self.kind} {self.status}>"
+
+
+class TicketEvent(Base):
+    """One step of a ticket's life: who did what, when, and the status before and after."""
+
+    __tablename__ = "ticket_event"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("ticket.id"), index=True)
+    at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    actor: Mapped[str] = mapped_column(String(50))
+    action: Mapped[str] = mapped_column(String(32))
+    from_status: Mapped[str | None] = mapped_column(String(16))
+    to_status: Mapped[str | None] = mapped_column(String(16))
+    text: Mapped[str | None] = mapped_column(Text)
+
+    ticket: Mapped[Ticket] = relationship(back_populates="events")
+
+    def __repr__(self) -> str:
+        return f"<TicketEvent {self.ticket_id} {self.action} {self.from_status}->{self.to_status}>"
+
+
+class TicketSequence(Base):
+    """The last ticket number given out on a site-local day; one row per day, locked to count."""
+
+    __tablename__ = "ticket_sequence"
+
+    day: Mapped[str] = mapped_column(String(8), primary_key=True)
+    last_value: Mapped[int] = mapped_column(default=0)
+
+    def __repr__(self) -> str:
+        return f"<TicketSequence {self.day} {self.last_value}>"
+
+
+class MunicipalHotline(Base):
+    """A directory entry: a municipal hotline an agent can bridge into a call (三方通话)."""
+
+    __tablename__ = "municipal_hotline"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), index=True)
+    department_id: Mapped[int] = mapped_column(ForeignKey("department.id"), index=True)
+    number: Mapped[str] = mapped_column(String(20), unique=True)
+    fallback_numbers: Mapped[list[str]] = mapped_column(default=list)
+    categories: Mapped[list[str]] = mapped_column(default=list)
+    keywords: Mapped[list[str]] = mapped_column(default=list)
+    #: "24/7", or clauses like "mon-fri 08:30-12:00 14:00-17:30; sat 09:00-12:00" (site time).
+    service_hours: Mapped[str] = mapped_column(String(200), default="24/7")
+    notes: Mapped[str | None] = mapped_column(Text)
+    #: First letters of the name's pinyin (供水 → gs), for search from a Latin keyboard.
+    pinyin_initials: Mapped[str] = mapped_column(String(100), index=True)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    department: Mapped[Department] = relationship(back_populates="hotlines")
+
+    def __repr__(self) -> str:
+        return f"<MunicipalHotline {self.number} {self.name}>"
+
+
+# -- calls ----------------------------------------------------------------------------------------
+
+class Call(Base):
+    """One call leg as Asterisk saw it: inbound from a citizen, or a callback/survey we placed."""
+
+    __tablename__ = "call"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    uniqueid: Mapped[str] = mapped_column(String(64), unique=True)
+    linkedid: Mapped[str] = mapped_column(String(64), index=True)
+    #: inbound, callback, survey, outbound.
+    direction: Mapped[str] = mapped_column(String(16))
+    caller_number: Mapped[str | None] = mapped_column(String(20))
+    citizen_id: Mapped[int | None] = mapped_column(ForeignKey("citizen.id"), index=True)
+    started_at: Mapped[dt.datetime] = mapped_column(index=True)
+    answered_at: Mapped[dt.datetime | None]
+    ended_at: Mapped[dt.datetime | None]
+    queue_wait_s: Mapped[float | None]
+    talk_s: Mapped[float | None]
+    agent_id: Mapped[int | None] = mapped_column(ForeignKey("agent.id"), index=True)
+    hangup_cause: Mapped[int | None]
+    #: citizen, agent, department, system.
+    hungup_by: Mapped[str | None] = mapped_column(String(16))
+    #: ringing, queued, answered, abandoned, completed, failed.
+    status: Mapped[str] = mapped_column(String(16), default="ringing")
+    ticket_id: Mapped[int | None] = mapped_column(ForeignKey("ticket.id"), index=True)
+
+    citizen: Mapped[Citizen | None] = relationship(back_populates="calls")
+    agent: Mapped[Agent | None] = relationship()
+    ticket: Mapped[Ticket | None] = relationship(back_populates="calls")
+    recordings: Mapped[list[CallRecording]] = relationship(back_populates="call")
+    bridges: Mapped[list[Bridge]] = relationship(back_populates="call")
+    transcripts: Mapped[list[Transcript]] = relationship(back_populates="call")
+
+    def __repr__(self) -> str:
+        return f"<Call {self.uniqueid} {self.direction} {self.status}>"
+
+
+class CallRecording(Base):
+    """A recording file of a call, one per direction (citizen, agent), the mix, or a room."""
+
+    __tablename__ = "call_recording"
+    __table_args__ = (
+        CheckConstraint("direction in ('citizen', 'agent', 'mix', 'room')", name="direction"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    call_id: Mapped[int] = mapped_column(ForeignKey("call.id"), index=True)
+    direction: Mapped[str] = mapped_column(String(8))
+    path: Mapped[str] = mapped_column(String(500))
+    size_bytes: Mapped[int | None]
+
+    call: Mapped[Call] = relationship(back_populates="recordings")
+
+    def __repr__(self) -> str:
+        return f"<CallRecording {self.call_id} {self.direction}>"
+
+
+class Bridge(Base):
+    """A three-way call: the citizen's call moved into a room with a municipal hotline dialled in."""
+
+    __tablename__ = "bridge"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    call_id: Mapped[int] = mapped_column(ForeignKey("call.id"), index=True)
+    ticket_id: Mapped[int | None] = mapped_column(ForeignKey("ticket.id"), index=True)
+    hotline_id: Mapped[int | None] = mapped_column(ForeignKey("municipal_hotline.id"))
+    room: Mapped[str] = mapped_column(String(64))
+    started_at: Mapped[dt.datetime]
+    ended_at: Mapped[dt.datetime | None]
+
+    call: Mapped[Call] = relationship(back_populates="bridges")
+    hotline: Mapped[MunicipalHotline | None] = relationship()
+    participants: Mapped[list[BridgeParticipant]] = relationship(back_populates="bridge")
+
+    def __repr__(self) -> str:
+        return f"<Bridge {self.id} room={self.room}>"
+
+
+class BridgeParticipant(Base):
+    """Who was in a bridge, from when to when, and how their leg ended."""
+
+    __tablename__ = "bridge_participant"
+    __table_args__ = (
+        CheckConstraint("role in ('citizen', 'agent', 'department')", name="role"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    bridge_id: Mapped[int] = mapped_column(ForeignKey("bridge.id"), index=True)
+    role: Mapped[str] = mapped_column(String(16))
+    channel: Mapped[str | None] = mapped_column(String(100))
+    number_dialled: Mapped[str | None] = mapped_column(String(20))
+    joined_at: Mapped[dt.datetime | None]
+    left_at: Mapped[dt.datetime | None]
+    #: answered, no_answer, busy, failed, left.
+    outcome: Mapped[str | None] = mapped_column(String(16))
+
+    bridge: Mapped[Bridge] = relationship(back_populates="participants")
+
+    def __repr__(self) -> str:
+        return f"<BridgeParticipant {self.bridge_id} {self.role} {self.outcome}>"
+
+
+# -- follow-up: callbacks, transcripts, surveys (migration 0002) ----------------------------------
+
+class Callback(Base):
+    """A timed reply to keep: call the citizen back by ``due_at``; SLA met = reached in time."""
+
+    __tablename__ = "callback"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("ticket.id"), index=True)
+    citizen_id: Mapped[int | None] = mapped_column(ForeignKey("citizen.id"), index=True)
+    due_at: Mapped[dt.datetime] = mapped_column(index=True)
+    #: Null: any free agent may take it.
+    owner_agent_id: Mapped[int | None] = mapped_column(ForeignKey("agent.id"), index=True)
+    #: pending, in_progress, done, failed, cancelled.
+    status: Mapped[str] = mapped_column(String(16), default="pending", index=True)
+    attempts: Mapped[int] = mapped_column(default=0)
+    sla_met: Mapped[bool | None]
+    reached_at: Mapped[dt.datetime | None]
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    ticket: Mapped[Ticket] = relationship(back_populates="callbacks")
+    citizen: Mapped[Citizen | None] = relationship()
+    owner_agent: Mapped[Agent | None] = relationship()
+    attempt_log: Mapped[list[CallbackAttempt]] = relationship(
+        back_populates="callback", order_by="CallbackAttempt.id")
+
+    def __repr__(self) -> str:
+        return f"<Callback {self.id} ticket={self.ticket_id} {self.status}>"
+
+
+class CallbackAttempt(Base):
+    """One try at a callback: when, by whom, over which channel, and how it ended."""
+
+    __tablename__ = "callback_attempt"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    callback_id: Mapped[int] = mapped_column(ForeignKey("callback.id"), index=True)
+    started_at: Mapped[dt.datetime]
+    ended_at: Mapped[dt.datetime | None]
+    #: answered, no_answer, busy, failed, citizen_hangup.
+    outcome: Mapped[str | None] = mapped_column(String(16))
+    agent_id: Mapped[int | None] = mapped_column(ForeignKey("agent.id"))
+    channel: Mapped[str | None] = mapped_column(String(100))
+    call_id: Mapped[int | None] = mapped_column(ForeignKey("call.id"))
+
+    callback: Mapped[Callback] = relationship(back_populates="attempt_log")
+
+    def __repr__(self) -> str:
+        return f"<CallbackAttempt {self.callback_id} {self.outcome}>"
+
+
+class Transcript(Base):
+    """A speech-to-text job and its result; the row is the persisted job (status says where)."""
+
+    __tablename__ = "transcript"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    call_id: Mapped[int] = mapped_column(ForeignKey("call.id"), index=True)
+    recording_id: Mapped[int | None] = mapped_column(ForeignKey("call_recording.id"))
+    model: Mapped[str] = mapped_column(String(100))
+    language: Mapped[str] = mapped_column(String(16))
+    #: queued, running, done, failed.
+    status: Mapped[str] = mapped_column(String(16), default="queued", index=True)
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[dt.datetime | None]
+
+    call: Mapped[Call] = relationship(back_populates="transcripts")
+    segments: Mapped[list[TranscriptSegment]] = relationship(
+        back_populates="transcript", order_by="TranscriptSegment.start_s")
+
+    def __repr__(self) -> str:
+        return f"<Transcript {self.id} call={self.call_id} {self.status}>"
+
+
+class TranscriptSegment(Base):
+    """One utterance: who spoke, from when to when (seconds into the call), and what was said."""
+
+    __tablename__ = "transcript_segment"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    transcript_id: Mapped[int] = mapped_column(ForeignKey("transcript.id"), index=True)
+    speaker: Mapped[str] = mapped_column(String(16))
+    start_s: Mapped[float]
+    end_s: Mapped[float]
+    text: Mapped[str] = mapped_column(Text)
+    confidence: Mapped[float | None]
+
+    transcript: Mapped[Transcript] = relationship(back_populates="segments")
+
+    def __repr__(self) -> str:
+        return f"<TranscriptSegment {self.speaker} {self.start_s:.1f}-{self.end_s:.1f}>"
+
+
+class SurveyResult(Base):
+    """The citizen's rating of how a ticket was handled (满意度), or why there is none."""
+
+    __tablename__ = "survey_result"
+    __table_args__ = (
+        CheckConstraint("score is null or (score >= 1 and score <= 5)", name="score"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("ticket.id"), index=True)
+    call_id: Mapped[int | None] = mapped_column(ForeignKey("call.id"))
+    score: Mapped[int | None] = mapped_column(Integer)
+    #: rated, no_answer, refused, no_input.
+    outcome: Mapped[str] = mapped_column(String(16))
+    at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
+
+    ticket: Mapped[Ticket] = relationship(back_populates="surveys")
+
+    def __repr__(self) -> str:
+        return f"<SurveyResult ticket={self.ticket_id} {self.outcome} {self.score}>"
+
+
+#: Tables created by migration 0002 (the rest by 0001); the migration test checks the split.
+REVISION_0002_TABLES = frozenset(
+    {"callback", "callback_attempt", "transcript", "transcript_segment", "survey_result"})
+
+__all__ += ["REVISION_0002_TABLES", "NAMING_CONVENTION"]

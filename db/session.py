@@ -1,0 +1,145 @@
+# -*- test-case-name: tests.db.test_session -*-
+"""Engines, sessions, and running database work on our own thread pool, off the reactor.
+
+Code that reads or changes records takes a ``Session`` argument and never opens one: the caller
+chooses the unit of work, usually ``begin(factory)`` (commit on success, roll back on error,
+close) or ``Database.run(fn, ...)``, which does the same on a pool thread and returns a Deferred.
+Sessions are made with ``expire_on_commit=False`` so the objects a unit of work returns can
+still be read after it commits (they are detached snapshots; never share them between threads
+to write through them).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+from collections.abc import Callable, Iterator
+from typing import Any, Concatenate, ParamSpec, TypeVar
+
+from sqlalchemy import create_engine, event
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.orm import Session, sessionmaker
+from twisted.internet.defer import Deferred
+from twisted.internet.interfaces import IReactorThreads
+from twisted.internet.threads import deferToThreadPool
+from twisted.python.threadpool import ThreadPool
+
+__all__ = ["make_engine", "make_session_factory", "begin", "run_in_pool", "Database"]
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+#: How long SQLite waits for another writer before giving up with "database is locked".
+SQLITE_BUSY_TIMEOUT_MS = 10_000
+
+
+def _sqlite_on_connect(dbapi_connection: sqlite3.Connection, _record: Any) -> None:
+    """Per-connection SQLite settings: WAL (readers never wait for the writer), foreign keys
+    enforced like PostgreSQL does, a busy timeout instead of instant 'locked' errors; and
+    transactions left to SQLAlchemy (pysqlite's own BEGIN handling skips DDL and SAVEPOINTs)."""
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA foreign_keys = ON")
+        cursor.execute("PRAGMA journal_mode = WAL")
+        cursor.execute("PRAGMA synchronous = NORMAL")
+    finally:
+        cursor.close()
+
+
+def _sqlite_on_begin(connection: Any) -> None:
+    connection.exec_driver_sql("BEGIN")
+
+
+def make_engine(url: str, **kwargs: Any) -> Engine:
+    """An engine for ``url``: SQLite gets the settings above; PostgreSQL goes through psycopg 3.
+
+    A ``postgresql://`` URL without a driver is taken as ``postgresql+psycopg://``. Extra keyword
+    arguments go to ``create_engine``.
+    """
+    parsed = make_url(url)
+    if parsed.drivername == "postgresql":
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    if parsed.get_backend_name() == "sqlite":
+        engine = create_engine(parsed, **kwargs)
+        event.listen(engine, "connect", _sqlite_on_connect)
+        event.listen(engine, "begin", _sqlite_on_begin)
+        return engine
+    kwargs.setdefault("pool_pre_ping", True)
+    return create_engine(parsed, **kwargs)
+
+
+def make_session_factory(engine: Engine) -> sessionmaker[Session]:
+    """The sessionmaker that lives with the engine; it may be shared, its sessions may not."""
+    return sessionmaker(engine, expire_on_commit=False)
+
+
+@contextlib.contextmanager
+def begin(factory: sessionmaker[Session]) -> Iterator[Session]:
+    """One unit of work: a session in a transaction, committed if the block ends normally,
+    rolled back if it raises, closed either way."""
+    with factory.begin() as session:
+        yield session
+
+
+def run_in_pool(reactor: IReactorThreads, pool: ThreadPool,
+                fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> Deferred[T]:
+    """Run blocking ``fn`` on ``pool`` and fire the Deferred in the reactor thread."""
+    return deferToThreadPool(reactor, pool, fn, *args, **kwargs)
+
+
+class Database:
+    """The controller's database: engine, sessionmaker and the thread pool that runs the work.
+
+    ``reactor`` is the reactor whose thread gets the results; ``threads`` is
+    ``config["database"]["threads"]``. Call ``start()`` before ``run()`` (``from_config`` hooks
+    start and stop to the reactor's lifetime when asked), ``stop()`` to join the pool and dispose
+    of the engine.
+    """
+
+    def __init__(self, url: str, *, threads: int = 8, reactor: IReactorThreads | None = None,
+                 **engine_kwargs: Any) -> None:
+        if reactor is None:
+            from twisted.internet import reactor as global_reactor
+            reactor = global_reactor  # type: ignore[assignment]
+        self.url = url
+        self.reactor = reactor
+        engine_kwargs.setdefault("pool_size", threads)
+        self.engine = make_engine(url, **engine_kwargs)
+        self.session_factory = make_session_factory(self.engine)
+        self.pool = ThreadPool(minthreads=0, maxthreads=threads, name="hotline-db")
+
+    @classmethod
+    def from_config(cls, config: Any, *, reactor: IReactorThreads | None = None) -> Database:
+        """The database a ``hotline.config.Config`` names, sized by ``database.threads``."""
+        return cls(config.database_url, threads=config["database"]["threads"], reactor=reactor)
+
+    def start(self) -> None:
+        """Start the pool's threads (idempotent)."""
+        if not self.pool.started:
+            self.pool.start()
+
+    def stop(self) -> None:
+        """Wait for running work, stop the threads and close every pooled connection."""
+        if self.pool.started:
+            self.pool.stop()
+        self.engine.dispose()
+
+    def begin(self) -> contextlib.AbstractContextManager[Session]:
+        """A unit of work in the calling thread (command line, scheduler jobs, tests)."""
+        return begin(self.session_factory)
+
+    def run(self, fn: Callable[Concatenate[Session, P], T],
+            *args: P.args, **kwargs: P.kwargs) -> Deferred[T]:
+        """Call ``fn(session, *args, **kwargs)`` in one unit of work on a pool thread.
+
+        The Deferred fires in the reactor thread with ``fn``'s result once committed, or fails
+        with its exception after rollback. This is how AGI scripts and web resources reach the
+        services without blocking the reactor.
+        """
+        def unit_of_work() -> T:
+            with begin(self.session_factory) as session:
+                return fn(session, *args, **kwargs)
+
+        return run_in_pool(self.reactor, self.pool, unit_of_work)

@@ -1,0 +1,3 @@
+"""The directory of municipal hotlines an agent can bring into a call, and its search."""
+
+__all__ = ["exceptions", "hours", "index", "csvio", "service"]

@@ -1,0 +1,204 @@
+# -*- test-case-name: tests.tickets.test_schemas -*-
+"""What a ticket can be: kinds, statuses, intake channels, and validation of intake payloads.
+
+No web framework yet: ``load_intake`` turns a plain mapping (JSON body, AGI variables, command
+line) into an ``IntakeRequest`` or raises ``InvalidIntake`` naming every bad field at once.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from hotline import phone
+from hotline.tickets.exceptions import InvalidIntake
+
+__all__ = ["TicketKind", "TicketStatus", "OPEN_STATUSES", "Channel", "CHANNELS", "PHONE_CHANNELS",
+           "register_channel", "IntakeRequest", "load_intake", "ticket_summary"]
+
+
+class TicketKind(enum.StrEnum):
+    """The five kinds of request the district counts separately."""
+
+    COMPLAINT = "complaint"          # 投诉
+    HELP = "help"                    # 求助
+    CONSULTATION = "consultation"    # 咨询
+    SUGGESTION = "suggestion"        # 建议
+    PRAISE = "praise"                # 表扬
+
+
+class TicketStatus(enum.StrEnum):
+    """Where a ticket is in 接-派-办-评; the allowed moves are in ``service.TRANSITIONS``."""
+
+    RECEIVED = "received"        # 受理
+    DISPATCHED = "dispatched"    # 派单
+    HANDLING = "handling"        # 办理
+    REPLIED = "replied"          # 回复
+    FOLLOWED_UP = "followed_up"  # 回访
+    CLOSED = "closed"            # 办结
+    REOPENED = "reopened"        # 重办
+    MERGED = "merged"            # 合并 (into another ticket; final)
+
+
+#: Statuses in which a ticket still needs work: what the agent sees as "open" for a caller.
+OPEN_STATUSES: frozenset[str] = frozenset({
+    TicketStatus.RECEIVED, TicketStatus.DISPATCHED, TicketStatus.HANDLING,
+    TicketStatus.REPLIED, TicketStatus.FOLLOWED_UP, TicketStatus.REOPENED})
+
+
+@dataclass(frozen=True)
+class Channel:
+    """An intake channel: a stable code stored on the ticket, and the label staff read."""
+
+    code: str
+    label: str
+    #: Whether a ticket from this channel must come with the citizen's phone number.
+    requires_phone: bool = False
+
+
+#: The channels the district runs, by code. Extend with ``register_channel``; codes are stored
+#: as strings, so a new channel needs no migration.
+CHANNELS: dict[str, Channel] = {}
+
+
+def register_channel(code: str, label: str, *, requires_phone: bool = False) -> Channel:
+    """Add an intake channel; refuses a code already taken so two sites cannot silently clash."""
+    if code in CHANNELS:
+        raise ValueError(f"intake channel {code!r} is already registered")
+    if not code or not code.replace("_", "").isalnum() or not code.isascii():
+        raise ValueError(f"channel code {code!r} must be ASCII letters, digits and _")
+    channel = Channel(code, label, requires_phone)
+    CHANNELS[code] = channel
+    return channel
+
+
+for _code, _label, _phone in (
+    ("hotline", "83658365 热线", True),
+    ("sub_12345", "12345 分平台", False),
+    ("provincial_site", "省网民留言板", False),
+    ("city_site", "市网民留言板", False),
+    ("deputies_office", "代表委员工作室", False),
+    ("web", "网站", False),
+    ("wechat", "微信", False),
+    ("grid_worker", "网格员上报", False),
+    ("residents_council", "居民议事会", False),
+    ("service_window", "服务窗口", False),
+    ("walk_in", "来访", False),
+):
+    register_channel(_code, _label, requires_phone=_phone)
+
+#: Channels on which the citizen is on the phone with us (callbacks go to the same number).
+PHONE_CHANNELS: frozenset[str] = frozenset({"hotline"})
+
+_MAX = {"description": 10_000, "category": 50, "address": 200, "citizen_name": 50,
+        "actor": 50, "grid": 32, "department": 32, "call_uniqueid": 64}
+
+
+@dataclass(frozen=True)
+class IntakeRequest:
+    """A validated request for a new ticket; phone already normalised, times aware UTC."""
+
+    channel: str
+    kind: TicketKind
+    description: str
+    phone: str | None = None
+    citizen_name: str | None = None
+    category: str | None = None
+    address: str | None = None
+    grid: str | None = None
+    department: str | None = None
+    promised_reply_at: dt.datetime | None = None
+    call_uniqueid: str | None = None
+
+
+def _text(payload: Mapping[str, Any], field: str, problems: dict[str, str],
+          required: bool = False) -> str | None:
+    value = payload.get(field)
+    if value is None or (isinstance(value, str) and not value.strip()):
+        if required:
+            problems[field] = "is required"
+        return None
+    if not isinstance(value, str):
+        problems[field] = f"must be text, got {type(value).__name__}"
+        return None
+    value = value.strip()
+    if len(value) > _MAX.get(field, 200):
+        problems[field] = f"is {len(value)} characters; at most {_MAX.get(field, 200)}"
+        return None
+    return value
+
+
+def parse_time(value: Any) -> dt.datetime:
+    """An aware datetime from a datetime or ISO 8601 text; naive or zone-less input is refused
+    because guessing the zone of a promised reply time would break a promise."""
+    if isinstance(value, str):
+        try:
+            value = dt.datetime.fromisoformat(value)
+        except ValueError:
+            raise ValueError(f"{value!r} is not an ISO 8601 time") from None
+    if not isinstance(value, dt.datetime):
+        raise ValueError(f"must be a time, got {type(value).__name__}")
+    if value.tzinfo is None:
+        raise ValueError("has no time zone (write e.g. 2026-11-27T17:00+08:00)")
+    return value.astimezone(dt.UTC)
+
+
+def load_intake(payload: Mapping[str, Any]) -> IntakeRequest:
+    """Validate an intake payload. Raises InvalidIntake listing every problem found."""
+    problems: dict[str, str] = {}
+    unknown = sorted(set(payload) - {f for f in IntakeRequest.__dataclass_fields__})
+    for field in unknown:
+        problems[field] = "is not a ticket field"
+    channel = _text(payload, "channel", problems, required=True)
+    if channel is not None and channel not in CHANNELS:
+        problems["channel"] = f"unknown channel {channel!r} (known: {', '.join(CHANNELS)})"
+    kind_text = _text(payload, "kind", problems, required=True)
+    kind = None
+    if kind_text is not None:
+        try:
+            kind = TicketKind(kind_text)
+        except ValueError:
+            problems["kind"] = (f"unknown kind {kind_text!r} "
+                                f"(one of {', '.join(k.value for k in TicketKind)})")
+    description = _text(payload, "description", problems, required=True)
+    raw_phone = payload.get("phone")
+    number = None
+    if raw_phone not in (None, ""):
+        try:
+            number = phone.normalise(str(raw_phone))
+        except phone.InvalidPhoneNumber as e:
+            problems["phone"] = str(e)
+    elif channel in CHANNELS and CHANNELS[channel].requires_phone:
+        problems["phone"] = f"is required for channel {channel!r}"
+    promised = None
+    if payload.get("promised_reply_at") not in (None, ""):
+        try:
+            promised = parse_time(payload["promised_reply_at"])
+        except ValueError as e:
+            problems["promised_reply_at"] = str(e)
+    fields = {f: _text(payload, f, problems) for f in
+              ("citizen_name", "category", "address", "grid", "department", "call_uniqueid")}
+    if problems:
+        raise InvalidIntake(problems)
+    assert channel is not None and kind is not None and description is not None
+    return IntakeRequest(channel=channel, kind=kind, description=description, phone=number,
+                         promised_reply_at=promised, **fields)
+
+
+def ticket_summary(ticket: Any) -> dict[str, Any]:
+    """A ticket as the JSON API and the console's push events show it (phone masked)."""
+    return {
+        "id": ticket.id, "number": ticket.number, "kind": ticket.kind,
+        "channel": ticket.channel, "status": ticket.status, "category": ticket.category,
+        "address": ticket.address, "description": ticket.description,
+        "department": ticket.department.code if ticket.department else None,
+        "incident_id": ticket.incident_id,
+        "citizen_phone": ticket.citizen.masked_phone if ticket.citizen else None,
+        "promised_reply_at": ticket.promised_reply_at.isoformat()
+        if ticket.promised_reply_at else None,
+        "created_at": ticket.created_at.isoformat(),
+        "updated_at": ticket.updated_at.isoformat(),
+    }
