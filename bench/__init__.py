@@ -1,0 +1,1 @@
+"""Benchmarks of the controller's wire code against reference peers; figures, never assertions."""

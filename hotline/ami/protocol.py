@@ -1,0 +1,308 @@
+# -*- test-case-name: tests.ami.test_protocol -*-
+"""The AMI wire: frames bytes on the blank line, decodes each message and routes it by ActionID."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from twisted.internet.defer import Deferred
+from twisted.internet.interfaces import IReactorTime
+from twisted.internet.protocol import Protocol
+from twisted.logger import Logger
+from twisted.python.failure import Failure
+
+from hotline.ami.actions import Action, AMIConnectionLost
+from hotline.ami.message import Message
+
+__all__ = [
+    "AMIParseError",
+    "AMIProtocol",
+    "MalformedMessage",
+    "MessageTooLong",
+    "decode_message",
+]
+
+_BANNER = b"Asterisk Call Manager/"
+
+
+class AMIParseError(Exception):
+    """Input that cannot be a valid AMI message."""
+
+
+class MalformedMessage(AMIParseError):
+    """A frame whose first line is not a C{Name: value} header (a broken or foreign peer)."""
+
+
+class MessageTooLong(AMIParseError):
+    """A message grew past L{AMIProtocol.MAX_MESSAGE} without its blank line."""
+
+
+def decode_message(data: bytes) -> str:
+    """
+    Decode one message: UTF-8, else GB18030, else Latin-1, so no caller name is ever lost.
+
+    >>> decode_message("张三".encode("gb18030"))
+    '张三'
+    >>> decode_message(b"Jos\\xe9\\r\\n")
+    'José\\r\\n'
+    """
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    try:
+        return data.decode("gb18030")
+    except UnicodeDecodeError:
+        return data.decode("latin-1")
+
+
+class AMIProtocol(Protocol):
+    """
+    Turns the AMI byte stream into L{Message}s and hands each to L{messageReceived}.
+
+    Replies are routed to the pending L{Action} with their ActionID; everything else that is an
+    event goes to L{eventReceived}. The protocol knows actions, not business.
+
+    @ivar banner: the greeting line's version (C{"Asterisk Call Manager/9.0.0"}), once seen.
+    """
+
+    MAX_MESSAGE = 64 * 1024  # bytes; longer input means a broken peer: log, drop, reconnect
+
+    _log = Logger(namespace="hotline.ami.protocol")
+
+    def __init__(
+        self,
+        *,
+        clock: IReactorTime | None = None,
+        action_timeout: float | None = None,
+        on_event: Callable[[Message], object] | None = None,
+    ) -> None:
+        """
+        @param clock: schedules action timeouts (the reactor in production, a Clock in tests).
+        @param action_timeout: default seconds an action may wait for its reply; None: forever.
+        @param on_event: called with every event that is not part of an action's reply.
+        """
+        self.banner: str | None = None
+        self.action_timeout = action_timeout
+        self._clock = clock
+        self._on_event = on_event
+        self._pending: dict[str, Action] = {}
+        self._buffer = b""
+        self._greeting = True
+        self._reading = False
+        self._later: list[bytes] = []
+        self._lost = False
+        self._lost_waiters: list[Deferred[None]] = []
+
+    # -- receiving --------------------------------------------------------------------------
+
+    def dataReceived(self, data: bytes) -> None:
+        """Frame C{data} into messages; never raises, whatever the bytes."""
+        if self._reading:
+            # A handler fed us more input while we were delivering: take it after this round.
+            self._later.append(data)
+            return
+        self._reading = True
+        try:
+            while True:
+                try:
+                    self._consume(data)
+                except Exception:
+                    self._log.failure("AMI input could not be handled; dropping the link")
+                    self._buffer = b""
+                    self._later.clear()
+                    self._drop()
+                    return
+                if not self._later:
+                    return
+                data = b"".join(self._later)
+                self._later.clear()
+        finally:
+            self._reading = False
+
+    def _consume(self, data: bytes) -> None:
+        buf = self._buffer + data if self._buffer else data
+        if self._greeting:
+            newline = buf.find(b"\n")
+            if newline < 0:
+                self._keep(buf)
+                return
+            self._greeting = False
+            if buf.startswith(_BANNER):
+                self.banner = buf[:newline].rstrip(b"\r").decode("latin-1")
+                buf = buf[newline + 1 :]
+                self.bannerReceived(self.banner)
+        elif b"\n" not in data:
+            self._keep(buf)
+            return
+        crlf = buf.rfind(b"\r\n\r\n")
+        bare = buf.rfind(b"\n\n")
+        end = max(crlf + 4 if crlf >= 0 else -1, bare + 2 if bare >= 0 else -1)
+        if end < 0:
+            self._keep(buf)
+            return
+        complete = buf[:end]
+        self._buffer = b""
+        rest = buf[end:]
+        if complete.count(b"\n") == complete.count(b"\r\n"):
+            try:
+                frames = complete.decode("utf-8").split("\r\n\r\n")
+            except UnicodeDecodeError:
+                frames = [decode_message(f) for f in complete.split(b"\r\n\r\n")]
+        else:
+            frames = [
+                decode_message(f).replace("\n", "\r\n")
+                for f in complete.replace(b"\r\n", b"\n").split(b"\n\n")
+            ]
+        check_length = len(complete) > self.MAX_MESSAGE
+        for frame in frames:
+            if not frame:
+                continue
+            transport = self.transport
+            if self._lost or transport is None or transport.disconnecting:
+                return
+            if check_length and len(frame) > self.MAX_MESSAGE:
+                self.messageLengthExceeded(frame.encode("utf-8", "replace"))
+                continue
+            if frame.startswith("Event: "):
+                end = frame.find("\r\n")
+                self.messageReceived(Message(frame, frame[7:end] if end > 0 else frame[7:]))
+            elif frame.startswith("Response: "):
+                self.messageReceived(Message(frame))
+            else:
+                self._odd_frame(frame)
+        if rest:
+            self._keep(rest)
+
+    def _odd_frame(self, frame: str) -> None:
+        frame = frame.strip("\r\n")
+        if not frame:
+            return
+        first = frame.split("\r\n", 1)[0]
+        name, colon, _ = first.partition(":")
+        if not colon or not name.strip():
+            self.messageParseFailed(
+                frame, MalformedMessage(f"first line is not a header: {first[:80]!r}")
+            )
+            return
+        self.messageReceived(Message(frame))
+
+    def _keep(self, buf: bytes) -> None:
+        if len(buf) > self.MAX_MESSAGE:
+            self._buffer = b""
+            self.messageLengthExceeded(buf)
+        else:
+            self._buffer = buf
+
+    def messageReceived(self, message: Message) -> None:
+        """Route one message: to its pending action by ActionID, else as an event."""
+        if self._pending:
+            action_id = message.action_id
+            if action_id is not None:
+                action = self._pending.get(action_id)
+                if action is not None:
+                    action.add_message(message)
+                    return
+        if message.event is not None:
+            self.eventReceived(message)
+        else:
+            self.unmatchedResponse(message)
+
+    def eventReceived(self, message: Message) -> None:
+        """Handle an event outside any action's reply; by default pass it to C{on_event}."""
+        if self._on_event is not None:
+            self._on_event(message)
+
+    def bannerReceived(self, version: str) -> None:
+        """Asterisk greeted us with C{version}; override to check it."""
+        self._log.debug("AMI banner {banner}", banner=version)
+
+    def unmatchedResponse(self, message: Message) -> None:
+        """A response no pending action claims (a late reply after a timeout or cancel)."""
+        self._log.info(
+            "AMI response for no pending action {action_id}: {response}",
+            action_id=message.action_id,
+            response=message.name,
+        )
+
+    def messageParseFailed(self, frame: str, error: AMIParseError) -> None:
+        """A frame was not AMI; by default log it and go on with the next one."""
+        self._log.warn("AMI frame ignored: {error}", error=error, frame=frame[:200])
+
+    def messageLengthExceeded(self, data: bytes) -> None:
+        """Input passed C{MAX_MESSAGE} without a blank line; by default drop the connection."""
+        self._log.error(
+            "AMI message over {limit} bytes; dropping the link",
+            limit=self.MAX_MESSAGE,
+            error=MessageTooLong(len(data)),
+        )
+        self._drop()
+
+    # -- sending ----------------------------------------------------------------------------
+
+    def send_action(self, action: Action, timeout: float | None = None) -> Deferred:
+        """
+        Write C{action}, file it under its ActionID and return its Deferred.
+
+        @param timeout: seconds to wait for the whole reply; None: the protocol's default.
+        @raise ValueError: another pending action has the same ActionID.
+        """
+        transport = self.transport
+        if self._lost or transport is None or transport.disconnecting:
+            action.fail(AMIConnectionLost(f"AMI link is down; {action.name} not sent"))
+            return action.deferred
+        if action.action_id in self._pending:
+            raise ValueError(f"ActionID {action.action_id!r} is already pending")
+        self._pending[action.action_id] = action
+        action.on_finish(self._forget)
+        if timeout is None:
+            timeout = self.action_timeout
+        if timeout is not None:
+            action.start_timer(self._get_clock(), timeout)
+        transport.write(action.serialize())
+        return action.deferred
+
+    @property
+    def pending(self) -> dict[str, Action]:
+        """Actions waiting for their reply, by ActionID (a copy)."""
+        return dict(self._pending)
+
+    def _forget(self, action: Action) -> None:
+        if self._pending.get(action.action_id) is action:
+            del self._pending[action.action_id]
+
+    def _get_clock(self) -> IReactorTime:
+        if self._clock is None:
+            from twisted.internet import reactor
+
+            self._clock = reactor  # type: ignore[assignment]
+        return self._clock  # type: ignore[return-value]
+
+    # -- the link ---------------------------------------------------------------------------
+
+    def _drop(self) -> None:
+        self._lost = True
+        if self.transport is not None:
+            self.transport.loseConnection()
+
+    def when_lost(self) -> Deferred[None]:
+        """A Deferred that fires (with None) once this connection is closed."""
+        d: Deferred[None] = Deferred()
+        if self._lost and self.transport is None:
+            d.callback(None)
+        else:
+            self._lost_waiters.append(d)
+        return d
+
+    def connectionLost(self, reason: Failure = None) -> None:  # type: ignore[assignment]
+        """Fail every pending action with L{AMIConnectionLost} and stop delivering."""
+        self._lost = True
+        self._buffer = b""
+        pending, self._pending = list(self._pending.values()), {}
+        why = reason.getErrorMessage() if reason is not None else "connection closed"
+        for action in pending:
+            action.fail(AMIConnectionLost(f"AMI link lost before {action.name} finished: {why}"))
+        waiters, self._lost_waiters = self._lost_waiters, []
+        self.transport = None
+        for d in waiters:
+            d.callback(None)
