@@ -16,8 +16,6 @@ COMMAND_MODULES: tuple[str, ...] = (
     "config",
     "db",
     "directory",
-    "db",
-    "directory",
     "pbx",
     "run",
 )
