@@ -4,10 +4,12 @@
 from __future__ import annotations
 
 import ipaddress
+import socket
 from collections import deque
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
+from twisted.internet import tcp
 from twisted.internet.address import IPv4Address, IPv6Address
 from twisted.internet.defer import Deferred, ensureDeferred, fail
 from twisted.internet.protocol import Factory, Protocol
@@ -101,10 +103,14 @@ class FastAGIProtocol(Protocol):
         self._hung_up = False
         self._closed = False
         self._ended = False
+        self._socket: socket.socket | None = None
 
     # -- Twisted's interface ---------------------------------------------------------------
 
     def connectionMade(self) -> None:
+        transport = self.transport
+        if isinstance(transport, tcp.Connection) and not getattr(transport, "TLS", False):
+            self._socket = transport.socket
         self._timer = self._clock.callLater(self._header_timeout, self._deadline_passed)
 
     def dataReceived(self, data: bytes) -> None:
@@ -181,6 +187,32 @@ class FastAGIProtocol(Protocol):
         self._fail_pending(AGIProtocolError("reply too long"))
         self._close()
 
+    # -- writing ----------------------------------------------------------------------------
+
+    def _write(self, data: bytes) -> None:
+        """Write C{data}, straight to the socket when nothing is queued before it.
+
+        Twisted's C{transport.write} only buffers: the bytes go out on the next reactor turn,
+        after an C{epoll_ctl} to watch for writability and another to stop. A FastAGI session is
+        a ping-pong of short lines to a socket whose send buffer is empty, so sending at once
+        saves a reactor turn and two system calls per command (about a third of the server's
+        CPU per session). Anything unusual (data already queued, a partial send, an error, TLS,
+        a test transport) goes through C{transport.write}, which handles it as always.
+        """
+        transport: Any = self.transport
+        sock = self._socket
+        if (sock is not None and not transport._tempDataLen and transport.connected
+                and not transport.disconnecting
+                and len(transport.dataBuffer) == transport.offset):
+            try:
+                sent = sock.send(data)
+            except OSError:
+                sent = 0  # EAGAIN, or an error doWrite will find and report the usual way
+            if sent == len(data):
+                return
+            data = data[sent:]
+        transport.write(data)
+
     # -- commands --------------------------------------------------------------------------
 
     def send_command(self, line: bytes) -> Deferred[AGIReply]:
@@ -196,7 +228,7 @@ class FastAGIProtocol(Protocol):
         d: Deferred[AGIReply] = Deferred()
         self._pending.append((line, d))
         if len(self._pending) == 1:
-            self.transport.write(line)  # type: ignore[union-attr]
+            self._write(line)
         return d
 
     def _line_received(self, raw: bytes) -> None:
@@ -245,7 +277,7 @@ class FastAGIProtocol(Protocol):
             return
         _, d = self._pending.popleft()
         if self._pending and not self._closed:
-            self.transport.write(self._pending[0][0])  # type: ignore[union-attr]
+            self._write(self._pending[0][0])
         if d.called:
             return  # cancelled by the time limit
         if isinstance(outcome, Failure):
@@ -275,11 +307,10 @@ class FastAGIProtocol(Protocol):
                            "callerid={callerid}); the dialplan continues", **self._context())
             self._end(AGI_STATUS_NOT_FOUND)
             return
-        timer = self._timer
-        if timer is not None and timer.active():
-            timer.reset(self._script_timeout)
-        else:
-            self._timer = self._clock.callLater(self._script_timeout, self._deadline_passed)
+        # A fresh timer rather than reset(): moving a reactor timer sooner is a linear search
+        # of its heap, while cancelling is O(1).
+        self._cancel_timer()
+        self._timer = self._clock.callLater(self._script_timeout, self._deadline_passed)
         try:
             script = ensureDeferred(route.script(AGIChannel(self, request)))
         except BaseException:
@@ -331,7 +362,7 @@ class FastAGIProtocol(Protocol):
             return
         self._ended = True
         if status is not None and not self._hung_up and not self._closed:
-            self.transport.write(_STATUS_LINES[status])  # type: ignore[union-attr]
+            self._write(_STATUS_LINES[status])
         self._close()
 
     def _close(self) -> None:
