@@ -1,0 +1,144 @@
+"""The AMI client against the real Asterisk 22 of the PBX sandbox."""
+
+from __future__ import annotations
+
+import pytest
+import pytest_twisted
+from twisted.internet import defer, reactor
+from twisted.internet.task import deferLater
+
+from hotline.ami.actions import AMIError
+from hotline.ami.client import AMIClient
+from hotline.ami.message import Message
+from hotline.pbx.sandbox import Sandbox
+
+pytestmark = pytest.mark.pbx
+
+
+def _client(sandbox: Sandbox, which: str = "pbx", **kw) -> AMIClient:
+    creds = sandbox.secrets()[f"{which}_ami"]
+    return AMIClient(username=creds["username"], secret=creds["secret"], host="127.0.0.1",
+                     port=sandbox.config[which]["ami_port"], reactor=reactor, **kw)
+
+
+async def _wait_for(predicate, timeout: float = 15.0, step: float = 0.05) -> None:
+    waited = 0.0
+    while not predicate():
+        if waited >= timeout:
+            raise TimeoutError("condition not met in time")
+        await deferLater(reactor, step, lambda: None)
+        waited += step
+
+
+async def _wait_booted(sandbox: Sandbox, timeout: float = 30.0) -> None:
+    """Wait, without blocking the reactor, until the PBX answers its CLI again."""
+    from twisted.internet import threads
+    waited = 0.0
+    while True:
+        try:
+            await threads.deferToThread(sandbox.cli, "pbx", "core waitfullybooted")
+            return
+        except Exception:
+            if waited > timeout:
+                raise
+            await deferLater(reactor, 0.2, lambda: None)
+            waited += 0.2
+
+
+@pytest.fixture
+def clients():
+    made: list[AMIClient] = []
+    yield made
+    for c in made:
+        pytest_twisted.blockon(c.stop())
+
+
+@pytest_twisted.ensureDeferred
+async def test_md5_and_plain_login_then_ping(pbx_sandbox: Sandbox, clients):
+    """Both login methods are accepted by Asterisk 22 and a Ping is answered."""
+    for auth in ("md5", "plain"):
+        client = _client(pbx_sandbox, auth=auth)
+        clients.append(client)
+        client.start()
+        await client.when_ready()
+        reply = await client.action("Ping")
+        assert reply["Response"] == "Success"
+
+
+@pytest_twisted.ensureDeferred
+async def test_wrong_secret_never_becomes_ready(pbx_sandbox: Sandbox, clients):
+    """A refused login does not make the client ready, and actions fail instead of hanging."""
+    creds = pbx_sandbox.secrets()["pbx_ami"]
+    client = AMIClient(username=creds["username"], secret="wrong", host="127.0.0.1",
+                       port=pbx_sandbox.config["pbx"]["ami_port"], reactor=reactor,
+                       action_timeout=1.0)
+    clients.append(client)
+    client.start()
+    await deferLater(reactor, 1.0, lambda: None)
+    assert not client.ready
+    with pytest.raises(Exception):
+        await client.action("Originate", Channel="Local/1@x", Application="Wait", Data="1")
+
+
+@pytest_twisted.ensureDeferred
+async def test_real_call_events_originate_and_list_action(pbx_sandbox: Sandbox, clients):
+    """A citizen's call from the city shows up as events, and CoreShowChannels lists it."""
+    pbx, city = _client(pbx_sandbox), _client(pbx_sandbox, "city")
+    clients.extend([pbx, city])
+    pbx.start()
+    city.start()
+    await defer.gatherResults([pbx.when_ready(), city.when_ready()])
+    seen: list[Message] = []
+    pbx.subscribe(lambda m: m.get("CallerIDNum") == "13612345678", seen.append)
+
+    reply = await city.action("Originate", Channel="PJSIP/83658365@hotline",
+                              Application="Wait", Data="3", CallerID="<13612345678>",
+                              Timeout="10000", Async="true", ChannelId="ami-it-citizen-1")
+    assert reply["Response"] == "Success"
+    await _wait_for(lambda: any(m.name == "Newexten" and m["Context"] == "inbound"
+                                for m in seen))
+    listed = await pbx.action("CoreShowChannels")
+    assert isinstance(listed, list)
+    assert listed[0]["EventList"].lower() == "start"
+    assert listed[-1].name == "CoreShowChannelsComplete"
+    channels = [m for m in listed if m.name == "CoreShowChannel"]
+    assert any(m["CallerIDNum"] == "13612345678" for m in channels)
+    await _wait_for(lambda: any(m.name == "Hangup" for m in seen), timeout=20)
+    names = {m.name for m in seen}
+    assert {"Newchannel", "Newexten", "Hangup"} <= names
+
+
+@pytest_twisted.ensureDeferred
+async def test_error_reply_fails_the_deferred(pbx_sandbox: Sandbox, clients):
+    """An action Asterisk refuses fails with AMIError carrying Asterisk's message."""
+    client = _client(pbx_sandbox)
+    clients.append(client)
+    client.start()
+    await client.when_ready()
+    with pytest.raises(AMIError) as e:
+        await client.action("Hangup", Channel="PJSIP/no-such-channel-0000")
+    assert "No such channel" in str(e.value)
+
+
+@pytest_twisted.ensureDeferred
+async def test_reconnects_and_resyncs_after_asterisk_restart(pbx_sandbox: Sandbox, clients):
+    """After the PBX restarts, the client logs in again by itself and runs its resync hooks."""
+    client = _client(pbx_sandbox, keepalive_interval=1.0)
+    clients.append(client)
+    resyncs: list[int] = []
+
+    async def resync(c: AMIClient) -> None:
+        listed = await c.action("CoreShowChannels")
+        resyncs.append(len(listed))
+
+    client.add_resync_hook(resync)
+    client.start()
+    await client.when_ready()
+    assert len(resyncs) == 1
+    from twisted.internet import threads
+    await threads.deferToThread(pbx_sandbox.cli, "pbx", "core restart now")
+    await _wait_for(lambda: not client.ready, timeout=15)
+    await _wait_booted(pbx_sandbox)
+    await _wait_for(lambda: client.ready and len(resyncs) >= 2, timeout=30)
+    reply = await client.action("Ping")
+    assert reply["Response"] == "Success"
