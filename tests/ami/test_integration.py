@@ -7,7 +7,7 @@ import pytest_twisted
 from twisted.internet import defer, reactor
 from twisted.internet.task import deferLater
 
-from hotline.ami.actions import AMIError
+from hotline.ami.actions import AMIConnectionLost, AMIError
 from hotline.ami.client import AMIClient
 from hotline.ami.message import Message
 from hotline.pbx.sandbox import Sandbox
@@ -76,7 +76,7 @@ async def test_wrong_secret_never_becomes_ready(pbx_sandbox: Sandbox, clients):
     client.start()
     await deferLater(reactor, 1.0, lambda: None)
     assert not client.ready
-    with pytest.raises(Exception):
+    with pytest.raises(AMIConnectionLost):
         await client.action("Originate", Channel="Local/1@x", Application="Wait", Data="1")
 
 

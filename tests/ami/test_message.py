@@ -1,0 +1,73 @@
+"""Tests for L{hotline.ami.message}: case-insensitive lookup, repeated headers, variable lists."""
+
+import doctest
+
+from twisted.trial.unittest import TestCase
+
+from hotline.ami import actions, message, protocol
+from hotline.ami.message import Message, parse_variables
+
+
+class MessageTests(TestCase):
+    """A L{Message} is a forgiving view of one response or event."""
+
+    def test_lookup_ignores_case(self):
+        """Headers are found whatever the case of the name asked for."""
+        m = Message("Event: Hangup\r\nUniqueid: 1.2\r\nCause-txt: Normal Clearing")
+        self.assertEqual(m["UNIQUEID"], "1.2")
+        self.assertEqual(m.get("cause-TXT"), "Normal Clearing")
+        self.assertIn("uniqueid", m)
+        self.assertNotIn("Linkedid", m)
+        self.assertRaises(KeyError, lambda: m["Linkedid"])
+
+    def test_repeated_headers_become_lists(self):
+        """Repeated ChanVariable headers are all kept, in order, and parse into a dict."""
+        m = Message("Event: Newstate\r\nChanVariable: TICKET=42\r\nchanvariable: LANG=zh\r\n"
+                    "ChanVariable: EMPTY=")
+        self.assertEqual(m["ChanVariable"], ["TICKET=42", "LANG=zh", "EMPTY="])
+        self.assertEqual(m.variables(), {"TICKET": "42", "LANG": "zh", "EMPTY": ""})
+        self.assertEqual(m.getlist("Event"), ["Newstate"])
+
+    def test_single_variable(self):
+        """One ChanVariable header is still a dict of one."""
+        self.assertEqual(Message("Event: X\r\nChanVariable: A=1").variables(), {"A": "1"})
+        self.assertEqual(parse_variables(["A=1=2"]), {"A": "1=2"})
+
+    def test_colon_without_space_and_bare_lines(self):
+        """A header without the space after its colon parses; bare lines end up in output."""
+        m = Message("Response: Follows\r\nPrivilege:Command\r\nraw output line")
+        self.assertEqual(m["Privilege"], "Command")
+        self.assertEqual(m.output, ["raw output line"])
+
+    def test_command_output_headers(self):
+        """Asterisk 22's Command reply lists its lines as Output headers, empty ones included."""
+        m = Message("Response: Success\r\nMessage: Command output follows\r\n"
+                    "Output: 1 active channel\r\nOutput: \r\nOutput: 37 calls processed")
+        self.assertEqual(m.output, ["1 active channel", "", "37 calls processed"])
+
+    def test_identity(self):
+        """Events know their name; responses their status and ActionID."""
+        event = Message("Event: Newchannel\r\nActionID: a-1")
+        response = Message("ActionID: a-2\r\nResponse: Error\r\nMessage: nope")
+        self.assertTrue(event.is_event)
+        self.assertFalse(event.is_response)
+        self.assertEqual(event.name, "Newchannel")
+        self.assertEqual(response.name, "Error")
+        self.assertTrue(response.is_response)
+        self.assertEqual(response.action_id, "a-2")
+
+    def test_from_pairs_round_trip(self):
+        """A message built from pairs serialises to the wire form and back."""
+        m = Message.from_pairs([("Event", "Hangup"), ("CallerIDName", "张三")])
+        self.assertEqual(m.serialize(), "Event: Hangup\r\nCallerIDName: 张三\r\n\r\n".encode())
+        self.assertEqual(m.as_dict(), {"Event": "Hangup", "CallerIDName": "张三"})
+
+    def test_from_pairs_refuses_line_breaks(self):
+        """A value with CRLF would forge a header, so it is refused."""
+        self.assertRaises(ValueError, Message.from_pairs, [("Channel", "x\r\nAction: Hangup")])
+
+    def test_doctests(self):
+        """The examples in the modules' docstrings hold."""
+        for module in (message, actions, protocol):
+            failed, _ = doctest.testmod(module)
+            self.assertEqual(failed, 0, module.__name__)
