@@ -56,24 +56,22 @@ def parse_variable_block(block: bytes) -> dict[str, str]:
     """
     try:
         text = block.decode("utf-8")
-        lines = text.split("\n")
     except UnicodeDecodeError:
         # Decode per line, so one GB18030 caller name does not garble the others.
-        lines = [decode_text(raw) for raw in block.split(b"\n")]
+        text = "\n".join([decode_text(raw) for raw in block.split(b"\n")])
+    if "\r" in text:
+        text = text.replace("\r", "")
     variables: dict[str, str] = {}
-    for line in lines:
+    for line in text.split("\n"):
+        name, sep, value = line.partition(": ")
+        if sep and name.isidentifier():
+            variables[name] = value  # the form Asterisk always sends
+            continue
         name, sep, value = line.partition(":")
-        if not sep:
-            continue
         name = name.strip()
-        if not name:
-            continue
-        if value[:1] == " ":
-            value = value[1:]
-        if value[-1:] == "\r":
-            value = value[:-1]
-        variables[name] = value
-    if not any(name.startswith("agi_") for name in variables):
+        if sep and name:
+            variables[name] = value[1:] if value[:1] == " " else value
+    if "agi_request" not in variables and not any(n.startswith("agi_") for n in variables):
         raise AGIProtocolError("not a FastAGI variable block (no agi_* variable)",
                                details={"block": block[:200]})
     return variables
@@ -143,8 +141,18 @@ def request_from_variables(variables: dict[str, str]) -> AGIRequest:
     """Build the L{AGIRequest}: split the script path from its query, collect the arguments."""
     raw = variables.get("agi_network_script", "")
     path, _, query_text = raw.partition("?")
-    script = unquote(path).strip().strip("/")
-    query = dict(parse_qsl(query_text, keep_blank_values=True)) if query_text else {}
+    if "%" in path:
+        path = unquote(path)
+    script = path.strip().strip("/")
+    query: dict[str, str] = {}
+    if query_text:
+        if "%" in query_text or "+" in query_text or ";" in query_text:
+            query = dict(parse_qsl(query_text, keep_blank_values=True))
+        else:
+            for pair in query_text.split("&"):
+                if pair:
+                    name, _, value = pair.partition("=")
+                    query[name] = value
     args: list[str] = []
     n = 1
     while True:
