@@ -133,7 +133,13 @@ class Message:
             headers: dict[str, HeaderValue] = dict([line.split(": ", 1) for line in lines])
         except ValueError:
             headers = {}
-        if len(headers) != len(lines):
+        if len(headers) == len(lines):
+            lower = {key.lower(): key for key in headers}
+            if len(lower) == len(headers):
+                self._lower = lower
+            else:  # the same header in different cases: merge them the slow way
+                headers = self._parse_slowly(lines)
+        else:
             headers = self._parse_slowly(lines)
         self._headers = headers
         return headers
