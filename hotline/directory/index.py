@@ -68,6 +68,9 @@ class _Indexed:
     keywords: tuple[str, ...]
     categories: tuple[str, ...]
     initials: str
+    #: Initials of each keyword and category: `gs` is the category 供水 itself, not just any
+    #: 公司 inside a name, so it ranks with keyword hits.
+    term_initials: tuple[str, ...]
     blob: str
 
 
@@ -81,10 +84,12 @@ class DirectoryIndex:
             keywords = tuple(k.lower() for k in e.keywords)
             categories = tuple(c.lower() for c in e.categories)
             blob = "\x00".join([e.name.lower(), e.pinyin_initials, e.number,
+                                *(pinyin_initials(t) for t in (*e.keywords, *e.categories)),
                                 *e.fallback_numbers, e.department_name.lower(),
                                 e.department_code.lower(), *keywords, *categories])
+            terms = tuple(pinyin_initials(t) for t in (*e.keywords, *e.categories))
             self._items.append(_Indexed(e, e.name.lower(), keywords, categories,
-                                        e.pinyin_initials, blob))
+                                        e.pinyin_initials, terms, blob))
         self._categories = sorted({c for e in self._items for c in e.entry.categories})
 
     def __len__(self) -> int:
@@ -128,7 +133,7 @@ def _rank(item: _Indexed, word: str) -> int:
         return _NAME_PREFIX
     if word in item.name:
         return _NAME
-    if any(word in k for k in item.keywords):
+    if any(word in k for k in item.keywords) or word in item.term_initials:
         return _KEYWORD
     if any(word in c for c in item.categories):
         return _CATEGORY
