@@ -307,10 +307,16 @@ class FastAGIProtocol(Protocol):
                            "callerid={callerid}); the dialplan continues", **self._context())
             self._end(AGI_STATUS_NOT_FOUND)
             return
-        # A fresh timer rather than reset(): moving a reactor timer sooner is a linear search
-        # of its heap, while cancelling is O(1).
-        self._cancel_timer()
-        self._timer = self._clock.callLater(self._script_timeout, self._deadline_passed)
+        # One timer per session: the header deadline becomes the script's. Moving it later is
+        # O(1); moving a reactor timer sooner is a linear search of its heap, so then a fresh
+        # timer is cheaper.
+        timer = self._timer
+        deadline = self._clock.seconds() + self._script_timeout
+        if timer is not None and timer.active() and timer.getTime() <= deadline:
+            timer.reset(self._script_timeout)
+        else:
+            self._cancel_timer()
+            self._timer = self._clock.callLater(self._script_timeout, self._deadline_passed)
         try:
             script = ensureDeferred(route.script(AGIChannel(self, request)))
         except BaseException:
@@ -425,7 +431,7 @@ class FastAGIFactory(Factory):
 
     def __init__(self, *, routes: RouteTable, clock: IReactorTime,
                  allow: Iterable[str | _Network] = ("127.0.0.1", "::1"),
-                 script_timeout: float = 3.0, header_timeout: float = 10.0,
+                 script_timeout: float = 3.0, header_timeout: float = 3.0,
                  log: Logger | None = None) -> None:
         """
         @param routes: the scripts by name.
@@ -476,7 +482,7 @@ class FastAGIFactory(Factory):
 
 def listen(reactor: Any, *, routes: RouteTable, bind: str = "127.0.0.1",
            port: int = DEFAULT_PORT, allow: Iterable[str | _Network] = ("127.0.0.1", "::1"),
-           script_timeout: float = 3.0, header_timeout: float = 10.0,
+           script_timeout: float = 3.0, header_timeout: float = 3.0,
            log: Logger | None = None, backlog: int = 128) -> IListeningPort:
     """Serve FastAGI on C{bind}:C{port} (loopback by default) for peers in C{allow}.
 

@@ -61,19 +61,26 @@ def parse_variable_block(block: bytes) -> dict[str, str]:
         text = "\n".join([decode_text(raw) for raw in block.split(b"\n")])
     if "\r" in text:
         text = text.replace("\r", "")
+    lines = text.split("\n")
+    try:
+        # Every line in the form Asterisk always sends: one C-level pass.
+        variables: dict[str, str] = dict([line.split(": ", 1) for line in lines])
+    except ValueError:
+        variables = _parse_lines_leniently(lines)
+    if "agi_request" not in variables and not any(n.startswith("agi_") for n in variables):
+        raise AGIProtocolError("not a FastAGI variable block (no agi_* variable)",
+                               details={"block": block[:200]})
+    return variables
+
+
+def _parse_lines_leniently(lines: list[str]) -> dict[str, str]:
+    """The slow path: skip lines without a colon, accept C{name:value} without the space."""
     variables: dict[str, str] = {}
-    for line in text.split("\n"):
-        name, sep, value = line.partition(": ")
-        if sep and name.isidentifier():
-            variables[name] = value  # the form Asterisk always sends
-            continue
+    for line in lines:
         name, sep, value = line.partition(":")
         name = name.strip()
         if sep and name:
             variables[name] = value[1:] if value[:1] == " " else value
-    if "agi_request" not in variables and not any(n.startswith("agi_") for n in variables):
-        raise AGIProtocolError("not a FastAGI variable block (no agi_* variable)",
-                               details={"block": block[:200]})
     return variables
 
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from twisted.internet.address import IPv6Address, UNIXAddress
+from twisted.internet import tcp
+from twisted.internet.address import IPv4Address, IPv6Address, UNIXAddress
 from twisted.internet.defer import Deferred
+from twisted.internet.task import Clock
 from twisted.internet.testing import MemoryReactorClock
 from twisted.logger import Logger, LogLevel, formatEvent
 from twisted.trial.unittest import TestCase
@@ -496,3 +498,84 @@ class AllowListTests(TestCase):
         self.assertEqual(interface, "0.0.0.0")
         self.assertEqual([str(n) for n in factory.allow], ["10.0.0.5/32"])
         self.assertEqual(agi_server.DEFAULT_PORT, 4573)
+
+
+class FakeSocket:
+    """Accepts at most C{room} bytes per send, or raises C{BlockingIOError} when C{room} is 0."""
+
+    def __init__(self, room: int) -> None:
+        self.room = room
+        self.sent: list[bytes] = []
+
+    def send(self, data: bytes) -> int:
+        """Record what the kernel would have taken."""
+        if self.room == 0:
+            raise BlockingIOError()
+        taken = bytes(data[:self.room])
+        self.sent.append(taken)
+        return len(taken)
+
+
+class IdleTCPTransport(tcp.Server):
+    """A TCP transport built without a reactor: C{startWriting} only counts."""
+
+    def __init__(self, sock: FakeSocket) -> None:  # no super().__init__: no real socket
+        self.socket = sock  # type: ignore[assignment]
+        self.connected = 1
+        self.disconnecting = 0
+        self.dataBuffer = b""
+        self.offset = 0
+        self._tempDataBuffer = []
+        self._tempDataLen = 0
+        self.producer = None
+        self._writeDisconnected = False
+        self.write_wakeups = 0
+
+    def startWriting(self) -> None:
+        """Count the requests to be woken for writability."""
+        self.write_wakeups += 1
+
+    def getPeer(self) -> IPv4Address:  # type: ignore[override]
+        """A loopback peer."""
+        return IPv4Address("TCP", "127.0.0.1", 40000)
+
+
+class WriteThroughTests(TestCase):
+    """On an idle TCP socket commands are sent at once; anything else goes through Twisted."""
+
+    def connect(self, room: int) -> tuple[IdleTCPTransport, FakeSocket]:
+        """A session on an L{IdleTCPTransport} whose script sends two commands."""
+        routes = RouteTable()
+
+        @routes.register("inbound")
+        async def inbound(channel: AGIChannel) -> None:
+            await channel.answer()
+            await channel.answer()
+
+        factory = FastAGIFactory(routes=routes, clock=Clock(), log=Logger(observer=lambda e: 0))
+        protocol = factory.buildProtocol(IPv4Address("TCP", "127.0.0.1", 40000))
+        assert protocol is not None
+        sock = FakeSocket(room)
+        transport = IdleTCPTransport(sock)
+        protocol.makeConnection(transport)
+        protocol.dataReceived(VARIABLE_BLOCK)
+        return transport, sock
+
+    def test_direct(self) -> None:
+        """With room in the socket the command goes out at once, no reactor wake-up."""
+        transport, sock = self.connect(room=1000)
+        self.assertEqual(sock.sent, [b"ANSWER\n"])
+        self.assertEqual((transport.write_wakeups, transport._tempDataBuffer), (0, []))
+
+    def test_partial(self) -> None:
+        """A partial send leaves the rest to Twisted's buffer, in order."""
+        transport, sock = self.connect(room=3)
+        self.assertEqual(sock.sent, [b"ANS"])
+        self.assertEqual(transport._tempDataBuffer, [b"WER\n"])
+        self.assertEqual(transport.write_wakeups, 1)
+
+    def test_would_block(self) -> None:
+        """EAGAIN leaves the whole command to Twisted's buffer."""
+        transport, sock = self.connect(room=0)
+        self.assertEqual(sock.sent, [])
+        self.assertEqual(transport._tempDataBuffer, [b"ANSWER\n"])
