@@ -110,18 +110,27 @@ class _Request:
             self.action.deferred.cancel()
 
 
+class _ClientProtocol(AMIProtocol):
+    """The client's protocol: tells the client when the link is up so it can log in."""
+
+    client: AMIClient
+
+    def connectionMade(self) -> None:
+        self.client._connection_made(self)
+
+
 class _ProtocolFactory(Factory):
     def __init__(self, client: AMIClient) -> None:
         self.client = client
 
     def buildProtocol(self, addr: object) -> AMIProtocol:
-        proto = AMIProtocol(
+        proto = _ClientProtocol(
             clock=self.client.clock,
             action_timeout=self.client.action_timeout,
             on_event=self.client._dispatch,
         )
         proto.factory = self
-        self.client._connecting = proto
+        proto.client = self.client
         return proto
 
 
@@ -188,14 +197,17 @@ class AMIClient:
         self.action_timeout = action_timeout
         self.log_events = log_events
         self.ids: Callable[[], str] = id_generator or ActionIdGenerator(f"hotline-{id(self):x}")
+        self._retry_policy = retry_policy or backoffPolicy(initialDelay=0.5, maxDelay=30.0)
+        self._login_failures = 0
+        # Login happens on our side of ClientService, not in prepareConnection: a link lost
+        # during prepareConnection hits a missing transition in ClientService (Twisted 26).
+        # Failed logins still back off: they count as failed attempts in the retry policy.
         self._service = ClientService(
             endpoint,
             _ProtocolFactory(self),
-            retryPolicy=retry_policy or backoffPolicy(initialDelay=0.5, maxDelay=30.0),
+            retryPolicy=lambda attempts: self._retry_policy(attempts + self._login_failures),
             clock=reactor,
-            prepareConnection=self._prepare,
         )
-        self._connecting: AMIProtocol | None = None
         self._protocol: AMIProtocol | None = None
         self._ready = False
         self._stopping = False
@@ -260,19 +272,20 @@ class AMIClient:
 
     # -- connecting -------------------------------------------------------------------------
 
-    def _prepare(self, _proxy: object) -> Deferred[None]:
-        proto = self._connecting
-        assert proto is not None
-        return Deferred.fromCoroutine(self._login_and_resync(proto))
+    def _connection_made(self, proto: AMIProtocol) -> None:
+        d = Deferred.fromCoroutine(self._login_and_resync(proto))
+        d.addErrback(lambda f: self._log.failure("AMI session setup failed", f))
 
     async def _login_and_resync(self, proto: AMIProtocol) -> None:
         try:
             await self._login(proto)
         except Exception as e:
+            self._login_failures += 1
             self._log.error("AMI login as {user} failed: {error}", user=self.username, error=e)
             if proto.transport is not None:
                 proto.transport.loseConnection()
-            raise
+            return
+        self._login_failures = 0
         self._log.info("AMI logged in as {user} ({banner})", user=self.username,
                        banner=proto.banner)
         self._protocol = proto

@@ -300,9 +300,10 @@ class AMIProtocol(Protocol):
         self._buffer = b""
         pending, self._pending = list(self._pending.values()), {}
         why = reason.getErrorMessage() if reason is not None else "connection closed"
-        for action in pending:
-            action.fail(AMIConnectionLost(f"AMI link lost before {action.name} finished: {why}"))
         waiters, self._lost_waiters = self._lost_waiters, []
         self.transport = None
+        # Owners learn of the loss first, so a failed action's retry cannot pick this link.
         for d in waiters:
             d.callback(None)
+        for action in pending:
+            action.fail(AMIConnectionLost(f"AMI link lost before {action.name} finished: {why}"))

@@ -1,0 +1,294 @@
+"""Tests for L{hotline.ami.client}: login, resync, reconnect, link-loss policy, dispatch."""
+
+import hashlib
+
+from twisted.internet.error import ConnectionDone
+from twisted.internet.testing import MemoryReactorClock, StringTransport
+from twisted.python.failure import Failure
+from twisted.trial.unittest import TestCase
+
+from hotline.ami.actions import Action, ActionIdGenerator, AMIConnectionLost
+from hotline.ami.client import AMIClient
+from tests.ami.replay import TranscriptReplay
+
+BANNER = b"Asterisk Call Manager/9.0.0\r\n"
+
+
+class FakeLink:
+    """One connection the client made through the MemoryReactor, with Asterisk's side in hand."""
+
+    def __init__(self, reactor, index):
+        factory = reactor.tcpClients[index][2]
+        self.proto = factory.buildProtocol(None)
+        self.transport = StringTransport()
+        self.proto.makeConnection(self.transport)
+
+    def sent(self):
+        data = self.transport.value()
+        self.transport.clear()
+        return data
+
+    def feed(self, data):
+        self.proto.dataReceived(data)
+
+    def reply(self, action_id, extra=b""):
+        self.feed(b"Response: Success\r\nActionID: " + action_id.encode() + b"\r\n" + extra
+                  + b"\r\n")
+
+    def drop(self):
+        self.proto.connectionLost(Failure(ConnectionDone()))
+
+
+class ClientTests(TestCase):
+    """The client logs in, resyncs, survives link loss and dispatches events."""
+
+    def setUp(self):
+        self.reactor = MemoryReactorClock()
+        self.ids = ActionIdGenerator("t")
+
+    def make(self, **kw):
+        kw.setdefault("auth", "plain")
+        client = AMIClient(host="pbx.test", port=5038, username="hotline", secret="s3cret",
+                           reactor=self.reactor, id_generator=self.ids, **kw)
+        client.start()
+        self.addCleanup(lambda: client.stop() and None)
+        return client
+
+    def login(self, link, first_id=1):
+        link.feed(BANNER)
+        self.assertIn(b"Action: Login", link.sent())
+        link.reply(f"t-{first_id}")
+
+    def test_plain_login(self):
+        """Plain login sends Username and Secret, then the client is ready."""
+        client = self.make()
+        self.assertEqual(self.reactor.tcpClients[0][:2], ("pbx.test", 5038))
+        link = FakeLink(self.reactor, 0)
+        ready = client.when_ready()
+        self.assertEqual(link.sent(), b"Action: Login\r\nActionID: t-1\r\nUsername: hotline\r\n"
+                                      b"Secret: s3cret\r\nEvents: on\r\n\r\n")
+        self.assertNoResult(ready)
+        link.reply("t-1", b"Message: Authentication accepted\r\n")
+        self.assertIs(self.successResultOf(ready), client)
+        self.assertTrue(client.ready)
+
+    def test_md5_login(self):
+        """MD5 login asks for a challenge and sends md5(challenge + secret), never the secret."""
+        client = self.make(auth="md5")
+        link = FakeLink(self.reactor, 0)
+        self.assertEqual(link.sent(), b"Action: Challenge\r\nActionID: t-1\r\nAuthType: MD5\r\n\r\n")
+        link.reply("t-1", b"Challenge: 840415273\r\n")
+        key = hashlib.md5(b"840415273s3cret").hexdigest().encode()
+        sent = link.sent()
+        self.assertIn(b"Key: " + key, sent)
+        self.assertNotIn(b"s3cret", sent)
+        link.reply("t-2")
+        self.assertTrue(client.ready)
+
+    def test_failed_login_reconnects_later(self):
+        """A refused login closes the link and the service tries again after a backoff."""
+        client = self.make()
+        link = FakeLink(self.reactor, 0)
+        link.sent()
+        link.feed(b"Response: Error\r\nActionID: t-1\r\nMessage: Authentication failed\r\n\r\n")
+        self.assertTrue(link.transport.disconnecting)
+        self.assertFalse(client.ready)
+        link.drop()
+        self.reactor.advance(3)
+        self.assertEqual(len(self.reactor.tcpClients), 2)
+
+    def test_resync_runs_after_every_reconnect(self):
+        """Resync hooks run before ready, after the first login and again after a reconnect."""
+        client = self.make(keepalive_interval=None)
+        runs = []
+
+        @client.add_resync_hook
+        async def resync(c):
+            runs.append(await c.action("CoreShowChannels"))
+
+        readies = []
+        client.on_ready(readies.append)
+        for index, first in ((0, 1), (1, 3)):
+            link = FakeLink(self.reactor, index)
+            link.reply(f"t-{first}")
+            self.assertFalse(client.ready)
+            self.assertIn(b"Action: CoreShowChannels", link.sent())
+            link.feed(f"Response: Success\r\nActionID: t-{first + 1}\r\nEventList: start\r\n\r\n"
+                      f"Event: CoreShowChannelsComplete\r\nActionID: t-{first + 1}\r\n"
+                      "EventList: Complete\r\nListItems: 0\r\n\r\n".encode())
+            self.assertTrue(client.ready)
+            self.assertEqual(len(runs), index + 1)
+            self.assertEqual(len(readies), index + 1)
+            if index == 0:
+                link.drop()
+                self.assertFalse(client.ready)
+                self.reactor.advance(2)
+                self.assertEqual(len(self.reactor.tcpClients), 2)
+
+    def test_link_loss_policy(self):
+        """On link loss Originate fails with AMIConnectionLost while Ping is resent after login."""
+        client = self.make(keepalive_interval=None)
+        link = FakeLink(self.reactor, 0)
+        link.reply("t-1")
+        originate = client.send_action(Action("Originate", Channel="PJSIP/8001",
+                                              id_generator=self.ids))
+        ping = client.send_action(Action("Ping", id_generator=self.ids))
+        link.drop()
+        error = self.failureResultOf(originate, AMIConnectionLost).value
+        self.assertIn("Originate", str(error))
+        self.assertNoResult(ping)
+        hangup = client.send_action(Action("Hangup", Channel="x", id_generator=self.ids))
+        self.failureResultOf(hangup, AMIConnectionLost)
+        self.reactor.advance(2)
+        link2 = FakeLink(self.reactor, 1)
+        link2.reply("t-6")
+        self.assertIn(b"Action: Ping\r\nActionID: t-4", link2.sent())
+        link2.reply("t-4", b"Ping: Pong\r\n")
+        self.assertEqual(self.successResultOf(ping)["Ping"], "Pong")
+
+    def test_retry_only_once(self):
+        """A read-only action lost twice fails the second time."""
+        client = self.make(keepalive_interval=None)
+        link = FakeLink(self.reactor, 0)
+        link.reply("t-1")
+        ping = client.send_action(Action("Ping", id_generator=self.ids))
+        link.drop()
+        self.reactor.advance(2)
+        link2 = FakeLink(self.reactor, 1)
+        link2.reply("t-4")
+        link2.drop()
+        self.failureResultOf(ping, AMIConnectionLost)
+
+    def test_parked_action_times_out(self):
+        """A read-only action waiting for a link that never returns fails, leaving no timer."""
+        client = self.make(keepalive_interval=None, action_timeout=5,
+                           retry_policy=lambda attempt: 3600)
+        ping = client.send_action(Action("Ping", id_generator=self.ids))
+        self.assertNoResult(ping)
+        self.reactor.advance(5)
+        self.failureResultOf(ping, AMIConnectionLost)
+
+    def test_keepalive_drops_dead_link(self):
+        """An unanswered keepalive Ping drops the link so the service reconnects."""
+        self.make(keepalive_interval=10, action_timeout=5)
+        link = FakeLink(self.reactor, 0)
+        link.reply("t-1")
+        link.sent()
+        self.reactor.advance(10)
+        self.assertIn(b"Action: Ping", link.sent())
+        self.reactor.advance(5)
+        self.assertTrue(link.transport.disconnecting)
+
+    def test_subscribe_by_name_glob_and_filter(self):
+        """Events reach exact-name, glob and predicate subscribers; unsubscribe stops one."""
+        client = self.make(keepalive_interval=None)
+        link = FakeLink(self.reactor, 0)
+        link.reply("t-1")
+        got = []
+        hangups = client.subscribe("hangup", lambda m: got.append(("name", m.name)))
+
+        @client.subscribe("Queue*")
+        def queues(m):
+            got.append(("glob", m.name))
+
+        client.subscribe(lambda m: m.get("Uniqueid") == "9", lambda m: got.append(("f", m.name)))
+        link.feed(b"Event: Hangup\r\nUniqueid: 9\r\n\r\nEvent: QueueCallerJoin\r\n\r\n")
+        self.assertEqual(got, [("name", "Hangup"), ("f", "Hangup"), ("glob", "QueueCallerJoin")])
+        hangups.unsubscribe()
+        queues.unsubscribe()
+        got.clear()
+        link.feed(b"Event: Hangup\r\n\r\nEvent: QueueCallerLeave\r\n\r\n")
+        self.assertEqual(got, [])
+
+    def test_failing_handlers_do_not_stop_dispatch(self):
+        """A handler that raises, sync or async, is logged and the others still run."""
+        client = self.make(keepalive_interval=None)
+        link = FakeLink(self.reactor, 0)
+        link.reply("t-1")
+        got = []
+
+        @client.subscribe("*")
+        def broken(m):
+            raise RuntimeError("sync boom")
+
+        @client.subscribe("Hangup")
+        async def broken_async(m):
+            raise RuntimeError("async boom")
+
+        client.subscribe("Hangup", lambda m: got.append(m["Uniqueid"]))
+        link.feed(b"Event: Hangup\r\nUniqueid: 1.5\r\n\r\n")
+        self.assertEqual(got, ["1.5"])
+        self.assertEqual(len(self.flushLoggedErrors(RuntimeError)), 2)
+
+    def test_stop_leaves_no_timers(self):
+        """Stopping the client cancels keepalive and retries: no DelayedCall is left."""
+        client = self.make(keepalive_interval=10)
+        link = FakeLink(self.reactor, 0)
+        link.reply("t-1")
+        client.stop()
+        link.drop()
+        self.assertEqual(self.reactor.getDelayedCalls(), [])
+
+
+class TranscriptTests(TestCase):
+    """Recorded sessions replay byte for byte, in every chunk size."""
+
+    def test_md5_login_and_resync(self):
+        """The MD5 login and resync transcript replays; the hooks get the list replies."""
+        for size in (None, *range(1, 10)):
+            reactor = MemoryReactorClock()
+            client = AMIClient(host="pbx", username="hotline", secret="s3cret", reactor=reactor,
+                               id_generator=ActionIdGenerator("t"), keepalive_interval=None)
+            results = []
+
+            @client.add_resync_hook
+            async def channels(c, results=results):
+                results.append(await c.action("CoreShowChannels"))
+
+            @client.add_resync_hook
+            def queues(c, results=results):
+                return c.send_action(Action("QueueStatus", id_generator=c.ids)).addCallback(
+                    results.append)
+
+            booted = []
+            client.subscribe("FullyBooted", booted.append)
+            client.start()
+            link = FakeLink(reactor, 0)
+            replay = TranscriptReplay("login_md5_resync.txt", chunk_size=size)
+            self.assertTrue(replay.pump(link.proto, link.transport))
+            self.assertTrue(client.ready)
+            channels_reply, queue_reply = results
+            self.assertEqual(channels_reply[1]["CallerIDName"], "张三")
+            self.assertEqual(channels_reply[1]["AccountCode"], "")
+            self.assertEqual([m.name for m in queue_reply],
+                             ["Success", "QueueParams", "QueueMember", "QueueStatusComplete"])
+            self.assertEqual(len(booted), 1)
+            client.stop()
+
+    def test_command_and_refused_originate(self):
+        """Command output arrives as lines; a refused Originate fails with AMIError."""
+        from hotline.ami.actions import AMIError
+
+        reactor = MemoryReactorClock()
+        client = AMIClient(host="pbx", username="hotline", secret="s3cret", reactor=reactor,
+                           auth="plain", id_generator=ActionIdGenerator("t"),
+                           keepalive_interval=None)
+        client.start()
+        self.addCleanup(lambda: client.stop() and None)
+        link = FakeLink(reactor, 0)
+        replay = TranscriptReplay("command_originate.txt", chunk_size=3)
+        self.assertFalse(replay.pump(link.proto, link.transport))
+        command = client.send_action(Action("Command", Command="core show channels count",
+                                            id_generator=client.ids))
+        channels = []
+        client.subscribe("Newchannel", channels.append)
+        self.assertFalse(replay.pump(link.proto, link.transport))
+        originate = client.send_action(Action("Originate", Channel="PJSIP/9999",
+                                              Context="hotline-callback", Exten="s", Priority=1,
+                                              id_generator=client.ids))
+        self.assertTrue(replay.pump(link.proto, link.transport))
+        replay.assert_finished()
+        self.assertEqual(self.successResultOf(command).output[2], "37 calls processed")
+        self.assertEqual(channels[0]["CallerIDName"], "李四")
+        self.assertEqual(self.failureResultOf(originate, AMIError).value.message["Message"],
+                         "Originate failed")
