@@ -124,9 +124,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--sessions", type=int, default=10_000)
     parser.add_argument("--concurrency", type=int, default=50)
     parser.add_argument("--warmup", type=int, default=1_000)
-    parser.add_argument("--only", choices=["ours", "panoramisk", "threaded"], action="append")
+    parser.add_argument("--only", choices=["ours", "panoramisk", "threaded", "floor"],
+                        action="append")
     args = parser.parse_args(argv)
-    wanted = args.only or ["ours", "panoramisk", "threaded"]
+    wanted = args.only or ["ours", "panoramisk", "threaded", "floor"]
     kw = {"sessions": args.sessions, "concurrency": args.concurrency, "warmup": args.warmup}
 
     outcomes: dict[str, Outcome] = {}
@@ -143,6 +144,10 @@ def main(argv: list[str] | None = None) -> None:
     if "threaded" in wanted:
         outcomes["threaded"] = measure("ThreadingTCPServer (thread/session)", sys.executable,
                                        "agi_threaded.py", **kw)
+
+    if "floor" in wanted:
+        outcomes["floor"] = measure("floor: bare epoll loop, no framework", sys.executable,
+                                    "agi_floor.py", **kw)
 
     print(f"FastAGI: {args.sessions} sessions (25-line block + GET VARIABLE, SET VARIABLE, "
           f"EXEC NoOp), {args.concurrency} in flight; server CPU per session (goal: ours "
@@ -163,7 +168,7 @@ def main(argv: list[str] | None = None) -> None:
 
     ours = cpu("ours")
     ratios: dict[str, float | None] = {}
-    for peer in ("panoramisk", "threaded"):
+    for peer in ("panoramisk", "threaded", "floor"):
         theirs = cpu(peer)
         ratios[f"{peer}_over_ours"] = (round(theirs / ours, 2)
                                        if ours and theirs is not None else None)
@@ -175,6 +180,7 @@ def main(argv: list[str] | None = None) -> None:
         "cpu_us_per_session": ours,
         "cpu_us_per_session_panoramisk": cpu("panoramisk"),
         "cpu_us_per_session_threaded": cpu("threaded"),
+        "cpu_us_per_session_floor": cpu("floor"),
         "sessions": args.sessions,
         "concurrency": args.concurrency,
         "sessions_completed": {key: o.sessions for key, o in outcomes.items()},
