@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import venv
@@ -130,6 +131,7 @@ def main(argv: list[str] | None = None) -> None:
     wanted = args.only or ["ours", "panoramisk", "threaded", "floor"]
     kw = {"sessions": args.sessions, "concurrency": args.concurrency, "warmup": args.warmup}
 
+    load_before = os.getloadavg()[0]
     outcomes: dict[str, Outcome] = {}
     if "ours" in wanted:
         outcomes["ours"] = measure("ours (hotline.agi, Twisted)", sys.executable,
@@ -151,7 +153,8 @@ def main(argv: list[str] | None = None) -> None:
 
     print(f"FastAGI: {args.sessions} sessions (25-line block + GET VARIABLE, SET VARIABLE, "
           f"EXEC NoOp), {args.concurrency} in flight; server CPU per session (goal: ours "
-          f"<= {GOAL_US:.0f} us)")
+          f"<= {GOAL_US:.0f} us); load average {load_before:.2f} -> {os.getloadavg()[0]:.2f} "
+          f"on {os.cpu_count()} CPUs (other work on the machine inflates every row)")
     header = f"{'server':38} {'cpu us/sess':>11} {'user':>7} {'sys':>7} {'sessions':>8} " \
              f"{'sess/s':>8}  note"
     print(header)
@@ -187,6 +190,7 @@ def main(argv: list[str] | None = None) -> None:
         "ratios": ratios,
         "goal_us": GOAL_US,
         "goal_met": ours is not None and ours <= GOAL_US,
+        "load_average": [round(load_before, 2), round(os.getloadavg()[0], 2)],
         "notes": notes,
     }))
 

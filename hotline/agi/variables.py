@@ -29,7 +29,8 @@ __all__ = [
     "HOTLINE_LANGUAGE",
     "HOTLINE_QUEUE",
     "HOTLINE_QUEUE_PRIORITY",
-    "HOTLINE_RECORDING_BASE",
+    "HOTLINE_RECORDING",
+    "HOTLINE_ROLE",
     "HOTLINE_SURVEY_SCORE",
     "QUEUE_PRIO",
     "AGISTATUS",
@@ -76,8 +77,11 @@ HOTLINE_LANGUAGE: Final = "HOTLINE_LANGUAGE"
 HOTLINE_QUEUE: Final = "HOTLINE_QUEUE"
 #: Priority in that queue (decimal; higher is answered first); copied to C{QUEUE_PRIO}.
 HOTLINE_QUEUE_PRIORITY: Final = "HOTLINE_QUEUE_PRIORITY"
-#: File name stem for MixMonitor's per-direction recordings (C{<stem>-in.wav}, C{<stem>-out.wav}).
-HOTLINE_RECORDING_BASE: Final = "HOTLINE_RECORDING_BASE"
+#: Path stem of the call's recordings, set by the dialplan before MixMonitor:
+#: C{<stem>-mix.wav}, C{<stem>-citizen.wav} (what the caller said), C{<stem>-agent.wav}.
+HOTLINE_RECORDING: Final = "HOTLINE_RECORDING"
+#: Who this channel is in the call, set by the dialplan: C{citizen}, C{agent}, C{department}.
+HOTLINE_ROLE: Final = "HOTLINE_ROLE"
 #: The digit a citizen pressed in the satisfaction survey.
 HOTLINE_SURVEY_SCORE: Final = "HOTLINE_SURVEY_SCORE"
 

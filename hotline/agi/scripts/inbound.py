@@ -1,0 +1,58 @@
+# -*- test-case-name: tests.agi.scripts.test_inbound -*-
+"""The ``inbound`` script: who is calling, what is open for them, and the call's row."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from twisted.logger import Logger
+
+from hotline.agi import variables as v
+from hotline.calls.journal import InboundCall, open_inbound_call
+
+if TYPE_CHECKING:
+    from db.session import Database
+    from hotline.agi.channel import AGIChannel
+    from hotline.agi.routes import RouteTable
+
+__all__ = ["register", "inbound_variables"]
+
+_log = Logger(namespace="hotline.agi.scripts.inbound")
+
+
+def inbound_variables(result: InboundCall) -> list[tuple[str, str]]:
+    """The channel variables the dialplan and the agent's leg read, in the order they are set."""
+    caller = result.caller
+    last = caller.history[0].id if caller.history else None
+    return [
+        (v.HOTLINE_CALL_ID, str(result.call_id)),
+        (v.HOTLINE_CITIZEN_ID, str(caller.citizen_id or "")),
+        (v.HOTLINE_CALLER_KNOWN, "1" if caller.known else "0"),
+        (v.HOTLINE_REPEAT_CALLER, "1" if caller.repeat_caller else "0"),
+        (v.HOTLINE_OPEN_TICKETS, str(len(caller.open_tickets))),
+        (v.HOTLINE_LAST_TICKET_ID, str(last or "")),
+        # Repeat callers are answered first: they are waiting on a promise already made.
+        (v.HOTLINE_QUEUE_PRIORITY, "10" if caller.repeat_caller else "0"),
+    ]
+
+
+def register(routes: RouteTable, *, db: Database,
+             clock: Callable[[], dt.datetime] | None = None) -> None:
+    """Add ``inbound`` to ``routes``; the lookup and the row run on the database's pool."""
+    now = clock or (lambda: dt.datetime.now(dt.UTC))
+
+    @routes.register("inbound")
+    async def inbound(agi: AGIChannel) -> None:
+        request = agi.request
+        linkedid = await agi.get_variable("CHANNEL(linkedid)") or request.uniqueid
+        result = await db.run(open_inbound_call, uniqueid=request.uniqueid, linkedid=linkedid,
+                              caller_number=request.callerid, now=now())
+        for name, value in inbound_variables(result):
+            await agi.set_variable(name, value)
+        _log.info("inbound call {uniqueid} from {masked}: call_id={call_id} known={known} "
+                  "open={open_tickets} repeat={repeat}", uniqueid=request.uniqueid,
+                  masked=result.caller.masked_phone, call_id=result.call_id,
+                  known=result.caller.known, open_tickets=len(result.caller.open_tickets),
+                  repeat=result.caller.repeat_caller)
