@@ -32,8 +32,14 @@ class ServiceHours:
         if self.always:
             return True
         local = at.astimezone(zone)
-        minute = local.hour * 60 + local.minute
-        today, yesterday = local.weekday(), (local.weekday() - 1) % 7
+        return self.is_open_local(local.weekday(), local.hour * 60 + local.minute)
+
+    def is_open_local(self, today: int, minute: int) -> bool:
+        """Whether the line answers on local weekday ``today`` (0 = Monday) at ``minute``
+        after local midnight; the search converts the time once, not once per entry."""
+        if self.always:
+            return True
+        yesterday = (today - 1) % 7
         for start, end in self.ranges[today]:
             if (start < end and start <= minute < end) or (end <= start and minute >= start):
                 return True

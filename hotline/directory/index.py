@@ -77,6 +77,9 @@ class _Indexed:
 class DirectoryIndex:
     """An immutable search index over directory entries; build a new one to change it."""
 
+    #: Distinct (query, category) results kept; the cache is simply emptied when full.
+    CACHE_SIZE = 4096
+
     def __init__(self, entries: Iterable[DirectoryEntry], zone: dt.tzinfo) -> None:
         self.zone = zone
         self._items: list[_Indexed] = []
@@ -90,7 +93,13 @@ class DirectoryIndex:
             terms = tuple(pinyin_initials(t) for t in (*e.keywords, *e.categories))
             self._items.append(_Indexed(e, e.name.lower(), keywords, categories,
                                         e.pinyin_initials, terms, blob))
+        self._items.sort(key=lambda item: item.entry.name)
         self._categories = sorted({c for e in self._items for c in e.entry.categories})
+        self._by_category: dict[str, list[_Indexed]] = {}
+        for item in self._items:
+            for c in item.categories:
+                self._by_category.setdefault(c, []).append(item)
+        self._cache: dict[tuple[tuple[str, ...], str | None], tuple[DirectoryEntry, ...]] = {}
 
     def __len__(self) -> int:
         return len(self._items)
@@ -104,26 +113,47 @@ class DirectoryIndex:
                at: dt.datetime | None = None, limit: int = 20) -> list[DirectoryEntry]:
         """Entries matching every word of ``query`` in name, keyword, category, pinyin
         initials, department or number; best matches first (exact name, name prefix, name,
-        keyword, category, initials), then by name.
+        keyword or its initials, category, initials), then by name.
 
         ``category`` keeps entries of that category only; ``open_now`` keeps those whose
         service hours cover ``at`` (default: now) in the site zone. An empty query lists.
         """
-        words = [w for w in query.lower().split() if w]
-        wanted_category = category.lower() if category else None
-        when = at or dt.datetime.now(dt.UTC)
-        hits: list[tuple[int, str, DirectoryEntry]] = []
-        for item in self._items:
-            if words and not all(w in item.blob for w in words):
-                continue
-            if wanted_category is not None and wanted_category not in item.categories:
-                continue
-            if open_now and not item.entry.hours.is_open(when, self.zone):
-                continue
-            rank = max((_rank(item, w) for w in words), default=_OTHER)
-            hits.append((rank, item.entry.name, item.entry))
-        hits.sort(key=lambda h: (h[0], h[1]))
-        return [h[2] for h in hits[:limit]]
+        ranked = self._ranked(tuple(query.lower().split()),
+                              category.lower() if category else None)
+        if not open_now:
+            return list(ranked[:limit])
+        local = (at or dt.datetime.now(dt.UTC)).astimezone(self.zone)
+        today, minute = local.weekday(), local.hour * 60 + local.minute
+        hits: list[DirectoryEntry] = []
+        for entry in ranked:
+            if entry.hours.is_open_local(today, minute):
+                hits.append(entry)
+                if len(hits) == limit:
+                    break
+        return hits
+
+    def _ranked(self, words: tuple[str, ...], category: str | None
+                ) -> tuple[DirectoryEntry, ...]:
+        """Every entry matching ``words`` and ``category``, best first. The index never
+        changes, so results are kept: agents type the same few prefixes all day."""
+        key = (words, category)
+        cached = self._cache.get(key)
+        if cached is not None:
+            return cached
+        items = self._items if category is None else self._by_category.get(category, [])
+        for word in words:
+            items = [item for item in items if word in item.blob]
+        if len(words) == 1:
+            # Entries are in name order already and sort is stable: rank alone decides.
+            word = words[0]
+            items = sorted(items, key=lambda item: _rank(item, word))
+        elif words:
+            items = sorted(items, key=lambda item: max(_rank(item, w) for w in words))
+        result = tuple(item.entry for item in items)
+        if len(self._cache) >= self.CACHE_SIZE:
+            self._cache.clear()
+        self._cache[key] = result
+        return result
 
 
 def _rank(item: _Indexed, word: str) -> int:

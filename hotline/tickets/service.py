@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, or_, select, union_all, update
+from sqlalchemy import bindparam, func, or_, select, union_all, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -545,7 +545,16 @@ class CallerInfo:
 
 _SUMMARY_COLUMNS = (Ticket.id, Ticket.number, Ticket.kind, Ticket.channel, Ticket.status,
                     Ticket.category, Ticket.created_at, Ticket.promised_reply_at)
-_OPEN = [str(s) for s in OPEN_STATUSES]
+
+# Built once: constructing a statement costs more than SQLite takes to run it, and a reused
+# statement object hits SQLAlchemy's compiled cache directly. Bound at call time.
+_CITIZEN_BY_PHONE = select(Citizen.id, Citizen.name).where(Citizen.phone == bindparam("phone"))
+_CALLER_TICKETS = union_all(
+    select(*_SUMMARY_COLUMNS).where(Ticket.citizen_id == bindparam("citizen_id"),
+                                    Ticket.status.in_(sorted(str(s) for s in OPEN_STATUSES))),
+    select(select(*_SUMMARY_COLUMNS).where(Ticket.citizen_id == bindparam("citizen_id"))
+           .order_by(Ticket.created_at.desc()).limit(bindparam("history_limit"))
+           .subquery()))
 
 
 def lookup_caller(session: Session, caller_number: str, *, now: dt.datetime | None = None,
@@ -560,16 +569,12 @@ def lookup_caller(session: Session, caller_number: str, *, now: dt.datetime | No
         number = phone.normalise(caller_number)
     except phone.InvalidPhoneNumber:
         return CallerInfo("", "", None, None, (), (), False)
-    row = session.execute(select(Citizen.id, Citizen.name)
-                          .where(Citizen.phone == number)).first()
+    row = session.execute(_CITIZEN_BY_PHONE, {"phone": number}).first()
     if row is None:
         return CallerInfo(number, phone.mask(number), None, None, (), (), False)
     citizen_id, name = row
-    open_q = select(*_SUMMARY_COLUMNS).where(Ticket.citizen_id == citizen_id,
-                                             Ticket.status.in_(_OPEN))
-    recent_q = (select(*_SUMMARY_COLUMNS).where(Ticket.citizen_id == citizen_id)
-                .order_by(Ticket.created_at.desc()).limit(history_limit).subquery())
-    rows = session.execute(union_all(open_q, select(recent_q))).all()
+    rows = session.execute(_CALLER_TICKETS, {"citizen_id": citizen_id,
+                                             "history_limit": history_limit}).all()
     seen: dict[int, TicketSummary] = {}
     for r in rows:
         if r[0] not in seen:
