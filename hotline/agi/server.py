@@ -116,10 +116,13 @@ class FastAGIProtocol(Protocol):
     def dataReceived(self, data: bytes) -> None:
         if self._closed or self.transport.disconnecting:  # type: ignore[union-attr]
             return
+        # Resume the blank-line search where the last one stopped, so a peer dribbling bytes
+        # costs linear, not quadratic, time.
+        scanned = max(0, len(self._buffer) - 2)
         buffer = self._buffer + data if self._buffer else data
         if self.request is None:
-            end = buffer.find(b"\n\n")
-            crlf = buffer.find(b"\n\r\n")
+            end = buffer.find(b"\n\n", scanned)
+            crlf = buffer.find(b"\n\r\n", scanned)
             if crlf >= 0 and (end < 0 or crlf < end):
                 end, skip = crlf, 3
             else:

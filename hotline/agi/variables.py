@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.agi.test_channel -*-
+# -*- test-case-name: tests.agi.test_variables -*-
 """Names of the channel variables the controller and the hotline dialplan share.
 
 Scripts and the dialplan meet only through these names, so they live in one place: a typo in a

@@ -78,12 +78,14 @@ class VariableBlockTests(TestCase):
             self.assertEqual(session.clock.getDelayedCalls(), [])
 
     def test_crlf_block(self) -> None:
-        """A block with CRLF line ends (a hand-written client) is accepted too."""
-        seen: list[object] = []
-        session = Session(routes=recording_routes(seen))
-        session.feed(VARIABLE_BLOCK.replace(b"\n", b"\r\n"))
-        self.assertEqual(session.written(), EXPECTED_COMMANDS[:1])
-        self.assertEqual(seen[0].uniqueid, "1718000000.1")  # type: ignore[attr-defined]
+        """A block with CRLF line ends (a hand-written client) is accepted in any chunk size."""
+        for size in range(1, 10):
+            seen: list[object] = []
+            session = Session(routes=recording_routes(seen))
+            session.feed(VARIABLE_BLOCK.replace(b"\n", b"\r\n") + REPLIES, size)
+            self.assertEqual(session.written(), EXPECTED_COMMANDS)
+            self.assertEqual(seen[0].uniqueid, "1718000000.1")  # type: ignore[attr-defined]
+            self.assertEqual(seen[0].args, ("first", "second arg"))  # type: ignore[attr-defined]
 
     def test_gb18030_caller_name(self) -> None:
         """A caller name in GB18030 is decoded, and the other variables are untouched."""
