@@ -1,0 +1,1 @@
+"""Tests for the live call state (hotline.calls)."""
