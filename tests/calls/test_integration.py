@@ -1,0 +1,124 @@
+"""The live call state against the real Asterisk 22 of the PBX sandbox."""
+
+from __future__ import annotations
+
+import pytest
+import pytest_twisted
+from twisted.internet import reactor
+from twisted.internet.task import deferLater
+
+from hotline.ami.client import AMIClient
+from hotline.calls.service import CallService
+from hotline.calls.tracker import CallTracker
+from hotline.pbx.sandbox import Sandbox
+from hotline.sim.city import CitySimulator
+
+pytestmark = pytest.mark.pbx
+
+AGENT = "1001"
+INTERFACE = f"PJSIP/agent-{AGENT}"
+
+
+def _ami(sandbox: Sandbox, which: str) -> AMIClient:
+    creds = sandbox.secrets()[f"{which}_ami"]
+    return AMIClient(username=creds["username"], secret=creds["secret"], host="127.0.0.1",
+                     port=sandbox.config[which]["ami_port"], reactor=reactor)
+
+
+async def _wait_for(predicate, timeout: float = 30.0, step: float = 0.1) -> None:
+    waited = 0.0
+    while not predicate():
+        if waited >= timeout:
+            raise TimeoutError("condition not met in time")
+        await deferLater(reactor, step, lambda: None)
+        waited += step
+
+
+@pytest.fixture
+def amis(pbx_sandbox: Sandbox):
+    pbx, city = _ami(pbx_sandbox, "pbx"), _ami(pbx_sandbox, "city")
+    yield pbx, city
+    pytest_twisted.blockon(pbx.stop())
+    pytest_twisted.blockon(city.stop())
+
+
+@pytest_twisted.ensureDeferred
+async def test_tracker_follows_a_call_to_an_agent_and_back(pbx_sandbox: Sandbox, amis):
+    """A citizen's call is seen waiting, then talking with the agent, then ended, and removed."""
+    pbx, city = amis
+    tracker = CallTracker(ami=pbx, clock=reactor, queue_name="hotline", linger=1.0)
+    tracker.subscribe()
+    service = CallService(tracker=tracker)
+    seen: list[tuple[str, str]] = []
+    tracker.notifier.add_listener(
+        lambda p: seen.append((p["call"]["caller"], p["call"]["state"])) if "call" in p else None)
+    pbx.start()
+    city.start()
+    await pbx.when_ready()
+    await city.when_ready()
+    sim = CitySimulator(ami=city, hotline_number=pbx_sandbox.config["site"]["hotline_number"])
+    await sim.set_agent(AGENT, delay_s=1.0)
+    caller = "13912340001"
+    try:
+        await pbx.action("QueueAdd", Queue="hotline", Interface=INTERFACE,
+                         MemberName=f"Agent {AGENT}")
+        await _wait_for(lambda: INTERFACE in tracker.agents
+                        and tracker.agents[INTERFACE].state.value in ("free", "unavailable"))
+        await sim.call(caller, hold_s=12, tone="440")
+
+        def states():
+            return [s for c, s in seen if c == caller]
+
+        await _wait_for(lambda: "waiting" in states(), timeout=20)
+        await _wait_for(lambda: "talking" in states(), timeout=20)
+        talking = [c for c in service.live_calls() if c["caller"] == caller][0]
+        assert talking["agent"]["interface"] == INTERFACE
+        assert talking["agent"]["channel"].startswith(INTERFACE + "-")
+        assert tracker.agents[INTERFACE].state.value == "talking"
+        await _wait_for(lambda: "ended" in states(), timeout=30)
+        ended = [c for c in service.live_calls() if c["caller"] == caller][0]
+        assert ended["hangup_cause"] is not None
+        assert ended["hung_up_by"] in ("caller", "agent")
+        assert service.wallboard()["answered"] >= 1
+        await _wait_for(lambda: all(c["caller"] != caller for c in service.live_calls()),
+                        timeout=5)
+    finally:
+        await pbx.action("QueueRemove", Queue="hotline", Interface=INTERFACE)
+        tracker.stop()
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_tracker_started_mid_call_finds_it_by_resync(pbx_sandbox: Sandbox, amis):
+    """A tracker that logs in while a call is talking rebuilds it, agent included, by resync."""
+    pbx, city = amis
+    city.start()
+    pbx.start()
+    await city.when_ready()
+    await pbx.when_ready()
+    sim = CitySimulator(ami=city, hotline_number=pbx_sandbox.config["site"]["hotline_number"])
+    await sim.set_agent(AGENT, delay_s=0.5)
+    caller = "13912340002"
+    late = _ami(pbx_sandbox, "pbx")
+    tracker = CallTracker(ami=late, clock=reactor, queue_name="hotline", linger=1.0)
+    tracker.subscribe()
+    try:
+        await pbx.action("QueueAdd", Queue="hotline", Interface=INTERFACE,
+                         MemberName=f"Agent {AGENT}")
+        await sim.call(caller, hold_s=25, tone="440")
+
+        connected = []
+        pbx.subscribe("AgentConnect", connected.append)
+        await _wait_for(lambda: connected, timeout=25)
+        late.start()
+        await late.when_ready()
+        calls = [c for c in CallService(tracker=tracker).live_calls() if c["caller"] == caller]
+        assert [c["state"] for c in calls] == ["talking"]
+        assert calls[0]["queue"] == "hotline"
+        assert calls[0]["agent"]["interface"] == INTERFACE
+        assert tracker.agents[INTERFACE].state.value == "talking"
+        uniqueid = calls[0]["uniqueid"]
+        await _wait_for(lambda: tracker.calls[uniqueid].state.value == "ended", timeout=30)
+    finally:
+        await pbx.action("QueueRemove", Queue="hotline", Interface=INTERFACE)
+        tracker.stop()
+        await late.stop()
