@@ -390,8 +390,13 @@ class CallTracker:
             self._log.debug("Hangup of unknown channel {uniqueid}", uniqueid=uid)
 
     def _end(self, call: Call) -> None:
+        now = self.clock.seconds()
         call.position = None
-        call.move(CallState.ENDED, self.clock.seconds())
+        call.move(CallState.ENDED, now)
+        for agent in self._agents.values():
+            if agent.call_uniqueid == call.uniqueid:
+                agent.in_call = False
+                self._agent_at_rest(agent, now)
         self._log.info("call {uniqueid} ended: {cause} {cause_txt}, hung up by {who}",
                        uniqueid=call.uniqueid, cause=call.hangup_cause,
                        cause_txt=call.hangup_cause_txt, who=call.hung_up_by)
@@ -416,10 +421,6 @@ class CallTracker:
         _apply_member(agent, m, queue)
         state = agent_state_from_member(paused=agent.paused, status=agent.status,
                                         in_call=agent.in_call)
-        if state == AgentState.FREE and agent.state == AgentState.RINGING and (
-                agent.call_uniqueid in self._calls
-                and self._calls[agent.call_uniqueid].state == CallState.RINGING):
-            state = AgentState.RINGING  # device state lags behind AgentCalled
         agent.move(state, now)
         if agent_to_dict(agent) != before:
             self.notifier.agent_updated(agent)

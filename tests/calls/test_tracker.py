@@ -168,6 +168,22 @@ class CallLifeTests(TrackerTestMixin, TestCase):
                          (CallState.ENDED, True, 12, "caller"))
         self.assertEqual((self.tracker.abandoned, self.tracker.answered), (1, 0))
 
+    def test_abandon_while_ringing_frees_the_agent(self):
+        """A caller hanging up while an agent rings (Asterisk 22's order) leaves the agent free."""
+        self.log_in_agent()
+        self.arrive()
+        self.ring()
+        self.ami.emit("QueueCallerAbandon", **citizen(), Queue="hotline", Position=1,
+                      OriginalPosition=1, HoldTime=3)
+        self.ami.emit("QueueCallerLeave", **citizen(), Queue="hotline", Position=1, Count=0)
+        self.ami.emit("Hangup", **agent_leg(state=5), Cause=0, Cause_txt="Unknown")
+        self.ami.deliver(member("QueueMemberStatus", status=1))
+        self.hangup("citizen")
+        self.assertEqual((self.call().state, self.call().hung_up_by),
+                         (CallState.ENDED, "caller"))
+        self.assertEqual((self.agent().state, self.agent().call_uniqueid),
+                         (AgentState.FREE, None))
+
     def test_ring_no_answer_goes_back_to_waiting(self):
         """An agent not answering puts the call back to waiting and the agent back to free."""
         self.log_in_agent()
