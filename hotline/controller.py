@@ -8,12 +8,16 @@ from typing import Any
 from twisted.internet.interfaces import IListeningPort
 from twisted.logger import Logger
 
+from db import migrate
+from db.session import Database
 from hotline.agi.routes import RouteTable
+from hotline.agi.scripts import inbound
 from hotline.agi.server import listen as agi_listen
 from hotline.ami.client import AMIClient
+from hotline.calls.finaliser import CallFinaliser
 from hotline.config import Config, ConfigError
 
-__all__ = ["Controller", "ami_credentials"]
+__all__ = ["Controller", "ami_address", "ami_credentials"]
 
 _log = Logger(namespace="hotline.controller")
 
@@ -35,6 +39,13 @@ def ami_credentials(config: Config) -> tuple[str, str]:
     raise ConfigError(["no AMI secret: set HOTLINE_AMI_SECRET"], config.source)
 
 
+def ami_address(config: Config) -> tuple[str, int]:
+    """Where the hotline PBX's AMI listens: the sandbox's own port, or the site's [ami]."""
+    if config["pbx"]["sandbox"]:
+        return "127.0.0.1", config["pbx"]["ami_port"]
+    return config["ami"]["host"], config["ami"]["port"]
+
+
 class Controller:
     """Owns what runs in the controller process and starts and stops it in order.
 
@@ -48,24 +59,34 @@ class Controller:
         self.routes = routes or RouteTable()
         username, secret = ami_credentials(config)
         ami = config["ami"]
-        self.ami = AMIClient(username=username, secret=secret, host=ami["host"],
-                             port=ami["port"], reactor=reactor,
+        host, port = ami_address(config)
+        self.ami = AMIClient(username=username, secret=secret, host=host, port=port,
+                             reactor=reactor,
                              keepalive_interval=float(ami["keepalive_s"]),
                              action_timeout=float(ami["action_timeout_s"]))
+        self.db = Database.from_config(config, reactor=reactor)
+        inbound.register(self.routes, db=self.db)
+        self.finaliser = CallFinaliser(ami=self.ami, db=self.db, host_path=_host_path(config))
         self._agi_port: IListeningPort | None = None
 
     async def start(self) -> None:
-        """Listen for FastAGI, connect to AMI and wait until the AMI link is logged in."""
+        """Bring the schema up to date, listen for FastAGI, connect to AMI and wait for login."""
+        from twisted.internet import threads
+
         agi = self.config["agi"]
+        self.config.state_dir.mkdir(parents=True, exist_ok=True)
+        await threads.deferToThread(migrate.upgrade, self.db.url)
+        self.db.start()
+        self.finaliser.subscribe()
         self.routes.run_setup()
         self._agi_port = agi_listen(self.reactor, routes=self.routes, bind=agi["bind"],
                                     port=agi["port"], allow=agi["allow"],
                                     script_timeout=agi["script_timeout_s"])
         self.ami.start()
         await self.ami.when_ready()
+        host, port = ami_address(self.config)
         _log.info("controller up: FastAGI on {bind}:{port}, AMI {host}:{amiport}",
-                  bind=agi["bind"], port=agi["port"], host=self.config["ami"]["host"],
-                  amiport=self.config["ami"]["port"])
+                  bind=agi["bind"], port=agi["port"], host=host, amiport=port)
 
     async def stop(self) -> None:
         """Stop taking calls first, then drop the AMI link."""
@@ -73,3 +94,16 @@ class Controller:
             await self._agi_port.stopListening()
             self._agi_port = None
         await self.ami.stop()
+        self.finaliser.unsubscribe()
+        from twisted.internet import threads
+        await threads.deferToThread(self.db.stop)
+
+
+def _host_path(config: Config):
+    """Paths Asterisk reports (recordings) as the controller's host sees them."""
+    if not config["pbx"]["sandbox"]:
+        return lambda p: p
+    from hotline.pbx.sandbox import Sandbox
+
+    sandbox = Sandbox(config)
+    return lambda p: str(sandbox.host_path(p)) if p.startswith("/srv/hotline/") else p

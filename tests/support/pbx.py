@@ -6,6 +6,7 @@ sandbox on the same machine. It is stopped and unmounted at the end even when te
 
 from __future__ import annotations
 
+import os
 import socket
 import time
 from collections.abc import Iterator
@@ -17,13 +18,15 @@ from hotline import config as config_mod
 from hotline.pbx import rootfs
 from hotline.pbx.sandbox import Sandbox
 
-#: Ports of the test sandbox: the defaults plus 1000, away from a running `make run`.
+#: Ports of the test sandbox: the defaults plus 1000, away from a running `make run`. Two test
+#: runs on one machine (two developers) set HOTLINE_TEST_PORT_SHIFT to keep apart.
+_SHIFT = int(os.environ.get("HOTLINE_TEST_PORT_SHIFT", "0"))
 TEST_OVERRIDES = {
-    "pbx": {"sip_port": 16060, "ami_port": 16038, "http_port": 16088,
-            "rtp_start": 30000, "rtp_end": 34999},
-    "city": {"sip_port": 16070, "phones_port": 16080, "ami_port": 16039,
-             "rtp_start": 35000, "rtp_end": 39999},
-    "agi": {"port": 16573},
+    "pbx": {"sip_port": 16060 + _SHIFT, "ami_port": 16038 + _SHIFT, "http_port": 16088 + _SHIFT,
+            "rtp_start": 30000 + _SHIFT, "rtp_end": 32499 + _SHIFT},
+    "city": {"sip_port": 16070 + _SHIFT, "phones_port": 16080 + _SHIFT,
+             "ami_port": 16039 + _SHIFT, "rtp_start": 32500 + _SHIFT, "rtp_end": 34999 + _SHIFT},
+    "agi": {"port": 16573 + _SHIFT},
 }
 
 
