@@ -6,7 +6,6 @@ import pytest
 import pytest_twisted
 from sqlalchemy import select
 from twisted.internet import reactor
-from twisted.internet.task import deferLater
 
 from db.models import Agent, Call
 from hotline.ami.client import AMIClient
@@ -14,22 +13,11 @@ from hotline.controller import Controller
 from hotline.pbx.sandbox import Sandbox
 from hotline.sim.city import CitySimulator
 from tests.support.audio import band_ratio
+from tests.support.waiting import until
 
 pytestmark = pytest.mark.pbx
 
 CITIZEN_HZ, AGENT_HZ = 400, 1000
-
-
-async def _until(fn, timeout: float = 40.0, step: float = 0.2):
-    waited = 0.0
-    while True:
-        value = fn()
-        if value:
-            return value
-        if waited > timeout:
-            raise TimeoutError("condition not met in time")
-        await deferLater(reactor, step, lambda: None)
-        waited += step
 
 
 @pytest_twisted.async_yield_fixture
@@ -73,7 +61,7 @@ async def test_answered_call_has_row_and_per_direction_recordings(controller, ci
                 recs = [(r.direction, r.path, r.size_bytes) for r in row.recordings]
                 s.expunge(row)
                 return row, recs
-        row, recordings = await _until(final_call)
+        row, recordings = await until(final_call)
     finally:
         await controller.ami.action("QueueRemove", Queue="hotline",
                                     Interface="PJSIP/agent-1001")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 import pytest_twisted
 from twisted.internet import reactor
-from twisted.internet.task import deferLater
 
 from hotline.agi import variables as v
 from hotline.agi.channel import AGIChannel
@@ -14,23 +13,10 @@ from hotline.agi.server import listen
 from hotline.ami.client import AMIClient
 from hotline.ami.message import Message
 from hotline.pbx.sandbox import Sandbox
+from tests.support.pbx import ami_client
+from tests.support.waiting import until
 
 pytestmark = pytest.mark.pbx
-
-
-def _ami(sandbox: Sandbox, which: str) -> AMIClient:
-    creds = sandbox.secrets()[f"{which}_ami"]
-    return AMIClient(username=creds["username"], secret=creds["secret"], host="127.0.0.1",
-                     port=sandbox.config[which]["ami_port"], reactor=reactor)
-
-
-async def _wait_for(predicate, timeout: float = 20.0) -> None:
-    waited = 0.0
-    while not predicate():
-        if waited >= timeout:
-            raise TimeoutError("condition not met in time")
-        await deferLater(reactor, 0.05, lambda: None)
-        waited += 0.05
 
 
 @pytest.fixture
@@ -45,7 +31,7 @@ def agi_routes(pbx_sandbox: Sandbox):
 
 @pytest.fixture
 def amis(pbx_sandbox: Sandbox):
-    pbx, city = _ami(pbx_sandbox, "pbx"), _ami(pbx_sandbox, "city")
+    pbx, city = ami_client(pbx_sandbox, "pbx"), ami_client(pbx_sandbox, "city")
     pbx.start()
     city.start()
     yield pbx, city
@@ -78,7 +64,7 @@ async def test_dialplan_uses_the_variable_our_script_set(pbx_sandbox, agi_routes
     pbx.subscribe("Newexten", lambda m: used.append(m)
                   if m.get("AppData", "").startswith("controller:") else None)
     await _call(city, "13500000001", "agi-it-1")
-    await _wait_for(lambda: bool(used))
+    await until(lambda: bool(used))
     assert used[0]["AppData"] == "controller: SUCCESS/OK call=4242"
     assert seen_request[0].script == "inbound"
     assert seen_request[0].callerid == "13500000001"
@@ -102,7 +88,7 @@ async def test_failing_script_lets_the_call_continue(pbx_sandbox, agi_routes, am
     pbx.subscribe("Newexten", lambda m: status.append(m)
                   if m.get("AppData", "").startswith("controller:") else None)
     await _call(city, "13500000002", "agi-it-2")
-    await _wait_for(lambda: bool(joined))
+    await until(lambda: bool(joined))
     assert status[0]["AppData"].startswith("controller: SUCCESS/FAILED")
     await city.action("Hangup", Channel="agi-it-2")
 
@@ -116,5 +102,5 @@ async def test_controller_down_call_still_reaches_queue(pbx_sandbox, amis):
     pbx.subscribe("QueueCallerJoin", lambda m: joined.append(m)
                   if m.get("CallerIDNum") == "13500000003" else None)
     await _call(city, "13500000003", "agi-it-3")
-    await _wait_for(lambda: bool(joined))
+    await until(lambda: bool(joined))
     await city.action("Hangup", Channel="agi-it-3")

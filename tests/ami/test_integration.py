@@ -5,29 +5,15 @@ from __future__ import annotations
 import pytest
 import pytest_twisted
 from twisted.internet import defer, reactor
-from twisted.internet.task import deferLater
 
 from hotline.ami.actions import AMIConnectionLost, AMIError
 from hotline.ami.client import AMIClient
 from hotline.ami.message import Message
 from hotline.pbx.sandbox import Sandbox
+from tests.support.pbx import ami_client
+from tests.support.waiting import sleep, until
 
 pytestmark = pytest.mark.pbx
-
-
-def _client(sandbox: Sandbox, which: str = "pbx", **kw) -> AMIClient:
-    creds = sandbox.secrets()[f"{which}_ami"]
-    return AMIClient(username=creds["username"], secret=creds["secret"], host="127.0.0.1",
-                     port=sandbox.config[which]["ami_port"], reactor=reactor, **kw)
-
-
-async def _wait_for(predicate, timeout: float = 15.0, step: float = 0.05) -> None:
-    waited = 0.0
-    while not predicate():
-        if waited >= timeout:
-            raise TimeoutError("condition not met in time")
-        await deferLater(reactor, step, lambda: None)
-        waited += step
 
 
 async def _wait_booted(sandbox: Sandbox, timeout: float = 30.0) -> None:
@@ -41,7 +27,7 @@ async def _wait_booted(sandbox: Sandbox, timeout: float = 30.0) -> None:
         except Exception:
             if waited > timeout:
                 raise
-            await deferLater(reactor, 0.2, lambda: None)
+            await sleep(0.2)
             waited += 0.2
 
 
@@ -57,7 +43,7 @@ def clients():
 async def test_md5_and_plain_login_then_ping(pbx_sandbox: Sandbox, clients):
     """Both login methods are accepted by Asterisk 22 and a Ping is answered."""
     for auth in ("md5", "plain"):
-        client = _client(pbx_sandbox, auth=auth)
+        client = ami_client(pbx_sandbox, auth=auth)
         clients.append(client)
         client.start()
         await client.when_ready()
@@ -74,7 +60,7 @@ async def test_wrong_secret_never_becomes_ready(pbx_sandbox: Sandbox, clients):
                        action_timeout=1.0)
     clients.append(client)
     client.start()
-    await deferLater(reactor, 1.0, lambda: None)
+    await sleep(1.0)
     assert not client.ready
     with pytest.raises(AMIConnectionLost):
         await client.action("Originate", Channel="Local/1@x", Application="Wait", Data="1")
@@ -83,7 +69,7 @@ async def test_wrong_secret_never_becomes_ready(pbx_sandbox: Sandbox, clients):
 @pytest_twisted.ensureDeferred
 async def test_real_call_events_originate_and_list_action(pbx_sandbox: Sandbox, clients):
     """A citizen's call from the city shows up as events, and CoreShowChannels lists it."""
-    pbx, city = _client(pbx_sandbox), _client(pbx_sandbox, "city")
+    pbx, city = ami_client(pbx_sandbox), ami_client(pbx_sandbox, "city")
     clients.extend([pbx, city])
     pbx.start()
     city.start()
@@ -95,7 +81,7 @@ async def test_real_call_events_originate_and_list_action(pbx_sandbox: Sandbox, 
                               Application="Wait", Data="3", CallerID="<13612345678>",
                               Timeout="10000", Async="true", ChannelId="ami-it-citizen-1")
     assert reply["Response"] == "Success"
-    await _wait_for(lambda: any(m.name == "Newexten" and m["Context"] == "inbound"
+    await until(lambda: any(m.name == "Newexten" and m["Context"] == "inbound"
                                 for m in seen))
     listed = await pbx.action("CoreShowChannels")
     assert isinstance(listed, list)
@@ -103,7 +89,7 @@ async def test_real_call_events_originate_and_list_action(pbx_sandbox: Sandbox, 
     assert listed[-1].name == "CoreShowChannelsComplete"
     channels = [m for m in listed if m.name == "CoreShowChannel"]
     assert any(m["CallerIDNum"] == "13612345678" for m in channels)
-    await _wait_for(lambda: any(m.name == "Hangup" for m in seen), timeout=20)
+    await until(lambda: any(m.name == "Hangup" for m in seen), timeout=20)
     names = {m.name for m in seen}
     assert {"Newchannel", "Newexten", "Hangup"} <= names
 
@@ -111,7 +97,7 @@ async def test_real_call_events_originate_and_list_action(pbx_sandbox: Sandbox, 
 @pytest_twisted.ensureDeferred
 async def test_error_reply_fails_the_deferred(pbx_sandbox: Sandbox, clients):
     """An action Asterisk refuses fails with AMIError carrying Asterisk's message."""
-    client = _client(pbx_sandbox)
+    client = ami_client(pbx_sandbox)
     clients.append(client)
     client.start()
     await client.when_ready()
@@ -123,7 +109,7 @@ async def test_error_reply_fails_the_deferred(pbx_sandbox: Sandbox, clients):
 @pytest_twisted.ensureDeferred
 async def test_reconnects_and_resyncs_after_asterisk_restart(pbx_sandbox: Sandbox, clients):
     """After the PBX restarts, the client logs in again by itself and runs its resync hooks."""
-    client = _client(pbx_sandbox, keepalive_interval=1.0)
+    client = ami_client(pbx_sandbox, keepalive_interval=1.0)
     clients.append(client)
     resyncs: list[int] = []
 
@@ -137,8 +123,8 @@ async def test_reconnects_and_resyncs_after_asterisk_restart(pbx_sandbox: Sandbo
     assert len(resyncs) == 1
     from twisted.internet import threads
     await threads.deferToThread(pbx_sandbox.cli, "pbx", "core restart now")
-    await _wait_for(lambda: not client.ready, timeout=15)
+    await until(lambda: not client.ready, timeout=15)
     await _wait_booted(pbx_sandbox)
-    await _wait_for(lambda: client.ready and len(resyncs) >= 2, timeout=30)
+    await until(lambda: client.ready and len(resyncs) >= 2, timeout=30)
     reply = await client.action("Ping")
     assert reply["Response"] == "Success"

@@ -5,13 +5,13 @@ from __future__ import annotations
 import pytest
 import pytest_twisted
 from twisted.internet import reactor
-from twisted.internet.task import deferLater
 
-from hotline.ami.client import AMIClient
 from hotline.calls.service import CallService
 from hotline.calls.tracker import CallTracker
 from hotline.pbx.sandbox import Sandbox
 from hotline.sim.city import CitySimulator
+from tests.support.pbx import ami_client
+from tests.support.waiting import until
 
 pytestmark = pytest.mark.pbx
 
@@ -19,24 +19,9 @@ AGENT = "1001"
 INTERFACE = f"PJSIP/agent-{AGENT}"
 
 
-def _ami(sandbox: Sandbox, which: str) -> AMIClient:
-    creds = sandbox.secrets()[f"{which}_ami"]
-    return AMIClient(username=creds["username"], secret=creds["secret"], host="127.0.0.1",
-                     port=sandbox.config[which]["ami_port"], reactor=reactor)
-
-
-async def _wait_for(predicate, timeout: float = 30.0, step: float = 0.1) -> None:
-    waited = 0.0
-    while not predicate():
-        if waited >= timeout:
-            raise TimeoutError("condition not met in time")
-        await deferLater(reactor, step, lambda: None)
-        waited += step
-
-
 @pytest.fixture
 def amis(pbx_sandbox: Sandbox):
-    pbx, city = _ami(pbx_sandbox, "pbx"), _ami(pbx_sandbox, "city")
+    pbx, city = ami_client(pbx_sandbox, "pbx"), ami_client(pbx_sandbox, "city")
     yield pbx, city
     pytest_twisted.blockon(pbx.stop())
     pytest_twisted.blockon(city.stop())
@@ -62,25 +47,25 @@ async def test_tracker_follows_a_call_to_an_agent_and_back(pbx_sandbox: Sandbox,
     try:
         await pbx.action("QueueAdd", Queue="hotline", Interface=INTERFACE,
                          MemberName=f"Agent {AGENT}")
-        await _wait_for(lambda: INTERFACE in tracker.agents
+        await until(lambda: INTERFACE in tracker.agents
                         and tracker.agents[INTERFACE].state.value in ("free", "unavailable"))
         await sim.call(caller, hold_s=12, tone="440")
 
         def states():
             return [s for c, s in seen if c == caller]
 
-        await _wait_for(lambda: "waiting" in states(), timeout=20)
-        await _wait_for(lambda: "talking" in states(), timeout=20)
+        await until(lambda: "waiting" in states(), timeout=20)
+        await until(lambda: "talking" in states(), timeout=20)
         talking = [c for c in service.live_calls() if c["caller"] == caller][0]
         assert talking["agent"]["interface"] == INTERFACE
         assert talking["agent"]["channel"].startswith(INTERFACE + "-")
         assert tracker.agents[INTERFACE].state.value == "talking"
-        await _wait_for(lambda: "ended" in states(), timeout=30)
+        await until(lambda: "ended" in states(), timeout=30)
         ended = [c for c in service.live_calls() if c["caller"] == caller][0]
         assert ended["hangup_cause"] is not None
         assert ended["hung_up_by"] in ("caller", "agent")
         assert service.wallboard()["answered"] >= 1
-        await _wait_for(lambda: all(c["caller"] != caller for c in service.live_calls()),
+        await until(lambda: all(c["caller"] != caller for c in service.live_calls()),
                         timeout=5)
     finally:
         await pbx.action("QueueRemove", Queue="hotline", Interface=INTERFACE)
@@ -98,7 +83,7 @@ async def test_a_tracker_started_mid_call_finds_it_by_resync(pbx_sandbox: Sandbo
     sim = CitySimulator(ami=city, hotline_number=pbx_sandbox.config["site"]["hotline_number"])
     await sim.set_agent(AGENT, delay_s=0.5)
     caller = "13912340002"
-    late = _ami(pbx_sandbox, "pbx")
+    late = ami_client(pbx_sandbox, "pbx")
     tracker = CallTracker(ami=late, clock=reactor, queue_name="hotline", linger=1.0)
     tracker.subscribe()
     try:
@@ -108,7 +93,7 @@ async def test_a_tracker_started_mid_call_finds_it_by_resync(pbx_sandbox: Sandbo
 
         connected = []
         pbx.subscribe("AgentConnect", connected.append)
-        await _wait_for(lambda: connected, timeout=25)
+        await until(lambda: connected, timeout=25)
         late.start()
         await late.when_ready()
         calls = [c for c in CallService(tracker=tracker).live_calls() if c["caller"] == caller]
@@ -117,7 +102,7 @@ async def test_a_tracker_started_mid_call_finds_it_by_resync(pbx_sandbox: Sandbo
         assert calls[0]["agent"]["interface"] == INTERFACE
         assert tracker.agents[INTERFACE].state.value == "talking"
         uniqueid = calls[0]["uniqueid"]
-        await _wait_for(lambda: tracker.calls[uniqueid].state.value == "ended", timeout=30)
+        await until(lambda: tracker.calls[uniqueid].state.value == "ended", timeout=30)
     finally:
         await pbx.action("QueueRemove", Queue="hotline", Interface=INTERFACE)
         tracker.stop()

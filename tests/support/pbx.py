@@ -146,3 +146,14 @@ def city_ami(sandbox: Sandbox) -> RawAMI:
 def pbx_ami(sandbox: Sandbox) -> RawAMI:
     sec = sandbox.secrets()["pbx_ami"]
     return RawAMI(sandbox.config["pbx"]["ami_port"], sec["username"], sec["secret"])
+
+
+def ami_client(sandbox: Sandbox, which: str = "pbx", **kw):
+    """Our own AMI client logged in to one sandbox instance (``"pbx"`` or ``"city"``)."""
+    from twisted.internet import reactor
+
+    from hotline.ami.client import AMIClient
+
+    creds = sandbox.secrets()[f"{which}_ami"]
+    return AMIClient(username=creds["username"], secret=creds["secret"], host="127.0.0.1",
+                     port=sandbox.config[which]["ami_port"], reactor=reactor, **kw)
