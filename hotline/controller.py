@@ -15,6 +15,8 @@ from hotline.agi.scripts import inbound
 from hotline.agi.server import listen as agi_listen
 from hotline.ami.client import AMIClient
 from hotline.calls.finaliser import CallFinaliser
+from hotline.calls.service import CallService
+from hotline.calls.tracker import CallTracker
 from hotline.config import Config, ConfigError
 
 __all__ = ["Controller", "ami_address", "ami_credentials"]
@@ -67,6 +69,9 @@ class Controller:
         self.db = Database.from_config(config, reactor=reactor)
         inbound.register(self.routes, db=self.db)
         self.finaliser = CallFinaliser(ami=self.ami, db=self.db, host_path=_host_path(config))
+        self.tracker = CallTracker(ami=self.ami, clock=reactor,
+                                   queue_name=config["queue"]["name"])
+        self.calls = CallService(tracker=self.tracker)
         self._agi_port: IListeningPort | None = None
 
     async def start(self) -> None:
@@ -78,6 +83,7 @@ class Controller:
         await threads.deferToThread(migrate.upgrade, self.db.url)
         self.db.start()
         self.finaliser.subscribe()
+        self.tracker.subscribe()
         self.routes.run_setup()
         self._agi_port = agi_listen(self.reactor, routes=self.routes, bind=agi["bind"],
                                     port=agi["port"], allow=agi["allow"],
@@ -95,6 +101,7 @@ class Controller:
             self._agi_port = None
         await self.ami.stop()
         self.finaliser.unsubscribe()
+        self.tracker.stop()
         from twisted.internet import threads
         await threads.deferToThread(self.db.stop)
 

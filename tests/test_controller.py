@@ -66,6 +66,8 @@ async def test_answered_call_has_row_and_per_direction_recordings(controller, ci
         await controller.ami.action("QueueRemove", Queue="hotline",
                                     Interface="PJSIP/agent-1001")
     assert placed.caller == "13812340001"
+    # The controller's live view followed the same call to its agent.
+    assert controller.tracker.answered == 1
     assert row.status == "completed"
     assert row.answered_at is not None and row.queue_wait_s is not None
     assert row.agent_id is not None
