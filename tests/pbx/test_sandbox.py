@@ -50,10 +50,15 @@ def test_unknown_number_is_refused_by_hotline(pbx_sandbox: Sandbox):
     city = city_ami(pbx_sandbox)
     try:
         city.action("Originate", Channel="PJSIP/12345678@hotline", Application="Wait",
-                    Data="1", Timeout="5000", Async="true")
-        ev = pbx.wait_event(lambda e: e["Event"] == "Newexten")
+                    Data="1", Timeout="5000", Async="true", CallerID="<13700009999>")
+        ev = pbx.wait_event(lambda e: e["Event"] == "Newexten"
+                            and e.get("CallerIDNum") == "13700009999")
         assert ev["Context"] == "from-city"
         assert ev["Exten"] == "12345678"
+        refused = pbx.wait_event(lambda e: e["Event"] == "Newexten"
+                                 and e.get("CallerIDNum") == "13700009999"
+                                 and e.get("Application") == "Hangup")
+        assert refused["Context"] == "from-city"
     finally:
         pbx.close()
         city.close()
