@@ -70,8 +70,10 @@ async def run_demo(reactor: Any, cfg: Config, *, calls: int, keep_sandbox: bool,
     _narrate(controller.ami)
 
     agents = cfg["queue"]["agents"][:2]
-    answer = synthesise("nin2 hao3, san1 liu4 wu3 re4 xian4, qing3 jiang3.",
-                        sandbox.var_dir / "sounds" / "sim")
+    sim_sounds = sandbox.var_dir / "sounds" / "sim"
+    # espeak-ng and sox are subprocesses: run them off the reactor.
+    answer = await threads.deferToThread(
+        synthesise, "nin2 hao3, san1 liu4 wu3 re4 xian4, qing3 jiang3.", sim_sounds)
     for agent in agents:
         await city.set_agent(agent, delay_s=1.5, play=_inside(sandbox, answer))
         await controller.ami.action("QueueAdd", Queue=cfg["queue"]["name"],
@@ -82,7 +84,7 @@ async def run_demo(reactor: Any, cfg: Config, *, calls: int, keep_sandbox: bool,
          f"{sandbox.var_dir}/pbx/log/messages.log (PBX)")
     _say(f"recordings: {sandbox.var_dir}/pbx/recordings/")
     for number, pinyin, hanzi in SAMPLE_CALLS[:calls]:
-        speech = synthesise(pinyin, sandbox.var_dir / "sounds" / "sim")
+        speech = await threads.deferToThread(synthesise, pinyin, sim_sounds)
         await city.call(number, play=_inside(sandbox, speech), pause_s=10, hold_s=25)
         _say(f"citizen {number} calls 83658365 and will say: {hanzi}")
         await deferLater(reactor, 3, lambda: None)
