@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from twisted.internet import threads
+from twisted.internet import defer, threads
 from twisted.internet.task import deferLater
 from twisted.logger import Logger
 
@@ -78,6 +78,26 @@ class CallFinaliser:
         self.now = now or (lambda: dt.datetime.now(dt.UTC))
         self._open: dict[str, _Open] = {}
         self._subs: list[Any] = []
+        self._listeners: list[Callable[[int], Any]] = []
+
+    def on_finalised(self, listener: Callable[[int], Any]) -> Callable[[], None]:
+        """Call ``listener(call_id)`` once each call's final row is committed.
+
+        Follow-up work (transcription, ticket notes) hangs off this instead of off AMI events,
+        so it only ever sees a call whose row and recordings are in the database. The listener
+        may return a Deferred or a coroutine; its failure is logged and harms nothing else.
+        Returns a function that removes the listener.
+        """
+        self._listeners.append(listener)
+        return lambda: self._listeners.remove(listener) if listener in self._listeners else None
+
+    def _notify(self, call_id: int, uniqueid: str) -> None:
+        for listener in list(self._listeners):
+            d = defer.maybeDeferred(listener, call_id)
+            d.addCallback(lambda r: defer.ensureDeferred(r) if hasattr(r, "__await__") else r)
+            d.addErrback(lambda f, ln=listener: _log.failure(
+                "listener {listener!r} failed for call {uniqueid}", f, listener=ln,
+                uniqueid=uniqueid))
 
     def subscribe(self) -> None:
         """The events this component reads, in one place."""
@@ -152,9 +172,12 @@ class CallFinaliser:
             answered_at=call.answered_at, queue_wait_s=call.wait_s, talk_s=talk,
             agent_code=call.agent_code, hangup_cause=cause, hungup_by=hungup_by,
             recordings=recs))
-        d.addCallback(lambda row: _log.info(
-            "call {uniqueid} finalised: {status}, talk {talk}s, cause {cause}",
-            uniqueid=call.uniqueid, status=row.status, talk=talk, cause=cause))
+        def finalised(row: Any) -> None:
+            _log.info("call {uniqueid} finalised: {status}, talk {talk}s, cause {cause}",
+                      uniqueid=call.uniqueid, status=row.status, talk=talk, cause=cause)
+            self._notify(row.id, call.uniqueid)
+
+        d.addCallback(finalised)
         d.addErrback(lambda f: _log.failure("cannot finalise call {uniqueid}", f,
                                             uniqueid=call.uniqueid))
 
