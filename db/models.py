@@ -463,6 +463,24 @@ class Callback(Base):
     sla_met: Mapped[bool | None]
     reached_at: Mapped[dt.datetime | None]
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    # -- scheduler (migration 0005) --
+    #: When the next attempt is due (retry, quiet hours); null: at ``due_at``.
+    next_attempt_at: Mapped[dt.datetime | None] = mapped_column(index=True)
+    #: reached, not_reached: how the promise ended (status done / failed).
+    outcome: Mapped[str | None] = mapped_column(String(16))
+    #: The SLA deadline (due + grace) fixed when the callback was first scheduled, so reports
+    #: never recompute history with a later grace setting.
+    sla_deadline_at: Mapped[dt.datetime | None]
+    #: The first attempt started after the due time (+ tolerance), e.g. the scheduler was down.
+    late: Mapped[bool | None]
+    first_attempt_at: Mapped[dt.datetime | None]
+    #: An attempt fell in quiet hours and was moved to the next allowed time.
+    quiet_hours_moved: Mapped[bool] = mapped_column(default=False)
+    department_reminded_at: Mapped[dt.datetime | None]
+    agent_reminded_at: Mapped[dt.datetime | None]
+    escalated_at: Mapped[dt.datetime | None]
+    #: The owner did not take it in time: handed to any free agent.
+    handed_over_at: Mapped[dt.datetime | None]
 
     ticket: Mapped[Ticket] = relationship(back_populates="callbacks")
     citizen: Mapped[Citizen | None] = relationship()
@@ -488,6 +506,12 @@ class CallbackAttempt(Base):
     agent_id: Mapped[int | None] = mapped_column(ForeignKey("agent.id"))
     channel: Mapped[str | None] = mapped_column(String(100))
     call_id: Mapped[int | None] = mapped_column(ForeignKey("call.id"))
+    # -- scheduler (migration 0005) --
+    #: The agent leg's ChannelId (cb-<callback>-<n>): finds the call again after a restart.
+    attempt_key: Mapped[str | None] = mapped_column(String(64), unique=True)
+    citizen_answered_at: Mapped[dt.datetime | None]
+    #: What Asterisk said (DIALSTATUS, Originate reason), or why the scheduler decided.
+    detail: Mapped[str | None] = mapped_column(String(200))
 
     callback: Mapped[Callback] = relationship(back_populates="attempt_log")
 
@@ -559,6 +583,44 @@ class SurveyResult(Base):
     def __repr__(self) -> str:
         return f"<SurveyResult ticket={self.ticket_id} {self.outcome} {self.score}>"
 
+
+# -- scheduler: survey calls and scheduler state (migration 0005) --------------------------------
+
+class SurveyCall(Base):
+    """The satisfaction survey call owed for a closed ticket: the persisted job behind a
+    ``SurveyResult`` (one per ticket; status pending, in_progress, done)."""
+
+    __tablename__ = "survey_call"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("ticket.id"), unique=True)
+    status: Mapped[str] = mapped_column(String(16), default="pending", index=True)
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[dt.datetime] = mapped_column(index=True)
+    #: The ChannelId of the attempt in progress (sv-<id>-<n>).
+    attempt_key: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[dt.datetime | None]
+
+    def __repr__(self) -> str:
+        return f"<SurveyCall ticket={self.ticket_id} {self.status}>"
+
+
+class SchedulerState(Base):
+    """Small facts the scheduler keeps between runs (the last ticket event it scanned, the
+    node that holds the lead), shared by every node."""
+
+    __tablename__ = "scheduler_state"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(String(200))
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    def __repr__(self) -> str:
+        return f"<SchedulerState {self.key}={self.value}>"
+
+
+__all__ += ["SurveyCall", "SchedulerState"]
 
 #: Tables created by migration 0002 (the rest by 0001); the migration test checks the split.
 REVISION_0002_TABLES = frozenset(
