@@ -44,7 +44,8 @@ def test_upgrade_empty_database_matches_models(empty_db_url, monkeypatch, capsys
 def test_upgrade_from_previous_revision(empty_db_url, monkeypatch):
     """A database left at 0001 upgrades to head, keeping its rows and adding the 0002 tables."""
     migrate.upgrade(empty_db_url, "0001")
-    assert _tables(empty_db_url) == set(Base.metadata.tables) - REVISION_0002_TABLES
+    at_0001 = _tables(empty_db_url)
+    assert at_0001 < set(Base.metadata.tables) and not at_0001 & REVISION_0002_TABLES
     engine = make_engine(empty_db_url)
     with engine.begin() as connection:
         connection.execute(sa.text(
