@@ -523,6 +523,8 @@ class Transcript(Base):
     """A speech-to-text job and its result; the row is the persisted job (status says where)."""
 
     __tablename__ = "transcript"
+    #: One job of a kind per call: a finaliser reporting the call twice queues it once.
+    __table_args__ = (Index("ix_transcript_call_kind", "call_id", "kind", unique=True),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     call_id: Mapped[int] = mapped_column(ForeignKey("call.id"), index=True)
@@ -534,6 +536,20 @@ class Transcript(Base):
     error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     finished_at: Mapped[dt.datetime | None]
+    # -- speech-to-text jobs (hotline/stt, migration 0006) --
+    #: "call": every speaker's recording of the call, merged into one dialog.
+    kind: Mapped[str] = mapped_column(String(16), default="call")
+    #: Tries so far; bounded by stt.retries.
+    attempts: Mapped[int] = mapped_column(default=0)
+    #: A queued job is not taken before this time (the wait before a retry).
+    retry_at: Mapped[dt.datetime | None]
+    #: Which controller runs it, since when (a stopped controller's job is taken back).
+    worker: Mapped[str | None] = mapped_column(String(100))
+    claimed_at: Mapped[dt.datetime | None]
+    #: Category / department / hotline suggested from the words (never applied by itself).
+    suggestion: Mapped[dict[str, Any] | None]
+    #: The ticket note that carries the merged dialog, once written.
+    ticket_event_id: Mapped[int | None] = mapped_column(ForeignKey("ticket_event.id"))
 
     call: Mapped[Call] = relationship(back_populates="transcripts")
     segments: Mapped[list[TranscriptSegment]] = relationship(
