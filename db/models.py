@@ -643,3 +643,31 @@ REVISION_0002_TABLES = frozenset(
     {"callback", "callback_attempt", "transcript", "transcript_segment", "survey_result"})
 
 __all__ += ["REVISION_0002_TABLES", "NAMING_CONVENTION"]
+
+
+# -- reports: stored reports and the indexes the report queries use (migration 0008) -------------
+
+class ReportRecord(Base):
+    """A report as it was written (the daily public-sentiment report, 民情报告): its figures as
+    JSON and the HTML page, one row per kind and site-local day; writing it again replaces it."""
+
+    __tablename__ = "report_record"
+    __table_args__ = (Index("ix_report_record_kind_day", "kind", "day", unique=True),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: daily (民情报告).
+    kind: Mapped[str] = mapped_column(String(16))
+    #: The site-local day reported on, YYYY-MM-DD.
+    day: Mapped[str] = mapped_column(String(10))
+    generated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    data: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    html: Mapped[str] = mapped_column(Text)
+
+    def __repr__(self) -> str:
+        return f"<ReportRecord {self.kind} {self.day}>"
+
+
+#: The three rates look up dispatch and answer events by action within a period.
+Index("ix_ticket_event_action_at", TicketEvent.action, TicketEvent.at)
+
+__all__ += ["ReportRecord"]

@@ -1,4 +1,5 @@
-"""Supervisor report records (hotline/reports).
+"""Supervisor report records (hotline/reports): stored reports, and the index the three rates
+read ticket events by.
 
 Revision ID: 0008
 Revises: 0007
@@ -6,8 +7,8 @@ Revises: 0007
 
 from __future__ import annotations
 
-import sqlalchemy as sa  # noqa: F401
-from alembic import op  # noqa: F401
+import sqlalchemy as sa
+from alembic import op
 
 revision = "0008"
 down_revision = "0007"
@@ -16,8 +17,21 @@ depends_on = None
 
 
 def upgrade() -> None:
-    pass
+    op.create_table(
+        "report_record",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("kind", sa.String(length=16), nullable=False),
+        sa.Column("day", sa.String(length=10), nullable=False),
+        sa.Column("generated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("data", sa.JSON(), nullable=False),
+        sa.Column("html", sa.Text(), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_report_record")),
+    )
+    op.create_index("ix_report_record_kind_day", "report_record", ["kind", "day"], unique=True)
+    op.create_index("ix_ticket_event_action_at", "ticket_event", ["action", "at"], unique=False)
 
 
 def downgrade() -> None:
-    pass
+    op.drop_index("ix_ticket_event_action_at", table_name="ticket_event")
+    op.drop_index("ix_report_record_kind_day", table_name="report_record")
+    op.drop_table("report_record")
