@@ -13,12 +13,14 @@ from hotline import config as config_mod
 #: Command-group modules under ``hotline.cli``. Each defines ``register(subparsers)``, which adds
 #: its sub-commands with ``set_defaults(func=...)``; ``func(args, config) -> int`` runs one.
 COMMAND_MODULES: tuple[str, ...] = (
+    "agent",
     "calls",
     "config",
     "db",
     "directory",
     "pbx",
     "run",
+    "stt",
 )
 
 

@@ -1,0 +1,269 @@
+# -*- test-case-name: tests.stt.test_service -*-
+"""The transcription service: finished calls' recordings decoded off the reactor, noted on tickets.
+
+On the reactor: a call is finalised → its job is queued (a row) → ``_fill`` claims due jobs
+while fewer than ``stt.workers`` run. Each job runs whole in one thread of our own pool: read
+the files, decode each speaker with the one shared model, match the directory's keywords,
+write segments and the ticket's note in one unit of work. A job that fails for a reason that
+may pass (a file not there yet) is retried a bounded number of times; a broken file ends it
+with its reason on the ticket. Nothing a job does can stop the pool or the reactor.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import socket
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from twisted.internet import defer
+from twisted.internet.task import LoopingCall
+from twisted.internet.threads import deferToThreadPool
+from twisted.logger import Logger
+from twisted.python.threadpool import ThreadPool
+
+from db.models import utcnow
+from hotline.config import Config
+from hotline.directory.service import load_entries
+from hotline.stt import jobs
+from hotline.stt.decoder import AudioError, decode_file
+from hotline.stt.keywords import KeywordSpotter
+from hotline.stt.models import ModelError, ModelRegistry
+from hotline.tickets.service import TicketService
+
+if TYPE_CHECKING:
+    from db.session import Database
+
+__all__ = ["TranscriptionService", "default_worker_name"]
+
+_log = Logger(namespace="hotline.stt.service")
+
+
+class TranscriptionService:
+    """Turns finished calls into transcripts and ticket notes, ``stt.workers`` at a time.
+
+    ``registry`` may be shared (tests share one loaded model); ``worker_name`` identifies this
+    controller in the job rows (default: host name and state directory, stable across restarts
+    so a restarted controller takes its own interrupted jobs back at once); ``now`` is the clock.
+    """
+
+    def __init__(self, *, config: Config, db: Database, reactor: Any,
+                 registry: ModelRegistry | None = None, tickets: TicketService | None = None,
+                 worker_name: str | None = None,
+                 now: Callable[[], dt.datetime] = utcnow) -> None:
+        stt = config["stt"]
+        self.config = config
+        self.db = db
+        self.reactor = reactor
+        self.registry = registry or ModelRegistry(config)
+        self.tickets = tickets or TicketService(timezone=config["site"]["timezone"])
+        self.worker_name = worker_name or default_worker_name(config)
+        self.now = now
+        self.workers = int(stt["workers"])
+        self.max_attempts = int(stt["retries"])
+        self.retry_delay = dt.timedelta(seconds=float(stt["retry_delay_s"]))
+        self.lease = dt.timedelta(seconds=float(stt["lease_s"]))
+        self.chunk_frames = int(stt["chunk_frames"])
+        self.call_language = stt["call_language"]
+        self.keyword_pass = bool(stt["keyword_pass"])
+        self.pool = ThreadPool(minthreads=0, maxthreads=self.workers, name="hotline-stt")
+        self._poll = LoopingCall(self.kick)
+        self._poll.clock = reactor
+        self._running = 0
+        self._filling = False
+        self._stopping = False
+        self._model_ready = False
+        self._model_problem: str | None = None
+        self._idle: list[defer.Deferred[None]] = []
+        #: Set by ``wiring.attach``: removes the finaliser listener.
+        self.detach: Callable[[], None] = lambda: None
+
+    # -- life ------------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Start the pool, take back this controller's interrupted jobs, and start polling."""
+        self._stopping = False
+        self.pool.start()
+        taken = await self.db.run(jobs.requeue_stale, worker=self.worker_name, lease=self.lease,
+                                  now=self.now())
+        if taken:
+            _log.info("stt: {n} interrupted job(s) queued again", n=taken)
+        self._poll.start(float(self.config["stt"]["poll_s"]), now=True)
+
+    async def stop(self) -> None:
+        """Take no new job, let running ones finish, stop the pool's threads."""
+        self._stopping = True
+        if self._poll.running:
+            self._poll.stop()
+        await self.idle()
+        from twisted.internet import threads
+        await threads.deferToThread(self.pool.stop)
+
+    def idle(self) -> defer.Deferred[None]:
+        """Fires once no job is running (at once when none is)."""
+        if self._running == 0:
+            return defer.succeed(None)
+        d: defer.Deferred[None] = defer.Deferred()
+        self._idle.append(d)
+        return d
+
+    @property
+    def running(self) -> int:
+        """Jobs being decoded right now."""
+        return self._running
+
+    # -- intake ----------------------------------------------------------------------------------
+
+    def on_call_finalised(self, call_id: int) -> defer.Deferred[Any]:
+        """The finaliser's listener: queue the call's job (once) and start it if a worker is
+        free. Calls without speech recordings are skipped."""
+        spec = self.registry.current
+        d = self.db.run(jobs.enqueue, call_id, model=spec.name, language=spec.language,
+                        now=self.now())
+
+        def queued(job: Any) -> None:
+            if job is not None:
+                _log.info("stt: call {call_id} queued as job {job_id}", call_id=call_id,
+                          job_id=job.id)
+                self.kick()
+        d.addCallback(queued)
+        return d
+
+    def kick(self) -> None:
+        """Claim due jobs while workers are free (safe to call any time, from the reactor)."""
+        d = defer.Deferred.fromCoroutine(self._fill())
+        d.addErrback(lambda f: _log.failure("stt: cannot take jobs", f))
+
+    # -- the reactor side of a job ---------------------------------------------------------------
+
+    async def _fill(self) -> None:
+        if self._filling or self._stopping:
+            return
+        self._filling = True
+        try:
+            await self.db.run(jobs.post_pending_notes, tickets=self.tickets,
+                              call_language=self.call_language)
+            if not await self._ensure_model():
+                return
+            spec = self.registry.current
+            while self._running < self.workers and not self._stopping:
+                job = await self.db.run(jobs.claim_next, worker=self.worker_name,
+                                        now=self.now(), model=spec.name, language=spec.language)
+                if job is None:
+                    break
+                self._running += 1
+                d = deferToThreadPool(self.reactor, self.pool, self._run_job, job)
+                d.addErrback(lambda f, j=job: _log.failure(
+                    "stt: job {job_id} for call {uniqueid} ended in error", f, job_id=j.id,
+                    uniqueid=j.call_uniqueid))
+                d.addBoth(self._job_ended)
+        finally:
+            self._filling = False
+
+    async def _ensure_model(self) -> bool:
+        """Load the model once, in a pool thread. A model that cannot be had leaves every job
+        queued (logged once per distinct problem) until the next poll tries again."""
+        if self._model_ready:
+            return True
+        try:
+            await deferToThreadPool(self.reactor, self.pool, self.registry.get)
+        except ModelError as e:
+            if str(e) != self._model_problem:
+                _log.error("stt: jobs stay queued: {problem}", problem=str(e))
+                self._model_problem = str(e)
+            return False
+        self._model_ready = True
+        return True
+
+    def _job_ended(self, _: Any) -> None:
+        self._running -= 1
+        if self._running == 0:
+            waiting, self._idle = self._idle, []
+            for d in waiting:
+                d.callback(None)
+        if not self._stopping:
+            self.kick()
+
+    # -- the worker side (runs in the pool) ------------------------------------------------------
+
+    def _run_job(self, job: jobs.JobInput) -> str:
+        """Decode, suggest and store one job; returns its final status. Never raises for bad
+        audio; an unexpected error counts as an attempt and is retried within the bound."""
+        try:
+            return self._decode_and_store(job)
+        except Exception as e:  # noqa: BLE001 - a bug in one job must not stop the worker
+            _log.failure("stt: job {job_id} (call {uniqueid}) crashed", job_id=job.id,
+                         uniqueid=job.call_uniqueid)
+            with self.db.begin() as session:
+                row = jobs.retry_or_fail(session, job.id, f"internal error: {e!r}",
+                                         permanent=False, max_attempts=self.max_attempts,
+                                         retry_delay=self.retry_delay, now=self.now())
+                if row.status == jobs.FAILED:
+                    jobs.post_note(session, row, tickets=self.tickets,
+                                   call_language=self.call_language)
+                return row.status
+
+    def _decode_and_store(self, job: jobs.JobInput) -> str:
+        model = self.registry.get(job.model)
+        results: list[jobs.SpeakerResult] = []
+        transient: list[AudioError] = []
+        decoded: dict[str, Any] = {}
+        for speaker, path in job.recordings:
+            result = jobs.SpeakerResult(speaker=speaker, path=path)
+            try:
+                out = decode_file(model, path, chunk_frames=self.chunk_frames)
+            except AudioError as e:
+                result.error = str(e)
+                if not e.permanent:
+                    transient.append(e)
+            else:
+                decoded[speaker] = out
+                result.segments = [jobs.Segment(speaker, u.start_s, u.end_s, u.text,
+                                                u.confidence) for u in out.utterances]
+            results.append(result)
+        if transient and job.attempts < self.max_attempts:
+            with self.db.begin() as session:
+                row = jobs.retry_or_fail(session, job.id, "; ".join(map(str, transient)),
+                                         permanent=False, max_attempts=self.max_attempts,
+                                         retry_delay=self.retry_delay, now=self.now())
+            _log.warn("stt: job {job_id} (call {uniqueid}) will be tried again: {error}",
+                      job_id=job.id, uniqueid=job.call_uniqueid, error=row.error)
+            return row.status
+        suggestion = self._suggest(model, job, decoded)
+        with self.db.begin() as session:
+            row = jobs.finish(session, job.id, results, suggestion=suggestion, now=self.now())
+            event_id = jobs.post_note(session, row, tickets=self.tickets,
+                                      call_language=self.call_language)
+            status, error = row.status, row.error
+        _log.info("stt: job {job_id} (call {uniqueid}) {status}: {n} segment(s), note "
+                  "{event_id}{problem}", job_id=job.id, uniqueid=job.call_uniqueid,
+                  status=status, n=sum(len(r.segments) for r in results), event_id=event_id,
+                  problem=f", {error}" if error else "")
+        return status
+
+    def _suggest(self, model: Any, job: jobs.JobInput,
+                 decoded: dict[str, Any]) -> dict[str, Any] | None:
+        """Category / department / hotline from the words; a grammar pass over the citizen's
+        recording with the directory's terms when the plain text matched nothing."""
+        if not decoded:
+            return None
+        with self.db.begin() as session:
+            spotter = KeywordSpotter(load_entries(session))
+        if not len(spotter):
+            return None
+        suggestion = spotter.suggest(" ".join(d.text for d in decoded.values()))
+        if suggestion is None and self.keyword_pass and "citizen" in decoded:
+            path = dict(job.recordings)["citizen"]
+            try:
+                spotted = decode_file(model, path, chunk_frames=self.chunk_frames,
+                                      grammar=spotter.grammar())
+            except AudioError:
+                return None
+            suggestion = spotter.suggest(spotter.spotted_text(spotted.utterances),
+                                         source="keyword-pass")
+        return suggestion.as_dict() if suggestion else None
+
+
+def default_worker_name(config: Config) -> str:
+    """This controller's name in job rows: host and state directory, stable across restarts."""
+    return f"{socket.gethostname()}:{config.state_dir}"[:100]
