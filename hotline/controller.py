@@ -10,11 +10,13 @@ from twisted.logger import Logger
 
 from db import migrate
 from db.session import Database
+from hotline.agents import AgentService
 from hotline.agi.routes import RouteTable
 from hotline.agi.scripts import inbound
 from hotline.agi.server import listen as agi_listen
 from hotline.ami.client import AMIClient
 from hotline.calls.finaliser import CallFinaliser
+from hotline.calls.reconciler import CallReconciler
 from hotline.calls.service import CallService
 from hotline.calls.tracker import CallTracker
 from hotline.config import Config, ConfigError
@@ -68,11 +70,18 @@ class Controller:
                              action_timeout=float(ami["action_timeout_s"]))
         self.db = Database.from_config(config, reactor=reactor)
         inbound.register(self.routes, db=self.db)
-        self.finaliser = CallFinaliser(ami=self.ami, db=self.db, host_path=_host_path(config))
+        host_path = _host_path(config)
+        self.finaliser = CallFinaliser(ami=self.ami, db=self.db, host_path=host_path)
+        self.reconciler = CallReconciler(
+            ami=self.ami, db=self.db, finaliser=self.finaliser, host_path=host_path,
+            interval_s=float(config["calls"]["reconcile_interval_s"]))
+        self.agents = AgentService(ami=self.ami, db=self.db, queue=config["queue"]["name"],
+                                   agents=config["queue"]["agents"])
         self.tracker = CallTracker(ami=self.ami, clock=reactor,
                                    queue_name=config["queue"]["name"])
         self.calls = CallService(tracker=self.tracker)
         self._agi_port: IListeningPort | None = None
+        self._running = False
 
     async def start(self) -> None:
         """Bring the schema up to date, listen for FastAGI, connect to AMI and wait for login."""
@@ -84,21 +93,28 @@ class Controller:
         self.db.start()
         self.finaliser.subscribe()
         self.tracker.subscribe()
+        self.agents.start()
+        self.reconciler.start()
         self.routes.run_setup()
         self._agi_port = agi_listen(self.reactor, routes=self.routes, bind=agi["bind"],
                                     port=agi["port"], allow=agi["allow"],
                                     script_timeout=agi["script_timeout_s"])
         self.ami.start()
+        self._running = True
         await self.ami.when_ready()
         host, port = ami_address(self.config)
         _log.info("controller up: FastAGI on {bind}:{port}, AMI {host}:{amiport}",
                   bind=agi["bind"], port=agi["port"], host=host, amiport=port)
 
     async def stop(self) -> None:
-        """Stop taking calls first, then drop the AMI link."""
+        """Stop taking calls first, then drop the AMI link; a second call does nothing."""
+        if not self._running:
+            return
+        self._running = False
         if self._agi_port is not None:
             await self._agi_port.stopListening()
             self._agi_port = None
+        self.reconciler.stop()
         await self.ami.stop()
         self.finaliser.unsubscribe()
         self.tracker.stop()

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from db.session import Database
     from hotline.ami.client import AMIClient
 
-__all__ = ["CallFinaliser", "RECORDING_SUFFIXES"]
+__all__ = ["CallFinaliser", "RECORDING_SUFFIXES", "recording_files", "agent_code"]
 
 #: The files the dialplan's MixMonitor writes per call, by direction.
 RECORDING_SUFFIXES: dict[str, str] = {"citizen": "-citizen.wav", "agent": "-agent.wav",
@@ -37,11 +37,13 @@ def _utc(ts: str | None, fallback: dt.datetime) -> dt.datetime:
         return fallback
 
 
-def _agent_code(member: str | None, interface: str | None) -> str | None:
-    """``PJSIP/agent-1001`` → ``1001``; the member name is the fallback."""
+def agent_code(member: str | None, interface: str | None) -> str | None:
+    """``PJSIP/agent-1001`` → ``1001``; the member name (``agent 1001``) is the fallback."""
     for text in (interface, member):
         if text and "agent-" in text:
             return text.rsplit("agent-", 1)[1]
+    if member and member.startswith("agent ") and member[6:].strip().isdigit():
+        return member[6:].strip()
     return None
 
 
@@ -79,6 +81,12 @@ class CallFinaliser:
         self._open: dict[str, _Open] = {}
         self._subs: list[Any] = []
         self._listeners: list[Callable[[int], Any]] = []
+        #: Calls hung up whose row is being written (between Hangup and commit).
+        self._finishing: set[str] = set()
+
+    def is_following(self, uniqueid: str) -> bool:
+        """True while this finaliser will write the call's final row itself."""
+        return uniqueid in self._open or uniqueid in self._finishing
 
     def on_finalised(self, listener: Callable[[int], Any]) -> Callable[[], None]:
         """Call ``listener(call_id)`` once each call's final row is committed.
@@ -139,7 +147,7 @@ class CallFinaliser:
             return
         call.answered_at = _utc(m.get("Timestamp"), self.now())
         call.wait_s = float(m.get("HoldTime") or 0)
-        call.agent_code = _agent_code(m.get("MemberName"), m.get("Interface"))
+        call.agent_code = agent_code(m.get("MemberName"), m.get("Interface"))
         d = self.db.run(mark_answered, uniqueid=call.uniqueid, answered_at=call.answered_at,
                         queue_wait_s=call.wait_s, agent_code=call.agent_code)
         d.addErrback(lambda f: _log.failure("cannot mark call {uniqueid} answered", f,
@@ -162,10 +170,11 @@ class CallFinaliser:
         except ValueError:
             cause = None
         hungup_by = call.hungup_by or ("citizen" if call.answered_at is None else None)
+        self._finishing.add(call.uniqueid)
         # MixMonitor closes its files just after the channel goes: give it a moment to finish.
         d = deferLater(self.db.reactor, self.settle_s, lambda: None)
-        d.addCallback(lambda _: threads.deferToThreadPool(self.db.reactor, self.db.pool,
-                                                           self._recordings, call))
+        d.addCallback(lambda _: threads.deferToThreadPool(
+            self.db.reactor, self.db.pool, recording_files, call.recording, self.host_path))
         d.addCallback(lambda recs: self.db.run(
             finalise_call, uniqueid=call.uniqueid, linkedid=call.linkedid,
             caller_number=call.caller, started_at=call.started_at, ended_at=ended,
@@ -180,17 +189,20 @@ class CallFinaliser:
         d.addCallback(finalised)
         d.addErrback(lambda f: _log.failure("cannot finalise call {uniqueid}", f,
                                             uniqueid=call.uniqueid))
+        d.addBoth(lambda r: (self._finishing.discard(call.uniqueid), r)[1])
 
-    def _recordings(self, call: _Open) -> list[RecordingFile]:
-        """Stat the call's files (off the reactor: it touches the disk)."""
-        if not call.recording:
-            return []
-        out = []
-        for direction, suffix in RECORDING_SUFFIXES.items():
-            path = self.host_path(call.recording + suffix)
-            try:
-                size = os.stat(path).st_size
-            except OSError:
-                continue
-            out.append(RecordingFile(direction=direction, path=path, size_bytes=size))
-        return out
+
+def recording_files(recording: str | None,
+                    host_path: Callable[[str], str] = lambda p: p) -> list[RecordingFile]:
+    """Stat a call's MixMonitor files from their common prefix (blocking: run it in a thread)."""
+    if not recording:
+        return []
+    out = []
+    for direction, suffix in RECORDING_SUFFIXES.items():
+        path = host_path(recording + suffix)
+        try:
+            size = os.stat(path).st_size
+        except OSError:
+            continue
+        out.append(RecordingFile(direction=direction, path=path, size_bytes=size))
+    return out

@@ -16,10 +16,20 @@ from sqlalchemy.orm import Session
 
 from db.models import Agent, Call, CallRecording
 from hotline import phone
-from hotline.tickets.service import CallerInfo, get_or_create_citizen, lookup_caller
+from hotline.tickets.schemas import IntakeRequest, TicketKind
+from hotline.tickets.service import (
+    CallerInfo,
+    TicketService,
+    get_or_create_citizen,
+    lookup_caller,
+)
 
 __all__ = ["InboundCall", "open_inbound_call", "mark_answered", "finalise_call",
-           "RecordingFile"]
+           "RecordingFile", "UNFILED_CALL_NOTE"]
+
+#: The description of the ticket opened for an answered call the agent filed nothing for; the
+#: transcript and the agent's notes are added to it later.
+UNFILED_CALL_NOTE = "热线来电（坐席通话中未建单，系统自动登记；详情见通话录音与转写）"
 
 
 @dataclass(frozen=True)
@@ -123,6 +133,13 @@ def finalise_call(session: Session, *, uniqueid: str, linkedid: str, caller_numb
     call.hangup_cause = hangup_cause
     call.hungup_by = hungup_by
     call.status = "completed" if call.answered_at is not None else "abandoned"
+    if call.answered_at is not None and call.ticket_id is None:
+        # Every answered call leaves a ticket: the agent normally files one from the console
+        # during the call (linked by uniqueid); if not, one is opened here to be completed.
+        TicketService().intake(session, IntakeRequest(
+            channel="hotline", kind=TicketKind.CONSULTATION, description=UNFILED_CALL_NOTE,
+            phone=call.caller_number if call.citizen_id else None,
+            call_uniqueid=call.uniqueid), actor="system")
     known = {r.direction for r in call.recordings}
     for rec in recordings:
         if rec.direction not in known:

@@ -5,10 +5,10 @@ from __future__ import annotations
 import argparse
 import sys
 
-from twisted.internet import defer, error, task
+from twisted.internet import defer
 
-from hotline.cli.main import CommandError
-from hotline.config import Config, ConfigError
+from hotline.cli.reactor import react as _react
+from hotline.config import Config
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -50,28 +50,3 @@ async def _serve(reactor, cfg: Config) -> None:
     await stopped  # until the reactor shuts down (Ctrl-C, SIGTERM)
 
 
-def _react(main) -> int:
-    """Run ``main(reactor)`` on the reactor; one-line errors for what a user can fix."""
-    failures: list[BaseException] = []
-
-    def start(reactor):
-        d = defer.Deferred.fromCoroutine(main(reactor))
-        d.addErrback(lambda f: failures.append(f.value))
-        return d
-
-    try:
-        task.react(start)
-    except SystemExit as e:
-        if failures:
-            exc = failures[0]
-            if isinstance(exc, error.CannotListenError):
-                raise CommandError(f"cannot listen on {exc.interface}:{exc.port} "
-                                   f"({exc.socketError}); stop what holds it or set another "
-                                   "port in the configuration") from None
-            if isinstance(exc, ConfigError):
-                raise CommandError(str(exc)) from None
-            if isinstance(exc, CommandError):
-                raise exc from None
-            raise CommandError(f"{type(exc).__name__}: {exc}") from None
-        return int(e.code or 0)
-    return 0

@@ -1,0 +1,69 @@
+# -*- test-case-name: tests.agents.test_cli -*-
+"""``hotline agent login|logout|pause|resume|list``: an agent's seat in the queue, on record."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from hotline.cli.main import CommandError
+from hotline.cli.reactor import connect_ami, react
+from hotline.config import Config
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("agent", help="log agents in and out of the queue, pause and resume them")
+    verbs = p.add_subparsers(dest="verb", metavar="VERB")
+    verbs.required = True
+    login = verbs.add_parser("login", help="put an agent in the queue")
+    login.add_argument("code", help="agent code, e.g. 1001")
+    login.add_argument("--name", help="the agent's name, recorded with the code")
+    logout = verbs.add_parser("logout", help="take an agent out of the queue")
+    logout.add_argument("code")
+    pause = verbs.add_parser("pause", help="stop ringing an agent for a while")
+    pause.add_argument("code")
+    pause.add_argument("--reason", required=True, help="why (shown to supervisors)")
+    resume = verbs.add_parser("resume", help="ring a paused agent again")
+    resume.add_argument("code")
+    verbs.add_parser("list", help="every agent on record and their state")
+    p.set_defaults(func=_agent)
+
+
+def _agent(args: argparse.Namespace, cfg: Config) -> int:
+    return react(lambda reactor: _act(reactor, cfg, args))
+
+
+async def _act(reactor: Any, cfg: Config, args: argparse.Namespace) -> None:
+    from twisted.internet import threads
+
+    from db import migrate
+    from db.session import Database
+    from hotline.agents import AgentError, AgentService
+
+    db = Database.from_config(cfg, reactor=reactor)
+    await threads.deferToThread(migrate.upgrade, db.url)
+    db.start()
+    ami = await connect_ami(reactor, cfg)
+    try:
+        service = AgentService(ami=ami, db=db, queue=cfg["queue"]["name"],
+                               agents=cfg["queue"]["agents"])
+        try:
+            if args.verb == "login":
+                shown = [await service.login(args.code, name=args.name)]
+            elif args.verb == "logout":
+                shown = [await service.logout(args.code)]
+            elif args.verb == "pause":
+                shown = [await service.pause(args.code, args.reason)]
+            elif args.verb == "resume":
+                shown = [await service.resume(args.code)]
+            else:
+                shown = await service.status()
+        except AgentError as e:
+            raise CommandError(str(e)) from None
+        for status in shown:
+            since = f" since {status.since:%Y-%m-%d %H:%M:%S}Z" if status.since else ""
+            reason = f" ({status.reason})" if status.reason else ""
+            print(f"agent {status.code} {status.name}: {status.state}{reason}{since}")
+    finally:
+        await ami.stop()
+        await threads.deferToThread(db.stop)

@@ -1,0 +1,67 @@
+"""Fixtures for the whole hotline on the real PBX: the controller and the city simulator's hands.
+
+The controller is started per test (about a second) against the session's sandbox, so a test
+that stops or breaks it harms no other. Agents a test logs in through the controller must be
+logged out by that test: the controller puts logged-in agents back in the queue at every start.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+import pytest_twisted
+from sqlalchemy import select
+from twisted.internet import reactor
+
+from db.models import Call
+from hotline.ami.client import AMIClient
+from hotline.controller import Controller
+from hotline.pbx.sandbox import Sandbox
+from hotline.sim.city import CitySimulator
+from tests.support.waiting import until
+
+__all__ = ["controller", "city", "final_call", "wait_final_call"]
+
+
+@pytest_twisted.async_yield_fixture
+async def controller(pbx_sandbox: Sandbox):
+    """A started Controller on the test sandbox; stopped after the test, even on failure."""
+    ctl = Controller(config=pbx_sandbox.config, reactor=reactor)
+    await ctl.start()
+    try:
+        yield ctl
+    finally:
+        await ctl.stop()
+
+
+@pytest.fixture
+def city(pbx_sandbox: Sandbox):
+    """The city simulator (citizens, agent phones, municipal numbers), logged in over AMI."""
+    creds = pbx_sandbox.secrets()["city_ami"]
+    ami = AMIClient(username=creds["username"], secret=creds["secret"], host="127.0.0.1",
+                    port=pbx_sandbox.config["city"]["ami_port"], reactor=reactor)
+    ami.start()
+    yield CitySimulator(ami=ami, hotline_number=pbx_sandbox.config["site"]["hotline_number"])
+    pytest_twisted.blockon(ami.stop())
+
+
+def final_call(db: Any, caller_number: str,
+               extra: Callable[[Any], Any] | None = None) -> tuple[Call, Any] | None:
+    """The newest finished call row from ``caller_number`` (detached), with ``extra(row)``."""
+    with db.begin() as s:
+        row = s.scalars(select(Call).where(Call.caller_number == caller_number)
+                        .order_by(Call.id.desc())).first()
+        if row is None or row.ended_at is None:
+            return None
+        more = extra(row) if extra else None
+        s.expunge(row)
+        return row, more
+
+
+async def wait_final_call(db: Any, caller_number: str,
+                          extra: Callable[[Any], Any] | None = None,
+                          timeout: float = 40.0) -> tuple[Call, Any]:
+    """Wait (without blocking the reactor) until the call from ``caller_number`` is final."""
+    return await until(lambda: final_call(db, caller_number, extra), timeout=timeout, step=0.2)
