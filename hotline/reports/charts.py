@@ -1,0 +1,263 @@
+# -*- test-case-name: tests.reports.test_charts -*-
+"""Charts drawn on the server as SVG text: the grid heat map, the pressure curve and the weekly
+SLA trend. No script runs in the browser; every label is escaped, so a grid or category name
+cannot inject markup. The grid map's shapes come from a geometry file the site configures."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+from markupsafe import escape
+
+from hotline.reports.exceptions import BadGeometry
+
+__all__ = ["GridShape", "GridGeometry", "load_geometry", "sample_geometry_path",
+           "HEAT_COLOURS", "heat_class", "heat_map_svg", "HourLoad", "pressure_curve_svg",
+           "WeekSLA", "sla_trend_svg"]
+
+#: Empty, then five classes from light to dark (ColorBrewer YlOrRd).
+HEAT_COLOURS = ("#f0f0f0", "#ffffb2", "#fecc5c", "#fd8d3c", "#f03b20", "#bd0026")
+_FONT = "font-family='sans-serif'"
+
+
+@dataclass(frozen=True)
+class GridShape:
+    """A level-1 grid's outline, in the geometry's drawing units."""
+
+    code: str
+    name: str
+    polygon: tuple[tuple[float, float], ...]
+
+    @property
+    def centre(self) -> tuple[float, float]:
+        xs, ys = zip(*self.polygon, strict=True)
+        return sum(xs) / len(xs), sum(ys) / len(ys)
+
+
+@dataclass(frozen=True)
+class GridGeometry:
+    """The district's grid map: a drawing area and one outline per level-1 grid."""
+
+    name: str
+    width: float
+    height: float
+    grids: tuple[GridShape, ...]
+
+
+def sample_geometry_path() -> Path:
+    """The sample map shipped with the project: 120 grids G001-G120 (db/sample.py's codes)."""
+    return Path(str(resources.files("hotline.reports").joinpath("geometry/sample-120.json")))
+
+
+def load_geometry(path: str | Path | None = None) -> GridGeometry:
+    """Read a geometry file (JSON: name, width, height, grids: [{code, name, polygon}]); the
+    sample when ``path`` is empty. Raises BadGeometry saying what is wrong and where."""
+    source = Path(path) if path else sample_geometry_path()
+    try:
+        data = json.loads(source.read_text("utf-8"))
+    except (OSError, ValueError) as e:
+        raise BadGeometry(f"cannot read grid geometry {source}: {e}", {"path": str(source)}) \
+            from None
+    try:
+        grids = []
+        seen: set[str] = set()
+        for i, g in enumerate(data["grids"]):
+            polygon = tuple((float(x), float(y)) for x, y in g["polygon"])
+            if len(polygon) < 3:
+                raise ValueError(f"grid #{i} ({g.get('code')}) has fewer than 3 points")
+            code = str(g["code"])
+            if code in seen:
+                raise ValueError(f"grid code {code} appears twice")
+            seen.add(code)
+            grids.append(GridShape(code, str(g.get("name", code)), polygon))
+        geometry = GridGeometry(str(data.get("name", source.stem)), float(data["width"]),
+                                float(data["height"]), tuple(grids))
+    except (KeyError, TypeError, ValueError) as e:
+        raise BadGeometry(f"grid geometry {source} is not usable: {e}", {"path": str(source)}) \
+            from None
+    if not geometry.grids or geometry.width <= 0 or geometry.height <= 0:
+        raise BadGeometry(f"grid geometry {source} has no grids or no drawing area",
+                          {"path": str(source)})
+    return geometry
+
+
+def heat_class(count: int, highest: int) -> int:
+    """0 for no tickets, else 1-5 in equal steps up to the busiest grid."""
+    if count <= 0 or highest <= 0:
+        return 0
+    return min(5, max(1, math.ceil(5 * count / highest)))
+
+
+def _points(polygon: Sequence[tuple[float, float]]) -> str:
+    return " ".join(f"{x:.1f},{y:.1f}" for x, y in polygon)
+
+
+def heat_map_svg(geometry: GridGeometry, counts: Mapping[str, int], *,
+                 title: str = "Tickets by grid") -> str:
+    """The grid map with each grid shaded by its count; grids missing from ``counts`` are 0.
+    Each grid carries ``data-code``/``data-count`` and a tooltip; a legend gives the steps."""
+    highest = max((counts.get(g.code, 0) for g in geometry.grids), default=0)
+    legend_h = 40
+    w, h = geometry.width, geometry.height
+    out = [f"<svg xmlns='http://www.w3.org/2000/svg' class='chart heat-map' role='img' "
+           f"viewBox='0 0 {w:.0f} {h + legend_h + 30:.0f}' width='{w:.0f}' "
+           f"height='{h + legend_h + 30:.0f}' aria-label='{escape(title)}'>",
+           f"<title>{escape(title)}</title>",
+           f"<text x='4' y='20' {_FONT} font-size='16'>{escape(title)}</text>",
+           "<g transform='translate(0,30)'>"]
+    for g in geometry.grids:
+        n = int(counts.get(g.code, 0))
+        colour = HEAT_COLOURS[heat_class(n, highest)]
+        cx, cy = g.centre
+        out.append(f"<g class='grid' data-code='{escape(g.code)}' data-count='{n}'>"
+                   f"<polygon points='{_points(g.polygon)}' fill='{colour}' stroke='#555' "
+                   f"stroke-width='1'><title>{escape(g.code)} {escape(g.name)}: {n}</title>"
+                   f"</polygon><text x='{cx:.1f}' y='{cy + 4:.1f}' text-anchor='middle' "
+                   f"{_FONT} font-size='10'>{escape(g.code)}</text></g>")
+    out.append("</g>")
+    y = h + 40
+    for i, colour in enumerate(HEAT_COLOURS):
+        x = 10 + i * 110
+        if i == 0:
+            label = "0"
+        else:
+            lo = math.floor((i - 1) * highest / 5) + 1
+            hi = math.floor(i * highest / 5)
+            label = f"{lo}–{hi}" if highest and hi >= lo else "—"
+        out.append(f"<rect x='{x}' y='{y:.0f}' width='20' height='14' fill='{colour}' "
+                   f"stroke='#555'/><text x='{x + 26}' y='{y + 12:.0f}' {_FONT} "
+                   f"font-size='12'>{escape(label)}</text>")
+    out.append("</svg>")
+    return "".join(out)
+
+
+@dataclass(frozen=True)
+class HourLoad:
+    """One hour of a day: tickets opened, calls arrived, and calls the agents logged in could
+    take (agent-hours × calls per agent-hour)."""
+
+    hour: int
+    tickets: int
+    calls: int
+    capacity: float
+
+
+def _axis_max(value: float) -> float:
+    if value <= 0:
+        return 1.0
+    magnitude = 10 ** math.floor(math.log10(value))
+    for m in (1, 2, 2.5, 5, 10):
+        if value <= m * magnitude:
+            return m * magnitude
+    return 10 * magnitude
+
+
+def pressure_curve_svg(hours: Sequence[HourLoad], *, title: str = "Pressure by hour") -> str:
+    """Calls as bars, tickets as a line and capacity as a dashed step line, hour by hour."""
+    w, h, left, top, bottom = 760, 300, 50, 30, 40
+    plot_w, plot_h = w - left - 20, h - top - bottom
+    top_value = _axis_max(max([0.0] + [max(x.tickets, x.calls, x.capacity) for x in hours]))
+    n = max(len(hours), 1)
+    slot = plot_w / n
+
+    def y(v: float) -> float:
+        return top + plot_h - plot_h * v / top_value
+
+    out = [f"<svg xmlns='http://www.w3.org/2000/svg' class='chart pressure' role='img' "
+           f"viewBox='0 0 {w} {h}' width='{w}' height='{h}' aria-label='{escape(title)}'>",
+           f"<title>{escape(title)}</title>",
+           f"<text x='4' y='18' {_FONT} font-size='14'>{escape(title)}</text>"]
+    for i in range(5):
+        v = top_value * i / 4
+        out.append(f"<line x1='{left}' x2='{w - 20}' y1='{y(v):.1f}' y2='{y(v):.1f}' "
+                   f"stroke='#ddd'/><text x='{left - 6}' y='{y(v) + 4:.1f}' text-anchor='end' "
+                   f"{_FONT} font-size='10'>{v:g}</text>")
+    for i, x in enumerate(hours):
+        bx = left + i * slot
+        out.append(f"<rect class='calls' x='{bx + slot * 0.15:.1f}' y='{y(x.calls):.1f}' "
+                   f"width='{slot * 0.7:.1f}' height='{top + plot_h - y(x.calls):.1f}' "
+                   f"fill='#9ecae1'><title>{x.hour:02d}:00 calls {x.calls}, tickets "
+                   f"{x.tickets}, capacity {x.capacity:g}</title></rect>")
+        if i % 2 == 0:
+            out.append(f"<text x='{bx + slot / 2:.1f}' y='{h - bottom + 14}' "
+                       f"text-anchor='middle' {_FONT} font-size='10'>{x.hour:02d}</text>")
+    if hours:
+        line = " ".join(f"{left + (i + 0.5) * slot:.1f},{y(x.tickets):.1f}"
+                        for i, x in enumerate(hours))
+        out.append(f"<polyline class='tickets' points='{line}' fill='none' stroke='#e6550d' "
+                   "stroke-width='2'/>")
+        steps = []
+        for i, x in enumerate(hours):
+            steps += [f"{left + i * slot:.1f},{y(x.capacity):.1f}",
+                      f"{left + (i + 1) * slot:.1f},{y(x.capacity):.1f}"]
+        out.append(f"<polyline class='capacity' points='{' '.join(steps)}' fill='none' "
+                   "stroke='#31a354' stroke-width='2' stroke-dasharray='6 3'/>")
+    legend = (("#9ecae1", "calls"), ("#e6550d", "tickets"), ("#31a354", "agent capacity"))
+    for i, (colour, label) in enumerate(legend):
+        lx = left + i * 150
+        out.append(f"<rect x='{lx}' y='{h - 16}' width='14' height='8' fill='{colour}'/>"
+                   f"<text x='{lx + 18}' y='{h - 8}' {_FONT} font-size='11'>{label}</text>")
+    out.append("</svg>")
+    return "".join(out)
+
+
+@dataclass(frozen=True)
+class WeekSLA:
+    """One ISO week's SLA: its label (2026-W47), met rate (None: nothing settled) and volume."""
+
+    label: str
+    met_rate: float | None
+    settled: int
+
+
+def sla_trend_svg(weeks: Sequence[WeekSLA], *, target: float | None = None,
+                  title: str = "Callback SLA by week") -> str:
+    """Met rate per week as a line with points (gaps where nothing was settled), 0-100 %."""
+    w, h, left, top, bottom = 760, 260, 50, 30, 40
+    plot_w, plot_h = w - left - 20, h - top - bottom
+    n = max(len(weeks), 1)
+    slot = plot_w / n
+
+    def y(rate: float) -> float:
+        return top + plot_h - plot_h * rate
+
+    out = [f"<svg xmlns='http://www.w3.org/2000/svg' class='chart sla-trend' role='img' "
+           f"viewBox='0 0 {w} {h}' width='{w}' height='{h}' aria-label='{escape(title)}'>",
+           f"<title>{escape(title)}</title>",
+           f"<text x='4' y='18' {_FONT} font-size='14'>{escape(title)}</text>"]
+    for pct in (0, 25, 50, 75, 100):
+        out.append(f"<line x1='{left}' x2='{w - 20}' y1='{y(pct / 100):.1f}' "
+                   f"y2='{y(pct / 100):.1f}' stroke='#ddd'/><text x='{left - 6}' "
+                   f"y='{y(pct / 100) + 4:.1f}' text-anchor='end' {_FONT} "
+                   f"font-size='10'>{pct}%</text>")
+    if target is not None:
+        out.append(f"<line class='target' x1='{left}' x2='{w - 20}' y1='{y(target):.1f}' "
+                   f"y2='{y(target):.1f}' stroke='#31a354' stroke-dasharray='4 3'/>")
+    segment: list[str] = []
+    segments = []
+    for i, week in enumerate(weeks):
+        x = left + (i + 0.5) * slot
+        out.append(f"<text x='{x:.1f}' y='{h - bottom + 14}' text-anchor='middle' {_FONT} "
+                   f"font-size='9'>{escape(week.label[-3:])}</text>")
+        if week.met_rate is None:
+            if segment:
+                segments.append(segment)
+            segment = []
+            continue
+        segment.append(f"{x:.1f},{y(week.met_rate):.1f}")
+        out.append(f"<circle class='week' cx='{x:.1f}' cy='{y(week.met_rate):.1f}' r='3' "
+                   f"fill='#3182bd' data-week='{escape(week.label)}' "
+                   f"data-rate='{week.met_rate:.4f}'><title>{escape(week.label)}: "
+                   f"{week.met_rate:.1%} of {week.settled}</title></circle>")
+    if segment:
+        segments.append(segment)
+    for s in segments:
+        out.append(f"<polyline points='{' '.join(s)}' fill='none' "
+                   "stroke='#3182bd' stroke-width='2'/>")
+    out.append("</svg>")
+    return "".join(out)
