@@ -26,6 +26,24 @@ PROMPTS: dict[str, tuple[str, str]] = {
         "正在为您接通相关部门，请稍候。",
         "zheng4 zai4 wei4 nin2 jie1 tong1 xiang1 guan1 bu4 men2, qing3 shao1 hou4.",
     ),
+    # scheduler/: the agent hears this before the citizen is dialled back; the survey asks
+    # for one digit and thanks.
+    "callback-notice": (
+        "回访来电，正在接通市民。",
+        "hui2 fang3 lai2 dian4, zheng4 zai4 jie1 tong1 shi4 min2.",
+    ),
+    "survey-ask": (
+        "您好，这里是三六五民生热线回访。请对您诉求的办理情况评分，非常满意请按五，满意按四，"
+        "基本满意按三，不满意按二，非常不满意按一。",
+        "nin2 hao3, zhe4 li3 shi4 san1 liu4 wu3 min2 sheng1 re4 xian4 hui2 fang3. "
+        "qing3 dui4 nin2 su4 qiu2 de5 ban4 li3 qing2 kuang4 ping2 fen1, "
+        "fei1 chang2 man3 yi4 qing3 an4 wu3, man3 yi4 an4 si4, ji1 ben3 man3 yi4 an4 san1, "
+        "bu4 man3 yi4 an4 er4, fei1 chang2 bu4 man3 yi4 an4 yi1.",
+    ),
+    "survey-thanks": (
+        "感谢您的评价，再见。",
+        "gan3 xie4 nin2 de5 ping2 jia4, zai4 jian4.",
+    ),
 }
 
 

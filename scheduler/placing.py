@@ -1,0 +1,359 @@
+# -*- test-case-name: tests.scheduler.test_placing -*-
+"""Placing callback and survey calls through AMI Originate, and reading how each one ended.
+
+A callback is one Originate: the agent's phone first (``PJSIP/agent-<code>``, ChannelId = the
+attempt key); when the agent answers, the ``hotline-callback`` dialplan context dials the
+citizen over the trunk and reports each stage as a ``UserEvent: HotlineCallback`` (agent up,
+citizen answered, end with DIALSTATUS), and leaves the same facts in AstDB
+(``hotline_cb/<key>``). A survey is one Originate to the citizen into ``hotline-survey``, which
+reads one DTMF digit and reports ``UserEvent: HotlineSurvey``.
+
+Why AstDB too: if the scheduler dies while a call is up, the next one (after a restart, or the
+other node) asks Asterisk what became of the attempt instead of guessing, and never dials the
+citizen a second time for the same attempt (``recover``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from twisted.internet.defer import Deferred
+from twisted.internet.interfaces import IDelayedCall
+from twisted.logger import Logger
+
+from hotline.ami.actions import AMIError
+from scheduler.policy import AttemptOutcome, outcome_from_dialstatus, outcome_from_originate
+
+if TYPE_CHECKING:
+    from hotline.ami.client import AMIClient
+    from hotline.ami.message import Message
+
+__all__ = ["CallPlacer", "SurveyOutcome", "free_agents", "CALLBACK_FAMILY", "SURVEY_FAMILY"]
+
+_log = Logger(namespace="scheduler.placing")
+
+CALLBACK_FAMILY = "hotline_cb"
+SURVEY_FAMILY = "hotline_sv"
+
+
+@dataclass(frozen=True)
+class SurveyOutcome:
+    """How a survey call ended: ``answered`` (the citizen picked up) and the digit read."""
+
+    answered: bool
+    score: int | None
+    detail: str = ""
+
+
+@dataclass
+class _Leg:
+    key: str
+    kind: str  # "callback" | "survey"
+    deferred: Deferred[Any]
+    agent_code: str | None = None
+    agent_up: bool = False
+    citizen_answered_at: dt.datetime | None = None
+    hangup_timer: IDelayedCall | None = None
+    guard: IDelayedCall | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _ts(m: Message, fallback: dt.datetime) -> dt.datetime:
+    try:
+        return dt.datetime.fromtimestamp(float(m.get("Timestamp") or ""), dt.UTC)
+    except ValueError:
+        return fallback
+
+
+def _epoch(text: Any) -> dt.datetime | None:
+    try:
+        return dt.datetime.fromtimestamp(float(str(text)), dt.UTC)
+    except (TypeError, ValueError):
+        return None
+
+
+def _score(text: str | None) -> int | None:
+    text = (text or "").strip()
+    return int(text) if text in {"1", "2", "3", "4", "5"} else None
+
+
+async def free_agents(ami: AMIClient, queue: str) -> list[str]:
+    """Agent codes logged in to ``queue``, not paused and not on a call (AMI QueueStatus)."""
+    reply = await ami.action("QueueStatus", Queue=queue)
+    out = []
+    for m in reply if isinstance(reply, list) else [reply]:
+        if m.name != "QueueMember":
+            continue
+        where = str(m.get("Location") or m.get("StateInterface") or "")
+        if "agent-" not in where:
+            continue
+        if str(m.get("Paused")) == "1" or str(m.get("InCall")) == "1":
+            continue
+        if str(m.get("Status")) != "1":  # AST_DEVICE_NOT_INUSE
+            continue
+        out.append(where.rsplit("agent-", 1)[1])
+    return out
+
+
+class CallPlacer:
+    """Originates callback and survey legs and turns AMI events into one outcome per leg.
+
+    ``settings`` is the ``[scheduler]`` section; ``now`` the clock.
+    """
+
+    #: Seconds after the agent leg's Hangup to wait for the dialplan's last UserEvent.
+    SETTLE_S = 1.5
+
+    def __init__(self, *, ami: AMIClient, settings: dict[str, Any], reactor: Any,
+                 now: Callable[[], dt.datetime]) -> None:
+        self.ami = ami
+        self.settings = settings
+        self.reactor = reactor
+        self.now = now
+        self._legs: dict[str, _Leg] = {}
+        self._subs: list[Any] = []
+
+    def subscribe(self) -> None:
+        """The AMI events that tell how a leg ended, in one place."""
+        table: dict[str, Callable[[Message], None]] = {
+            "OriginateResponse": self._originate_response,
+            "UserEvent": self._user_event,
+            "Hangup": self._hangup,
+        }
+        self._subs = [self.ami.subscribe(name, fn) for name, fn in table.items()]
+
+    def unsubscribe(self) -> None:
+        for sub in self._subs:
+            sub.unsubscribe()
+        self._subs = []
+
+    def abandon(self) -> None:
+        """Stop following every leg (the scheduler stops; the next one recovers them)."""
+        for leg in list(self._legs.values()):
+            self._forget(leg)
+
+    @property
+    def in_flight(self) -> int:
+        return len(self._legs)
+
+    # -- placing ---------------------------------------------------------------------------
+
+    async def place_callback(self, *, key: str, agent_code: str, citizen: str,
+                             ticket_id: int, ticket_number: str,
+                             callback_id: int) -> AttemptOutcome:
+        """Ring the agent, then (dialplan) the citizen; returns when the attempt has ended."""
+        s = self.settings
+        leg = self._follow(key, "callback", agent_code=agent_code)
+        variables = [
+            f"HOTLINE_CALLBACK_KEY={key}", f"HOTLINE_CALLBACK_ID={callback_id}",
+            f"HOTLINE_TICKET_ID={ticket_id}", f"HOTLINE_TICKET_NUMBER={ticket_number}",
+            f"HOTLINE_CITIZEN={citizen}", f"HOTLINE_TRUNK={s['trunk']}",
+            f"CB_RING={int(s['citizen_ring_s'])}", f"CB_MAXTALK={max(int(s['max_talk_s']), 1)}",
+        ]
+        try:
+            await self.ami.action(
+                "Originate", ActionID=key, ChannelId=key, Channel=f"PJSIP/agent-{agent_code}",
+                Context="hotline-callback", Exten="s", Priority="1", Async="true",
+                Timeout=str(int(s["agent_ring_s"] * 1000)),
+                CallerID=f"\"{ticket_number}\" <{citizen}>", Variable=variables)
+        except AMIError as e:
+            self._done(leg, AttemptOutcome("agent_failed", f"Originate refused: {e}",
+                                           agent_code=agent_code))
+        except Exception as e:  # noqa: BLE001 - link lost: the outcome is learnt by recover()
+            self._forget(leg)
+            raise PlacementUnknown(key, str(e)) from e
+        return await leg.deferred
+
+    async def place_survey(self, *, key: str, citizen: str, ticket_number: str) -> SurveyOutcome:
+        """Call the citizen and read one DTMF digit (1–5); returns when the call has ended."""
+        s = self.settings
+        leg = self._follow(key, "survey")
+        try:
+            await self.ami.action(
+                "Originate", ActionID=key, ChannelId=key,
+                Channel=f"PJSIP/{citizen}@{s['trunk']}", Context="hotline-survey", Exten="s",
+                Priority="1", Async="true", Timeout=str(int(s["survey_ring_s"] * 1000)),
+                CallerID=f"<{s['caller_id']}>",
+                Variable=[f"HOTLINE_SURVEY_KEY={key}", f"HOTLINE_TICKET_NUMBER={ticket_number}"])
+        except AMIError as e:
+            self._done(leg, SurveyOutcome(False, None, f"Originate refused: {e}"))
+        except Exception as e:  # noqa: BLE001
+            self._forget(leg)
+            raise PlacementUnknown(key, str(e)) from e
+        return await leg.deferred
+
+    # -- after a restart -------------------------------------------------------------------
+
+    async def recover(self, key: str, kind: str = "callback") -> AttemptOutcome | SurveyOutcome:
+        """What became of a leg placed before a restart: follow it if it is still up, else
+        read its trace in AstDB; no trace means the citizen was never dialled."""
+        leg = self._follow(key, kind)
+        channels = await self.ami.action("CoreShowChannels")
+        alive = any(m.get("Uniqueid") == key for m in (channels if isinstance(channels, list)
+                                                        else []))
+        if alive:
+            _log.info("leg {key} is still up after the restart: following it", key=key)
+            return await leg.deferred
+        self._forget(leg)
+        trace = await self._trace(key, kind)
+        if kind == "survey":
+            if trace is None:
+                return SurveyOutcome(False, None, "no trace after restart")
+            parts = trace.split(":")
+            return SurveyOutcome(True, _score(parts[1] if len(parts) > 2 else None),
+                                 "recovered from AstDB")
+        return self._from_trace(key, trace)
+
+    def _from_trace(self, key: str, trace: str | None) -> AttemptOutcome:
+        """``agent:<t>`` | ``citizen:<t>`` | ``end:<DIALSTATUS>:<citizen t or ->:<t>``."""
+        if trace is None:
+            return AttemptOutcome("agent_failed", "no trace after restart: citizen not dialled")
+        parts = trace.split(":")
+        stage = parts[0]
+        if stage == "end" and len(parts) >= 4:
+            answered = _epoch(parts[2])
+            ended = _epoch(parts[3])
+            return self._ended(parts[1], answered, ended, "recovered from AstDB", None)
+        if stage == "citizen" and len(parts) > 1:
+            return AttemptOutcome("answered", "citizen answered (recovered from AstDB)",
+                                  _epoch(parts[1]))
+        return AttemptOutcome("agent_hangup", f"ended at stage {stage} (recovered)")
+
+    def _ended(self, status: str, answered: dt.datetime | None, ended: dt.datetime | None,
+               how: str, agent_code: str | None) -> AttemptOutcome:
+        talk = (ended - answered).total_seconds() if answered and ended else None
+        if answered is not None and ended is None:
+            talk = self.settings["min_talk_s"]  # answered, length unknown: count it reached
+        outcome = outcome_from_dialstatus(status, talk, self.settings["min_talk_s"])
+        return AttemptOutcome(outcome, f"DIALSTATUS={status or '-'} talk="
+                                       f"{'-' if talk is None else f'{talk:.1f}'} ({how})",
+                              answered if outcome == "answered" else None,
+                              agent_code=agent_code)
+
+    async def _trace(self, key: str, kind: str) -> str | None:
+        family = CALLBACK_FAMILY if kind == "callback" else SURVEY_FAMILY
+        try:
+            reply = await self.ami.action("DBGet", Family=family, Key=key)
+        except AMIError:
+            return None
+        for m in reply if isinstance(reply, list) else [reply]:
+            if m.get("Val") is not None:
+                return str(m.get("Val"))
+        return None
+
+    async def forget_trace(self, key: str, kind: str) -> None:
+        """Drop the leg's AstDB trace once its outcome is stored."""
+        family = CALLBACK_FAMILY if kind == "callback" else SURVEY_FAMILY
+        try:
+            await self.ami.action("DBDel", Family=family, Key=key)
+        except Exception:  # noqa: BLE001 - a missing trace is fine; the row is the record
+            pass
+
+    # -- following legs --------------------------------------------------------------------
+
+    def _follow(self, key: str, kind: str, agent_code: str | None = None) -> _Leg:
+        leg = _Leg(key=key, kind=kind, deferred=Deferred(), agent_code=agent_code)
+        s = self.settings
+        guard_s = (s["agent_ring_s"] + s["citizen_ring_s"] + s["max_talk_s"] + 120
+                   if kind == "callback" else s["survey_ring_s"] + 180)
+        leg.guard = self.reactor.callLater(guard_s, self._guard_expired, key)
+        self._legs[key] = leg
+        return leg
+
+    def _forget(self, leg: _Leg) -> None:
+        self._legs.pop(leg.key, None)
+        for timer in (leg.guard, leg.hangup_timer):
+            if timer is not None and timer.active():
+                timer.cancel()
+
+    def _done(self, leg: _Leg, result: Any) -> None:
+        if self._legs.get(leg.key) is not leg:
+            return
+        self._forget(leg)
+        leg.deferred.callback(result)
+
+    def _guard_expired(self, key: str) -> None:
+        leg = self._legs.get(key)
+        if leg is None:
+            return
+        leg.guard = None
+        _log.warn("leg {key}: no end seen in time; asking Asterisk", key=key)
+        self._forget(leg)
+        d = Deferred.fromCoroutine(self.recover(key, leg.kind))
+        d.addBoth(leg.deferred.callback)
+
+    def _originate_response(self, m: Message) -> None:
+        leg = self._legs.get(str(m.get("ActionID") or "")) or \
+            self._legs.get(str(m.get("Uniqueid") or ""))
+        if leg is None:
+            return
+        if str(m.get("Response")).lower() == "success":
+            leg.agent_up = True
+            return
+        reason = m.get("Reason")
+        if leg.kind == "survey":
+            self._done(leg, SurveyOutcome(False, None, f"not answered (reason {reason})"))
+        else:
+            self._done(leg, AttemptOutcome(outcome_from_originate(reason),
+                                           f"agent leg: reason {reason}",
+                                           agent_code=leg.agent_code))
+
+    def _user_event(self, m: Message) -> None:
+        name = str(m.get("UserEvent") or "")
+        leg = self._legs.get(str(m.get("Key") or ""))
+        if leg is None:
+            return
+        if name == "HotlineSurvey" and leg.kind == "survey":
+            self._done(leg, SurveyOutcome(True, _score(m.get("Score")),
+                                          f"digits {m.get('Score') or '-'}"))
+            return
+        if name != "HotlineCallback" or leg.kind != "callback":
+            return
+        stage = str(m.get("Stage") or "")
+        if stage == "agent":
+            leg.agent_up = True
+        elif stage == "citizen":
+            leg.citizen_answered_at = _ts(m, self.now())
+        elif stage == "end":
+            answered = leg.citizen_answered_at or _epoch(m.get("CitizenAt"))
+            ended = _ts(m, self.now())
+            self._done(leg, self._ended(str(m.get("DialStatus") or ""), answered, ended,
+                                        "from AMI", leg.agent_code))
+
+    def _hangup(self, m: Message) -> None:
+        leg = self._legs.get(str(m.get("Uniqueid") or ""))
+        if leg is None or leg.hangup_timer is not None:
+            return
+        # The dialplan's hangup handler reports first; this is the fallback if it never does.
+        leg.hangup_timer = self.reactor.callLater(self.SETTLE_S, self._after_hangup, leg.key,
+                                                  str(m.get("Cause") or ""))
+
+    def _after_hangup(self, key: str, cause: str) -> None:
+        leg = self._legs.get(key)
+        if leg is None:
+            return
+        leg.hangup_timer = None
+        if leg.kind == "survey":
+            self._done(leg, SurveyOutcome(leg.agent_up, None, f"hung up (cause {cause})"))
+        elif leg.citizen_answered_at is not None:
+            self._done(leg, AttemptOutcome("answered", f"hung up (cause {cause})",
+                                           leg.citizen_answered_at, agent_code=leg.agent_code))
+        else:
+            outcome = "agent_hangup" if leg.agent_up else "agent_failed"
+            self._done(leg, AttemptOutcome(outcome, f"agent leg hung up (cause {cause})",
+                                           agent_code=leg.agent_code))
+
+
+class PlacementUnknown(Exception):
+    """The Originate may or may not have reached Asterisk (the link dropped while sending);
+    the attempt stays open and ``recover`` settles it once the link is back."""
+
+    def __init__(self, key: str, why: str) -> None:
+        self.key = key
+        super().__init__(f"attempt {key}: placement unknown ({why})")
+
+
+__all__ += ["PlacementUnknown"]

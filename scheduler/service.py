@@ -1,0 +1,372 @@
+# -*- test-case-name: tests.scheduler.test_integration -*-
+"""The timed-reply scheduler: keeps every promise in the callback table.
+
+While this node leads (``scheduler.leader``) it rescans the table every ``sync_interval_s``
+(in a database thread), loads what falls due within ``horizon_s`` into the in-memory
+``DueBook`` (a few hundred entries per reactor turn, so a large rebuild never stalls the
+reactor), and acts when each entry falls due: reminders and escalation before the due time, the
+callback itself at it (agent first, then the citizen), retries, quiet hours, hand-over to any
+free agent, and satisfaction surveys after a ticket is closed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy.exc import OperationalError
+from twisted.internet.defer import Deferred
+from twisted.internet.task import LoopingCall, deferLater
+from twisted.logger import Logger
+
+from scheduler import store
+from scheduler.engine import DueBook, make_scheduler
+from scheduler.leader import Leadership
+from scheduler.placing import CallPlacer, PlacementUnknown, free_agents
+from scheduler.policy import AttemptOutcome, SchedulerPolicy
+
+__all__ = ["CallbackScheduler"]
+
+_log = Logger(namespace="scheduler.service")
+
+#: Book changes applied per reactor turn while loading (bounds the stall of a large rebuild).
+_APPLY_SLICE = 300
+#: Tries of a unit of work that SQLite refused as locked.
+_DB_TRIES = 5
+
+
+def _utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class CallbackScheduler:
+    """Enforces timed replies from one node; built from shared objects, started and stopped.
+
+    @param config: the hotline ``Config`` (``[scheduler]``, ``[site]``, ``[queue]``).
+    @param ami: the AMI client of the hotline PBX (placing calls, reading outcomes).
+    @param db: the ``Database`` (its thread pool runs every query).
+    @param reactor: time, threads and the APScheduler wake-ups.
+    @param node: a name for logs and the leader record.
+    """
+
+    def __init__(self, *, config: Any, ami: Any, db: Any, reactor: Any, node: str = "",
+                 now: Callable[[], dt.datetime] = _utcnow) -> None:
+        self.settings = dict(config["scheduler"], caller_id=config["site"]["hotline_number"])
+        self.policy = SchedulerPolicy(self.settings, timezone=config["site"]["timezone"])
+        self.zone = self.policy.quiet.zone
+        self.queue = config["queue"]["name"]
+        self.ami = ami
+        self.db = db
+        self.reactor = reactor
+        self.node = node
+        self.now = now
+        self.placer = CallPlacer(ami=ami, settings=self.settings, reactor=reactor, now=now)
+        self.aps = make_scheduler(reactor)
+        self.book = DueBook(self.aps, self._on_due)
+        self.leader = Leadership(engine=db.engine, reactor=reactor,
+                                 lock_key=int(self.settings["leader_lock_key"]),
+                                 poll_s=float(self.settings["leader_poll_s"]),
+                                 on_change=self._leading_changed, node=node)
+        self._waiting: deque[int] = deque()
+        self._queued: set[int] = set()
+        self._active: set[int] = set()
+        self._surveys: set[int] = set()
+        self._reserved: set[str] = set()
+        self._rotation = itertools.count()
+        self._listeners: list[Callable[[store.Notice], object]] = []
+        self._sync_loop: LoopingCall | None = None
+        self._syncing = False
+        self._running = False
+        #: Placed attempts since start, for logs and tests: (key, agent, outcome).
+        self.placed: list[tuple[str, str | None, str]] = []
+
+    def _db(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Deferred[Any]:
+        """``db.run`` with a few quick retries when SQLite refuses a write because another
+        transaction wrote first ("database is locked"): every unit of work here is safe to
+        run again after its rollback (conditional updates)."""
+        async def attempt() -> Any:
+            for n in range(_DB_TRIES):
+                try:
+                    return await self.db.run(fn, *args, **kwargs)
+                except OperationalError as e:
+                    if "locked" not in str(e) or n == _DB_TRIES - 1:
+                        raise
+                    await deferLater(self.reactor, 0.05 * (n + 1), lambda: None)
+            return None
+
+        return Deferred.fromCoroutine(attempt())
+
+    # -- life ------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Subscribe to AMI events, start APScheduler and begin competing for the lead."""
+        self._running = True
+        self.placer.subscribe()
+        self.aps.start()
+        self.leader.start()
+
+    async def stop(self) -> None:
+        """Stop scheduling. Calls in progress keep going in Asterisk; their attempts stay open
+        in the table and the next scheduler to lead settles them (``placer.recover``)."""
+        self._running = False
+        self._stop_sync()
+        await self.leader.stop()
+        self.book.clear()
+        if self.aps.running:
+            self.aps.shutdown(wait=False)
+        self.placer.unsubscribe()
+        self.placer.abandon()
+
+    @property
+    def leading(self) -> bool:
+        return self.leader.leading
+
+    def on_notice(self, listener: Callable[[store.Notice], object]) -> None:
+        """Call ``listener(notice)`` for every reminder and escalation sent (the console
+        pushes them); failures are logged and harm nothing."""
+        self._listeners.append(listener)
+
+    def _leading_changed(self, leading: bool) -> None:
+        if not self._running:
+            return
+        if leading:
+            d = Deferred.fromCoroutine(self._take_over())
+            d.addErrback(lambda f: _log.failure("taking over the schedule failed", f))
+        else:
+            self._stop_sync()
+            self.book.clear()
+            self._waiting.clear()
+            self._queued.clear()
+
+    async def _take_over(self) -> None:
+        """Settle what a previous leader left open, then load the book and keep it fresh."""
+        await self.ami.when_ready()
+        await self._db(store.set_state, "leader", self.node or "-", self.now())
+        for attempt in await self._db(store.open_attempts):
+            if attempt.callback_id in self._active:
+                continue
+            self._active.add(attempt.callback_id)
+            d = Deferred.fromCoroutine(self._recover(attempt))
+            d.addErrback(lambda f, k=attempt.key: _log.failure("recovering {key} failed", f,
+                                                                key=k))
+            d.addBoth(lambda _, cid=attempt.callback_id: self._release(cid))
+        for key in await self._db(store.open_surveys):
+            d = Deferred.fromCoroutine(self._recover_survey(key))
+            d.addErrback(lambda f, k=key: _log.failure("recovering survey {key} failed", f,
+                                                        key=k))
+        if self.leading and self._running:
+            self._sync_loop = LoopingCall(self.sync)
+            self._sync_loop.clock = self.reactor
+            self._sync_loop.start(float(self.settings["sync_interval_s"]), now=True)
+
+    def _stop_sync(self) -> None:
+        if self._sync_loop is not None and self._sync_loop.running:
+            self._sync_loop.stop()
+        self._sync_loop = None
+
+    # -- loading the book ------------------------------------------------------------------
+
+    def sync(self) -> Deferred[None]:
+        """Rescan the callback table (in a thread) and bring the book in line with it."""
+        if self._syncing or not self.leading:
+            return Deferred.fromCoroutine(_nothing())
+        self._syncing = True
+        now = self.now()
+        until = now + dt.timedelta(seconds=float(self.settings["horizon_s"]))
+        d = self._db(store.scan, now=now, until=until, settings=self.settings,
+                        surveys=bool(self.settings["survey_enabled"]))
+        d.addCallback(self._reconcile)
+        d.addErrback(lambda f: _log.failure("scheduler sync failed", f))
+
+        def done(_: object) -> None:
+            self._syncing = False
+        d.addBoth(done)
+        return d
+
+    def _reconcile(self, wanted: dict[store.Entry, dt.datetime]) -> Deferred[None]:
+        now = self.now()
+        changes: list[tuple[store.Entry, dt.datetime | None]] = []
+        for entry, at in wanted.items():
+            kind, ident = entry
+            if kind == "place" and (ident in self._active or ident in self._queued):
+                continue  # being handled on this node right now
+            if kind == "survey" and ident in self._surveys:
+                continue
+            current = self.book.when(entry)
+            if current == at:
+                continue
+            if kind == "place" and current is not None and at <= now:
+                continue  # overdue and already set to look for a free agent again
+            changes.append((entry, at))
+        for entry in self.book.entries():
+            if entry not in wanted:
+                changes.append((entry, None))
+        return self._apply_in_slices(changes)
+
+    def _apply_in_slices(self, changes: list[Any]) -> Deferred[None]:
+        done: Deferred[None] = Deferred()
+
+        def step(start: int) -> None:
+            if not self.leading:
+                done.callback(None)
+                return
+            self.book.apply(changes[start:start + _APPLY_SLICE])
+            if start + _APPLY_SLICE < len(changes):
+                self.reactor.callLater(0, step, start + _APPLY_SLICE)
+            else:
+                done.callback(None)
+
+        step(0)
+        return done
+
+    def _on_due(self, entries: list[store.Entry]) -> None:
+        for kind, ident in entries:
+            if kind == "place":
+                if ident not in self._queued and ident not in self._active:
+                    self._queued.add(ident)
+                    self._waiting.append(ident)
+            elif kind == "survey":
+                if ident not in self._surveys:
+                    self._surveys.add(ident)
+                    d = Deferred.fromCoroutine(self._survey(ident))
+                    d.addErrback(lambda f, i=ident: _log.failure("survey {id} failed", f, id=i))
+                    d.addBoth(lambda _, i=ident: self._surveys.discard(i))
+            else:
+                d = self._db(store.send_notice, ident, kind, now=self.now(),
+                                settings=self.settings, zone=self.zone)
+                d.addCallback(self._notify)
+                d.addErrback(lambda f, k=kind, i=ident: _log.failure(
+                    "{kind} for callback {id} failed", f, kind=k, id=i))
+        self._pump()
+
+    def _notify(self, notice: store.Notice | None) -> None:
+        if notice is None:
+            return
+        _log.info("{text}", text=notice.text, callback=notice.callback_id)
+        for listener in list(self._listeners):
+            try:
+                listener(notice)
+            except Exception:  # noqa: BLE001
+                _log.failure("notice listener {l!r} failed", l=listener)
+
+    # -- placing callbacks -----------------------------------------------------------------
+
+    def _pump(self) -> None:
+        limit = int(self.settings["max_concurrent"])
+        while self._waiting and len(self._active) < limit and self.leading:
+            ident = self._waiting.popleft()
+            self._queued.discard(ident)
+            self._active.add(ident)
+            d = Deferred.fromCoroutine(self._attempt(ident))
+            d.addErrback(lambda f, i=ident: _log.failure("callback {id} attempt failed", f,
+                                                         id=i))
+            d.addBoth(lambda _, i=ident: self._release(i))
+
+    def _release(self, ident: int) -> None:
+        self._active.discard(ident)
+        self._pump()
+
+    async def _attempt(self, ident: int) -> None:
+        info = await self._db(store.prepare, ident, now=self.now(), policy=self.policy)
+        if isinstance(info, store.Moved):
+            if info.at is not None and self.leading:
+                self.book.set(("place", ident), info.at)
+            _log.info("callback {id}: {why}", id=ident, why=info.why)
+            return
+        free = [a for a in await free_agents(self.ami, self.queue) if a not in self._reserved]
+        hand_over = False
+        agent: str | None = None
+        if info.owner_code and not info.handed_over:
+            if info.owner_code in free:
+                agent = info.owner_code
+            elif self.policy.handover_due(info.due_at, self.now()):
+                hand_over = True
+                agent = self._pick(free)
+        else:
+            agent = self._pick(free)
+        if agent is None:
+            if self.leading:
+                self.book.set(("place", ident),
+                              self.now() + dt.timedelta(seconds=self.settings["agent_wait_s"]))
+            return
+        self._reserved.add(agent)
+        try:
+            key = await self._db(store.claim, info, agent_code=agent, now=self.now(),
+                                    policy=self.policy, hand_over=hand_over)
+            if key is None:
+                _log.info("callback {id}: taken by another node", id=ident)
+                return
+            _log.info("callback {id}: attempt {key} rings agent {agent}{how}", id=ident,
+                      key=key, agent=agent, how=" (handed over)" if hand_over else "")
+            try:
+                result = await self.placer.place_callback(
+                    key=key, agent_code=agent, citizen=info.citizen_phone,
+                    ticket_id=info.ticket_id, ticket_number=info.ticket_number,
+                    callback_id=info.id)
+            except PlacementUnknown:
+                await self.ami.when_ready()
+                result = await self.placer.recover(key)
+            await self._finish(key, result, agent)
+        finally:
+            self._reserved.discard(agent)
+
+    def _pick(self, free: list[str]) -> str | None:
+        if not free:
+            return None
+        return free[next(self._rotation) % len(free)]
+
+    async def _recover(self, attempt: store.OpenAttempt) -> None:
+        result = await self.placer.recover(attempt.key)
+        assert isinstance(result, AttemptOutcome)
+        _log.info("attempt {key} left open by a previous run: {outcome}", key=attempt.key,
+                  outcome=result.outcome)
+        await self._finish(attempt.key, result, result.agent_code)
+
+    async def _finish(self, key: str, result: AttemptOutcome, agent: str | None) -> None:
+        step, at = await self._db(store.finish, key, result, now=self.now(),
+                                     policy=self.policy)
+        self.placed.append((key, agent, result.outcome))
+        ident = int(key.split("-")[1])
+        _log.info("attempt {key}: {outcome} ({detail}) -> {step}", key=key,
+                  outcome=result.outcome, detail=result.detail, step=step)
+        if step == "retry" and at is not None and self.leading:
+            self.book.set(("place", ident), at)
+        await self.placer.forget_trace(key, "callback")
+
+    # -- surveys ---------------------------------------------------------------------------
+
+    async def _survey(self, ident: int) -> None:
+        info = await self._db(store.claim_survey, ident, now=self.now(), policy=self.policy)
+        if isinstance(info, store.Moved):
+            if info.at is not None and self.leading:
+                self.book.set(("survey", ident), info.at)
+            return
+        _log.info("survey {key} for ticket {ticket}", key=info.key, ticket=info.ticket_number)
+        try:
+            out = await self.placer.place_survey(key=info.key, citizen=info.citizen_phone,
+                                                 ticket_number=info.ticket_number)
+        except PlacementUnknown:
+            await self.ami.when_ready()
+            out = await self.placer.recover(info.key, "survey")
+        await self._finish_survey(info.key, out)
+
+    async def _recover_survey(self, key: str) -> None:
+        out = await self.placer.recover(key, "survey")
+        await self._finish_survey(key, out)
+
+    async def _finish_survey(self, key: str, out: Any) -> None:
+        step, at = await self._db(store.finish_survey, key, answered=out.answered,
+                                     score=out.score, now=self.now(),
+                                     retry_s=float(self.settings["survey_retry_s"]))
+        _log.info("survey {key}: {detail} -> {step}", key=key, detail=out.detail, step=step)
+        if step == "retry" and at is not None and self.leading:
+            self.book.set(("survey", int(key.split("-")[1])), at)
+        await self.placer.forget_trace(key, "survey")
+
+
+async def _nothing() -> None:
+    return None
+

@@ -1,0 +1,492 @@
+# -*- test-case-name: tests.scheduler.test_store -*-
+"""The scheduler's database work: the callback table is the source of truth.
+
+Every function takes a ``Session`` and runs on the database's thread pool (``Database.run``),
+never on the reactor. Every change that must happen once across restarts and nodes is a
+conditional UPDATE (``WHERE status = 'pending' AND attempts = n``): whoever's UPDATE matched a
+row owns that step, so two schedulers can never place the same attempt.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from db.models import (
+    Agent,
+    Callback,
+    CallbackAttempt,
+    Citizen,
+    Department,
+    SchedulerState,
+    SurveyCall,
+    SurveyResult,
+    Ticket,
+    TicketEvent,
+)
+from scheduler.policy import CITIZEN_OUTCOMES, AttemptOutcome, SchedulerPolicy
+
+__all__ = [
+    "Entry", "scan", "CallbackInfo", "prepare", "Moved", "claim", "finish", "open_attempts",
+    "OpenAttempt", "Notice", "send_notice", "SurveyInfo", "claim_survey", "finish_survey",
+    "open_surveys", "NOT_REPLIED", "set_state", "get_state",
+]
+
+#: Ticket statuses in which the department has not replied yet (escalation applies).
+NOT_REPLIED = ("received", "dispatched", "handling", "reopened")
+
+#: Key of the last ticket event scanned for closures (surveys).
+_SURVEY_WATERMARK = "survey.last_event_id"
+
+#: (kind, id): what falls due. Kinds: place, remind_department, remind_agent, escalate, survey.
+Entry = tuple[str, int]
+
+
+def _aware(value: dt.datetime | None) -> dt.datetime | None:
+    if value is not None and value.tzinfo is None:
+        return value.replace(tzinfo=dt.UTC)
+    return value
+
+
+def get_state(session: Session, key: str) -> str | None:
+    row = session.get(SchedulerState, key)
+    return row.value if row is not None else None
+
+
+def set_state(session: Session, key: str, value: str, now: dt.datetime) -> None:
+    """Upsert one fact (two nodes writing the same key both succeed)."""
+    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else \
+        sqlite.insert
+    stmt = insert(SchedulerState).values(key=key, value=value, updated_at=now)
+    session.execute(stmt.on_conflict_do_update(
+        index_elements=["key"], set_={"value": value, "updated_at": now}))
+
+
+# -- what falls due --------------------------------------------------------------------------
+
+def scan(session: Session, *, now: dt.datetime, until: dt.datetime, settings: dict[str, Any],
+         surveys: bool = True) -> dict[Entry, dt.datetime]:
+    """Everything due before ``until``: attempts, reminders, escalations and surveys.
+
+    Also turns ticket closures seen since the last scan into survey calls (once each: the
+    watermark is the last ticket event id scanned; the first scan starts from now, so history
+    is never surveyed).
+    """
+    out: dict[Entry, dt.datetime] = {}
+    place_at = func.coalesce(Callback.next_attempt_at, Callback.due_at)
+    rows = session.execute(
+        select(Callback.id, Callback.due_at, Callback.next_attempt_at)
+        .where(Callback.status == "pending",
+               or_(Callback.due_at <= until, Callback.next_attempt_at <= until))
+        .where(place_at <= until)).all()
+    for cb_id, due_at, next_at in rows:
+        out[("place", cb_id)] = _aware(next_at or due_at)  # type: ignore[assignment]
+    leads = {"remind_department": settings["remind_department_before_s"],
+             "remind_agent": settings["remind_agent_before_s"],
+             "escalate": settings["escalate_before_s"]}
+    horizon = max(leads.values())
+    rows = session.execute(
+        select(Callback.id, Callback.due_at, Callback.owner_agent_id, Ticket.department_id,
+               Ticket.status, Callback.department_reminded_at, Callback.agent_reminded_at,
+               Callback.escalated_at)
+        .join(Ticket, Ticket.id == Callback.ticket_id)
+        .where(Callback.status == "pending", Callback.attempts == 0,
+               Callback.due_at <= until + dt.timedelta(seconds=horizon),
+               Callback.due_at > now)).all()
+    for cb_id, due_at, owner, dept, status, dept_done, agent_done, esc_done in rows:
+        due_at = _aware(due_at)
+        not_replied = status in NOT_REPLIED
+        if dept is not None and not_replied and dept_done is None:
+            out[("remind_department", cb_id)] = due_at - dt.timedelta(
+                seconds=leads["remind_department"])
+        if owner is not None and agent_done is None:
+            out[("remind_agent", cb_id)] = due_at - dt.timedelta(seconds=leads["remind_agent"])
+        if dept is not None and not_replied and esc_done is None:
+            out[("escalate", cb_id)] = due_at - dt.timedelta(seconds=leads["escalate"])
+    for key in [k for k, at in out.items() if k[0] != "place" and at > until]:
+        del out[key]
+    if surveys:
+        _collect_closures(session, now, settings)
+        for sv_id, at in session.execute(
+                select(SurveyCall.id, SurveyCall.next_attempt_at)
+                .where(SurveyCall.status == "pending", SurveyCall.next_attempt_at <= until)):
+            out[("survey", sv_id)] = _aware(at)  # type: ignore[assignment]
+    return out
+
+
+def _collect_closures(session: Session, now: dt.datetime, settings: dict[str, Any]) -> None:
+    last = get_state(session, _SURVEY_WATERMARK)
+    top = session.scalar(select(func.max(TicketEvent.id))) or 0
+    if last is None:
+        set_state(session, _SURVEY_WATERMARK, str(top), now)
+        return
+    closed = session.execute(
+        select(TicketEvent.ticket_id, TicketEvent.at)
+        .where(TicketEvent.id > int(last), TicketEvent.id <= top,
+               TicketEvent.action == "close")).all()
+    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else \
+        sqlite.insert
+    for ticket_id, at in closed:
+        when = max(_aware(at), now) + dt.timedelta(seconds=settings["survey_delay_s"])
+        session.execute(insert(SurveyCall).values(
+            ticket_id=ticket_id, status="pending", attempts=0, next_attempt_at=when,
+            created_at=now).on_conflict_do_nothing())
+    if top != int(last):
+        set_state(session, _SURVEY_WATERMARK, str(top), now)
+
+
+# -- placing a callback ----------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class CallbackInfo:
+    """What placing one callback needs, read in one unit of work (ids and text, no ORM)."""
+
+    id: int
+    ticket_id: int
+    ticket_number: str
+    citizen_phone: str
+    due_at: dt.datetime
+    attempts: int
+    owner_code: str | None
+    handed_over: bool
+
+
+@dataclass(frozen=True)
+class Moved:
+    """The attempt may not happen now: it was moved to ``at`` (quiet hours) or is gone."""
+
+    at: dt.datetime | None
+    why: str
+
+
+def prepare(session: Session, callback_id: int, *, now: dt.datetime,
+            policy: SchedulerPolicy) -> CallbackInfo | Moved:
+    """Read a due callback; moves it out of quiet hours (recorded on the row) if need be."""
+    cb = session.get(Callback, callback_id)
+    if cb is None or cb.status != "pending":
+        return Moved(None, f"not pending ({cb.status if cb else 'deleted'})")
+    place_at = cb.next_attempt_at or cb.due_at
+    if place_at > now + dt.timedelta(seconds=1):
+        return Moved(place_at, "not due yet (moved)")
+    if policy.quiet.contains(now):
+        at = policy.quiet.next_allowed(now)
+        session.execute(update(Callback).where(Callback.id == cb.id, Callback.status == "pending")
+                        .values(next_attempt_at=at, quiet_hours_moved=True))
+        return Moved(at, "quiet hours")
+    ticket = session.get(Ticket, cb.ticket_id)
+    citizen = session.get(Citizen, cb.citizen_id) if cb.citizen_id else (
+        ticket.citizen if ticket else None)
+    if ticket is None or citizen is None:
+        session.execute(update(Callback).where(Callback.id == cb.id, Callback.status == "pending")
+                        .values(status="failed", outcome="not_reached", sla_met=False,
+                                sla_deadline_at=policy.sla_deadline(cb.due_at)))
+        return Moved(None, "no citizen number to call")
+    owner = session.get(Agent, cb.owner_agent_id) if cb.owner_agent_id else None
+    return CallbackInfo(id=cb.id, ticket_id=ticket.id, ticket_number=ticket.number,
+                        citizen_phone=citizen.phone, due_at=cb.due_at, attempts=cb.attempts,
+                        owner_code=owner.code if owner else None,
+                        handed_over=cb.handed_over_at is not None)
+
+
+def attempt_key(callback_id: int, number: int) -> str:
+    """The agent leg's ChannelId for attempt ``number``: stable, so a restart can find it."""
+    return f"cb-{callback_id}-{number}"
+
+
+def claim(session: Session, info: CallbackInfo, *, agent_code: str, now: dt.datetime,
+          policy: SchedulerPolicy, hand_over: bool = False) -> str | None:
+    """Take the next attempt of a callback; returns its key, or None if another node (or an
+    earlier run) already took it. The attempt row exists before anything is dialled."""
+    cb = session.get(Callback, info.id)
+    if cb is None:
+        return None
+    values: dict[str, Any] = {"status": "in_progress", "attempts": info.attempts + 1}
+    if cb.first_attempt_at is None:
+        values["first_attempt_at"] = now
+        values["late"] = policy.is_late(cb.due_at, now)
+    if cb.sla_deadline_at is None:
+        values["sla_deadline_at"] = policy.sla_deadline(cb.due_at)
+    if hand_over and cb.handed_over_at is None:
+        values["handed_over_at"] = now
+    won = session.execute(
+        update(Callback).where(Callback.id == info.id, Callback.status == "pending",
+                               Callback.attempts == info.attempts).values(**values))
+    if won.rowcount != 1:
+        return None
+    key = attempt_key(info.id, info.attempts + 1)
+    agent_id = session.scalar(select(Agent.id).where(Agent.code == agent_code))
+    session.add(CallbackAttempt(callback_id=info.id, started_at=now, agent_id=agent_id,
+                                attempt_key=key, channel=f"PJSIP/agent-{agent_code}"))
+    if hand_over and cb.handed_over_at is None:
+        session.add(TicketEvent(ticket_id=info.ticket_id, at=now, actor="scheduler",
+                                action="handover",
+                                text=f"callback handed over to agent {agent_code}: "
+                                     "the owner did not take it in time"))
+    return key
+
+
+def finish(session: Session, key: str, result: AttemptOutcome, *, now: dt.datetime,
+           policy: SchedulerPolicy) -> tuple[str, dt.datetime | None]:
+    """Record how attempt ``key`` ended and what follows: ``("done"|"failed"|"retry", at)``.
+
+    Idempotent: an attempt already ended keeps its first outcome.
+    """
+    attempt = session.scalars(select(CallbackAttempt)
+                              .where(CallbackAttempt.attempt_key == key)).one_or_none()
+    if attempt is None:
+        return "gone", None
+    cb = session.get(Callback, attempt.callback_id)
+    if attempt.ended_at is not None or cb is None or cb.status != "in_progress":
+        return "gone", None
+    attempt.ended_at = now
+    attempt.outcome = result.outcome
+    attempt.detail = (result.detail or "")[:200] or None
+    attempt.citizen_answered_at = result.citizen_answered_at
+    session.flush()
+    citizen_tries = session.scalar(
+        select(func.count()).select_from(CallbackAttempt)
+        .where(CallbackAttempt.callback_id == cb.id,
+               CallbackAttempt.outcome.in_(sorted(CITIZEN_OUTCOMES)))) or 0
+    step, at, moved = policy.next_step(result.outcome, citizen_tries, now)
+    deadline = cb.sla_deadline_at or policy.sla_deadline(cb.due_at)
+    if step == "done":
+        reached = result.citizen_answered_at or now
+        cb.status, cb.outcome, cb.reached_at = "done", "reached", reached
+        cb.sla_met = reached <= deadline
+    elif step == "failed":
+        cb.status, cb.outcome, cb.sla_met = "failed", "not_reached", False
+    else:
+        cb.status, cb.next_attempt_at = "pending", at
+        if moved:
+            cb.quiet_hours_moved = True
+    cb.sla_deadline_at = deadline
+    if step in ("done", "failed"):
+        text = (f"callback: citizen reached ({'SLA met' if cb.sla_met else 'SLA missed'})"
+                if step == "done" else
+                f"callback: citizen not reached after {citizen_tries} attempts (SLA missed)")
+        session.add(TicketEvent(ticket_id=cb.ticket_id, at=now, actor="scheduler",
+                                action="callback", text=text))
+    return step, at
+
+
+@dataclass(frozen=True)
+class OpenAttempt:
+    """An attempt claimed but never finished (the scheduler stopped or died meanwhile)."""
+
+    key: str
+    callback_id: int
+    started_at: dt.datetime
+
+
+def open_attempts(session: Session) -> list[OpenAttempt]:
+    rows = session.execute(
+        select(CallbackAttempt.attempt_key, CallbackAttempt.callback_id,
+               CallbackAttempt.started_at)
+        .join(Callback, Callback.id == CallbackAttempt.callback_id)
+        .where(Callback.status == "in_progress", CallbackAttempt.ended_at.is_(None),
+               CallbackAttempt.attempt_key.is_not(None))).all()
+    return [OpenAttempt(k, c, _aware(s)) for k, c, s in rows]  # type: ignore[arg-type]
+
+
+# -- reminders and escalation ----------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Notice:
+    """A reminder or an escalation that was sent (also written as a ticket event)."""
+
+    kind: str
+    callback_id: int
+    ticket_id: int
+    ticket_number: str
+    to: str
+    text: str
+
+
+_NOTICE_COLUMN = {"remind_department": "department_reminded_at",
+                  "remind_agent": "agent_reminded_at", "escalate": "escalated_at"}
+
+
+def send_notice(session: Session, callback_id: int, kind: str, *, now: dt.datetime,
+                settings: dict[str, Any], zone: Any) -> Notice | None:
+    """Send (record) one reminder or escalation, once; None if no longer needed."""
+    column = getattr(Callback, _NOTICE_COLUMN[kind])
+    cb = session.get(Callback, callback_id)
+    if cb is None or cb.status != "pending" or getattr(cb, _NOTICE_COLUMN[kind]) is not None:
+        return None
+    ticket = session.get(Ticket, cb.ticket_id)
+    if ticket is None:
+        return None
+    if kind != "remind_agent" and ticket.status not in NOT_REPLIED:
+        return None
+    due = cb.due_at.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S")
+    dept = session.get(Department, ticket.department_id) if ticket.department_id else None
+    dept_name = f"{dept.code} {dept.name}" if dept else "-"
+    if kind == "remind_department":
+        to, action = f"department {dept_name}", "remind"
+        text = f"reminder to {to}: reply to {ticket.number} is promised by {due}"
+    elif kind == "remind_agent":
+        owner = session.get(Agent, cb.owner_agent_id) if cb.owner_agent_id else None
+        if owner is None:
+            return None
+        to, action = f"agent {owner.code}", "remind"
+        text = f"reminder to {to}: callback for {ticket.number} is due at {due}"
+    else:
+        to, action = f"supervisor {settings['supervisor']}", "escalate"
+        text = (f"escalated to {to}: department {dept_name} has not replied to "
+                f"{ticket.number} (status {ticket.status}); reply promised by {due}")
+    won = session.execute(update(Callback).where(Callback.id == callback_id, column.is_(None))
+                          .values({column: now}))
+    if won.rowcount != 1:
+        return None
+    session.add(TicketEvent(ticket_id=ticket.id, at=now, actor="scheduler", action=action,
+                            text=text))
+    return Notice(kind=kind, callback_id=callback_id, ticket_id=ticket.id,
+                  ticket_number=ticket.number, to=to, text=text)
+
+
+# -- surveys ---------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class SurveyInfo:
+    id: int
+    ticket_id: int
+    ticket_number: str
+    citizen_phone: str
+    key: str
+
+
+def claim_survey(session: Session, survey_id: int, *, now: dt.datetime,
+                 policy: SchedulerPolicy) -> SurveyInfo | Moved:
+    """Take the next survey attempt (quiet hours respected); Moved when not ours to place."""
+    sv = session.get(SurveyCall, survey_id)
+    if sv is None or sv.status != "pending":
+        return Moved(None, "not pending")
+    if policy.quiet.contains(now):
+        at = policy.quiet.next_allowed(now)
+        sv.next_attempt_at = at
+        return Moved(at, "quiet hours")
+    ticket = session.get(Ticket, sv.ticket_id)
+    citizen = ticket.citizen if ticket else None
+    if ticket is None or citizen is None:
+        sv.status, sv.finished_at = "done", now
+        return Moved(None, "no citizen to survey")
+    key = f"sv-{sv.id}-{sv.attempts + 1}"
+    won = session.execute(update(SurveyCall).where(
+        SurveyCall.id == sv.id, SurveyCall.status == "pending",
+        SurveyCall.attempts == sv.attempts).values(status="in_progress",
+                                                   attempts=sv.attempts + 1, attempt_key=key))
+    if won.rowcount != 1:
+        return Moved(None, "taken by another node")
+    return SurveyInfo(id=sv.id, ticket_id=ticket.id, ticket_number=ticket.number,
+                      citizen_phone=citizen.phone, key=key)
+
+
+def finish_survey(session: Session, key: str, *, answered: bool, score: int | None,
+                  now: dt.datetime, retry_s: float) -> tuple[str, dt.datetime | None]:
+    """Store the rating (or no input), or retry once after no answer, then record no answer."""
+    sv = session.scalars(select(SurveyCall).where(SurveyCall.attempt_key == key)).one_or_none()
+    if sv is None or sv.status != "in_progress":
+        return "gone", None
+    if not answered and sv.attempts < 2:
+        sv.status = "pending"
+        sv.next_attempt_at = now + dt.timedelta(seconds=retry_s)
+        return "retry", sv.next_attempt_at
+    if answered:
+        outcome = "rated" if score is not None and 1 <= score <= 5 else "no_input"
+    else:
+        outcome = "no_answer"
+    session.add(SurveyResult(ticket_id=sv.ticket_id, score=score if outcome == "rated" else None,
+                             outcome=outcome, at=now))
+    sv.status, sv.finished_at = "done", now
+    session.add(TicketEvent(ticket_id=sv.ticket_id, at=now, actor="scheduler", action="survey",
+                            text=f"satisfaction survey: {outcome}"
+                                 + (f" {score}/5" if outcome == "rated" else "")))
+    return "done", None
+
+
+def open_surveys(session: Session) -> list[str]:
+    return list(session.scalars(select(SurveyCall.attempt_key)
+                                .where(SurveyCall.status == "in_progress",
+                                       SurveyCall.attempt_key.is_not(None))))
+
+
+# -- promises and the report -----------------------------------------------------------------
+
+class PromiseError(ValueError):
+    """A promise cannot be recorded; the message says why (nothing was changed)."""
+
+
+def promise(session: Session, ticket: str | int, at: dt.datetime, *, owner_code: str | None,
+            actor: str, timezone: str) -> int:
+    """Promise a reply to ticket ``ticket`` (id or number) by ``at``, optionally owned by one
+    agent; returns the pending callback's id. Raises PromiseError or a TicketError."""
+    from hotline.tickets.service import TicketService
+
+    service = TicketService(timezone=timezone)
+    row = service.get(session, ticket) if isinstance(ticket, int) else \
+        service.get_by_number(session, ticket)
+    owner_id = None
+    if owner_code is not None:
+        owner_id = session.scalar(select(Agent.id).where(Agent.code == owner_code))
+        if owner_id is None:
+            raise PromiseError(f"no agent with code {owner_code!r}")
+    service.set_promised_reply(session, row.id, at, actor=actor)
+    cb = session.scalars(select(Callback).where(Callback.ticket_id == row.id,
+                                                Callback.status == "pending")).one()
+    cb.owner_agent_id = owner_id
+    cb.next_attempt_at = None
+    session.flush()
+    return cb.id
+
+
+@dataclass(frozen=True)
+class CallbackRow:
+    """One line of the callback report (phone masked: the report is for supervisors)."""
+
+    id: int
+    ticket_number: str
+    citizen: str
+    due_at: dt.datetime
+    owner: str | None
+    status: str
+    outcome: str | None
+    attempts: int
+    next_attempt_at: dt.datetime | None
+    late: bool | None
+    quiet_hours_moved: bool
+    handed_over: bool
+    escalated: bool
+    sla_met: bool | None
+    reached_at: dt.datetime | None
+
+
+def list_callbacks(session: Session, *, status: str | None = None,
+                   limit: int = 50) -> list[CallbackRow]:
+    from hotline import phone
+
+    q = (select(Callback, Ticket.number, Citizen.phone, Agent.code)
+         .join(Ticket, Ticket.id == Callback.ticket_id)
+         .outerjoin(Citizen, Citizen.id == Callback.citizen_id)
+         .outerjoin(Agent, Agent.id == Callback.owner_agent_id)
+         .order_by(Callback.due_at.desc()).limit(limit))
+    if status:
+        q = q.where(Callback.status == status)
+    out = []
+    for cb, number, citizen_phone, owner in session.execute(q):
+        out.append(CallbackRow(
+            id=cb.id, ticket_number=number,
+            citizen=phone.mask(citizen_phone) if citizen_phone else "-", due_at=cb.due_at,
+            owner=owner, status=cb.status, outcome=cb.outcome, attempts=cb.attempts,
+            next_attempt_at=cb.next_attempt_at, late=cb.late,
+            quiet_hours_moved=bool(cb.quiet_hours_moved),
+            handed_over=cb.handed_over_at is not None, escalated=cb.escalated_at is not None,
+            sla_met=cb.sla_met, reached_at=cb.reached_at))
+    return out
+
+
+__all__ += ["PromiseError", "promise", "CallbackRow", "list_callbacks"]

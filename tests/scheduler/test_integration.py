@@ -1,0 +1,275 @@
+"""The scheduler end to end on the real PBX: promises kept by calls the city simulator sees.
+
+Each test starts the Controller against the sandbox with its own SQLite database, attaches the
+scheduler with test-sized times (``support.FAST``), and steers the simulated agent phones and
+the citizen's number through the city simulator.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import zoneinfo
+
+import pytest
+import pytest_twisted
+from sqlalchemy import select
+from twisted.internet import reactor
+
+from db.models import SchedulerState, SurveyCall, SurveyResult, TicketEvent
+from hotline.controller import Controller
+from hotline.pbx.sandbox import Sandbox
+from hotline.sim.city import CitySimulator
+from hotline.tickets.service import TicketService
+from scheduler import attach
+from tests.scheduler.support import (
+    FAST,
+    CityWatch,
+    callback_state,
+    ensure_agents,
+    new_ticket,
+    promise_in,
+    utcnow,
+)
+from tests.support.pbx import ami_client
+from tests.support.waiting import sleep, until
+
+pytestmark = pytest.mark.pbx
+
+
+class Harness:
+    """A started controller with the scheduler attached, the city, and a ring log."""
+
+    def __init__(self, controller: Controller, scheduler, city: CitySimulator,
+                 watch: CityWatch) -> None:
+        self.controller, self.scheduler, self.city, self.watch = (controller, scheduler, city,
+                                                                  watch)
+        self.db = controller.db
+        self.members: list[str] = []
+
+    async def in_queue(self, code: str) -> None:
+        await self.controller.ami.action("QueueAdd", Queue="hotline",
+                                         Interface=f"PJSIP/agent-{code}",
+                                         MemberName=f"agent {code}")
+        self.members.append(code)
+
+    def read(self, fn, *args):
+        with self.db.begin() as s:
+            return fn(s, *args)
+
+
+@pytest_twisted.async_yield_fixture
+async def make_harness(pbx_sandbox: Sandbox, tmp_path):
+    made: list[Harness] = []
+
+    async def make(**settings) -> Harness:
+        cfg = pbx_sandbox.config.with_overrides({
+            "database": {"url": f"sqlite:///{tmp_path / 'hotline.db'}"},
+            "scheduler": dict(FAST, **settings)})
+        controller = Controller(config=cfg, reactor=reactor)
+        await controller.start()
+        city_ami = ami_client(pbx_sandbox, "city")
+        city_ami.start()
+        await city_ami.when_ready()
+        watch = CityWatch()
+        city_ami.subscribe("Newchannel", watch.on_newchannel)
+        scheduler = attach(controller, node="test")
+        h = Harness(controller, scheduler,
+                    CitySimulator(ami=city_ami, hotline_number="83658365"), watch)
+        made.append(h)
+        with controller.db.begin() as s:
+            ensure_agents(s, "1001", "1002")
+        await scheduler.start()
+        await until(lambda: scheduler.leading, timeout=10)
+        return h
+
+    yield make
+
+    for h in made:
+        await h.scheduler.stop()
+        for code in h.members:
+            await h.controller.ami.action("QueueRemove", Queue="hotline",
+                                          Interface=f"PJSIP/agent-{code}")
+        await h.controller.stop()
+        await h.city.ami.stop()
+    await sleep(1.0)  # let the last legs hang up before the next test rings the same phones
+
+
+def _done(h: Harness, cb_id: int):
+    def check():
+        cb, attempts, ticket = h.read(callback_state, cb_id)
+        return (cb, attempts, ticket) if cb.status in ("done", "failed") else None
+    return check
+
+
+@pytest_twisted.ensureDeferred
+async def test_promise_due_rings_agent_then_citizen(make_harness):
+    """At the due time the agent's phone rings first, then the citizen's; the attempt is
+    answered and the callback is reached within its SLA."""
+    h = await make_harness()
+    await h.in_queue("1001")
+    await h.city.set_agent("1001", delay_s=0.5)
+    await h.city.set_number("13900000001", mode="answer", delay_s=0.5)
+    with h.db.begin() as s:
+        ticket_id = new_ticket(s, "13900000001")
+        cb_id = promise_in(s, ticket_id, 3)
+    cb, attempts, ticket = await until(_done(h, cb_id), timeout=40)
+    assert h.watch.order()[:2] == ["agent 1001", "number 13900000001"]
+    assert h.watch.count("number 13900000001") == 1
+    assert cb.status == "done" and cb.outcome == "reached"
+    assert len(attempts) == 1
+    first = attempts[0]
+    assert first.outcome == "answered" and first.attempt_key == f"cb-{cb_id}-1"
+    assert first.citizen_answered_at is not None and first.ended_at is not None
+    assert first.started_at >= cb.due_at - dt.timedelta(seconds=1)
+    assert first.agent_id is not None
+    assert cb.reached_at == first.citizen_answered_at
+    assert cb.sla_deadline_at == cb.due_at + dt.timedelta(seconds=FAST["sla_grace_s"])
+    assert cb.sla_met is True and cb.late is False, [str(x) for x in (cb.due_at, first.started_at, cb.reached_at, first.ended_at, first.detail)]
+
+
+@pytest_twisted.ensureDeferred
+async def test_citizen_not_answering_is_retried_then_not_reached(make_harness):
+    """No answer at the citizen's phone: retried after the backoff, then "not reached" with
+    the SLA missed; each attempt keeps its own outcome."""
+    h = await make_harness()
+    await h.in_queue("1001")
+    await h.city.set_agent("1001", delay_s=0.3)
+    await h.city.set_number("13900000002", mode="noanswer")
+    with h.db.begin() as s:
+        cb_id = promise_in(s, new_ticket(s, "13900000002"), 2)
+    cb, attempts, ticket = await until(_done(h, cb_id), timeout=60)
+    assert cb.status == "failed" and cb.outcome == "not_reached"
+    assert cb.sla_met is False and cb.reached_at is None
+    assert [a.outcome for a in attempts] == ["no_answer", "no_answer"]
+    gap = (attempts[1].started_at - attempts[0].ended_at).total_seconds()
+    assert gap >= FAST["retry_initial_s"] - 0.1
+    assert h.watch.count("number 13900000002") == 2
+    events = h.read(lambda s: [e.text for e in s.scalars(
+        select(TicketEvent).where(TicketEvent.ticket_id == cb.ticket_id,
+                                  TicketEvent.action == "callback"))])
+    assert events and "not reached" in events[0]
+
+
+@pytest_twisted.ensureDeferred
+async def test_quiet_hours_move_the_attempt_to_their_end(make_harness):
+    """A callback falling due inside quiet hours is moved to their end (recorded on the row),
+    and placed only then."""
+    zone = zoneinfo.ZoneInfo("Asia/Shanghai")
+    now = utcnow().astimezone(zone)
+    start, end = now - dt.timedelta(minutes=1), now + dt.timedelta(seconds=7)
+    if start.date() != end.date():
+        pytest.skip("the quiet window would cross local midnight")
+    h = await make_harness(quiet_hours=f"{start:%H:%M:%S}-{end:%H:%M:%S}")
+    await h.in_queue("1001")
+    await h.city.set_agent("1001", delay_s=0.3)
+    await h.city.set_number("13900000003", mode="answer", delay_s=0.3)
+    with h.db.begin() as s:
+        cb_id = promise_in(s, new_ticket(s, "13900000003"), 2)
+
+    def moved():
+        cb, attempts, _ = h.read(callback_state, cb_id)
+        return cb if cb.quiet_hours_moved else None
+    cb = await until(moved, timeout=15)
+    quiet_end = end.replace(microsecond=0).astimezone(dt.UTC)
+    assert cb.next_attempt_at == quiet_end
+    assert h.watch.count("number 13900000003") == 0
+    cb, attempts, _ = await until(_done(h, cb_id), timeout=40)
+    assert cb.outcome == "reached" and cb.quiet_hours_moved
+    assert attempts[0].started_at >= quiet_end
+
+
+@pytest_twisted.ensureDeferred
+async def test_owner_only_callback_is_handed_over(make_harness):
+    """The owner (1002) is not in the queue: nobody takes the callback until the hand-over
+    time, then the free agent 1001 gets it, and the ticket says so."""
+    h = await make_harness()
+    await h.in_queue("1001")
+    await h.city.set_agent("1001", delay_s=0.3)
+    await h.city.set_number("13900000004", mode="answer", delay_s=0.3)
+    with h.db.begin() as s:
+        cb_id = promise_in(s, new_ticket(s, "13900000004"), 2, owner="1002")
+    cb, attempts, _ = await until(_done(h, cb_id), timeout=40)
+    assert cb.handed_over_at is not None
+    assert cb.handed_over_at >= cb.due_at + dt.timedelta(seconds=FAST["handover_after_s"])
+    assert attempts[0].channel == "PJSIP/agent-1001"
+    assert h.watch.count("agent 1002") == 0 and h.watch.count("agent 1001") == 1
+    texts = h.read(lambda s: [e.text for e in s.scalars(
+        select(TicketEvent).where(TicketEvent.ticket_id == cb.ticket_id,
+                                  TicketEvent.action == "handover"))])
+    assert len(texts) == 1 and "1001" in texts[0]
+
+
+@pytest_twisted.ensureDeferred
+async def test_reminders_and_escalation_before_the_due_time(make_harness):
+    """Before the due time the department and the owning agent are reminded and, since the
+    department has not replied, the supervisor is told; a replied ticket is not escalated."""
+    h = await make_harness(remind_department_before_s=5.0, remind_agent_before_s=4.0,
+                           escalate_before_s=3.0)
+    notices = []
+    h.scheduler.on_notice(notices.append)
+    with h.db.begin() as s:
+        open_cb = promise_in(s, new_ticket(s, "13900000005", department="D01"), 7, owner="1002")
+        replied = new_ticket(s, "13900000006", department="D01")
+        TicketService().start_handling(s, replied, actor="D01")
+        TicketService().reply(s, replied, actor="D01", text="已修复")
+        replied_cb = promise_in(s, replied, 7)
+    await until(lambda: {n.kind for n in notices if n.callback_id == open_cb} ==
+                {"remind_department", "remind_agent", "escalate"}, timeout=15)
+    cb, _, _ = h.read(callback_state, open_cb)
+    assert cb.department_reminded_at and cb.agent_reminded_at and cb.escalated_at
+    assert cb.department_reminded_at <= cb.escalated_at
+    assert cb.escalated_at <= cb.due_at - dt.timedelta(seconds=2)
+    escalation = next(n for n in notices if n.kind == "escalate")
+    assert "supervisor" in escalation.to and "has not replied" in escalation.text
+    actions = h.read(lambda s: sorted(e.action for e in s.scalars(
+        select(TicketEvent).where(TicketEvent.ticket_id == cb.ticket_id,
+                                  TicketEvent.actor == "scheduler"))))
+    assert actions == ["escalate", "remind", "remind"]
+    other, _, _ = h.read(callback_state, replied_cb)
+    assert other.escalated_at is None and other.department_reminded_at is None
+    assert not [n for n in notices if n.callback_id == replied_cb]
+
+
+@pytest_twisted.ensureDeferred
+async def test_survey_reads_the_citizens_dtmf_rating(make_harness):
+    """Closing a ticket leads to a survey call; the citizen presses 4 and the rating is
+    stored on the ticket."""
+    h = await make_harness()
+    await h.city.set_number("13900000007", mode="answer", delay_s=0.3, dtmf="4")
+    await until(lambda: h.read(lambda s: s.get(SchedulerState,
+                                               "survey.last_event_id")), timeout=10)
+    with h.db.begin() as s:
+        ticket_id = new_ticket(s, "13900000007")
+        service = TicketService()
+        service.reply(s, ticket_id, actor="1001", text="已答复")
+        service.close(s, ticket_id, actor="1001")
+
+    def rated():
+        rows = h.read(lambda s: [(r.outcome, r.score) for r in s.scalars(
+            select(SurveyResult).where(SurveyResult.ticket_id == ticket_id))])
+        return rows or None
+    assert await until(rated, timeout=40) == [("rated", 4)]
+    assert h.watch.count("number 13900000007") == 1
+    sv = h.read(lambda s: s.scalars(select(SurveyCall)
+                                    .where(SurveyCall.ticket_id == ticket_id)).one().status)
+    assert sv == "done"
+
+
+@pytest_twisted.ensureDeferred
+async def test_survey_not_answered_is_retried_once_then_no_answer(make_harness):
+    """A survey nobody answers is tried twice in all, then recorded as no answer."""
+    h = await make_harness()
+    await h.city.set_number("13900000008", mode="noanswer")
+    await until(lambda: h.read(lambda s: s.get(SchedulerState,
+                                               "survey.last_event_id")), timeout=10)
+    with h.db.begin() as s:
+        ticket_id = new_ticket(s, "13900000008")
+        TicketService().reply(s, ticket_id, actor="1001", text="已答复")
+        TicketService().close(s, ticket_id, actor="1001")
+
+    def recorded():
+        rows = h.read(lambda s: [(r.outcome, r.score) for r in s.scalars(
+            select(SurveyResult).where(SurveyResult.ticket_id == ticket_id))])
+        return rows or None
+    assert await until(recorded, timeout=40) == [("no_answer", None)]
+    assert h.watch.count("number 13900000008") == 2
