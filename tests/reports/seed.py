@@ -250,7 +250,7 @@ def seed_daily(session: Session) -> dict:
     _ticket(session, org, dept="D1", category="供水", channel="web", grid="G001",
             created=p.end)
     incident = Incident(title="停水 <b>片区</b>", kind="complaint", category="供水",
-                        grid=org["grid"]["G001"], confirmed_by="sup",
+                        grid_id=org["grid"]["G001"].id, confirmed_by="sup",
                         confirmed_at=s + dt.timedelta(hours=11))
     session.add(incident)
     tickets[0].incident = incident
