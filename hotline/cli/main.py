@@ -20,6 +20,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "directory",
     "pbx",
     "run",
+    "sim",
     "sched",
     "stt",
 )

@@ -8,7 +8,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-__all__ = ["SpeechError", "synthesise", "tone_file"]
+__all__ = ["SpeechError", "synthesise", "tone_file", "to_pinyin", "convert_for_playback"]
 
 
 class SpeechError(Exception):
@@ -21,6 +21,31 @@ def _run(cmd: list[str]) -> None:
         raise SpeechError(f"{cmd[0]} failed (exit {proc.returncode}): {proc.stderr.strip()}")
 
 
+def to_pinyin(text: str) -> str:
+    """Tone-numbered pinyin for espeak-ng; text that is pinyin already passes through."""
+    if not any("\u3400" <= ch <= "\u9fff" for ch in text):
+        return text
+    from pypinyin import Style, lazy_pinyin
+
+    return " ".join(lazy_pinyin(text, style=Style.TONE3, neutral_tone_with_five=True))
+
+
+def convert_for_playback(source: Path, out_dir: Path, *, rate: int = 8000) -> Path:
+    """Any audio file sox reads, as an 8 kHz mono 16-bit WAV the PBX plays; cached by content."""
+    if not source.is_file():
+        raise SpeechError(f"no such audio file: {source}")
+    if not shutil.which("sox"):
+        raise SpeechError("sox is not installed: run `make deps`")
+    digest = hashlib.sha1(source.read_bytes()).hexdigest()[:16]
+    out_dir.mkdir(parents=True, exist_ok=True)
+    out = out_dir / f"play-{digest}.wav"
+    if not out.exists():
+        tmp = out_dir / f".play-{digest}.wav"
+        _run(["sox", "-G", str(source), "-r", str(rate), "-c", "1", "-b", "16", str(tmp)])
+        tmp.rename(out)
+    return out
+
+
 def synthesise(text: str, out_dir: Path, *, voice: str = "cmn-latn-pinyin",
                rate: int = 8000) -> Path:
     """An 8 kHz mono 16-bit WAV of ``text``, cached by content in ``out_dir``.
@@ -30,6 +55,7 @@ def synthesise(text: str, out_dir: Path, *, voice: str = "cmn-latn-pinyin",
     """
     if not text.strip():
         raise SpeechError("nothing to say: the text is empty")
+    text = to_pinyin(text)
     for tool in ("espeak-ng", "sox"):
         if not shutil.which(tool):
             raise SpeechError(f"{tool} is not installed: run `make deps`")

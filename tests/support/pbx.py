@@ -157,3 +157,13 @@ def ami_client(sandbox: Sandbox, which: str = "pbx", **kw):
     creds = sandbox.secrets()[f"{which}_ami"]
     return AMIClient(username=creds["username"], secret=creds["secret"], host="127.0.0.1",
                      port=sandbox.config[which]["ami_port"], reactor=reactor, **kw)
+
+
+def config_file(sandbox: Sandbox, path: Path) -> Path:
+    """The test sandbox's configuration as a TOML file, for commands run as subprocesses."""
+    lines = [f'[site]\nstate_dir = "{sandbox.config.state_dir}"']
+    for section, values in TEST_OVERRIDES.items():
+        lines.append(f"[{section}]")
+        lines += [f"{key} = {value!r}" for key, value in values.items()]
+    path.write_text("\n".join(lines) + "\n")
+    return path
