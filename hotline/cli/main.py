@@ -19,6 +19,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "db",
     "directory",
     "pbx",
+    "report",
     "run",
     "sim",
     "sched",

@@ -1,0 +1,161 @@
+# -*- test-case-name: tests.reports.test_cli -*-
+"""``hotline report sla | rates | daily``: the supervisor reports as HTML or CSV files, from the
+same functions the console pages use."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from hotline.cli.main import CommandError
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("report", help="supervisor reports: callback SLA, the three rates, "
+                                      "the daily public-sentiment report")
+    rsub = p.add_subparsers(dest="report_command", metavar="REPORT")
+    rsub.required = True
+
+    sla = rsub.add_parser("sla", help="callback SLA for a period (site-local days)")
+    _period_args(sla)
+    sla.add_argument("--by", default="department",
+                     choices=["department", "agent", "category", "channel", "grid"],
+                     help="group the report (default: department)")
+    for name in ("department", "agent", "grid"):
+        sla.add_argument(f"--{name}", metavar="CODE", help=f"only this {name} (by code)")
+    sla.add_argument("--category", help="only this category")
+    sla.add_argument("--channel", help="only this intake channel (code)")
+    sla.add_argument("--tickets", metavar="OUTCOME", nargs="?", const="all",
+                     help="add the callbacks (all, or one outcome: met, late, not_reached, "
+                          "pending, cancelled); with --format csv the list replaces the summary")
+    sla.add_argument("--limit", type=int, default=500, help="callbacks listed (default 500)")
+    _output_args(sla)
+    sla.set_defaults(func=_sla)
+
+    rates = rsub.add_parser("rates", help="response, resolution and satisfaction rates")
+    _period_args(rates)
+    rates.add_argument("--department", metavar="CODE", help="only this department")
+    _output_args(rates)
+    rates.set_defaults(func=_rates)
+
+    daily = rsub.add_parser("daily", help="the daily public-sentiment report (民情报告)")
+    daily.add_argument("--date", required=True, metavar="YYYY-MM-DD", help="site-local day")
+    daily.add_argument("--store", action="store_true",
+                       help="also keep it in the database, as the scheduled job does")
+    daily.add_argument("--format", choices=["html", "json"], default="html")
+    daily.add_argument("-o", "--output", metavar="FILE", help="write here (default: stdout)")
+    daily.set_defaults(func=_daily)
+
+
+def _period_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--from", dest="first", required=True, metavar="YYYY-MM-DD",
+                   help="first day (site-local)")
+    p.add_argument("--to", dest="last", required=True, metavar="YYYY-MM-DD",
+                   help="last day, included")
+
+
+def _output_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--format", choices=["html", "csv"], default="html")
+    p.add_argument("-o", "--output", metavar="FILE", help="write here (default: stdout)")
+
+
+def _write(args: argparse.Namespace, data: str | bytes) -> int:
+    raw = data.encode("utf-8") if isinstance(data, str) else data
+    if args.output:
+        try:
+            Path(args.output).write_bytes(raw)
+        except OSError as e:
+            raise CommandError(f"cannot write {args.output}: {e}") from None
+        print(f"wrote {args.output} ({len(raw)} bytes)", file=sys.stderr)
+    else:
+        sys.stdout.buffer.write(raw)
+        sys.stdout.buffer.flush()
+    return 0
+
+
+def _run(cfg: Any, fn, *args: Any, **kwargs: Any) -> Any:
+    """One read-only unit of work on the configured database; report errors as one line."""
+    from db.session import begin, make_engine, make_session_factory
+    from hotline.reports.exceptions import ReportError
+
+    engine = make_engine(cfg.database_url)
+    try:
+        with begin(make_session_factory(engine)) as session:
+            return fn(session, *args, **kwargs)
+    except ReportError as e:
+        raise CommandError(e.message) from None
+    finally:
+        engine.dispose()
+
+
+def _period(args: argparse.Namespace, cfg: Any):
+    from hotline.reports.exceptions import ReportError
+    from hotline.reports.periods import period
+
+    try:
+        return period(args.first, args.last, cfg["site"]["timezone"])
+    except ReportError as e:
+        raise CommandError(e.message) from None
+
+
+def _sla(args: argparse.Namespace, cfg: Any) -> int:
+    from hotline.reports import render
+    from hotline.reports.sla import SLAFilter, sla_report, sla_tickets
+
+    p = _period(args, cfg)
+    filters = SLAFilter(department=args.department, agent=args.agent, category=args.category,
+                        channel=args.channel, grid=args.grid)
+    outcome = None if args.tickets in (None, "all") else args.tickets
+
+    def work(session):
+        report = sla_report(session, p, filters, by=args.by)
+        rows = (sla_tickets(session, p, filters, outcome=outcome, limit=args.limit)
+                if args.tickets else None)
+        return report, rows
+
+    report, rows = _run(cfg, work)
+    if args.format == "csv":
+        if rows is not None:
+            return _write(args, render.sla_tickets_csv(rows, timezone=p.timezone))
+        return _write(args, render.sla_csv(report))
+    return _write(args, render.sla_html(report, tickets=rows))
+
+
+def _rates(args: argparse.Namespace, cfg: Any) -> int:
+    from hotline.reports import render
+    from hotline.reports.rates import rates_report
+
+    p = _period(args, cfg)
+    report = _run(cfg, rates_report, p, department=args.department,
+                  satisfied_min_score=cfg["reports"]["satisfied_min_score"])
+    return _write(args, render.rates_csv(report) if args.format == "csv"
+                  else render.rates_html(report))
+
+
+def _daily(args: argparse.Namespace, cfg: Any) -> int:
+    from hotline.reports import render
+    from hotline.reports.charts import load_geometry
+    from hotline.reports.daily import build_daily, store_daily
+    from hotline.reports.exceptions import ReportError
+
+    settings = cfg["reports"]
+    try:
+        geometry = load_geometry(settings["grid_geometry"] or None)
+    except ReportError as e:
+        raise CommandError(e.message) from None
+
+    def work(session):
+        report = build_daily(session, args.date, timezone=cfg["site"]["timezone"],
+                             calls_per_agent_hour=settings["calls_per_agent_hour"])
+        html = render.daily_html(report, geometry)
+        if args.store:
+            store_daily(session, report, html)
+        return report, html
+
+    report, html = _run(cfg, work)
+    if args.format == "json":
+        return _write(args, json.dumps(report.as_dict(), ensure_ascii=False, indent=1) + "\n")
+    return _write(args, html)
