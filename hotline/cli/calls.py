@@ -8,10 +8,10 @@ import datetime as dt
 from collections.abc import Callable
 from typing import Any
 
-from twisted.internet import defer, task
+from twisted.internet import defer
 
-from hotline.cli.main import CommandError
-from hotline.config import Config, ConfigError
+from hotline.cli.reactor import connect_ami, react
+from hotline.config import Config
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -24,52 +24,19 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _calls(args: argparse.Namespace, cfg: Config) -> int:
-    from hotline.controller import ami_credentials
-
-    try:
-        username, secret = ami_credentials(cfg)
-    except ConfigError as e:
-        raise CommandError(str(e)) from None
-    failures: list[BaseException] = []
-
-    def start(reactor: Any) -> defer.Deferred[None]:
-        d = defer.Deferred.fromCoroutine(
-            _show(reactor, cfg, username, secret, watch=args.watch, timeout=args.timeout))
-        d.addErrback(lambda f: failures.append(f.value))
-        return d
-
-    try:
-        task.react(start)
-    except SystemExit as e:
-        if failures:
-            exc = failures[0]
-            if isinstance(exc, CommandError):
-                raise exc from None
-            raise CommandError(f"{type(exc).__name__}: {exc}") from None
-        return int(e.code or 0)
-    return 0
+    return react(lambda reactor: _show(reactor, cfg, watch=args.watch, timeout=args.timeout))
 
 
-async def _show(reactor: Any, cfg: Config, username: str, secret: str, *, watch: bool,
-                timeout: float) -> None:
-    from hotline.ami.client import AMIClient
+async def _show(reactor: Any, cfg: Config, *, watch: bool, timeout: float) -> None:
     from hotline.calls.service import CallService
     from hotline.calls.tracker import CallTracker
 
-    host, port = cfg["ami"]["host"], int(cfg["ami"]["port"])
-    client = AMIClient(username=username, secret=secret, host=host, port=port, reactor=reactor)
+    client = await connect_ami(reactor, cfg, timeout=timeout)
     tracker = CallTracker(ami=client, clock=reactor, queue_name=cfg["queue"]["name"])
     tracker.subscribe()
     service = CallService(tracker=tracker)
-    client.start()
     try:
-        ready = client.when_ready()
-        ready.addTimeout(timeout, reactor)
-        try:
-            await ready
-        except defer.TimeoutError:
-            raise CommandError(f"the PBX's AMI at {host}:{port} was not ready within "
-                               f"{timeout:g} s; is it running (`hotline pbx status`)?") from None
+        await tracker.resync(client)
         now = reactor.seconds()
         print(render(service, now))
         if not watch:
