@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import datetime as dt
 import socket
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from sqlalchemy.exc import OperationalError
 from twisted.internet import defer
 from twisted.internet.task import LoopingCall
 from twisted.internet.threads import deferToThreadPool
@@ -37,6 +39,7 @@ if TYPE_CHECKING:
 __all__ = ["TranscriptionService", "default_worker_name"]
 
 _log = Logger(namespace="hotline.stt.service")
+_LOCK_RETRIES = 8
 
 
 class TranscriptionService:
@@ -84,7 +87,7 @@ class TranscriptionService:
         """Start the pool, take back this controller's interrupted jobs, and start polling."""
         self._stopping = False
         self.pool.start()
-        taken = await self.db.run(jobs.requeue_stale, worker=self.worker_name, lease=self.lease,
+        taken = await self._run(jobs.requeue_stale, worker=self.worker_name, lease=self.lease,
                                   now=self.now())
         if taken:
             _log.info("stt: {n} interrupted job(s) queued again", n=taken)
@@ -118,7 +121,7 @@ class TranscriptionService:
         """The finaliser's listener: queue the call's job (once) and start it if a worker is
         free. Calls without speech recordings are skipped."""
         spec = self.registry.current
-        d = self.db.run(jobs.enqueue, call_id, model=spec.name, language=spec.language,
+        d = self._run(jobs.enqueue, call_id, model=spec.name, language=spec.language,
                         now=self.now())
 
         def queued(job: Any) -> None:
@@ -141,13 +144,13 @@ class TranscriptionService:
             return
         self._filling = True
         try:
-            await self.db.run(jobs.post_pending_notes, tickets=self.tickets,
+            await self._run(jobs.post_pending_notes, tickets=self.tickets,
                               call_language=self.call_language)
             if not await self._ensure_model():
                 return
             spec = self.registry.current
             while self._running < self.workers and not self._stopping:
-                job = await self.db.run(jobs.claim_next, worker=self.worker_name,
+                job = await self._run(jobs.claim_next, worker=self.worker_name,
                                         now=self.now(), model=spec.name, language=spec.language)
                 if job is None:
                     break
@@ -184,6 +187,29 @@ class TranscriptionService:
         if not self._stopping:
             self.kick()
 
+    # -- units of work -----------------------------------------------------------------------------
+
+    def _unit(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """``fn(session, ...)`` in one unit of work, blocking (pool threads only).
+
+        SQLite answers "database is locked" at once, without waiting, when a transaction that
+        has read must write after another connection committed; the whole unit is then tried
+        again from the start (a few times), which is safe because it changed nothing.
+        """
+        for attempt in range(_LOCK_RETRIES):
+            try:
+                with self.db.begin() as session:
+                    return fn(session, *args, **kwargs)
+            except OperationalError as e:
+                if "locked" not in str(e) or attempt == _LOCK_RETRIES - 1:
+                    raise
+                time.sleep(0.02 * (attempt + 1))
+        raise AssertionError("unreachable")
+
+    def _run(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> defer.Deferred[Any]:
+        """``_unit`` on the database's thread pool, for the reactor side."""
+        return deferToThreadPool(self.reactor, self.db.pool, self._unit, fn, *args, **kwargs)
+
     # -- the worker side (runs in the pool) ------------------------------------------------------
 
     def _run_job(self, job: jobs.JobInput) -> str:
@@ -194,14 +220,17 @@ class TranscriptionService:
         except Exception as e:  # noqa: BLE001 - a bug in one job must not stop the worker
             _log.failure("stt: job {job_id} (call {uniqueid}) crashed", job_id=job.id,
                          uniqueid=job.call_uniqueid)
-            with self.db.begin() as session:
-                row = jobs.retry_or_fail(session, job.id, f"internal error: {e!r}",
+            problem = f"internal error: {e!r}"
+
+            def give_up(session: Any) -> str:
+                row = jobs.retry_or_fail(session, job.id, problem,
                                          permanent=False, max_attempts=self.max_attempts,
                                          retry_delay=self.retry_delay, now=self.now())
                 if row.status == jobs.FAILED:
                     jobs.post_note(session, row, tickets=self.tickets,
                                    call_language=self.call_language)
                 return row.status
+            return self._unit(give_up)
 
     def _decode_and_store(self, job: jobs.JobInput) -> str:
         model = self.registry.get(job.model)
@@ -222,19 +251,19 @@ class TranscriptionService:
                                                 u.confidence) for u in out.utterances]
             results.append(result)
         if transient and job.attempts < self.max_attempts:
-            with self.db.begin() as session:
-                row = jobs.retry_or_fail(session, job.id, "; ".join(map(str, transient)),
-                                         permanent=False, max_attempts=self.max_attempts,
-                                         retry_delay=self.retry_delay, now=self.now())
+            row = self._unit(jobs.retry_or_fail, job.id, "; ".join(map(str, transient)),
+                             permanent=False, max_attempts=self.max_attempts,
+                             retry_delay=self.retry_delay, now=self.now())
             _log.warn("stt: job {job_id} (call {uniqueid}) will be tried again: {error}",
                       job_id=job.id, uniqueid=job.call_uniqueid, error=row.error)
             return row.status
         suggestion = self._suggest(model, job, decoded)
-        with self.db.begin() as session:
+        def store(session: Any) -> tuple[str, str | None, int | None]:
             row = jobs.finish(session, job.id, results, suggestion=suggestion, now=self.now())
             event_id = jobs.post_note(session, row, tickets=self.tickets,
                                       call_language=self.call_language)
-            status, error = row.status, row.error
+            return row.status, row.error, event_id
+        status, error, event_id = self._unit(store)
         _log.info("stt: job {job_id} (call {uniqueid}) {status}: {n} segment(s), note "
                   "{event_id}{problem}", job_id=job.id, uniqueid=job.call_uniqueid,
                   status=status, n=sum(len(r.segments) for r in results), event_id=event_id,
@@ -247,8 +276,7 @@ class TranscriptionService:
         recording with the directory's terms when the plain text matched nothing."""
         if not decoded:
             return None
-        with self.db.begin() as session:
-            spotter = KeywordSpotter(load_entries(session))
+        spotter = KeywordSpotter(self._unit(load_entries))
         if not len(spotter):
             return None
         suggestion = spotter.suggest(" ".join(d.text for d in decoded.values()))
