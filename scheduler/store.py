@@ -205,13 +205,14 @@ def claim(session: Session, info: CallbackInfo, *, agent_code: str, now: dt.date
     cb = session.get(Callback, info.id)
     if cb is None:
         return None
+    handing_over = hand_over and cb.handed_over_at is None
     values: dict[str, Any] = {"status": "in_progress", "attempts": info.attempts + 1}
     if cb.first_attempt_at is None:
         values["first_attempt_at"] = now
         values["late"] = policy.is_late(cb.due_at, now)
     if cb.sla_deadline_at is None:
         values["sla_deadline_at"] = policy.sla_deadline(cb.due_at)
-    if hand_over and cb.handed_over_at is None:
+    if handing_over:
         values["handed_over_at"] = now
     won = session.execute(
         update(Callback).where(Callback.id == info.id, Callback.status == "pending",
@@ -222,7 +223,7 @@ def claim(session: Session, info: CallbackInfo, *, agent_code: str, now: dt.date
     agent_id = session.scalar(select(Agent.id).where(Agent.code == agent_code))
     session.add(CallbackAttempt(callback_id=info.id, started_at=now, agent_id=agent_id,
                                 attempt_key=key, channel=f"PJSIP/agent-{agent_code}"))
-    if hand_over and cb.handed_over_at is None:
+    if handing_over:
         session.add(TicketEvent(ticket_id=info.ticket_id, at=now, actor="scheduler",
                                 action="handover",
                                 text=f"callback handed over to agent {agent_code}: "

@@ -52,6 +52,19 @@ class Harness:
                                          MemberName=f"agent {code}")
         self.members.append(code)
 
+    async def write(self, fn):
+        """Run ``fn(session)`` in a database thread; again if SQLite says another writer won
+        (the scheduler writes too)."""
+        from sqlalchemy.exc import OperationalError
+
+        for n in range(10):
+            try:
+                return await self.db.run(fn)
+            except OperationalError as e:
+                if "locked" not in str(e) or n == 9:
+                    raise
+                await sleep(0.1)
+
     def read(self, fn, *args):
         with self.db.begin() as s:
             return fn(s, *args)
@@ -76,8 +89,7 @@ async def make_harness(pbx_sandbox: Sandbox, tmp_path):
         h = Harness(controller, scheduler,
                     CitySimulator(ami=city_ami, hotline_number="83658365"), watch)
         made.append(h)
-        with controller.db.begin() as s:
-            ensure_agents(s, "1001", "1002")
+        await h.write(lambda s: ensure_agents(s, "1001", "1002"))
         await scheduler.start()
         await until(lambda: scheduler.leading, timeout=10)
         return h
@@ -92,6 +104,14 @@ async def make_harness(pbx_sandbox: Sandbox, tmp_path):
         await h.controller.stop()
         await h.city.ami.stop()
     await sleep(1.0)  # let the last legs hang up before the next test rings the same phones
+
+
+def closed_ticket(s, phone: str) -> int:
+    """A ticket answered and closed (办结): what leads to a satisfaction survey."""
+    ticket_id = new_ticket(s, phone)
+    TicketService().reply(s, ticket_id, actor="1001", text="已答复")
+    TicketService().close(s, ticket_id, actor="1001")
+    return ticket_id
 
 
 def _done(h: Harness, cb_id: int):
@@ -109,9 +129,7 @@ async def test_promise_due_rings_agent_then_citizen(make_harness):
     await h.in_queue("1001")
     await h.city.set_agent("1001", delay_s=0.5)
     await h.city.set_number("13900000001", mode="answer", delay_s=0.5)
-    with h.db.begin() as s:
-        ticket_id = new_ticket(s, "13900000001")
-        cb_id = promise_in(s, ticket_id, 3)
+    cb_id = await h.write(lambda s: promise_in(s, new_ticket(s, "13900000001"), 3))
     cb, attempts, ticket = await until(_done(h, cb_id), timeout=40)
     assert h.watch.order()[:2] == ["agent 1001", "number 13900000001"]
     assert h.watch.count("number 13900000001") == 1
@@ -135,8 +153,7 @@ async def test_citizen_not_answering_is_retried_then_not_reached(make_harness):
     await h.in_queue("1001")
     await h.city.set_agent("1001", delay_s=0.3)
     await h.city.set_number("13900000002", mode="noanswer")
-    with h.db.begin() as s:
-        cb_id = promise_in(s, new_ticket(s, "13900000002"), 2)
+    cb_id = await h.write(lambda s: promise_in(s, new_ticket(s, "13900000002"), 2))
     cb, attempts, ticket = await until(_done(h, cb_id), timeout=60)
     assert cb.status == "failed" and cb.outcome == "not_reached"
     assert cb.sla_met is False and cb.reached_at is None
@@ -163,8 +180,7 @@ async def test_quiet_hours_move_the_attempt_to_their_end(make_harness):
     await h.in_queue("1001")
     await h.city.set_agent("1001", delay_s=0.3)
     await h.city.set_number("13900000003", mode="answer", delay_s=0.3)
-    with h.db.begin() as s:
-        cb_id = promise_in(s, new_ticket(s, "13900000003"), 2)
+    cb_id = await h.write(lambda s: promise_in(s, new_ticket(s, "13900000003"), 2))
 
     def moved():
         cb, attempts, _ = h.read(callback_state, cb_id)
@@ -186,8 +202,8 @@ async def test_owner_only_callback_is_handed_over(make_harness):
     await h.in_queue("1001")
     await h.city.set_agent("1001", delay_s=0.3)
     await h.city.set_number("13900000004", mode="answer", delay_s=0.3)
-    with h.db.begin() as s:
-        cb_id = promise_in(s, new_ticket(s, "13900000004"), 2, owner="1002")
+    cb_id = await h.write(lambda s: promise_in(s, new_ticket(s, "13900000004"), 2,
+                                               owner="1002"))
     cb, attempts, _ = await until(_done(h, cb_id), timeout=40)
     assert cb.handed_over_at is not None
     assert cb.handed_over_at >= cb.due_at + dt.timedelta(seconds=FAST["handover_after_s"])
@@ -207,12 +223,13 @@ async def test_reminders_and_escalation_before_the_due_time(make_harness):
                            escalate_before_s=3.0)
     notices = []
     h.scheduler.on_notice(notices.append)
-    with h.db.begin() as s:
+    def setup(s):
         open_cb = promise_in(s, new_ticket(s, "13900000005", department="D01"), 7, owner="1002")
         replied = new_ticket(s, "13900000006", department="D01")
         TicketService().start_handling(s, replied, actor="D01")
         TicketService().reply(s, replied, actor="D01", text="已修复")
-        replied_cb = promise_in(s, replied, 7)
+        return open_cb, promise_in(s, replied, 7)
+    open_cb, replied_cb = await h.write(setup)
     await until(lambda: {n.kind for n in notices if n.callback_id == open_cb} ==
                 {"remind_department", "remind_agent", "escalate"}, timeout=15)
     cb, _, _ = h.read(callback_state, open_cb)
@@ -238,11 +255,7 @@ async def test_survey_reads_the_citizens_dtmf_rating(make_harness):
     await h.city.set_number("13900000007", mode="answer", delay_s=0.3, dtmf="4")
     await until(lambda: h.read(lambda s: s.get(SchedulerState,
                                                "survey.last_event_id")), timeout=10)
-    with h.db.begin() as s:
-        ticket_id = new_ticket(s, "13900000007")
-        service = TicketService()
-        service.reply(s, ticket_id, actor="1001", text="已答复")
-        service.close(s, ticket_id, actor="1001")
+    ticket_id = await h.write(lambda s: closed_ticket(s, "13900000007"))
 
     def rated():
         rows = h.read(lambda s: [(r.outcome, r.score) for r in s.scalars(
@@ -262,10 +275,7 @@ async def test_survey_not_answered_is_retried_once_then_no_answer(make_harness):
     await h.city.set_number("13900000008", mode="noanswer")
     await until(lambda: h.read(lambda s: s.get(SchedulerState,
                                                "survey.last_event_id")), timeout=10)
-    with h.db.begin() as s:
-        ticket_id = new_ticket(s, "13900000008")
-        TicketService().reply(s, ticket_id, actor="1001", text="已答复")
-        TicketService().close(s, ticket_id, actor="1001")
+    ticket_id = await h.write(lambda s: closed_ticket(s, "13900000008"))
 
     def recorded():
         rows = h.read(lambda s: [(r.outcome, r.score) for r in s.scalars(
