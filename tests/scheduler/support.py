@@ -106,3 +106,94 @@ class CityWatch:
 
     def order(self) -> list[str]:
         return [r.who for r in self.rings]
+
+
+# -- scheduler nodes as subprocesses (``hotline callbacks run``) ------------------------------
+
+def _toml_value(value: Any) -> str:
+    import json
+
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    return json.dumps(value)
+
+
+def write_config(path: Any, sections: dict[str, dict[str, Any]]) -> Any:
+    """A site configuration file for a node process (sections of scalars and lists)."""
+    lines = []
+    for section, values in sections.items():
+        lines.append(f"[{section}]")
+        for key, value in values.items():
+            if isinstance(value, list):
+                lines.append(f"{key} = [{', '.join(_toml_value(v) for v in value)}]")
+            else:
+                lines.append(f"{key} = {_toml_value(value)}")
+        lines.append("")
+    path.write_text("\n".join(lines), encoding="utf-8")
+    return path
+
+
+def node_config(tmp_path: Any, sandbox_config: Any, database_url: str,
+                **scheduler: Any) -> Any:
+    """The sandbox's configuration for a separate node process, on ``database_url``."""
+    from tests.support.pbx import TEST_OVERRIDES
+
+    sections: dict[str, dict[str, Any]] = {
+        "site": {"state_dir": str(sandbox_config.state_dir)},
+        "database": {"url": database_url},
+        "scheduler": dict(FAST, **scheduler),
+    }
+    for name, values in TEST_OVERRIDES.items():
+        sections.setdefault(name, {}).update(values)
+    return write_config(tmp_path / "node.toml", sections)
+
+
+class NodeProcess:
+    """One ``hotline callbacks run`` process; its output goes to a file for post-mortems."""
+
+    def __init__(self, config_path: Any, name: str, log_dir: Any) -> None:
+        self.config_path, self.name = config_path, name
+        self.log_path = log_dir / f"node-{name}.log"
+        self.proc: Any = None
+
+    def start(self) -> NodeProcess:
+        import os
+        import subprocess
+        import sys
+
+        env = dict(os.environ)
+        env.pop("HOTLINE_DATABASE_URL", None)
+        with open(self.log_path, "ab") as out:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "hotline", "--config", str(self.config_path),
+                 "callbacks", "run", "--node", self.name],
+                stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env)
+        return self
+
+    def kill(self) -> None:
+        """SIGKILL: no clean-up of any kind, as when a machine dies."""
+        import signal
+
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait(10)
+
+    def stop(self) -> None:
+        import signal
+        import subprocess
+
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    @property
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
