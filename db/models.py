@@ -671,3 +671,116 @@ class ReportRecord(Base):
 Index("ix_ticket_event_action_at", TicketEvent.action, TicketEvent.at)
 
 __all__ += ["ReportRecord"]
+
+
+# -- console accounts, API keys, sessions, audit log, ticket drafts (hotline/web, migration 0007) -
+
+class ConsoleUser(Base):
+    """A person who signs in to the web console: agent, supervisor, admin or department liaison.
+
+    Only an argon2 hash of the password is kept. An agent's ``agent_code`` is the queue seat
+    (``queue.agents``) the desk logs in and pauses; a liaison's ``department_id`` scopes what
+    they see.
+    """
+
+    __tablename__ = "console_user"
+    __table_args__ = (
+        CheckConstraint("role in ('agent', 'supervisor', 'admin', 'liaison')", name="role"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(50), unique=True)
+    display_name: Mapped[str] = mapped_column(String(50))
+    role: Mapped[str] = mapped_column(String(16))
+    password_hash: Mapped[str] = mapped_column(String(200))
+    agent_code: Mapped[str | None] = mapped_column(String(16))
+    department_id: Mapped[int | None] = mapped_column(ForeignKey("department.id"), index=True)
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    last_login_at: Mapped[dt.datetime | None]
+
+    department: Mapped[Department | None] = relationship()
+
+    def __repr__(self) -> str:
+        return f"<ConsoleUser {self.username} {self.role}>"
+
+
+class ConsoleSession(Base):
+    """A signed-in browser: the cookie carries a random id, the table only its SHA-256, so a
+    stolen database cannot be replayed as cookies and logging out really ends the session."""
+
+    __tablename__ = "console_session"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("console_user.id"), index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[dt.datetime]
+    revoked_at: Mapped[dt.datetime | None]
+    ip: Mapped[str | None] = mapped_column(String(64))
+
+    user: Mapped[ConsoleUser] = relationship()
+
+    def __repr__(self) -> str:
+        return f"<ConsoleSession user={self.user_id}>"
+
+
+class ApiKey(Base):
+    """A key another intake channel (web form, WeChat bridge, grid workers' app) files tickets
+    with over Open311; only its SHA-256 is kept, the prefix finds it in lists and logs."""
+
+    __tablename__ = "api_key"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(50), unique=True)
+    prefix: Mapped[str] = mapped_column(String(12))
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    #: The intake channel its tickets are filed under (hotline.tickets.schemas.CHANNELS).
+    channel: Mapped[str] = mapped_column(String(32))
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    last_used_at: Mapped[dt.datetime | None]
+
+    def __repr__(self) -> str:
+        return f"<ApiKey {self.name} {self.prefix}… {self.channel}>"
+
+
+class AuditEntry(Base):
+    """One action in the console or the APIs: who, from where, what, on what, and the outcome
+    (ok, denied, failed); refusals are recorded as well as successes."""
+
+    __tablename__ = "audit_entry"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
+    actor: Mapped[str] = mapped_column(String(64), index=True)
+    role: Mapped[str | None] = mapped_column(String(16))
+    action: Mapped[str] = mapped_column(String(64))
+    target: Mapped[str | None] = mapped_column(String(100))
+    outcome: Mapped[str] = mapped_column(String(16), default="ok")
+    ip: Mapped[str | None] = mapped_column(String(64))
+    details: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+    def __repr__(self) -> str:
+        return f"<AuditEntry {self.actor} {self.action} {self.outcome}>"
+
+
+class TicketDraft(Base):
+    """What an agent has typed into a ticket form but not saved yet, kept server-side as they
+    type so a dropped connection or a closed tab loses nothing; one per user and form key."""
+
+    __tablename__ = "ticket_draft"
+    __table_args__ = (Index("ix_ticket_draft_user_key", "user_id", "key", unique=True),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("console_user.id"))
+    #: The form's key: the call's uniqueid, or "new" for a ticket without a call.
+    key: Mapped[str] = mapped_column(String(64))
+    data: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    def __repr__(self) -> str:
+        return f"<TicketDraft user={self.user_id} {self.key}>"
+
+
+__all__ += ["ConsoleUser", "ConsoleSession", "ApiKey", "AuditEntry", "TicketDraft"]

@@ -1,0 +1,412 @@
+# -*- test-case-name: tests.web.test_api -*-
+"""The JSON API under ``/api/``: tickets, live calls, callers, directory, agents, callbacks,
+drafts and the audit log. Signed-in by the console's session cookie; every state-changing
+call needs the ``X-CSRF-Token`` header. The OpenAPI document is ``/api/openapi.json``."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session, joinedload
+
+from db.models import Agent, Call, Callback, Citizen, Department, Ticket, utcnow
+from hotline import phone
+from hotline.agents import AgentError
+from hotline.tickets.exceptions import NoSuchTicket, TicketError
+from hotline.tickets.schemas import OPEN_STATUSES, TicketStatus, load_intake, ticket_summary
+from hotline.tickets.service import lookup_caller
+from hotline.web import accounts, audit
+from hotline.web.accounts import AccountError, Principal
+from hotline.web.roles import DESK, REPLIERS, SUPERVISION, TICKET_READERS, Role
+from hotline.web.routing import Ctx, HTTPError, Response, Router, json_response
+
+__all__ = ["register", "load_ticket", "caller_view", "list_tickets", "reply_to_ticket",
+           "int_param"]
+
+_STATUSES = {s.value for s in TicketStatus}
+
+
+def register(router: Router, console: Any) -> None:
+    from hotline.web.openapi import document
+
+    async def openapi(ctx: Ctx) -> Response:
+        return json_response(document(ctx.console))
+
+    router.add("GET", "/api/openapi.json", openapi, roles=None)
+    router.add("GET", "/api/me", _me, roles=TICKET_READERS)
+    router.add("GET", "/api/tickets", _tickets, roles=TICKET_READERS)
+    router.add("POST", "/api/tickets", _create_ticket, roles=DESK)
+    router.add("GET", "/api/tickets/{ticket_id:int}", _ticket, roles=TICKET_READERS)
+    router.add("POST", "/api/tickets/{ticket_id:int}/reply", _reply, roles=REPLIERS)
+    router.add("GET", "/api/calls", _calls, roles=DESK)
+    router.add("GET", "/api/callers/{number:str}", _caller, roles=DESK)
+    router.add("GET", "/api/directory", _directory, roles=DESK)
+    router.add("GET", "/api/agents", _agents, roles=DESK)
+    router.add("POST", "/api/agents/me/{action:str}", _agent_action, roles=DESK)
+    router.add("GET", "/api/callbacks", _callbacks, roles=DESK)
+    router.add("GET", "/api/drafts/{key:str}", _get_draft, roles=DESK)
+    router.add("PUT", "/api/drafts/{key:str}", _put_draft, roles=DESK)
+    router.add("DELETE", "/api/drafts/{key:str}", _delete_draft, roles=DESK)
+    router.add("GET", "/api/audit", _audit, roles=SUPERVISION)
+
+
+def int_param(ctx: Ctx, name: str, default: int, lo: int, hi: int) -> int:
+    """An integer query parameter within [lo, hi]; 400 naming the parameter otherwise."""
+    raw = ctx.query(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise HTTPError(400, "invalid-parameter", f"{name} must be an integer",
+                        {"parameter": name}) from None
+    if not lo <= value <= hi:
+        raise HTTPError(400, "invalid-parameter", f"{name} must be between {lo} and {hi}",
+                        {"parameter": name})
+    return value
+
+
+def _need(service: Any, what: str) -> Any:
+    if service is None:
+        raise HTTPError(503, "not-available", f"{what} is not connected to this console")
+    return service
+
+
+# -- tickets -----------------------------------------------------------------------------------
+
+def _ticket_dict(ticket: Ticket, user: Principal, *, events: bool = False) -> dict[str, Any]:
+    data = ticket_summary(ticket)
+    data["department_name"] = ticket.department.name if ticket.department else None
+    data["grid"] = ticket.grid.code if ticket.grid else None
+    if user.role in DESK and ticket.citizen is not None:
+        data["caller_phone"] = ticket.citizen.phone
+    if events:
+        data["events"] = [{"at": e.at.isoformat(), "actor": e.actor, "action": e.action,
+                           "from_status": e.from_status, "to_status": e.to_status,
+                           "text": e.text} for e in ticket.events]
+    return data
+
+
+def _visible(ticket: Ticket, user: Principal) -> bool:
+    return user.role != Role.LIAISON or (
+        user.department_id is not None and ticket.department_id == user.department_id)
+
+
+def load_ticket(session: Session, console: Any, user: Principal, ticket_id: int, *,
+                events: bool = False) -> dict[str, Any]:
+    """One ticket as ``user`` may see it; NoSuchTicket also for another department's."""
+    ticket = session.get(Ticket, ticket_id)
+    if ticket is None or not _visible(ticket, user):
+        raise NoSuchTicket(ticket_id)
+    return _ticket_dict(ticket, user, events=events)
+
+
+def list_tickets(session: Session, user: Principal, *, status: str | None = None,
+                 limit: int = 50, offset: int = 0, open_only: bool = False
+                 ) -> list[dict[str, Any]]:
+    """Tickets newest first; a liaison gets their department's only."""
+    query = select(Ticket).options(joinedload(Ticket.citizen), joinedload(Ticket.department),
+                                   joinedload(Ticket.grid))
+    if user.role == Role.LIAISON:
+        query = query.where(Ticket.department_id == (user.department_id or -1))
+    if status:
+        query = query.where(Ticket.status == status)
+    elif open_only:
+        query = query.where(Ticket.status.in_(sorted(str(s) for s in OPEN_STATUSES)))
+    query = query.order_by(Ticket.created_at.desc(), Ticket.id.desc()).limit(limit).offset(offset)
+    return [_ticket_dict(t, user) for t in session.scalars(query).unique()]
+
+
+async def _me(ctx: Ctx) -> Response:
+    u = ctx.user
+    assert u is not None
+    return json_response({"username": u.username, "display_name": u.display_name,
+                          "role": u.role, "agent_code": u.agent_code,
+                          "department": u.department_code, "csrf_token": ctx.csrf()})
+
+
+async def _tickets(ctx: Ctx) -> Response:
+    status = ctx.query("status") or None
+    if status is not None and status not in _STATUSES:
+        raise HTTPError(400, "invalid-parameter",
+                        f"status must be one of {', '.join(sorted(_STATUSES))}",
+                        {"parameter": "status"})
+    limit = int_param(ctx, "limit", 50, 1, 200)
+    offset = int_param(ctx, "offset", 0, 0, 1_000_000)
+    rows = await ctx.console.db.run(list_tickets, ctx.user, status=status, limit=limit,
+                                    offset=offset)
+    return json_response({"tickets": rows, "limit": limit, "offset": offset})
+
+
+async def _ticket(ctx: Ctx) -> Response:
+    return json_response(await ctx.console.db.run(
+        load_ticket, ctx.console, ctx.user, ctx.params["ticket_id"], events=True))
+
+
+_DESK_FIELDS = ("kind", "category", "grid", "address", "description", "promised_reply_at",
+                "phone", "citizen_name", "call_uniqueid", "department", "channel")
+
+
+def desk_intake_payload(body: Any, zone: dt.tzinfo) -> dict[str, Any]:
+    """The intake payload from the desk's form: channel hotline unless given; a promised reply
+    time without a zone is the site's local time (what the agent typed); blank fields dropped.
+    Raises HTTPError 400 for a body that is not an object or a promise in the past."""
+    if not isinstance(body, dict):
+        raise HTTPError(400, "invalid-body", "the body must be a JSON object")
+    payload = {k: v for k, v in body.items() if v not in (None, "")}
+    payload.setdefault("channel", "hotline")
+    promised = payload.get("promised_reply_at")
+    if isinstance(promised, str):
+        try:
+            when = dt.datetime.fromisoformat(promised)
+        except ValueError:
+            when = None
+        if when is not None:
+            if when.tzinfo is None:
+                when = when.replace(tzinfo=zone)
+            if when <= utcnow():
+                raise HTTPError(400, "invalid-intake", "承诺回复时间必须晚于现在 "
+                                "(promised_reply_at is in the past)",
+                                {"fields": {"promised_reply_at": "is in the past"}})
+            payload["promised_reply_at"] = when.isoformat()
+    return payload
+
+
+async def _create_ticket(ctx: Ctx) -> Response:
+    console, user = ctx.console, ctx.user
+    assert user is not None
+    request = load_intake(desk_intake_payload(ctx.json_body(), console.zone))
+    draft_key = ctx.query("draft")
+
+    def file(session: Session) -> dict[str, Any]:
+        ticket = console.tickets.intake(session, request, actor=user.username)
+        if draft_key:
+            try:
+                accounts.delete_draft(session, user.user_id, draft_key)
+            except AccountError:
+                pass
+        audit.record(session, actor=user.username, role=user.role, action="ticket.create",
+                     target=ticket.number, ip=ctx.ip,
+                     details={"channel": ticket.channel, "call": request.call_uniqueid})
+        session.flush()
+        return _ticket_dict(ticket, user)
+
+    return json_response(await console.db.run(file), 201)
+
+
+def reply_to_ticket(session: Session, console: Any, user: Principal, ticket_id: int,
+                    text: str, ip: str) -> dict[str, Any]:
+    """Record a department's answer (taking the ticket up first when it was only dispatched)."""
+    text = (text or "").strip()
+    if not text:
+        raise TicketError("回复内容不能为空 (a reply needs its text)", {"field": "text"})
+    if len(text) > 5000:
+        raise TicketError("回复最多 5000 字 (at most 5000 characters)", {"field": "text"})
+    ticket = session.get(Ticket, ticket_id)
+    if ticket is None or not _visible(ticket, user):
+        raise NoSuchTicket(ticket_id)
+    if ticket.status == TicketStatus.DISPATCHED:
+        console.tickets.start_handling(session, ticket_id, actor=user.username)
+    console.tickets.reply(session, ticket_id, actor=user.username, text=text)
+    audit.record(session, actor=user.username, role=user.role, action="ticket.reply",
+                 target=ticket.number, ip=ip)
+    session.flush()
+    return _ticket_dict(ticket, user)
+
+
+async def _reply(ctx: Ctx) -> Response:
+    body = ctx.json_body()
+    if not isinstance(body, dict) or not isinstance(body.get("text"), str):
+        raise HTTPError(400, "invalid-body", 'send {"text": "..."}')
+    return json_response(await ctx.console.db.run(
+        reply_to_ticket, ctx.console, ctx.user, ctx.params["ticket_id"], body["text"], ctx.ip))
+
+
+# -- calls and callers ---------------------------------------------------------------------------
+
+async def _calls(ctx: Ctx) -> Response:
+    calls = _need(ctx.console.calls, "the live call view")
+    return json_response({"calls": calls.live_calls(), "wallboard": calls.wallboard()})
+
+
+def caller_view(session: Session, number: str, *, contacts: int = 5) -> dict[str, Any]:
+    """Who is calling: repeat flag, open tickets, history and the last calls from the number."""
+    info = lookup_caller(session, number)
+    last: list[dict[str, Any]] = []
+    if info.citizen_id is not None:
+        rows = session.execute(
+            select(Call.started_at, Call.status, Call.talk_s, Agent.code, Ticket.number)
+            .outerjoin(Agent, Call.agent_id == Agent.id)
+            .outerjoin(Ticket, Call.ticket_id == Ticket.id)
+            .where(Call.citizen_id == info.citizen_id)
+            .order_by(Call.started_at.desc()).limit(contacts + 1)).all()
+        last = [{"at": r[0].isoformat(), "status": r[1], "talk_s": r[2], "agent": r[3],
+                 "ticket": r[4]} for r in rows]
+
+    def summary(t: Any) -> dict[str, Any]:
+        return {"id": t.id, "number": t.number, "kind": t.kind, "status": t.status,
+                "category": t.category, "created_at": t.created_at.isoformat(),
+                "promised_reply_at": t.promised_reply_at.isoformat()
+                if t.promised_reply_at else None}
+
+    return {"phone": info.phone, "masked_phone": info.masked_phone, "known": info.known,
+            "citizen_name": info.citizen_name, "repeat_caller": info.repeat_caller,
+            "open_tickets": [summary(t) for t in info.open_tickets],
+            "history": [summary(t) for t in info.history], "last_contacts": last}
+
+
+async def _caller(ctx: Ctx) -> Response:
+    number = ctx.params["number"]
+    try:
+        phone.normalise(number)
+    except phone.InvalidPhoneNumber as e:
+        raise HTTPError(400, "invalid-phone", str(e), {"parameter": "number"}) from None
+    return json_response(await ctx.console.db.run(caller_view, number))
+
+
+# -- directory -----------------------------------------------------------------------------------
+
+async def _directory(ctx: Ctx) -> Response:
+    q = (ctx.query("q") or "")[:100]
+    category = ctx.query("category") or None
+    open_now = (ctx.query("open_now") or "").lower() in ("1", "true", "yes")
+    limit = int_param(ctx, "limit", 20, 1, 100)
+    hits = ctx.console.directory.search(q, category=category, open_now=open_now, limit=limit)
+    now = utcnow()
+    local = now.astimezone(ctx.console.zone)
+    minute = local.hour * 60 + local.minute
+    return json_response({"query": q, "bridge": ctx.console.bridge is not None,
+                          "entries": [{**e.as_dict(), "pinyin_initials": e.pinyin_initials,
+                                       "open_now": e.hours.is_open_local(local.weekday(),
+                                                                         minute)}
+                                      for e in hits]})
+
+
+# -- agents --------------------------------------------------------------------------------------
+
+def _status_dict(s: Any) -> dict[str, Any]:
+    return {"code": s.code, "name": s.name, "state": s.state,
+            "since": s.since.isoformat() if s.since else None, "reason": s.reason}
+
+
+async def _agents(ctx: Ctx) -> Response:
+    agents = _need(ctx.console.agents, "the agent service")
+    records = await agents.status()
+    live = ctx.console.calls.agents() if ctx.console.calls is not None else []
+    return json_response({"agents": [_status_dict(s) for s in records], "live": live})
+
+
+_ACTIONS = ("login", "logout", "pause", "resume")
+
+
+async def _agent_action(ctx: Ctx) -> Response:
+    user = ctx.user
+    assert user is not None
+    action = ctx.params["action"]
+    if action not in _ACTIONS:
+        raise HTTPError(404, "not-found", f"no agent action {action!r} "
+                        f"(one of {', '.join(_ACTIONS)})")
+    agents = _need(ctx.console.agents, "the agent service")
+    if not user.agent_code:
+        raise HTTPError(409, "no-seat", "this account has no agent seat (坐席号); ask an admin")
+    reason = None
+    if action == "pause":
+        body = ctx.json_body()
+        reason = body.get("reason") if isinstance(body, dict) else None
+        if not isinstance(reason, str) or not reason.strip():
+            raise HTTPError(400, "invalid-body", '小休需要原因: send {"reason": "..."}',
+                            {"fields": {"reason": "is required"}})
+    try:
+        if action == "pause":
+            status = await agents.pause(user.agent_code, reason)
+        else:
+            status = await getattr(agents, action)(user.agent_code)
+    except AgentError as e:
+        await ctx.console.audit(ctx, f"queue.{action}", target=user.agent_code,
+                                outcome="failed", details={"why": str(e)})
+        raise HTTPError(409, "agent-refused", str(e)) from None
+    except Exception as e:  # the PBX link: say so rather than a bare 500
+        await ctx.console.audit(ctx, f"queue.{action}", target=user.agent_code,
+                                outcome="failed", details={"why": repr(e)})
+        raise HTTPError(503, "pbx-unavailable", f"the PBX did not do it: {e}") from None
+    await ctx.console.audit(ctx, f"queue.{action}", target=user.agent_code,
+                            details={"reason": reason} if reason else None)
+    return json_response(_status_dict(status))
+
+
+# -- callbacks -----------------------------------------------------------------------------------
+
+def due_callbacks(session: Session, user: Principal, *, limit: int = 50) -> list[dict[str, Any]]:
+    """Pending callbacks this agent owns or anyone may take, soonest first."""
+    query = (select(Callback, Ticket, Citizen)
+             .join(Ticket, Callback.ticket_id == Ticket.id)
+             .outerjoin(Citizen, Callback.citizen_id == Citizen.id)
+             .where(Callback.status.in_(("pending", "in_progress")))
+             .order_by(Callback.due_at).limit(limit))
+    if user.role == Role.AGENT:
+        agent_id = session.scalar(select(Agent.id).where(Agent.code == (user.agent_code or "")))
+        query = query.where(or_(Callback.owner_agent_id.is_(None),
+                                Callback.owner_agent_id == agent_id))
+    return [{"id": cb.id, "due_at": cb.due_at.isoformat(), "status": cb.status,
+             "attempts": cb.attempts, "ticket_id": t.id, "ticket": t.number,
+             "category": t.category, "description": t.description[:200],
+             "phone": c.phone if c else None,
+             "overdue": cb.due_at <= utcnow()}
+            for cb, t, c in session.execute(query).all()]
+
+
+async def _callbacks(ctx: Ctx) -> Response:
+    limit = int_param(ctx, "limit", 50, 1, 200)
+    return json_response({"callbacks": await ctx.console.db.run(due_callbacks, ctx.user,
+                                                                 limit=limit)})
+
+
+# -- drafts --------------------------------------------------------------------------------------
+
+def _draft_error(e: AccountError) -> HTTPError:
+    return HTTPError(400, "invalid-draft", str(e))
+
+
+async def _get_draft(ctx: Ctx) -> Response:
+    try:
+        draft = await ctx.console.db.run(accounts.get_draft, ctx.user.user_id, ctx.params["key"])
+    except AccountError as e:
+        raise _draft_error(e) from None
+    if draft is None:
+        raise HTTPError(404, "no-draft", "no draft under this key")
+    return json_response(draft)
+
+
+async def _put_draft(ctx: Ctx) -> Response:
+    body = ctx.json_body()
+    data = body.get("data") if isinstance(body, dict) else None
+    try:
+        return json_response(await ctx.console.db.run(
+            accounts.save_draft, ctx.user.user_id, ctx.params["key"], data))
+    except AccountError as e:
+        raise _draft_error(e) from None
+
+
+async def _delete_draft(ctx: Ctx) -> Response:
+    try:
+        gone = await ctx.console.db.run(accounts.delete_draft, ctx.user.user_id,
+                                        ctx.params["key"])
+    except AccountError as e:
+        raise _draft_error(e) from None
+    return json_response({"deleted": gone})
+
+
+# -- audit ---------------------------------------------------------------------------------------
+
+async def _audit(ctx: Ctx) -> Response:
+    limit = int_param(ctx, "limit", 100, 1, 1000)
+    actor = ctx.query("actor") or None
+    rows = await ctx.console.db.run(
+        lambda s: [audit.entry_to_dict(e) for e in audit.recent(s, limit=limit, actor=actor)])
+    return json_response({"entries": rows})
+
+
+def departments(session: Session) -> list[tuple[str, str]]:
+    return [(d.code, d.name) for d in session.scalars(select(Department).order_by(Department.code))]

@@ -1,0 +1,174 @@
+# -*- test-case-name: tests.web.test_console -*-
+"""The web console as a service of the controller: resource tree, templates, sessions, listening.
+
+``attach(controller)`` builds it from the controller's parts; ``start()`` listens on
+``[web] bind``/``port``, ``stop()`` closes the port and ends the event streams.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import zoneinfo
+from importlib import resources
+from typing import Any
+
+from jinja2 import Environment, PackageLoader, select_autoescape
+from twisted.internet.interfaces import IListeningPort
+from twisted.logger import Logger
+from twisted.web.pages import notFound
+from twisted.web.resource import Resource
+from twisted.web.server import Site
+from twisted.web.static import File
+
+from hotline.config import Config
+from hotline.directory.service import DirectoryService
+from hotline.tickets.service import TicketService
+from hotline.web import accounts, audit
+from hotline.web.auth import LoginRateLimiter, SessionSigner, session_key
+from hotline.web.roles import ROLE_LABELS
+from hotline.web.routing import Ctx, Router
+
+__all__ = ["WebConsole", "attach"]
+
+_log = Logger(namespace="hotline.web")
+
+
+class _Root(Resource):
+    """``/static/...`` from the package, everything else to the router."""
+
+    def __init__(self, router: Router) -> None:
+        super().__init__()
+        self.router = router
+        static = File(str(resources.files("hotline.web").joinpath("static")))
+        static.directoryListing = notFound  # type: ignore[method-assign]
+        self.putChild(b"static", static)
+
+    def getChild(self, path: bytes, request: Any) -> Resource:
+        return self.router
+
+
+class WebConsole:
+    """The console, the JSON API and Open311 over one set of collaborators.
+
+    Collaborators are keyword-only; ``calls``/``notifier``/``agents`` may be None when the
+    console runs without a PBX link (the call views then answer 503 with a clear message).
+    ``bridge`` is the three-way bridge service once it exists (None: no bridge buttons).
+    """
+
+    def __init__(self, *, config: Config, db: Any, reactor: Any, calls: Any = None,
+                 notifier: Any = None, agents: Any = None,
+                 tickets: TicketService | None = None,
+                 directory: DirectoryService | None = None, bridge: Any = None) -> None:
+        web = config["web"]
+        self.config = config
+        self.db = db
+        self.reactor = reactor
+        self.calls = calls
+        self.notifier = notifier
+        self.agents = agents
+        self.bridge = bridge
+        self.zone = zoneinfo.ZoneInfo(config["site"]["timezone"])
+        self.tickets = tickets or TicketService(timezone=config["site"]["timezone"])
+        self.directory = directory or DirectoryService(timezone=config["site"]["timezone"])
+        self.signer = SessionSigner(session_key(config))
+        #: Per user name; and per address, looser: a call centre's agents share one address.
+        self.limiter = LoginRateLimiter(attempts=int(web["login_attempts"]),
+                                        window_s=float(web["login_window_s"]),
+                                        clock=reactor.seconds)
+        self.address_limiter = LoginRateLimiter(attempts=int(web["login_attempts"]) * 4,
+                                                window_s=float(web["login_window_s"]),
+                                                clock=reactor.seconds)
+        self.secure_cookies = bool(web["secure_cookies"]) or \
+            config["site"]["mode"] == "production"
+        self.session_hours = float(web["session_hours"])
+        self.templates = Environment(loader=PackageLoader("hotline.web", "templates"),
+                                     autoescape=select_autoescape(["html"]),
+                                     trim_blocks=True, lstrip_blocks=True)
+        self.templates.filters["local"] = self.local_time
+        self.router = Router(self)
+        from hotline.web import api, desk, events, liaison, open311, site
+        self.events = events.EventStream(self)
+        for module in (site, api, desk, liaison, open311):
+            module.register(self.router, self)
+        self.events.register(self.router)
+        self.site = Site(_Root(self.router))
+        self.site.displayTracebacks = False
+        self._port: IListeningPort | None = None
+
+    # -- life ------------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Load the directory index and listen on [web] bind/port."""
+        await self.db.run(self.directory.refresh)
+        web = self.config["web"]
+        self._port = self.reactor.listenTCP(int(web["port"]), self.site,
+                                            interface=web["bind"])
+        self.events.start()
+        _log.info("web console on http://{bind}:{port}/", bind=web["bind"], port=self.port)
+
+    async def stop(self) -> None:
+        """Stop listening and close the event streams; a second call does nothing."""
+        self.events.stop()
+        if self._port is not None:
+            port, self._port = self._port, None
+            await port.stopListening()
+
+    @property
+    def port(self) -> int:
+        """The port actually listened on (``[web] port = 0`` picks a free one in tests)."""
+        assert self._port is not None, "not started"
+        return self._port.getHost().port
+
+    # -- helpers for handlers --------------------------------------------------------------------
+
+    async def resolve(self, token: str) -> accounts.Principal | None:
+        return await self.db.run(accounts.resolve_session, token)
+
+    async def audit(self, ctx: Ctx | None, action: str, *, target: str | None = None,
+                    outcome: str = "ok", details: dict[str, Any] | None = None,
+                    actor: str | None = None) -> None:
+        """Write one audit entry in its own unit of work (for refusals and reads; changes
+        write theirs inside their own unit of work with ``audit.record``)."""
+        user = ctx.user if ctx else None
+        await self.db.run(audit.record, actor=actor or (user.username if user else "-"),
+                          role=user.role if user else None, action=action, target=target,
+                          outcome=outcome, ip=ctx.ip if ctx else None, details=details)
+
+    def cookie_options(self, *, max_age: int | None = None, strict: bool = True
+                       ) -> dict[str, Any]:
+        return {"path": b"/", "httpOnly": True, "secure": self.secure_cookies,
+                "sameSite": "strict" if strict else "lax",
+                **({"max_age": str(max_age).encode()} if max_age is not None else {})}
+
+    def local_time(self, value: dt.datetime | str | None, fmt: str = "%m-%d %H:%M") -> str:
+        """A stored UTC time as the site shows it."""
+        if value is None or value == "":
+            return ""
+        if isinstance(value, str):
+            value = dt.datetime.fromisoformat(value)
+        return value.astimezone(self.zone).strftime(fmt)
+
+    def render_page(self, name: str, ctx: Ctx | None, **values: Any) -> str:
+        user = ctx.user if ctx else None
+        return self.templates.get_template(name).render(
+            user=user, csrf=ctx.csrf() if ctx and user else "",
+            role_label=ROLE_LABELS.get(user.role, "") if user else "",
+            site_name=self.config["site"]["name"], hotline=self.config["site"]["hotline_number"],
+            **values)
+
+
+def attach(controller: Any) -> WebConsole:
+    """Build the console over a ``Controller``'s parts and hang it on it as ``.web``.
+
+    The controller then calls ``await controller.web.start()`` after its own start (AMI up)
+    and ``await controller.web.stop()`` first in its stop.
+    """
+    console = WebConsole(
+        config=controller.config, db=controller.db, reactor=controller.reactor,
+        calls=controller.calls, notifier=controller.tracker.notifier,
+        agents=getattr(controller, "agents", None),
+        tickets=getattr(controller, "tickets", None),
+        directory=getattr(controller, "directory", None),
+        bridge=getattr(controller, "bridge", None))
+    controller.web = console
+    return console

@@ -1,0 +1,198 @@
+# -*- test-case-name: tests.web.test_auth -*-
+"""Passwords, signed session cookies, CSRF tokens and login rate limiting.
+
+Passwords are hashed with argon2id (memory-hard). A session cookie carries a random token and
+its HMAC-SHA256 under the site's session key; the database keeps only the token's SHA-256, so
+a cookie can be forged neither from the key alone nor from the table alone, and logging out
+revokes it. A form's CSRF token is an HMAC of the session token, so it needs no storage and is
+worthless without the cookie; the sign-in form, before any session, uses a double-submit
+cookie signed the same way.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import os
+import secrets
+import time
+from collections import deque
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+
+from hotline.config import Config, ConfigError
+
+__all__ = ["PasswordPolicy", "hash_password", "verify_password", "needs_rehash",
+           "SessionSigner", "new_token", "token_hash", "LoginRateLimiter", "session_key",
+           "WeakPassword"]
+
+#: argon2id with the library's defaults (64 MiB, 3 passes): memory-hard, ~50 ms here.
+_HASHER = PasswordHasher()
+#: A hash of a random password: verifying against it when the user does not exist costs the
+#: same time as a real check, so response times do not tell which user names exist.
+_DUMMY_HASH = _HASHER.hash(secrets.token_urlsafe(16))
+
+
+class WeakPassword(ValueError):
+    """The password is refused; the message says why."""
+
+
+class PasswordPolicy:
+    """What a console password must be: long enough, not the user name."""
+
+    MIN_LENGTH = 10
+
+    @classmethod
+    def check(cls, username: str, password: str) -> None:
+        """Raise WeakPassword when ``password`` is not acceptable for ``username``."""
+        if len(password) < cls.MIN_LENGTH:
+            raise WeakPassword(f"a password needs at least {cls.MIN_LENGTH} characters")
+        if password.strip().lower() == username.strip().lower():
+            raise WeakPassword("the password cannot be the user name")
+
+
+def hash_password(password: str) -> str:
+    """An argon2id hash of ``password`` (salted, parameters inside)."""
+    return _HASHER.hash(password)
+
+
+def verify_password(stored_hash: str | None, password: str) -> bool:
+    """Whether ``password`` matches ``stored_hash``; ``None`` (no such user) costs the same time
+    and is never a match."""
+    try:
+        return _HASHER.verify(stored_hash or _DUMMY_HASH, password) and stored_hash is not None
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        return False
+
+
+def needs_rehash(stored_hash: str) -> bool:
+    """Whether the hash was made with weaker parameters than today's."""
+    return _HASHER.check_needs_rehash(stored_hash)
+
+
+def new_token() -> str:
+    """A fresh random session token (256 bits, URL-safe)."""
+    return secrets.token_urlsafe(32)
+
+
+def token_hash(token: str) -> str:
+    """What the database keeps of a session token or API key."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class SessionSigner:
+    """Signs session tokens into cookie values and derives CSRF tokens, under one key."""
+
+    def __init__(self, key: bytes) -> None:
+        if len(key) < 32:
+            raise ValueError("the session key must be at least 32 bytes")
+        self._key = key
+
+    def _mac(self, purpose: str, value: str) -> str:
+        digest = hmac.new(self._key, f"{purpose}|{value}".encode(), hashlib.sha256).digest()
+        return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+    def sign(self, token: str) -> str:
+        """The cookie value for ``token``."""
+        return f"{token}.{self._mac('session', token)}"
+
+    def unsign(self, value: str | None) -> str | None:
+        """The token inside a cookie value, or None when it is missing or was not signed here."""
+        if not value or value.count(".") != 1:
+            return None
+        token, mac = value.split(".")
+        if not token or not hmac.compare_digest(mac, self._mac("session", token)):
+            return None
+        return token
+
+    def csrf_token(self, token: str) -> str:
+        """The CSRF token that goes with session ``token`` (and with a sign-in form's nonce)."""
+        return self._mac("csrf", token)
+
+    def check_csrf(self, token: str | None, offered: str | None) -> bool:
+        """Whether ``offered`` is the CSRF token of ``token``."""
+        if not token or not offered:
+            return False
+        return hmac.compare_digest(offered, self.csrf_token(token))
+
+
+class LoginRateLimiter:
+    """Refuses sign-in attempts for a key (user name, address) after too many recent failures.
+
+    ``clock`` returns seconds (``reactor.seconds`` in the console, a ``Clock`` in tests).
+    Memory stays bounded: keys without recent failures are forgotten.
+    """
+
+    MAX_KEYS = 100_000
+
+    def __init__(self, *, attempts: int, window_s: float,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.attempts = attempts
+        self.window_s = window_s
+        self.clock = clock
+        self._failures: dict[str, deque[float]] = {}
+
+    def _recent(self, key: str, now: float) -> deque[float]:
+        failures = self._failures.get(key)
+        if failures is None:
+            return deque()
+        while failures and failures[0] <= now - self.window_s:
+            failures.popleft()
+        if not failures:
+            del self._failures[key]
+        return failures
+
+    def retry_after(self, keys: Iterable[str]) -> float | None:
+        """Seconds until an attempt for any of ``keys`` is allowed again; None: allowed now."""
+        now = self.clock()
+        waits = []
+        for key in keys:
+            failures = self._recent(key, now)
+            if len(failures) >= self.attempts:
+                waits.append(failures[0] + self.window_s - now)
+        return max(waits) if waits else None
+
+    def failed(self, keys: Iterable[str]) -> None:
+        """Count a failed attempt against every key."""
+        now = self.clock()
+        if len(self._failures) > self.MAX_KEYS:
+            for key in list(self._failures):
+                self._recent(key, now)
+        for key in keys:
+            self._failures.setdefault(key, deque()).append(now)
+
+    def succeeded(self, keys: Iterable[str]) -> None:
+        """Forget the failures of ``keys`` (a right password ends a run of typos)."""
+        for key in keys:
+            self._failures.pop(key, None)
+
+
+def session_key(config: Config) -> bytes:
+    """The key sessions are signed with: HOTLINE_SESSION_KEY, else (sandbox mode only) a key
+    generated once and kept in the state directory with mode 0600.
+
+    Raises ConfigError in production mode without the variable, or when it is too short.
+    """
+    secret = config.secret("web.session_key")
+    if secret:
+        if len(secret) < 32:
+            raise ConfigError(["HOTLINE_SESSION_KEY must be at least 32 characters "
+                               "(e.g. `python3 -c 'import secrets; print(secrets.token_urlsafe(48))'`)"],
+                              config.source)
+        return secret.encode()
+    if config["site"]["mode"] != "sandbox":
+        raise ConfigError(["the web console needs HOTLINE_SESSION_KEY in production mode"],
+                          config.source)
+    path = Path(config.state_dir) / "web-session.key"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text("ascii").strip().encode()
+    with os.fdopen(fd, "w") as f:
+        f.write(secrets.token_urlsafe(48))
+    return path.read_text("ascii").strip().encode()

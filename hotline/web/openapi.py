@@ -1,0 +1,236 @@
+# -*- test-case-name: tests.web.test_api -*-
+"""The OpenAPI 3.1 document of the JSON API and the Open311 endpoints (``/api/openapi.json``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hotline.tickets.schemas import CHANNELS, TicketKind, TicketStatus
+
+__all__ = ["document"]
+
+_ERROR = {"$ref": "#/components/schemas/Error"}
+_OPEN311_ERROR = {"$ref": "#/components/schemas/Open311Errors"}
+
+
+def _json(schema: dict[str, Any], description: str = "OK") -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def _errors(*codes: int) -> dict[str, Any]:
+    text = {400: "bad input (the message names the field)", 401: "not signed in",
+            403: "role not allowed, or CSRF token missing", 404: "not found",
+            409: "not allowed in the current state", 415: "body is not JSON",
+            503: "the PBX link or the service is not available"}
+    return {str(c): _json(_ERROR, text[c]) for c in codes}
+
+
+def _open311_errors(*codes: int) -> dict[str, Any]:
+    text = {400: "bad fields", 401: "no api_key", 403: "api_key unknown or revoked",
+            404: "no such service or request"}
+    return {str(c): _json(_OPEN311_ERROR, text[c]) for c in codes}
+
+
+def _query(name: str, schema: dict[str, Any], description: str = "",
+           required: bool = False) -> dict[str, Any]:
+    return {"name": name, "in": "query", "required": required, "schema": schema,
+            "description": description}
+
+
+def _path(name: str, schema: dict[str, Any]) -> dict[str, Any]:
+    return {"name": name, "in": "path", "required": True, "schema": schema}
+
+
+_OBJ: dict[str, Any] = {"type": "object"}
+_SESSION = [{"session": []}]
+_WRITE = [{"session": [], "csrf": []}]
+_KEY = [{"open311Key": []}]
+_API_KEY_PARAM = _query("api_key", {"type": "string", "maxLength": 200},
+                        "the intake channel's key", required=True)
+
+
+def document(console: Any = None) -> dict[str, Any]:
+    """The document; ``console`` is unused today (one document for every site)."""
+    kinds = [k.value for k in TicketKind]
+    statuses = [s.value for s in TicketStatus]
+    ticket_id = _path("ticket_id", {"type": "integer", "minimum": 0, "maximum": 999_999_999})
+    draft_key = _path("key", {"type": "string", "pattern": "^[A-Za-z0-9._-]{1,64}$"})
+    paths: dict[str, Any] = {
+        "/api/me": {"get": {"summary": "The signed-in user and their CSRF token",
+                            "security": _SESSION,
+                            "responses": {"200": _json(_OBJ), **_errors(401)}}},
+        "/api/tickets": {
+            "get": {"summary": "Tickets, newest first (a liaison: their department's)",
+                    "security": _SESSION,
+                    "parameters": [
+                        _query("status", {"type": "string", "enum": statuses}),
+                        _query("limit", {"type": "integer", "minimum": 1, "maximum": 200}),
+                        _query("offset", {"type": "integer", "minimum": 0,
+                                          "maximum": 1_000_000})],
+                    "responses": {"200": _json(_OBJ), **_errors(400, 401, 403)}},
+            "post": {"summary": "File a ticket from the desk (channel hotline unless given). "
+                                "A promised_reply_at without a zone is site-local time.",
+                     "security": _WRITE,
+                     "parameters": [_query("draft", {"type": "string"},
+                                           "draft key to delete once filed")],
+                     "requestBody": {"required": True, "content": {"application/json": {
+                         "schema": {"$ref": "#/components/schemas/TicketIn"}}}},
+                     "responses": {"201": _json({"$ref": "#/components/schemas/Ticket"}),
+                                   **_errors(400, 401, 403, 415)}}},
+        "/api/tickets/{ticket_id}": {"get": {
+            "summary": "One ticket with its events", "security": _SESSION,
+            "parameters": [ticket_id],
+            "responses": {"200": _json({"$ref": "#/components/schemas/Ticket"}),
+                          **_errors(401, 403, 404)}}},
+        "/api/tickets/{ticket_id}/reply": {"post": {
+            "summary": "A department's answer (liaison, supervisor, admin)", "security": _WRITE,
+            "parameters": [ticket_id],
+            "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                "type": "object", "required": ["text"],
+                "properties": {"text": {"type": "string", "maxLength": 5000}}}}}},
+            "responses": {"200": _json({"$ref": "#/components/schemas/Ticket"}),
+                          **_errors(400, 401, 403, 404, 409, 415)}}},
+        "/api/calls": {"get": {"summary": "Live calls and the wallboard figures",
+                               "security": _SESSION,
+                               "responses": {"200": _json(_OBJ), **_errors(401, 403, 503)}}},
+        "/api/callers/{number}": {"get": {
+            "summary": "Who is calling: repeat flag, open tickets, last contacts",
+            "security": _SESSION,
+            "parameters": [_path("number", {"type": "string", "maxLength": 30})],
+            "responses": {"200": _json(_OBJ), **_errors(400, 401, 403)}}},
+        "/api/directory": {"get": {
+            "summary": "Search the municipal hotlines by name, keyword or pinyin initials",
+            "security": _SESSION,
+            "parameters": [_query("q", {"type": "string", "maxLength": 100}),
+                           _query("category", {"type": "string", "maxLength": 50}),
+                           _query("open_now", {"type": "boolean"}),
+                           _query("limit", {"type": "integer", "minimum": 1, "maximum": 100})],
+            "responses": {"200": _json(_OBJ), **_errors(400, 401, 403)}}},
+        "/api/agents": {"get": {"summary": "Agents on record and in the live view",
+                                "security": _SESSION,
+                                "responses": {"200": _json(_OBJ), **_errors(401, 403, 503)}}},
+        "/api/agents/me/{action}": {"post": {
+            "summary": "Log the user's seat in or out of the queue, pause (with a reason) or "
+                       "resume", "security": _WRITE,
+            "parameters": [_path("action", {"type": "string",
+                                            "enum": ["login", "logout", "pause", "resume"]})],
+            "requestBody": {"required": False, "content": {"application/json": {"schema": {
+                "type": "object", "properties": {"reason": {"type": "string",
+                                                             "maxLength": 100}}}}}},
+            "responses": {"200": _json(_OBJ), **_errors(400, 401, 403, 404, 409, 415, 503)}}},
+        "/api/callbacks": {"get": {
+            "summary": "Callbacks due that the user may take, soonest first",
+            "security": _SESSION,
+            "parameters": [_query("limit", {"type": "integer", "minimum": 1, "maximum": 200})],
+            "responses": {"200": _json(_OBJ), **_errors(400, 401, 403)}}},
+        "/api/drafts/{key}": {
+            "get": {"summary": "A ticket form's draft", "security": _SESSION,
+                    "parameters": [draft_key],
+                    "responses": {"200": _json(_OBJ), **_errors(400, 401, 403, 404)}},
+            "put": {"summary": "Keep what the form holds now", "security": _WRITE,
+                    "parameters": [draft_key],
+                    "requestBody": {"required": True, "content": {"application/json": {
+                        "schema": {"type": "object", "required": ["data"], "properties": {
+                            "data": {"type": "object",
+                                     "additionalProperties": {"type": "string"}}}}}}},
+                    "responses": {"200": _json(_OBJ), **_errors(400, 401, 403, 415)}},
+            "delete": {"summary": "Drop a draft", "security": _WRITE,
+                       "parameters": [draft_key],
+                       "responses": {"200": _json(_OBJ), **_errors(400, 401, 403)}}},
+        "/api/audit": {"get": {
+            "summary": "The audit log, newest first (supervisor, admin)", "security": _SESSION,
+            "parameters": [_query("limit", {"type": "integer", "minimum": 1, "maximum": 1000}),
+                           _query("actor", {"type": "string", "maxLength": 64})],
+            "responses": {"200": _json(_OBJ), **_errors(400, 401, 403)}}},
+        "/api/events": {"get": {
+            "summary": "Server-Sent Events: pop, call, agent (desk roles)", "security": _SESSION,
+            "responses": {"200": {"description": "an event stream",
+                                  "content": {"text/event-stream": {"schema":
+                                                                    {"type": "string"}}}},
+                          **_errors(401, 403, 503)}}},
+        "/open311/v2/services.json": {"get": {
+            "summary": "GeoReport v2 services (the five kinds of request)", "security": [],
+            "responses": {"200": _json({"type": "array", "items": _OBJ})}}},
+        "/open311/v2/requests.json": {
+            "get": {"summary": "The key's channel's service requests (no phone numbers)",
+                    "security": _KEY,
+                    "parameters": [
+                        _API_KEY_PARAM,
+                        _query("service_request_id", {"type": "string", "maxLength": 2000}),
+                        _query("service_code", {"type": "string", "enum": kinds}),
+                        _query("status", {"type": "string", "enum": ["open", "closed"]}),
+                        _query("start_date", {"type": "string", "format": "date-time"}),
+                        _query("end_date", {"type": "string", "format": "date-time"})],
+                    "responses": {"200": _json({"type": "array", "items": _OBJ}),
+                                  **_open311_errors(400, 401, 403)}},
+            "post": {"summary": "File a service request (a ticket on the key's channel)",
+                     "security": _KEY,
+                     "requestBody": {"required": True, "content": {
+                         "application/x-www-form-urlencoded": {"schema": {
+                             "$ref": "#/components/schemas/Open311RequestIn"}}}},
+                     "responses": {"201": _json({"type": "array", "items": _OBJ}),
+                                   **_open311_errors(400, 401, 403, 404)}}},
+        "/open311/v2/requests/{service_request_id}.json": {"get": {
+            "summary": "One service request", "security": _KEY,
+            "parameters": [_path("service_request_id", {"type": "string",
+                                                        "pattern": "^[A-Za-z0-9-]{1,40}$"}),
+                           _API_KEY_PARAM],
+            "responses": {"200": _json({"type": "array", "items": _OBJ}),
+                          **_open311_errors(401, 403, 404)}}},
+    }
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "365 Hotline console API", "version": "1",
+                 "description": "Signed-in calls use the console's session cookie; "
+                                "state-changing ones also the X-CSRF-Token header (GET "
+                                "/api/me returns it). Open311 calls use an api_key."},
+        "paths": paths,
+        "components": {
+            "securitySchemes": {
+                "session": {"type": "apiKey", "in": "cookie", "name": "hl_session"},
+                "csrf": {"type": "apiKey", "in": "header", "name": "X-CSRF-Token"},
+                "open311Key": {"type": "apiKey", "in": "query", "name": "api_key"}},
+            "schemas": {
+                "Error": {"type": "object", "required": ["error_id", "message"],
+                          "properties": {"error_id": {"type": "string"},
+                                         "message": {"type": "string"},
+                                         "details": {"type": "object"}}},
+                "Open311Errors": {"type": "array", "items": {
+                    "type": "object", "required": ["code", "description"],
+                    "properties": {"code": {"type": "integer"},
+                                   "description": {"type": "string"}}}},
+                "TicketIn": {"type": "object", "required": ["kind", "description"],
+                             "properties": {
+                                 "kind": {"type": "string", "enum": kinds},
+                                 "channel": {"type": "string", "enum": list(CHANNELS)},
+                                 "description": {"type": "string", "maxLength": 10000},
+                                 "phone": {"type": "string", "maxLength": 20},
+                                 "citizen_name": {"type": "string", "maxLength": 50},
+                                 "category": {"type": "string", "maxLength": 50},
+                                 "address": {"type": "string", "maxLength": 200},
+                                 "grid": {"type": "string", "maxLength": 32},
+                                 "department": {"type": "string", "maxLength": 32},
+                                 "promised_reply_at": {"type": "string"},
+                                 "call_uniqueid": {"type": "string", "maxLength": 64}}},
+                "Ticket": {"type": "object", "required": ["id", "number", "status"],
+                           "properties": {"id": {"type": "integer"},
+                                          "number": {"type": "string"},
+                                          "status": {"type": "string", "enum": statuses},
+                                          "kind": {"type": "string"},
+                                          "citizen_phone": {"type": ["string", "null"]}}},
+                "Open311RequestIn": {"type": "object", "required": ["api_key", "service_code"],
+                                     "properties": {
+                                         "api_key": {"type": "string"},
+                                         "service_code": {"type": "string"},
+                                         "description": {"type": "string"},
+                                         "lat": {"type": "number"},
+                                         "long": {"type": "number"},
+                                         "address_string": {"type": "string"},
+                                         "phone": {"type": "string"},
+                                         "first_name": {"type": "string"},
+                                         "last_name": {"type": "string"},
+                                         "email": {"type": "string"},
+                                         "attribute[category]": {"type": "string"},
+                                         "attribute[grid]": {"type": "string"}}}},
+        },
+    }

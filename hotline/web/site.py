@@ -1,0 +1,150 @@
+# -*- test-case-name: tests.web.test_console -*-
+"""Signing in and out, the start page, the supervisor's floor view and a ticket's page."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+from urllib.parse import urlsplit
+
+from sqlalchemy.orm import Session
+
+from hotline.web import accounts, audit
+from hotline.web.auth import new_token
+from hotline.web.roles import DESK, SUPERVISION, TICKET_READERS, Role
+from hotline.web.routing import (
+    SESSION_COOKIE,
+    Ctx,
+    HTTPError,
+    Response,
+    Router,
+    html_response,
+    redirect,
+)
+
+__all__ = ["register"]
+
+LOGIN_COOKIE = b"hl_login"
+
+
+def register(router: Router, console: Any) -> None:
+    router.add("GET", "/", _home, roles=DESK | {Role.LIAISON}, page=True)
+    router.add("GET", "/login", _login_form, roles=None, page=True)
+    router.add("POST", "/login", _login, roles=None, page=True)
+    router.add("POST", "/logout", _logout, roles=DESK | {Role.LIAISON}, page=True)
+    router.add("GET", "/supervisor", _supervisor, roles=SUPERVISION, page=True)
+    router.add("GET", "/tickets/{ticket_id:int}", _ticket_page, roles=TICKET_READERS, page=True)
+
+
+def _safe_next(target: str | None) -> str:
+    """Only a local path: a sign-in link must not bounce the user to another site."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return "/"
+    parts = urlsplit(target)
+    return "/" if parts.scheme or parts.netloc else target
+
+
+async def _home(ctx: Ctx) -> Response:
+    assert ctx.user is not None
+    return redirect("/liaison" if ctx.user.role == Role.LIAISON else "/desk")
+
+
+def _login_page(ctx: Ctx, *, error: str | None = None, status: int = 200,
+                username: str = "") -> Response:
+    """The sign-in form with a fresh double-submit nonce (there is no session to tie it to)."""
+    nonce = secrets.token_urlsafe(24)
+    body = ctx.console.render_page("login.html", ctx, login_csrf=ctx.console.signer.csrf_token(
+        "login:" + nonce), error=error, username=username,
+        next=_safe_next(ctx.query("next")))
+    resp = html_response(body, status)
+    resp.cookies.append((LOGIN_COOKIE, nonce.encode(),
+                         ctx.console.cookie_options(max_age=3600)))
+    return resp
+
+
+async def _login_form(ctx: Ctx) -> Response:
+    return _login_page(ctx)
+
+
+async def _login(ctx: Ctx) -> Response:
+    console = ctx.console
+    nonce = ctx.request.getCookie(LOGIN_COOKIE)
+    if not console.signer.check_csrf("login:" + nonce.decode("ascii", "replace")
+                                     if nonce else None, ctx.form("_csrf")):
+        await console.audit(ctx, "login", outcome="denied", details={"why": "csrf"})
+        raise HTTPError(403, "csrf-token-invalid", "登录表单已过期或缺少安全令牌，请刷新页面后重试")
+    username = (ctx.form("username") or "").strip().lower()[:50]
+    password = ctx.form("password") or ""
+    keys, addresses = ("user:" + username,), ("ip:" + ctx.ip,)
+    waits = [w for w in (console.limiter.retry_after(keys),
+                         console.address_limiter.retry_after(addresses)) if w is not None]
+    wait = max(waits) if waits else None
+    if wait is not None:
+        await console.audit(ctx, "login", actor=username or "-", outcome="denied",
+                            details={"why": "rate-limited"})
+        resp = _login_page(ctx, error=f"登录失败次数过多，请 {int(wait) + 1} 秒后再试",
+                           status=429, username=username)
+        resp.headers[b"Retry-After"] = str(int(wait) + 1).encode()
+        return resp
+    token = new_token()
+
+    def check(session: Session) -> tuple[int, str] | None:
+        user = accounts.authenticate(session, username, password)
+        if user is None:
+            audit.record(session, actor=username or "-", action="login", outcome="failed",
+                         ip=ctx.ip)
+            return None
+        accounts.open_session(session, user.id, token, hours=console.session_hours, ip=ctx.ip)
+        audit.record(session, actor=user.username, role=user.role, action="login", ip=ctx.ip)
+        return user.id, user.role
+
+    found = await console.db.run(check)
+    if found is None:
+        console.limiter.failed(keys)
+        console.address_limiter.failed(addresses)
+        return _login_page(ctx, error="用户名或密码错误", status=401, username=username)
+    console.limiter.succeeded(keys)
+    _, role = found
+    target = _safe_next(ctx.form("next"))
+    if target == "/":
+        target = "/liaison" if role == Role.LIAISON else "/desk"
+    resp = redirect(target)
+    resp.cookies.append((SESSION_COOKIE, console.signer.sign(token).encode(),
+                         console.cookie_options(max_age=int(console.session_hours * 3600))))
+    resp.cookies.append((LOGIN_COOKIE, b"", console.cookie_options(max_age=0)))
+    return resp
+
+
+async def _logout(ctx: Ctx) -> Response:
+    assert ctx.user is not None
+    user = ctx.user
+
+    def end(session: Session) -> None:
+        accounts.revoke_session(session, user.token)
+        audit.record(session, actor=user.username, role=user.role, action="logout", ip=ctx.ip)
+
+    await ctx.console.db.run(end)
+    resp = redirect("/login")
+    resp.cookies.append((SESSION_COOKIE, b"", ctx.console.cookie_options(max_age=0)))
+    return resp
+
+
+async def _supervisor(ctx: Ctx) -> Response:
+    console = ctx.console
+    board = console.calls.wallboard() if console.calls is not None else None
+    live_agents = console.calls.agents() if console.calls is not None else []
+    records = await console.agents.status() if console.agents is not None else []
+    entries = await console.db.run(lambda s: [audit.entry_to_dict(e)
+                                              for e in audit.recent(s, limit=100)])
+    await console.audit(ctx, "view", target="/supervisor")
+    return html_response(console.render_page(
+        "supervisor.html", ctx, board=board, live_agents=live_agents, records=records,
+        entries=entries))
+
+
+async def _ticket_page(ctx: Ctx) -> Response:
+    from hotline.web.api import load_ticket
+
+    ticket = await ctx.console.db.run(load_ticket, ctx.console, ctx.user, ctx.params["ticket_id"],
+                                      events=True)
+    return html_response(ctx.console.render_page("ticket.html", ctx, ticket=ticket))

@@ -1,0 +1,246 @@
+// The agent desk: caller pop over Server-Sent Events, ticket form with draft autosave,
+// directory search, queue seat and callbacks due. Text is always set with textContent:
+// nothing a citizen or a department typed is ever parsed as HTML.
+(function () {
+  "use strict";
+  var csrf = (document.querySelector('meta[name="csrf-token"]') || {}).content || "";
+  var desk = document.getElementById("desk");
+  var seat = desk.dataset.seat || "";
+  var form = document.getElementById("ticket-form");
+  var $ = function (id) { return document.getElementById(id); };
+  var KIND = { complaint: "投诉", help: "求助", consultation: "咨询", suggestion: "建议", praise: "表扬" };
+  var STATE = { arriving: "呼入", waiting: "排队", ringing: "振铃中", talking: "通话中", ended: "已挂机",
+                free: "空闲", paused: "小休", unavailable: "离线", logged_out: "未签入" };
+  var draftKey = "new";
+  var saveTimer = null;
+  var currentCall = null;
+  window.hotlineDesk = { pops: [] };
+
+  function api(method, path, body) {
+    var opts = { method: method, credentials: "same-origin", headers: {} };
+    if (method !== "GET") { opts.headers["X-CSRF-Token"] = csrf; }
+    if (body !== undefined) { opts.headers["Content-Type"] = "application/json"; opts.body = JSON.stringify(body); }
+    return fetch(path, opts).then(function (r) {
+      return r.text().then(function (t) {
+        var data = null;
+        try { data = t ? JSON.parse(t) : null; } catch (e) { data = { message: t }; }
+        if (!r.ok) { var err = new Error((data && data.message) || ("HTTP " + r.status)); err.data = data; err.status = r.status; throw err; }
+        return data;
+      });
+    });
+  }
+  function li(text, cls) { var e = document.createElement("li"); e.textContent = text; if (cls) e.className = cls; return e; }
+  function localTime(iso) {
+    if (!iso) return "";
+    var d = new Date(iso);
+    return d.toLocaleString("zh-CN", { timeZone: "Asia/Shanghai", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit" });
+  }
+  function fill(list, items, render, empty) {
+    list.replaceChildren();
+    if (!items.length) { list.appendChild(li(empty, "muted")); return; }
+    items.forEach(function (x) { list.appendChild(render(x)); });
+  }
+
+  // -- drafts: every keystroke lands in localStorage at once and on the server shortly after --
+  function formData() {
+    var data = {};
+    Array.prototype.forEach.call(form.elements, function (el) { if (el.name) data[el.name] = el.value; });
+    return data;
+  }
+  function setForm(data) {
+    Array.prototype.forEach.call(form.elements, function (el) {
+      if (el.name && data && Object.prototype.hasOwnProperty.call(data, el.name)) el.value = data[el.name];
+    });
+  }
+  function storageKey() { return "hotline-draft:" + seat + ":" + draftKey; }
+  function saveDraftSoon() {
+    try { localStorage.setItem(storageKey(), JSON.stringify(formData())); } catch (e) { /* private mode */ }
+    $("draft-state").textContent = "草稿保存中…";
+    clearTimeout(saveTimer);
+    saveTimer = setTimeout(pushDraft, 400);
+  }
+  function pushDraft() {
+    api("PUT", "/api/drafts/" + encodeURIComponent(draftKey), { data: formData() }).then(function (d) {
+      $("draft-state").textContent = "草稿已保存 " + localTime(d.updated_at);
+      form.dataset.draftSaved = d.updated_at;
+    }).catch(function () { $("draft-state").textContent = "草稿仅存本机（网络中断）"; });
+  }
+  function loadDraft(key) {
+    draftKey = key;
+    var local = null;
+    try { local = JSON.parse(localStorage.getItem(storageKey()) || "null"); } catch (e) { local = null; }
+    if (local) setForm(local);
+    return api("GET", "/api/drafts/" + encodeURIComponent(key)).then(function (d) {
+      if (!local) setForm(d.data);
+      $("draft-state").textContent = "已恢复草稿";
+    }).catch(function () { /* no draft yet */ });
+  }
+  function clearForm(key) {
+    form.reset();
+    $("f-call").value = "";
+    draftKey = key || "new";
+    $("draft-state").textContent = "";
+  }
+  form.addEventListener("input", saveDraftSoon);
+  form.addEventListener("change", saveDraftSoon);
+  window.addEventListener("online", pushDraft);
+
+  form.addEventListener("submit", function (ev) {
+    ev.preventDefault();
+    saveTicket();
+  });
+  function saveTicket() {
+    var data = formData();
+    var msg = $("ticket-message");
+    msg.className = ""; msg.textContent = "保存中…";
+    clearTimeout(saveTimer);
+    api("POST", "/api/tickets?draft=" + encodeURIComponent(draftKey), data).then(function (t) {
+      try { localStorage.removeItem(storageKey()); } catch (e) { /* ignore */ }
+      msg.className = "ok";
+      msg.textContent = "已保存工单 " + t.number;
+      msg.dataset.ticket = t.number;
+      var keep = data.call_uniqueid ? "saved-" + data.call_uniqueid : "new";
+      clearForm(keep === "new" ? "new" : keep);
+      if (currentCall) { $("f-phone").value = currentCall.caller || ""; }
+      loadCallbacks();
+    }).catch(function (e) {
+      msg.className = "error";
+      var fields = e.data && e.data.details && e.data.details.fields;
+      msg.textContent = "未保存：" + (fields ? Object.keys(fields).map(function (k) { return k + " " + fields[k]; }).join("；") : e.message);
+    });
+  }
+
+  // -- the caller pop ----------------------------------------------------------------------------
+  function showCallState(call) {
+    var badge = $("call-state");
+    badge.textContent = STATE[call.state] || call.state;
+    badge.className = "badge " + call.state;
+    $("caller").classList.toggle("ringing", call.state === "ringing");
+  }
+  function pop(p) {
+    var call = p.call, caller = p.caller || {};
+    currentCall = call;
+    window.hotlineDesk.pops.push({ uniqueid: call.uniqueid, state: call.state, at: Date.now(), sent_at: p.sent_at });
+    $("caller-number").textContent = call.caller || "未知号码";
+    $("repeat-flag").hidden = !caller.repeat_caller;
+    $("caller-name").textContent = caller.citizen_name ? ("市民：" + caller.citizen_name) : (caller.known ? "" : "新来电号码");
+    showCallState(call);
+    fill($("open-tickets"), caller.open_tickets || [], function (t) {
+      var e = document.createElement("li");
+      var a = document.createElement("a"); a.href = "/tickets/" + t.id; a.target = "_blank"; a.textContent = t.number;
+      e.appendChild(a);
+      e.appendChild(document.createTextNode(" " + (KIND[t.kind] || t.kind) + " · " + (t.category || "") + " · " + t.status));
+      return e;
+    }, "无");
+    fill($("last-contacts"), caller.last_contacts || [], function (c) {
+      return li(localTime(c.at) + " " + (STATE[c.status] || c.status) + (c.agent ? " · 坐席 " + c.agent : "") + (c.ticket ? " · " + c.ticket : ""));
+    }, "无");
+    if (draftKey !== call.uniqueid) {
+      clearForm(call.uniqueid);
+      loadDraft(call.uniqueid).then(function () {
+        if (!$("f-phone").value) $("f-phone").value = call.caller || "";
+        $("f-call").value = call.uniqueid;
+      });
+      $("f-phone").value = call.caller || "";
+      $("f-call").value = call.uniqueid;
+    }
+    $("f-description").focus();
+  }
+  function onCall(call) {
+    if (currentCall && call.uniqueid === currentCall.uniqueid) { currentCall = call; showCallState(call); }
+  }
+  function onAgent(agent) {
+    var b = $("seat-state");
+    b.textContent = STATE[agent.state] || agent.state;
+    b.className = "badge " + agent.state;
+    b.dataset.state = agent.state;
+  }
+  function connect() {
+    var es = new EventSource("/api/events");
+    es.addEventListener("pop", function (ev) { pop(JSON.parse(ev.data)); });
+    es.addEventListener("call", function (ev) { onCall(JSON.parse(ev.data)); });
+    es.addEventListener("agent", function (ev) { onAgent(JSON.parse(ev.data)); });
+    es.addEventListener("hello", function () { desk.dataset.live = "yes"; });
+    es.onerror = function () { desk.dataset.live = "no"; };
+  }
+
+  // -- directory ---------------------------------------------------------------------------------
+  var dirTimer = null, dirSeq = 0;
+  function search() {
+    var q = $("dir-q").value.trim(), seq = ++dirSeq;
+    api("GET", "/api/directory?limit=30&q=" + encodeURIComponent(q)).then(function (r) {
+      if (seq !== dirSeq) return;
+      fill($("dir-results"), r.entries, function (e) {
+        var item = document.createElement("li");
+        item.dataset.id = e.id;
+        if (!e.open_now) item.className = "closed";
+        var text = document.createElement("span");
+        text.textContent = e.name + " · " + e.number + (e.open_now ? "" : "（非服务时间）");
+        text.title = e.department_name + " · " + e.service_hours + (e.notes ? " · " + e.notes : "");
+        item.appendChild(text);
+        return item;
+      }, "无结果");
+      $("dir-results").dataset.query = q;
+    });
+  }
+  $("dir-q").addEventListener("input", function () { clearTimeout(dirTimer); dirTimer = setTimeout(search, 120); });
+
+  // -- queue seat ----------------------------------------------------------------------------------
+  function seatAction(action, body) {
+    var m = $("seat-message");
+    m.textContent = "…";
+    return api("POST", "/api/agents/me/" + action, body).then(function (s) {
+      m.textContent = "";
+      onAgent({ state: s.state === "available" ? "free" : (s.state === "offline" ? "logged_out" : s.state) });
+    }).catch(function (e) { m.textContent = e.message; });
+  }
+  if (seat) {
+    $("queue-login").addEventListener("click", function () { seatAction("login"); });
+    $("queue-logout").addEventListener("click", function () { seatAction("logout"); });
+    $("queue-pause").addEventListener("click", function () { seatAction("pause", { reason: $("pause-reason").value }); });
+    $("queue-resume").addEventListener("click", function () { seatAction("resume"); });
+    api("GET", "/api/agents").then(function (r) {
+      r.agents.forEach(function (a) {
+        if (a.code === seat) onAgent({ state: a.state === "available" ? "free" : (a.state === "offline" ? "logged_out" : a.state) });
+      });
+    }).catch(function () { /* shown on first change */ });
+  }
+
+  // -- callbacks due -------------------------------------------------------------------------------
+  function loadCallbacks() {
+    api("GET", "/api/callbacks").then(function (r) {
+      fill($("callbacks"), r.callbacks, function (c) {
+        var e = document.createElement("li");
+        if (c.overdue) e.className = "error";
+        var a = document.createElement("a"); a.href = "/tickets/" + c.ticket_id; a.target = "_blank"; a.textContent = c.ticket;
+        e.appendChild(document.createTextNode(localTime(c.due_at) + " "));
+        e.appendChild(a);
+        e.appendChild(document.createTextNode(" " + (c.phone || "") + " " + (c.category || "")));
+        return e;
+      }, "暂无");
+    }).catch(function () { /* not fatal */ });
+  }
+
+  // -- keyboard: the answer-side actions without the mouse --------------------------------------
+  document.addEventListener("keydown", function (ev) {
+    var typing = /^(INPUT|TEXTAREA|SELECT)$/.test(document.activeElement.tagName);
+    if (ev.ctrlKey && ev.key === "Enter") { ev.preventDefault(); saveTicket(); return; }
+    if (ev.key === "Escape" && document.activeElement === $("dir-q")) { $("dir-q").value = ""; search(); return; }
+    if (!typing && ev.key === "/") { ev.preventDefault(); $("dir-q").focus(); return; }
+    if (!ev.altKey) return;
+    var k = ev.key.toLowerCase();
+    if (k === "f") { ev.preventDefault(); $("dir-q").focus(); }
+    else if (k === "t") { ev.preventDefault(); $("f-description").focus(); }
+    else if (k === "n") { ev.preventDefault(); clearForm("new"); loadDraft("new"); $("f-description").focus(); }
+    else if (k === "p" && seat) {
+      ev.preventDefault();
+      if ($("seat-state").dataset.state === "paused") seatAction("resume");
+      else seatAction("pause", { reason: $("pause-reason").value });
+    }
+  });
+
+  loadDraft("new");
+  loadCallbacks();
+  search();
+  connect();
+})();

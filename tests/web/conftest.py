@@ -1,0 +1,42 @@
+"""Fixtures of the console tests: a console served on a free port over a fresh database."""
+
+from __future__ import annotations
+
+import pytest_twisted
+from twisted.internet import reactor
+
+from hotline import config as config_mod
+from hotline.web import accounts
+from hotline.web.app import WebConsole
+
+PASSWORDS = {"agent1": "agent-pass-1001", "boss": "boss-pass-0001", "water": "water-pass-001",
+             "root": "root-pass-00001"}
+
+
+def web_config(tmp_path, **web):
+    return config_mod.loads("", source="tests").with_overrides(
+        {"site": {"state_dir": str(tmp_path)}, "web": {"port": 0, **web}})
+
+
+def add_users(db, department: str | None = None) -> None:
+    with db.begin() as s:
+        accounts.create_user(s, "agent1", role="agent", password=PASSWORDS["agent1"],
+                             display_name="李娜", agent_code="1001")
+        accounts.create_user(s, "boss", role="supervisor", password=PASSWORDS["boss"],
+                             display_name="王班长")
+        accounts.create_user(s, "root", role="admin", password=PASSWORDS["root"])
+        if department:
+            accounts.create_user(s, "water", role="liaison", password=PASSWORDS["water"],
+                                 display_name="水务联络员", department=department)
+
+
+@pytest_twisted.async_yield_fixture
+async def console(db, tmp_path):
+    """A console without a PBX link (calls, agents None) on the fresh database, with users."""
+    add_users(db)
+    web = WebConsole(config=web_config(tmp_path), db=db, reactor=reactor)
+    await web.start()
+    try:
+        yield web
+    finally:
+        await web.stop()

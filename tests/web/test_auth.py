@@ -1,0 +1,122 @@
+"""Passwords, signed cookies, CSRF tokens, the login rate limit and the session key."""
+
+from __future__ import annotations
+
+import os
+import stat
+
+import pytest
+from twisted.internet.task import Clock
+
+from hotline import config as config_mod
+from hotline.config import ConfigError
+from hotline.web.auth import (
+    LoginRateLimiter,
+    PasswordPolicy,
+    SessionSigner,
+    WeakPassword,
+    hash_password,
+    session_key,
+    verify_password,
+)
+from hotline.web.roles import DESK, SUPERVISION, Role, parse_role
+
+
+def test_password_hash_is_argon2id_and_verifies_only_the_right_password():
+    """The stored hash is argon2id; the right password matches, a wrong one and no user don't."""
+    stored = hash_password("correct horse battery")
+    assert stored.startswith("$argon2id$")
+    assert verify_password(stored, "correct horse battery")
+    assert not verify_password(stored, "correct horse batterY")
+    assert not verify_password(None, "correct horse battery")
+    assert not verify_password("not a hash", "x")
+
+
+def test_password_policy_refuses_short_and_name_passwords():
+    """Short passwords and the user name as password are refused with a reason."""
+    with pytest.raises(WeakPassword, match="at least"):
+        PasswordPolicy.check("li", "short")
+    with pytest.raises(WeakPassword, match="user name"):
+        PasswordPolicy.check("agentname1", "AgentName1")
+    PasswordPolicy.check("li", "long enough pass")
+
+
+def test_signed_cookie_round_trip_and_tampering():
+    """A cookie signed here unsigns to its token; a changed token or MAC, or another key, fails."""
+    signer = SessionSigner(b"k" * 32)
+    value = signer.sign("tok123")
+    assert signer.unsign(value) == "tok123"
+    assert signer.unsign("tok124." + value.split(".")[1]) is None
+    assert signer.unsign(value + "x") is None
+    assert signer.unsign(None) is None and signer.unsign("") is None
+    assert SessionSigner(b"j" * 32).unsign(value) is None
+
+
+def test_csrf_token_is_bound_to_the_session():
+    """The CSRF token of one session is not accepted for another, nor an empty one."""
+    signer = SessionSigner(b"k" * 32)
+    token = signer.csrf_token("session-a")
+    assert signer.check_csrf("session-a", token)
+    assert not signer.check_csrf("session-b", token)
+    assert not signer.check_csrf("session-a", None)
+    assert not signer.check_csrf(None, token)
+
+
+def test_rate_limiter_blocks_after_attempts_and_opens_after_window():
+    """Five failures block the key until the first of them leaves the window."""
+    clock = Clock()
+    limiter = LoginRateLimiter(attempts=5, window_s=300, clock=clock.seconds)
+    keys = ("user:li", "ip:127.0.0.1")
+    for _ in range(5):
+        assert limiter.retry_after(keys) is None
+        limiter.failed(keys)
+        clock.advance(10)
+    wait = limiter.retry_after(keys)
+    assert wait == pytest.approx(250)
+    assert limiter.retry_after(("user:other",)) is None
+    clock.advance(251)
+    assert limiter.retry_after(keys) is None
+
+
+def test_rate_limiter_success_forgets_the_users_failures():
+    """A right password clears the run of typos for that user."""
+    clock = Clock()
+    limiter = LoginRateLimiter(attempts=2, window_s=60, clock=clock.seconds)
+    limiter.failed(["user:li"])
+    limiter.succeeded(["user:li"])
+    limiter.failed(["user:li"])
+    assert limiter.retry_after(["user:li"]) is None
+
+
+def test_session_key_sandbox_generates_private_file_once(tmp_path, monkeypatch):
+    """Without HOTLINE_SESSION_KEY a sandbox keeps one generated key, readable by its owner only."""
+    monkeypatch.delenv("HOTLINE_SESSION_KEY", raising=False)
+    cfg = config_mod.loads("", source="t").with_overrides({"site": {"state_dir": str(tmp_path)}})
+    first = session_key(cfg)
+    assert len(first) >= 32 and session_key(cfg) == first
+    mode = stat.S_IMODE(os.stat(tmp_path / "web-session.key").st_mode)
+    assert mode == 0o600
+
+
+def test_session_key_from_environment_and_production_needs_it(tmp_path, monkeypatch):
+    """The environment's key wins; production without it, or with a short one, is refused."""
+    monkeypatch.setenv("HOTLINE_SESSION_KEY", "x" * 40)
+    cfg = config_mod.loads("", source="t").with_overrides({"site": {"state_dir": str(tmp_path)}})
+    assert session_key(cfg) == b"x" * 40
+    monkeypatch.setenv("HOTLINE_SESSION_KEY", "short")
+    with pytest.raises(ConfigError, match="at least 32"):
+        session_key(cfg)
+    monkeypatch.delenv("HOTLINE_SESSION_KEY")
+    data = dict(cfg.data)
+    data["site"] = {**cfg.data["site"], "mode": "production"}
+    prod = config_mod.Config(data=data, source="t", base_dir=tmp_path)
+    with pytest.raises(ConfigError, match="HOTLINE_SESSION_KEY"):
+        session_key(prod)
+
+
+def test_roles():
+    """Supervision is for supervisors and admins; the desk not for liaisons; unknown roles named."""
+    assert Role.AGENT not in SUPERVISION and Role.SUPERVISOR in SUPERVISION
+    assert Role.LIAISON not in DESK
+    with pytest.raises(ValueError, match="one of agent"):
+        parse_role("boss")

@@ -1,0 +1,171 @@
+"""Signing in and out, roles, CSRF and the audit log, over HTTP against a served console."""
+
+from __future__ import annotations
+
+import pytest_twisted
+from sqlalchemy import select
+
+from db.models import AuditEntry, ConsoleSession, TicketDraft
+from tests.web.conftest import PASSWORDS
+from tests.web.support import HTTP, form_csrf, sign_in
+
+
+def _audit(db, **where):
+    with db.begin() as s:
+        query = select(AuditEntry).order_by(AuditEntry.id)
+        for k, v in where.items():
+            query = query.where(getattr(AuditEntry, k) == v)
+        return [(e.actor, e.action, e.outcome) for e in s.scalars(query)]
+
+
+@pytest_twisted.ensureDeferred
+async def test_sign_in_sets_guarded_cookie_and_sign_out_ends_session(console, db):
+    """A right password gives an HttpOnly, SameSite=Strict session cookie; logging out revokes
+    it in the database, so the same cookie no longer works."""
+    client = HTTP(console.port)
+    reply = await sign_in(client, "agent1", PASSWORDS["agent1"])
+    assert reply.status == 303 and reply.headers["Location"] == "/desk"
+    cookie = reply.cookie_header("hl_session")
+    assert "HttpOnly" in cookie and "SameSite=strict" in cookie.replace("Strict", "strict")
+    assert "Secure" not in cookie  # sandbox over plain loopback HTTP
+    me = (await client.get("/api/me")).json()
+    assert (me["username"], me["role"], me["agent_code"]) == ("agent1", "agent", "1001")
+    stolen = dict(client.cookies)
+    desk = await client.get("/desk")
+    assert desk.status == 200 and "坐席台" in desk.text
+    out = await client.post("/logout", form={"_csrf": form_csrf(desk.text)})
+    assert out.status == 303
+    replay = HTTP(console.port)
+    replay.cookies = stolen
+    assert (await replay.get("/api/me")).status == 401
+    with db.begin() as s:
+        assert s.scalars(select(ConsoleSession)).one().revoked_at is not None
+    assert ("agent1", "login", "ok") in _audit(db) and ("agent1", "logout", "ok") in _audit(db)
+
+
+@pytest_twisted.ensureDeferred
+async def test_secure_cookie_when_configured(db, tmp_path):
+    """With secure cookies on (always in production) the session cookie is HTTPS-only."""
+    from twisted.internet import reactor
+
+    from hotline.web.app import WebConsole
+    from tests.web.conftest import add_users, web_config
+
+    add_users(db)
+    web = WebConsole(config=web_config(tmp_path, secure_cookies=True), db=db, reactor=reactor)
+    await web.start()
+    try:
+        reply = await sign_in(HTTP(web.port), "boss", PASSWORDS["boss"])
+        assert "Secure" in reply.cookie_header("hl_session")
+    finally:
+        await web.stop()
+
+
+@pytest_twisted.ensureDeferred
+async def test_wrong_passwords_are_rate_limited_and_audited(console, db):
+    """Five wrong passwords, then even the right one is refused with 429 and Retry-After."""
+    client = HTTP(console.port)
+    for _ in range(5):
+        reply = await sign_in(client, "agent1", "wrong-password-x")
+        assert reply.status == 401 and "用户名或密码错误" in reply.text
+    reply = await sign_in(client, "agent1", PASSWORDS["agent1"])
+    assert reply.status == 429 and int(reply.headers["Retry-After"]) > 0
+    assert "hl_session" not in client.cookies
+    entries = _audit(db, actor="agent1")
+    assert entries.count(("agent1", "login", "failed")) == 5
+    assert ("agent1", "login", "denied") in entries
+    # Colleagues behind the same address are not locked out by one person's typos.
+    other = await sign_in(HTTP(console.port), "boss", PASSWORDS["boss"])
+    assert other.status == 303
+
+
+@pytest_twisted.ensureDeferred
+async def test_unknown_user_and_disabled_account_are_refused(console, db):
+    """No such user and a disabled user get the same answer as a wrong password."""
+    from hotline.web import accounts
+
+    client = HTTP(console.port)
+    assert (await sign_in(client, "nobody", "whatever-pass")).status == 401
+    with db.begin() as s:
+        accounts.set_active(s, "boss", False)
+    assert (await sign_in(client, "boss", PASSWORDS["boss"])).status == 401
+
+
+@pytest_twisted.ensureDeferred
+async def test_login_form_without_token_is_refused(console, db):
+    """A sign-in posted without the form's token (cross-site login) is refused with 403."""
+    client = HTTP(console.port)
+    await client.get("/login")
+    reply = await client.post("/login", form={"username": "agent1",
+                                              "password": PASSWORDS["agent1"]})
+    assert reply.status == 403 and "安全令牌" in reply.text
+    assert "hl_session" not in client.cookies
+
+
+@pytest_twisted.ensureDeferred
+async def test_state_change_without_csrf_token_is_refused_and_changes_nothing(console, db):
+    """A draft PUT and a logout form without the CSRF token are refused and audited; with the
+    token the same call works."""
+    client = HTTP(console.port)
+    await sign_in(client, "agent1", PASSWORDS["agent1"])
+    body = {"data": {"description": "路灯不亮"}}
+    refused = await client.request("PUT", "/api/drafts/new", json=body)
+    assert refused.status == 403 and refused.json()["error_id"] == "csrf-token-invalid"
+    bad = await client.request("PUT", "/api/drafts/new", json=body,
+                               headers={"X-CSRF-Token": "forged"})
+    assert bad.status == 403
+    with db.begin() as s:
+        assert s.scalars(select(TicketDraft)).all() == []
+    logout = await client.post("/logout", form={})
+    assert logout.status == 403
+    assert (await client.get("/api/me")).status == 200  # still signed in
+    token = await client.csrf()
+    ok = await client.request("PUT", "/api/drafts/new", json=body,
+                              headers={"X-CSRF-Token": token})
+    assert ok.status == 200
+    assert (await client.get("/api/drafts/new")).json()["data"] == body["data"]
+    assert ("agent1", "csrf", "denied") in _audit(db)
+
+
+@pytest_twisted.ensureDeferred
+async def test_supervisor_page_refuses_an_agent(console, db):
+    """An agent gets a 403 page on the supervisor view (and the refusal is audited); a
+    supervisor sees it with the audit log."""
+    agent = HTTP(console.port)
+    await sign_in(agent, "agent1", PASSWORDS["agent1"])
+    refused = await agent.get("/supervisor")
+    assert refused.status == 403 and "无权访问" in refused.text
+    assert (await agent.get("/api/audit")).status == 403
+    boss = HTTP(console.port)
+    await sign_in(boss, "boss", PASSWORDS["boss"])
+    page = await boss.get("/supervisor")
+    assert page.status == 200 and "操作审计" in page.text
+    assert "access" in page.text and "denied" in page.text
+    assert ("agent1", "access", "denied") in _audit(db)
+
+
+@pytest_twisted.ensureDeferred
+async def test_pages_need_sign_in_and_redirect_only_locally(console):
+    """Without a session a page redirects to sign-in, the API says 401, and ``next`` cannot
+    send the user to another site."""
+    client = HTTP(console.port)
+    page = await client.get("/desk")
+    assert page.status == 303 and page.headers["Location"] == "/login?next=/desk"
+    assert (await client.get("/api/tickets")).status == 401
+    login = await client.get("/login?next=//evil.example/")
+    reply = await client.post("/login", form={"_csrf": form_csrf(login.text),
+                                              "username": "boss", "password": PASSWORDS["boss"],
+                                              "next": "//evil.example/"})
+    assert reply.headers["Location"] == "/desk"
+    tampered = HTTP(console.port)
+    tampered.cookies = {"hl_session": client.cookies["hl_session"][:-2] + "xx"}
+    assert (await tampered.get("/api/me")).status == 401
+
+
+@pytest_twisted.ensureDeferred
+async def test_security_headers_on_pages(console):
+    """Every page forbids framing and inline scripts."""
+    reply = await HTTP(console.port).get("/login")
+    assert "script-src 'self'" in reply.headers["Content-Security-Policy"]
+    assert reply.headers["X-Frame-Options"] == "DENY"
+    assert reply.headers["X-Content-Type-Options"] == "nosniff"
