@@ -34,7 +34,7 @@ from hotline.reports.sla import _deadline, outcome_expression
 from hotline.tickets.schemas import CHANNELS
 
 __all__ = ["DailyReport", "build_daily", "store_daily", "load_daily", "report_day",
-           "next_run", "run_daily_report", "pressure_by_hour", "REPEAT_CONTACTS", "KIND"]
+           "next_run", "run_daily_report", "pressure_by_hour", "tickets_by_grid", "REPEAT_CONTACTS", "KIND"]
 
 KIND = "daily"
 #: A citizen with this many new tickets in one day is a notable repeat contact.
@@ -109,6 +109,19 @@ def pressure_by_hour(session: Session, period: Period, *, calls_per_agent_hour: 
                      round(minutes[h] / 60.0 * calls_per_agent_hour, 1)) for h in range(hours)]
 
 
+def tickets_by_grid(session: Session, period: Period) -> list[tuple[str, str, int]]:
+    """Tickets opened in ``period`` per level-1 grid (a level-2 grid counts in its parent):
+    (code, name, count); tickets without a grid are left out."""
+    parent = aliased(Grid)
+    top_code = func.coalesce(parent.code, Grid.code)
+    top_name = func.coalesce(parent.name, Grid.name)
+    return [(code, name, n) for code, name, n in session.execute(
+        select(top_code, top_name, func.count()).select_from(Ticket)
+        .join(Grid, Grid.id == Ticket.grid_id).outerjoin(parent, Grid.parent_id == parent.id)
+        .where(Ticket.created_at >= period.start, Ticket.created_at < period.end)
+        .group_by(top_code, top_name))]
+
+
 def build_daily(session: Session, day: str | dt.date, *, timezone: str,
                 calls_per_agent_hour: float = 6.0, now: dt.datetime | None = None) -> DailyReport:
     """The report of site-local ``day`` (raises BadPeriod for a malformed day)."""
@@ -127,13 +140,7 @@ def build_daily(session: Session, day: str | dt.date, *, timezone: str,
         select(Ticket.category, func.count()).where(*in_day).group_by(Ticket.category))]
     by_category.sort(key=lambda x: (-x[1], x[0]))
 
-    parent = aliased(Grid)
-    top_code = func.coalesce(parent.code, Grid.code)
-    top_name = func.coalesce(parent.name, Grid.name)
-    grid_rows = session.execute(
-        select(top_code, top_name, func.count()).select_from(Ticket)
-        .join(Grid, Grid.id == Ticket.grid_id).outerjoin(parent, Grid.parent_id == parent.id)
-        .where(*in_day).group_by(top_code, top_name)).all()
+    grid_rows = tickets_by_grid(session, p)
     grid_counts = {code: n for code, _, n in grid_rows}
     hot_spots = sorted(((c, name, n) for c, name, n in grid_rows), key=lambda x: (-x[2], x[0]))
 

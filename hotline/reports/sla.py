@@ -20,13 +20,14 @@ from sqlalchemy.orm import Session, aliased
 
 from db.models import Agent, Callback, Citizen, Department, Grid, Ticket, utcnow
 from hotline import phone
+from hotline.reports.charts import WeekSLA
 from hotline.reports.exceptions import UnknownFilterValue
 from hotline.reports.periods import Period
 from hotline.tickets.schemas import CHANNELS
 
 __all__ = ["SLAFilter", "SLACounts", "SLAGroup", "SLAReport", "SLATicket", "DIMENSIONS",
            "OUTCOMES", "LATENESS_BUCKETS", "DEFINITIONS", "sla_report", "sla_tickets",
-           "sla_counts", "outcome_expression"]
+           "sla_counts", "outcome_expression", "weekly_trend", "drill_filters"]
 
 #: Ways to group (and filter) the report.
 DIMENSIONS = ("department", "agent", "category", "channel", "grid")
@@ -381,6 +382,25 @@ def _aware(value: Any) -> Any:
     if isinstance(value, dt.datetime) and value.tzinfo is None:
         return value.replace(tzinfo=dt.UTC)
     return value
+
+
+def weekly_trend(session: Session, last_day: dt.date, *, weeks: int, timezone: str,
+                 filters: SLAFilter = SLAFilter()) -> list[WeekSLA]:
+    """The met rate of each of the ``weeks`` ISO weeks (Monday to Sunday, site-local) up to
+    the one holding ``last_day``, oldest first: one small indexed count per week."""
+    from hotline.reports.periods import period as make_period
+
+    if not 1 <= weeks <= 260:
+        raise UnknownFilterValue("weeks must be 1-260", {"weeks": weeks})
+    monday = last_day - dt.timedelta(days=last_day.weekday())
+    out = []
+    for k in range(weeks - 1, -1, -1):
+        first = monday - dt.timedelta(weeks=k)
+        counts = sla_counts(session, make_period(first, first + dt.timedelta(days=6), timezone),
+                            filters)
+        year, week, _ = first.isocalendar()
+        out.append(WeekSLA(f"{year}-W{week:02d}", counts.met_rate, counts.settled))
+    return out
 
 
 def drill_filters(filters: SLAFilter, by: str, key: str | None) -> SLAFilter:

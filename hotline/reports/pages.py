@@ -1,0 +1,197 @@
+# -*- test-case-name: tests.reports.test_pages -*-
+"""The report pages as the console serves them: query parameters in, (content type, bytes) out.
+
+The web layer mounts each view as a thin resource (supervisor role required):
+
+    rendered = await database.run(pages.sla_view, request_args, settings=site)
+    request.setHeader(b"content-type", rendered.content_type.encode())
+    if rendered.filename: request.setHeader(b"content-disposition", rendered.disposition)
+    return rendered.body
+
+A ``ReportError`` (bad date, unknown code, ...) carries ``status_code`` 400, ``error_id`` and
+``details`` for the web layer's error rendering; nothing is changed by any view.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from hotline.reports import render
+from hotline.reports.charts import load_geometry, pressure_curve_svg
+from hotline.reports.daily import build_daily, load_daily, pressure_by_hour, tickets_by_grid
+from hotline.reports.exceptions import ReportError
+from hotline.reports.periods import day_period, period
+from hotline.reports.rates import rates_report
+from hotline.reports.sla import SLAFilter, sla_report, sla_tickets, weekly_trend
+
+__all__ = ["Rendered", "SiteSettings", "sla_view", "rates_view", "daily_view", "heat_map_view",
+           "pressure_view", "VIEWS"]
+
+_HTML = "text/html; charset=utf-8"
+_CSV = "text/csv; charset=utf-8"
+_SVG = "image/svg+xml; charset=utf-8"
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """A view's answer: what to send and, for downloads, the file name."""
+
+    content_type: str
+    body: bytes
+    filename: str | None = None
+
+    @property
+    def disposition(self) -> str:
+        return f'attachment; filename="{self.filename}"' if self.filename else "inline"
+
+
+@dataclass(frozen=True)
+class SiteSettings:
+    """What the views need from the configuration: the zone and the ``[reports]`` section."""
+
+    timezone: str
+    reports: Mapping[str, Any]
+
+    @classmethod
+    def from_config(cls, config: Any) -> SiteSettings:
+        return cls(config["site"]["timezone"], dict(config["reports"]))
+
+
+def _one(params: Mapping[str, Any], name: str, default: str | None = None) -> str | None:
+    """A parameter as text (twisted.web gives lists of bytes; tests give str)."""
+    value = params.get(name, params.get(name.encode(), default))
+    if isinstance(value, list | tuple):
+        value = value[0] if value else default
+    if isinstance(value, bytes):
+        try:
+            value = value.decode("utf-8")
+        except UnicodeDecodeError:
+            raise ReportError(f"parameter {name} is not UTF-8 text", {"field": name}) from None
+    if value is not None and len(value) > 200:
+        raise ReportError(f"parameter {name} is too long", {"field": name})
+    return value if value not in ("", None) else default
+
+
+def _int(params: Mapping[str, Any], name: str, default: int) -> int:
+    text = _one(params, name)
+    if text is None:
+        return default
+    try:
+        return int(text)
+    except ValueError:
+        raise ReportError(f"parameter {name} must be a whole number, got {text!r}",
+                          {"field": name}) from None
+
+
+def _format(params: Mapping[str, Any], allowed: tuple[str, ...]) -> str:
+    fmt = _one(params, "format", allowed[0])
+    if fmt not in allowed:
+        raise ReportError(f"format must be one of {', '.join(allowed)}", {"format": fmt})
+    return fmt  # type: ignore[return-value]
+
+
+def _period(params: Mapping[str, Any], settings: SiteSettings):
+    today = dt.datetime.now(dt.UTC).date().isoformat()
+    return period(_one(params, "from", today), _one(params, "to", today), settings.timezone)
+
+
+def _fragment(params: Mapping[str, Any]) -> bool:
+    return _one(params, "fragment") in ("1", "true", "yes")
+
+
+def sla_view(session: Session, params: Mapping[str, Any], *, settings: SiteSettings) -> Rendered:
+    """The SLA page. Parameters: from, to (YYYY-MM-DD), by, department, agent, category,
+    channel, grid, view=tickets with outcome/offset/limit for the drill-down, weeks (trend),
+    format=html|csv, fragment=1."""
+    p = _period(params, settings)
+    filters = SLAFilter(**{d: _one(params, d) for d in
+                           ("department", "agent", "category", "channel", "grid")})
+    by = _one(params, "by", "department") or "department"
+    fmt = _format(params, ("html", "csv"))
+    want_tickets = _one(params, "view") == "tickets"
+    outcome = _one(params, "outcome")
+    rows = None
+    if want_tickets:
+        rows = sla_tickets(session, p, filters, outcome=outcome,
+                           limit=_int(params, "limit", 200), offset=_int(params, "offset", 0))
+    name = f"sla-{p.first.isoformat()}-{p.last.isoformat()}"
+    if fmt == "csv":
+        if rows is not None:
+            return Rendered(_CSV, render.sla_tickets_csv(rows, timezone=p.timezone),
+                            f"{name}-callbacks.csv")
+        return Rendered(_CSV, render.sla_csv(sla_report(session, p, filters, by=by)),
+                        f"{name}.csv")
+    report = sla_report(session, p, filters, by=by)
+    weeks = _int(params, "weeks", 0)
+    trend = (weekly_trend(session, p.last, weeks=weeks, timezone=p.timezone, filters=filters)
+             if weeks else None)
+    html = render.sla_html(report, tickets=rows, trend=trend, page_=not _fragment(params))
+    return Rendered(_HTML, html.encode("utf-8"))
+
+
+def rates_view(session: Session, params: Mapping[str, Any], *,
+               settings: SiteSettings) -> Rendered:
+    """The three rates. Parameters: from, to, department, format=html|csv, fragment=1."""
+    p = _period(params, settings)
+    report = rates_report(session, p, department=_one(params, "department"),
+                          satisfied_min_score=int(settings.reports.get("satisfied_min_score", 4)))
+    if _format(params, ("html", "csv")) == "csv":
+        return Rendered(_CSV, render.rates_csv(report),
+                        f"rates-{p.first.isoformat()}-{p.last.isoformat()}.csv")
+    return Rendered(_HTML, render.rates_html(report, page_=not _fragment(params))
+                    .encode("utf-8"))
+
+
+def daily_view(session: Session, params: Mapping[str, Any], *,
+               settings: SiteSettings) -> Rendered:
+    """A day's 民情报告: the stored page when the job wrote one, else built now (not stored).
+    Parameters: date (YYYY-MM-DD)."""
+    day = _one(params, "date")
+    if day is None:
+        raise ReportError("which day? give date=YYYY-MM-DD", {"field": "date"})
+    p = day_period(day, settings.timezone)
+    record = load_daily(session, p.first)
+    if record is not None:
+        return Rendered(_HTML, record.html.encode("utf-8"))
+    report = build_daily(session, p.first, timezone=settings.timezone,
+                         calls_per_agent_hour=float(settings.reports.get("calls_per_agent_hour",
+                                                                         6.0)))
+    geometry = load_geometry(settings.reports.get("grid_geometry") or None)
+    return Rendered(_HTML, render.daily_html(report, geometry).encode("utf-8"))
+
+
+def heat_map_view(session: Session, params: Mapping[str, Any], *,
+                  settings: SiteSettings) -> Rendered:
+    """Tickets by grid over a period as an SVG (or a page with fragment=0 and format=html).
+    Parameters: from, to, format=svg|html."""
+    p = _period(params, settings)
+    counts = {code: n for code, _, n in tickets_by_grid(session, p)}
+    geometry = load_geometry(settings.reports.get("grid_geometry") or None)
+    title = f"Tickets by grid {p.label}"
+    if _format(params, ("svg", "html")) == "html":
+        return Rendered(_HTML, render.heat_map_html(geometry, counts, title=title, page_=True)
+                        .encode("utf-8"))
+    return Rendered(_SVG, render.heat_map_html(geometry, counts, title=title).encode("utf-8"))
+
+
+def pressure_view(session: Session, params: Mapping[str, Any], *,
+                  settings: SiteSettings) -> Rendered:
+    """One day's pressure curve as SVG. Parameters: date (YYYY-MM-DD)."""
+    day = _one(params, "date")
+    if day is None:
+        raise ReportError("which day? give date=YYYY-MM-DD", {"field": "date"})
+    p = day_period(day, settings.timezone)
+    hours = pressure_by_hour(session, p, calls_per_agent_hour=float(
+        settings.reports.get("calls_per_agent_hour", 6.0)))
+    return Rendered(_SVG, pressure_curve_svg(hours, title=f"Pressure by hour {p.label}")
+                    .encode("utf-8"))
+
+
+#: Path segment → view, for the console to mount under /reports/.
+VIEWS = {"sla": sla_view, "rates": rates_view, "daily": daily_view,
+         "heat-map": heat_map_view, "pressure": pressure_view}
