@@ -1,0 +1,382 @@
+"""The scheduler under a burst: 100,000 pending callbacks, 1,000 of them due within one second.
+
+    python -m bench.scheduler [--pending 100000] [--burst 1000]
+
+Two sides, each in its own process on its own copy of the same SQLite database:
+
+- ours: ``scheduler.service.CallbackScheduler`` (the callback table is the truth, APScheduler's
+  in-memory store holds what falls due within the horizon, every query on the database's
+  thread pool), with the PBX left out: each due callback is prepared, claimed and finished by
+  the real ``scheduler.store`` functions, as if the call were answered at once.
+- reference: plain APScheduler 3 (``TwistedScheduler``) with its ``SQLAlchemyJobStore`` on the
+  same database, one job per callback; each job claims its callback with the same
+  ``scheduler.store`` functions (in APScheduler's thread pool).
+
+Figures: lateness = when the callback was handed to its handler minus when it was due (p50,
+p99, max), claimed = when its claim was committed minus due, and the longest reactor stall
+(a 5 ms ticker's worst delay) during the burst and during start-up. The goal for ours is a
+stall under 50 ms. The last line printed is JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import pickle
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from bench._util import print_json_line, print_table
+
+SEED_TICKETS = 100
+LEAD_S = 8.0  # from the end of set-up to the burst
+TICK_S = 0.005
+
+#: When each burst callback was handed over / claimed (epoch seconds), by callback id.
+delivered: dict[int, float] = {}
+claimed: dict[int, float] = {}
+
+
+def _seed(path: Path, pending: int, burst: int) -> list[int]:
+    """The database both sides start from; returns the burst's callback ids (due set later)."""
+    from sqlalchemy import insert
+
+    from db import migrate
+    from db.models import Callback, Citizen, Ticket
+    from db.session import make_engine
+
+    migrate.upgrade(f"sqlite:///{path}")
+    engine = make_engine(f"sqlite:///{path}")
+    now = dt.datetime.now(dt.UTC)
+    with engine.begin() as c:
+        c.execute(insert(Citizen), [{"phone": "13800000000", "created_at": now}])
+        c.execute(insert(Ticket), [
+            {"number": f"RX20261126-{i:06d}", "kind": "complaint", "channel": "hotline",
+             "status": "dispatched", "description": "bench", "citizen_id": 1,
+             "created_at": now, "updated_at": now} for i in range(1, SEED_TICKETS + 1)])
+        rest = pending - burst
+        rows = []
+        for i in range(pending):
+            if i < rest:  # spread over the next day, from two minutes on
+                due = now + dt.timedelta(seconds=120 + 86_280 * i / max(rest, 1))
+            else:
+                due = now + dt.timedelta(days=2)  # the burst: set just before the start
+            rows.append({"ticket_id": 1 + i % SEED_TICKETS, "citizen_id": 1, "due_at": due,
+                         "status": "pending", "attempts": 0, "created_at": now,
+                         "quiet_hours_moved": False})
+        for start in range(0, len(rows), 20_000):
+            c.execute(insert(Callback), rows[start:start + 20_000])
+    engine.dispose()
+    return list(range(rest + 1, pending + 1))
+
+
+def _set_burst(url: str, ids: list[int], t0: float, burst: int) -> dict[int, float]:
+    from sqlalchemy import bindparam, update
+
+    from db.models import Callback
+    from db.session import make_engine
+
+    due = {cb_id: t0 + n / burst for n, cb_id in enumerate(ids)}
+    engine = make_engine(url)
+    with engine.begin() as c:
+        c.execute(update(Callback).where(Callback.id == bindparam("cid"))
+                  .values(due_at=bindparam("due")).execution_options(synchronize_session=False),
+                  [{"cid": i, "due": dt.datetime.fromtimestamp(t, dt.UTC)}
+                   for i, t in due.items()])
+    engine.dispose()
+    return due
+
+
+class _Ticker:
+    """Ticks every 5 ms on the reactor and keeps its worst delay per named phase."""
+
+    def __init__(self, reactor: Any) -> None:
+        from twisted.internet.task import LoopingCall
+
+        self.reactor = reactor
+        self.phase = "start"
+        self.worst: dict[str, float] = {}
+        self._last = time.perf_counter()
+        self._loop = LoopingCall(self._tick)
+        self._loop.clock = reactor
+
+    def start(self) -> None:
+        self._last = time.perf_counter()
+        self._loop.start(TICK_S, now=False)
+
+    def stop(self) -> None:
+        self._loop.stop()
+
+    def _tick(self) -> None:
+        now = time.perf_counter()
+        stall = max(now - self._last - TICK_S, 0.0)
+        self._last = now
+        self.worst[self.phase] = max(self.worst.get(self.phase, 0.0), stall)
+
+
+class _NoPBX:
+    """The AMI seam left empty: the bench measures scheduling, not telephony."""
+
+    def subscribe(self, *_: Any) -> Any:
+        class _Sub:
+            def unsubscribe(self) -> None:
+                pass
+        return _Sub()
+
+    def when_ready(self) -> Any:
+        from twisted.internet.defer import succeed
+        return succeed(self)
+
+
+def _ours(reactor: Any, url: str, state_dir: Path, ids: list[int], burst: int) -> Any:
+    from twisted.internet.defer import Deferred, ensureDeferred
+
+    from db.session import Database
+    from hotline import config as config_mod
+    from scheduler import store
+    from scheduler.service import CallbackScheduler
+
+    cfg = config_mod.loads("").with_overrides({
+        "site": {"state_dir": str(state_dir)}, "database": {"url": url},
+        "scheduler": {"quiet_hours": "", "max_concurrent": 10, "survey_enabled": False}})
+
+    class BenchScheduler(CallbackScheduler):
+        def _on_due(self, entries: list[Any]) -> None:
+            at = time.time()
+            for kind, ident in entries:
+                if kind == "place":
+                    delivered.setdefault(ident, at)
+            super()._on_due(entries)
+
+        async def _attempt(self, ident: int) -> None:
+            info = await self._db(store.prepare, ident, now=self.now(), policy=self.policy)
+            if isinstance(info, store.Moved):
+                return
+            key = await self._db(store.claim, info, agent_code="1001", now=self.now(),
+                                 policy=self.policy)
+            if key is not None:
+                claimed[ident] = time.time()
+
+    async def run() -> dict[str, Any]:
+        ticker = _Ticker(reactor)
+        db = Database(url, threads=8, reactor=reactor)
+        db.start()
+        service = BenchScheduler(config=cfg, ami=_NoPBX(), db=db, reactor=reactor,
+                                 node="bench")
+        t0 = time.time() + LEAD_S
+        due = _set_burst(url, ids, t0, burst)
+        ticker.start()
+        loaded_at = time.time()
+        await service.start()
+        await _wait(reactor, lambda: len(service.book) >= burst and not service._syncing, 30)
+        load_s = time.time() - loaded_at
+        in_memory = len(service.book)
+        ticker.phase = "idle"
+        await _wait(reactor, lambda: time.time() >= t0 - 0.5, 60)
+        ticker.phase = "burst"
+        await _wait(reactor, lambda: len(claimed) >= burst, 120)
+        ticker.stop()
+        await service.stop()
+        db.stop()
+        return _figures(due, ticker, load_s=load_s, in_memory=in_memory)
+
+    return ensureDeferred(run()) if not isinstance(run, Deferred) else run
+
+
+def _reference_job(cb_id: int, url: str) -> None:
+    """One APScheduler job per callback: claim it with the same store functions as ours."""
+    from scheduler import store
+
+    delivered.setdefault(cb_id, time.time())
+    factory, policy = _REF["factory"], _REF["policy"]
+    with factory.begin() as s:
+        now = dt.datetime.now(dt.UTC)
+        info = store.prepare(s, cb_id, now=now, policy=policy)
+        if not isinstance(info, store.Moved):
+            store.claim(s, info, agent_code="1001", now=now, policy=policy)
+    claimed[cb_id] = time.time()
+
+
+_REF: dict[str, Any] = {}
+
+
+def _reference(reactor: Any, url: str, ids: list[int], burst: int, pending: int) -> Any:
+    from apscheduler.job import Job
+    from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+    from apscheduler.schedulers.twisted import TwistedScheduler
+    from apscheduler.triggers.date import DateTrigger
+    from twisted.internet.defer import ensureDeferred
+
+    from db.session import make_engine, make_session_factory
+    from hotline import config as config_mod
+    from scheduler.policy import SchedulerPolicy
+
+    cfg = config_mod.loads("")
+    settings = dict(cfg["scheduler"], quiet_hours="")
+    engine = make_engine(url)
+    _REF["factory"] = make_session_factory(engine)
+    _REF["policy"] = SchedulerPolicy(settings, timezone="Asia/Shanghai")
+    reactor.suggestThreadPoolSize(10)
+
+    async def run() -> dict[str, Any]:
+        ticker = _Ticker(reactor)
+        jobstore = SQLAlchemyJobStore(url=url)
+        sched = TwistedScheduler(reactor=reactor, jobstores={"default": jobstore},
+                                 job_defaults={"coalesce": True, "misfire_grace_time": None},
+                                 timezone=dt.UTC)
+        sched.start(paused=True)
+        func = sys.modules[__name__]._reference_job
+        now = dt.datetime.now(dt.UTC)
+
+        def job_rows(pairs: list[tuple[int, dt.datetime]]) -> list[dict[str, Any]]:
+            rows = []
+            for cb_id, at in pairs:
+                job = Job(sched, id=f"cb-{cb_id}", func=func, args=(cb_id, url), kwargs={},
+                          trigger=DateTrigger(run_date=at), executor="default",
+                          name="callback", misfire_grace_time=None, coalesce=True,
+                          max_instances=1, next_run_time=at)
+                rows.append({"id": job.id, "next_run_time": at.timestamp(),
+                             "job_state": pickle.dumps(job.__getstate__(),
+                                                       pickle.HIGHEST_PROTOCOL)})
+            return rows
+
+        rest = pending - burst
+        spread = [(i + 1, now + dt.timedelta(seconds=120 + 86_280 * i / max(rest, 1)))
+                  for i in range(rest)]
+        with jobstore.engine.begin() as c:
+            for start in range(0, rest, 20_000):
+                c.execute(jobstore.jobs_t.insert(), job_rows(spread[start:start + 20_000]))
+        t0 = time.time() + LEAD_S
+        due = _set_burst(url, ids, t0, burst)
+        with jobstore.engine.begin() as c:
+            c.execute(jobstore.jobs_t.insert(), job_rows(
+                [(i, dt.datetime.fromtimestamp(t, dt.UTC)) for i, t in due.items()]))
+        ticker.start()
+        loaded_at = time.time()
+        sched.resume()
+        ticker.phase = "idle"
+        load_s = time.time() - loaded_at
+        await _wait(reactor, lambda: time.time() >= t0 - 0.5, 60)
+        ticker.phase = "burst"
+        await _wait(reactor, lambda: len(claimed) >= burst, 300)
+        ticker.stop()
+        sched.shutdown(wait=False)
+        return _figures(due, ticker, load_s=load_s, in_memory=0)
+
+    return ensureDeferred(run())
+
+
+async def _wait(reactor: Any, condition: Any, timeout: float) -> None:
+    from twisted.internet.task import deferLater
+
+    deadline = time.time() + timeout
+    while not condition():
+        if time.time() > deadline:
+            raise TimeoutError("the burst was not handled in time")
+        await deferLater(reactor, 0.05, lambda: None)
+
+
+def _pct(values: list[float], q: float) -> float:
+    values = sorted(values)
+    return values[min(len(values) - 1, int(round(q * (len(values) - 1))))]
+
+
+def _figures(due: dict[int, float], ticker: _Ticker, *, load_s: float,
+             in_memory: int) -> dict[str, Any]:
+    late = [max(delivered[i] - t, 0.0) * 1000 for i, t in due.items() if i in delivered]
+    took = [max(claimed[i] - t, 0.0) * 1000 for i, t in due.items() if i in claimed]
+    return {
+        "handled": len(late), "lateness_p50_ms": round(_pct(late, 0.5), 1),
+        "lateness_p99_ms": round(_pct(late, 0.99), 1), "lateness_max_ms": round(max(late), 1),
+        "claimed_p50_ms": round(_pct(took, 0.5), 1), "claimed_p99_ms": round(_pct(took, 0.99), 1),
+        "max_reactor_stall_ms": round(ticker.worst.get("burst", 0.0) * 1000, 1),
+        "start_reactor_stall_ms": round(max(ticker.worst.get("start", 0.0),
+                                            ticker.worst.get("idle", 0.0)) * 1000, 1),
+        "start_s": round(load_s, 2), "in_memory": in_memory,
+        "mean_lateness_ms": round(statistics.fmean(late), 1),
+    }
+
+
+def _side(side: str, pending: int, burst: int) -> None:
+    from twisted.internet import task
+
+    work = Path(tempfile.mkdtemp(prefix=f"hotline-bench-sched-{side}-"))
+    path = work / "hotline.db"
+    ids = _seed(path, pending, burst)
+    url = f"sqlite:///{path}"
+    result: dict[str, Any] = {}
+
+    def main(reactor: Any) -> Any:
+        d = _ours(reactor, url, work, ids, burst) if side == "ours" else \
+            _reference(reactor, url, ids, burst, pending)
+        d.addCallback(result.update)
+        return d
+
+    try:
+        task.react(main)
+    except SystemExit:
+        pass
+    finally:
+        for p in work.iterdir():
+            p.unlink()
+        work.rmdir()
+    print(json.dumps(result), flush=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--pending", type=int, default=100_000)
+    parser.add_argument("--burst", type=int, default=1_000)
+    parser.add_argument("--side", choices=["ours", "reference"], help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.side:
+        _side(args.side, args.pending, args.burst)
+        return
+    results: dict[str, dict[str, Any]] = {}
+    for side in ("ours", "reference"):
+        done = subprocess.run(
+            [sys.executable, "-c", "from bench.scheduler import main; main()", "--side", side,
+             "--pending", str(args.pending), "--burst", str(args.burst)],
+            capture_output=True, text=True, timeout=900, cwd=Path(__file__).parents[1],
+            env=dict(os.environ, PYTHONUNBUFFERED="1"))
+        lines = [ln for ln in done.stdout.splitlines() if ln.startswith("{")]
+        try:
+            results[side] = json.loads(lines[-1])
+        except (IndexError, ValueError):
+            tail = (done.stderr.strip().splitlines() or ["no output"])[-3:]
+            results[side] = {"error": f"exit {done.returncode}: {' | '.join(tail)[:300]}"}
+    load = os.getloadavg()[0]
+    print(f"{args.pending:,} pending callbacks, {args.burst:,} due within one second "
+          f"(load average {load:.2f})")
+    keys = ["lateness_p50_ms", "lateness_p99_ms", "lateness_max_ms", "claimed_p50_ms",
+            "claimed_p99_ms", "max_reactor_stall_ms", "start_reactor_stall_ms", "start_s",
+            "in_memory"]
+    rows = [[k] + [str(results[s].get(k, results[s].get("error", "-"))) for s in results]
+            for k in keys]
+    print_table(["figure", "ours (in-memory book)", "reference (APScheduler SQL store)"], rows)
+    ours, ref = results["ours"], results["reference"]
+    out: dict[str, Any] = {"pending": args.pending, "burst": args.burst,
+                           "load_average": round(load, 2)}
+    for k in keys:
+        if k in ours:
+            out[k] = ours[k]
+        if k in ref:
+            out[f"reference_{k}"] = ref[k]
+    if ours.get("max_reactor_stall_ms") and ref.get("max_reactor_stall_ms"):
+        out["stall_ratio_reference_over_ours"] = round(
+            ref["max_reactor_stall_ms"] / max(ours["max_reactor_stall_ms"], 0.1), 1)
+    for side in ("ours", "reference"):
+        if "error" in results[side]:
+            out[f"{side}_error"] = results[side]["error"]
+    print_json_line(out)
+
+
+if __name__ == "__main__":
+    main()
