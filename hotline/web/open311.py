@@ -124,7 +124,9 @@ async def _create(ctx: Ctx) -> Response:
         raise HTTPError(400, "invalid", "a location is required: address_string, or lat and long")
     if not address:
         address = f"{lat:.6f},{lon:.6f}"
-    name = " ".join(p for p in (ctx.form("last_name"), ctx.form("first_name")) if p) or None
+    parts = [p.strip() for p in (ctx.form("last_name"), ctx.form("first_name")) if p and p.strip()]
+    # 张 + 敏 is 张敏; Latin names keep their space.
+    name = ("" if all(not p.isascii() for p in parts) else " ").join(parts) or None
     payload = {"channel": key.channel, "kind": code,
                "description": ctx.form("description"), "phone": ctx.form("phone"),
                "citizen_name": name, "address": address,

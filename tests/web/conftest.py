@@ -40,3 +40,48 @@ async def console(db, tmp_path):
         yield web
     finally:
         await web.stop()
+
+
+def ensure_user(db, username: str, **kw) -> None:
+    """Create a console user once per sandbox database (the session's sandbox is shared)."""
+    from sqlalchemy import select
+
+    from db.models import ConsoleUser
+
+    with db.begin() as s:
+        if s.scalars(select(ConsoleUser).where(ConsoleUser.username == username)).first():
+            return
+        accounts.create_user(s, username, **kw)
+
+
+def seed_directory(db) -> None:
+    """The sample grids, departments and directory (once per sandbox database)."""
+    from db.sample import AlreadySeeded, seed_sample
+
+    try:
+        with db.begin() as s:
+            seed_sample(s)
+    except AlreadySeeded:
+        pass
+
+
+@pytest_twisted.async_yield_fixture
+async def web_controller(pbx_sandbox):
+    """A started Controller on the test sandbox with the console attached on a free port,
+    the sample directory loaded; both stopped after the test, even on failure."""
+    from hotline.controller import Controller
+    from hotline.web.app import attach
+
+    cfg = pbx_sandbox.config.with_overrides({"web": {"port": 0}})
+    ctl = Controller(config=cfg, reactor=reactor)
+    await ctl.start()
+    try:
+        seed_directory(ctl.db)
+        web = attach(ctl)
+        await web.start()
+        try:
+            yield ctl
+        finally:
+            await web.stop()
+    finally:
+        await ctl.stop()
