@@ -22,7 +22,7 @@ from db.models import Call, CallRecording, Transcript, TranscriptSegment
 from hotline.tickets.service import TicketService
 
 __all__ = ["QUEUED", "RUNNING", "DONE", "FAILED", "SPEAKER_OF_DIRECTION", "SPEAKER_LABELS",
-           "JobInput", "SpeakerResult", "Segment", "enqueue", "requeue_stale", "claim_next",
+           "JobInput", "SpeakerResult", "Segment", "enqueue", "enqueue_missed", "requeue_stale", "claim_next",
            "finish", "retry_or_fail", "post_note", "post_pending_notes", "compose_note",
            "merged_dialog", "clock_text", "NOTE_ACTOR"]
 
@@ -87,6 +87,24 @@ def enqueue(session: Session, call_id: int, *, model: str, language: str,
     session.add(job)
     session.flush()
     return job
+
+
+def enqueue_missed(session: Session, *, since: dt.datetime, model: str, language: str,
+                   now: dt.datetime, limit: int = 50) -> list[int]:
+    """Queue the finished calls since ``since`` that have speech recordings but no job: calls
+    recorded without the finaliser (the reconciler's, a controller that was down). Returns the
+    new jobs' call ids."""
+    has_speech = select(CallRecording.id).where(
+        CallRecording.call_id == Call.id,
+        CallRecording.direction.in_(sorted(SPEAKER_OF_DIRECTION))).exists()
+    has_job = select(Transcript.id).where(Transcript.call_id == Call.id,
+                                          Transcript.kind == "call").exists()
+    call_ids = session.scalars(
+        select(Call.id).where(Call.started_at >= since, Call.ended_at.is_not(None), has_speech,
+                              ~has_job).order_by(Call.id).limit(limit)).all()
+    for call_id in call_ids:
+        enqueue(session, call_id, model=model, language=language, now=now)
+    return list(call_ids)
 
 
 def requeue_stale(session: Session, *, worker: str, lease: dt.timedelta,

@@ -40,6 +40,8 @@ __all__ = ["TranscriptionService", "default_worker_name"]
 
 _log = Logger(namespace="hotline.stt.service")
 _LOCK_RETRIES = 8
+#: How far back finished calls without a job are looked for (calls the finaliser never saw).
+_MISSED_WINDOW = dt.timedelta(days=2)
 
 
 class TranscriptionService:
@@ -63,6 +65,9 @@ class TranscriptionService:
         self.worker_name = worker_name or default_worker_name(config)
         self.now = now
         self.workers = int(stt["workers"])
+        if self.workers < 1:
+            raise ValueError(f"stt.workers must be at least 1, not {self.workers}")
+        self.registry.current  # noqa: B018 - an unknown stt.model is refused here, at start-up
         self.max_attempts = int(stt["retries"])
         self.retry_delay = dt.timedelta(seconds=float(stt["retry_delay_s"]))
         self.lease = dt.timedelta(seconds=float(stt["lease_s"]))
@@ -144,11 +149,16 @@ class TranscriptionService:
             return
         self._filling = True
         try:
+            spec = self.registry.current
+            now = self.now()
+            missed = await self._run(jobs.enqueue_missed, since=now - _MISSED_WINDOW,
+                                     model=spec.name, language=spec.language, now=now)
+            if missed:
+                _log.info("stt: queued calls recorded without the finaliser: {ids}", ids=missed)
             await self._run(jobs.post_pending_notes, tickets=self.tickets,
-                              call_language=self.call_language)
+                            call_language=self.call_language)
             if not await self._ensure_model():
                 return
-            spec = self.registry.current
             while self._running < self.workers and not self._stopping:
                 job = await self._run(jobs.claim_next, worker=self.worker_name,
                                         now=self.now(), model=spec.name, language=spec.language)

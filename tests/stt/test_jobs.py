@@ -122,3 +122,16 @@ def test_note_says_when_the_model_speaks_another_language(session):
                       suggestion=None, now=NOW)
     text = jobs.compose_note(row, call_language="zh")
     assert "not the call's language (zh)" in text and "(no speech recognised)" in text
+
+
+def test_calls_recorded_without_the_finaliser_are_queued_by_the_sweep(session):
+    """A finished call with speech and no job gets one; calls with a job, without speech, or
+    from before the window are left alone."""
+    recent, _ = make_call(session, "1700000400.1", {"citizen": "/x/c.wav"}, ticket=False)
+    _queued, _t, _job = _queue(session, uniqueid="1700000400.2", ticket=False)
+    make_call(session, "1700000400.3", {"mix": "/x/m.wav"}, ticket=False)
+    since = session.get(Call, recent).started_at - dt.timedelta(minutes=1)
+    assert jobs.enqueue_missed(session, since=since, now=NOW, **CLAIM) == [recent]
+    assert jobs.enqueue_missed(session, since=since, now=NOW, **CLAIM) == []
+    later = since + dt.timedelta(days=1)
+    assert jobs.enqueue_missed(session, since=later, now=NOW, **CLAIM) == []
