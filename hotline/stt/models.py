@@ -188,6 +188,7 @@ def prepare(source: Path, cache_dir: Path) -> Path:
     try:
         tmp.rename(target)
     except OSError:
+        shutil.rmtree(tmp, ignore_errors=True)
         if not (target / "conf" / "mfcc.conf").is_file():  # lost a race: the winner's copy serves
             raise
     return target
