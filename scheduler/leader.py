@@ -58,9 +58,10 @@ class Leadership:
         if self._loop is not None and self._loop.running:
             self._loop.stop()
         self._loop = None
+        # Stop scheduling before letting go: the next leader must not start while we act.
+        self._set(False)
         if self.shared:
             await threads.deferToThread(self._release)
-        self._set(False)
 
     def _set(self, leading: bool) -> None:
         if leading != self.leading:
