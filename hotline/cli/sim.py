@@ -26,6 +26,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     call.add_argument("--pause", type=float, default=9.0, metavar="SECONDS",
                       help="wait this long (the greeting) before speaking (default 9)")
     call.add_argument("--to", metavar="NUMBER", help="the number dialled (default: the hotline)")
+    hangup = verbs.add_parser("hangup", help="a simulated party hangs up")
+    who = hangup.add_mutually_exclusive_group(required=True)
+    who.add_argument("--agent", metavar="CODE", help="the agent's phone hangs up")
+    who.add_argument("--citizen", metavar="NUMBER", help="the citizen calling from NUMBER")
     agent = verbs.add_parser("agent", help="how a simulated agent's phone answers")
     agent.add_argument("code", help="agent code, e.g. 1001")
     agent.add_argument("--delay", type=float, default=1.5, metavar="SECONDS")
@@ -79,7 +83,7 @@ async def _sound(cfg: Config, args: argparse.Namespace) -> str | None:
 async def _act(reactor: Any, cfg: Config, args: argparse.Namespace) -> None:
     from hotline.sim.city import CitySimulator
 
-    play = await _sound(cfg, args)
+    play = await _sound(cfg, args) if args.verb != "hangup" else None
     ami = await connect_ami(reactor, cfg, which="city")
     try:
         city = CitySimulator(ami=ami, hotline_number=cfg["site"]["hotline_number"])
@@ -88,6 +92,16 @@ async def _act(reactor: Any, cfg: Config, args: argparse.Namespace) -> None:
                                      pause_s=args.pause, number=args.to)
             print(f"citizen {args.caller} calls {args.to or city.hotline_number} "
                   f"(channel {placed.channel_id}); hangs up {args.hold:g} s after the answer")
+        elif args.verb == "hangup":
+            if args.agent:
+                count = await city.hangup_agent(args.agent)
+                who = f"agent {args.agent}'s phone"
+            else:
+                count = await city.hangup_citizen(args.citizen)
+                who = f"citizen {args.citizen}"
+            if not count:
+                raise CommandError(f"{who} is in no call")
+            print(f"{who} hung up ({count} call{'s' if count > 1 else ''})")
         elif args.verb == "agent":
             await city.set_agent(args.code, delay_s=args.delay, tone=args.tone, play=play)
             print(f"agent {args.code}'s phone answers after {args.delay:g} s")

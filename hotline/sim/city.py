@@ -63,6 +63,27 @@ class CitySimulator:
         """Hang up a simulated party's channel by its id (a citizen, for instance)."""
         return await self.ami.action("Hangup", Channel=channel_id, Cause="16")
 
+    async def hangup_agent(self, agent: str) -> int:
+        """Hang up whatever simulated agent ``agent``'s phone is in; returns how many calls."""
+        return await self._hangup_where(
+            lambda m: m.get("Channel", "").startswith(f"PJSIP/phone-{agent}-"))
+
+    async def hangup_citizen(self, number: str) -> int:
+        """Hang up the simulated citizen calling from ``number``; returns how many calls."""
+        return await self._hangup_where(
+            lambda m: m.get("Context") == "sim-citizen" and m.get("CallerIDNum") == number)
+
+    async def _hangup_where(self, match) -> int:
+        reply = await self.ami.action("CoreShowChannels")
+        channels = [m["Channel"] for m in reply
+                    if m.get("Event") == "CoreShowChannel" and match(m)]
+        for channel in channels:
+            try:
+                await self.ami.action("Hangup", Channel=channel, Cause="16")
+            except AMIError:
+                pass  # it went by itself meanwhile
+        return len(channels)
+
     async def set_agent(self, agent: str, *, delay_s: float | None = None,
                         tone: str | None = None, play: str | None = None) -> None:
         """How simulated agent ``agent``'s phone answers: after a delay, then a tone or a file."""

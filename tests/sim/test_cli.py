@@ -8,12 +8,15 @@ import sys
 import pytest
 import pytest_twisted
 from sqlalchemy import select
+from twisted.internet import threads
 
 from db.models import Agent, AgentStateChange
+from hotline.calls.model import CallState
 from hotline.cli.main import main
 from tests.support.audio import band_ratio
 from tests.support.hotline import wait_final_call
 from tests.support.pbx import config_file
+from tests.support.waiting import sleep, until
 
 pytestmark = pytest.mark.pbx
 
@@ -39,6 +42,15 @@ async def test_sim_call_says_text_and_agent_cli_logs_in(pbx_sandbox, controller,
                         "我家停水了，请帮忙查一下。", "--hold", "22", "--pause", "10")
         assert call.returncode == 0, call.stderr
         assert "citizen 13812340006 calls 83658365" in call.stdout
+
+        def talking():
+            return [c for c in controller.calls.live_calls()
+                    if c["caller"] == "13812340006" and c["state"] == CallState.TALKING]
+        await until(talking, timeout=30)
+        await sleep(6)  # the citizen says their piece
+        hangup = await threads.deferToThread(_hotline, conf, "sim", "hangup", "--agent", "1001")
+        assert hangup.returncode == 0, hangup.stderr
+        assert "agent 1001's phone hung up (1 call)" in hangup.stdout
         row, paths = await wait_final_call(
             controller.db, "13812340006",
             lambda r: {x.direction: x.path for x in r.recordings})
@@ -46,6 +58,7 @@ async def test_sim_call_says_text_and_agent_cli_logs_in(pbx_sandbox, controller,
         logout = _hotline(conf, "agent", "logout", "1001")
     assert logout.returncode == 0, logout.stderr
     assert row.status == "completed"
+    assert row.hungup_by == "agent"
     # Speech sits mostly in 300-1000 Hz, the agent's tone at 1000 Hz is not in the citizen's file.
     assert band_ratio(paths["citizen"], 500, 1000) > 1
     with controller.db.begin() as s:
@@ -62,6 +75,9 @@ def test_bad_input_gets_one_line(pbx_sandbox, tmp_path, capsys):
     assert missing.returncode == 1
     assert missing.stderr.strip().splitlines() == [f"hotline: no such audio file: "
                                                    f"{tmp_path / 'nope.wav'}"]
+    nobody = _hotline(conf, "sim", "hangup", "--citizen", "13812349999")
+    assert nobody.returncode == 1
+    assert nobody.stderr.strip() == "hotline: citizen 13812349999 is in no call"
     unknown = _hotline(conf, "agent", "login", "7777")
     assert unknown.returncode == 1
     assert "no agent '7777'" in unknown.stderr
