@@ -102,7 +102,11 @@ class CallbackScheduler:
     # -- life ------------------------------------------------------------------------------
 
     async def start(self) -> None:
-        """Subscribe to AMI events, start APScheduler and begin competing for the lead."""
+        """Subscribe to AMI events, start APScheduler and begin competing for the lead
+        (nothing at all when ``scheduler.enabled`` is false)."""
+        if not self.settings["enabled"]:
+            _log.info("scheduler disabled (scheduler.enabled = false)")
+            return
         self._running = True
         self.placer.subscribe()
         self.aps.start()
@@ -111,6 +115,8 @@ class CallbackScheduler:
     async def stop(self) -> None:
         """Stop scheduling. Calls in progress keep going in Asterisk; their attempts stay open
         in the table and the next scheduler to lead settles them (``placer.recover``)."""
+        if not self._running:
+            return
         self._running = False
         self._stop_sync()
         await self.leader.stop()
