@@ -57,11 +57,17 @@ async def run_demo(reactor: Any, cfg: Config, *, calls: int, keep_sandbox: bool,
 
     async def shutdown() -> None:
         _say("stopping ...")
+        for agent in agents:
+            try:
+                await controller.agents.logout(agent)
+            except Exception as e:  # the PBX may be gone already; the records say so
+                _say(f"agent {agent} not logged out: {e}")
         await controller.stop()
         await city_ami.stop()
         if started_here and not keep_sandbox:
             await threads.deferToThread(sandbox.stop, log=_say)
 
+    agents = cfg["queue"]["agents"][:2]
     reactor.addSystemEventTrigger("before", "shutdown",
                                   lambda: defer.Deferred.fromCoroutine(shutdown()))
     await controller.start()
@@ -69,15 +75,13 @@ async def run_demo(reactor: Any, cfg: Config, *, calls: int, keep_sandbox: bool,
     await city_ami.when_ready()
     _narrate(controller.ami)
 
-    agents = cfg["queue"]["agents"][:2]
     sim_sounds = sandbox.var_dir / "sounds" / "sim"
     # espeak-ng and sox are subprocesses: run them off the reactor.
     answer = await threads.deferToThread(
         synthesise, "nin2 hao3, san1 liu4 wu3 re4 xian4, qing3 jiang3.", sim_sounds)
     for agent in agents:
         await city.set_agent(agent, delay_s=1.5, play=_inside(sandbox, answer))
-        await controller.ami.action("QueueAdd", Queue=cfg["queue"]["name"],
-                                    Interface=f"PJSIP/agent-{agent}", MemberName=f"agent {agent}")
+        await controller.agents.login(agent, name=f"演示坐席 {agent}")
     _say(f"simulated agents {', '.join(agents)} are logged in to queue "
          f"'{cfg['queue']['name']}' and answer after 1.5 s")
     _say(f"logs: {log_path} (controller, one JSON event per line); "
