@@ -232,7 +232,8 @@ async def _calls(ctx: Ctx) -> Response:
 
 
 def caller_view(session: Session, number: str, *, contacts: int = 5) -> dict[str, Any]:
-    """Who is calling: repeat flag, open tickets, history and the last calls from the number."""
+    """Who is calling: repeat flag, open tickets, history and the last finished calls from
+    the number (the one ringing now is not a past contact)."""
     info = lookup_caller(session, number)
     last: list[dict[str, Any]] = []
     if info.citizen_id is not None:
@@ -240,7 +241,7 @@ def caller_view(session: Session, number: str, *, contacts: int = 5) -> dict[str
             select(Call.started_at, Call.status, Call.talk_s, Agent.code, Ticket.number)
             .outerjoin(Agent, Call.agent_id == Agent.id)
             .outerjoin(Ticket, Call.ticket_id == Ticket.id)
-            .where(Call.citizen_id == info.citizen_id)
+            .where(Call.citizen_id == info.citizen_id, Call.ended_at.is_not(None))
             .order_by(Call.started_at.desc()).limit(contacts + 1)).all()
         last = [{"at": r[0].isoformat(), "status": r[1], "talk_s": r[2], "agent": r[3],
                  "ticket": r[4]} for r in rows]

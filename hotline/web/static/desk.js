@@ -9,6 +9,9 @@
   var form = document.getElementById("ticket-form");
   var $ = function (id) { return document.getElementById(id); };
   var KIND = { complaint: "投诉", help: "求助", consultation: "咨询", suggestion: "建议", praise: "表扬" };
+  var STATUS = { received: "已受理", dispatched: "已派单", handling: "办理中", replied: "已回复",
+                 followed_up: "已回访", closed: "已办结", reopened: "重办", merged: "已合并",
+                 completed: "已接听", abandoned: "放弃", answered: "通话中", queued: "排队", failed: "失败" };
   var STATE = { arriving: "呼入", waiting: "排队", ringing: "振铃中", talking: "通话中", ended: "已挂机",
                 free: "空闲", paused: "小休", unavailable: "离线", logged_out: "未签入" };
   var draftKey = "new";
@@ -129,11 +132,11 @@
       var e = document.createElement("li");
       var a = document.createElement("a"); a.href = "/tickets/" + t.id; a.target = "_blank"; a.textContent = t.number;
       e.appendChild(a);
-      e.appendChild(document.createTextNode(" " + (KIND[t.kind] || t.kind) + " · " + (t.category || "") + " · " + t.status));
+      e.appendChild(document.createTextNode(" " + (KIND[t.kind] || t.kind) + (t.category ? " · " + t.category : "") + " · " + (STATUS[t.status] || t.status)));
       return e;
     }, "无");
     fill($("last-contacts"), caller.last_contacts || [], function (c) {
-      return li(localTime(c.at) + " " + (STATE[c.status] || c.status) + (c.agent ? " · 坐席 " + c.agent : "") + (c.ticket ? " · " + c.ticket : ""));
+      return li(localTime(c.at) + " " + (STATUS[c.status] || c.status) + (c.agent ? " · 坐席 " + c.agent : "") + (c.ticket ? " · " + c.ticket : ""));
     }, "无");
     if (draftKey !== call.uniqueid) {
       clearForm(call.uniqueid);

@@ -1,0 +1,233 @@
+"""The console in headless Chromium against the real controller and PBX sandbox: an agent signs
+in, a simulated citizen calls, the desk pops the caller while the phone still rings, the agent
+fills the ticket (autosaved, surviving a reload) and saves it with the keyboard, searches the
+directory by pinyin initials; roles, masking, CSRF and escaping seen from the browser."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+import pytest_twisted
+from sqlalchemy import select
+from twisted.internet import reactor
+
+from db.models import Call, Department, Ticket, TicketDraft
+from hotline.tickets.service import TicketService
+from tests.support.hotline import wait_final_call
+from tests.web.browser import Browser
+from tests.web.conftest import ensure_user
+
+pytestmark = [pytest.mark.pbx, pytest.mark.browser]
+
+AGENT_PASSWORD = "desk-agent-pass-1"
+HOSTILE = '<b>粗体</b><img src=x onerror="window.__xss=1">路灯坏了三天'
+
+
+@pytest_twisted.async_yield_fixture
+async def browser():
+    b = Browser()
+    await b.start()
+    try:
+        yield b
+    finally:
+        await b.stop()
+
+
+def _sign_in(page, username: str, password: str) -> str:
+    page.goto("/login")
+    page.fill("#username", username)
+    page.fill("#password", password)
+    page.click("#login-submit")
+    page.wait_for_load_state("domcontentloaded")
+    return page.url
+
+
+@pytest_twisted.ensureDeferred
+async def test_agent_desk_pops_caller_saves_ticket_and_searches_directory(
+        web_controller, city, browser):
+    """Sign in, log the seat in, a repeat caller rings: the pop shows number, repeat flag, open
+    ticket and last contacts before the agent's phone answers; the typed ticket is autosaved,
+    survives a reload, is saved with Ctrl+Enter and is in the database linked to the call; the
+    directory finds an entry by pinyin initials; the description's HTML shows as text."""
+    ctl = web_controller
+    number = "13812349901"
+    ensure_user(ctl.db, "desk-agent", role="agent", password=AGENT_PASSWORD,
+                display_name="李娜", agent_code="1002")
+    earlier = await ctl.db.run(lambda s: TicketService().intake(
+        s, {"channel": "hotline", "kind": "complaint", "description": "上周反映的路灯问题",
+            "phone": number}, actor="test").number)
+    base = f"http://127.0.0.1:{ctl.web.port}"
+    page = await browser.page(base)
+    assert (await browser.run(_sign_in, page, "desk-agent", AGENT_PASSWORD)).endswith("/desk")
+    await browser.run(lambda: page.wait_for_function(
+        "document.getElementById('desk').dataset.live === 'yes'"))
+    await browser.run(page.click, "#queue-login")
+    await browser.run(lambda: page.wait_for_function(
+        "document.getElementById('seat-state').dataset.state === 'free'", timeout=15000))
+
+    rang: list[float] = []
+
+    def on_change(payload):
+        call = payload.get("call")
+        if call and call["caller"] == number and call["state"] == "ringing" and not rang:
+            rang.append(reactor.seconds())
+    remove = ctl.tracker.notifier.add_listener(on_change)
+    await city.ami.when_ready()
+    await city.set_agent("1002", delay_s=6, tone="1000")
+    try:
+        await city.call(number, tone="400", hold_s=40)
+        await browser.run(lambda: page.wait_for_function(
+            f"document.getElementById('caller-number').textContent === '{number}'",
+            timeout=40000))
+        pop = await browser.run(page.evaluate, "window.hotlineDesk.pops[0]")
+        shown = await browser.run(lambda: {
+            "repeat": page.is_visible("#repeat-flag"),
+            "open": page.inner_text("#open-tickets"),
+            "contacts": page.inner_text("#last-contacts"),
+            "phone_field": page.input_value("#f-phone"),
+            "focused": page.evaluate("document.activeElement.id")})
+        await browser.run(browser.shot, page, "desk-1-pop")
+        # Popped while the phone still rang (the simulated agent answers after 6 s).
+        assert pop["state"] == "ringing"
+        assert shown["repeat"] is True and earlier in shown["open"]
+        assert shown["phone_field"] == number and shown["focused"] == "f-description"
+        browser.record("call-pop", {"ringing_at": rang[0], "popped_at": pop["at"] / 1000,
+                                    "latency_s": round(pop["at"] / 1000 - rang[0], 3),
+                                    "sent_at": pop["sent_at"]})
+
+        def fill():
+            page.select_option("#f-kind", "complaint")
+            page.fill("#f-category", "路灯")
+            page.fill("#f-address", "幸福路 12 号")
+            page.fill("#f-grid", "G001-01")
+            page.fill("#f-description", HOSTILE)
+            page.fill("#f-promised", (dt.datetime.now() + dt.timedelta(days=1))
+                      .strftime("%Y-%m-%dT10:00"))
+            page.wait_for_function(
+                "document.getElementById('draft-state').textContent.startsWith('草稿已保存')")
+        await browser.run(fill)
+        call_id = await browser.run(page.input_value, "#f-call")
+        with ctl.db.begin() as s:
+            draft = s.scalars(select(TicketDraft).where(TicketDraft.key == call_id)).one()
+            assert draft.data["description"] == HOSTILE
+        # A dropped page loses nothing: after a reload the pop and the typed text come back.
+        await browser.run(page.reload)
+        await browser.run(lambda: page.wait_for_function(
+            "document.getElementById('f-description').value.includes('路灯坏了三天')",
+            timeout=15000))
+        assert await browser.run(page.input_value, "#f-address") == "幸福路 12 号"
+        await browser.run(page.focus, "#f-description")
+        await browser.run(page.keyboard.press, "Control+Enter")
+        await browser.run(lambda: page.wait_for_function(
+            "document.getElementById('ticket-message').dataset.ticket", timeout=15000))
+        saved = await browser.run(page.evaluate,
+                                  "document.getElementById('ticket-message').dataset.ticket")
+        await browser.run(browser.shot, page, "desk-2-saved")
+
+        # Directory by pinyin initials, from the keyboard.
+        await browser.run(page.keyboard.press, "Alt+f")
+        assert await browser.run(page.evaluate, "document.activeElement.id") == "dir-q"
+        await browser.run(page.keyboard.type, "zls")
+        await browser.run(lambda: page.wait_for_function(
+            "document.getElementById('dir-results').dataset.query === 'zls'"))
+        first = await browser.run(page.inner_text, "#dir-results li:first-child")
+        await browser.run(browser.shot, page, "desk-3-directory")
+        expected = ctl.web.directory.search("zls")[0]
+        assert first.startswith(expected.name) and "zls" in expected.pinyin_initials
+        row, linked = await wait_final_call(ctl.db, number, lambda r: r.ticket_id)
+    finally:
+        remove()
+        await ctl.agents.logout("1002")
+    with ctl.db.begin() as s:
+        ticket = s.scalars(select(Ticket).where(Ticket.number == saved)).one()
+        assert (ticket.kind, ticket.category, ticket.address, ticket.description) == (
+            "complaint", "路灯", "幸福路 12 号", HOSTILE)
+        assert ticket.grid.code == "G001-01" and ticket.promised_reply_at is not None
+        assert [(e.actor, e.action) for e in ticket.events] == [("desk-agent", "intake")]
+        assert ticket.callbacks and ticket.callbacks[0].status == "pending"
+        assert s.scalars(select(TicketDraft).where(TicketDraft.key == call_id)).first() is None
+        call = s.scalars(select(Call).where(Call.uniqueid == call_id)).one()
+        assert call.ticket_id == ticket.id and linked == ticket.id
+    # The description's HTML is text on the ticket page: no element, no script ran.
+    await browser.run(page.goto, f"/tickets/{ticket.id}")
+    text = await browser.run(page.inner_text, "#ticket-description")
+    elements = await browser.run(page.evaluate,
+                                 "document.querySelectorAll('#ticket-description *').length")
+    xss = await browser.run(page.evaluate, "window.__xss === undefined")
+    await browser.run(browser.shot, page, "desk-4-ticket-page")
+    assert text == HOSTILE and elements == 0 and xss
+
+
+@pytest_twisted.ensureDeferred
+async def test_roles_masking_csrf_in_the_browser(web_controller, browser):
+    """An agent is refused the supervisor page; a liaison sees their department's ticket with
+    the number masked and answers it; the same form posted without its CSRF token is refused."""
+    ctl = web_controller
+    with ctl.db.begin() as s:
+        dept = s.scalars(select(Department).order_by(Department.code)).first().code
+    ensure_user(ctl.db, "desk-agent", role="agent", password=AGENT_PASSWORD,
+                display_name="李娜", agent_code="1002")
+    ensure_user(ctl.db, "liaison-b", role="liaison", password="liaison-pass-2",
+                display_name="联络员", department=dept)
+
+    def file(s):
+        service = TicketService()
+        ids = []
+        for text in ("小区垃圾清运不及时", "<script>alert(1)</script>井盖缺失"):
+            t = service.intake(s, {"channel": "hotline", "kind": "complaint",
+                                   "description": text, "phone": "13698765432"}, actor="test")
+            service.dispatch(s, t.id, department=dept, actor="test")
+            ids.append(t.number)
+        return ids
+    numbers = await ctl.db.run(file)
+    base = f"http://127.0.0.1:{ctl.web.port}"
+
+    agent = await browser.page(base)
+    await browser.run(_sign_in, agent, "desk-agent", AGENT_PASSWORD)
+    status = await browser.run(lambda: agent.goto("/supervisor").status)
+    heading = await browser.run(agent.inner_text, "#error-status")
+    await browser.run(browser.shot, agent, "roles-1-agent-refused")
+    assert status == 403 and "无权访问" in heading
+
+    liaison = await browser.page(base)
+    await browser.run(_sign_in, liaison, "liaison-b", "liaison-pass-2")
+    html = await browser.run(liaison.content)
+    phones = await browser.run(lambda: liaison.locator(
+        f"article[data-ticket='{numbers[0]}'] .phone").inner_text())
+    await browser.run(browser.shot, liaison, "roles-2-liaison-masked")
+    assert phones == "136****5432" and "13698765432" not in html
+    script_text = await browser.run(lambda: liaison.locator(
+        f"article[data-ticket='{numbers[1]}'] .description").inner_text())
+    assert script_text == "<script>alert(1)</script>井盖缺失"
+
+    # Without its token the reply form is refused and the ticket is unchanged.
+    def post_without_token():
+        form = liaison.locator(f"article[data-ticket='{numbers[0]}'] form")
+        form.locator("textarea").fill("已安排清运")
+        form.locator("input[name=_csrf]").evaluate("e => e.remove()")
+        with liaison.expect_navigation():
+            form.locator("button").click()
+        return liaison.inner_text("#error-message")
+    message = await browser.run(post_without_token)
+    await browser.run(browser.shot, liaison, "roles-3-csrf-refused")
+    assert "安全令牌" in message
+    with ctl.db.begin() as s:
+        assert s.scalars(select(Ticket.status).where(Ticket.number == numbers[0])).one() == \
+            "dispatched"
+
+    def reply():
+        liaison.goto("/liaison")
+        form = liaison.locator(f"article[data-ticket='{numbers[0]}'] form")
+        form.locator("textarea").fill("已安排清运，明早 9 点前完成")
+        with liaison.expect_navigation():
+            form.locator("button").click()
+        return liaison.inner_text("#liaison-done")
+    done = await browser.run(reply)
+    assert numbers[0] in done
+    with ctl.db.begin() as s:
+        t = s.scalars(select(Ticket).where(Ticket.number == numbers[0])).one()
+        assert t.status == "replied" and t.events[-1].text == "已安排清运，明早 9 点前完成"
+        assert t.events[-1].actor == "liaison-b"
+
+
