@@ -86,7 +86,22 @@ def _ticket_dict(ticket: Ticket, user: Principal, *, events: bool = False) -> di
         data["events"] = [{"at": e.at.isoformat(), "actor": e.actor, "action": e.action,
                            "from_status": e.from_status, "to_status": e.to_status,
                            "text": e.text} for e in ticket.events]
+        data["transcripts"] = _transcripts(ticket)
     return data
+
+
+def _transcripts(ticket: Ticket) -> list[dict[str, Any]]:
+    """The finished transcripts of the ticket's calls, utterance by utterance."""
+    out = []
+    for call in ticket.calls:
+        for t in call.transcripts:
+            if t.status != "done":
+                continue
+            out.append({"call": call.uniqueid, "model": t.model, "language": t.language,
+                        "segments": [{"speaker": seg.speaker, "start_s": seg.start_s,
+                                      "end_s": seg.end_s, "text": seg.text}
+                                     for seg in t.segments]})
+    return out
 
 
 def _visible(ticket: Ticket, user: Principal) -> bool:

@@ -123,6 +123,10 @@ async def test_agent_desk_pops_caller_saves_ticket_and_searches_directory(
             "document.getElementById('ticket-message').dataset.ticket", timeout=15000))
         saved = await browser.run(page.evaluate,
                                   "document.getElementById('ticket-message').dataset.ticket")
+        # The promise made on the form is now in "my callbacks due".
+        await browser.run(lambda: page.wait_for_function(
+            f"document.getElementById('callbacks').textContent.includes('{saved}')",
+            timeout=10000))
         await browser.run(browser.shot, page, "desk-2-saved")
 
         # Directory by pinyin initials, from the keyboard.
@@ -161,8 +165,9 @@ async def test_agent_desk_pops_caller_saves_ticket_and_searches_directory(
 
 @pytest_twisted.ensureDeferred
 async def test_roles_masking_csrf_in_the_browser(web_controller, browser):
-    """An agent is refused the supervisor page; a liaison sees their department's ticket with
-    the number masked and answers it; the same form posted without its CSRF token is refused."""
+    """An agent pauses with a reason and resumes from the keyboard, and is refused the supervisor
+    page; a liaison sees their department's tickets with the number masked (and HTML as text)
+    and answers one; the same form posted without its CSRF token is refused."""
     ctl = web_controller
     with ctl.db.begin() as s:
         dept = s.scalars(select(Department).order_by(Department.code)).first().code
@@ -185,6 +190,25 @@ async def test_roles_masking_csrf_in_the_browser(web_controller, browser):
 
     agent = await browser.page(base)
     await browser.run(_sign_in, agent, "desk-agent", AGENT_PASSWORD)
+
+    # The seat from the keyboard: log in, Alt+P pauses with the chosen reason, Alt+P resumes.
+    def seat_state(state):
+        agent.wait_for_function(
+            f"document.getElementById('seat-state').dataset.state === '{state}'", timeout=15000)
+
+    try:
+        await browser.run(agent.click, "#queue-login")
+        await browser.run(seat_state, "free")
+        await browser.run(agent.select_option, "#pause-reason", "培训")
+        await browser.run(agent.keyboard.press, "Alt+p")
+        await browser.run(seat_state, "paused")
+        paused = await ctl.agents.status()
+        await browser.run(agent.keyboard.press, "Alt+p")
+        await browser.run(seat_state, "free")
+    finally:
+        await ctl.agents.logout("1002")
+    seat = next(a for a in paused if a.code == "1002")
+    assert (seat.state, seat.reason) == ("paused", "培训")
     status = await browser.run(lambda: agent.goto("/supervisor").status)
     heading = await browser.run(agent.inner_text, "#error-status")
     await browser.run(browser.shot, agent, "roles-1-agent-refused")

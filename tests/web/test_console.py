@@ -169,3 +169,40 @@ async def test_security_headers_on_pages(console):
     assert "script-src 'self'" in reply.headers["Content-Security-Policy"]
     assert reply.headers["X-Frame-Options"] == "DENY"
     assert reply.headers["X-Content-Type-Options"] == "nosniff"
+
+
+@pytest_twisted.ensureDeferred
+async def test_ticket_page_shows_transcript_and_escapes_text(console, db):
+    """The ticket page lists the call's finished transcript; text from the call or the citizen
+    that looks like HTML is shown as text."""
+    import datetime as dt
+
+    from db.models import Call, Transcript, TranscriptSegment
+    from hotline.tickets.service import TicketService
+
+    with db.begin() as s:
+        ticket = TicketService().intake(s, {"channel": "hotline", "kind": "help",
+                                            "description": "<i>门口</i>积水",
+                                            "phone": "13800001234"}, actor="test")
+        now = dt.datetime.now(dt.UTC)
+        call = Call(uniqueid="u-1", linkedid="u-1", direction="inbound",
+                    caller_number="13800001234", started_at=now, status="completed",
+                    ticket=ticket)
+        s.add(call)
+        s.flush()
+        transcript = Transcript(call_id=call.id, model="ko-small", language="ko",
+                                status="done", kind="call")
+        transcript.segments = [
+            TranscriptSegment(speaker="citizen", start_s=0.5, end_s=2.0,
+                              text="楼下<script>积水</script>"),
+            TranscriptSegment(speaker="agent", start_s=2.5, end_s=3.0, text="马上登记")]
+        s.add(transcript)
+        ticket_id = ticket.id
+    client = HTTP(console.port)
+    await sign_in(client, "agent1", PASSWORDS["agent1"])
+    page = await client.get(f"/tickets/{ticket_id}")
+    assert page.status == 200
+    assert "楼下&lt;script&gt;积水&lt;/script&gt;" in page.text and "马上登记" in page.text
+    assert "&lt;i&gt;门口&lt;/i&gt;积水" in page.text and "<i>门口" not in page.text
+    data = (await client.get(f"/api/tickets/{ticket_id}")).json()
+    assert [seg["speaker"] for seg in data["transcripts"][0]["segments"]] == ["citizen", "agent"]
