@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import or_, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from db.models import Call, CallRecording, Transcript, TranscriptSegment
@@ -84,24 +85,29 @@ def enqueue(session: Session, call_id: int, *, model: str, language: str,
         return None
     job = Transcript(call_id=call_id, kind="call", model=model, language=language,
                      status=QUEUED, attempts=0, created_at=now)
-    session.add(job)
-    session.flush()
+    try:
+        with session.begin_nested():  # another unit may be queueing the same call right now
+            session.add(job)
+    except IntegrityError:
+        return session.scalars(select(Transcript).where(
+            Transcript.call_id == call_id, Transcript.kind == "call")).one()
     return job
 
 
 def enqueue_missed(session: Session, *, since: dt.datetime, model: str, language: str,
-                   now: dt.datetime, limit: int = 50) -> list[int]:
-    """Queue the finished calls since ``since`` that have speech recordings but no job: calls
-    recorded without the finaliser (the reconciler's, a controller that was down). Returns the
-    new jobs' call ids."""
+                   now: dt.datetime, settle: dt.timedelta = dt.timedelta(seconds=60),
+                   limit: int = 50) -> list[int]:
+    """Queue the calls started since ``since`` and ended ``settle`` ago or more that have speech
+    recordings but no job: calls recorded without the finaliser (the reconciler's, a controller
+    that was down); the settle time leaves fresh calls to the finaliser. Returns their ids."""
     has_speech = select(CallRecording.id).where(
         CallRecording.call_id == Call.id,
         CallRecording.direction.in_(sorted(SPEAKER_OF_DIRECTION))).exists()
     has_job = select(Transcript.id).where(Transcript.call_id == Call.id,
                                           Transcript.kind == "call").exists()
     call_ids = session.scalars(
-        select(Call.id).where(Call.started_at >= since, Call.ended_at.is_not(None), has_speech,
-                              ~has_job).order_by(Call.id).limit(limit)).all()
+        select(Call.id).where(Call.started_at >= since, Call.ended_at <= now - settle,
+                              has_speech, ~has_job).order_by(Call.id).limit(limit)).all()
     for call_id in call_ids:
         enqueue(session, call_id, model=model, language=language, now=now)
     return list(call_ids)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pytest
 from sqlalchemy import select
 
 from db.models import Call, TicketEvent, Transcript
@@ -33,6 +34,59 @@ def test_enqueue_is_once_per_call_and_skips_calls_without_speech(session):
     other, _ = make_call(session, "1700000000.2", {"mix": "/nowhere/m.wav"}, ticket=False)
     assert jobs.enqueue(session, other, now=NOW, **CLAIM) is None
     assert session.scalars(select(Transcript)).all() == [job]
+
+
+def test_enqueue_after_another_unit_queued_the_call_returns_its_job(db_url):
+    """A second unit of work queueing a call another one has just queued gets that job."""
+    from db.session import make_engine, make_session_factory
+
+    engine = make_engine(db_url)
+    factory = make_session_factory(engine)
+    try:
+        with factory.begin() as s:
+            call_id, _ = make_call(s, "1700000500.1", {"citizen": "/x/c.wav"}, ticket=False)
+        with factory.begin() as s:
+            first = jobs.enqueue(s, call_id, now=NOW, **CLAIM).id
+        with factory.begin() as s:
+            assert jobs.enqueue(s, call_id, now=NOW, **CLAIM).id == first
+    finally:
+        engine.dispose()
+
+
+def test_enqueue_racing_an_uncommitted_insert_gets_the_winners_job(postgres_server, db_url):
+    """On PostgreSQL two units that both find no job both insert; the loser waits on the
+    unique index, fails, rolls back its savepoint and returns the winner's job. (SQLite
+    serialises writers instead: the loser gets "database is locked" and the service runs the
+    whole unit again.)"""
+    import threading
+
+    from db.session import make_engine, make_session_factory
+
+    if not db_url.startswith("postgresql"):
+        pytest.skip("the unique-index race is PostgreSQL's; SQLite's lock is retried whole")
+    engine = make_engine(db_url)
+    factory = make_session_factory(engine)
+    try:
+        with factory.begin() as s:
+            call_id, _ = make_call(s, "1700000500.2", {"citizen": "/x/c.wav"}, ticket=False)
+        winner = factory()
+        winner.begin()
+        won = jobs.enqueue(winner, call_id, now=NOW, **CLAIM)  # inserted, not committed
+        got: list[int] = []
+
+        def loser() -> None:
+            with factory.begin() as s:
+                got.append(jobs.enqueue(s, call_id, now=NOW, **CLAIM).id)
+        thread = threading.Thread(target=loser)
+        thread.start()
+        thread.join(timeout=1.0)
+        assert thread.is_alive(), "the second insert did not wait for the first"
+        winner.commit()
+        thread.join(timeout=10)
+        assert got == [won.id]
+        winner.close()
+    finally:
+        engine.dispose()
 
 
 def test_claim_hands_out_each_job_once_with_its_speakers(session):
@@ -130,8 +184,13 @@ def test_calls_recorded_without_the_finaliser_are_queued_by_the_sweep(session):
     recent, _ = make_call(session, "1700000400.1", {"citizen": "/x/c.wav"}, ticket=False)
     _queued, _t, _job = _queue(session, uniqueid="1700000400.2", ticket=False)
     make_call(session, "1700000400.3", {"mix": "/x/m.wav"}, ticket=False)
-    since = session.get(Call, recent).started_at - dt.timedelta(minutes=1)
-    assert jobs.enqueue_missed(session, since=since, now=NOW, **CLAIM) == [recent]
-    assert jobs.enqueue_missed(session, since=since, now=NOW, **CLAIM) == []
+    row = session.get(Call, recent)
+    since = row.started_at - dt.timedelta(minutes=1)
+    just_ended = row.ended_at + dt.timedelta(seconds=5)
+    assert jobs.enqueue_missed(session, since=since, now=just_ended, **CLAIM) == [], \
+        "a call the finaliser is still reporting was taken"
+    settled = row.ended_at + dt.timedelta(minutes=2)
+    assert jobs.enqueue_missed(session, since=since, now=settled, **CLAIM) == [recent]
+    assert jobs.enqueue_missed(session, since=since, now=settled, **CLAIM) == []
     later = since + dt.timedelta(days=1)
-    assert jobs.enqueue_missed(session, since=later, now=NOW, **CLAIM) == []
+    assert jobs.enqueue_missed(session, since=later, now=settled, **CLAIM) == []
