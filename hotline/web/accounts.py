@@ -27,7 +27,7 @@ from hotline.web.roles import Role, parse_role
 __all__ = ["AccountError", "Principal", "create_user", "set_password", "set_active",
            "list_users", "authenticate", "open_session", "resolve_session", "revoke_session",
            "create_api_key", "resolve_api_key", "list_api_keys", "revoke_api_key",
-           "get_draft", "save_draft", "delete_draft"]
+           "get_draft", "save_draft", "delete_draft", "ensure_demo_accounts"]
 
 _USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,49}$")
 _DRAFT_KEY = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
@@ -172,6 +172,28 @@ def revoke_session(session: Session, token: str) -> None:
         ConsoleSession.token_hash == token_hash(token))).first()
     if s is not None and s.revoked_at is None:
         s.revoked_at = utcnow()
+
+
+def ensure_demo_accounts(session: Session, agent_codes: tuple[str, ...] | list[str]
+                         ) -> dict[str, str]:
+    """Accounts for a demonstration (``make run``): one agent per seat code, a supervisor and
+    an admin, each with a fresh random password (an existing account gets a new one, its
+    sessions ended). Returns user name → password, to be shown once on the terminal."""
+    wanted = [(f"agent{code}", "agent", code) for code in agent_codes]
+    wanted += [("supervisor", "supervisor", None), ("admin", "admin", None)]
+    passwords: dict[str, str] = {}
+    for username, role, code in wanted:
+        password = secrets.token_urlsafe(9)
+        existing = session.scalars(select(ConsoleUser).where(
+            ConsoleUser.username == username)).first()
+        if existing is None:
+            create_user(session, username, role=role, password=password, agent_code=code,
+                        display_name=f"演示坐席 {code}" if code else None)
+        else:
+            set_password(session, username, password)
+            existing.active = True
+        passwords[username] = password
+    return passwords
 
 
 # -- API keys -------------------------------------------------------------------------------------

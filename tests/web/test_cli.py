@@ -59,3 +59,18 @@ def test_apikey_add_shows_key_once_and_keeps_its_hash(db_url, monkeypatch, capsy
     assert main(["user", "apikey-add", "phone", "--channel", "hotline"]) == 1
     assert main(["user", "apikey-revoke", "wechat-bridge"]) == 0
     assert not _rows(db_url, ApiKey)[0].active
+
+
+def test_demo_accounts_get_fresh_passwords_each_run(session):
+    """The demo's accounts are created once and get a new random password on every run."""
+    from hotline.web import accounts
+
+    first = accounts.ensure_demo_accounts(session, ["1001", "1002"])
+    session.flush()
+    assert set(first) == {"agent1001", "agent1002", "supervisor", "admin"}
+    second = accounts.ensure_demo_accounts(session, ["1001", "1002"])
+    users = {u.username: u for u in accounts.list_users(session)}
+    assert len(users) == 4 and users["agent1002"].agent_code == "1002"
+    assert first["admin"] != second["admin"]
+    assert accounts.authenticate(session, "admin", second["admin"]) is not None
+    assert accounts.authenticate(session, "admin", first["admin"]) is None
