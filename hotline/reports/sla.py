@@ -220,24 +220,37 @@ def _resolve(session: Session, filters: SLAFilter) -> _Resolved:
 
 
 def _conditions(period: Period, r: _Resolved) -> list[ColumnElement[bool]]:
+    """Conditions on callbacks only: the period on ``due_at`` (the index every plan starts
+    from) and the ticket's filters as one correlated EXISTS, so no query joins the whole
+    ticket table (PostgreSQL would otherwise hash-join a sequential scan of it)."""
     conditions = [Callback.due_at >= period.start, Callback.due_at < period.end]
-    if r.department_id is not None:
-        conditions.append(Ticket.department_id == r.department_id)
     if r.agent_id is not None:
         conditions.append(Callback.owner_agent_id == r.agent_id)
+    on_ticket = []
+    if r.department_id is not None:
+        on_ticket.append(_T.department_id == r.department_id)
     if r.grid_ids is not None:
-        conditions.append(Ticket.grid_id.in_(r.grid_ids))
+        on_ticket.append(_T.grid_id.in_(r.grid_ids))
     if r.category is not None:
-        conditions.append(Ticket.category == r.category)
+        on_ticket.append(_T.category == r.category)
     if r.channel is not None:
-        conditions.append(Ticket.channel == r.channel)
+        on_ticket.append(_T.channel == r.channel)
+    if on_ticket:
+        conditions.append(select(_T.id).where(_T.id == Callback.ticket_id, *on_ticket).exists())
     return conditions
 
 
+#: The ticket as seen from one callback (correlated lookups by primary key).
+_T = aliased(Ticket, name="t")
+
+
 def _group_key(by: str) -> ColumnElement[Any]:
-    return {"department": Ticket.department_id, "agent": Callback.owner_agent_id,
-            "category": Ticket.category, "channel": Ticket.channel,
-            "grid": Ticket.grid_id}[by]
+    """The group's raw key for each callback; ticket columns by a primary-key lookup."""
+    if by == "agent":
+        return Callback.owner_agent_id
+    column = {"department": _T.department_id, "category": _T.category,
+              "channel": _T.channel, "grid": _T.grid_id}[by]
+    return select(column).where(_T.id == Callback.ticket_id).scalar_subquery()
 
 
 def _check_dimension(by: str) -> None:
@@ -279,8 +292,7 @@ def _labeller(session: Session, by: str, keys: Sequence[Any]) -> dict[Any, tuple
 
 def _grouped(session: Session, period: Period, r: _Resolved, by: str) -> list[SLAGroup]:
     inner = (select(_group_key(by).label("k"), outcome_expression().label("outcome"))
-             .select_from(Callback).join(Ticket, Ticket.id == Callback.ticket_id)
-             .where(*_conditions(period, r)).subquery())
+             .select_from(Callback).where(*_conditions(period, r)).subquery())
     rows = session.execute(select(inner.c.k, inner.c.outcome, func.count())
                            .group_by(inner.c.k, inner.c.outcome)).all()
     labels = _labeller(session, by, sorted({k for k, _, _ in rows if k is not None}))
@@ -297,7 +309,7 @@ def _grouped(session: Session, period: Period, r: _Resolved, by: str) -> list[SL
 def _lateness(session: Session, period: Period, r: _Resolved) -> list[tuple[str, int]]:
     dialect = session.get_bind().dialect.name
     late = (select(_seconds_late(dialect).label("s"))
-            .select_from(Callback).join(Ticket, Ticket.id == Callback.ticket_id)
+            .select_from(Callback)
             .where(*_conditions(period, r), outcome_expression() == "late").subquery())
     whens = [(late.c.s <= bound, i) for i, (bound, _) in enumerate(LATENESS_BUCKETS)
              if bound is not None]
@@ -317,8 +329,7 @@ def sla_counts(session: Session, period: Period, filters: SLAFilter = SLAFilter(
     """Only the totals (the weekly trend asks this once per week)."""
     r = _resolve(session, filters)
     inner = (select(outcome_expression().label("outcome"))
-             .select_from(Callback).join(Ticket, Ticket.id == Callback.ticket_id)
-             .where(*_conditions(period, r)).subquery())
+             .select_from(Callback).where(*_conditions(period, r)).subquery())
     rows = session.execute(select(inner.c.outcome, func.count()).group_by(inner.c.outcome))
     return SLACounts(**dict(rows.all()))
 

@@ -77,3 +77,24 @@ def test_bad_input_is_one_clear_line(env: str, capsys: pytest.CaptureFixture[str
     assert main(argv) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and message in err[0]
+
+
+def test_daily_store_and_json(env: str, session: Session, tmp_path: Path) -> None:
+    """``hotline report daily --date D --store`` writes the page and keeps it in the database;
+    ``--format json`` prints the figures."""
+    import json
+
+    from db.models import ReportRecord
+    from tests.reports.seed import DAY, seed_daily
+
+    seed_daily(session)
+    session.rollback()  # end the read the seed's return value made: the command writes
+    out = tmp_path / "daily.html"
+    assert main(["report", "daily", "--date", DAY, "--store", "-o", str(out)]) == 0
+    assert "民情报告" in out.read_text("utf-8")
+    session.expire_all()
+    assert session.query(ReportRecord).filter_by(day=DAY).one().html == out.read_text("utf-8")
+    session.rollback()
+    data = tmp_path / "daily.json"
+    assert main(["report", "daily", "--date", DAY, "--format", "json", "-o", str(data)]) == 0
+    assert json.loads(data.read_text("utf-8"))["tickets"] == 12
