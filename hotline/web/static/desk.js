@@ -12,6 +12,9 @@
   var STATUS = { received: "已受理", dispatched: "已派单", handling: "办理中", replied: "已回复",
                  followed_up: "已回访", closed: "已办结", reopened: "重办", merged: "已合并",
                  completed: "已接听", abandoned: "放弃", answered: "通话中", queued: "排队", failed: "失败" };
+  var FIELD = { kind: "诉求类型", category: "分类", grid: "网格", address: "地址", description: "诉求内容",
+                promised_reply_at: "承诺回复时间", phone: "来电号码", call_uniqueid: "通话", channel: "渠道" };
+  var WHY = { "is required": "必填" };
   var STATE = { arriving: "呼入", waiting: "排队", ringing: "振铃中", talking: "通话中", ended: "已挂机",
                 free: "空闲", paused: "小休", unavailable: "离线", logged_out: "未签入" };
   var draftKey = "new";
@@ -109,7 +112,9 @@
     }).catch(function (e) {
       msg.className = "error";
       var fields = e.data && e.data.details && e.data.details.fields;
-      msg.textContent = "未保存：" + (fields ? Object.keys(fields).map(function (k) { return k + " " + fields[k]; }).join("；") : e.message);
+      msg.textContent = "未保存：" + (fields ? Object.keys(fields).map(function (k) {
+        return (FIELD[k] || k) + " " + (WHY[fields[k]] || fields[k]);
+      }).join("；") : e.message);
     });
   }
 
