@@ -5,7 +5,7 @@ Why in memory: APScheduler's SQL job store reads, unpickles and deletes jobs on 
 thread while it processes them (300 jobs due together stalled the reactor for 260 ms). Here the
 callback table is the source of truth and ``DueBook`` is a rebuildable index of what falls due
 soon: one APScheduler job per distinct due time, carrying every entry due then, so a thousand
-callbacks promised for 17:00:00 are one job, not a thousand.
+callbacks promised for 17:00:00 are one job, not a thousand (times are kept to 10 ms).
 
 Misfire policy: ``misfire_grace_time=None`` and ``coalesce=True``. A job whose time passed while
 the scheduler was stopped (or a rebuilt entry already overdue) runs once, at once, however late;
@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import sys
+import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -55,9 +56,15 @@ def make_scheduler(reactor: Any) -> TwistedScheduler:
                             job_defaults=dict(JOB_DEFAULTS), timezone=dt.UTC)
 
 
+#: Due times are rounded up to this many microseconds: callbacks due within the same 10 ms
+#: share one APScheduler job (adding a job costs far more than adding an entry to a set).
+SLOT_US = 10_000
+
+
 def _slot(at: dt.datetime) -> int:
-    """A due time as whole microseconds since the epoch: the bucket key."""
-    return round(at.timestamp() * 1_000_000)
+    """A due time as a slot: microseconds since the epoch, rounded up (never early)."""
+    us = round(at.timestamp() * 1_000_000)
+    return -(-us // SLOT_US) * SLOT_US
 
 
 class DueBook:
@@ -100,7 +107,8 @@ class DueBook:
         members = self._slots.get(slot)
         if members is None:
             self._slots[slot] = {entry}
-            self.scheduler.add_job(self._fire, DateTrigger(run_date=at), args=(slot,),
+            run_date = dt.datetime.fromtimestamp(slot / 1e6, dt.UTC)
+            self.scheduler.add_job(self._fire, DateTrigger(run_date=run_date), args=(slot,),
                                    id=f"due-{slot}", replace_existing=True)
         else:
             members.add(entry)
@@ -117,6 +125,23 @@ class DueBook:
                 self.discard(entry)
             else:
                 self.set(entry, at)
+
+    def apply_within(self, changes: list[tuple[Any, dt.datetime | None]], start: int,
+                     budget_s: float) -> int:
+        """Apply changes from ``start`` until ``budget_s`` of time is spent; returns where it
+        stopped (``len(changes)`` when done), so a caller can yield to the reactor between."""
+        deadline = time.perf_counter() + budget_s
+        n = start
+        while n < len(changes):
+            entry, at = changes[n]
+            if at is None:
+                self.discard(entry)
+            else:
+                self.set(entry, at)
+            n += 1
+            if not n % 8 and time.perf_counter() >= deadline:
+                break
+        return n
 
     def clear(self) -> None:
         for slot in list(self._slots):

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy.exc import OperationalError
-from twisted.internet.defer import Deferred
+from twisted.internet.defer import Deferred, DeferredSemaphore
 from twisted.internet.task import LoopingCall, deferLater
 from twisted.logger import Logger
 
@@ -32,10 +32,13 @@ __all__ = ["CallbackScheduler"]
 
 _log = Logger(namespace="scheduler.service")
 
-#: Book changes applied per reactor turn while loading (bounds the stall of a large rebuild).
-_APPLY_SLICE = 300
+#: Reactor time spent applying book changes per turn while loading (bounds the stall of a
+#: large rebuild).
+_APPLY_BUDGET_S = 0.005
 #: Tries of a unit of work that SQLite refused as locked.
 _DB_TRIES = 5
+#: The scheduler's units of work running at once on the database's thread pool.
+_DB_CONCURRENCY = 4
 
 
 def _utcnow() -> dt.datetime:
@@ -70,6 +73,7 @@ class CallbackScheduler:
                                  lock_key=int(self.settings["leader_lock_key"]),
                                  poll_s=float(self.settings["leader_poll_s"]),
                                  on_change=self._leading_changed, node=node)
+        self._db_slots = DeferredSemaphore(_DB_CONCURRENCY)
         self._waiting: deque[int] = deque()
         self._queued: set[int] = set()
         self._active: set[int] = set()
@@ -86,11 +90,13 @@ class CallbackScheduler:
     def _db(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Deferred[Any]:
         """``db.run`` with a few quick retries when SQLite refuses a write because another
         transaction wrote first ("database is locked"): every unit of work here is safe to
-        run again after its rollback (conditional updates)."""
+        run again after its rollback (conditional updates). At most ``_DB_CONCURRENCY`` run
+        at once: more would not go faster (one writer) but would keep more threads wanting
+        the GIL, which the reactor feels as stalls."""
         async def attempt() -> Any:
             for n in range(_DB_TRIES):
                 try:
-                    return await self.db.run(fn, *args, **kwargs)
+                    return await self._db_slots.run(self.db.run, fn, *args, **kwargs)
                 except OperationalError as e:
                     if "locked" not in str(e) or n == _DB_TRIES - 1:
                         raise
@@ -213,15 +219,17 @@ class CallbackScheduler:
         return self._apply_in_slices(changes)
 
     def _apply_in_slices(self, changes: list[Any]) -> Deferred[None]:
+        """Apply book changes a few milliseconds at a time, yielding to the reactor between,
+        so loading thousands of entries never stalls calls in progress."""
         done: Deferred[None] = Deferred()
 
         def step(start: int) -> None:
             if not self.leading:
                 done.callback(None)
                 return
-            self.book.apply(changes[start:start + _APPLY_SLICE])
-            if start + _APPLY_SLICE < len(changes):
-                self.reactor.callLater(0, step, start + _APPLY_SLICE)
+            stop = self.book.apply_within(changes, start, _APPLY_BUDGET_S)
+            if stop < len(changes):
+                self.reactor.callLater(0, step, stop)
             else:
                 done.callback(None)
 

@@ -13,7 +13,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -154,6 +154,8 @@ class CallbackInfo:
     attempts: int
     owner_code: str | None
     handed_over: bool
+    first_attempt: bool = True
+    deadline_set: bool = False
 
 
 @dataclass(frozen=True)
@@ -166,31 +168,40 @@ class Moved:
 
 def prepare(session: Session, callback_id: int, *, now: dt.datetime,
             policy: SchedulerPolicy) -> CallbackInfo | Moved:
-    """Read a due callback; moves it out of quiet hours (recorded on the row) if need be."""
-    cb = session.get(Callback, callback_id)
-    if cb is None or cb.status != "pending":
-        return Moved(None, f"not pending ({cb.status if cb else 'deleted'})")
-    place_at = cb.next_attempt_at or cb.due_at
+    """Read a due callback (one joined SELECT: this runs for every attempt); moves it out of
+    quiet hours (recorded on the row) if need be."""
+    row = session.execute(
+        select(Callback.status, Callback.due_at, Callback.next_attempt_at, Callback.attempts,
+               Callback.handed_over_at, Callback.first_attempt_at, Callback.sla_deadline_at,
+               Ticket.id, Ticket.number, Citizen.phone, Agent.code)
+        .join(Ticket, Ticket.id == Callback.ticket_id)
+        .outerjoin(Citizen, Citizen.id == func.coalesce(Callback.citizen_id, Ticket.citizen_id))
+        .outerjoin(Agent, Agent.id == Callback.owner_agent_id)
+        .where(Callback.id == callback_id)).one_or_none()
+    if row is None or row[0] != "pending":
+        return Moved(None, f"not pending ({row[0] if row else 'deleted'})")
+    (_, due_at, next_at, attempts, handed_over_at, first_at, deadline, ticket_id,
+     ticket_number, citizen_phone, owner_code) = row
+    pending = (Callback.id == callback_id, Callback.status == "pending")
+    place_at = next_at or due_at
     if place_at > now + dt.timedelta(seconds=1):
         return Moved(place_at, "not due yet (moved)")
     if policy.quiet.contains(now):
         at = policy.quiet.next_allowed(now)
-        session.execute(update(Callback).where(Callback.id == cb.id, Callback.status == "pending")
-                        .values(next_attempt_at=at, quiet_hours_moved=True))
+        session.execute(update(Callback).where(*pending)
+                        .values(next_attempt_at=at, quiet_hours_moved=True)
+                        .execution_options(synchronize_session=False))
         return Moved(at, "quiet hours")
-    ticket = session.get(Ticket, cb.ticket_id)
-    citizen = session.get(Citizen, cb.citizen_id) if cb.citizen_id else (
-        ticket.citizen if ticket else None)
-    if ticket is None or citizen is None:
-        session.execute(update(Callback).where(Callback.id == cb.id, Callback.status == "pending")
+    if citizen_phone is None:
+        session.execute(update(Callback).where(*pending)
                         .values(status="failed", outcome="not_reached", sla_met=False,
-                                sla_deadline_at=policy.sla_deadline(cb.due_at)))
+                                sla_deadline_at=policy.sla_deadline(due_at))
+                        .execution_options(synchronize_session=False))
         return Moved(None, "no citizen number to call")
-    owner = session.get(Agent, cb.owner_agent_id) if cb.owner_agent_id else None
-    return CallbackInfo(id=cb.id, ticket_id=ticket.id, ticket_number=ticket.number,
-                        citizen_phone=citizen.phone, due_at=cb.due_at, attempts=cb.attempts,
-                        owner_code=owner.code if owner else None,
-                        handed_over=cb.handed_over_at is not None)
+    return CallbackInfo(id=callback_id, ticket_id=ticket_id, ticket_number=ticket_number,
+                        citizen_phone=citizen_phone, due_at=due_at, attempts=attempts,
+                        owner_code=owner_code, handed_over=handed_over_at is not None,
+                        first_attempt=first_at is None, deadline_set=deadline is not None)
 
 
 def attempt_key(callback_id: int, number: int) -> str:
@@ -201,33 +212,36 @@ def attempt_key(callback_id: int, number: int) -> str:
 def claim(session: Session, info: CallbackInfo, *, agent_code: str, now: dt.datetime,
           policy: SchedulerPolicy, hand_over: bool = False) -> str | None:
     """Take the next attempt of a callback; returns its key, or None if another node (or an
-    earlier run) already took it. The attempt row exists before anything is dialled."""
-    cb = session.get(Callback, info.id)
-    if cb is None:
-        return None
-    handing_over = hand_over and cb.handed_over_at is None
+    earlier run) already took it. The attempt row exists before anything is dialled.
+
+    The UPDATE only matches the row as ``prepare`` read it (pending, same attempt count), so
+    whatever else ``info`` says is still true when it matches.
+    """
+    handing_over = hand_over and not info.handed_over
     values: dict[str, Any] = {"status": "in_progress", "attempts": info.attempts + 1}
-    if cb.first_attempt_at is None:
+    if info.first_attempt:
         values["first_attempt_at"] = now
-        values["late"] = policy.is_late(cb.due_at, now)
-    if cb.sla_deadline_at is None:
-        values["sla_deadline_at"] = policy.sla_deadline(cb.due_at)
+        values["late"] = policy.is_late(info.due_at, now)
+    if not info.deadline_set:
+        values["sla_deadline_at"] = policy.sla_deadline(info.due_at)
     if handing_over:
         values["handed_over_at"] = now
     won = session.execute(
         update(Callback).where(Callback.id == info.id, Callback.status == "pending",
-                               Callback.attempts == info.attempts).values(**values))
+                               Callback.attempts == info.attempts).values(**values)
+        .execution_options(synchronize_session=False))
     if won.rowcount != 1:
         return None
     key = attempt_key(info.id, info.attempts + 1)
     agent_id = session.scalar(select(Agent.id).where(Agent.code == agent_code))
-    session.add(CallbackAttempt(callback_id=info.id, started_at=now, agent_id=agent_id,
-                                attempt_key=key, channel=f"PJSIP/agent-{agent_code}"))
+    session.execute(insert(CallbackAttempt).values(
+        callback_id=info.id, started_at=now, agent_id=agent_id, attempt_key=key,
+        channel=f"PJSIP/agent-{agent_code}"))
     if handing_over:
-        session.add(TicketEvent(ticket_id=info.ticket_id, at=now, actor="scheduler",
-                                action="handover",
-                                text=f"callback handed over to agent {agent_code}: "
-                                     "the owner did not take it in time"))
+        session.execute(insert(TicketEvent).values(
+            ticket_id=info.ticket_id, at=now, actor="scheduler", action="handover",
+            text=f"callback handed over to agent {agent_code}: the owner did not take it "
+                 "in time"))
     return key
 
 
