@@ -117,6 +117,12 @@ def _run(args: argparse.Namespace, cfg: Any) -> int:
     from scheduler.policy import PolicyError
     from scheduler.runner import run_node
 
+    try:  # settings first: a bad quiet-hours text is a one-line error, nothing started
+        from scheduler.policy import SchedulerPolicy
+
+        SchedulerPolicy(cfg["scheduler"], timezone=cfg["site"]["timezone"])
+    except PolicyError as e:
+        raise CommandError(f"scheduler settings: {e}") from None
     start_logging(cfg.state_dir / "logs")
     failures: list[BaseException] = []
 

@@ -56,3 +56,13 @@ def test_bad_promises_are_refused_and_change_nothing(tmp_path, monkeypatch, caps
         assert main(["callbacks", "promise", *argv]) == 1
         assert needle in capsys.readouterr().err
     assert _count(url) == 0
+
+
+def test_run_refuses_bad_scheduler_settings(tmp_path, capsys):
+    """`hotline callbacks run` with quiet hours it cannot read: exit 1, the reason, no start."""
+    config = tmp_path / "site.toml"
+    config.write_text(f'[site]\nstate_dir = "{tmp_path}"\n[scheduler]\n'
+                      'quiet_hours = "25:00-08:00"\n')
+    assert main(["--config", str(config), "callbacks", "run"]) == 1
+    assert "quiet hours" in capsys.readouterr().err
+    assert not (tmp_path / "logs").exists()
