@@ -234,8 +234,7 @@ def main(argv: list[str] | None = None) -> int:
         files = json.loads((workdir / "files.json").read_text())
         pairs = [(Path(a), Path(b)) for a, b in files]
         if args.side == "ours":
-            state = workdir / "ours"
-            state.mkdir(exist_ok=True)
+            state = Path(tempfile.mkdtemp(prefix="ours-", dir=workdir))  # a fresh database
             print(json.dumps(run_ours(pairs, args.workers, state)))
         else:
             print(json.dumps(run_reference(pairs, args.workers)))
