@@ -209,6 +209,22 @@ async def test_roles_masking_csrf_in_the_browser(web_controller, browser):
         await ctl.agents.logout("1002")
     seat = next(a for a in paused if a.code == "1002")
     assert (seat.state, seat.reason) == ("paused", "培训")
+
+    # Saving without a description: a clear message naming the field, nothing filed.
+    with ctl.db.begin() as s:
+        before = s.query(Ticket).count()
+
+    def save_empty():
+        agent.fill("#f-address", "无内容的工单")
+        agent.focus("#f-address")
+        agent.keyboard.press("Control+Enter")
+        agent.wait_for_function(
+            "document.getElementById('ticket-message').className === 'error'")
+        return agent.inner_text("#ticket-message")
+    message = await browser.run(save_empty)
+    assert "诉求内容 必填" in message
+    with ctl.db.begin() as s:
+        assert s.query(Ticket).count() == before
     status = await browser.run(lambda: agent.goto("/supervisor").status)
     heading = await browser.run(agent.inner_text, "#error-status")
     await browser.run(browser.shot, agent, "roles-1-agent-refused")
