@@ -110,36 +110,16 @@ def _promise(args: argparse.Namespace, cfg: Any) -> int:
 
 
 def _run(args: argparse.Namespace, cfg: Any) -> int:
-    from twisted.internet import defer, task
-
-    from hotline.config import ConfigError
+    from hotline.cli.reactor import react
     from hotline.logging import start_logging
-    from scheduler.policy import PolicyError
+    from scheduler.policy import PolicyError, SchedulerPolicy
     from scheduler.runner import run_node
 
     try:  # settings first: a bad quiet-hours text is a one-line error, nothing started
-        from scheduler.policy import SchedulerPolicy
-
         SchedulerPolicy(cfg["scheduler"], timezone=cfg["site"]["timezone"])
     except PolicyError as e:
         raise CommandError(f"scheduler settings: {e}") from None
     start_logging(cfg.state_dir / "logs")
-    failures: list[BaseException] = []
-
-    def start(reactor: Any) -> defer.Deferred[None]:
-        d = defer.Deferred.fromCoroutine(run_node(
-            reactor, cfg, node=args.node, announce=lambda text: print(text, file=sys.stderr,
-                                                                      flush=True)))
-        d.addErrback(lambda f: failures.append(f.value))
-        return d
-
-    try:
-        task.react(start)
-    except SystemExit as e:
-        if failures:
-            exc = failures[0]
-            if isinstance(exc, ConfigError | PolicyError):
-                raise CommandError(str(exc)) from None
-            raise CommandError(f"{type(exc).__name__}: {exc}") from None
-        return int(e.code or 0)
-    return 0
+    return react(lambda reactor: run_node(
+        reactor, cfg, node=args.node,
+        announce=lambda text: print(text, file=sys.stderr, flush=True)))

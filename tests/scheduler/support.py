@@ -24,6 +24,22 @@ FAST = {
 }
 
 
+async def write(db: Any, fn: Any) -> Any:
+    """Run ``fn(session)`` on ``db``'s thread pool; again if SQLite says another writer won
+    (the scheduler writes at the same time)."""
+    from sqlalchemy.exc import OperationalError
+
+    from tests.support.waiting import sleep
+
+    for n in range(10):
+        try:
+            return await db.run(fn)
+        except OperationalError as e:
+            if "locked" not in str(e) or n == 9:
+                raise
+            await sleep(0.1)
+
+
 def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 

@@ -29,6 +29,7 @@ from tests.scheduler.support import (
     new_ticket,
     promise_in,
     utcnow,
+    write,
 )
 from tests.support.pbx import ami_client
 from tests.support.waiting import sleep, until
@@ -53,17 +54,7 @@ class Harness:
         self.members.append(code)
 
     async def write(self, fn):
-        """Run ``fn(session)`` in a database thread; again if SQLite says another writer won
-        (the scheduler writes too)."""
-        from sqlalchemy.exc import OperationalError
-
-        for n in range(10):
-            try:
-                return await self.db.run(fn)
-            except OperationalError as e:
-                if "locked" not in str(e) or n == 9:
-                    raise
-                await sleep(0.1)
+        return await write(self.db, fn)
 
     def read(self, fn, *args):
         with self.db.begin() as s:
@@ -112,6 +103,14 @@ def closed_ticket(s, phone: str) -> int:
     TicketService().reply(s, ticket_id, actor="1001", text="已答复")
     TicketService().close(s, ticket_id, actor="1001")
     return ticket_id
+
+
+def _survey_results(h: Harness, ticket_id: int):
+    def check():
+        rows = h.read(lambda s: [(r.outcome, r.score) for r in s.scalars(
+            select(SurveyResult).where(SurveyResult.ticket_id == ticket_id))])
+        return rows or None
+    return check
 
 
 def _done(h: Harness, cb_id: int):
@@ -257,11 +256,7 @@ async def test_survey_reads_the_citizens_dtmf_rating(make_harness):
                                                "survey.last_event_id")), timeout=10)
     ticket_id = await h.write(lambda s: closed_ticket(s, "13900000007"))
 
-    def rated():
-        rows = h.read(lambda s: [(r.outcome, r.score) for r in s.scalars(
-            select(SurveyResult).where(SurveyResult.ticket_id == ticket_id))])
-        return rows or None
-    assert await until(rated, timeout=40) == [("rated", 4)]
+    assert await until(_survey_results(h, ticket_id), timeout=40) == [("rated", 4)]
     assert h.watch.count("number 13900000007") == 1
     sv = h.read(lambda s: s.scalars(select(SurveyCall)
                                     .where(SurveyCall.ticket_id == ticket_id)).one().status)
@@ -277,9 +272,5 @@ async def test_survey_not_answered_is_retried_once_then_no_answer(make_harness):
                                                "survey.last_event_id")), timeout=10)
     ticket_id = await h.write(lambda s: closed_ticket(s, "13900000008"))
 
-    def recorded():
-        rows = h.read(lambda s: [(r.outcome, r.score) for r in s.scalars(
-            select(SurveyResult).where(SurveyResult.ticket_id == ticket_id))])
-        return rows or None
-    assert await until(recorded, timeout=40) == [("no_answer", None)]
+    assert await until(_survey_results(h, ticket_id), timeout=40) == [("no_answer", None)]
     assert h.watch.count("number 13900000008") == 2

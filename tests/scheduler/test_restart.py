@@ -29,6 +29,7 @@ from tests.scheduler.support import (
     new_ticket,
     node_config,
     promise_in,
+    write,
 )
 from tests.support.pbx import ami_client
 from tests.support.waiting import sleep, until
@@ -44,15 +45,7 @@ class Site:
         self.nodes: list[NodeProcess] = []
 
     async def write(self, fn):
-        from sqlalchemy.exc import OperationalError
-
-        for n in range(10):
-            try:
-                return await self.db.run(fn)
-            except OperationalError as e:
-                if "locked" not in str(e) or n == 9:
-                    raise
-                await sleep(0.1)
+        return await write(self.db, fn)
 
     def read(self, fn, *args):
         with self.db.begin() as s:
