@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from db.models import (
     Agent,
+    Call,
     Callback,
     CallbackAttempt,
     Citizen,
@@ -262,6 +263,7 @@ def finish(session: Session, key: str, result: AttemptOutcome, *, now: dt.dateti
     attempt.outcome = result.outcome
     attempt.detail = (result.detail or "")[:200] or None
     attempt.citizen_answered_at = result.citizen_answered_at
+    attempt.call_id = _call_row(session, cb, attempt, key, result, now)
     session.flush()
     citizen_tries = session.scalar(
         select(func.count()).select_from(CallbackAttempt)
@@ -287,6 +289,25 @@ def finish(session: Session, key: str, result: AttemptOutcome, *, now: dt.dateti
         session.add(TicketEvent(ticket_id=cb.ticket_id, at=now, actor="scheduler",
                                 action="callback", text=text))
     return step, at
+
+
+def _call_row(session: Session, cb: Callback, attempt: CallbackAttempt, key: str,
+              result: AttemptOutcome, now: dt.datetime) -> int | None:
+    """The attempt as a call row (direction ``callback``), so call reports count callbacks
+    with every other call; the agent leg's ChannelId is its uniqueid."""
+    if result.outcome.startswith("agent_"):
+        return None  # the citizen's phone never rang: no call with the citizen
+    answered = result.citizen_answered_at
+    citizen_phone = session.scalar(select(Citizen.phone).where(Citizen.id == cb.citizen_id)) \
+        if cb.citizen_id else None
+    call = Call(uniqueid=key, linkedid=key, direction="callback", caller_number=citizen_phone,
+                citizen_id=cb.citizen_id, started_at=attempt.started_at, answered_at=answered,
+                ended_at=now, talk_s=(now - answered).total_seconds() if answered else None,
+                agent_id=attempt.agent_id, status="completed" if answered else "failed",
+                ticket_id=cb.ticket_id)
+    session.add(call)
+    session.flush()
+    return call.id
 
 
 @dataclass(frozen=True)

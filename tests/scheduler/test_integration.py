@@ -274,3 +274,20 @@ async def test_survey_not_answered_is_retried_once_then_no_answer(make_harness):
 
     assert await until(_survey_results(h, ticket_id), timeout=40) == [("no_answer", None)]
     assert h.watch.count("number 13900000008") == 2
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_callback_cancelled_by_closing_the_ticket_is_never_placed(make_harness):
+    """The promise is in the book when the ticket is closed (which cancels its callback):
+    at the due time nobody is rung."""
+    h = await make_harness(survey_enabled=False)
+    await h.in_queue("1001")
+    ticket_id, cb_id = await h.write(
+        lambda s: (lambda t: (t, promise_in(s, t, 2.5)))(new_ticket(s, "13900000010")))
+    await until(lambda: ("place", cb_id) in h.scheduler.book, timeout=5)
+    await h.write(lambda s: (TicketService().reply(s, ticket_id, actor="1001", text="已答复"),
+                             TicketService().close(s, ticket_id, actor="1001")))
+    await sleep(4.0)
+    cb, attempts, _ = h.read(callback_state, cb_id)
+    assert cb.status == "cancelled" and attempts == []
+    assert h.watch.count("agent 1001") == 0 and ("place", cb_id) not in h.scheduler.book

@@ -9,7 +9,7 @@ import zoneinfo
 import pytest
 from sqlalchemy import func, select
 
-from db.models import Callback, CallbackAttempt, SurveyCall, SurveyResult, TicketEvent
+from db.models import Call, Callback, CallbackAttempt, SurveyCall, SurveyResult, TicketEvent
 from hotline import config as config_mod
 from hotline.tickets.service import TicketService
 from scheduler import store
@@ -104,6 +104,10 @@ def test_sla_is_stored_from_when_the_citizen_answered(session, late_s, met):
     cb = session.get(Callback, cb_id)
     assert cb.outcome == "reached" and cb.reached_at == answered and cb.sla_met is met
     assert cb.late is (late_s > 60)
+    attempt = session.scalars(select(CallbackAttempt)).one()
+    call = session.get(Call, attempt.call_id)
+    assert (call.direction, call.uniqueid, call.status) == ("callback", key, "completed")
+    assert call.caller_number == "13900000100" and call.ticket_id == cb.ticket_id
 
 
 def test_quiet_hours_move_a_due_callback(session):
