@@ -244,13 +244,16 @@ def _conditions(period: Period, r: _Resolved) -> list[ColumnElement[bool]]:
 _T = aliased(Ticket, name="t")
 
 
-def _group_key(by: str) -> ColumnElement[Any]:
-    """The group's raw key for each callback; ticket columns by a primary-key lookup."""
+def _keyed(by: str, *columns: Any) -> Any:
+    """SELECT the group's raw key (labelled ``k``) and ``columns`` FROM callbacks; ticket
+    columns come by a correlated primary-key lookup (a join lets PostgreSQL's planner hash a
+    sequential scan of every ticket instead)."""
     if by == "agent":
-        return Callback.owner_agent_id
-    column = {"department": _T.department_id, "category": _T.category,
-              "channel": _T.channel, "grid": _T.grid_id}[by]
-    return select(column).where(_T.id == Callback.ticket_id).scalar_subquery()
+        return select(Callback.owner_agent_id.label("k"), *columns).select_from(Callback)
+    column = {"department": _T.department_id, "category": _T.category, "channel": _T.channel,
+              "grid": _T.grid_id}[by]
+    key = select(column).where(_T.id == Callback.ticket_id).scalar_subquery()
+    return select(key.label("k"), *columns).select_from(Callback)
 
 
 def _check_dimension(by: str) -> None:
@@ -291,8 +294,8 @@ def _labeller(session: Session, by: str, keys: Sequence[Any]) -> dict[Any, tuple
 # -- queries --------------------------------------------------------------------------------------
 
 def _grouped(session: Session, period: Period, r: _Resolved, by: str) -> list[SLAGroup]:
-    inner = (select(_group_key(by).label("k"), outcome_expression().label("outcome"))
-             .select_from(Callback).where(*_conditions(period, r)).subquery())
+    inner = (_keyed(by, outcome_expression().label("outcome"))
+             .where(*_conditions(period, r)).subquery())
     rows = session.execute(select(inner.c.k, inner.c.outcome, func.count())
                            .group_by(inner.c.k, inner.c.outcome)).all()
     labels = _labeller(session, by, sorted({k for k, _, _ in rows if k is not None}))
