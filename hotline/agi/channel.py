@@ -55,10 +55,14 @@ def format_command(command: str, *args: str | int) -> bytes:
     @param command: the command's words (C{"GET VARIABLE"}), sent as they are.
     @raise AGIUsageError: see L{quote_argument}.
     """
-    if args:
-        line = command + " " + " ".join([quote_argument(a) for a in args]) + "\n"
-    else:
-        line = command + "\n"
+    if not args:
+        return (command + "\n").encode("utf-8")
+    texts = [a if isinstance(a, str) else str(a) for a in args]
+    plain = "".join(texts)
+    if "\\" in plain or '"' in plain or "\n" in plain or "\r" in plain or "\0" in plain:
+        line = command + " " + " ".join([quote_argument(a) for a in texts]) + "\n"
+    else:  # nothing to escape or refuse: just the quotes (most commands)
+        line = command + ' "' + '" "'.join(texts) + '"\n'
     return line.encode("utf-8")
 
 

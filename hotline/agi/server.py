@@ -3,10 +3,12 @@
 
 from __future__ import annotations
 
+import contextvars
 import ipaddress
 import socket
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Coroutine, Iterable
+from types import CoroutineType
 from typing import TYPE_CHECKING, Any
 
 from twisted.internet import tcp
@@ -60,6 +62,12 @@ _STATUS_LINES: dict[str, bytes] = {
                    AGI_STATUS_NOT_FOUND)
 }
 
+#: Replies without data (C{200 result=0}, C{200 result=1}, ...) are most of them; an
+#: L{AGIReply} is immutable, so each such line is parsed once and its reply shared. Bounded, so
+#: a peer sending ever-new lines cannot grow it.
+_COMMON_REPLIES: dict[bytes, AGIReply] = {}
+_COMMON_REPLIES_MAX = 256
+
 
 class FastAGIProtocol(Protocol):
     """One FastAGI session: read the variable block, run the script, relay its commands.
@@ -100,6 +108,9 @@ class FastAGIProtocol(Protocol):
         self._usage_size = 0
         self._timer: IDelayedCall | None = None
         self._script: Deferred[Any] | None = None
+        self._coro: Coroutine[Any, Any, Any] | None = None
+        self._awaiting: Deferred[Any] | None = None
+        self._vars: contextvars.Context | None = None
         self._hung_up = False
         self._closed = False
         self._ended = False
@@ -116,37 +127,17 @@ class FastAGIProtocol(Protocol):
     def dataReceived(self, data: bytes) -> None:
         if self._closed or self.transport.disconnecting:  # type: ignore[union-attr]
             return
-        # Resume the blank-line search where the last one stopped, so a peer dribbling bytes
-        # costs linear, not quadratic, time.
-        scanned = max(0, len(self._buffer) - 2)
-        buffer = self._buffer + data if self._buffer else data
         if self.request is None:
-            end = buffer.find(b"\n\n", scanned)
-            crlf = buffer.find(b"\n\r\n", scanned)
-            if crlf >= 0 and (end < 0 or crlf < end):
-                end, skip = crlf, 3
-            else:
-                skip = 2
-            if end < 0:
-                self._buffer = buffer
-                if len(buffer) > self.MAX_HEADER_LENGTH:
-                    self._buffer = b""
-                    self.header_length_exceeded()
+            data = self._block_received(data)
+            if not data:
                 return
-            self._buffer = b""
-            block = buffer[:end]
-            buffer = buffer[end + skip:]
-            try:
-                variables = parse_variable_block(block)
-            except AGIProtocolError as error:
-                self._log.info("FastAGI peer {peer} sent no variable block ({error}); closing",
-                               peer=self._peer(), error=error)
-                self._close()
+        elif not self._buffer:
+            newline = data.find(b"\n")
+            if newline == len(data) - 1:
+                # The usual case: one whole reply line in one packet.
+                self._line_received(data[:-2] if data[-2:-1] == b"\r" else data[:-1])
                 return
-            self.request = request_from_variables(variables)
-            self._start_script(self.request)
-            if not buffer:
-                return
+        buffer = self._buffer + data if self._buffer else data
         while not self._closed:
             newline = buffer.find(b"\n")
             if newline < 0:
@@ -164,6 +155,36 @@ class FastAGIProtocol(Protocol):
             self._buffer = b""
             self.reply_length_exceeded()
 
+    def _block_received(self, data: bytes) -> bytes:
+        """Collect the variable block; once whole, start the script. Returns the bytes after it."""
+        # Resume the blank-line search where the last one stopped, so a peer dribbling bytes
+        # costs linear, not quadratic, time.
+        scanned = max(0, len(self._buffer) - 2)
+        buffer = self._buffer + data if self._buffer else data
+        end = buffer.find(b"\n\n", scanned)
+        skip = 2
+        if b"\r" in buffer:  # a CRLF block ends at LF CR LF, maybe before any LF LF
+            crlf = buffer.find(b"\n\r\n", scanned, None if end < 0 else end + 3)
+            if crlf >= 0:
+                end, skip = crlf, 3
+        if end < 0:
+            self._buffer = buffer
+            if len(buffer) > self.MAX_HEADER_LENGTH:
+                self._buffer = b""
+                self.header_length_exceeded()
+            return b""
+        self._buffer = b""
+        try:
+            variables = parse_variable_block(buffer[:end])
+        except AGIProtocolError as error:
+            self._log.info("FastAGI peer {peer} sent no variable block ({error}); closing",
+                           peer=self._peer(), error=error)
+            self._close()
+            return b""
+        self.request = request_from_variables(variables)
+        self._start_script(self.request)
+        return buffer[end + skip:]
+
     def connectionLost(self, reason: Failure | None = None) -> None:
         self._closed = True
         self._buffer = b""
@@ -172,7 +193,8 @@ class FastAGIProtocol(Protocol):
             self._cancel_timer()
             self._log.debug("FastAGI peer {peer} closed before the variable block",
                             peer=self._peer())
-        self._fail_pending(AGIHangup("the FastAGI connection closed"))
+        if self._pending:
+            self._fail_pending(AGIHangup("the FastAGI connection closed"))
 
     # -- overflow hooks --------------------------------------------------------------------
 
@@ -236,6 +258,11 @@ class FastAGIProtocol(Protocol):
 
     def _line_received(self, raw: bytes) -> None:
         """Route one reply line: collect a C{520-} usage text, note C{HANGUP}, or settle."""
+        if self._usage is None:
+            reply = _COMMON_REPLIES.get(raw)
+            if reply is not None:
+                self._settle(reply)
+                return
         line = decode_text(raw)
         if self._usage is not None:
             if line.startswith("520 "):
@@ -255,6 +282,9 @@ class FastAGIProtocol(Protocol):
                 outcome: AGIReply | Failure = parse_reply(line)
             except AGIError as error:
                 outcome = Failure(error)
+            else:
+                if outcome.data is None and len(_COMMON_REPLIES) < _COMMON_REPLIES_MAX:
+                    _COMMON_REPLIES[raw] = outcome
             self._settle(outcome)
         elif line == "HANGUP":
             self._hangup_received()
@@ -321,11 +351,64 @@ class FastAGIProtocol(Protocol):
             self._cancel_timer()
             self._timer = self._clock.callLater(self._script_timeout, self._deadline_passed)
         try:
-            script = ensureDeferred(route.script(AGIChannel(self, request)))
+            running = route.script(AGIChannel(self, request))
+        except BaseException:
+            self._script_ended(Failure())
+            return
+        if type(running) is CoroutineType:
+            self._coro = running
+            self._vars = contextvars.copy_context()
+            self._step()
+            return
+        try:
+            script = ensureDeferred(running)
         except BaseException:
             script = fail()
         self._script = script
         script.addBoth(self._script_ended)
+
+    # -- driving the script's coroutine ------------------------------------------------------
+    #
+    # What ensureDeferred does, without its per-await bookkeeping: the coroutine yields the
+    # Deferred it awaits (a command's, or any other); when that fires, the coroutine is resumed
+    # from inside the callback, while the Deferred still holds its result (which is where
+    # Deferred.__await__ reads it from); a failure is thrown in, as inlineCallbacks does. Each
+    # step runs in the session's own copy of the context, so context variables a script sets
+    # stay with its call.
+
+    def _step(self, failure: Failure | None = None) -> None:
+        coro = self._coro
+        if coro is None:
+            return
+        try:
+            if failure is None:
+                awaited = self._vars.run(coro.send, None)  # type: ignore[union-attr]
+            else:
+                awaited = self._vars.run(failure.throwExceptionIntoGenerator,  # type: ignore
+                                         coro)
+        except StopIteration:
+            self._coro = self._awaiting = None
+            self._script_ended(None)
+            return
+        except BaseException:
+            self._coro = self._awaiting = None
+            self._script_ended(Failure())
+            return
+        if isinstance(awaited, Deferred):
+            self._awaiting = awaited
+            awaited.addBoth(self._resume)
+        else:
+            self._awaiting = None
+            self._coro = None
+            coro.close()
+            self._script_ended(Failure(TypeError(
+                f"an AGI script may only await Deferreds and coroutines, not {awaited!r}")))
+
+    def _resume(self, result: object) -> None:
+        """The awaited Deferred fired: carry on with the script (the result is read by it)."""
+        self._awaiting = None
+        self._step(result if isinstance(result, Failure) else None)
+        return None
 
     def _deadline_passed(self) -> None:
         """The one timer went off: the block never came, or the script overran its limit."""
@@ -342,6 +425,9 @@ class FastAGIProtocol(Protocol):
         script, self._script = self._script, None
         if script is not None:
             script.cancel()
+        awaiting = self._awaiting
+        if awaiting is not None:
+            awaiting.cancel()  # raises CancelledError in the script, as ensureDeferred's would
 
     def _script_ended(self, result: object) -> None:
         """Log how the script ended, tell the dialplan, and close (unless timed out already)."""

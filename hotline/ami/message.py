@@ -64,8 +64,7 @@ class Message:
         """
         self.raw = raw
         self._headers: dict[str, HeaderValue] | None = None
-        self._lower: dict[str, str] | None = None
-        self._extra: tuple[str, ...] | list[str] = ()
+        # _lower and _extra are set by _parse, on first access to the headers.
         if event is None:
             if raw.startswith("Event: "):
                 end = raw.find("\r\n")
@@ -128,6 +127,8 @@ class Message:
     # -- mapping ----------------------------------------------------------------------------
 
     def _parse(self) -> dict[str, HeaderValue]:
+        self._lower = None
+        self._extra = ()
         lines = self.raw.split("\r\n")
         try:
             headers: dict[str, HeaderValue] = dict([line.split(": ", 1) for line in lines])

@@ -93,6 +93,10 @@ class AMIProtocol(Protocol):
         self._later: list[bytes] = []
         self._lost = False
         self._lost_waiters: list[Deferred[None]] = []
+        # Events outside an action's reply skip messageReceived unless a subclass overrides it.
+        self._route_inline = type(self).messageReceived is AMIProtocol.messageReceived
+        if on_event is not None and type(self).eventReceived is AMIProtocol.eventReceived:
+            self.eventReceived = on_event  # type: ignore[method-assign]  # one call less
 
     # -- receiving --------------------------------------------------------------------------
 
@@ -135,26 +139,18 @@ class AMIProtocol(Protocol):
         elif b"\n" not in data:
             self._keep(buf)
             return
-        crlf = buf.rfind(b"\r\n\r\n")
-        bare = buf.rfind(b"\n\n")
-        end = max(crlf + 4 if crlf >= 0 else -1, bare + 2 if bare >= 0 else -1)
-        if end < 0:
-            self._keep(buf)
-            return
-        complete = buf[:end]
-        self._buffer = b""
-        rest = buf[end:]
-        if complete.count(b"\n") == complete.count(b"\r\n"):
-            try:
-                frames = complete.decode("utf-8").split("\r\n\r\n")
-            except UnicodeDecodeError:
-                frames = [decode_message(f) for f in complete.split(b"\r\n\r\n")]
+        # One split of the whole chunk on the blank line; the last piece is the unfinished
+        # message. A line ending in a bare LF (never from Asterisk, but tolerated) sends the
+        # chunk down the slow path, which frames on LF LF as well.
+        if buf.count(b"\n") == buf.count(b"\r\n"):
+            frames = buf.split(b"\r\n\r\n")
+            bare = False
         else:
-            frames = [
-                decode_message(f).replace("\n", "\r\n")
-                for f in complete.replace(b"\r\n", b"\n").split(b"\n\n")
-            ]
-        check_length = len(complete) > self.MAX_MESSAGE
+            frames = buf.replace(b"\r\n", b"\n").split(b"\n\n")
+            bare = True
+        rest = frames.pop()
+        self._buffer = b""
+        check_length = len(buf) - len(rest) > self.MAX_MESSAGE
         for frame in frames:
             if not frame:
                 continue
@@ -162,15 +158,27 @@ class AMIProtocol(Protocol):
             if self._lost or transport is None or transport.disconnecting:
                 return
             if check_length and len(frame) > self.MAX_MESSAGE:
-                self.messageLengthExceeded(frame.encode("utf-8", "replace"))
+                self.messageLengthExceeded(frame)
                 continue
-            if frame.startswith("Event: "):
-                end = frame.find("\r\n")
-                self.messageReceived(Message(frame, frame[7:end] if end > 0 else frame[7:]))
-            elif frame.startswith("Response: "):
-                self.messageReceived(Message(frame))
+            try:
+                text = frame.decode("utf-8")
+            except UnicodeDecodeError:
+                text = decode_message(frame)
+            if bare:
+                text = text.replace("\n", "\r\n")
+            if text.startswith("Event: "):
+                end = text.find("\r\n")
+                message = Message(text, text[7:end] if end > 0 else text[7:])
+            elif text.startswith("Response: "):
+                message = Message(text)
             else:
-                self._odd_frame(frame)
+                self._odd_frame(text)
+                continue
+            # What messageReceived does, inlined for the stream of events (unless overridden).
+            if self._route_inline and not self._pending:
+                self.eventReceived(message)
+            else:
+                self.messageReceived(message)
         if rest:
             self._keep(rest)
 
