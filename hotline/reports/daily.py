@@ -30,7 +30,7 @@ from db.models import (
 from db.session import begin
 from hotline.reports.charts import HourLoad
 from hotline.reports.periods import Period, day_period
-from hotline.reports.sla import _deadline, outcome_expression
+from hotline.reports.sla import deadline_expression, outcome_expression
 from hotline.tickets.schemas import CHANNELS
 
 __all__ = ["DailyReport", "build_daily", "store_daily", "load_daily", "report_day",
@@ -159,7 +159,7 @@ def build_daily(session: Session, day: str | dt.date, *, timezone: str,
 
     # Promises whose deadline fell in the day and were not kept (or are still open past it).
     outcome = outcome_expression()
-    deadline = _deadline()
+    deadline = deadline_expression()
     overdue_rows = session.execute(
         select(Ticket.number, Department.code, Callback.due_at, deadline, outcome)
         .select_from(Callback).join(Ticket, Ticket.id == Callback.ticket_id)

@@ -20,6 +20,10 @@ class ReportError(Exception):
         self.message = message
         self.details = details or {}
 
+    def to_dict(self) -> dict[str, Any]:
+        """The error as the console's JSON and error pages show every domain error."""
+        return {"error_id": self.error_id, "message": self.message, "details": self.details}
+
 
 class BadPeriod(ReportError):
     """The dates of a period are missing, malformed or in the wrong order."""

@@ -15,6 +15,7 @@ A ``ReportError`` (bad date, unknown code, ...) carries ``status_code`` 400, ``e
 from __future__ import annotations
 
 import datetime as dt
+import zoneinfo
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -96,7 +97,7 @@ def _format(params: Mapping[str, Any], allowed: tuple[str, ...]) -> str:
 
 
 def _period(params: Mapping[str, Any], settings: SiteSettings):
-    today = dt.datetime.now(dt.UTC).date().isoformat()
+    today = dt.datetime.now(zoneinfo.ZoneInfo(settings.timezone)).date().isoformat()
     return period(_one(params, "from", today), _one(params, "to", today), settings.timezone)
 
 

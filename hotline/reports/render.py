@@ -131,7 +131,7 @@ def sla_csv(report: SLAReport) -> bytes:
     """One row per group and a total row: the counts by outcome and the SLA rate."""
     head = [report.by, "label", "due", *OUTCOMES, "sla_rate"]
     rows: list[list[Any]] = [head]
-    for g in [*report.groups]:
+    for g in report.groups:
         c = g.counts
         rows.append([g.key, g.label, c.due, *(getattr(c, o) for o in OUTCOMES),
                      _rate(c.met_rate)])

@@ -27,7 +27,7 @@ from hotline.tickets.schemas import CHANNELS
 
 __all__ = ["SLAFilter", "SLACounts", "SLAGroup", "SLAReport", "SLATicket", "DIMENSIONS",
            "OUTCOMES", "LATENESS_BUCKETS", "DEFINITIONS", "sla_report", "sla_tickets",
-           "sla_counts", "outcome_expression", "weekly_trend", "drill_filters"]
+           "sla_counts", "outcome_expression", "deadline_expression", "weekly_trend", "drill_filters"]
 
 #: Ways to group (and filter) the report.
 DIMENSIONS = ("department", "agent", "category", "channel", "grid")
@@ -61,7 +61,8 @@ DEFINITIONS: tuple[tuple[str, str], ...] = (
 )
 
 
-def _deadline() -> ColumnElement[Any]:
+def deadline_expression() -> ColumnElement[Any]:
+    """The SLA deadline of a callback: fixed when scheduled, else the promised time itself."""
     return func.coalesce(Callback.sla_deadline_at, Callback.due_at)
 
 
@@ -73,7 +74,7 @@ def outcome_expression() -> ColumnElement[str]:
         (and_(Callback.reached_at.is_(None), Callback.sla_met.is_(None),
               Callback.status.not_in(_FINAL_STATUSES)), "pending"),
         (Callback.sla_met.is_(True), "met"),
-        (and_(reached, Callback.sla_met.is_(None), Callback.reached_at <= _deadline()), "met"),
+        (and_(reached, Callback.sla_met.is_(None), Callback.reached_at <= deadline_expression()), "met"),
         (reached, "late"),
         else_="not_reached",
     )
@@ -81,8 +82,8 @@ def outcome_expression() -> ColumnElement[str]:
 
 def _seconds_late(dialect: str) -> ColumnElement[float]:
     if dialect == "sqlite":
-        return (func.julianday(Callback.reached_at) - func.julianday(_deadline())) * 86400.0
-    return func.extract("epoch", Callback.reached_at - _deadline())
+        return (func.julianday(Callback.reached_at) - func.julianday(deadline_expression())) * 86400.0
+    return func.extract("epoch", Callback.reached_at - deadline_expression())
 
 
 @dataclass(frozen=True)

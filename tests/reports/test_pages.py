@@ -89,3 +89,16 @@ def test_daily_heat_map_and_pressure(session: Session) -> None:
     assert counts["G002"] == "6"
     curve = pressure_view(session, {b"date": [DAY.encode()]}, settings=SITE)
     ET.fromstring(curve.body)
+
+
+def test_errors_carry_their_http_meaning() -> None:
+    """A report error renders like any domain error: status 400, error id, message, details."""
+    from hotline.reports.periods import period
+
+    with pytest.raises(ReportError) as e:
+        period("2026-11-08", "2026-11-01", "Asia/Shanghai")
+    assert e.value.status_code == 400
+    assert e.value.to_dict() == {"error_id": "bad-period",
+                                 "message": "the period ends (2026-11-01) before it starts "
+                                            "(2026-11-08)",
+                                 "details": {"from": "2026-11-08", "to": "2026-11-01"}}
