@@ -1,14 +1,19 @@
 """bench.ami peer: asterisk-ami (threaded reader), counting events its listener gets."""
 
 import json
+import os
 import sys
 import threading
 import time
 
 from asterisk.ami import AMIClient
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _waiting import wait_for_events  # noqa: E402
+
 host, port, n, limit = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4])
-state = {"count": 0, "start": None, "end": None}
+stall = float(sys.argv[5]) if len(sys.argv) > 5 else limit
+state = {"count": 0, "start": None, "end": None, "cpu": None, "cpu_end": None}
 done = threading.Event()
 
 
@@ -16,15 +21,18 @@ def on_event(event, source):
     state["count"] += 1
     if state["start"] is None:
         state["start"] = time.perf_counter()
+        state["cpu"] = time.process_time()
     if state["count"] >= n:
         state["end"] = time.perf_counter()
+        state["cpu_end"] = time.process_time()
         done.set()
 
 
 client = AMIClient(address=host, port=port, timeout=limit)
 client.add_event_listener(on_event)
 client.login(username="bench", secret="bench")
-finished = done.wait(limit)
+note = wait_for_events(done, state, limit, stall)
 end = state["end"] or time.perf_counter()
-note = "" if finished else "time limit reached"
-print(json.dumps({"events": state["count"], "seconds": end - (state["start"] or end), "note": note}))
+cpu_end = state["cpu_end"] or time.process_time()
+print(json.dumps({"events": state["count"], "seconds": end - (state["start"] or end),
+                  "cpu_seconds": cpu_end - (state["cpu"] or cpu_end), "note": note}))

@@ -1,15 +1,22 @@
-"""bench.ami peer: our AMIClient on the real Twisted reactor, counting events a subscriber gets."""
+"""bench.ami peer: our AMIClient on the real Twisted reactor, counting events a subscriber gets.
+
+Arguments: host port events limit [stall]. Prints one JSON line: events, seconds (wall clock
+from the first event to the last) and cpu_seconds (this process's CPU time over the same span).
+"""
 
 import json
 import sys
 import time
 
 from twisted.internet import reactor
+from twisted.internet.task import LoopingCall
 
 from hotline.ami.client import AMIClient
 
 host, port, n, limit = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4])
-state = {"count": 0, "start": None, "end": None}
+stall = float(sys.argv[5]) if len(sys.argv) > 5 else limit
+state = {"count": 0, "start": None, "cpu": None, "end": None, "cpu_end": None, "note": "",
+         "seen": 0}
 client = AMIClient(host=host, port=port, username="bench", secret="bench", reactor=reactor,
                    keepalive_interval=None)
 
@@ -19,17 +26,30 @@ def count(message):
     state["count"] += 1
     if state["start"] is None:
         state["start"] = time.perf_counter()
+        state["cpu"] = time.process_time()
     if state["count"] >= n:
         state["end"] = time.perf_counter()
+        state["cpu_end"] = time.process_time()
         reactor.stop()
 
 
-def give_up():
+def give_up(note):
     state["end"] = time.perf_counter()
+    state["cpu_end"] = time.process_time()
+    state["note"] = note
     reactor.stop()
 
 
-reactor.callLater(limit, give_up)
+def watch():
+    if state["start"] is not None and state["count"] == state["seen"]:
+        give_up(f"stalled: no event for {stall:.0f}s")
+    state["seen"] = state["count"]
+
+
+reactor.callLater(limit, give_up, "time limit reached")
+LoopingCall(watch).start(stall, now=False)
 client.start()
 reactor.run()
-print(json.dumps({"events": state["count"], "seconds": state["end"] - (state["start"] or 0)}))
+start, cpu = state["start"] or state["end"], state["cpu"] or state["cpu_end"]
+print(json.dumps({"events": state["count"], "seconds": state["end"] - start,
+                  "cpu_seconds": state["cpu_end"] - cpu, "note": state["note"]}))

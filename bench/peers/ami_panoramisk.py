@@ -8,7 +8,8 @@ import time
 from panoramisk import Manager
 
 host, port, n, limit = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4])
-state = {"count": 0, "start": None, "end": None}
+stall = float(sys.argv[5]) if len(sys.argv) > 5 else limit
+state = {"count": 0, "start": None, "end": None, "cpu": None, "cpu_end": None}
 
 
 async def main():
@@ -19,20 +20,37 @@ async def main():
         state["count"] += 1
         if state["start"] is None:
             state["start"] = time.perf_counter()
+            state["cpu"] = time.process_time()
         if state["count"] >= n:
             state["end"] = time.perf_counter()
+            state["cpu_end"] = time.process_time()
             done.set()
 
     manager.register_event("*", on_event)
     await manager.connect()
-    try:
-        await asyncio.wait_for(done.wait(), limit)
-        note = ""
-    except TimeoutError:
-        note = "time limit reached"
+    note = ""
+    began = time.monotonic()
+    last_count, last_change = -1, began
+    while not done.is_set():
+        try:
+            await asyncio.wait_for(done.wait(), 0.25)
+        except TimeoutError:
+            pass
+        now = time.monotonic()
+        if done.is_set():
+            break
+        if now - began >= limit:
+            note = "time limit reached"
+            break
+        if state["count"] != last_count:
+            last_count, last_change = state["count"], now
+        elif state["start"] is not None and now - last_change >= stall:
+            note = f"stalled: no event for {stall:.0f}s"
+            break
     end = state["end"] or time.perf_counter()
+    cpu_end = state["cpu_end"] or time.process_time()
     print(json.dumps({"events": state["count"], "seconds": end - (state["start"] or end),
-                      "note": note}))
+                      "cpu_seconds": cpu_end - (state["cpu"] or cpu_end), "note": note}))
     manager.close()
 
 

@@ -8,8 +8,12 @@ import time
 
 from asterisk.manager import Manager
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _waiting import wait_for_events  # noqa: E402
+
 host, port, n, limit = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4])
-state = {"count": 0, "start": None, "end": None}
+stall = float(sys.argv[5]) if len(sys.argv) > 5 else limit
+state = {"count": 0, "start": None, "end": None, "cpu": None, "cpu_end": None}
 done = threading.Event()
 
 
@@ -17,8 +21,10 @@ def on_event(event, manager):
     state["count"] += 1
     if state["start"] is None:
         state["start"] = time.perf_counter()
+        state["cpu"] = time.process_time()
     if state["count"] >= n:
         state["end"] = time.perf_counter()
+        state["cpu_end"] = time.process_time()
         done.set()
 
 
@@ -26,9 +32,10 @@ manager = Manager()
 manager.register_event("*", on_event)
 manager.connect(host, port)
 manager.login("bench", "bench")
-finished = done.wait(limit)
+note = wait_for_events(done, state, limit, stall)
 end = state["end"] or time.perf_counter()
-note = "" if finished else "time limit reached"
-print(json.dumps({"events": state["count"], "seconds": end - (state["start"] or end), "note": note}),
+cpu_end = state["cpu_end"] or time.process_time()
+print(json.dumps({"events": state["count"], "seconds": end - (state["start"] or end),
+                  "cpu_seconds": cpu_end - (state["cpu"] or cpu_end), "note": note}),
       flush=True)
 os._exit(0)  # its reader threads are not daemons and block on the socket
