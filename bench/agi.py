@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 import venv
@@ -120,74 +121,153 @@ def _fmt(value: float | None, spec: str = ".1f") -> str:
     return "-" if value is None else format(value, spec)
 
 
+def _median(values: list[float]) -> float | None:
+    return statistics.median(values) if values else None
+
+
+def _spread(values: list[float], spec: str = ".0f") -> str:
+    if not values:
+        return "-"
+    return f"{format(min(values), spec)}-{format(max(values), spec)}"
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.agi", description=__doc__)
     parser.add_argument("--sessions", type=int, default=10_000)
     parser.add_argument("--concurrency", type=int, default=50)
     parser.add_argument("--warmup", type=int, default=1_000)
+    parser.add_argument("--runs", type=int, default=3, help="runs of every server (median)")
     parser.add_argument("--only", choices=["ours", "panoramisk", "threaded", "floor"],
                         action="append")
     args = parser.parse_args(argv)
     wanted = args.only or ["ours", "panoramisk", "threaded", "floor"]
     kw = {"sessions": args.sessions, "concurrency": args.concurrency, "warmup": args.warmup}
 
-    load_before = os.getloadavg()[0]
-    outcomes: dict[str, Outcome] = {}
-    if "ours" in wanted:
-        outcomes["ours"] = measure("ours (hotline.agi, Twisted)", sys.executable,
-                                   "agi_hotline.py", **kw)
-    if "panoramisk" in wanted:
-        python, why = _panoramisk_python()
-        if python is None:
-            outcomes["panoramisk"] = Outcome("panoramisk FastAGI (asyncio)", note=why)
+    names = {"ours": "ours (hotline.agi, Twisted)",
+             "panoramisk": "panoramisk FastAGI (asyncio)",
+             "threaded": "ThreadingTCPServer (thread/session)",
+             "floor": "floor: bare epoll loop, no framework"}
+    scripts = {"ours": "agi_hotline.py", "panoramisk": "agi_panoramisk.py",
+               "threaded": "agi_threaded.py", "floor": "agi_floor.py"}
+    pythons: dict[str, Path | str | None] = {}
+    notes: dict[str, str] = {}
+    for key in wanted:
+        if key == "panoramisk":
+            python, why = _panoramisk_python()
+            pythons[key] = python
+            if python is None:
+                notes[key] = why
         else:
-            outcomes["panoramisk"] = measure("panoramisk FastAGI (asyncio)", python,
-                                             "agi_panoramisk.py", **kw)
-    if "threaded" in wanted:
-        outcomes["threaded"] = measure("ThreadingTCPServer (thread/session)", sys.executable,
-                                       "agi_threaded.py", **kw)
+            pythons[key] = sys.executable
 
-    if "floor" in wanted:
-        outcomes["floor"] = measure("floor: bare epoll loop, no framework", sys.executable,
-                                    "agi_floor.py", **kw)
+    load_before = os.getloadavg()[0]
+    # Servers take turns within each run, so a change in the machine's load hits them alike.
+    runs: list[dict[str, Outcome]] = []
+    for _ in range(args.runs):
+        this_run: dict[str, Outcome] = {}
+        for key in wanted:
+            python = pythons[key]
+            if python is None:
+                continue
+            outcome = measure(names[key], python, scripts[key], **kw)
+            if outcome.note:
+                notes[key] = outcome.note
+            this_run[key] = outcome
+        runs.append(this_run)
+
+    def series(key: str, attr: str) -> list[float]:
+        values = []
+        for run in runs:
+            outcome = run.get(key)
+            if outcome is None or outcome.cpu_us is None or outcome.failures:
+                continue
+            if attr == "rate":
+                values.append(outcome.sessions / outcome.wall_s if outcome.wall_s else 0.0)
+            else:
+                values.append(getattr(outcome, attr))
+        return [v for v in values if v]
 
     print(f"FastAGI: {args.sessions} sessions (25-line block + GET VARIABLE, SET VARIABLE, "
-          f"EXEC NoOp), {args.concurrency} in flight; server CPU per session (goal: ours "
-          f"<= {GOAL_US:.0f} us); load average {load_before:.2f} -> {os.getloadavg()[0]:.2f} "
-          f"on {os.cpu_count()} CPUs (other work on the machine inflates every row)")
-    header = f"{'server':38} {'cpu us/sess':>11} {'user':>7} {'sys':>7} {'sessions':>8} " \
-             f"{'sess/s':>8}  note"
+          f"EXEC NoOp), {args.concurrency} in flight, {args.runs} runs; load average "
+          f"{load_before:.2f} -> {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
+    print("cpu = the server process's own CPU time (user + system) per session: the goal's "
+          f"measure (ours <= {GOAL_US:.0f} us), steady under load. wall = sessions/s the load "
+          "client saw end to end (client and server share the 2 CPUs with everything else). "
+          "Medians over the runs, spread = min-max.")
+    header = (f"{'server':38} {'cpu us/sess':>11} {'spread':>9} {'user':>6} {'sys':>6} "
+              f"{'wall sess/s':>11} {'spread':>11}  note")
     print(header)
     print("-" * len(header))
-    for outcome in outcomes.values():
-        rate = outcome.sessions / outcome.wall_s if outcome.wall_s else None
-        print(f"{outcome.name:38} {_fmt(outcome.cpu_us):>11} {_fmt(outcome.user_us):>7} "
-              f"{_fmt(outcome.sys_us):>7} {outcome.sessions:>8} {_fmt(rate, '.0f'):>8}  "
-              f"{outcome.note}")
+    figures: dict[str, dict[str, float | None]] = {}
+    for key in wanted:
+        cpu_values, rates = series(key, "cpu_us"), series(key, "rate")
+        figures[key] = {"cpu": _median(cpu_values), "user": _median(series(key, "user_us")),
+                        "sys": _median(series(key, "sys_us")), "rate": _median(rates)}
+        f = figures[key]
+        print(f"{names[key]:38} {_fmt(f['cpu']):>11} {_spread(cpu_values):>9} "
+              f"{_fmt(f['user'], '.0f'):>6} {_fmt(f['sys'], '.0f'):>6} "
+              f"{_fmt(f['rate'], '.0f'):>11} {_spread(rates):>11}  {notes.get(key, '')}")
 
     def cpu(key: str) -> float | None:
-        found = outcomes.get(key)
-        return None if found is None or found.cpu_us is None else round(found.cpu_us, 1)
+        value = figures.get(key, {}).get("cpu")
+        return None if value is None else round(value, 1)
+
+    def per_run_ratios(peer: str, attr: str) -> list[float]:
+        values = []
+        for run in runs:
+            ours, theirs = run.get("ours"), run.get(peer)
+            if ours is None or theirs is None or ours.cpu_us is None or theirs.cpu_us is None:
+                continue
+            if attr == "cpu":
+                values.append(theirs.cpu_us / ours.cpu_us)
+            elif ours.wall_s and theirs.wall_s:
+                values.append((ours.sessions / ours.wall_s) / (theirs.sessions / theirs.wall_s))
+        return values
 
     ours = cpu("ours")
     ratios: dict[str, float | None] = {}
+    wall_ratios: dict[str, float | None] = {}
+    spreads: dict[str, list[float] | None] = {}
     for peer in ("panoramisk", "threaded", "floor"):
-        theirs = cpu(peer)
-        ratios[f"{peer}_over_ours"] = (round(theirs / ours, 2)
-                                       if ours and theirs is not None else None)
+        by_cpu, by_wall = per_run_ratios(peer, "cpu"), per_run_ratios(peer, "wall")
+        m = _median(by_cpu)
+        ratios[f"{peer}_over_ours"] = round(m, 2) if m else None
+        spreads[f"{peer}_over_ours"] = [round(min(by_cpu), 2), round(max(by_cpu), 2)] \
+            if by_cpu else None
+        w = _median(by_wall)
+        wall_ratios[f"ours_over_{peer}"] = round(w, 2) if w else None
+        spreads[f"ours_over_{peer}_wall"] = [round(min(by_wall), 2), round(max(by_wall), 2)] \
+            if by_wall else None
     if ours is not None:
-        print(f"ours: {ours} us/session -> goal {'met' if ours <= GOAL_US else 'NOT met'}; "
-              + ", ".join(f"{k} = {v}" for k, v in ratios.items()))
-    notes = {key: o.note for key, o in outcomes.items() if o.note}
+        print(f"ours: {ours} us CPU/session -> goal {'met' if ours <= GOAL_US else 'NOT met'}")
+        print("CPU per session, theirs / ours (per run, median): "
+              + ", ".join(f"{k} = {v} ({_spread(spreads[k] or [], '.2f')})"
+                          for k, v in ratios.items()))
+        print("wall sessions/s, ours / theirs (per run, median): "
+              + ", ".join(f"{k} = {v} ({_spread(spreads[k + '_wall'] or [], '.2f')})"
+                          for k, v in wall_ratios.items()))
+    cpu_spread = series("ours", "cpu_us")
     print(json.dumps({
         "cpu_us_per_session": ours,
         "cpu_us_per_session_panoramisk": cpu("panoramisk"),
         "cpu_us_per_session_threaded": cpu("threaded"),
         "cpu_us_per_session_floor": cpu("floor"),
+        "cpu_us_per_session_spread": ([round(min(cpu_spread), 1), round(max(cpu_spread), 1)]
+                                      if cpu_spread else None),
+        "user_us_per_session": {k: None if f["user"] is None else round(f["user"], 1)
+                                for k, f in figures.items()},
+        "sys_us_per_session": {k: None if f["sys"] is None else round(f["sys"], 1)
+                               for k, f in figures.items()},
+        "sessions_per_s_wall": {k: None if f["rate"] is None else round(f["rate"])
+                                for k, f in figures.items()},
         "sessions": args.sessions,
         "concurrency": args.concurrency,
-        "sessions_completed": {key: o.sessions for key, o in outcomes.items()},
+        "runs": args.runs,
+        "sessions_completed": {key: [o.sessions for r in runs if (o := r.get(key))]
+                               for key in wanted},
         "ratios": ratios,
+        "wall_ratios": wall_ratios,
+        "ratio_spreads": spreads,
         "goal_us": GOAL_US,
         "goal_met": ours is not None and ours <= GOAL_US,
         "load_average": [round(load_before, 2), round(os.getloadavg()[0], 2)],
