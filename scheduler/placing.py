@@ -135,6 +135,10 @@ class CallPlacer:
         for leg in list(self._legs.values()):
             self._forget(leg)
 
+    def following(self, key: str) -> bool:
+        """Whether the leg ``key`` is being followed here."""
+        return key in self._legs
+
     @property
     def in_flight(self) -> int:
         return len(self._legs)

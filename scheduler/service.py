@@ -37,6 +37,8 @@ _log = Logger(namespace="scheduler.service")
 _APPLY_BUDGET_S = 0.005
 #: Tries of a unit of work that SQLite refused as locked.
 _DB_TRIES = 5
+#: Every this many syncs, attempts left open with nobody following them are settled.
+_SETTLE_EVERY = 20
 #: The scheduler's units of work running at once on the database's thread pool.
 _DB_CONCURRENCY = 4
 
@@ -83,6 +85,7 @@ class CallbackScheduler:
         self._listeners: list[Callable[[store.Notice], object]] = []
         self._sync_loop: LoopingCall | None = None
         self._syncing = False
+        self._syncs = 0
         self._running = False
         #: Placed attempts since start, for logs and tests: (key, agent, outcome).
         self.placed: list[tuple[str, str | None, str]] = []
@@ -157,8 +160,17 @@ class CallbackScheduler:
         """Settle what a previous leader left open, then load the book and keep it fresh."""
         await self.ami.when_ready()
         await self._db(store.set_state, "leader", self.node or "-", self.now())
+        await self._settle_open()
+        if self.leading and self._running:
+            self._sync_loop = LoopingCall(self.sync)
+            self._sync_loop.clock = self.reactor
+            self._sync_loop.start(float(self.settings["sync_interval_s"]), now=True)
+
+    async def _settle_open(self) -> None:
+        """Attempts and surveys claimed but never finished, that nobody here follows: at
+        take-over (the last leader died) and now and then after (a write that failed)."""
         for attempt in await self._db(store.open_attempts):
-            if attempt.callback_id in self._active:
+            if attempt.callback_id in self._active or self.placer.following(attempt.key):
                 continue
             self._active.add(attempt.callback_id)
             d = Deferred.fromCoroutine(self._recover(attempt))
@@ -166,13 +178,14 @@ class CallbackScheduler:
                                                                 key=k))
             d.addBoth(lambda _, cid=attempt.callback_id: self._release(cid))
         for key in await self._db(store.open_surveys):
+            ident = int(key.split("-")[1])
+            if ident in self._surveys or self.placer.following(key):
+                continue
+            self._surveys.add(ident)
             d = Deferred.fromCoroutine(self._recover_survey(key))
             d.addErrback(lambda f, k=key: _log.failure("recovering survey {key} failed", f,
                                                         key=k))
-        if self.leading and self._running:
-            self._sync_loop = LoopingCall(self.sync)
-            self._sync_loop.clock = self.reactor
-            self._sync_loop.start(float(self.settings["sync_interval_s"]), now=True)
+            d.addBoth(lambda _, i=ident: self._surveys.discard(i))
 
     def _stop_sync(self) -> None:
         if self._sync_loop is not None and self._sync_loop.running:
@@ -191,6 +204,9 @@ class CallbackScheduler:
         d = self._db(store.scan, now=now, until=until, settings=self.settings,
                         surveys=bool(self.settings["survey_enabled"]))
         d.addCallback(self._reconcile)
+        self._syncs += 1
+        if self._syncs % _SETTLE_EVERY == 0:
+            d.addCallback(lambda _: Deferred.fromCoroutine(self._settle_open()))
         d.addErrback(lambda f: _log.failure("scheduler sync failed", f))
 
         def done(_: object) -> None:
@@ -320,7 +336,10 @@ class CallbackScheduler:
                     key=key, agent_code=agent, citizen=info.citizen_phone,
                     ticket_id=info.ticket_id, ticket_number=info.ticket_number,
                     callback_id=info.id)
-            except PlacementUnknown:
+            except Exception as e:  # noqa: BLE001 - the attempt is claimed: settle it from
+                # what Asterisk knows rather than leave it open
+                _log.warn("attempt {key}: {error}; asking Asterisk what happened", key=key,
+                          error=e)
                 await self.ami.when_ready()
                 result = await self.placer.recover(key)
             await self._finish(key, result, agent)
