@@ -134,6 +134,13 @@ class QuotingTests(TestCase):
         line = format_command("EXEC", *args).decode("utf-8").rstrip("\n")
         self.assertEqual(asterisk_parse_args(line), ["EXEC", *args])
 
+    @given(st.lists(st.one_of(st.text().filter(lambda t: not set(t) & {"\n", "\r", "\0"}),
+                              st.integers()), min_size=1, max_size=6))
+    def test_fast_path_same_bytes(self, args: list[str | int]) -> None:
+        """Plain arguments (one join, no escaping) give the bytes per-argument quoting gives."""
+        expected = ("EXEC " + " ".join(quote_argument(a) for a in args) + "\n").encode("utf-8")
+        self.assertEqual(format_command("EXEC", *args), expected)
+
     @given(st.text())
     def test_never_injects(self, value: str) -> None:
         """Quoting either refuses the value or yields one line with exactly one argument."""

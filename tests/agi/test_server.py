@@ -581,3 +581,164 @@ class WriteThroughTests(TestCase):
         transport, sock = self.connect(room=0)
         self.assertEqual(sock.sent, [])
         self.assertEqual(transport._tempDataBuffer, [b"ANSWER\n"])
+
+
+class ScriptDriverTests(TestCase):
+    """The server drives a script's coroutine itself: whatever it awaits behaves as under
+    C{ensureDeferred}."""
+
+    def test_foreign_deferred_value(self) -> None:
+        """A Deferred the script awaits (say, database work) hands it its value later."""
+        later: Deferred[str] = Deferred()
+        seen: list[object] = []
+        routes = RouteTable()
+
+        @routes.register("inbound")
+        async def inbound(channel: AGIChannel) -> None:
+            seen.append(await later)
+            await channel.set_variable(HOTLINE_CALL_ID, "7")
+
+        session = Session(routes=routes)
+        session.feed(VARIABLE_BLOCK)
+        self.assertEqual(session.written(), [])
+        later.callback("row 7")
+        self.assertEqual(seen, ["row 7"])
+        session.feed(b"200 result=1\n")
+        self.assertEqual(session.written(),
+                         [b'SET VARIABLE "HOTLINE_CALL_ID" "7"\n', STATUS_OK])
+        self.assertEqual(session.clock.getDelayedCalls(), [])
+
+    def test_foreign_deferred_failure_caught(self) -> None:
+        """A failing Deferred raises inside the script, which may catch it and go on."""
+        broken: Deferred[str] = Deferred()
+        caught: list[BaseException] = []
+        routes = RouteTable()
+
+        @routes.register("inbound")
+        async def inbound(channel: AGIChannel) -> None:
+            try:
+                await broken
+            except ValueError as error:
+                caught.append(error)
+            await channel.answer()
+
+        session = Session(routes=routes)
+        session.feed(VARIABLE_BLOCK)
+        broken.errback(ValueError("db down"))
+        self.assertEqual(str(caught[0]), "db down")
+        session.feed(b"200 result=0\n")
+        self.assertEqual(session.written(), [b"ANSWER\n", STATUS_OK])
+
+    def test_nested_coroutines(self) -> None:
+        """Helpers awaited by the script (coroutines calling coroutines) run inline."""
+        routes = RouteTable()
+        seen: list[object] = []
+
+        async def lookup(channel: AGIChannel) -> str | None:
+            return await channel.get_variable("CALLERID(num)")
+
+        @routes.register("inbound")
+        async def inbound(channel: AGIChannel) -> None:
+            seen.append(await lookup(channel))
+
+        session = Session(routes=routes)
+        session.feed(VARIABLE_BLOCK + b"200 result=1 (13800138000)\n")
+        self.assertEqual(seen, ["13800138000"])
+        self.assertEqual(session.written()[-1], STATUS_OK)
+
+    def test_awaiting_something_else_fails_open(self) -> None:
+        """An awaitable that is not a Deferred (an asyncio future, say) fails the script."""
+
+        class Foreign:
+            def __await__(self):  # type: ignore[no-untyped-def]
+                yield "not a Deferred"
+
+        routes = RouteTable()
+
+        @routes.register("inbound")
+        async def inbound(channel: AGIChannel) -> None:
+            await Foreign()
+
+        session = Session(routes=routes)
+        session.feed(VARIABLE_BLOCK)
+        self.assertEqual(session.written(), [STATUS_FAILED])
+        failures = [e["log_failure"] for e in session.events if "log_failure" in e]
+        self.assertTrue(failures[0].check(TypeError))
+        self.assertIn("may only await Deferreds", failures[0].getErrorMessage())
+        self.assertEqual(session.clock.getDelayedCalls(), [])
+
+    def test_context_variables_stay_with_the_call(self) -> None:
+        """A context variable a script sets is not seen outside its session."""
+        import contextvars
+
+        var: contextvars.ContextVar[str] = contextvars.ContextVar("call", default="none")
+        seen: list[str] = []
+        routes = RouteTable()
+
+        @routes.register("inbound")
+        async def inbound(channel: AGIChannel) -> None:
+            var.set(channel.request.uniqueid)
+            await channel.answer()
+            seen.append(var.get())
+
+        session = Session(routes=routes)
+        session.feed(VARIABLE_BLOCK)
+        self.assertEqual(var.get(), "none")
+        session.feed(b"200 result=0\n")
+        self.assertEqual(seen, ["1718000000.1"])
+        self.assertEqual(var.get(), "none")
+
+    def test_plain_function_returning_deferred(self) -> None:
+        """A script that is a plain function returning a Deferred still runs to its end."""
+        done: Deferred[None] = Deferred()
+        routes = RouteTable()
+        routes.add("inbound", lambda channel: done)  # type: ignore[arg-type,return-value]
+        session = Session(routes=routes)
+        session.feed(VARIABLE_BLOCK)
+        self.assertEqual(session.written(), [])
+        done.callback(None)
+        self.assertEqual(session.written(), [STATUS_OK])
+
+
+class ReplyFramingTests(TestCase):
+    """The one-line fast path and the shared replies give what the general path gives."""
+
+    def test_crlf_reply_lines(self) -> None:
+        """Replies ending CRLF, one per packet, settle their commands."""
+        seen: list[object] = []
+        session = Session(routes=recording_routes(seen))
+        session.feed(VARIABLE_BLOCK)
+        for line in REPLIES.split(b"\n")[:-1]:
+            session.feed(line + b"\r\n")
+        self.assertEqual(seen[1:], ["13800138000", 0])
+        self.assertEqual(session.written(), EXPECTED_COMMANDS)
+
+    def test_crlf_block_then_replies_in_one_packet(self) -> None:
+        """A CRLF block is cut at its blank line even when LF LF follows in the same packet."""
+        seen: list[object] = []
+        session = Session(routes=recording_routes(seen))
+        block = VARIABLE_BLOCK.replace(b"\n", b"\r\n")
+        session.feed(block + b"200 result=1 (13800138000)\n\n200 result=1\n200 result=0\n")
+        self.assertEqual(seen[0].callerid, "13800138000")  # type: ignore[attr-defined]
+        self.assertEqual(seen[1:], ["13800138000", 0])
+
+    def test_shared_replies_are_equal_and_bounded(self) -> None:
+        """Data-less replies are parsed once and shared; the table never grows past its bound."""
+        replies: list[object] = []
+        routes = RouteTable()
+
+        @routes.register("inbound")
+        async def inbound(channel: AGIChannel) -> None:
+            replies.append(await channel.command("ANSWER"))
+
+        for n in range(agi_server._COMMON_REPLIES_MAX + 20):
+            session = Session(routes=routes)
+            session.feed(VARIABLE_BLOCK + b"200 result=%d\n" % n)
+        self.assertEqual([r.result for r in replies],  # type: ignore[attr-defined]
+                         [str(n) for n in range(agi_server._COMMON_REPLIES_MAX + 20)])
+        self.assertLessEqual(len(agi_server._COMMON_REPLIES), agi_server._COMMON_REPLIES_MAX)
+        first = Session(routes=routes)
+        first.feed(VARIABLE_BLOCK + b"200 result=1\n")
+        second = Session(routes=routes)
+        second.feed(VARIABLE_BLOCK + b"200 result=1\n")
+        self.assertIs(replies[-1], replies[-2])

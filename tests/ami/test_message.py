@@ -71,3 +71,18 @@ class MessageTests(TestCase):
         for module in (message, actions, protocol):
             failed, _ = doctest.testmod(module)
             self.assertEqual(failed, 0, module.__name__)
+
+
+class LazyParseTests(TestCase):
+    """Headers are split on first use, whichever accessor comes first."""
+
+    def test_output_first(self):
+        """C{output} on a fresh message parses it (Output headers, then bare lines)."""
+        message = Message("Response: Follows\r\nOutput: one\r\nbare line", event=None)
+        self.assertEqual(message.output, ["one", "bare line"])
+
+    def test_event_given_then_lookup(self):
+        """A message built with its event name parses on the first header lookup."""
+        message = Message("Event: Hangup\r\nuniqueid: 1.1\r\nUniqueid: 1.2", "Hangup")
+        self.assertEqual(message["UNIQUEID"], ["1.1", "1.2"])
+        self.assertEqual(len(message), 2)

@@ -227,3 +227,54 @@ class PendingActionTests(TestCase):
         """Two pending actions cannot share an ActionID."""
         self.proto.send_action(Action("Ping", ActionID="x"))
         self.assertRaises(ValueError, self.proto.send_action, Action("Ping", ActionID="x"))
+
+
+class FastPathTests(TestCase):
+    """The one-split framing and the inline event routing change nothing that is observable."""
+
+    def test_mixed_endings_any_chunking_same_as_whole(self):
+        """CRLF and bare-LF messages, with GB18030 and broken bytes, frame alike in any chunks."""
+        data = (BANNER + b"Event: A\r\nCallerIDName: " + "王五".encode("gb18030") + b"\r\n\r\n"
+                b"Event: B\nUniqueid: 2\n\nEvent: C\r\nName: \xff\xfe\r\n\r\n"
+                b"Event: D\r\nUniqueid: 4\n\r\nEvent: E\r\n\r\n")
+        whole, _ = connect()
+        whole.dataReceived(data)
+        expected = [(m.name, m.as_dict()) for m in whole.events]
+        self.assertEqual([name for name, _ in expected], ["A", "B", "C", "D", "E"])
+        self.assertEqual(whole.events[0]["CallerIDName"], "王五")
+        for size in (1, 2, 3, 5, 7, 64):
+            proto, _ = connect()
+            feed(proto, data, size)
+            self.assertEqual([(m.name, m.as_dict()) for m in proto.events], expected)
+
+    def test_message_received_override_still_sees_events(self):
+        """A subclass overriding messageReceived gets every message (no inline shortcut)."""
+
+        class Overriding(AMIProtocol):
+            def __init__(self):
+                super().__init__()
+                self.seen = []
+
+            def messageReceived(self, message):
+                self.seen.append(message.name)
+
+        proto = Overriding()
+        proto.makeConnection(StringTransport())
+        proto.dataReceived(STREAM)
+        self.assertEqual(proto.seen, ["Newchannel", "Newstate", "Hangup"])
+
+    def test_on_event_gets_events(self):
+        """With on_event and no override, events go straight to it."""
+        seen = []
+        proto = AMIProtocol(on_event=seen.append)
+        proto.makeConnection(StringTransport())
+        proto.dataReceived(STREAM)
+        self.assertEqual([m.name for m in seen], ["Newchannel", "Newstate", "Hangup"])
+
+    def test_long_frame_among_short_ones(self):
+        """One frame over MAX_MESSAGE in a big chunk is reported; the ones before it arrive."""
+        proto, _ = connect()
+        big = b"Event: Big\r\nData: " + b"x" * (proto.MAX_MESSAGE + 10) + b"\r\n\r\n"
+        proto.dataReceived(BANNER + b"Event: Small\r\n\r\n" + big)
+        self.assertEqual([m.name for m in proto.events], ["Small"])
+        self.assertEqual(len(proto.exceeded), 1)
