@@ -48,6 +48,8 @@ from hotline.reports.sla import SLAFilter, sla_report, sla_tickets
 from hotline.tickets.schemas import CHANNELS
 
 SEED = 8365
+#: Bumped when the schema of a revision still being written changes (its indexes).
+DATA_VERSION = 2
 DEPARTMENTS = 46
 LEVEL1, LEVEL2 = 120, 532
 AGENTS = 750
@@ -86,7 +88,8 @@ def _cache_dir() -> Path:
 
 
 def _cache_path() -> Path:
-    return _cache_dir() / f"report-{migrate.head_revision()}-{TICKETS}-{CALLBACKS}.db"
+    return _cache_dir() / (f"report-{migrate.head_revision()}-{DATA_VERSION}-{TICKETS}-"
+                           f"{CALLBACKS}.db")
 
 
 def _ts(moment: dt.datetime) -> str:

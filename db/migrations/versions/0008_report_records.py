@@ -1,5 +1,5 @@
-"""Supervisor report records (hotline/reports): stored reports, and the index the three rates
-read ticket events by.
+"""Supervisor report records (hotline/reports): stored reports, the index the three rates
+read ticket events by, and the covering index the SLA report reads callbacks by.
 
 Revision ID: 0008
 Revises: 0007
@@ -29,9 +29,13 @@ def upgrade() -> None:
     )
     op.create_index("ix_report_record_kind_day", "report_record", ["kind", "day"], unique=True)
     op.create_index("ix_ticket_event_action_at", "ticket_event", ["action", "at"], unique=False)
+    op.create_index("ix_callback_report", "callback",
+                    ["due_at", "status", "sla_met", "reached_at", "sla_deadline_at", "ticket_id",
+                     "owner_agent_id"], unique=False)
 
 
 def downgrade() -> None:
+    op.drop_index("ix_callback_report", table_name="callback")
     op.drop_index("ix_ticket_event_action_at", table_name="ticket_event")
     op.drop_index("ix_report_record_kind_day", table_name="report_record")
     op.drop_table("report_record")
