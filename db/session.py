@@ -12,12 +12,15 @@ to write through them).
 from __future__ import annotations
 
 import contextlib
+import random
 import sqlite3
+import time
 from collections.abc import Callable, Iterator
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IReactorThreads
@@ -49,12 +52,13 @@ def _sqlite_on_connect(dbapi_connection: sqlite3.Connection, _record: Any) -> No
 
 
 def _sqlite_on_begin(connection: Any) -> None:
-    # IMMEDIATE takes the write lock up front. With a plain (deferred) BEGIN, a unit of work
-    # that reads and then writes while another connection commits cannot upgrade its stale
-    # snapshot, and SQLite fails it at once with "database is locked" whatever the busy
-    # timeout: seen with 200 calls finalised in 10 s. Queued writers wait (busy_timeout)
-    # instead; WAL readers outside a transaction are not blocked.
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
+    # Units of work from Database.run/unit take the write lock up front (IMMEDIATE): with 200
+    # calls in 10 s, deferred transactions that read and then write kept losing the race to
+    # upgrade their snapshot ("database is locked" at once, whatever the busy timeout); queued
+    # IMMEDIATE writers wait their turn instead. Other transactions (commands, tests, reads)
+    # stay deferred so they never hold the write lock while only reading.
+    immediate = connection.get_execution_options().get(IMMEDIATE_OPTION, False)
+    connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
@@ -88,6 +92,38 @@ def begin(factory: sessionmaker[Session]) -> Iterator[Session]:
         yield session
 
 
+#: Execution option asking SQLite for BEGIN IMMEDIATE (ignored by PostgreSQL).
+IMMEDIATE_OPTION = "hotline_immediate"
+
+#: Attempts of one unit of work that SQLite refused with "database is locked".
+LOCKED_RETRIES = 8
+
+
+def _is_locked(error: OperationalError) -> bool:
+    return "database is locked" in str(error) or "database table is locked" in str(error)
+
+
+def unit_of_work(factory: sessionmaker[Session], fn: Callable[Concatenate[Session, P], T],
+                 *args: P.args, **kwargs: P.kwargs) -> T:
+    """``fn(session, ...)`` in one transaction, committed; blocking (a thread, not the reactor).
+
+    SQLite refuses at once, without waiting for its busy timeout, a transaction that read and
+    then must write after another connection committed ("database is locked": its snapshot
+    cannot be upgraded). Seen with 200 calls finalised in 10 s, where it lost a call's final
+    row. The unit is rolled back, so it is run again from the start, a few times, with a short
+    growing pause. ``fn`` must keep its effects inside the session for that to be safe.
+    """
+    for attempt in range(LOCKED_RETRIES):
+        try:
+            with begin(factory) as session:
+                return fn(session, *args, **kwargs)
+        except OperationalError as e:
+            if not _is_locked(e) or attempt == LOCKED_RETRIES - 1:
+                raise
+            time.sleep(0.01 * 2 ** attempt * (0.5 + random.random()))
+    raise AssertionError("unreachable")
+
+
 def run_in_pool(reactor: IReactorThreads, pool: ThreadPool,
                 fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> Deferred[T]:
     """Run blocking ``fn`` on ``pool`` and fire the Deferred in the reactor thread."""
@@ -113,6 +149,9 @@ class Database:
         engine_kwargs.setdefault("pool_size", threads)
         self.engine = make_engine(url, **engine_kwargs)
         self.session_factory = make_session_factory(self.engine)
+        #: Sessions for units of work: on SQLite they BEGIN IMMEDIATE (see _sqlite_on_begin).
+        self.unit_factory = make_session_factory(
+            self.engine.execution_options(**{IMMEDIATE_OPTION: True}))
         self.pool = ThreadPool(minthreads=0, maxthreads=threads, name="hotline-db")
 
     @classmethod
@@ -143,8 +182,10 @@ class Database:
         with its exception after rollback. This is how AGI scripts and web resources reach the
         services without blocking the reactor.
         """
-        def unit_of_work() -> T:
-            with begin(self.session_factory) as session:
-                return fn(session, *args, **kwargs)
+        return run_in_pool(self.reactor, self.pool, unit_of_work, self.unit_factory, fn,
+                           *args, **kwargs)
 
-        return run_in_pool(self.reactor, self.pool, unit_of_work)
+    def unit(self, fn: Callable[Concatenate[Session, P], T],
+             *args: P.args, **kwargs: P.kwargs) -> T:
+        """``run`` for code already on a worker thread: blocking, same retries."""
+        return unit_of_work(self.unit_factory, fn, *args, **kwargs)

@@ -20,6 +20,7 @@ from hotline.calls.reconciler import CallReconciler
 from hotline.calls.service import CallService
 from hotline.calls.tracker import CallTracker
 from hotline.config import Config, ConfigError
+from hotline.web.app import attach as attach_web
 
 __all__ = ["Controller", "ami_address", "ami_credentials"]
 
@@ -82,6 +83,8 @@ class Controller:
         self.calls = CallService(tracker=self.tracker)
         self._agi_port: IListeningPort | None = None
         self._running = False
+        # Last: the console picks up every service built above.
+        self.web = attach_web(self)
 
     async def start(self) -> None:
         """Bring the schema up to date, listen for FastAGI, connect to AMI and wait for login."""
@@ -102,6 +105,7 @@ class Controller:
         self.ami.start()
         self._running = True
         await self.ami.when_ready()
+        await self.web.start()
         host, port = ami_address(self.config)
         _log.info("controller up: FastAGI on {bind}:{port}, AMI {host}:{amiport}",
                   bind=agi["bind"], port=agi["port"], host=host, amiport=port)
@@ -111,6 +115,7 @@ class Controller:
         if not self._running:
             return
         self._running = False
+        await self.web.stop()
         if self._agi_port is not None:
             await self._agi_port.stopListening()
             self._agi_port = None

@@ -71,6 +71,12 @@ async def run_demo(reactor: Any, cfg: Config, *, calls: int, keep_sandbox: bool,
     reactor.addSystemEventTrigger("before", "shutdown",
                                   lambda: defer.Deferred.fromCoroutine(shutdown()))
     await controller.start()
+    from hotline.web.accounts import ensure_demo_accounts
+
+    passwords = await controller.db.run(ensure_demo_accounts, agents)
+    web = cfg["web"]
+    _say(f"console: http://{web['bind']}:{controller.web.port}/  accounts (new passwords each "
+         "run): " + ", ".join(f"{u} / {p}" for u, p in passwords.items()))
     city_ami.start()
     await city_ami.when_ready()
     _narrate(controller.ami)

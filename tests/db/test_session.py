@@ -110,3 +110,67 @@ def test_database_from_config(tmp_path):
     assert database.url == f"sqlite:///{tmp_path}/hotline.db"
     assert database.pool.max == 3
     database.stop()
+
+
+def _other_writer_can_start(path) -> bool:
+    """Whether a second connection gets SQLite's write lock right now (no waiting)."""
+    import sqlite3
+
+    other = sqlite3.connect(path, timeout=0, isolation_level=None)
+    try:
+        other.execute("BEGIN IMMEDIATE")
+        other.execute("ROLLBACK")
+        return True
+    except sqlite3.OperationalError as e:
+        assert "locked" in str(e)
+        return False
+    finally:
+        other.close()
+
+
+def test_units_of_work_take_sqlites_write_lock_up_front_other_transactions_do_not(tmp_path):
+    """Database.unit/run begin IMMEDIATE (no lost upgrade races under load); db.begin() stays
+    deferred, so a command or test that only reads never blocks the controller's writers."""
+    path = tmp_path / "lock.db"
+    database = Database(f"sqlite:///{path}", threads=1)
+    try:
+        with database.begin() as s:
+            s.execute(text("CREATE TABLE t (x INTEGER)"))
+        def reads_then_asks(s):
+            s.execute(text("SELECT count(*) FROM t")).scalar()
+            return _other_writer_can_start(path)
+        assert database.unit(reads_then_asks) is False
+        with database.begin() as s:
+            s.execute(text("SELECT count(*) FROM t")).scalar()
+            assert _other_writer_can_start(path) is True
+    finally:
+        database.engine.dispose()
+
+
+def test_unit_refused_as_locked_is_run_again(tmp_path, monkeypatch):
+    """A unit SQLite refuses with "database is locked" is rolled back and tried again."""
+    import sqlite3
+
+    from sqlalchemy.exc import OperationalError
+
+    database = Database(f"sqlite:///{tmp_path / 'retry.db'}", threads=1)
+    tries = []
+
+    def flaky(session):
+        tries.append(1)
+        if len(tries) < 3:
+            raise OperationalError("UPDATE", {}, sqlite3.OperationalError("database is locked"))
+        return "done"
+    try:
+        assert database.unit(flaky) == "done"
+        assert len(tries) == 3
+        tries.clear()
+
+        def broken(session):
+            tries.append(1)
+            raise OperationalError("UPDATE", {}, sqlite3.OperationalError("no such table: x"))
+        with pytest.raises(OperationalError, match="no such table"):
+            database.unit(broken)
+        assert len(tries) == 1  # other errors are not retried
+    finally:
+        database.engine.dispose()

@@ -27,6 +27,8 @@ TEST_OVERRIDES = {
     "city": {"sip_port": 16070 + _SHIFT, "phones_port": 16080 + _SHIFT,
              "ami_port": 16039 + _SHIFT, "rtp_start": 32500 + _SHIFT, "rtp_end": 34999 + _SHIFT},
     "agi": {"port": 16573 + _SHIFT},
+    # The console of every test controller listens on a free port (``controller.web.port``).
+    "web": {"port": 0},
 }
 
 

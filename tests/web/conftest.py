@@ -70,18 +70,11 @@ async def web_controller(pbx_sandbox):
     """A started Controller on the test sandbox with the console attached on a free port,
     the sample directory loaded; both stopped after the test, even on failure."""
     from hotline.controller import Controller
-    from hotline.web.app import attach
 
-    cfg = pbx_sandbox.config.with_overrides({"web": {"port": 0}})
-    ctl = Controller(config=cfg, reactor=reactor)
+    ctl = Controller(config=pbx_sandbox.config, reactor=reactor)
     await ctl.start()
     try:
         seed_directory(ctl.db)
-        web = attach(ctl)
-        await web.start()
-        try:
-            yield ctl
-        finally:
-            await web.stop()
+        yield ctl
     finally:
         await ctl.stop()
