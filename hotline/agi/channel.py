@@ -57,8 +57,12 @@ def format_command(command: str, *args: str | int) -> bytes:
     """
     if not args:
         return (command + "\n").encode("utf-8")
-    texts = [a if isinstance(a, str) else str(a) for a in args]
-    plain = "".join(texts)
+    try:
+        plain = "".join(args)  # type: ignore[arg-type]  # all text: the usual case
+        texts: tuple[str, ...] | list[str] = args  # type: ignore[assignment]
+    except TypeError:
+        texts = [a if isinstance(a, str) else str(a) for a in args]
+        plain = "".join(texts)
     if "\\" in plain or '"' in plain or "\n" in plain or "\r" in plain or "\0" in plain:
         line = command + " " + " ".join([quote_argument(a) for a in texts]) + "\n"
     else:  # nothing to escape or refuse: just the quotes (most commands)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from itertools import repeat
 from urllib.parse import parse_qsl, unquote
 
 from hotline.agi.errors import (
@@ -64,7 +65,7 @@ def parse_variable_block(block: bytes) -> dict[str, str]:
     lines = text.split("\n")
     try:
         # Every line in the form Asterisk always sends: one C-level pass.
-        variables: dict[str, str] = dict([line.split(": ", 1) for line in lines])
+        variables: dict[str, str] = dict(map(str.split, lines, repeat(": "), repeat(1)))
     except ValueError:
         variables = _parse_lines_leniently(lines)
     if "agi_request" not in variables and not any(n.startswith("agi_") for n in variables):
