@@ -1,0 +1,61 @@
+"""Fixtures of the softphone tests: the softphone attached to the test controller, served with a
+minimal desk page, and Debian's headless Chromium with a fake microphone playing a tone."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest_twisted
+
+from hotline.sim.speech import tone_file
+from hotline.softphone import attach
+from tests.softphone import page
+from tests.web.browser import Browser
+
+#: The tone the browser's fake microphone plays, and the one the simulated citizen plays.
+BROWSER_HZ = 700
+CITIZEN_HZ = 500
+
+
+@pytest_twisted.async_yield_fixture
+async def softphone(controller):
+    """``attach(controller)`` started; its HTTP side served with the test desk page."""
+    phone = attach(controller)
+    await phone.start()
+    port = page.serve(phone)
+    try:
+        yield phone, f"http://127.0.0.1:{port.getHost().port}"
+    finally:
+        await port.stopListening()
+        await phone.stop()
+
+
+class FakeMicBrowser(Browser):
+    """Chromium whose microphone is a WAV file of a steady tone, permissions granted."""
+
+    def __init__(self, wav: Path) -> None:
+        super().__init__()
+        self.wav = wav
+
+    async def start(self) -> None:
+        def launch() -> None:
+            from playwright.sync_api import sync_playwright
+
+            self._pw = sync_playwright().start()
+            self.browser = self._pw.chromium.launch(
+                executable_path="/usr/bin/chromium", headless=True,
+                args=["--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
+                      f"--use-file-for-fake-audio-capture={self.wav}",
+                      "--autoplay-policy=no-user-gesture-required"])
+        await self.run(launch)
+
+
+@pytest_twisted.async_yield_fixture
+async def browser(tmp_path_factory):
+    chromium = FakeMicBrowser(tone_file(BROWSER_HZ, 60, tmp_path_factory.mktemp("mic"),
+                                        rate=48000))
+    await chromium.start()
+    try:
+        yield chromium
+    finally:
+        await chromium.stop()

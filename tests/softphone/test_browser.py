@@ -1,0 +1,146 @@
+"""The softphone end to end: Debian's headless Chromium registers over SIP on a WebSocket to the
+real PBX sandbox, a simulated citizen's queue call rings the page, the page answers, and audio
+flows both ways (DTLS-SRTP); losing the browser's connection pauses the agent in the queue and
+its return resumes them."""
+
+from __future__ import annotations
+
+import subprocess
+
+import pytest
+import pytest_twisted
+from sqlalchemy import select
+
+from db.models import Agent, AgentStateChange
+from tests.softphone.conftest import BROWSER_HZ, CITIZEN_HZ
+from tests.support.audio import band_ratio
+from tests.support.hotline import wait_final_call
+from tests.support.waiting import sleep, until
+
+pytestmark = [pytest.mark.pbx, pytest.mark.browser]
+
+AGENT = "1004"
+
+_INBOUND_AUDIO = """async () => {
+  const pc = window.phone.peerConnection();
+  if (!pc) return null;
+  const stats = await pc.getStats();
+  let found = null;
+  stats.forEach((s) => {
+    if (s.type === 'inbound-rtp' && s.kind === 'audio') {
+      found = {energy: s.totalAudioEnergy || 0, level: s.audioLevel || 0,
+               packets: s.packetsReceived || 0};
+    }
+  });
+  return found;
+}"""
+
+
+async def _open_desk(browser, base_url: str):
+    page = await browser.page(base_url)
+
+    def go() -> None:
+        page.context.add_cookies([{"name": "agent", "value": AGENT, "url": base_url}])
+        page.goto("/")
+        page.wait_for_selector(".softphone-state[data-state=registered]", timeout=15000)
+    await browser.run(go)
+    return page
+
+
+async def _member(controller) -> dict:
+    replies = await controller.ami.action("QueueStatus", Queue=controller.config["queue"]["name"])
+    for m in replies:
+        if m.name == "QueueMember" and m.get("Location") == f"PJSIP/agent-{AGENT}":
+            return dict(paused=m.get("Paused") == "1", reason=m.get("PausedReason", ""))
+    return {}
+
+
+def _changes(session) -> list[tuple[str, str | None]]:
+    agent = session.scalars(select(Agent).where(Agent.code == AGENT)).one()
+    rows = session.scalars(select(AgentStateChange).where(AgentStateChange.agent_id == agent.id)
+                           .order_by(AgentStateChange.id))
+    return [(r.state, r.reason) for r in rows]
+
+
+@pytest_twisted.ensureDeferred
+async def test_page_registers_rings_answers_and_audio_flows_both_ways(
+        controller, city, softphone, browser, pbx_sandbox):
+    """The page registers with credentials issued for its session, rings with the caller's
+    number, answers; the citizen hears the browser's microphone and the page hears the
+    citizen."""
+    phone, base_url = softphone
+    await city.ami.when_ready()
+    await controller.agents.login(AGENT)
+    try:
+        page = await _open_desk(browser, base_url)
+        await until(lambda: phone.watcher.is_online(AGENT), timeout=5)
+        placed = await city.call("13812345004", tone=str(CITIZEN_HZ), hold_s=30)
+
+        def ring_and_answer() -> str:
+            page.wait_for_selector(".softphone[data-call=ringing]", timeout=20000)
+            caller = page.inner_text(".softphone-caller")
+            page.click("button[data-action=answer]")
+            page.wait_for_selector(".softphone[data-call=talking]", timeout=10000)
+            return caller
+        caller = await browser.run(ring_and_answer)
+        assert "13812345004" in caller
+        await sleep(5)
+        heard = await browser.run(page.evaluate, _INBOUND_AUDIO)
+        assert heard and heard["packets"] > 100, heard
+        assert heard["energy"] > 0.01, f"the page received silence: {heard}"
+        await browser.run(page.click, "button[data-action=hangup]")
+        await browser.run(page.wait_for_selector, ".softphone[data-call=idle]")
+        await wait_final_call(controller.db, "13812345004", lambda r: r.status)
+    finally:
+        await controller.agents.logout(AGENT)
+    # The city records the citizen's channel: heard-ID.wav mixes both ways, the r() file
+    # said-ID.wav holds what the channel read from the hotline, i.e. what reached the citizen.
+    said_to_citizen = pbx_sandbox.host_path(
+        f"/srv/hotline/city/recordings/said-{placed.channel_id}.wav")
+    await until(lambda: said_to_citizen.exists() and said_to_citizen.stat().st_size > 16000)
+    await sleep(0.5)
+    assert band_ratio(said_to_citizen, BROWSER_HZ, CITIZEN_HZ) > 10, \
+        "the citizen did not hear the browser's microphone"
+
+
+@pytest_twisted.ensureDeferred
+async def test_lost_connection_pauses_agent_and_return_resumes(
+        controller, softphone, browser, pbx_sandbox):
+    """Cutting the browser's WebSocket (its TCP connection reset, the page offline) pauses the
+    agent in the queue with the reason "softphone offline"; back online, the page registers
+    again by itself and the agent is rung again."""
+    phone, base_url = softphone
+    await controller.agents.login(AGENT)
+    try:
+        page = await _open_desk(browser, base_url)
+        assert await _member(controller) == {"paused": False, "reason": ""}
+
+        def cut() -> None:
+            page.context.set_offline(True)
+            port = pbx_sandbox.config["pbx"]["http_port"]
+            subprocess.run(["ss", "-K", "dst", "127.0.0.1", "dport", "=", str(port)],
+                           check=True, capture_output=True)
+            page.wait_for_selector(".softphone-state[data-state=offline]", timeout=10000)
+        await browser.run(cut)
+        assert await _member_soon(controller, paused=True, within_s=5), \
+            "the agent is still rung with the browser gone"
+        assert (await controller.db.run(_changes))[-1] == ("pause", "softphone offline")
+
+        await browser.run(page.context.set_offline, False)
+        await browser.run(page.wait_for_selector, ".softphone-state[data-state=registered]")
+        await until(lambda: phone.watcher.is_online(AGENT), timeout=10)
+        assert await _member_soon(controller, paused=False, within_s=10), \
+            "the agent stays paused with the browser back"
+        assert (await controller.db.run(_changes))[-2:] == [("pause", "softphone offline"),
+                                                            ("unpause", None)]
+    finally:
+        await controller.agents.logout(AGENT)
+
+
+async def _member_soon(controller, *, paused: bool, within_s: float) -> bool:
+    """Whether the queue shows the member paused/unpaused within the time (polled QueueStatus)."""
+    for _ in range(int(within_s / 0.1)):
+        if (await _member(controller)).get("paused") is paused:
+            return True
+        await sleep(0.1)
+    return False
