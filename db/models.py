@@ -411,6 +411,13 @@ class Bridge(Base):
     room: Mapped[str] = mapped_column(String(64))
     started_at: Mapped[dt.datetime]
     ended_at: Mapped[dt.datetime | None]
+    # -- hotline/bridge (migration 0004): how it ended, the room's recording, who asked --
+    #: answered (a department joined), no_answer, busy, congestion, unreachable, failed.
+    outcome: Mapped[str | None] = mapped_column(String(16))
+    #: The whole room's audio (ConfBridge's own recording), as the controller's host sees it.
+    recording_path: Mapped[str | None] = mapped_column(String(500))
+    #: The agent who bridged (their code), for the ticket's record.
+    agent_code: Mapped[str | None] = mapped_column(String(20))
 
     call: Mapped[Call] = relationship(back_populates="bridges")
     hotline: Mapped[MunicipalHotline | None] = relationship()

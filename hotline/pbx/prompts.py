@@ -26,6 +26,38 @@ PROMPTS: dict[str, tuple[str, str]] = {
         "正在为您接通相关部门，请稍候。",
         "zheng4 zai4 wei4 nin2 jie1 tong1 xiang1 guan1 bu4 men2, qing3 shao1 hou4.",
     ),
+    # hotline/bridge: what the department hears before it joins, and the notices played into
+    # the room when a department cannot be reached or leaves.
+    "bridge-intro": (
+        "您好，这里是三六五民生热线。坐席正在为一位市民接通三方通话，市民在线，请讲。",
+        "nin2 hao3, zhe4 li3 shi4 san1 liu4 wu3 min2 sheng1 re4 xian4. "
+        "zuo4 xi2 zheng4 zai4 wei4 yi2 wei4 shi4 min2 jie1 tong1 san1 fang1 tong1 hua4, "
+        "shi4 min2 zai4 xian4, qing3 jiang3.",
+    ),
+    "bridge-noanswer": (
+        "对方无人接听。",
+        "dui4 fang1 wu2 ren2 jie1 ting1.",
+    ),
+    "bridge-busy": (
+        "对方正忙。",
+        "dui4 fang1 zheng4 mang2.",
+    ),
+    "bridge-congestion": (
+        "线路拥塞，暂时无法接通。",
+        "xian4 lu4 yong1 se4, zan4 shi2 wu2 fa3 jie1 tong1.",
+    ),
+    "bridge-unreachable": (
+        "该号码无法接通。",
+        "gai1 hao4 ma3 wu2 fa3 jie1 tong1.",
+    ),
+    "bridge-fallback": (
+        "正在尝试备用号码，请稍候。",
+        "zheng4 zai4 chang2 shi4 bei4 yong4 hao4 ma3, qing3 shao1 hou4.",
+    ),
+    "bridge-department-left": (
+        "对方已挂断。",
+        "dui4 fang1 yi3 gua4 duan4.",
+    ),
     # scheduler/: the agent hears this before the citizen is dialled back; the survey asks
     # for one digit and thanks.
     "callback-notice": (
