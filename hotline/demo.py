@@ -49,6 +49,8 @@ async def run_demo(reactor: Any, cfg: Config, *, calls: int, keep_sandbox: bool,
             raise CommandError(str(e)) from None
         started_here = True
 
+    # The demo shows a callback being placed whatever the hour: no quiet hours here.
+    cfg = cfg.with_overrides({"scheduler": {"quiet_hours": ""}})
     controller = Controller(config=cfg, reactor=reactor)
     city_creds = sandbox.secrets()["city_ami"]
     city_ami = AMIClient(username=city_creds["username"], secret=city_creds["secret"],
@@ -98,8 +100,32 @@ async def run_demo(reactor: Any, cfg: Config, *, calls: int, keep_sandbox: bool,
         await city.call(number, play=_inside(sandbox, speech), pause_s=10, hold_s=25)
         _say(f"citizen {number} calls 83658365 and will say: {hanzi}")
         await deferLater(reactor, 3, lambda: None)
+    await _promise_callback(controller, city, cfg, SAMPLE_CALLS[0][0], due_in_s=40)
     _say("sample calls placed; the hotline keeps running. Ctrl-C stops everything.")
     await defer.Deferred()  # until Ctrl-C
+
+
+async def _promise_callback(controller: Controller, city: CitySimulator, cfg: Config,
+                            number: str, *, due_in_s: float) -> None:
+    """A timed reply promised to ``number``: the scheduler rings a free agent, then the citizen."""
+    import datetime as dt
+
+    from hotline.tickets.service import TicketService
+    from scheduler import store
+
+    await city.set_number(number, mode="answer", delay_s=1)
+    due = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=due_in_s)
+
+    def promise(s: Any) -> str:
+        ticket = TicketService(timezone=cfg["site"]["timezone"]).intake(s, {
+            "channel": "hotline", "kind": "help", "phone": number,
+            "description": "演示：停水问题，承诺回电"}, actor="demo")
+        store.promise(s, ticket.id, due, owner_code=None, actor="demo",
+                      timezone=cfg["site"]["timezone"])
+        return ticket.number
+    ticket_number = await controller.db.run(promise)
+    _say(f"ticket {ticket_number}: a callback to {number} is promised in {due_in_s:g} s; "
+         "the scheduler will ring a free agent, then the citizen")
 
 
 def _inside(sandbox: Sandbox, host_path: Path) -> str:
@@ -126,3 +152,12 @@ def _narrate(ami: AMIClient) -> None:
     ami.subscribe("QueueCallerJoin", joined)
     ami.subscribe("AgentConnect", connected)
     ami.subscribe("AgentComplete", completed)
+
+    def user_event(m: Message) -> None:
+        if m.get("UserEvent") in ("HotlineCallback", "HotlineSurvey"):
+            what = {"agent": "ringing an agent", "citizen": "agent answered, dialling the citizen",
+                    "end": f"ended ({m.get('DialStatus') or 'done'})"}.get(
+                        str(m.get("Stage")), str(m.get("Stage") or m.get("Score") or ""))
+            _say(f"  [{m.get('UserEvent')} {m.get('Key') or ''}] {what}")
+
+    ami.subscribe("UserEvent", user_event)

@@ -163,6 +163,7 @@ def node_config(tmp_path: Any, sandbox_config: Any, database_url: str,
     }
     for name, values in TEST_OVERRIDES.items():
         sections.setdefault(name, {}).update(values)
+    sections["scheduler"]["enabled"] = True  # the test sandbox's default is off
     return write_config(tmp_path / "node.toml", sections)
 
 

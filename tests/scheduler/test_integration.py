@@ -20,7 +20,6 @@ from hotline.controller import Controller
 from hotline.pbx.sandbox import Sandbox
 from hotline.sim.city import CitySimulator
 from hotline.tickets.service import TicketService
-from scheduler import attach
 from tests.scheduler.support import (
     FAST,
     CityWatch,
@@ -68,7 +67,7 @@ async def make_harness(pbx_sandbox: Sandbox, tmp_path):
     async def make(**settings) -> Harness:
         cfg = pbx_sandbox.config.with_overrides({
             "database": {"url": f"sqlite:///{tmp_path / 'hotline.db'}"},
-            "scheduler": dict(FAST, **settings)})
+            "scheduler": dict(FAST, enabled=True, **settings)})
         controller = Controller(config=cfg, reactor=reactor)
         await controller.start()
         city_ami = ami_client(pbx_sandbox, "city")
@@ -76,12 +75,11 @@ async def make_harness(pbx_sandbox: Sandbox, tmp_path):
         await city_ami.when_ready()
         watch = CityWatch()
         city_ami.subscribe("Newchannel", watch.on_newchannel)
-        scheduler = attach(controller, node="test")
+        scheduler = controller.scheduler
         h = Harness(controller, scheduler,
                     CitySimulator(ami=city_ami, hotline_number="83658365"), watch)
         made.append(h)
         await h.write(lambda s: ensure_agents(s, "1001", "1002"))
-        await scheduler.start()
         await until(lambda: scheduler.leading, timeout=10)
         return h
 

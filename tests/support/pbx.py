@@ -29,6 +29,9 @@ TEST_OVERRIDES = {
     "agi": {"port": 16573 + _SHIFT},
     # The console of every test controller listens on a free port (``controller.web.port``).
     "web": {"port": 0},
+    # Test controllers share one database; only the scheduler's own tests (each on its own
+    # database) turn the scheduler on, so no other test's promise is ever dialled.
+    "scheduler": {"enabled": False},
 }
 
 
