@@ -1,0 +1,106 @@
+"""The registration watcher's reading of ContactStatus events, with a recording agent service.
+
+The real PBX's events and queue are in ``test_browser.py``; these cover orders of events a real
+browser produces only by chance (a new connection registering before the old one is removed)
+and the rule that only the watcher's own pause is lifted."""
+
+from __future__ import annotations
+
+import pytest_twisted
+
+from hotline.agents.service import AgentStatus
+from hotline.ami.message import Message
+from hotline.softphone.watcher import OFFLINE_REASON, RegistrationWatcher
+
+
+class _Agents:
+    def __init__(self, state: str = "available", reason: str | None = None) -> None:
+        self.state, self.reason = state, reason
+        self.calls: list[tuple] = []
+
+    async def status(self):
+        return [AgentStatus("1001", "A", self.state, None, self.reason)]
+
+    async def pause(self, code, reason):
+        self.calls.append(("pause", code, reason))
+        self.state, self.reason = "paused", reason
+
+    async def resume(self, code):
+        self.calls.append(("resume", code))
+        self.state, self.reason = "available", None
+
+
+class _AMI:
+    def subscribe(self, name, handler):
+        self.handler = handler
+        return self
+
+
+def _event(status: str, uri: str, aor: str = "agent-1001") -> Message:
+    return Message(f"Event: ContactStatus\r\nAOR: {aor}\r\nURI: {uri}\r\nContactStatus: {status}")
+
+
+WS1 = "sip:abc@127.0.0.1:5000;transport=ws;x-ast-orig-host=x.invalid:0"
+WS2 = "sip:def@127.0.0.1:5001;transport=ws;x-ast-orig-host=y.invalid:0"
+DESK = "sip:agent-1001@127.0.0.1:16080;line=x"
+
+
+def _watcher(agents):
+    ami = _AMI()
+    watcher = RegistrationWatcher(ami=ami, agents=agents, codes=["1001"])
+    watcher.start()
+    return watcher, ami.handler
+
+
+@pytest_twisted.ensureDeferred
+async def test_lost_then_back_pauses_then_resumes():
+    """Removed pauses with the watcher's reason; the next registration lifts that pause."""
+    agents = _Agents()
+    watcher, feed = _watcher(agents)
+    feed(_event("NonQualified", WS1))
+    feed(_event("Removed", WS1))
+    feed(_event("NonQualified", WS2))
+    await watcher._queues["1001"]
+    assert agents.calls == [("pause", "1001", OFFLINE_REASON), ("resume", "1001")]
+
+
+@pytest_twisted.ensureDeferred
+async def test_new_connection_before_old_removed_is_no_loss():
+    """Re-registering over a new WebSocket before the old contact goes is not an outage."""
+    agents = _Agents()
+    watcher, feed = _watcher(agents)
+    feed(_event("NonQualified", WS1))
+    feed(_event("NonQualified", WS2))
+    feed(_event("Removed", WS1))
+    assert watcher.is_online("1001") and agents.calls == []
+
+
+@pytest_twisted.ensureDeferred
+async def test_desk_phone_and_other_agents_are_ignored():
+    agents = _Agents()
+    watcher, feed = _watcher(agents)
+    feed(_event("Removed", DESK))
+    feed(_event("NonQualified", WS1, aor="agent-9999"))
+    assert not watcher.is_online("1001") and agents.calls == []
+
+
+@pytest_twisted.ensureDeferred
+async def test_an_agents_own_break_is_kept():
+    """An agent on a break is not paused again nor resumed when the browser comes back."""
+    agents = _Agents(state="paused", reason="lunch")
+    watcher, feed = _watcher(agents)
+    feed(_event("NonQualified", WS1))
+    feed(_event("Removed", WS1))
+    feed(_event("NonQualified", WS1))
+    await watcher._queues["1001"]
+    assert agents.calls == [] and agents.reason == "lunch"
+
+
+@pytest_twisted.ensureDeferred
+async def test_logged_out_agent_is_left_alone():
+    agents = _Agents(state="offline")
+    watcher, feed = _watcher(agents)
+    feed(_event("NonQualified", WS1))
+    feed(_event("Removed", WS1))
+    await watcher._queues["1001"]
+    assert agents.calls == []
