@@ -86,9 +86,9 @@ class WebConsole:
                                      trim_blocks=True, lstrip_blocks=True)
         self.templates.filters["local"] = self.local_time
         self.router = Router(self)
-        from hotline.web import api, desk, events, liaison, open311, site
+        from hotline.web import api, desk, events, liaison, open311, reports, site
         self.events = events.EventStream(self)
-        for module in (site, api, desk, liaison, open311):
+        for module in (site, api, desk, liaison, open311, reports):
             module.register(self.router, self)
         self.events.register(self.router)
         self.site = Site(_Root(self.router))
