@@ -144,3 +144,21 @@ async def _member_soon(controller, *, paused: bool, within_s: float) -> bool:
             return True
         await sleep(0.1)
     return False
+
+
+@pytest_twisted.ensureDeferred
+async def test_revoked_credentials_are_renewed_by_the_page(controller, softphone, browser,
+                                                           pbx_sandbox):
+    """After its credentials are revoked (a controller restart revokes all), the page's next
+    registration is refused; it fetches this session's new ones and registers again."""
+    phone, base_url = softphone
+    page = await _open_desk(browser, base_url)
+    first = phone.service.active[AGENT].password
+    await phone.service.revoke(AGENT)
+    port = pbx_sandbox.config["pbx"]["http_port"]
+    subprocess.run(["ss", "-K", "dst", "127.0.0.1", "dport", "=", str(port)], check=True,
+                   capture_output=True)
+    await until(lambda: AGENT in phone.service.active, timeout=20)
+    await browser.run(page.wait_for_selector, ".softphone-state[data-state=registered]")
+    assert phone.service.active[AGENT].password != first
+    await until(lambda: phone.watcher.is_online(AGENT), timeout=10)

@@ -28,6 +28,7 @@ class Softphone {
   }
 
   async start() {
+    this._stopped = false;
     const headers = { Accept: 'application/json' };
     if (this.options.csrfToken) headers['X-CSRF-Token'] = this.options.csrfToken;
     const reply = await fetch(this.options.credentialsUrl, {
@@ -54,14 +55,33 @@ class Softphone {
     const ua = this._ua;
     ua.on('connecting', () => this._set('connecting'));
     ua.on('disconnected', () => this._set('offline'));
-    ua.on('registered', () => this._set('registered'));
+    ua.on('registered', () => { this._renewals = 0; this._set('registered'); });
     ua.on('unregistered', () => this._set('unregistered'));
-    ua.on('registrationFailed', (e) => this._set('failed', `registration failed: ${e.cause}`));
+    ua.on('registrationFailed', (e) => {
+      this._set('failed', `registration failed: ${e.cause}`);
+      // Credentials revoked (the controller restarted, or this session was signed in again
+      // elsewhere): fetch this session's new ones, with a growing wait between tries.
+      if (e.cause === JsSIP.C.causes.AUTHENTICATION_ERROR) this._renew();
+    });
     ua.on('newRTCSession', (e) => this._incoming(e));
     ua.start();
   }
 
+  _renew() {
+    if (this._stopped || this._renewing) return;
+    this._renewing = true;
+    const wait = Math.min(30000, 1000 * 2 ** (this._renewals = (this._renewals || 0) + 1));
+    if (this._ua) this._ua.stop();
+    this._ua = null;
+    setTimeout(() => {
+      this._renewing = false;
+      if (this._stopped) return;
+      this.start().catch(() => this._renew());
+    }, wait);
+  }
+
   stop() {
+    this._stopped = true;
     if (this.call) this.hangup();
     if (this._ua) this._ua.stop();
     this._ua = null;
