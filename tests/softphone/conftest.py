@@ -4,6 +4,7 @@ minimal desk page, and Debian's headless Chromium with a fake microphone playing
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest_twisted
 
@@ -48,6 +49,12 @@ class FakeMicBrowser(Browser):
                       f"--use-file-for-fake-audio-capture={self.wav}",
                       "--autoplay-policy=no-user-gesture-required"])
         await self.run(launch)
+
+    async def page(self, base_url: str) -> Any:
+        """A page that obeys the page's own CSP (the console's policy is part of the test)."""
+        def make() -> Any:
+            return self.browser.new_context(base_url=base_url, locale="zh-CN").new_page()
+        return await self.run(make)
 
 
 @pytest_twisted.async_yield_fixture

@@ -15,35 +15,49 @@ from twisted.web.server import Site
 
 from hotline.softphone.plugin import Softphone
 
+#: The desk page's markup for the softphone: what the console's desk template includes.
 PAGE = b"""<!doctype html>
-<html lang="zh-CN"><head><meta charset="utf-8"><title>softphone test desk</title></head>
+<html lang="zh-CN"><head><meta charset="utf-8"><title>softphone test desk</title>
+<meta name="csrf-token" content="test-csrf"></head>
 <body>
-<div id="phone"></div>
-<script src="/softphone/softphone.js"></script>
-<script>
-  window.phone = HotlineSoftphone.mount(document.getElementById('phone'),
-                                        {credentialsUrl: '/softphone/credentials'});
-</script>
+<section data-softphone data-credentials-url="/softphone/credentials"></section>
+<script src="/softphone/softphone.js" defer></script>
 </body></html>
 """
+
+
+def csp(ws_url: str) -> bytes:
+    """The console's Content-Security-Policy with the one addition the softphone needs: its
+    WebSocket in connect-src (no inline script, no other origin)."""
+    origin = ws_url.split("/ws")[0]
+    return ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+            f"connect-src 'self' {origin}; base-uri 'none'; frame-ancestors 'none'").encode()
 
 
 class _Page(Resource):
     isLeaf = True
 
+    def __init__(self, policy: bytes) -> None:
+        super().__init__()
+        self.policy = policy
+
     def render_GET(self, request: Any) -> bytes:
         request.setHeader(b"Content-Type", b"text/html; charset=utf-8")
+        request.setHeader(b"Content-Security-Policy", self.policy)
         return PAGE
 
 
 def who(request: Any) -> str | None:
+    """The test's session check: the ``agent`` cookie, and the page's CSRF token sent along."""
     value = request.getCookie(b"agent")
-    return value.decode() if value else None
+    if not value or request.getHeader(b"x-csrf-token") != b"test-csrf":
+        return None
+    return value.decode()
 
 
 def serve(softphone: Softphone) -> Any:
     """Listen on a free loopback port; returns the listening port."""
     root = Resource()
-    root.putChild(b"", _Page())
+    root.putChild(b"", _Page(csp(softphone.service.ws_url)))
     root.putChild(b"softphone", softphone.resource(who))
     return reactor.listenTCP(0, Site(root), interface="127.0.0.1")

@@ -22,7 +22,7 @@ pytestmark = [pytest.mark.pbx, pytest.mark.browser]
 AGENT = "1004"
 
 _INBOUND_AUDIO = """async () => {
-  const pc = window.phone.peerConnection();
+  const pc = window.hotlineSoftphone.peerConnection();
   if (!pc) return null;
   const stats = await pc.getStats();
   let found = null;

@@ -17,7 +17,8 @@ pytestmark = [pytest.mark.pbx]
 
 
 async def _request(method: bytes, url: str, cookie: str | None = None):
-    headers = Headers({b"Cookie": [cookie.encode()]} if cookie else {})
+    headers = Headers({b"Cookie": [cookie.encode()], b"X-CSRF-Token": [b"test-csrf"]}
+                      if cookie else {})
     response = await Agent(reactor).request(method, url.encode(), headers)
     return response, await readBody(response)
 

@@ -166,7 +166,11 @@ const LABELS = {
 
 function mount(element, options) {
   const phone = new Softphone(Object.assign({}, options, {
-    onChange: (p) => { render(p); if (options && options.onChange) options.onChange(p); },
+    onChange: (p) => {
+      render(p);
+      if (options && options.onChange) options.onChange(p);
+      element.dispatchEvent(new CustomEvent('softphone-change', { detail: p }));
+    },
   }));
   element.classList.add('softphone');
   element.innerHTML = '';
@@ -214,4 +218,25 @@ function mount(element, options) {
   return phone;
 }
 
-module.exports = { Softphone, mount, STATES, JsSIP };
+// The desk page needs no inline script (its CSP allows none): every element marked
+// data-softphone gets a panel; data-credentials-url says where credentials are issued, and the
+// page's <meta name="csrf-token"> goes with the request. The panel's softphone is
+// window.hotlineSoftphone, and each change is a "softphone-change" event on the element.
+function autoMount() {
+  document.querySelectorAll('[data-softphone]').forEach((element) => {
+    if (element.hotlineSoftphone) return;
+    const csrf = document.querySelector('meta[name="csrf-token"]');
+    element.hotlineSoftphone = mount(element, {
+      credentialsUrl: element.dataset.credentialsUrl || 'softphone/credentials',
+      csrfToken: csrf ? csrf.content : undefined,
+    });
+    window.hotlineSoftphone = element.hotlineSoftphone;
+  });
+}
+
+if (typeof document !== 'undefined') {
+  if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', autoMount);
+  else autoMount();
+}
+
+module.exports = { Softphone, mount, autoMount, STATES, JsSIP };
