@@ -23,14 +23,10 @@ BEFORE = dt.datetime(2026, 11, 3, 23, 0, tzinfo=dt.UTC)
 DUE = dt.datetime(2026, 11, 3, 23, 30, tzinfo=dt.UTC)
 
 
-@pytest_twisted.async_yield_fixture
-async def database(db_url):
-    db = Database(db_url, threads=2, reactor=reactor)
-    db.start()
-    try:
-        yield db
-    finally:
-        db.stop()
+@pytest.fixture
+def database(db):
+    """The started database of ``tests.support.database`` (its pool runs the job's work)."""
+    return db
 
 
 def _clock(at: dt.datetime) -> task.Clock:

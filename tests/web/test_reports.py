@@ -21,6 +21,7 @@ from tests.support.waiting import until
 from tests.web.browser import Browser
 from tests.web.conftest import PASSWORDS, ensure_user, seed_directory
 from tests.web.support import HTTP, sign_in
+from tests.web.test_browser import _sign_in, browser  # noqa: F401 - browser is a fixture
 
 TZ = "Asia/Shanghai"
 WEEK = period("2025-03-03", "2025-03-09", TZ)
@@ -149,25 +150,6 @@ async def test_wallboard_stream_pushes_the_board_and_stops_with_its_last_page(co
 
 # -- in the browser, on the real controller and PBX sandbox --------------------------------------
 
-@pytest_twisted.async_yield_fixture
-async def browser():
-    b = Browser()
-    await b.start()
-    try:
-        yield b
-    finally:
-        await b.stop()
-
-
-def _sign_in(page, username: str, password: str) -> str:
-    page.goto("/login")
-    page.fill("#username", username)
-    page.fill("#password", password)
-    page.click("#login-submit")
-    page.wait_for_load_state("domcontentloaded")
-    return page.url
-
-
 def _totals(page) -> dict[str, str]:
     return page.evaluate("""() => Object.fromEntries([...document.querySelectorAll(
         '#report-body table.totals td[data-k]')].map(td => [td.dataset.k, td.innerText.trim()]))""")
@@ -176,7 +158,7 @@ def _totals(page) -> dict[str, str]:
 @pytest.mark.pbx
 @pytest.mark.browser
 @pytest_twisted.ensureDeferred
-async def test_supervisor_reads_filters_downloads_and_watches_the_board(web_controller, browser,
+async def test_supervisor_reads_filters_downloads_and_watches_the_board(web_controller, browser,  # noqa: E501,F811
                                                                         tmp_path):
     """The supervisor opens the reports from the console's menu, filters the SLA report by
     department (totals equal the seed's known answers), downloads the CSV (its rows checked),
