@@ -66,8 +66,8 @@ def _changes(session) -> list[tuple[str, str | None]]:
 async def test_page_registers_rings_answers_and_audio_flows_both_ways(
         controller, city, softphone, browser, pbx_sandbox):
     """The page registers with credentials issued for its session, rings with the caller's
-    number, answers; the citizen hears the browser's microphone and the page hears the
-    citizen."""
+    number, answers; the DTMF pad reaches the PBX, hold and mute toggle; the citizen hears the
+    browser's microphone and the page hears the citizen."""
     phone, base_url = softphone
     await city.ami.when_ready()
     await controller.agents.login(AGENT)
@@ -88,6 +88,27 @@ async def test_page_registers_rings_answers_and_audio_flows_both_ways(
         heard = await browser.run(page.evaluate, _INBOUND_AUDIO)
         assert heard and heard["packets"] > 100, heard
         assert heard["energy"] > 0.01, f"the page received silence: {heard}"
+        # The pad's digits reach the PBX on the agent's channel; hold and mute toggle.
+        digits: list[str] = []
+        sub = controller.ami.subscribe(
+            "DTMFEnd", lambda e: digits.append(e.get("Digit"))
+            if e.get("Channel", "").startswith(f"PJSIP/agent-{AGENT}-") else None)
+        try:
+            await browser.run(page.click, "button[data-dtmf='5']")
+            await until(lambda: "5" in digits, timeout=5)
+        finally:
+            sub.unsubscribe()
+
+        def hold_and_mute() -> None:
+            page.click("button[data-action=hold]")
+            page.wait_for_selector(".softphone[data-call=held]", timeout=5000)
+            page.click("button[data-action=hold]")
+            page.wait_for_selector(".softphone[data-call=talking]", timeout=5000)
+            page.click("button[data-action=mute]")
+            page.wait_for_selector("button[data-action=mute][aria-pressed=true]", timeout=2000)
+            page.click("button[data-action=mute]")
+            page.wait_for_selector("button[data-action=mute][aria-pressed=false]", timeout=2000)
+        await browser.run(hold_and_mute)
         await browser.run(page.click, "button[data-action=hangup]")
         await browser.run(page.wait_for_selector, ".softphone[data-call=idle]")
         await wait_final_call(controller.db, "13812345004", lambda r: r.status)
