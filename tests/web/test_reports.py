@@ -89,7 +89,8 @@ def seed_reports(session) -> None:
 @pytest_twisted.ensureDeferred
 async def test_reports_for_supervisors_only_with_downloads_and_clear_errors(console, db):
     """An agent gets 403 on every report; a supervisor gets the index, the SLA page inside the
-    console, the CSV as a named download, the raw SVG, and a clear 400 for a bad date."""
+    console, the drill-down (numbers masked), the CSV as a named download, the raw SVG, the
+    daily report as its printable page, and a clear 400 for a bad date."""
     with db.begin() as s:
         seed_reports(s)
     agent = HTTP(console.port)
@@ -114,6 +115,12 @@ async def test_reports_for_supervisors_only_with_downloads_and_clear_errors(cons
     raw = await boss.get(f"/reports/heat-map?{q}&raw=1")
     assert raw.headers["Content-Type"].startswith("image/svg+xml")
     assert raw.text.count("<g class='grid'") == 120
+    drill = await boss.get(f"/reports/sla?{q}&department=RPT-A&view=tickets&outcome=late")
+    assert drill.status == 200 and drill.text.count('class="late"') == 2
+    assert "13900008877" not in drill.text  # the citizen's number is masked
+    daily = await boss.get("/reports/daily?date=2025-03-04")
+    assert daily.status == 200 and daily.text.lstrip().lower().startswith("<!doctype html>")
+    assert "民情报告 2025-03-04" in daily.text
     bad = await boss.get("/reports/sla?from=2025-13-01&to=2025-03-09")
     assert bad.status == 400 and "<html" in bad.text
     printable = await boss.get(f"/reports/sla?{q}&print=1")
