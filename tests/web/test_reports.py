@@ -13,10 +13,11 @@ import uuid
 import pytest
 import pytest_twisted
 from sqlalchemy import select
-from twisted.internet import threads
+from twisted.internet import reactor, threads
 
 from db.models import Call, Callback, Citizen, Department, Grid, Ticket
 from hotline.reports.periods import period
+from hotline.reports.wallboard import WallboardFeed
 from tests.support.waiting import until
 from tests.web.browser import Browser
 from tests.web.conftest import PASSWORDS, ensure_user, seed_directory
@@ -128,31 +129,56 @@ async def test_reports_for_supervisors_only_with_downloads_and_clear_errors(cons
     assert 'id="nav-reports"' not in printable.text
 
 
+def _read_board_stream(port: int, cookie: str) -> str:
+    """Open a board stream like the page's EventSource, read until the first board, close."""
+    import http.client
+
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=20)
+    conn.request("GET", "/reports/wallboard/events", headers={"Cookie": cookie})
+    resp = conn.getresponse()
+    assert resp.getheader("Content-Type").startswith("text/event-stream")
+    seen = b""
+    while b"event: wallboard" not in seen or not seen.endswith(b"\n\n"):
+        seen += resp.read1(4096)
+    conn.close()
+    return seen.decode()
+
+
+async def _boss_cookie(console) -> str:
+    boss = HTTP(console.port)
+    await sign_in(boss, "boss", PASSWORDS["boss"])
+    return "; ".join(f"{k}={v}" for k, v in boss.cookies.items())
+
+
 @pytest_twisted.ensureDeferred
 async def test_wallboard_stream_pushes_the_board_and_stops_with_its_last_page(console, db):
     """A board page's stream says hello and gets the board at once; when the page goes the
     console's own feed stops computing."""
-    boss = HTTP(console.port)
-    await sign_in(boss, "boss", PASSWORDS["boss"])
-    cookie = "; ".join(f"{k}={v}" for k, v in boss.cookies.items())
-
-    def read_stream() -> str:
-        import http.client
-
-        conn = http.client.HTTPConnection("127.0.0.1", console.port, timeout=20)
-        conn.request("GET", "/reports/wallboard/events", headers={"Cookie": cookie})
-        resp = conn.getresponse()
-        assert resp.getheader("Content-Type").startswith("text/event-stream")
-        seen = b""
-        while b"event: wallboard" not in seen or not seen.endswith(b"\n\n"):
-            seen += resp.read1(4096)
-        conn.close()
-        return seen.decode()
-
-    text = await threads.deferToThread(read_stream)
+    text = await threads.deferToThread(_read_board_stream, console.port,
+                                       await _boss_cookie(console))
     assert "event: hello" in text and "callbacks_due_next_hour" in text
     streams = console.report_streams
     await until(lambda: not streams.clients and not streams.running, timeout=10)
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_feed_hung_on_the_console_is_used_and_left_running(console, db):
+    """When the controller hangs its own feed on the console, the board pages hear that one
+    and leave its life to the controller."""
+    feed = WallboardFeed(calls=None, database=db, timezone=TZ, interval_s=0.2, clock=reactor)
+    feed.start()
+    console.wallboard = feed
+    try:
+        await until(lambda: feed.last is not None)
+        text = await threads.deferToThread(_read_board_stream, console.port,
+                                           await _boss_cookie(console))
+        assert "event: wallboard" in text
+        streams = console.report_streams
+        await until(lambda: not streams.clients, timeout=10)
+        assert streams._own is None and feed._loop is not None and feed._loop.running
+    finally:
+        feed.stop()
+        del console.wallboard
 
 
 # -- in the browser, on the real controller and PBX sandbox --------------------------------------
