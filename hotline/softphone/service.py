@@ -73,6 +73,9 @@ def websocket_url(config: Config) -> str:
     production mode: a password must not cross a network in clear.
     """
     sp = config["softphone"]
+    if bool(sp["tls_cert"]) != bool(sp["tls_key"]):
+        raise SoftphoneError("softphone.tls_cert and softphone.tls_key go together: set both or "
+                             "neither")
     url = sp["ws_url"] or f"ws://127.0.0.1:{config['pbx']['http_port']}/ws"
     parts = urlsplit(url)
     if parts.scheme not in ("ws", "wss") or not parts.hostname:

@@ -55,6 +55,11 @@ def test_unsafe_or_broken_urls_are_refused(url, allow, mode, monkeypatch):
         websocket_url(cfg)
 
 
+def test_a_certificate_needs_its_key():
+    with pytest.raises(SoftphoneError, match="tls_cert and softphone.tls_key"):
+        websocket_url(_config(tls_cert="/etc/ssl/pbx.pem"))
+
+
 def test_wss_is_accepted_anywhere(monkeypatch):
     cfg = _production(monkeypatch, ws_url="wss://pbx.example.org:8089/ws")
     assert websocket_url(cfg) == "wss://pbx.example.org:8089/ws"
