@@ -122,14 +122,19 @@ class DailyReportJob:
 def attach(controller: Any) -> DailyReportJob:
     """Build the job from a ``Controller``'s parts and hang it on it as ``.daily_report``.
 
-    On PostgreSQL the job runs only on the scheduler's leader; on SQLite always. The
+    On PostgreSQL the job runs only on the scheduler's leader (any node when the scheduler is
+    switched off); on SQLite always. The
     controller starts it after its scheduler (``await job.start()``) and stops it first.
     """
     scheduler = getattr(controller, "scheduler", None)
     sqlite = controller.db.url.startswith("sqlite")
 
     def leading() -> bool:
-        return sqlite or scheduler is None or bool(scheduler.leading)
+        # A node whose scheduler is switched off never leads: it then writes the report itself
+        # (the day's row is replaced, so two such nodes at worst write it twice).
+        if sqlite or scheduler is None or not scheduler.settings["enabled"]:
+            return True
+        return bool(scheduler.leading)
 
     job = DailyReportJob(database=controller.db, settings=dict(controller.config["reports"]),
                          timezone=controller.config["site"]["timezone"],

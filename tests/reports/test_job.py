@@ -118,11 +118,15 @@ def test_bad_daily_time_is_refused(tmp_path):
 
 
 def test_attach_follows_the_scheduler_only_on_postgresql(tmp_path):
-    """On SQLite the one node always writes; elsewhere the scheduler's leadership decides."""
-    scheduler = SimpleNamespace(leading=False)
+    """On SQLite the one node always writes; elsewhere the scheduler's leadership decides,
+    unless the scheduler is switched off (then nobody leads and the node writes itself)."""
     config = {"reports": SETTINGS, "site": {"timezone": TZ}}
-    for url, expected in ((f"sqlite:///{tmp_path / 'a.db'}", True),
-                          ("postgresql+psycopg://u@localhost/x", False)):
+    sqlite, postgres = f"sqlite:///{tmp_path / 'a.db'}", "postgresql+psycopg://u@localhost/x"
+    for url, leads, enabled, expected in ((sqlite, False, True, True),
+                                          (postgres, False, True, False),
+                                          (postgres, True, True, True),
+                                          (postgres, False, False, True)):
+        scheduler = SimpleNamespace(leading=leads, settings={"enabled": enabled})
         ctl = SimpleNamespace(db=SimpleNamespace(url=url), scheduler=scheduler, config=config,
                               reactor=task.Clock())
         job = attach(ctl)
