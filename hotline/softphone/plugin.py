@@ -24,19 +24,21 @@ class Softphone:
         return SoftphoneResource(self.service, who)
 
     async def start(self) -> None:
-        """Watch registrations; browsers of an earlier controller run must register again."""
+        """Watch registrations and take over the softphones an earlier run issued: a controller
+        restart does not knock agents off their phones (the console's sign-out revokes)."""
+        await self.service.adopt()
         self.watcher.start()
-        await self.service.revoke_all()
+        await self.watcher.resync()
 
     async def stop(self) -> None:
-        """Stop watching and revoke every browser's credentials (their pages fetch new ones)."""
+        """Stop watching; browsers keep their registrations for the next controller run."""
         self.watcher.stop()
-        await self.service.revoke_all()
 
 
 def attach(controller: Any) -> Softphone:
     """Build the softphone on ``controller`` (``.ami``, ``.config``, ``.agents``); not started."""
     codes = tuple(controller.config["queue"]["agents"])
     service = SoftphoneService(ami=controller.ami, config=controller.config, agents=codes)
-    watcher = RegistrationWatcher(ami=controller.ami, agents=controller.agents, codes=codes)
+    watcher = RegistrationWatcher(ami=controller.ami, agents=controller.agents, codes=codes,
+                                  holds=service.active.__contains__)
     return Softphone(service=service, watcher=watcher)

@@ -90,6 +90,10 @@ def websocket_url(config: Config) -> str:
     return url
 
 
+def _messages(reply: Any) -> list[Any]:
+    return list(reply) if isinstance(reply, list) else [reply]
+
+
 class SoftphoneService:
     """Issue and revoke agents' browser credentials; remembers which agents hold one."""
 
@@ -150,6 +154,35 @@ class SoftphoneService:
         """Revoke every softphone the PBX holds, also ones an earlier controller left behind."""
         for code in self.agents:
             await self.revoke(code)
+
+    async def adopt(self) -> list[str]:
+        """Take over the softphones the PBX still holds (the controller restarted): browsers
+        keep their registrations and calls; returns the agents adopted."""
+        adopted = []
+        for code in self.agents:
+            try:
+                reply = await self.ami.action("DBGet", Family=f"{ASTDB_FAMILY}/auth",
+                                              Key=_auth_of(code))
+            except AMIError:
+                continue  # none held for this agent
+            value = next((m.get("Val") for m in _messages(reply) if m.get("Val")), None)
+            try:
+                password = json.loads(value)["password"] if value else None
+            except (ValueError, KeyError, TypeError):
+                password = None
+            if not password:
+                _log.warn("agent {code}'s softphone auth in the AstDB is unreadable; revoked",
+                          code=code)
+                await self.revoke(code)
+                continue
+            ep = endpoint_of(code)
+            host = urlsplit(self.ws_url).hostname
+            self.active[code] = Credentials(
+                code=code, username=ep, password=password, uri=f"sip:{ep}@{host}",
+                ws_url=self.ws_url, display_name=f"Agent {code}",
+                register_expires=int(self.config["softphone"]["register_expires_s"]))
+            adopted.append(code)
+        return adopted
 
     async def _put(self, kind: str, key: str, fields: dict[str, str]) -> None:
         try:

@@ -6,10 +6,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
 import pytest_twisted
 
 from hotline.sim.speech import tone_file
 from hotline.softphone import attach
+from hotline.softphone.resource import bundle_path
 from tests.softphone import page
 from tests.web.browser import Browser
 
@@ -21,6 +23,8 @@ CITIZEN_HZ = 500
 @pytest_twisted.async_yield_fixture
 async def softphone(controller):
     """``attach(controller)`` started; its HTTP side served with the test desk page."""
+    if not (Path(bundle_path()) / "softphone.js").exists():
+        pytest.fail("the softphone bundle is not built: `make softphone` (make test does it)")
     phone = attach(controller)
     await phone.start()
     port = page.serve(phone)
@@ -29,6 +33,8 @@ async def softphone(controller):
     finally:
         await port.stopListening()
         await phone.stop()
+        # A controller stop leaves browsers registered; the next test starts from desk phones.
+        await phone.service.revoke_all()
 
 
 class FakeMicBrowser(Browser):

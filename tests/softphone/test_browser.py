@@ -150,6 +150,10 @@ async def test_lost_connection_pauses_agent_and_return_resumes(
         await browser.run(page.context.set_offline, False)
         await browser.run(page.wait_for_selector, ".softphone-state[data-state=registered]")
         await until(lambda: phone.watcher.is_online(AGENT), timeout=10)
+        # What the PBX lists agrees with what the events said (the AMI-login resync).
+        phone.watcher._contacts.clear()
+        await phone.watcher.resync()
+        assert phone.watcher.is_online(AGENT)
         assert await _member_soon(controller, paused=False, within_s=10), \
             "the agent stays paused with the browser back"
         assert (await controller.db.run(_changes))[-2:] == [("pause", "softphone offline"),

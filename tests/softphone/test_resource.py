@@ -12,6 +12,7 @@ from twisted.web.client import Agent, readBody
 from twisted.web.http_headers import Headers
 
 from hotline.ami.actions import AMIError
+from hotline.softphone import attach
 
 pytestmark = [pytest.mark.pbx]
 
@@ -44,6 +45,11 @@ async def test_credentials_only_for_a_signed_in_agent_and_never_cached(
     assert creds["username"] == "agent-1002" and creds["ws_url"].startswith("ws://127.0.0.1:")
     shown = pbx_sandbox.cli("pbx", "pjsip show endpoint agent-1002")
     assert "transport-ws" in shown and "softphone-1002/agent-1002" in shown
+
+    # A controller restarting takes over what the PBX holds: the browser keeps its password.
+    restarted = attach(controller)
+    assert await restarted.service.adopt() == ["1002"]
+    assert restarted.service.active["1002"].password == creds["password"]
 
     await phone.service.revoke("1002")
     with pytest.raises(AMIError):

@@ -35,6 +35,9 @@ class _AMI:
         self.handler = handler
         return self
 
+    def add_resync_hook(self, hook):
+        self.hook = hook
+
 
 def _event(status: str, uri: str, aor: str = "agent-1001") -> Message:
     return Message(f"Event: ContactStatus\r\nAOR: {aor}\r\nURI: {uri}\r\nContactStatus: {status}")
@@ -45,9 +48,9 @@ WS2 = "sip:def@127.0.0.1:5001;transport=ws;x-ast-orig-host=y.invalid:0"
 DESK = "sip:agent-1001@127.0.0.1:16080;line=x"
 
 
-def _watcher(agents):
+def _watcher(agents, holds=lambda code: True):
     ami = _AMI()
-    watcher = RegistrationWatcher(ami=ami, agents=agents, codes=["1001"])
+    watcher = RegistrationWatcher(ami=ami, agents=agents, codes=["1001"], holds=holds)
     watcher.start()
     return watcher, ami.handler
 
@@ -100,6 +103,17 @@ async def test_an_agents_own_break_is_kept():
 async def test_logged_out_agent_is_left_alone():
     agents = _Agents(state="offline")
     watcher, feed = _watcher(agents)
+    feed(_event("NonQualified", WS1))
+    feed(_event("Removed", WS1))
+    await watcher._queues["1001"]
+    assert agents.calls == []
+
+
+@pytest_twisted.ensureDeferred
+async def test_agent_without_a_softphone_is_not_paused():
+    """A contact lost after the console signed out (credentials revoked) pauses nobody."""
+    agents = _Agents()
+    watcher, feed = _watcher(agents, holds=lambda code: False)
     feed(_event("NonQualified", WS1))
     feed(_event("Removed", WS1))
     await watcher._queues["1001"]
