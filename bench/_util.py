@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import statistics
 import subprocess
 import sys
 import venv
 from pathlib import Path
 
-__all__ = ["BENCH_DIR", "peer_python", "run_peer", "print_table", "print_json_line"]
+__all__ = [
+    "BENCH_DIR", "median", "peer_python", "print_json_line", "print_table", "run_peer", "spread",
+]
 
 BENCH_DIR = Path(__file__).resolve().parent
 
@@ -72,3 +75,17 @@ def print_json_line(obj: dict) -> None:
     """The machine-readable result: one JSON object, the last line printed."""
     sys.stdout.flush()
     print(json.dumps(obj, sort_keys=True), flush=True)
+
+
+def median(values: list[float]) -> float | None:
+    """The median of repeated runs, or None when no run gave a figure."""
+    return statistics.median(values) if values else None
+
+
+def spread(values: list[float], spec: str = ",.0f") -> str:
+    """C{min-max} of repeated runs as text (C{-} when none), to print beside the median."""
+    if not values:
+        return "-"
+    if len(values) == 1:
+        return format(values[0], spec)
+    return f"{format(min(values), spec)}-{format(max(values), spec)}"

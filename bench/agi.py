@@ -14,12 +14,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
 import subprocess
 import sys
 import venv
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from bench._util import median, spread
 
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
@@ -121,16 +122,6 @@ def _fmt(value: float | None, spec: str = ".1f") -> str:
     return "-" if value is None else format(value, spec)
 
 
-def _median(values: list[float]) -> float | None:
-    return statistics.median(values) if values else None
-
-
-def _spread(values: list[float], spec: str = ".0f") -> str:
-    if not values:
-        return "-"
-    return f"{format(min(values), spec)}-{format(max(values), spec)}"
-
-
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.agi", description=__doc__)
     parser.add_argument("--sessions", type=int, default=10_000)
@@ -201,12 +192,12 @@ def main(argv: list[str] | None = None) -> None:
     figures: dict[str, dict[str, float | None]] = {}
     for key in wanted:
         cpu_values, rates = series(key, "cpu_us"), series(key, "rate")
-        figures[key] = {"cpu": _median(cpu_values), "user": _median(series(key, "user_us")),
-                        "sys": _median(series(key, "sys_us")), "rate": _median(rates)}
+        figures[key] = {"cpu": median(cpu_values), "user": median(series(key, "user_us")),
+                        "sys": median(series(key, "sys_us")), "rate": median(rates)}
         f = figures[key]
-        print(f"{names[key]:38} {_fmt(f['cpu']):>11} {_spread(cpu_values):>9} "
+        print(f"{names[key]:38} {_fmt(f['cpu']):>11} {spread(cpu_values):>9} "
               f"{_fmt(f['user'], '.0f'):>6} {_fmt(f['sys'], '.0f'):>6} "
-              f"{_fmt(f['rate'], '.0f'):>11} {_spread(rates):>11}  {notes.get(key, '')}")
+              f"{_fmt(f['rate'], '.0f'):>11} {spread(rates):>11}  {notes.get(key, '')}")
 
     def cpu(key: str) -> float | None:
         value = figures.get(key, {}).get("cpu")
@@ -230,21 +221,21 @@ def main(argv: list[str] | None = None) -> None:
     spreads: dict[str, list[float] | None] = {}
     for peer in ("panoramisk", "threaded", "floor"):
         by_cpu, by_wall = per_run_ratios(peer, "cpu"), per_run_ratios(peer, "wall")
-        m = _median(by_cpu)
+        m = median(by_cpu)
         ratios[f"{peer}_over_ours"] = round(m, 2) if m else None
         spreads[f"{peer}_over_ours"] = [round(min(by_cpu), 2), round(max(by_cpu), 2)] \
             if by_cpu else None
-        w = _median(by_wall)
+        w = median(by_wall)
         wall_ratios[f"ours_over_{peer}"] = round(w, 2) if w else None
         spreads[f"ours_over_{peer}_wall"] = [round(min(by_wall), 2), round(max(by_wall), 2)] \
             if by_wall else None
     if ours is not None:
         print(f"ours: {ours} us CPU/session -> goal {'met' if ours <= GOAL_US else 'NOT met'}")
         print("CPU per session, theirs / ours (per run, median): "
-              + ", ".join(f"{k} = {v} ({_spread(spreads[k] or [], '.2f')})"
+              + ", ".join(f"{k} = {v} ({spread(spreads[k] or [], '.2f')})"
                           for k, v in ratios.items()))
         print("wall sessions/s, ours / theirs (per run, median): "
-              + ", ".join(f"{k} = {v} ({_spread(spreads[k + '_wall'] or [], '.2f')})"
+              + ", ".join(f"{k} = {v} ({spread(spreads[k + '_wall'] or [], '.2f')})"
                           for k, v in wall_ratios.items()))
     cpu_spread = series("ours", "cpu_us")
     print(json.dumps({

@@ -17,11 +17,18 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import subprocess
 import sys
 
-from bench._util import BENCH_DIR, peer_python, print_json_line, print_table, run_peer
+from bench._util import (
+    BENCH_DIR,
+    median,
+    peer_python,
+    print_json_line,
+    print_table,
+    run_peer,
+    spread,
+)
 
 PEERS_DIR = BENCH_DIR / "peers"
 GOAL_EVENTS_PER_S = 250_000
@@ -39,18 +46,6 @@ READERS: dict[str, tuple[list[str] | None, str, str]] = {
 
 def _key(base: str, suffix: str) -> str:
     return f"{base}_{suffix}" if suffix else base
-
-
-def _median(values: list[float]) -> float | None:
-    return statistics.median(values) if values else None
-
-
-def _spread(values: list[float], spec: str = ",.0f") -> str:
-    if not values:
-        return "-"
-    if len(values) == 1:
-        return format(values[0], spec)
-    return f"{format(min(values), spec)}-{format(max(values), spec)}"
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -119,7 +114,7 @@ def main(argv: list[str] | None = None) -> None:
                                  "runs": args.runs}
     rows = []
     for name, (_, _, suffix) in chosen.items():
-        w, c = _median(wall[name]), _median(cpu[name])
+        w, c = median(wall[name]), median(cpu[name])
         result[_key("events_per_s", suffix)] = round(w) if w else None
         result[_key("events_per_s_cpu", suffix)] = round(c) if c else None
         result[_key("events_per_s_spread", suffix)] = [round(min(wall[name])),
@@ -127,8 +122,8 @@ def main(argv: list[str] | None = None) -> None:
         result[_key("events_per_s_cpu_spread", suffix)] = [round(min(cpu[name])),
                                                            round(max(cpu[name]))] if c else None
         rows.append([name, f"{len(wall[name])}/{args.runs}",
-                     f"{w:,.0f}" if w else "-", _spread(wall[name]),
-                     f"{c:,.0f}" if c else "-", _spread(cpu[name]), notes.get(name, "")])
+                     f"{w:,.0f}" if w else "-", spread(wall[name]),
+                     f"{c:,.0f}" if c else "-", spread(cpu[name]), notes.get(name, "")])
 
     ours_name = "hotline.ami (ours)"
     ratio_rows = []
@@ -146,12 +141,12 @@ def main(argv: list[str] | None = None) -> None:
         cpu_label = ("fraction_of_raw_ceiling_cpu" if suffix == "raw_ceiling"
                      else f"ratio_cpu_vs_{suffix}")
         for kind, key in (("wall", label), ("cpu", cpu_label)):
-            m = _median(ratios[kind])
+            m = median(ratios[kind])
             result[key] = round(m, 2) if m else None
             result[f"{key}_spread"] = ([round(min(ratios[kind]), 2), round(max(ratios[kind]), 2)]
                                        if m else None)
-        ratio_rows.append([f"ours / {name}", _spread(ratios["wall"], ".2f"),
-                           str(result[label]), _spread(ratios["cpu"], ".2f"),
+        ratio_rows.append([f"ours / {name}", spread(ratios["wall"], ".2f"),
+                           str(result[label]), spread(ratios["cpu"], ".2f"),
                            str(result[cpu_label]), f">= {GOAL_RATIOS[suffix]:g}"
                            if suffix in GOAL_RATIOS else ""])
 
