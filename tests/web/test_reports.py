@@ -212,6 +212,7 @@ async def test_supervisor_reads_filters_downloads_and_watches_the_board(web_cont
     def open_sla() -> dict[str, str]:
         page.click("#nav-reports")
         page.wait_for_selector("#reports-index")
+        Browser.shot(page, "reports-0-index")
         page.fill("#r-from", WEEK.first.isoformat())
         page.fill("#r-to", WEEK.last.isoformat())
         page.click("#r-sla")
