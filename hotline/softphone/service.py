@@ -4,7 +4,8 @@
 Asterisk looks endpoints and auths up in the AstDB family ``hotline-softphone`` before
 pjsip.conf (``asterisk-config/pbx/sorcery.conf.j2``). Issuing a session writes a WebRTC endpoint
 named ``agent-<code>`` there, which shadows the desk phone of that name, so the queue's member
-interface ``PJSIP/agent-<code>`` rings the browser, and an auth holding a fresh random password.
+interface ``PJSIP/agent-<code>`` rings the browser, its AOR (qualified, so a silently dead
+connection is noticed) and an auth holding a fresh random password.
 Sorcery reads the AstDB on each lookup: no reload, nothing rendered, nothing on disk but the
 PBX's own AstDB. Revoking deletes both and the desk phone is back.
 """
@@ -128,8 +129,14 @@ class SoftphoneService:
             "callerid": f"Agent {code} <{code}>", "direct_media": "no",
         }
         auth = {"auth_type": "userpass", "username": ep, "password": password}
-        # Auth first: the endpoint must never point at an auth that is not there yet.
+        # The browser's AOR asks it every qualify_s whether it is still there: a connection that
+        # died without a reset (no FIN, no RST) is noticed in seconds, not at the next REGISTER.
+        aor = {"max_contacts": "1", "remove_existing": "yes",
+               "qualify_frequency": str(int(self.config["softphone"]["qualify_s"])),
+               "qualify_timeout": "3.0"}
+        # Auth and AOR first: the endpoint must never point at objects that are not there yet.
         await self._put("auth", _auth_of(code), auth)
+        await self._put("aor", ep, aor)
         await self._put("endpoint", ep, endpoint)
         host = urlsplit(self.ws_url).hostname
         creds = Credentials(code=code, username=ep, password=password, uri=f"sip:{ep}@{host}",
@@ -142,7 +149,8 @@ class SoftphoneService:
     async def revoke(self, code: str) -> None:
         """Forget agent ``code``'s browser: the desk phone endpoint of that name is back."""
         self.active.pop(code, None)
-        for kind, key in (("endpoint", endpoint_of(code)), ("auth", _auth_of(code))):
+        for kind, key in (("endpoint", endpoint_of(code)), ("aor", endpoint_of(code)),
+                          ("auth", _auth_of(code))):
             try:
                 await self.ami.action("DBDel", Family=f"{ASTDB_FAMILY}/{kind}", Key=key)
             except AMIError as e:

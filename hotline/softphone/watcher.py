@@ -2,8 +2,9 @@
 """Pause an agent the moment their browser's registration is lost; resume when it is back.
 
 Asterisk removes a WebSocket contact as soon as its connection closes and sends
-``ContactStatus: Removed``; a browser registering sends ``NonQualified`` (``Reachable`` when
-qualified, ``Updated`` on refresh).
+``ContactStatus: Removed``; one that stops answering without closing (no FIN, no RST) is found
+by the AOR's OPTIONS and reported ``Unreachable``. A browser registering sends ``Created`` or
+``NonQualified``, ``Reachable`` once it answers again, ``Updated`` on refresh.
 Only contacts over a WebSocket (``transport=ws``/``wss`` in the URI) count: the desk phone of the
 same name is not the browser. The pause carries the reason ``softphone offline``; only a pause
 with that reason is lifted when the browser is back, so an agent's own break is never ended.

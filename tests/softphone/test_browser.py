@@ -5,7 +5,10 @@ its return resumes them."""
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
+from pathlib import Path
 
 import pytest
 import pytest_twisted
@@ -187,3 +190,52 @@ async def test_revoked_credentials_are_renewed_by_the_page(controller, softphone
     await browser.run(page.wait_for_selector, ".softphone-state[data-state=registered]")
     assert phone.service.active[AGENT].password != first
     await until(lambda: phone.watcher.is_online(AGENT), timeout=10)
+
+
+def _my_renderers() -> list[int]:
+    """The renderer processes of this test's own Chromium (descendants of this process only)."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(ppid, []).append(int(entry.name))
+    found, todo = [], [os.getpid()]
+    while todo:
+        for pid in children.get(todo.pop(), []):
+            todo.append(pid)
+            try:
+                if b"--type=renderer" in Path(f"/proc/{pid}/cmdline").read_bytes():
+                    found.append(pid)
+            except OSError:
+                pass
+    return found
+
+
+@pytest_twisted.ensureDeferred
+async def test_silently_dead_browser_is_paused_by_qualify_and_resumed(
+        controller, softphone, browser):
+    """A browser that stops answering without closing its connection (its page frozen: no FIN,
+    no RST) is found by the PBX's OPTIONS and paused; when it answers again it is resumed."""
+    phone, base_url = softphone
+    await controller.agents.login(AGENT)
+    try:
+        await _open_desk(browser, base_url)
+        await until(lambda: phone.watcher.is_online(AGENT), timeout=5)
+        renderers = _my_renderers()
+        assert renderers
+        for pid in renderers:
+            os.kill(pid, signal.SIGSTOP)
+        try:
+            assert await _member_soon(controller, paused=True, within_s=20), \
+                "a frozen browser is still rung"
+        finally:
+            for pid in renderers:
+                os.kill(pid, signal.SIGCONT)
+        assert (await controller.db.run(_changes))[-1] == ("pause", "softphone offline")
+        assert await _member_soon(controller, paused=False, within_s=20), \
+            "the browser answers again but the agent stays paused"
+    finally:
+        await controller.agents.logout(AGENT)

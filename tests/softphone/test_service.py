@@ -74,13 +74,15 @@ async def test_issue_writes_auth_before_endpoint_and_rotates_the_password():
     second = await service.issue("1001")
     assert first.password != second.password and len(first.password) >= 24
     kinds = [h["Family"] for _n, h in ami.sent]
-    assert kinds == ["hotline-softphone/auth", "hotline-softphone/endpoint"] * 2
-    auth = json.loads(ami.sent[2][1]["Val"])
-    endpoint = json.loads(ami.sent[3][1]["Val"])
+    assert kinds == ["hotline-softphone/auth", "hotline-softphone/aor",
+                     "hotline-softphone/endpoint"] * 2
+    auth = json.loads(ami.sent[3][1]["Val"])
+    endpoint = json.loads(ami.sent[5][1]["Val"])
     assert auth == {"auth_type": "userpass", "username": "agent-1001",
                     "password": second.password}
-    assert ami.sent[3][1]["Key"] == "agent-1001"
-    assert endpoint["webrtc"] == "yes" and endpoint["auth"] == ami.sent[2][1]["Key"]
+    assert ami.sent[5][1]["Key"] == ami.sent[4][1]["Key"] == "agent-1001"
+    assert endpoint["webrtc"] == "yes" and endpoint["auth"] == ami.sent[3][1]["Key"]
+    assert json.loads(ami.sent[4][1]["Val"])["qualify_frequency"] == "5"
     assert second.uri == "sip:agent-1001@127.0.0.1" and service.active["1001"] == second
 
 
