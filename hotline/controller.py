@@ -22,6 +22,8 @@ from hotline.calls.reconciler import CallReconciler
 from hotline.calls.service import CallService
 from hotline.calls.tracker import CallTracker
 from hotline.config import Config, ConfigError
+from hotline.reports.job import attach as attach_daily_report
+from hotline.stt import attach as attach_stt
 from hotline.web.app import attach as attach_web
 from scheduler import attach as attach_scheduler
 
@@ -88,6 +90,10 @@ class Controller:
         self.scheduler = attach_scheduler(self, node=socket.gethostname())
         self._agi_port: IListeningPort | None = None
         self._running = False
+        # Speech-to-text call notes, queued as each call's final row is committed.
+        self.stt = attach_stt(self)
+        # The daily public-sentiment report (民情报告), written at reports.daily_time.
+        self.daily_report = attach_daily_report(self)
         # Last: the console picks up every service built above.
         self.web = attach_web(self)
 
@@ -99,6 +105,7 @@ class Controller:
         self.config.state_dir.mkdir(parents=True, exist_ok=True)
         await threads.deferToThread(migrate.upgrade, self.db.url)
         self.db.start()
+        await self.stt.start()
         self.finaliser.subscribe()
         self.tracker.subscribe()
         self.agents.start()
@@ -112,6 +119,7 @@ class Controller:
         await self.ami.when_ready()
         await self.web.start()
         await self.scheduler.start()
+        await self.daily_report.start()
         # What start-up allocated lives as long as the process: keep it out of the collector's
         # full passes, which otherwise stall the reactor for ~100 ms under load (bench.scheduler).
         gc.collect()
@@ -125,6 +133,7 @@ class Controller:
         if not self._running:
             return
         self._running = False
+        await self.daily_report.stop()
         await self.scheduler.stop()
         await self.web.stop()
         if self._agi_port is not None:
@@ -135,6 +144,7 @@ class Controller:
         self.finaliser.unsubscribe()
         self.tracker.stop()
         from twisted.internet import threads
+        await self.stt.stop()
         await threads.deferToThread(self.db.stop)
 
 

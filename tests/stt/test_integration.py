@@ -31,14 +31,14 @@ async def stt_controller(pbx_sandbox: Sandbox, registry):
     cfg = pbx_sandbox.config.with_overrides(
         {"stt": {"model": "ko-small", "call_language": "ko", "poll_s": 0.5}})
     ctl = Controller(config=cfg, reactor=reactor)
+    # The session's loaded model instead of a second copy: swap the controller's own service
+    # for one on the shared registry before it starts.
+    ctl.stt.detach()
+    ctl.stt = service = attach(ctl, registry=registry)
     await ctl.start()
-    service = attach(ctl, registry=registry)
-    await service.start()
     try:
         yield ctl, service
     finally:
-        await service.stop()
-        service.detach()
         await ctl.stop()
 
 
