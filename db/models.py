@@ -418,6 +418,8 @@ class Bridge(Base):
     recording_path: Mapped[str | None] = mapped_column(String(500))
     #: The agent who bridged (their code), for the ticket's record.
     agent_code: Mapped[str | None] = mapped_column(String(20))
+    #: The directory entry's name when dialled (entries are renamed and removed).
+    entry_name: Mapped[str | None] = mapped_column(String(100))
 
     call: Mapped[Call] = relationship(back_populates="bridges")
     hotline: Mapped[MunicipalHotline | None] = relationship()

@@ -14,7 +14,8 @@ down_revision = "0003"
 branch_labels = None
 depends_on = None
 
-_COLUMNS = (("outcome", 16), ("recording_path", 500), ("agent_code", 20))
+_COLUMNS = (("outcome", 16), ("recording_path", 500), ("agent_code", 20),
+            ("entry_name", 100))
 
 
 def upgrade() -> None:

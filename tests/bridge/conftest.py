@@ -1,0 +1,60 @@
+"""Fixtures for bridging on the real PBX: the controller with the bridge attached, and a call
+already talking between a simulated citizen and a simulated agent."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest_twisted
+
+from hotline.bridge import attach
+from hotline.calls.model import CallState
+from tests.support.waiting import until
+
+CITIZEN_HZ, AGENT_HZ, DEPARTMENT_HZ = 400, 1000, 1800
+
+
+@pytest_twisted.async_yield_fixture
+async def bridging(controller):
+    """The started controller with the bridge service attached (``controller.bridge``)."""
+    service = attach(controller)
+    await service.start()
+    try:
+        yield controller
+    finally:
+        await service.stop()
+
+
+@dataclass
+class TalkingCall:
+    """A citizen talking with an agent, as the controller's live view shows it."""
+
+    call_id: int
+    uniqueid: str
+    caller: str
+    agent: str
+    city_channel: str
+
+
+async def talking_call(controller, city, *, caller: str, agent: str,
+                       hold_s: float = 90) -> TalkingCall:
+    """Log ``agent`` in, place a citizen's call from ``caller`` and wait until they talk."""
+    await city.ami.when_ready()
+    await city.set_agent(agent, delay_s=0.3, tone=str(AGENT_HZ))
+    await controller.agents.login(agent)
+    placed = await city.call(caller, tone=str(CITIZEN_HZ), hold_s=hold_s)
+
+    def talking():
+        return [c for c in controller.tracker.calls.values()
+                if c.caller == caller and c.state == CallState.TALKING and c.hotline_call_id]
+    call = (await until(talking, timeout=40))[0]
+    return TalkingCall(call_id=int(call.hotline_call_id), uniqueid=call.uniqueid,
+                       caller=caller, agent=agent, city_channel=placed.channel_id)
+
+
+def department_heard(sandbox, number: str) -> list[Path]:
+    """What the simulated municipal number heard (only that, not its own voice), one file per
+    answered leg: recorded on the city side, as the department's own recorder would."""
+    folder = sandbox.host_path("/srv/hotline/city/recordings")
+    return sorted(folder.glob(f"number-{number}-heardonly-*.wav"))
