@@ -12,7 +12,7 @@ from typing import Any
 
 __all__ = ["ANSWERED", "NO_ANSWER", "BUSY", "CONGESTION", "UNREACHABLE", "FAILED", "FAILURES",
            "NOTICE_PROMPT", "REASON_TEXT", "outcome_of", "BridgeError", "NoSuchCall",
-           "NotBridgeable", "NoRoom"]
+           "NotBridgeable", "NoRoom", "NoSuchEntry"]
 
 ANSWERED, NO_ANSWER, BUSY, CONGESTION, UNREACHABLE, FAILED = (
     "answered", "no_answer", "busy", "congestion", "unreachable", "failed")
@@ -97,3 +97,10 @@ class NoRoom(BridgeError):
     """The call is in no bridge room, or the room lacks the party asked about."""
 
     error_id = "no-bridge-room"
+
+
+class NoSuchEntry(BridgeError):
+    """No directory entry by that id or number."""
+
+    error_id = "no-such-entry"
+    status = 404

@@ -37,6 +37,7 @@ from hotline.bridge.outcomes import (
     NOTICE_PROMPT,
     NoRoom,
     NoSuchCall,
+    NoSuchEntry,
     NotBridgeable,
     outcome_of,
 )
@@ -565,7 +566,7 @@ class BridgeService:
                           fallback_numbers=tuple(row.fallback_numbers or ()))
         target = await self.db.run(find)
         if target is None:
-            raise NoRoom(f"no directory entry {text!r} (give its id or its number)",
+            raise NoSuchEntry(f"no directory entry {text!r} (give its id or its number)",
                          {"entry": text})
         return target
 

@@ -14,6 +14,7 @@ from hotline import config as config_mod
 #: its sub-commands with ``set_defaults(func=...)``; ``func(args, config) -> int`` runs one.
 COMMAND_MODULES: tuple[str, ...] = (
     "agent",
+    "bridge",
     "calls",
     "config",
     "db",

@@ -1,0 +1,81 @@
+# -*- test-case-name: tests.bridge.test_cli -*-
+"""``hotline bridge CALL_ID ENTRY``: bring a municipal hotline into a live call (三方通话).
+
+The command acts directly over AMI and the database, with its own ``BridgeService`` (no running
+controller needed, and no controller API to authenticate to): it finds the call's citizen and
+agent channels from ``CoreShowChannels``, makes the room, dials the entry, and stays to follow
+the room (printing each step and writing its rows) until the room ends. Ctrl-C only stops the
+following: the PBX keeps the room, and its dialplan still sends a citizen left alone back to
+the queue. The console calls the same ``bridge()`` on the controller's own service.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from hotline.cli.main import CommandError
+from hotline.cli.reactor import connect_ami, react
+from hotline.config import Config
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("bridge", help="bring a municipal hotline into a live call (three-way)")
+    p.add_argument("call_id", metavar="CALL_ID",
+                   help="the call's id (as the console shows it) or its channel uniqueid")
+    p.add_argument("entry", metavar="ENTRY",
+                   help="the directory entry: its id or its number (`hotline directory ...`)")
+    p.add_argument("--number", help="dial this one of the entry's numbers (a fallback) first")
+    p.add_argument("--no-follow", action="store_true",
+                   help="return once the department rings or fails, without following")
+    p.set_defaults(func=_bridge)
+
+
+def _bridge(args: argparse.Namespace, cfg: Config) -> int:
+    return react(lambda reactor: _act(reactor, cfg, args))
+
+
+async def _act(reactor: Any, cfg: Config, args: argparse.Namespace) -> None:
+    from twisted.internet import threads
+
+    from db import migrate
+    from db.session import Database
+    from hotline.bridge.outcomes import REASON_TEXT, BridgeError
+    from hotline.bridge.service import BridgeService
+
+    db = Database.from_config(cfg, reactor=reactor)
+    await threads.deferToThread(migrate.upgrade, db.url)
+    db.start()
+    ami = await connect_ami(reactor, cfg)
+    service = BridgeService(config=cfg, ami=ami, db=db, reactor=reactor)
+    service.subscribe()
+    try:
+        try:
+            attempt = await service.bridge(args.call_id, args.entry, number=args.number)
+        except BridgeError as e:
+            raise CommandError(f"{e} ({e.error_id})") from None
+        room = attempt.room
+        print(f"room {room.name}: citizen and agent moved in; dialling {room.entry_name} "
+              f"{attempt.leg.number}", flush=True)
+        for leg in _legs_as_they_come(room):
+            outcome = await leg.done
+            print(f"{leg.number}: {REASON_TEXT.get(outcome, outcome)} ({outcome})", flush=True)
+            if outcome == "answered" or args.no_follow or leg is room.legs[-1] and (
+                    room.citizen_gone or not room.numbers_left() or not service.auto_fallback):
+                break
+        if not args.no_follow:
+            print("following the room until it ends (Ctrl-C stops following only)", flush=True)
+            await room.ended_d
+            print(f"room {room.name} ended: {room.outcome}", flush=True)
+    finally:
+        await service.stop()
+        await ami.stop()
+        await threads.deferToThread(db.stop)
+
+
+def _legs_as_they_come(room: Any):
+    """Each department leg of the room in order, including fallbacks dialled meanwhile."""
+    i = 0
+    while i < len(room.legs):
+        yield room.legs[i]
+        i += 1
