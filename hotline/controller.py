@@ -23,6 +23,7 @@ from hotline.calls.service import CallService
 from hotline.calls.tracker import CallTracker
 from hotline.config import Config, ConfigError
 from hotline.reports.job import attach as attach_daily_report
+from hotline.softphone import attach as attach_softphone
 from hotline.stt import attach as attach_stt
 from hotline.web.app import attach as attach_web
 from scheduler import attach as attach_scheduler
@@ -90,6 +91,8 @@ class Controller:
         self.scheduler = attach_scheduler(self, node=socket.gethostname())
         self._agi_port: IListeningPort | None = None
         self._running = False
+        # The browser as the agent's phone (WebRTC), credentials per console session.
+        self.softphone = attach_softphone(self)
         # Speech-to-text call notes, queued as each call's final row is committed.
         self.stt = attach_stt(self)
         # The daily public-sentiment report (民情报告), written at reports.daily_time.
@@ -117,6 +120,7 @@ class Controller:
         self.ami.start()
         self._running = True
         await self.ami.when_ready()
+        await self.softphone.start()
         await self.web.start()
         await self.scheduler.start()
         await self.daily_report.start()
@@ -136,6 +140,7 @@ class Controller:
         await self.daily_report.stop()
         await self.scheduler.stop()
         await self.web.stop()
+        await self.softphone.stop()
         if self._agi_port is not None:
             await self._agi_port.stopListening()
             self._agi_port = None

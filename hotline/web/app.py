@@ -26,7 +26,7 @@ from hotline.tickets.service import TicketService
 from hotline.web import accounts, audit
 from hotline.web.auth import LoginRateLimiter, SessionSigner, session_key
 from hotline.web.roles import ROLE_LABELS
-from hotline.web.routing import Ctx, Router
+from hotline.web.routing import SESSION_COOKIE, Ctx, Router
 
 __all__ = ["WebConsole", "attach"]
 
@@ -36,9 +36,11 @@ _log = Logger(namespace="hotline.web")
 class _Root(Resource):
     """``/static/...`` from the package, everything else to the router."""
 
-    def __init__(self, router: Router) -> None:
+    def __init__(self, router: Router, softphone: Resource | None = None) -> None:
         super().__init__()
         self.router = router
+        if softphone is not None:
+            self.putChild(b"softphone", softphone)
         static = File(str(resources.files("hotline.web").joinpath("static")))
         static.directoryListing = notFound  # type: ignore[method-assign]
         self.putChild(b"static", static)
@@ -58,7 +60,8 @@ class WebConsole:
     def __init__(self, *, config: Config, db: Any, reactor: Any, calls: Any = None,
                  notifier: Any = None, agents: Any = None,
                  tickets: TicketService | None = None,
-                 directory: DirectoryService | None = None, bridge: Any = None) -> None:
+                 directory: DirectoryService | None = None, bridge: Any = None,
+                 softphone: Any = None) -> None:
         web = config["web"]
         self.config = config
         self.db = db
@@ -67,6 +70,8 @@ class WebConsole:
         self.notifier = notifier
         self.agents = agents
         self.bridge = bridge
+        #: hotline.softphone's plugin: the browser as the agent's phone (None: desk phones only).
+        self.softphone = softphone
         self.zone = zoneinfo.ZoneInfo(config["site"]["timezone"])
         self.tickets = tickets or TicketService(timezone=config["site"]["timezone"])
         self.directory = directory or DirectoryService(timezone=config["site"]["timezone"])
@@ -91,7 +96,8 @@ class WebConsole:
         for module in (site, api, desk, liaison, open311, reports):
             module.register(self.router, self)
         self.events.register(self.router)
-        self.site = Site(_Root(self.router))
+        self.site = Site(_Root(self.router, softphone.resource(self.softphone_agent)
+                                if softphone is not None else None))
         self.site.displayTracebacks = False
         self._port: IListeningPort | None = None
 
@@ -120,6 +126,20 @@ class WebConsole:
         return self._port.getHost().port
 
     # -- helpers for handlers --------------------------------------------------------------------
+
+    async def softphone_agent(self, request: Any) -> str | None:
+        """The agent code a softphone credentials request may have: a signed-in agent's own,
+        with the session's CSRF token in ``X-CSRF-Token``; None refuses it."""
+        cookie = request.getCookie(SESSION_COOKIE)
+        token = self.signer.unsign(cookie.decode("ascii", "replace") if cookie else None)
+        user = await self.resolve(token) if token else None
+        if user is None or user.role != "agent" or not user.agent_code:
+            return None
+        offered = request.getHeader(b"x-csrf-token")
+        if not self.signer.check_csrf(user.token,
+                                      offered.decode("ascii", "replace") if offered else None):
+            return None
+        return user.agent_code
 
     async def resolve(self, token: str) -> accounts.Principal | None:
         return await self.db.run(accounts.resolve_session, token)
@@ -169,6 +189,7 @@ def attach(controller: Any) -> WebConsole:
         agents=getattr(controller, "agents", None),
         tickets=getattr(controller, "tickets", None),
         directory=getattr(controller, "directory", None),
-        bridge=getattr(controller, "bridge", None))
+        bridge=getattr(controller, "bridge", None),
+        softphone=getattr(controller, "softphone", None))
     controller.web = console
     return console

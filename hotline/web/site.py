@@ -124,6 +124,10 @@ async def _logout(ctx: Ctx) -> Response:
         audit.record(session, actor=user.username, role=user.role, action="logout", ip=ctx.ip)
 
     await ctx.console.db.run(end)
+    softphone = ctx.console.softphone
+    if softphone is not None and user.agent_code and user.agent_code in softphone.service.active:
+        # The browser stops being this seat's phone: the desk phone takes the queue's calls.
+        await softphone.service.revoke(user.agent_code)
     resp = redirect("/login")
     resp.cookies.append((SESSION_COOKIE, b"", ctx.console.cookie_options(max_age=0)))
     return resp

@@ -10,7 +10,6 @@ import pytest
 import pytest_twisted
 
 from hotline.sim.speech import tone_file
-from hotline.softphone import attach
 from hotline.softphone.resource import bundle_path
 from tests.softphone import page
 from tests.web.browser import Browser
@@ -22,17 +21,16 @@ CITIZEN_HZ = 500
 
 @pytest_twisted.async_yield_fixture
 async def softphone(controller):
-    """``attach(controller)`` started; its HTTP side served with the test desk page."""
+    """The controller's own softphone (started with it); its HTTP side served with the test
+    desk page."""
     if not (Path(bundle_path()) / "softphone.js").exists():
         pytest.fail("the softphone bundle is not built: `make softphone` (make test does it)")
-    phone = attach(controller)
-    await phone.start()
+    phone = controller.softphone
     port = page.serve(phone)
     try:
         yield phone, f"http://127.0.0.1:{port.getHost().port}"
     finally:
         await port.stopListening()
-        await phone.stop()
         # A controller stop leaves browsers registered; the next test starts from desk phones.
         await phone.service.revoke_all()
 

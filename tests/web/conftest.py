@@ -75,6 +75,7 @@ async def web_controller(pbx_sandbox):
     await ctl.start()
     try:
         seed_directory(ctl.db)
+        await ctl.db.run(ctl.web.directory.refresh)  # the console loaded it before the seed
         yield ctl
     finally:
         await ctl.stop()
