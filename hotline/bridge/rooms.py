@@ -61,6 +61,8 @@ class Room:
     #: uniqueid -> role for the channels that joined the room.
     members: dict[str, str] = field(default_factory=dict)
     participant_ids: dict[str, int] = field(default_factory=dict)
+    #: role -> the channel name it joined with (what ConfbridgeKick needs).
+    joined_as: dict[str, str] = field(default_factory=dict)
     outcome: str | None = None
     #: The room's own recording (ConfBridge's), as Asterisk names it.
     recording: str | None = None

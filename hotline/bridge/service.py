@@ -245,8 +245,12 @@ class BridgeService:
         if not room.in_room("department"):
             raise NoRoom("the department is not in the room yet: the citizen would be alone",
                          {"room": room.name})
-        await self.ami.action("ConfbridgeKick", Conference=room.name,
-                              Channel=room.agent_channel)
+        channel = room.joined_as.get("agent", room.agent_channel)
+        try:
+            await self.ami.action("ConfbridgeKick", Conference=room.name, Channel=channel)
+        except AMIError as e:
+            raise NoRoom(f"the agent is not in the room: {e}",
+                         {"room": room.name, "channel": channel}) from None
 
     async def drop_department(self, call_id: int | str) -> None:
         """Release the department's leg; citizen and agent talk on, two-way, in the room."""
@@ -371,6 +375,7 @@ class BridgeService:
         if role is None:
             return
         room.members[uid] = role
+        room.joined_as[role] = channel
         at = self.now()
         if role == "department":
             leg = self._legs[uid][1]

@@ -239,3 +239,4 @@ async def _hangup_number(city, number: str) -> None:
         var = await city.ami.action("Getvar", Channel=ch, Variable="N")
         if var.get("Value") == number:
             await city.ami.action("Hangup", Channel=ch, Cause="16")
+
