@@ -64,7 +64,6 @@ async def _until(reactor, condition, timeout: float = 60.0, step: float = 0.1):
 
 async def _bench(reactor, runs: int) -> None:
     from hotline.ami.client import AMIClient
-    from hotline.bridge import attach
     from hotline.bridge.service import Target
     from hotline.controller import Controller
     from hotline.pbx import rootfs
@@ -88,7 +87,7 @@ async def _bench(reactor, runs: int) -> None:
         await city_ami.when_ready()
         city = CitySimulator(ami=city_ami, hotline_number=cfg["site"]["hotline_number"])
         controller = Controller(config=cfg, reactor=reactor)
-        service = attach(controller)
+        service = controller.bridge
         await controller.start()
         await city.set_number(NUMBER, mode="noanswer")
         await city.set_agent(AGENT, delay_s=0.2, tone="1000")

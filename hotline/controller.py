@@ -17,6 +17,7 @@ from hotline.agi.routes import RouteTable
 from hotline.agi.scripts import inbound
 from hotline.agi.server import listen as agi_listen
 from hotline.ami.client import AMIClient
+from hotline.bridge import attach as attach_bridge
 from hotline.calls.finaliser import CallFinaliser
 from hotline.calls.reconciler import CallReconciler
 from hotline.calls.service import CallService
@@ -91,6 +92,8 @@ class Controller:
         self.scheduler = attach_scheduler(self, node=socket.gethostname())
         self._agi_port: IListeningPort | None = None
         self._running = False
+        # Three-way calls with the municipal hotlines (the console reads .bridge).
+        self.bridge = attach_bridge(self)
         # The browser as the agent's phone (WebRTC), credentials per console session.
         self.softphone = attach_softphone(self)
         # Speech-to-text call notes, queued as each call's final row is committed.
@@ -120,6 +123,7 @@ class Controller:
         self.ami.start()
         self._running = True
         await self.ami.when_ready()
+        await self.bridge.start()
         await self.softphone.start()
         await self.web.start()
         await self.scheduler.start()
@@ -141,6 +145,7 @@ class Controller:
         await self.scheduler.stop()
         await self.web.stop()
         await self.softphone.stop()
+        await self.bridge.stop()
         if self._agi_port is not None:
             await self._agi_port.stopListening()
             self._agi_port = None

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest_twisted
 
-from hotline.bridge import attach
 from hotline.calls.model import CallState
 from tests.support.waiting import until
 
@@ -17,13 +16,8 @@ CITIZEN_HZ, AGENT_HZ, DEPARTMENT_HZ = 400, 1000, 1800
 
 @pytest_twisted.async_yield_fixture
 async def bridging(controller):
-    """The started controller with the bridge service attached (``controller.bridge``)."""
-    service = attach(controller)
-    await service.start()
-    try:
-        yield controller
-    finally:
-        await service.stop()
+    """The started controller; its bridge service (``controller.bridge``) starts with it."""
+    yield controller
 
 
 @dataclass

@@ -21,10 +21,8 @@ CSV = ("name,department_code,department_name,department_kind,number,fallback_num
 
 
 def _config(sandbox, path):
-    """The sandbox's configuration file (booleans written as TOML spells them)."""
-    config_file(sandbox, path)
-    path.write_text(path.read_text().replace("= False", "= false").replace("= True", "= true"))
-    return path
+    """The sandbox's configuration file."""
+    return config_file(sandbox, path)
 
 
 def _run(cfg, *args):

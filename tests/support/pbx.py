@@ -166,9 +166,11 @@ def ami_client(sandbox: Sandbox, which: str = "pbx", **kw):
 
 def config_file(sandbox: Sandbox, path: Path) -> Path:
     """The test sandbox's configuration as a TOML file, for commands run as subprocesses."""
+    from hotline.cli.config import _toml_value
+
     lines = [f'[site]\nstate_dir = "{sandbox.config.state_dir}"']
     for section, values in TEST_OVERRIDES.items():
         lines.append(f"[{section}]")
-        lines += [f"{key} = {value!r}" for key, value in values.items()]
+        lines += [f"{key} = {_toml_value(value)}" for key, value in values.items()]
     path.write_text("\n".join(lines) + "\n")
     return path
