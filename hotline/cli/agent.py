@@ -7,7 +7,7 @@ import argparse
 from typing import Any
 
 from hotline.cli.main import CommandError
-from hotline.cli.reactor import connect_ami, react
+from hotline.cli.reactor import pbx_and_database, react
 from hotline.config import Config
 
 
@@ -34,17 +34,9 @@ def _agent(args: argparse.Namespace, cfg: Config) -> int:
 
 
 async def _act(reactor: Any, cfg: Config, args: argparse.Namespace) -> None:
-    from twisted.internet import threads
-
-    from db import migrate
-    from db.session import Database
     from hotline.agents import AgentError, AgentService
 
-    db = Database.from_config(cfg, reactor=reactor)
-    await threads.deferToThread(migrate.upgrade, db.url)
-    db.start()
-    ami = await connect_ami(reactor, cfg)
-    try:
+    async with pbx_and_database(reactor, cfg) as (db, ami):
         service = AgentService(ami=ami, db=db, queue=cfg["queue"]["name"],
                                agents=cfg["queue"]["agents"])
         try:
@@ -64,6 +56,3 @@ async def _act(reactor: Any, cfg: Config, args: argparse.Namespace) -> None:
             since = f" since {status.since:%Y-%m-%d %H:%M:%S}Z" if status.since else ""
             reason = f" ({status.reason})" if status.reason else ""
             print(f"agent {status.code} {status.name}: {status.state}{reason}{since}")
-    finally:
-        await ami.stop()
-        await threads.deferToThread(db.stop)

@@ -15,7 +15,7 @@ import argparse
 from typing import Any
 
 from hotline.cli.main import CommandError
-from hotline.cli.reactor import connect_ami, react
+from hotline.cli.reactor import pbx_and_database, react
 from hotline.config import Config
 
 
@@ -36,41 +36,38 @@ def _bridge(args: argparse.Namespace, cfg: Config) -> int:
 
 
 async def _act(reactor: Any, cfg: Config, args: argparse.Namespace) -> None:
-    from twisted.internet import threads
-
-    from db import migrate
-    from db.session import Database
-    from hotline.bridge.outcomes import REASON_TEXT, BridgeError
     from hotline.bridge.service import BridgeService
 
-    db = Database.from_config(cfg, reactor=reactor)
-    await threads.deferToThread(migrate.upgrade, db.url)
-    db.start()
-    ami = await connect_ami(reactor, cfg)
-    service = BridgeService(config=cfg, ami=ami, db=db, reactor=reactor)
-    service.subscribe()
-    try:
+    async with pbx_and_database(reactor, cfg) as (db, ami):
+        service = BridgeService(config=cfg, ami=ami, db=db, reactor=reactor)
+        service.subscribe()
         try:
-            attempt = await service.bridge(args.call_id, args.entry, number=args.number)
-        except BridgeError as e:
-            raise CommandError(f"{e} ({e.error_id})") from None
-        room = attempt.room
-        print(f"room {room.name}: citizen and agent moved in; dialling {room.entry_name} "
-              f"{attempt.leg.number}", flush=True)
-        for leg in _legs_as_they_come(room):
-            outcome = await leg.done
-            print(f"{leg.number}: {REASON_TEXT.get(outcome, outcome)} ({outcome})", flush=True)
-            if outcome == "answered" or args.no_follow or leg is room.legs[-1] and (
-                    room.citizen_gone or not room.numbers_left() or not service.auto_fallback):
-                break
-        if not args.no_follow:
-            print("following the room until it ends (Ctrl-C stops following only)", flush=True)
-            await room.ended_d
-            print(f"room {room.name} ended: {room.outcome}", flush=True)
-    finally:
-        await service.stop()
-        await ami.stop()
-        await threads.deferToThread(db.stop)
+            await _follow(service, args)
+        finally:
+            await service.stop()
+
+
+async def _follow(service: Any, args: argparse.Namespace) -> None:
+    """Bridge, say how each department leg went, and follow the room unless told not to."""
+    from hotline.bridge.outcomes import REASON_TEXT, BridgeError
+
+    try:
+        attempt = await service.bridge(args.call_id, args.entry, number=args.number)
+    except BridgeError as e:
+        raise CommandError(f"{e} ({e.error_id})") from None
+    room = attempt.room
+    print(f"room {room.name}: citizen and agent moved in; dialling {room.entry_name} "
+          f"{attempt.leg.number}", flush=True)
+    for leg in _legs_as_they_come(room):
+        outcome = await leg.done
+        print(f"{leg.number}: {REASON_TEXT.get(outcome, outcome)} ({outcome})", flush=True)
+        if outcome == "answered" or args.no_follow or leg is room.legs[-1] and (
+                room.citizen_gone or not room.numbers_left() or not service.auto_fallback):
+            break
+    if not args.no_follow:
+        print("following the room until it ends (Ctrl-C stops following only)", flush=True)
+        await room.ended_d
+        print(f"room {room.name} ended: {room.outcome}", flush=True)
 
 
 def _legs_as_they_come(room: Any):

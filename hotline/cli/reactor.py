@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine
+import contextlib
+from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import Any
 
 from twisted.internet import defer, error, task
@@ -10,7 +11,7 @@ from twisted.internet import defer, error, task
 from hotline.cli.main import CommandError
 from hotline.config import Config, ConfigError
 
-__all__ = ["react", "connect_ami"]
+__all__ = ["react", "connect_ami", "pbx_and_database"]
 
 
 def react(main: Callable[[Any], Coroutine[Any, Any, object]]) -> int:
@@ -76,3 +77,25 @@ async def connect_ami(reactor: Any, cfg: Config, *, timeout: float = 10.0,
         raise CommandError(f"the {which} AMI at {host}:{port} was not ready within "
                            f"{timeout:g} s; is it running (`hotline pbx status`)?") from None
     return client
+
+
+@contextlib.asynccontextmanager
+async def pbx_and_database(reactor: Any, cfg: Config) -> AsyncIterator[tuple[Any, Any]]:
+    """``(database, ami)`` for a command that acts like the controller: the schema brought up
+    to date, the database's threads started, AMI logged in; all closed again on the way out."""
+    from twisted.internet import threads
+
+    from db import migrate
+    from db.session import Database
+
+    db = Database.from_config(cfg, reactor=reactor)
+    await threads.deferToThread(migrate.upgrade, db.url)
+    db.start()
+    try:
+        ami = await connect_ami(reactor, cfg)
+        try:
+            yield db, ami
+        finally:
+            await ami.stop()
+    finally:
+        await threads.deferToThread(db.stop)

@@ -6,8 +6,7 @@ from __future__ import annotations
 import pytest
 import pytest_twisted
 
-from hotline.sim.speech import tone_file
-from tests.softphone.conftest import BROWSER_HZ, FakeMicBrowser
+from tests.softphone.conftest import browser  # noqa: F401 - Chromium with a fake microphone
 from tests.support.hotline import wait_final_call
 from tests.support.waiting import until
 from tests.web.conftest import ensure_user
@@ -18,34 +17,23 @@ pytestmark = [pytest.mark.pbx, pytest.mark.browser]
 PASSWORD = "desk-phone-pass-1"
 
 
-@pytest_twisted.async_yield_fixture
-async def mic_browser(tmp_path_factory):
-    chromium = FakeMicBrowser(tone_file(BROWSER_HZ, 60, tmp_path_factory.mktemp("mic"),
-                                        rate=48000))
-    await chromium.start()
-    try:
-        yield chromium
-    finally:
-        await chromium.stop()
-
-
 def _endpoint(sandbox, code: str) -> str:
     return sandbox.cli("pbx", f"pjsip show endpoint agent-{code}")
 
 
 @pytest_twisted.ensureDeferred
 async def test_desk_browser_phone_answers_a_call_and_sign_out_restores_the_desk_phone(
-        web_controller, city, mic_browser, pbx_sandbox):
+        web_controller, city, browser, pbx_sandbox):  # noqa: F811 - the imported fixture
     ctl = web_controller
     code, number = "1003", "13812349931"
     ensure_user(ctl.db, "phone-agent", role="agent", password=PASSWORD, display_name="周敏",
                 agent_code=code)
     base = f"http://127.0.0.1:{ctl.web.port}"
-    page = await mic_browser.page(base)
-    await mic_browser.run(_sign_in, page, "phone-agent", PASSWORD)
-    await mic_browser.run(page.goto, "/desk")
-    await mic_browser.run(page.click, "#use-browser-phone")
-    await mic_browser.run(lambda: page.wait_for_selector(
+    page = await browser.page(base)
+    await browser.run(_sign_in, page, "phone-agent", PASSWORD)
+    await browser.run(page.goto, "/desk")
+    await browser.run(page.click, "#use-browser-phone")
+    await browser.run(lambda: page.wait_for_selector(
         ".softphone-state[data-state='registered']", timeout=15000))
     assert "transport-ws" in _endpoint(pbx_sandbox, code)
     await ctl.agents.login(code)
@@ -54,20 +42,20 @@ async def test_desk_browser_phone_answers_a_call_and_sign_out_restores_the_desk_
         await city.call(number, tone="400", hold_s=30)
         # The page rings with the caller, the agent answers from the page.
         answer = page.locator("[data-softphone] button[data-action=answer]")
-        await mic_browser.run(lambda: answer.wait_for(state="visible", timeout=40000))
-        await mic_browser.run(answer.click)
+        await browser.run(lambda: answer.wait_for(state="visible", timeout=40000))
+        await browser.run(answer.click)
 
         def talking():
             return [c for c in ctl.calls.live_calls()
                     if c["caller"] == number and c["state"] == "talking"]
         live = await until(talking, timeout=20)
         assert live[0]["agent"]["interface"] == f"PJSIP/agent-{code}"
-        await mic_browser.run(mic_browser.shot, page, "desk-4-browser-phone")
+        await browser.run(browser.shot, page, "desk-4-browser-phone")
         await ctl.ami.action("Hangup", Channel=live[0]["channel"], Cause="16")
         row, _ = await wait_final_call(ctl.db, number)
         assert row.status == "completed"
         # Sign out: the credentials are revoked and the seat's desk phone is back.
-        await mic_browser.run(page.click, "#logout")
+        await browser.run(page.click, "#logout")
         await until(lambda: "transport-ws" not in _endpoint(pbx_sandbox, code), timeout=10)
         assert code not in ctl.softphone.service.active
     finally:
