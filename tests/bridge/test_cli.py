@@ -21,8 +21,12 @@ CSV = ("name,department_code,department_name,department_kind,number,fallback_num
 
 
 def _config(sandbox, path):
-    """The sandbox's configuration file."""
-    return config_file(sandbox, path)
+    """The sandbox's configuration file on a database of the test's own: the one-entry
+    directory imported here must not replace the directory other tests share."""
+    config_file(sandbox, path)
+    url = f"sqlite:///{path.parent / 'hotline.db'}"
+    path.write_text(path.read_text() + f'[database]\nurl = "{url}"\n')
+    return path, url
 
 
 def _run(cfg, *args):
@@ -37,8 +41,8 @@ def test_unknown_call_is_refused(pbx_sandbox, tmp_path):
     from db.session import Database
     from hotline.directory.service import DirectoryService
 
-    cfg = _config(pbx_sandbox, tmp_path / "hotline.toml")
-    db = Database.from_config(pbx_sandbox.config)
+    cfg, url = _config(pbx_sandbox, tmp_path / "hotline.toml")
+    db = Database(url)
     migrate.upgrade(db.url)
     with db.begin() as s:
         DirectoryService().import_csv(s, CSV, replace=True)
@@ -46,7 +50,7 @@ def test_unknown_call_is_refused(pbx_sandbox, tmp_path):
     done = _run(cfg, "987654", "99900000")
     assert done.returncode == 1, done.stderr
     assert "no call 987654" in done.stderr and "no-such-call" in done.stderr
-    db = Database.from_config(pbx_sandbox.config)
+    db = Database(url)
     try:
         with db.begin() as s:
             assert s.scalar(select(func.count(Bridge.id))) == 0
@@ -56,7 +60,7 @@ def test_unknown_call_is_refused(pbx_sandbox, tmp_path):
 
 def test_unknown_entry_is_refused(pbx_sandbox, tmp_path):
     """An entry that is in no directory is named in the error."""
-    cfg = _config(pbx_sandbox, tmp_path / "hotline.toml")
+    cfg, _url = _config(pbx_sandbox, tmp_path / "hotline.toml")
     done = _run(cfg, "1", "12345")
     assert done.returncode == 1
     assert "no directory entry '12345'" in done.stderr and "no-such-entry" in done.stderr

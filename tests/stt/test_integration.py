@@ -25,11 +25,14 @@ CALLER = "13812340071"
 
 
 @pytest_twisted.async_yield_fixture
-async def stt_controller(pbx_sandbox: Sandbox, registry):
+async def stt_controller(pbx_sandbox: Sandbox, registry, tmp_path):
     """The controller with the transcription service attached, as the lead's wiring does it,
     using the shipped Korean model (the sandbox's citizens speak Korean here)."""
+    # A database of its own: the shared one holds every earlier test's calls, queued for a
+    # model the sandbox does not have, which this worker would otherwise decode first.
     cfg = pbx_sandbox.config.with_overrides(
-        {"stt": {"model": "ko-small", "call_language": "ko", "poll_s": 0.5}})
+        {"stt": {"model": "ko-small", "call_language": "ko", "poll_s": 0.5},
+         "database": {"url": f"sqlite:///{tmp_path / 'stt.db'}"}})
     ctl = Controller(config=cfg, reactor=reactor)
     # The session's loaded model instead of a second copy: swap the controller's own service
     # for one on the shared registry before it starts.
