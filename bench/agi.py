@@ -128,18 +128,20 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--concurrency", type=int, default=50)
     parser.add_argument("--warmup", type=int, default=1_000)
     parser.add_argument("--runs", type=int, default=3, help="runs of every server (median)")
-    parser.add_argument("--only", choices=["ours", "panoramisk", "threaded", "floor"],
-                        action="append")
+    parser.add_argument("--only", action="append",
+                        choices=["ours", "panoramisk", "threaded", "twisted-floor", "floor"])
     args = parser.parse_args(argv)
-    wanted = args.only or ["ours", "panoramisk", "threaded", "floor"]
+    wanted = args.only or ["ours", "panoramisk", "threaded", "twisted-floor", "floor"]
     kw = {"sessions": args.sessions, "concurrency": args.concurrency, "warmup": args.warmup}
 
     names = {"ours": "ours (hotline.agi, Twisted)",
              "panoramisk": "panoramisk FastAGI (asyncio)",
              "threaded": "ThreadingTCPServer (thread/session)",
+             "twisted-floor": "floor on Twisted: bare Protocol",
              "floor": "floor: bare epoll loop, no framework"}
     scripts = {"ours": "agi_hotline.py", "panoramisk": "agi_panoramisk.py",
-               "threaded": "agi_threaded.py", "floor": "agi_floor.py"}
+               "threaded": "agi_threaded.py",
+               "twisted-floor": "agi_twisted_floor.py", "floor": "agi_floor.py"}
     pythons: dict[str, Path | str | None] = {}
     notes: dict[str, str] = {}
     for key in wanted:
@@ -219,7 +221,7 @@ def main(argv: list[str] | None = None) -> None:
     ratios: dict[str, float | None] = {}
     wall_ratios: dict[str, float | None] = {}
     spreads: dict[str, list[float] | None] = {}
-    for peer in ("panoramisk", "threaded", "floor"):
+    for peer in ("panoramisk", "threaded", "twisted-floor", "floor"):
         by_cpu, by_wall = per_run_ratios(peer, "cpu"), per_run_ratios(peer, "wall")
         m = median(by_cpu)
         ratios[f"{peer}_over_ours"] = round(m, 2) if m else None
@@ -242,6 +244,7 @@ def main(argv: list[str] | None = None) -> None:
         "cpu_us_per_session": ours,
         "cpu_us_per_session_panoramisk": cpu("panoramisk"),
         "cpu_us_per_session_threaded": cpu("threaded"),
+        "cpu_us_per_session_twisted_floor": cpu("twisted-floor"),
         "cpu_us_per_session_floor": cpu("floor"),
         "cpu_us_per_session_spread": ([round(min(cpu_spread), 1), round(max(cpu_spread), 1)]
                                       if cpu_spread else None),
