@@ -73,6 +73,24 @@ class CitySimulator:
         return await self._hangup_where(
             lambda m: m.get("Context") == "sim-citizen" and m.get("CallerIDNum") == number)
 
+    async def hangup_number(self, number: str) -> int:
+        """Hang up the city's side of every call the hotline placed to ``number`` (the
+        department hangs up); returns how many. Calls that end meanwhile are skipped."""
+        reply = await self.ami.action("CoreShowChannels")
+        candidates = [m["Channel"] for m in reply if m.get("Event") == "CoreShowChannel"
+                      and m.get("Context") == "from-hotline"]
+        hung = 0
+        for channel in candidates:
+            try:
+                # The dialled number is kept in N (the extension becomes mode-answer).
+                dialled = (await self.ami.action("Getvar", Channel=channel, Variable="N"))
+                if dialled.get("Value") == number:
+                    await self.ami.action("Hangup", Channel=channel, Cause="16")
+                    hung += 1
+            except AMIError:
+                continue  # it went by itself meanwhile
+        return hung
+
     async def _hangup_where(self, match) -> int:
         reply = await self.ami.action("CoreShowChannels")
         channels = [m["Channel"] for m in reply

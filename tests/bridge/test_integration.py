@@ -201,8 +201,7 @@ async def test_department_hangs_up_first_citizen_back_to_agent_then_queue(
             id=None, name="区房管所", number=first, fallback_numbers=(second,)))
         room = attempt.room
         await until(lambda: room.in_room("department"), timeout=20)
-        await city.hangup_where_number(first) if hasattr(city, "hangup_where_number") else \
-            await _hangup_number(city, first)
+        assert await city.hangup_number(first) == 1
         await until(lambda: not room.in_room("department"), timeout=10)
         await sleep(1)
         assert room.in_room("citizen") and room.in_room("agent"), "citizen left without agent"
@@ -212,7 +211,7 @@ async def test_department_hangs_up_first_citizen_back_to_agent_then_queue(
         await until(lambda: room.in_room("department"), timeout=20)
         await ctl.bridge.leave(call.call_id)
         await until(lambda: not room.in_room("agent"), timeout=10)
-        await _hangup_number(city, second)
+        assert await city.hangup_number(second) == 1
 
         def queued():
             return [c for c in ctl.calls.waiting() if c["caller"] == call.caller]
@@ -226,17 +225,4 @@ async def test_department_hangs_up_first_citizen_back_to_agent_then_queue(
     parts = bridge["participants"]
     assert [p[:3] for p in parts if p[0] == "department"] == [
         ("department", first, "answered"), ("department", second, "answered")]
-
-
-async def _hangup_number(city, number: str) -> None:
-    """Hang up the city's side of a municipal number's call (the department hangs up)."""
-    reply = await city.ami.action("CoreShowChannels")
-    chans = [m["Channel"] for m in reply if m.get("Event") == "CoreShowChannel"
-             and m.get("Context") == "from-hotline" and m.get("Exten") in (number, "mode-answer")
-             and m.get("CallerIDNum")]
-    # The city's leg for a number runs in from-hotline; its dialled number is in N.
-    for ch in chans:
-        var = await city.ami.action("Getvar", Channel=ch, Variable="N")
-        if var.get("Value") == number:
-            await city.ami.action("Hangup", Channel=ch, Cause="16")
 
