@@ -200,12 +200,17 @@ def _reference_job(cb_id: int, url: str) -> None:
     from scheduler import store
 
     delivered.setdefault(cb_id, time.time())
-    factory, policy = _REF["factory"], _REF["policy"]
-    with factory.begin() as s:
+    policy = _REF["policy"]
+
+    def work(s: Any) -> None:
         now = dt.datetime.now(dt.UTC)
         info = store.prepare(s, cb_id, now=now, policy=policy)
         if not isinstance(info, store.Moved):
             store.claim(s, info, agent_code="1001", now=now, policy=policy)
+
+    # The same unit of work as ours (BEGIN IMMEDIATE, retried when SQLite says "locked"):
+    # plain deferred transactions lost most claims to "database is locked" under the burst.
+    _REF["db"].unit(work)
     claimed[cb_id] = time.time()
 
 
@@ -219,14 +224,13 @@ def _reference(reactor: Any, url: str, ids: list[int], burst: int, pending: int)
     from apscheduler.triggers.date import DateTrigger
     from twisted.internet.defer import ensureDeferred
 
-    from db.session import make_engine, make_session_factory
+    from db.session import Database
     from hotline import config as config_mod
     from scheduler.policy import SchedulerPolicy
 
     cfg = config_mod.loads("")
     settings = dict(cfg["scheduler"], quiet_hours="")
-    engine = make_engine(url)
-    _REF["factory"] = make_session_factory(engine)
+    _REF["db"] = Database(url, threads=10, reactor=reactor)  # .unit only: APScheduler's pool
     _REF["policy"] = SchedulerPolicy(settings, timezone="Asia/Shanghai")
     reactor.suggestThreadPoolSize(10)
 
@@ -325,6 +329,11 @@ def _side(side: str, pending: int, burst: int) -> None:
         d = _ours(reactor, url, work, ids, burst) if side == "ours" else \
             _reference(reactor, url, ids, burst, pending)
         d.addCallback(result.update)
+
+        def failed(f: Any) -> None:  # an empty result would print as "-": say what broke
+            result["error"] = f"{f.type.__name__}: {f.getErrorMessage()}"[:300]
+            f.printTraceback(file=sys.stderr)
+        d.addErrback(failed)
         return d
 
     try:
