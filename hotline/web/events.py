@@ -9,6 +9,12 @@ fans out to every open ``/api/events`` stream; nothing polls. Per stream:
   per call whatever the number of streams.
 - ``call``: a call changed (the payload the REST ``/api/calls`` returns, same serialisation).
 - ``agent``: the user's own seat changed state (free, ringing, talking, paused).
+- ``bridge``: the three-way call of the user's own seat changed: who joined, rings, left, how
+  a department's number failed (``hotline.web.rooms.room_view``, what ``GET /api/bridge``
+  returns). The bridge service keeps the rooms; this module reads them after the service has
+  handled the AMI event (``ConfbridgeJoin``/``Leave``/``End``, ``Newstate``, ``Hangup``,
+  ``OriginateResponse``: one ``callLater(0)`` later) and when a leg's ``ringing``/``done`` or a
+  room's ``ended_d`` fires (failures are named on the service's own timer). Nothing polls.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ from twisted.web.server import Request
 from hotline.agents.service import interface_of
 from hotline.web.api import caller_view
 from hotline.web.roles import DESK
+from hotline.web.rooms import room_for, room_view
 from hotline.web.routing import SECURITY_HEADERS, STREAMING, Ctx, HTTPError, Router
 
 if TYPE_CHECKING:
@@ -32,11 +39,16 @@ __all__ = ["EventStream"]
 
 _log = Logger(namespace="hotline.web.events")
 
+#: The AMI events after which a bridge room may look different.
+BRIDGE_EVENTS = ("ConfbridgeJoin", "ConfbridgeLeave", "ConfbridgeEnd", "Newstate", "Hangup",
+                 "OriginateResponse")
+
 
 class _Client:
     def __init__(self, request: Request, username: str, seat: str | None) -> None:
         self.request = request
         self.username = username
+        self.seat = seat
         self.interface = interface_of(seat) if seat else None
         self.popped: set[str] = set()
         self.open = True
@@ -60,6 +72,12 @@ class EventStream:
         self._remove_listener: Any = None
         self._keepalive: task.LoopingCall | None = None
         self._lookups: dict[str, defer.Deferred[dict[str, Any]]] = {}
+        #: Bridge rooms followed: name -> (room, the view last pushed).
+        self._rooms: dict[str, tuple[Any, dict[str, Any] | None]] = {}
+        #: Per room, the ids of its Deferreds already hooked.
+        self._hooked: dict[str, set[int]] = {}
+        self._bridge_subs: list[Any] = []
+        self._sync_call: Any = None
 
     def register(self, router: Router) -> None:
         router.add("GET", "/api/events", self._open, roles=DESK)
@@ -70,6 +88,10 @@ class EventStream:
         self._keepalive = task.LoopingCall(self._ping)
         self._keepalive.clock = self.console.reactor
         self._keepalive.start(self.KEEPALIVE_S, now=False)
+        bridge = self.console.bridge
+        if bridge is not None and not self._bridge_subs:
+            self._bridge_subs = [bridge.ami.subscribe(name, self._on_bridge_event)
+                                 for name in BRIDGE_EVENTS]
 
     def stop(self) -> None:
         if self._remove_listener is not None:
@@ -77,6 +99,14 @@ class EventStream:
             self._remove_listener = None
         if self._keepalive is not None and self._keepalive.running:
             self._keepalive.stop()
+        for sub in self._bridge_subs:
+            sub.unsubscribe()
+        self._bridge_subs = []
+        if self._sync_call is not None and self._sync_call.active():
+            self._sync_call.cancel()
+        self._sync_call = None
+        self._rooms.clear()
+        self._hooked.clear()
         for client in list(self.clients):
             client.open = False
             if not client.request.finished:
@@ -112,6 +142,13 @@ class EventStream:
         if self.console.calls is not None:
             for call in self.console.calls.live_calls():
                 self._deliver(client, call)
+        bridge = self.console.bridge
+        if bridge is not None and user.agent_code:
+            # A reloaded page gets its three-way call back at once.
+            room = room_for(bridge, self.console.calls, user.agent_code)
+            if room is not None:
+                self._follow(room)
+                client.send("bridge", room_view(room))
         return STREAMING
 
     def _ping(self) -> None:
@@ -138,6 +175,68 @@ class EventStream:
             for call in payload.get("calls", []):
                 for client in list(self.clients):
                     self._deliver(client, call)
+
+    # -- bridge rooms ----------------------------------------------------------------------------
+
+    def bridge_changed(self, room: Any) -> None:
+        """The console acted on ``room`` (bridge, leave, drop, fallback): follow it and push
+        what changed on the next turn of the reactor."""
+        self._follow(room)
+        self._sync_soon()
+
+    def _on_bridge_event(self, m: Any) -> None:
+        name = (m.get("Event") or "").lower()
+        if name.startswith("confbridge"):
+            relevant = (m.get("Conference") or "").startswith("hb")
+        elif name == "hangup":
+            relevant = bool(self._rooms) or (m.get("Uniqueid") or "").startswith("hb")
+        else:  # Newstate, OriginateResponse of a department's leg (ChannelId = room name-dN)
+            relevant = (m.get("Uniqueid") or "").startswith("hb")
+        if relevant:
+            self._sync_soon()
+
+    def _sync_soon(self) -> None:
+        # After every subscriber of this AMI event ran: the bridge service has updated its room.
+        if self._sync_call is None or not self._sync_call.active():
+            self._sync_call = self.console.reactor.callLater(0, self._sync)
+
+    def _follow(self, room: Any) -> None:
+        if room.name not in self._rooms:
+            self._rooms[room.name] = (room, None)
+            self._hooked[room.name] = set()
+
+    def _hook(self, room: Any) -> None:
+        """Push again when a leg rings or is settled, or the room ends: the service decides
+        those on its own timers, not on an AMI event we see."""
+        hooked = self._hooked.setdefault(room.name, set())
+        for d in (room.ended_d, *[x for leg in room.legs for x in (leg.ringing, leg.done)]):
+            if id(d) not in hooked:
+                hooked.add(id(d))
+                d.addBoth(self._passthrough)
+
+    def _passthrough(self, result: Any) -> Any:
+        self._sync_soon()
+        return result
+
+    def _sync(self) -> None:
+        self._sync_call = None
+        bridge = self.console.bridge
+        if bridge is None:
+            return
+        live = {room.name for room in bridge.rooms()}
+        for room in bridge.rooms():
+            self._follow(room)
+        for name, (room, last) in list(self._rooms.items()):
+            self._hook(room)
+            view = room_view(room)
+            if view != last:
+                self._rooms[name] = (room, view)
+                for client in list(self.clients):
+                    if client.seat is not None and client.seat == room.agent_code:
+                        client.send("bridge", view)
+            if room.ended or name not in live:
+                del self._rooms[name]
+                self._hooked.pop(name, None)
 
     def _deliver(self, client: _Client, call: dict[str, Any]) -> None:
         client.send("call", call)

@@ -118,6 +118,27 @@ def document(console: Any = None) -> dict[str, Any]:
                 "type": "object", "properties": {"reason": {"type": "string",
                                                              "maxLength": 100}}}}}},
             "responses": {"200": _json(_OBJ), **_errors(400, 401, 403, 404, 409, 415, 503)}}},
+        "/api/bridge": {
+            "get": {"summary": "The three-way call (三方通话) at the user's seat: participants, "
+                               "the last failure, which actions apply", "security": _SESSION,
+                    "responses": {"200": _json({"$ref": "#/components/schemas/BridgeRoom"}),
+                                  **_errors(401, 403, 404, 409, 503)}},
+            "post": {"summary": "Bridge the user's own current call to a directory entry "
+                                "(optionally one of its fallback numbers); `call` names the "
+                                "call the page shows and must be the user's current call",
+                     "security": _WRITE,
+                     "requestBody": {"required": True, "content": {"application/json": {
+                         "schema": {"$ref": "#/components/schemas/BridgeIn"}}}},
+                     "responses": {"201": _json({"$ref": "#/components/schemas/BridgeRoom"}),
+                                   **_errors(400, 401, 403, 404, 409, 415, 503)}}},
+        "/api/bridge/{action}": {"post": {
+            "summary": "On the user's current call's room: leave (citizen and department go "
+                       "on), drop-department, or fallback (dial the entry's next number)",
+            "security": _WRITE,
+            "parameters": [_path("action", {"type": "string",
+                                            "enum": ["leave", "drop-department", "fallback"]})],
+            "responses": {"200": _json({"$ref": "#/components/schemas/BridgeRoom"}),
+                          **_errors(401, 403, 404, 409, 503)}}},
         "/api/callbacks": {"get": {
             "summary": "Callbacks due that the user may take, soonest first",
             "security": _SESSION,
@@ -143,7 +164,8 @@ def document(console: Any = None) -> dict[str, Any]:
                            _query("actor", {"type": "string", "maxLength": 64})],
             "responses": {"200": _json(_OBJ), **_errors(400, 401, 403)}}},
         "/api/events": {"get": {
-            "summary": "Server-Sent Events: pop, call, agent (desk roles)", "security": _SESSION,
+            "summary": "Server-Sent Events: pop, call, agent, bridge (desk roles)",
+            "security": _SESSION,
             "responses": {"200": {"description": "an event stream",
                                   "content": {"text/event-stream": {"schema":
                                                                     {"type": "string"}}}},
@@ -212,6 +234,39 @@ def document(console: Any = None) -> dict[str, Any]:
                                  "department": {"type": "string", "maxLength": 32},
                                  "promised_reply_at": {"type": "string"},
                                  "call_uniqueid": {"type": "string", "maxLength": 64}}},
+                "BridgeIn": {"type": "object", "required": ["entry"],
+                             "additionalProperties": False,
+                             "properties": {
+                                 "entry": {"type": "integer", "minimum": 1,
+                                           "maximum": 99_999_999,
+                                           "description": "a directory entry's id"},
+                                 "number": {"type": "string", "pattern": "^[0-9]{3,20}$",
+                                            "description": "one of the entry's numbers"},
+                                 "call": {"type": "string", "minLength": 1, "maxLength": 64,
+                                          "description": "the uniqueid of the call the page "
+                                                         "shows"}}},
+                "BridgeRoom": {"type": "object",
+                               "required": ["room", "participants", "ended"],
+                               "properties": {
+                                   "room": {"type": "string"},
+                                   "call_id": {"type": "integer"},
+                                   "entry": {"type": "object"},
+                                   "participants": {"type": "array", "items": {
+                                       "type": "object", "required": ["role", "state"],
+                                       "properties": {
+                                           "role": {"type": "string", "enum": [
+                                               "citizen", "agent", "department"]},
+                                           "state": {"type": "string"},
+                                           "state_text": {"type": "string"},
+                                           "number": {"type": "string"},
+                                           "outcome": {"type": ["string", "null"]}}}},
+                                   "failure": {"type": ["object", "null"]},
+                                   "numbers_left": {"type": "array",
+                                                    "items": {"type": "string"}},
+                                   "ended": {"type": "boolean"},
+                                   "can_leave": {"type": "boolean"},
+                                   "can_drop": {"type": "boolean"},
+                                   "can_fallback": {"type": "boolean"}}},
                 "Ticket": {"type": "object", "required": ["id", "number", "status"],
                            "properties": {"id": {"type": "integer"},
                                           "number": {"type": "string"},

@@ -15,6 +15,7 @@ from twisted.internet import reactor
 from db.models import Call, Department, Ticket, TicketDraft
 from hotline.tickets.service import TicketService
 from tests.support.hotline import wait_final_call
+from tests.support.waiting import sleep, until
 from tests.web.browser import Browser
 from tests.web.conftest import ensure_user
 
@@ -271,3 +272,141 @@ async def test_roles_masking_csrf_in_the_browser(web_controller, browser):
         assert t.events[-1].actor == "liaison-b"
 
 
+
+
+def _bridge_rows(db, uniqueid: str):
+    """The call's bridges with their participants (role, number, outcome, joined, left), and
+    the bridge events on the call's ticket."""
+    from db.models import Bridge, TicketEvent
+    from hotline.bridge.records import BRIDGE_EVENT
+
+    with db.begin() as s:
+        call = s.scalars(select(Call).where(Call.uniqueid == uniqueid)).one()
+        bridges = [(b.entry_name, b.outcome, b.ended_at is not None, b.agent_code,
+                    sorted((p.role, p.number_dialled, p.outcome, p.joined_at is not None,
+                            p.left_at is not None) for p in b.participants))
+                   for b in s.scalars(select(Bridge).where(Bridge.call_id == call.id))]
+        events = [e.text for e in s.scalars(select(TicketEvent).where(
+            TicketEvent.ticket_id == call.ticket_id, TicketEvent.action == BRIDGE_EVENT))] \
+            if call.ticket_id else []
+        return call.id, call.ticket_id, bridges, events
+
+
+@pytest_twisted.ensureDeferred
+async def test_agent_bridges_a_department_from_the_desk_and_leaves(web_controller, city,
+                                                                   browser):
+    """A citizen's call pops and is answered; the agent saves the ticket, finds a department by
+    pinyin initials and presses its 「三方」 button: the participants panel shows the department
+    ringing then in the call; 「离开通话」 takes the agent out while citizen and department talk
+    on. The Bridge row, the participants (agent left, department answered) and the ticket's
+    bridge event are in the database, and the desk's actions are in the audit log."""
+    from db.models import AuditEntry
+
+    ctl = web_controller
+    code, number = "1001", "13812349951"
+    ensure_user(ctl.db, "bridge-agent", role="agent", password=AGENT_PASSWORD,
+                display_name="陈静", agent_code=code)
+    entry = ctl.web.directory.search("zls")[0]
+    await city.ami.when_ready()
+    await city.set_number(entry.number, mode="answer", delay_s=1.5, tone="1800")
+    base = f"http://127.0.0.1:{ctl.web.port}"
+    page = await browser.page(base)
+    await browser.run(_sign_in, page, "bridge-agent", AGENT_PASSWORD)
+    await browser.run(lambda: page.wait_for_function(
+        "document.getElementById('desk').dataset.live === 'yes'"))
+    await browser.run(page.click, "#queue-login")
+    await browser.run(lambda: page.wait_for_function(
+        "document.getElementById('seat-state').dataset.state === 'free'", timeout=15000))
+    await city.set_agent(code, delay_s=1, tone="1000")
+    placed = None
+    try:
+        placed = await city.call(number, tone="400", hold_s=90)
+        await browser.run(lambda: page.wait_for_function(
+            f"document.getElementById('caller-number').textContent === '{number}'",
+            timeout=40000))
+        # The simulated desk phone answers: the call talks, the 「三方」 buttons come alive.
+        await browser.run(lambda: page.wait_for_function(
+            "document.getElementById('call-state').classList.contains('talking')",
+            timeout=20000))
+        call_id = await browser.run(page.input_value, "#f-call")
+
+        def fill_and_save():
+            page.select_option("#f-kind", "help")
+            page.fill("#f-category", "供水")
+            page.fill("#f-description", "小区停水，请自来水公司协助")
+            page.click("#ticket-save")
+            page.wait_for_function(
+                "document.getElementById('ticket-message').dataset.ticket", timeout=15000)
+            return page.evaluate("document.getElementById('ticket-message').dataset.ticket")
+        saved = await browser.run(fill_and_save)
+
+        def find_and_bridge():
+            page.fill("#dir-q", "zls")
+            page.wait_for_function(
+                "document.getElementById('dir-results').dataset.query === 'zls'")
+            button = page.locator("#dir-results li:first-child .bridge-btn")
+            button.wait_for(state="visible")
+            page.wait_for_function("!document.querySelector("
+                                   "'#dir-results li:first-child .bridge-btn').disabled")
+            first = page.inner_text("#dir-results li:first-child span")
+            button.click()
+            page.wait_for_selector("#bridge-card:not([hidden])", timeout=10000)
+            page.wait_for_selector(
+                "#bridge-parties li[data-role=department][data-state=joined]", timeout=30000)
+            return first
+        first = await browser.run(find_and_bridge)
+        assert first.startswith(entry.name)
+        shown = await browser.run(lambda: {
+            "parties": page.inner_text("#bridge-parties"),
+            "leave": page.is_enabled("#bridge-leave"), "drop": page.is_enabled("#bridge-drop"),
+            "again": page.is_enabled("#dir-results li:first-child .bridge-btn"),
+            "history": page.evaluate("window.hotlineDesk.rooms.map(r => r.parts.join(','))")})
+        await browser.run(browser.shot, page, "desk-5-bridged")
+        assert "市民：在通话中" in shown["parties"] and "坐席：在通话中" in shown["parties"]
+        assert f"部门 {entry.number}：在通话中" in shown["parties"]
+        assert shown["leave"] and shown["drop"] and not shown["again"]
+        # The panel followed the department live: dialled or ringing before it joined.
+        assert any("department:ringing" in h or "department:dialling" in h
+                   for h in shown["history"]), shown["history"]
+        room = ctl.bridge.room_of(call_id)
+        assert room is not None and room.in_room("department") and room.in_room("citizen")
+
+        def leave():
+            page.click("#bridge-leave")
+            page.wait_for_selector("#bridge-parties li[data-role=agent][data-state=left]",
+                                   timeout=15000)
+            return page.inner_text("#bridge-message")
+        message = await browser.run(leave)
+        await browser.run(browser.shot, page, "desk-6-left")
+        assert "市民与部门继续通话" in message
+        await until(lambda: not room.in_room("agent"), timeout=10)
+        await sleep(2)
+        # Citizen and department talk on without the agent.
+        assert room.in_room("citizen") and room.in_room("department") and not room.ended
+        await city.hangup(placed.channel_id)
+        await room.ended_d
+        await browser.run(lambda: page.wait_for_selector("#bridge-card[data-ended=yes]",
+                                                         timeout=15000))
+        await wait_final_call(ctl.db, number)
+    finally:
+        await ctl.agents.logout(code)
+        if placed is not None:
+            await city.hangup_citizen(number)
+
+    def done():
+        row = _bridge_rows(ctl.db, call_id)
+        return row if row[2] and row[2][0][2] and row[3] else None
+    row_id, ticket_id, bridges, events = await until(done, timeout=20)
+    ((name, outcome, ended, agent, parties),) = bridges
+    assert (name, outcome, ended, agent) == (entry.name, "answered", True, code)
+    assert parties == [("agent", None, "left", True, True),
+                       ("citizen", None, "left", True, True),
+                       ("department", entry.number, "answered", True, True)]
+    with ctl.db.begin() as s:
+        ticket = s.scalars(select(Ticket).where(Ticket.number == saved)).one()
+        assert ticket.id == ticket_id
+        assert entry.name in events[0] and "已接通" in events[0]
+        audit = [(e.action, e.outcome, e.target) for e in s.scalars(
+            select(AuditEntry).where(AuditEntry.actor == "bridge-agent")
+            .order_by(AuditEntry.id))]
+    assert ("bridge.start", "ok", call_id) in audit and ("bridge.leave", "ok", call_id) in audit

@@ -1,5 +1,6 @@
 // The agent desk: caller pop over Server-Sent Events, ticket form with draft autosave,
-// directory search, queue seat and callbacks due. Text is always set with textContent:
+// directory search with the three-way bridge (三方通话) per entry and its live participants,
+// queue seat and callbacks due. Text is always set with textContent:
 // nothing a citizen or a department typed is ever parsed as HTML.
 (function () {
   "use strict";
@@ -20,7 +21,9 @@
   var draftKey = "new";
   var saveTimer = null;
   var currentCall = null;
-  window.hotlineDesk = { pops: [] };
+  var bridgeOn = desk.dataset.bridge === "yes";
+  var room = null;  // the three-way call at this seat, as GET /api/bridge and the stream give it
+  window.hotlineDesk = { pops: [], rooms: [] };
 
   function api(method, path, body) {
     var opts = { method: method, credentials: "same-origin", headers: {} };
@@ -121,8 +124,9 @@
   // -- the caller pop ----------------------------------------------------------------------------
   function showCallState(call) {
     var badge = $("call-state");
-    badge.textContent = STATE[call.state] || call.state;
-    badge.className = "badge " + call.state;
+    var left = room && room.agent_left && room.call_uniqueid === call.uniqueid && call.state === "talking";
+    badge.textContent = left ? "已离开（三方继续）" : (STATE[call.state] || call.state);
+    badge.className = "badge " + (left ? "left" : call.state);
     $("caller").classList.toggle("ringing", call.state === "ringing");
   }
   function pop(p) {
@@ -152,10 +156,12 @@
       $("f-phone").value = call.caller || "";
       $("f-call").value = call.uniqueid;
     }
+    if (room && room.ended && room.call_uniqueid !== call.uniqueid) { room = null; $("bridge-card").hidden = true; }
+    updateBridgeButtons();
     $("f-description").focus();
   }
   function onCall(call) {
-    if (currentCall && call.uniqueid === currentCall.uniqueid) { currentCall = call; showCallState(call); }
+    if (currentCall && call.uniqueid === currentCall.uniqueid) { currentCall = call; showCallState(call); updateBridgeButtons(); }
   }
   function onAgent(agent) {
     var b = $("seat-state");
@@ -168,6 +174,7 @@
     es.addEventListener("pop", function (ev) { pop(JSON.parse(ev.data)); });
     es.addEventListener("call", function (ev) { onCall(JSON.parse(ev.data)); });
     es.addEventListener("agent", function (ev) { onAgent(JSON.parse(ev.data)); });
+    es.addEventListener("bridge", function (ev) { showRoom(JSON.parse(ev.data)); });
     es.addEventListener("hello", function () { desk.dataset.live = "yes"; });
     es.onerror = function () { desk.dataset.live = "no"; };
   }
@@ -186,12 +193,113 @@
         text.textContent = e.name + " · " + e.number + (e.open_now ? "" : "（非服务时间）");
         text.title = e.department_name + " · " + e.service_hours + (e.notes ? " · " + e.notes : "");
         item.appendChild(text);
+        if (bridgeOn) {
+          var b = document.createElement("button");
+          b.type = "button"; b.className = "bridge-btn"; b.textContent = "三方";
+          b.dataset.entry = e.id; b.dataset.name = e.name;
+          if (e.fallback_numbers && e.fallback_numbers.length) b.dataset.fallback = e.fallback_numbers.join(" ");
+          item.appendChild(b);
+        }
         return item;
       }, "无结果");
       $("dir-results").dataset.query = q;
+      updateBridgeButtons();
     });
   }
   $("dir-q").addEventListener("input", function () { clearTimeout(dirTimer); dirTimer = setTimeout(search, 120); });
+
+  // -- three-way bridge: one button per directory entry, the participants live --------------------
+  var ROLE_ORDER = { citizen: 0, agent: 1, department: 2 };
+  function inRoom() {
+    return room && !room.ended && !room.agent_left && currentCall && room.call_uniqueid === currentCall.uniqueid;
+  }
+  function bridgeBlocked() {
+    if (!currentCall || currentCall.state === "ended") return "当前没有通话，不能三方";
+    if (currentCall.state !== "talking") return "来电接通后才能三方";
+    if (inRoom()) return "已在三方通话中";
+    if (room && room.agent_left && room.call_uniqueid === currentCall.uniqueid) return "您已离开此通话";
+    return "";
+  }
+  function updateBridgeButtons() {
+    if (!bridgeOn) return;
+    var why = bridgeBlocked();
+    Array.prototype.forEach.call(document.querySelectorAll("#dir-results .bridge-btn"), function (b) {
+      b.disabled = !!why;
+      b.title = why || ("把 " + b.dataset.name + " 接入当前通话（三方通话）");
+    });
+    var note = $("bridge-note");
+    if (note && !note.classList.contains("error")) {
+      note.textContent = why ? why + "。" : "点击「三方」把部门接入当前通话，您可随后离开。";
+    }
+  }
+  function bridgeError(e, where) {
+    var m = where || $("bridge-note");
+    m.className = "error";
+    m.textContent = "三方通话未成功：" + e.message;
+    setTimeout(function () { m.className = "muted"; updateBridgeButtons(); }, 8000);
+  }
+  function partyText(p) {
+    return p.label + (p.number ? " " + p.number : "") + "：" + p.state_text;
+  }
+  function showRoom(view) {
+    if (!view || !view.room) return;
+    if (room && room.room !== view.room && !room.ended && view.ended) return;  // an older room's end
+    room = view;
+    window.hotlineDesk.rooms.push({ room: view.room, at: Date.now(), parts: view.participants.map(function (p) { return p.role + ":" + p.state; }) });
+    var card = $("bridge-card");
+    card.hidden = false;
+    card.dataset.room = view.room;
+    card.dataset.ended = view.ended ? "yes" : "no";
+    $("bridge-entry").textContent = (view.entry && view.entry.name ? view.entry.name : "") ;
+    var badge = $("bridge-state");
+    badge.textContent = view.ended ? "已结束" : (view.agent_left ? "您已离开" : "进行中");
+    badge.className = "badge " + (view.ended ? "ended" : (view.agent_left ? "left" : "talking"));
+    var parts = view.participants.slice().sort(function (a, b) { return ROLE_ORDER[a.role] - ROLE_ORDER[b.role]; });
+    fill($("bridge-parties"), parts, function (p) {
+      var e = li(partyText(p), "party " + p.state);
+      e.dataset.role = p.role; e.dataset.state = p.state;
+      if (p.number) e.dataset.number = p.number;
+      return e;
+    }, "—");
+    var fail = $("bridge-failure");
+    if (view.failure && !view.ended) {
+      fail.hidden = false;
+      fail.textContent = view.failure.text + (view.can_fallback ? "，可改拨备用号码。" : (view.numbers_left.length ? "，正在改拨备用号码…" : "，没有其他号码可拨。"));
+    } else { fail.hidden = true; fail.textContent = ""; }
+    var fb = $("bridge-fallback");
+    fb.hidden = !view.can_fallback;
+    fb.textContent = view.can_fallback ? "改拨备用号码 " + view.numbers_left[0] : "改拨备用号码";
+    $("bridge-leave").disabled = !view.can_leave;
+    $("bridge-leave").title = view.can_leave ? "离开后市民与部门继续通话 (Alt+L)" : "部门接入后才能离开";
+    $("bridge-drop").disabled = !view.can_drop;
+    var msg = $("bridge-message");
+    msg.className = "muted";
+    msg.textContent = view.ended ? "三方通话已结束。" : (view.agent_left ? "您已离开，市民与部门继续通话。" : "");
+    if (currentCall && currentCall.uniqueid === view.call_uniqueid) showCallState(currentCall);
+    updateBridgeButtons();
+  }
+  function bridgeAction(action) {
+    var m = $("bridge-message");
+    m.className = "muted"; m.textContent = "…";
+    return api("POST", "/api/bridge/" + action).then(showRoom).catch(function (e) {
+      m.className = "error"; m.textContent = e.message;
+    });
+  }
+  if (bridgeOn) {
+    $("dir-results").addEventListener("click", function (ev) {
+      var b = ev.target.closest ? ev.target.closest(".bridge-btn") : null;
+      if (!b || b.disabled) return;
+      b.disabled = true;
+      var note = $("bridge-note");
+      note.className = "muted"; note.textContent = "正在接入 " + b.dataset.name + "…";
+      api("POST", "/api/bridge", { entry: Number(b.dataset.entry), call: currentCall ? currentCall.uniqueid : undefined })
+        .then(function (view) { note.textContent = ""; showRoom(view); })
+        .catch(function (e) { bridgeError(e); updateBridgeButtons(); });
+    });
+    $("bridge-leave").addEventListener("click", function () { bridgeAction("leave"); });
+    $("bridge-drop").addEventListener("click", function () { bridgeAction("drop-department"); });
+    $("bridge-fallback").addEventListener("click", function () { bridgeAction("fallback"); });
+  }
 
   // -- queue seat ----------------------------------------------------------------------------------
   function seatAction(action, body) {
@@ -239,6 +347,12 @@
     var k = ev.key.toLowerCase();
     if (k === "f") { ev.preventDefault(); $("dir-q").focus(); }
     else if (k === "t") { ev.preventDefault(); $("f-description").focus(); }
+    else if (k === "b" && bridgeOn) {
+      ev.preventDefault();
+      var first = document.querySelector("#dir-results .bridge-btn");
+      if (first && !first.disabled) first.click();
+    }
+    else if (k === "l" && bridgeOn && room && !room.ended && room.can_leave) { ev.preventDefault(); bridgeAction("leave"); }
     else if (k === "n") { ev.preventDefault(); clearForm("new"); loadDraft("new"); $("f-description").focus(); }
     else if (k === "p" && seat) {
       ev.preventDefault();
