@@ -15,7 +15,7 @@ from hotline.calls.model import CallState
 from hotline.controller import Controller
 from hotline.tickets.service import TicketService
 from tests.support.audio import band_ratio
-from tests.support.hotline import wait_final_call
+from tests.support.hotline import desk_phone_registered, wait_final_call
 from tests.support.waiting import sleep, until
 
 pytestmark = pytest.mark.pbx
@@ -108,6 +108,7 @@ async def test_no_agent_logged_in_caller_waits_and_first_login_answers(controlle
     assert not [m for m in status if m.get("Event") == "QueueMember"], "queue not empty"
     await city.ami.when_ready()
     await city.set_agent("1003", delay_s=0.5, tone=str(AGENT_HZ))
+    await desk_phone_registered(city, controller, "1003")
     await city.call(number, tone=str(CITIZEN_HZ), hold_s=40)
 
     def waiting():
@@ -137,10 +138,7 @@ async def test_call_while_controller_is_stopped_is_recorded_when_it_returns(
     number = "13812340004"
     await city.ami.when_ready()
     await city.set_agent("1004", delay_s=0.5, tone=str(AGENT_HZ))
-    # A softphone test earlier in the run may have borrowed agent-1004 (browser phone) and
-    # given it back: the simulated desk phone's registration is renewed before relying on it.
-    await city.ami.action("PJSIPRegister", Registration="phone-1004")
-    await sleep(1)
+    await desk_phone_registered(city, controller, "1004")
     await controller.agents.login("1004")
     await controller.stop()  # the fixture's stop at teardown is then a second, harmless one
     returned = None

@@ -41,4 +41,5 @@ def attach(controller: Any) -> Softphone:
     service = SoftphoneService(ami=controller.ami, config=controller.config, agents=codes)
     watcher = RegistrationWatcher(ami=controller.ami, agents=controller.agents, codes=codes,
                                   holds=service.active.__contains__)
+    service.on_released(watcher.released)
     return Softphone(service=service, watcher=watcher)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -111,6 +112,12 @@ class SoftphoneService:
         self.ws_url = websocket_url(config)
         #: Agents holding credentials now (issued and not revoked), by code.
         self.active: dict[str, Credentials] = {}
+        self._released: list[Callable[[str], object]] = []
+
+    def on_released(self, listener: Callable[[str], object]) -> None:
+        """Call ``listener(code)`` after an agent's held credentials were revoked (the desk phone
+        is the seat's phone again, if it is registered)."""
+        self._released.append(listener)
 
     async def issue(self, code: str, *, display_name: str | None = None) -> Credentials:
         """A fresh password for agent ``code``'s browser; a previous one stops working at once."""
@@ -148,7 +155,7 @@ class SoftphoneService:
 
     async def revoke(self, code: str) -> None:
         """Forget agent ``code``'s browser: the desk phone endpoint of that name is back."""
-        self.active.pop(code, None)
+        held = self.active.pop(code, None) is not None
         for kind, key in (("endpoint", endpoint_of(code)), ("aor", endpoint_of(code)),
                           ("auth", _auth_of(code))):
             try:
@@ -157,6 +164,9 @@ class SoftphoneService:
                 if "not" not in str(e).lower():  # "Database entry not found": already gone
                     raise
         _log.info("softphone credentials revoked for agent {code}", code=code)
+        if held:
+            for listener in self._released:
+                listener(code)
 
     async def revoke_all(self) -> None:
         """Revoke every softphone the PBX holds, also ones an earlier controller left behind."""

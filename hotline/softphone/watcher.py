@@ -8,12 +8,18 @@ by the AOR's OPTIONS and reported ``Unreachable``. A browser registering sends `
 Only contacts over a WebSocket (``transport=ws``/``wss`` in the URI) count: the desk phone of the
 same name is not the browser. The pause carries the reason ``softphone offline``; only a pause
 with that reason is lifted when the browser is back, so an agent's own break is never ended.
+
+The seat's desk phone is watched too, for one moment: a browser registering on the seat's AOR
+removes the desk phone's contact (one contact per AOR), so when the browser lets the seat go
+(console sign-out) the desk phone is unreachable until it registers again by itself, minutes
+later for most phones. An agent still in the queue is then paused as ``desk phone offline``, so
+no citizen waits on a phone that cannot ring, and resumed the moment the desk phone registers.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from twisted.internet import defer
@@ -25,12 +31,14 @@ if TYPE_CHECKING:
     from hotline.ami.client import AMIClient
     from hotline.ami.message import Message
 
-__all__ = ["RegistrationWatcher", "OFFLINE_REASON"]
+__all__ = ["RegistrationWatcher", "OFFLINE_REASON", "DESK_OFFLINE_REASON"]
 
 _log = Logger(namespace="hotline.softphone")
 
 #: The pause reason the watcher sets, and the only one it lifts.
 OFFLINE_REASON = "softphone offline"
+#: The pause reason after a browser let the seat go and its desk phone has no registration.
+DESK_OFFLINE_REASON = "desk phone offline"
 _WS = re.compile(r";transport=wss?\b", re.IGNORECASE)
 _ONLINE = {"created", "updated", "reachable", "nonqualified", "unknown"}
 _OFFLINE = {"removed", "unreachable"}
@@ -54,6 +62,8 @@ class RegistrationWatcher:
         #: The WebSocket contacts each agent has now (a re-registration over a new connection
         #: may be created before the old one is removed).
         self._contacts: dict[str, set[str]] = {}
+        #: The desk phone contacts (not over a WebSocket) each agent's AOR has now.
+        self._desk: dict[str, set[str]] = {}
         self._subscription: Any = None
         #: One change at a time per agent, in event order (a flap must not interleave).
         self._queues: dict[str, defer.Deferred[None]] = {}
@@ -61,6 +71,15 @@ class RegistrationWatcher:
     def is_online(self, code: str) -> bool:
         """Whether agent ``code``'s browser is registered now."""
         return bool(self._contacts.get(code))
+
+    def desk_online(self, code: str) -> bool:
+        """Whether agent ``code``'s desk phone is registered now (as far as events told)."""
+        return bool(self._desk.get(code))
+
+    def released(self, code: str) -> None:
+        """Agent ``code``'s browser no longer carries the seat (credentials revoked): pause the
+        agent if the desk phone cannot take the queue's calls."""
+        self._enqueue(code, lambda: self._after_release(code))
 
     def start(self) -> None:
         """Follow events, and read the contacts again after every AMI login (events missed
@@ -75,17 +94,22 @@ class RegistrationWatcher:
             return  # stopped (AMI resync hooks cannot be removed)
         replies = await self.ami.action("PJSIPShowContacts")
         found: dict[str, set[str]] = {code: set() for code in self._by_aor.values()}
+        desk: dict[str, set[str]] = {code: set() for code in self._by_aor.values()}
         for m in replies if isinstance(replies, list) else [replies]:
             if m.get("Event") != "ContactList":
                 continue
             aor = m.get("Aor") or m.get("ObjectName", "").split(";@")[0]
             code, uri = self._by_aor.get(aor), m.get("Uri", "")
-            if code is not None and _WS.search(uri):
-                found[code].add(uri)
+            if code is not None:
+                (found if _WS.search(uri) else desk)[code].add(uri)
+        self._desk.update(desk)
         for code, contacts in found.items():
             self._contacts[code] = contacts
             if self.holds(code):
-                self._enqueue(code, bool(contacts))
+                self._enqueue_browser(code, bool(contacts))
+            elif desk[code]:
+                # The desk phone registered while nobody watched (controller down, link lost).
+                self._enqueue(code, lambda code=code: self._desk_back(code))
 
     def stop(self) -> None:
         if self._subscription is not None:
@@ -94,9 +118,12 @@ class RegistrationWatcher:
 
     def _on_contact_status(self, event: Message) -> None:
         code = self._by_aor.get(event.get("AOR", ""))
-        if code is None or not _WS.search(event.get("URI", "")):
+        if code is None:
             return
         status = event.get("ContactStatus", "").lower()
+        if not _WS.search(event.get("URI", "")):
+            self._on_desk_status(code, event.get("URI", ""), status)
+            return
         contacts = self._contacts.setdefault(code, set())
         was_online = bool(contacts)
         if status in _ONLINE:
@@ -108,25 +135,68 @@ class RegistrationWatcher:
             return
         _log.info("agent {code}'s softphone {how}", code=code,
                   how="registered" if online else "lost its registration")
-        self._enqueue(code, online)
+        self._enqueue_browser(code, online)
 
-    def _enqueue(self, code: str, online: bool) -> None:
+    def _on_desk_status(self, code: str, uri: str, status: str) -> None:
+        contacts = self._desk.setdefault(code, set())
+        was_online = bool(contacts)
+        if status in _ONLINE:
+            contacts.add(uri)
+        elif status in _OFFLINE:
+            contacts.discard(uri)
+        if contacts and not was_online:
+            self._enqueue(code, lambda: self._desk_back(code))
+
+    def _enqueue_browser(self, code: str, online: bool) -> None:
+        self._enqueue(code, lambda: self._apply(code, online))
+
+    def _enqueue(self, code: str, step: Callable[[], Awaitable[None]]) -> None:
         previous = self._queues.get(code) or defer.succeed(None)
-        step = previous.addCallback(
-            lambda _: defer.ensureDeferred(self._apply(code, online)))
-        self._queues[code] = step
+        self._queues[code] = previous.addCallback(lambda _: defer.ensureDeferred(step()))
+
+    async def _status(self, code: str) -> Any:
+        return next((s for s in await self.agents.status() if s.code == code), None)
+
+    async def _after_release(self, code: str) -> None:
+        try:
+            current = await self._status(code)
+            if current is None or current.state == "offline" or self.holds(code):
+                return  # not in the queue, or a new browser already carries the seat
+            if self.desk_online(code):
+                if current.state == "paused" and current.reason == OFFLINE_REASON:
+                    await self.agents.resume(code)  # the desk phone takes over from the browser
+                return
+            if current.state != "paused" or current.reason == OFFLINE_REASON:
+                _log.warn("agent {code}'s desk phone is not registered after the browser let the "
+                          "seat go: paused until it registers", code=code)
+                await self.agents.pause(code, DESK_OFFLINE_REASON)
+        except Exception:
+            _log.failure("agent {code}'s browser let the seat go: could not check the desk phone",
+                         code=code)
+
+    async def _desk_back(self, code: str) -> None:
+        try:
+            current = await self._status(code)
+            if (current is not None and current.state == "paused"
+                    and current.reason == DESK_OFFLINE_REASON and not self.holds(code)):
+                _log.info("agent {code}'s desk phone registered: resumed", code=code)
+                await self.agents.resume(code)
+        except Exception:
+            _log.failure("agent {code}'s desk phone registered: could not resume the agent",
+                         code=code)
 
     async def _apply(self, code: str, online: bool) -> None:
         try:
-            current = next((s for s in await self.agents.status() if s.code == code), None)
+            current = await self._status(code)
             if current is None or current.state == "offline":
                 return  # not in the queue: nothing to pause or resume
             if not online and not self.holds(code):
                 return  # no softphone (desk phone, signed out): nothing was lost
             if not online and current.state != "paused":
                 await self.agents.pause(code, OFFLINE_REASON)
-            elif online and current.state == "paused" and current.reason == OFFLINE_REASON:
-                await self.agents.resume(code)
+            elif (online and current.state == "paused"
+                  and current.reason in (OFFLINE_REASON, DESK_OFFLINE_REASON)):
+                await self.agents.resume(code)  # the browser carries the seat again
         except Exception:
             _log.failure("softphone of agent {code}: could not {what} the agent in the queue",
                          code=code, what="resume" if online else "pause")

@@ -10,7 +10,7 @@ import pytest_twisted
 
 from hotline.agents.service import AgentStatus
 from hotline.ami.message import Message
-from hotline.softphone.watcher import OFFLINE_REASON, RegistrationWatcher
+from hotline.softphone.watcher import DESK_OFFLINE_REASON, OFFLINE_REASON, RegistrationWatcher
 
 
 class _Agents:
@@ -118,3 +118,78 @@ async def test_agent_without_a_softphone_is_not_paused():
     feed(_event("Removed", WS1))
     await watcher._queues["1001"]
     assert agents.calls == []
+
+
+class _Holding:
+    """Whether the agent holds a softphone, switched as the console would."""
+
+    def __init__(self, held: bool = True) -> None:
+        self.held = held
+
+    def __call__(self, code: str) -> bool:
+        return self.held
+
+
+@pytest_twisted.ensureDeferred
+async def test_seat_released_without_desk_phone_pauses_until_it_registers():
+    """The browser's registration removed the desk phone's contact; after sign-out the agent is
+    paused (no citizen waits on a phone that cannot ring) and resumed when the desk is back."""
+    agents, holding = _Agents(), _Holding()
+    watcher, feed = _watcher(agents, holds=holding)
+    feed(_event("NonQualified", DESK))
+    feed(_event("NonQualified", WS1))
+    feed(_event("Removed", DESK))  # remove_existing: the browser took the AOR's one contact
+    holding.held = False
+    watcher.released("1001")
+    feed(_event("Removed", WS1))
+    await watcher._queues["1001"]
+    assert agents.calls == [("pause", "1001", DESK_OFFLINE_REASON)]
+    feed(_event("Created", DESK))
+    await watcher._queues["1001"]
+    assert agents.calls[-1] == ("resume", "1001") and agents.state == "available"
+
+
+@pytest_twisted.ensureDeferred
+async def test_seat_released_with_desk_phone_registered_changes_nothing():
+    agents, holding = _Agents(), _Holding(False)
+    watcher, feed = _watcher(agents, holds=holding)
+    feed(_event("Created", DESK))
+    watcher.released("1001")
+    await watcher._queues["1001"]
+    assert watcher.desk_online("1001") and agents.calls == []
+
+
+@pytest_twisted.ensureDeferred
+async def test_seat_released_keeps_an_agents_own_break_and_the_desk_does_not_end_it():
+    agents, holding = _Agents(state="paused", reason="lunch"), _Holding(False)
+    watcher, feed = _watcher(agents, holds=holding)
+    watcher.released("1001")
+    feed(_event("Created", DESK))
+    await watcher._queues["1001"]
+    assert agents.calls == [] and agents.reason == "lunch"
+
+
+@pytest_twisted.ensureDeferred
+async def test_browser_back_resumes_a_desk_phone_pause():
+    """Signed in again before the desk phone registered: the browser carries the seat."""
+    agents, holding = _Agents(state="paused", reason=DESK_OFFLINE_REASON), _Holding(True)
+    watcher, feed = _watcher(agents, holds=holding)
+    feed(_event("NonQualified", WS1))
+    await watcher._queues["1001"]
+    assert agents.calls == [("resume", "1001")]
+
+
+@pytest_twisted.ensureDeferred
+async def test_desk_phone_found_at_resync_ends_a_desk_phone_pause():
+    """The desk phone registered while no controller watched: the next resync resumes."""
+    agents = _Agents(state="paused", reason=DESK_OFFLINE_REASON)
+    ami = _AMI()
+
+    async def action(name, **headers):
+        return [Message(f"Event: ContactList\r\nAor: agent-1001\r\nUri: {DESK}")]
+    ami.action = action
+    watcher = RegistrationWatcher(ami=ami, agents=agents, codes=["1001"], holds=lambda c: False)
+    watcher.start()
+    await watcher.resync()
+    await watcher._queues["1001"]
+    assert agents.calls == [("resume", "1001")]

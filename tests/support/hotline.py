@@ -22,7 +22,7 @@ from hotline.pbx.sandbox import Sandbox
 from hotline.sim.city import CitySimulator
 from tests.support.waiting import until
 
-__all__ = ["controller", "city", "final_call", "wait_final_call"]
+__all__ = ["controller", "city", "final_call", "wait_final_call", "desk_phone_registered"]
 
 
 @pytest_twisted.async_yield_fixture
@@ -65,3 +65,15 @@ async def wait_final_call(db: Any, caller_number: str,
                           timeout: float = 40.0) -> tuple[Call, Any]:
     """Wait (without blocking the reactor) until the call from ``caller_number`` is final."""
     return await until(lambda: final_call(db, caller_number, extra), timeout=timeout, step=0.2)
+
+
+async def desk_phone_registered(city: CitySimulator, controller: Controller, code: str) -> None:
+    """Renew agent ``code``'s simulated desk phone registration and wait until the PBX has it.
+
+    A browser phone test earlier in the run may have borrowed the seat: its registration took
+    the AOR's one contact, and a desk phone re-registers by itself only when its own timer says.
+    """
+    await city.ami.when_ready()
+    await city.ami.action("PJSIPRegister", Registration=f"phone-{code}")
+    await until(lambda: controller.softphone.watcher.desk_online(code), timeout=15)
+
