@@ -81,9 +81,11 @@ async def run_demo(reactor: Any, cfg: Config, *, calls: int, keep_sandbox: bool,
     web = cfg["web"]
     _say(f"console: http://{web['bind']}:{controller.web.port}/  accounts (new passwords each "
          "run): " + ", ".join(f"{u} / {p}" for u, p in passwords.items()))
+    await _seed_directory(controller, cfg)
     city_ami.start()
     await city_ami.when_ready()
     _narrate(controller.ami)
+    _bridge_second_call(reactor, controller, city)
 
     sim_sounds = sandbox.var_dir / "sounds" / "sim"
     # espeak-ng and sox are subprocesses: run them off the reactor.
@@ -128,6 +130,65 @@ async def _promise_callback(controller: Controller, city: CitySimulator, cfg: Co
     ticket_number = await controller.db.run(promise)
     _say(f"ticket {ticket_number}: a callback to {number} is promised in {due_in_s:g} s; "
          "the scheduler will ring a free agent, then the citizen")
+
+
+async def _seed_directory(controller: Controller, cfg: Config) -> None:
+    """The sample grids and municipal hotlines, once per demo database: the console's directory
+    search and the Bridge button have something to find (a site imports its own CSV)."""
+    from db.sample import AlreadySeeded, seed_sample
+    from hotline.directory.service import DirectoryService
+
+    def seed(s: Any) -> int | None:
+        try:
+            return seed_sample(s, DirectoryService(timezone=cfg["site"]["timezone"])) \
+                .directory_entries
+        except AlreadySeeded:
+            return None
+    entries = await controller.db.run(seed)
+    if entries is not None:
+        await controller.db.run(controller.web.directory.refresh)
+        _say(f"sample directory loaded: {entries} municipal hotlines (search 'gs' for 供水)")
+
+
+def _bridge_second_call(reactor: Any, controller: Controller, city: CitySimulator) -> None:
+    """Once the second sample citizen is talking, bring the water company into the call, then
+    let the agent leave: citizen and department talk on (what the desk's Bridge button does)."""
+    citizen = SAMPLE_CALLS[1][0] if len(SAMPLE_CALLS) > 1 else SAMPLE_CALLS[0][0]
+    subscription: list[Any] = []
+
+    def connected(m: Message) -> None:
+        if m.get("CallerIDNum") != citizen or not subscription:
+            return
+        subscription.pop().unsubscribe()
+        d = deferLater(reactor, 4, lambda: None)
+        d.addCallback(lambda _: defer.Deferred.fromCoroutine(
+            _bridge(reactor, controller, city, str(m.get("Uniqueid")))))
+        d.addErrback(lambda f: _say(f"  bridge demo: {f.getErrorMessage()}"))
+
+    subscription.append(controller.ami.subscribe("AgentConnect", connected))
+
+
+async def _bridge(reactor: Any, controller: Controller, city: CitySimulator, uid: str) -> None:
+    from sqlalchemy import select
+
+    from db.models import MunicipalHotline
+
+    entry = await controller.db.run(lambda s: s.scalars(
+        select(MunicipalHotline).where(MunicipalHotline.name.contains("供水"))
+        .order_by(MunicipalHotline.id)).first())
+    if entry is None or controller.bridge is None:
+        _say("  bridge demo skipped: no 供水 entry in the directory")
+        return
+    await city.set_number(entry.number, mode="answer", delay_s=1)
+    _say(f"  [{uid}] the agent brings {entry.name} ({entry.number}) into the call")
+    attempt = await controller.bridge.bridge(uid, entry.id)
+    outcome = await attempt.leg.done
+    _say(f"  [{uid}] {entry.name}: {outcome}")
+    if outcome != "answered":
+        return
+    await deferLater(reactor, 6, lambda: None)
+    await controller.bridge.leave(uid)
+    _say(f"  [{uid}] the agent left; the citizen and {entry.name} talk on")
 
 
 def _inside(sandbox: Sandbox, host_path: Path) -> str:

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 from twisted.internet import defer
 from twisted.logger import Logger
 
+from hotline.ami.actions import AMIError
 from hotline.softphone.service import endpoint_of
 
 if TYPE_CHECKING:
@@ -92,7 +93,12 @@ class RegistrationWatcher:
         state in line with it."""
         if self._subscription is None:
             return  # stopped (AMI resync hooks cannot be removed)
-        replies = await self.ami.action("PJSIPShowContacts")
+        try:
+            replies = await self.ami.action("PJSIPShowContacts")
+        except AMIError as error:
+            if "no contacts" not in str(error.message.get("Message", "")).lower():
+                raise
+            replies = []  # nothing registered at all yet (a PBX just started)
         found: dict[str, set[str]] = {code: set() for code in self._by_aor.values()}
         desk: dict[str, set[str]] = {code: set() for code in self._by_aor.values()}
         for m in replies if isinstance(replies, list) else [replies]:

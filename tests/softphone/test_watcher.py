@@ -193,3 +193,21 @@ async def test_desk_phone_found_at_resync_ends_a_desk_phone_pause():
     await watcher.resync()
     await watcher._queues["1001"]
     assert agents.calls == [("resume", "1001")]
+
+
+@pytest_twisted.ensureDeferred
+async def test_no_contacts_at_all_is_an_empty_pbx_not_an_error():
+    """A PBX just started answers PJSIPShowContacts with an error, 'No Contacts found'."""
+    from hotline.ami.actions import AMIError
+
+    agents = _Agents()
+    ami = _AMI()
+
+    async def action(name, **headers):
+        raise AMIError(Message("Response: Error\r\nMessage: No Contacts found"))
+    ami.action = action
+    watcher = RegistrationWatcher(ami=ami, agents=agents, codes=["1001"])
+    watcher.start()
+    await watcher.resync()
+    await watcher._queues["1001"]
+    assert not watcher.is_online("1001") and agents.calls == [("pause", "1001", OFFLINE_REASON)]
