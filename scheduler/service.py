@@ -39,8 +39,13 @@ _APPLY_BUDGET_S = 0.005
 _DB_TRIES = 5
 #: Every this many syncs, attempts left open with nobody following them are settled.
 _SETTLE_EVERY = 20
-#: The scheduler's units of work running at once on the database's thread pool.
-_DB_CONCURRENCY = 4
+#: The scheduler's units of work running at once on the database's thread pool. One: SQLite
+#: takes one writer at a time anyway, and every further thread running SQLAlchemy competes
+#: with the reactor for the GIL. A waiting thread gets the GIL only after a 5 ms switch
+#: interval and then loses it to any other waiter, so each extra runnable thread adds about
+#: 5 ms per wait; with four, bench.scheduler saw 40-100 ms stalls during a burst, with one
+#: about 10 ms (the reactor's own work ~5 ms).
+_DB_CONCURRENCY = 1
 
 
 def _utcnow() -> dt.datetime:
@@ -95,7 +100,7 @@ class CallbackScheduler:
         transaction wrote first ("database is locked"): every unit of work here is safe to
         run again after its rollback (conditional updates). At most ``_DB_CONCURRENCY`` run
         at once: more would not go faster (one writer) but would keep more threads wanting
-        the GIL, which the reactor feels as stalls."""
+        the GIL, which the reactor feels as stalls (see the constant)."""
         async def attempt() -> Any:
             for n in range(_DB_TRIES):
                 try:
