@@ -21,6 +21,17 @@ def _endpoint(sandbox, code: str) -> str:
     return sandbox.cli("pbx", f"pjsip show endpoint agent-{code}")
 
 
+async def desk_with_browser_phone(chromium, ctl, username: str, password: str):
+    """A desk page signed in as ``username`` that made the browser its phone (registered)."""
+    page = await chromium.page(f"http://127.0.0.1:{ctl.web.port}")
+    await chromium.run(_sign_in, page, username, password)
+    await chromium.run(page.goto, "/desk")
+    await chromium.run(page.click, "#use-browser-phone")
+    await chromium.run(lambda: page.wait_for_selector(
+        ".softphone-state[data-state='registered']", timeout=15000))
+    return page
+
+
 @pytest_twisted.ensureDeferred
 async def test_desk_browser_phone_answers_a_call_and_sign_out_restores_the_desk_phone(
         web_controller, city, browser, pbx_sandbox):  # noqa: F811 - the imported fixture
@@ -28,13 +39,7 @@ async def test_desk_browser_phone_answers_a_call_and_sign_out_restores_the_desk_
     code, number = "1003", "13812349931"
     ensure_user(ctl.db, "phone-agent", role="agent", password=PASSWORD, display_name="周敏",
                 agent_code=code)
-    base = f"http://127.0.0.1:{ctl.web.port}"
-    page = await browser.page(base)
-    await browser.run(_sign_in, page, "phone-agent", PASSWORD)
-    await browser.run(page.goto, "/desk")
-    await browser.run(page.click, "#use-browser-phone")
-    await browser.run(lambda: page.wait_for_selector(
-        ".softphone-state[data-state='registered']", timeout=15000))
+    page = await desk_with_browser_phone(browser, ctl, "phone-agent", PASSWORD)
     assert "transport-ws" in _endpoint(pbx_sandbox, code)
     await ctl.agents.login(code)
     try:
