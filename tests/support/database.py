@@ -12,6 +12,7 @@ fails, never skips: a green run must mean both back ends were exercised.
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import itertools
 import os
@@ -31,7 +32,7 @@ from sqlalchemy.orm import Session
 from db import migrate
 from db.session import Database, make_engine, make_session_factory
 
-__all__ = ["PostgresServer", "postgres_server", "db_url", "session", "db"]
+__all__ = ["PostgresServer", "postgres_server", "postgres_cluster", "db_url", "session", "db"]
 
 BACKENDS = ["sqlite", "postgresql"]
 _UNPRIVILEGED_USER = "postgres"
@@ -89,11 +90,19 @@ class PostgresServer:
         """initdb, then start the server and wait until it accepts connections."""
         self._run("initdb", "-D", str(self.data_dir), "-U", self.user, "--auth=trust",
                   "-E", "UTF8", "--locale=C.UTF-8", "--no-sync")
+        self.up()
+
+    def up(self) -> None:
+        """Start the initialised server (again) and wait until it accepts connections."""
         options = (f"-p {self.port} -k {self.socket_dir} -c listen_addresses='' "
                    "-c fsync=off -c synchronous_commit=off -c full_page_writes=off "
                    "-c max_connections=200")
         self._run("pg_ctl", "-D", str(self.data_dir), "-o", options,
                   "-l", str(self.base_dir / "server.log"), "-w", "-t", "60", "start")
+
+    def down(self) -> None:
+        """Stop the server at once, as a crash would (``up`` brings it back with its data)."""
+        self._run("pg_ctl", "-D", str(self.data_dir), "-m", "immediate", "-w", "stop")
 
     def stop(self) -> None:
         """Stop the server fast; never raises, so teardown goes on to remove the directory."""
@@ -113,6 +122,14 @@ class PostgresServer:
 @pytest.fixture(scope="session")
 def postgres_server() -> Iterator[PostgresServer]:
     """A real PostgreSQL server for the whole test run, removed at the end even on failure."""
+    with postgres_cluster() as server:
+        yield server
+
+
+@contextlib.contextmanager
+def postgres_cluster() -> Iterator[PostgresServer]:
+    """A PostgreSQL cluster of its own (a test that takes it down shares it with nobody),
+    removed at the end even on failure."""
     bin_dir = _postgres_bin_dir()
     base_dir = Path(tempfile.mkdtemp(prefix="hotline-pg-"))
     server = PostgresServer(bin_dir=bin_dir, base_dir=base_dir, port=_free_port(),
