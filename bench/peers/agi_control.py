@@ -13,13 +13,19 @@ import os
 import sys
 import threading
 
-__all__ = ["report_when_told", "GET_NAME", "SET_NAME", "SET_VALUE", "SCRIPT"]
+__all__ = ["report_when_told", "GET_NAME", "SET_NAME", "SET_VALUE", "SCRIPT", "COMMANDS"]
 
 #: What each server's script does: GET VARIABLE, SET VARIABLE, EXEC NoOp.
 SCRIPT = "inbound"
 GET_NAME = "CALLERID(num)"
 SET_NAME = "HOTLINE_CALL_ID"
 SET_VALUE = "42"
+#: Those three as command lines, for the floor servers that send them without formatting.
+COMMANDS = [
+    f'GET VARIABLE "{GET_NAME}"\n'.encode(),
+    f'SET VARIABLE "{SET_NAME}" "{SET_VALUE}"\n'.encode(),
+    b'EXEC "NoOp" "bench"\n',
+]
 
 
 def _cpu() -> tuple[float, float]:

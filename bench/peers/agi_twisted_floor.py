@@ -13,13 +13,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from agi_control import GET_NAME, SET_NAME, SET_VALUE, report_when_told  # noqa: E402
-
-COMMANDS = [
-    f'GET VARIABLE "{GET_NAME}"\n'.encode(),
-    f'SET VARIABLE "{SET_NAME}" "{SET_VALUE}"\n'.encode(),
-    b'EXEC "NoOp" "bench"\n',
-]
+from agi_control import COMMANDS, report_when_told  # noqa: E402
 
 
 def main() -> None:
