@@ -410,3 +410,95 @@ async def test_agent_bridges_a_department_from_the_desk_and_leaves(web_controlle
             select(AuditEntry).where(AuditEntry.actor == "bridge-agent")
             .order_by(AuditEntry.id))]
     assert ("bridge.start", "ok", call_id) in audit and ("bridge.leave", "ok", call_id) in audit
+
+
+@pytest_twisted.ensureDeferred
+async def test_busy_department_is_named_fallback_tried_and_dropped_from_the_desk(
+        web_controller, city, browser):
+    """With automatic fallback off, a busy main number shows 「对方忙」 in the panel with a
+    「改拨备用号码」 button; pressed, the fallback number joins; 「挂断部门」 releases it while
+    citizen and agent talk on. The rows name both numbers' outcomes and the ticket says busy."""
+    from db.models import AuditEntry
+
+    ctl = web_controller
+    ctl.bridge.auto_fallback = False  # the agent decides (this test's controller only)
+    code, number = "1003", "13812349952"
+    ensure_user(ctl.db, "fallback-agent", role="agent", password=AGENT_PASSWORD,
+                display_name="赵敏", agent_code=code)
+    entry = next(e for e in ctl.web.directory.search("qjtwyh") if e.fallback_numbers)
+    main, fallback = entry.number, entry.fallback_numbers[0]
+    await city.ami.when_ready()
+    await city.set_number(main, mode="busy")
+    await city.set_number(fallback, mode="answer", delay_s=0.5, tone="1800")
+    page = await browser.page(f"http://127.0.0.1:{ctl.web.port}")
+    await browser.run(_sign_in, page, "fallback-agent", AGENT_PASSWORD)
+    await browser.run(lambda: page.wait_for_function(
+        "document.getElementById('desk').dataset.live === 'yes'"))
+    await ctl.agents.login(code)
+    await city.set_agent(code, delay_s=1, tone="1000")
+    placed = None
+    try:
+        placed = await city.call(number, tone="400", hold_s=90)
+        await browser.run(lambda: page.wait_for_selector("#call-state.talking", timeout=40000))
+        call_id = await browser.run(page.input_value, "#f-call")
+
+        def bridge_busy():
+            page.fill("#dir-q", "qjtwyh")
+            button = f"#dir-results li[data-id='{entry.id}'] .bridge-btn:not([disabled])"
+            page.wait_for_selector(button)
+            page.click(button)
+            page.wait_for_selector("#bridge-fallback:not([hidden])", timeout=30000)
+            return {"failure": page.inner_text("#bridge-failure"),
+                    "button": page.inner_text("#bridge-fallback"),
+                    "main": page.inner_text(f"#bridge-parties li[data-number='{main}']"),
+                    "leave": page.is_enabled("#bridge-leave")}
+        shown = await browser.run(bridge_busy)
+        await browser.run(browser.shot, page, "desk-9-busy")
+        assert f"{entry.name} {main} 对方忙" in shown["failure"]
+        assert shown["button"] == f"改拨备用号码 {fallback}"
+        assert shown["main"] == f"部门 {main}：对方忙" and not shown["leave"]
+
+        def fallback_then_drop():
+            page.click("#bridge-fallback")
+            page.wait_for_selector(
+                f"#bridge-parties li[data-number='{fallback}'][data-state=joined]",
+                timeout=30000)
+            page.wait_for_selector("#bridge-drop:not([disabled])")
+            page.click("#bridge-drop")
+            page.wait_for_selector(
+                f"#bridge-parties li[data-number='{fallback}'][data-state=dropped]",
+                timeout=15000)
+            return page.inner_text("#bridge-parties")
+        parties = await browser.run(fallback_then_drop)
+        await browser.run(browser.shot, page, "desk-10-dropped")
+        assert "市民：在通话中" in parties and "坐席：在通话中" in parties
+        assert f"部门 {fallback}：已挂断" in parties
+        room = ctl.bridge.room_of(call_id)
+        await sleep(1)
+        assert room.in_room("citizen") and room.in_room("agent") and \
+            not room.in_room("department")
+        await city.hangup(placed.channel_id)
+        await room.ended_d
+        await wait_final_call(ctl.db, number)
+    finally:
+        await ctl.agents.logout(code)
+        if placed is not None:
+            await city.hangup_citizen(number)
+
+    def done():
+        row = _bridge_rows(ctl.db, call_id)
+        return row if row[2] and row[2][0][2] and row[3] else None
+    _, _, bridges, events = await until(done, timeout=20)
+    ((name, outcome, ended, agent, parties),) = bridges
+    assert (name, outcome, ended, agent) == (entry.name, "answered", True, code)
+    assert parties == [("agent", None, "left", True, True),
+                       ("citizen", None, "left", True, True),
+                       ("department", main, "busy", False, True),
+                       ("department", fallback, "answered", True, True)]
+    assert "对方忙" in events[0]
+    with ctl.db.begin() as s:
+        audit = [(e.action, e.outcome) for e in s.scalars(
+            select(AuditEntry).where(AuditEntry.actor == "fallback-agent")
+            .order_by(AuditEntry.id)) if e.action.startswith("bridge.")]
+    assert audit == [("bridge.start", "ok"), ("bridge.fallback", "ok"),
+                     ("bridge.drop-department", "ok")]
