@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.web.test_rooms -*-
+# -*- test-case-name: tests.web.test_bridge_api -*-
 """A three-way bridge room as the desk shows it, and which call and room are an agent's own.
 
 ``room_view`` is the one serialisation of a room: ``GET /api/bridge`` returns it and the event

@@ -243,7 +243,11 @@
   }
   function showRoom(view) {
     if (!view || !view.room) return;
-    if (room && room.room !== view.room && !room.ended && view.ended) return;  // an older room's end
+    if (room && room.room !== view.room) {
+      // Another room (one the agent left earlier) never displaces the current call's room.
+      if (currentCall && room.call_uniqueid === currentCall.uniqueid && view.call_uniqueid !== currentCall.uniqueid) return;
+      if (!room.ended && view.ended) return;  // an older room's end
+    }
     room = view;
     window.hotlineDesk.rooms.push({ room: view.room, at: Date.now(), parts: view.participants.map(function (p) { return p.role + ":" + p.state; }) });
     var card = $("bridge-card");
