@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from pathlib import Path
 
 import pytest
@@ -9,6 +10,7 @@ import pytest_twisted
 from sqlalchemy import select
 
 from db.models import Bridge, Call, CallRecording, TicketEvent
+from hotline.ami.actions import AMIError
 from hotline.bridge.records import BRIDGE_EVENT
 from hotline.bridge.service import Target
 from tests.bridge.conftest import (
@@ -226,3 +228,72 @@ async def test_department_hangs_up_first_citizen_back_to_agent_then_queue(
     assert [p[:3] for p in parts if p[0] == "department"] == [
         ("department", first, "answered"), ("department", second, "answered")]
 
+
+
+
+async def _channel_of(ami, uniqueid: str) -> str:
+    """The name of the live channel with ``uniqueid`` (waits for it a little)."""
+    for _ in range(100):
+        reply = await ami.action("CoreShowChannels")
+        name = next((m["Channel"] for m in reply if m.get("Event") == "CoreShowChannel"
+                     and m.get("Uniqueid") == uniqueid), None)
+        if name:
+            return name
+        await sleep(0.1)
+    raise TimeoutError(f"no channel {uniqueid}")
+
+
+@pytest.mark.parametrize("alone", ["citizen", "other_party"])
+@pytest_twisted.ensureDeferred
+async def test_leaving_party_requeues_only_the_citizen_alone_in_the_room(bridging, alone):
+    """The hangup handler of a party leaving a room (hotline-bridge-left) sends the citizen
+    back to the queue only when the one party left in the room is the citizen itself. When the
+    citizen hangs up with agent and department in the room, the first of those two to leave
+    often still counts the other: the citizen, already out of the room and running its own
+    hangup handler, was redirected (inbound-hangup cut short: the call's AstDB summary lost).
+    Played here with Local channels, so that moment is certain rather than a race."""
+    ami = bridging.ami
+    room = f"hbtest-{alone[0]}{secrets.token_hex(3)}"
+    ids = {k: f"{room}-{k}" for k in ("p1", "p2", "h1", "h2")}
+    moved: list[str] = []
+    joined: list[str] = []
+    subs = [ami.subscribe("Newexten", lambda m: moved.append(m.get("Uniqueid", ""))
+                          if m.get("Context") == "hotline-bridge-requeue" else None),
+            ami.subscribe("ConfbridgeJoin", lambda m: joined.append(m.get("Uniqueid", ""))
+                          if m.get("Conference") == room else None)]
+    try:
+        if alone == "citizen":
+            # The citizen (the room's marked user) is the one party in the room.
+            await ami.action("Originate", Channel=f"Local/{room}@hotline-bridge-citizen/n",
+                             Application="Wait", Data="30", Async="true",
+                             ChannelId=ids["p1"], OtherChannelId=ids["p2"])
+            citizen_uid = ids["p2"]
+        else:
+            # Someone else is the one party in the room; the citizen is out of it, its room
+            # variable still naming the room (as a citizen's does while it hangs up).
+            await ami.action("Originate", Channel=f"Local/{room}@hotline-bridge-notice/n",
+                             Application="Wait", Data="30", Async="true",
+                             Variable=f"HOTLINE_ROOM={room}",
+                             ChannelId=ids["p1"], OtherChannelId=ids["p2"])
+            citizen_uid = ids["p1"]
+        await until(lambda: ids["p2"] in joined, timeout=15)
+        citizen = await _channel_of(ami, citizen_uid)
+        # The leaving party's hangup handler, run as an agent's or a department's would be.
+        await ami.action("Originate", Channel="Local/s@hotline-bridge-left/n",
+                         Application="Wait", Data="1", Async="true",
+                         Variable=[f"HOTLINE_ROOM={room}", f"HOTLINE_CITIZEN_CHANNEL={citizen}",
+                                   "HOTLINE_BRIDGE_ROLE=agent"],
+                         ChannelId=ids["h1"], OtherChannelId=ids["h2"])
+        if alone == "citizen":
+            await until(lambda: citizen_uid in moved, timeout=10)
+        else:
+            await sleep(2)
+            assert citizen_uid not in moved, "a citizen out of the room was sent to the queue"
+    finally:
+        for sub in subs:
+            sub.unsubscribe()
+        for uid in ids.values():
+            try:
+                await bridging.ami.action("Hangup", Channel=uid)
+            except AMIError:
+                pass  # already gone
