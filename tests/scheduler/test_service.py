@@ -1,0 +1,48 @@
+"""The scheduler's own use of the database pool, on a real SQLite database (no PBX)."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest_twisted
+from sqlalchemy import text
+from twisted.internet import reactor
+from twisted.internet.defer import gatherResults
+
+from db.session import Database
+from hotline import config as config_mod
+from scheduler.service import CallbackScheduler
+
+
+@pytest_twisted.ensureDeferred
+async def test_units_of_work_run_one_at_a_time_and_all_complete(tmp_path):
+    """However many units of work the scheduler starts at once (a burst), they run on the
+    database's threads one after another: further threads running SQLAlchemy would only make
+    the reactor wait for the GIL (bench.scheduler). None is lost, each returns its result."""
+    url = f"sqlite:///{tmp_path / 'hotline.db'}"
+    cfg = config_mod.loads("").with_overrides({
+        "site": {"state_dir": str(tmp_path)}, "database": {"url": url}})
+    db = Database(url, threads=8, reactor=reactor)
+    db.start()
+    lock = threading.Lock()
+    running, most = [0], [0]
+
+    def unit(session, n: int) -> int:
+        with lock:
+            running[0] += 1
+            most[0] = max(most[0], running[0])
+        try:
+            time.sleep(0.005)  # long enough for a second thread to overlap if allowed
+            return session.execute(text("SELECT :n"), {"n": n}).scalar_one()
+        finally:
+            with lock:
+                running[0] -= 1
+
+    try:
+        service = CallbackScheduler(config=cfg, ami=None, db=db, reactor=reactor, node="t")
+        results = await gatherResults([service._db(unit, n) for n in range(40)])
+    finally:
+        db.stop()
+    assert results == list(range(40))
+    assert most[0] == 1
