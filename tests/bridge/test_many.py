@@ -14,6 +14,7 @@ from sqlalchemy import select
 from twisted.internet import defer
 
 from db.models import Bridge, CallRecording
+from hotline.ami.actions import AMIError
 from hotline.bridge.service import Target
 from hotline.calls.model import CallState
 from hotline.pbx.sandbox import Sandbox
@@ -96,15 +97,37 @@ async def _pbx_empty(ami) -> tuple[list[str], list[str]]:
         reply = await ami.action("ConfbridgeListRooms")
         rooms = [m.get("Conference", "") for m in (reply if isinstance(reply, list) else [reply])
                  if m.get("Event") == "ConfbridgeListRooms"]
-    except Exception as e:  # "No active conferences." is an error reply
+    except AMIError as e:  # "No active conferences." is an error reply
         if "no active conferences" not in str(e).lower():
             raise
         rooms = []
     return channels, rooms
 
 
+async def _parties(ami, room: str) -> list[str]:
+    """The channels the PBX has in a room, its announcer and recorder left out."""
+    reply = await ami.action("ConfbridgeList", Conference=room)
+    return [m.get("Channel", "") for m in (reply if isinstance(reply, list) else [reply])
+            if m.get("Event") == "ConfbridgeList"
+            and not m.get("Channel", "").startswith(("CBAnn/", "CBRec/"))]
+
+
+async def _settled(check, timeout: float = 20.0):
+    """Poll an async ``check`` until it returns something empty; return its last result."""
+    waited = 0.0
+    while True:
+        left = await check()
+        if not left or waited >= timeout:
+            return left
+        await sleep(0.2)
+        waited += 0.2
+
+
 @pytest_twisted.ensureDeferred
 async def test_ten_bridges_at_once_end_with_their_own_records(controller, city, pbx_sandbox):
+    """Ten talking calls, each with its own agent, bridged at once: ten rooms of three on the
+    PBX; after four kinds of endings each call has its bridge row and parties in the right
+    order, its room and department recordings, and neither instance keeps a channel or room."""
     ctl = controller
     numbers = _numbers()
     callers = [f"1391235{i:04d}" for i in range(CALLS)]
@@ -149,6 +172,8 @@ async def test_ten_bridges_at_once_end_with_their_own_records(controller, city, 
         await until(all_three, timeout=30, step=0.2)
         _, live_rooms = await _pbx_empty(ctl.ami)
         assert sorted(live_rooms) == sorted(r.name for r in rooms)
+        for room in rooms:  # three parties in each room, as the PBX itself counts them
+            assert len(await _parties(ctl.ami, room.name)) == 3, room.name
         await sleep(3)  # three-way, all ten rooms
 
         async def end(i: int) -> None:
@@ -176,16 +201,17 @@ async def test_ten_bridges_at_once_end_with_their_own_records(controller, city, 
                                   consumeErrors=True)
 
         # Nothing is left on the PBX: no party, no announcer, no room.
-        async def empty():
+        async def pbx_left():
             channels, live = await _pbx_empty(ctl.ami)
-            return not channels and not live
-        for _ in range(100):
-            if await empty():
-                break
-            await sleep(0.2)
-        channels, live = await _pbx_empty(ctl.ami)
-        assert not channels and not live, (channels, live)
+            return channels + live
+        assert not await _settled(pbx_left)
         assert not redirects, f"a citizen who hung up was sent back to the queue: {redirects}"
+
+        # Nor on the city's side: every citizen, agent phone and department leg is released.
+        async def city_left():
+            return [m.get("Channel") for m in await city.ami.action("CoreShowChannels")
+                    if m.get("Event") == "CoreShowChannel"]
+        assert not await _settled(city_left)
     finally:
         sub.unsubscribe()
         for agent in AGENTS:
@@ -202,6 +228,7 @@ async def test_ten_bridges_at_once_end_with_their_own_records(controller, city, 
         assert bridge["room"] == rooms[i].name
         assert bridge["outcome"] == "answered"
         assert bridge["agent"] in AGENTS
+        assert calls[caller].agent_interface.endswith(f"-{bridge['agent']}")
         parties = bridge["parties"]
         assert set(parties) == {("citizen", None), ("agent", None), ("department", numbers[i])}
         citizen, agent, department = (parties[("citizen", None)], parties[("agent", None)],
