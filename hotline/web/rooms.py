@@ -76,14 +76,19 @@ def room_view(room: Any) -> dict[str, Any]:
     went, the last failure in Chinese, and which of the desk's buttons apply now."""
     members = set(room.members.values())
     leg = room.leg
+    active = _leg_active(leg, room)
+    failed = [x for x in room.legs if x.outcome in FAILURES and not x.joined]
     failure = None
-    if leg is not None and leg.outcome in FAILURES and not leg.joined:
-        failure = {"outcome": leg.outcome, "number": leg.number,
-                   "text": f"{room.entry_name} {leg.number} "
-                           f"{REASON_TEXT.get(leg.outcome, leg.outcome)}"}
+    if failed and not (leg is not None and leg.joined) and not room.ended:
+        # The last number that failed, until another one answers; ``next`` is the number
+        # dialled after it (the service's automatic fallback), if one rings now.
+        last = failed[-1]
+        failure = {"outcome": last.outcome, "number": last.number,
+                   "text": f"{room.entry_name} {last.number} "
+                           f"{REASON_TEXT.get(last.outcome, last.outcome)}",
+                   "next": leg.number if leg is not last and active else None}
     left = [] if room.ended else room.numbers_left()
     agent_in = "agent" in members and not room.ended
-    active = _leg_active(leg, room)
     return {
         "room": room.name,
         "call_id": room.call_id,

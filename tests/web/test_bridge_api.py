@@ -248,3 +248,93 @@ async def test_pbx_refusal_changes_nothing_then_a_bridge_and_its_room_rules(desk
         ("bridge.start", "failed"), ("bridge.start", "ok"), ("bridge.start", "failed"),
         ("bridge.leave", "failed"), ("bridge.fallback", "failed"),
         ("bridge.drop-department", "ok")]
+
+
+class EventReader:
+    """One ``/api/events`` stream read line by line on a worker thread (a browser's
+    EventSource, minus the browser)."""
+
+    def __init__(self, port: int, cookies: dict[str, str]) -> None:
+        import http.client
+
+        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        self.cookie = "; ".join(f"{k}={v}" for k, v in cookies.items())
+        self.resp = None
+
+    def _open(self) -> None:
+        self.conn.request("GET", "/api/events", headers={"Cookie": self.cookie})
+        self.resp = self.conn.getresponse()
+        assert self.resp.status == 200
+
+    def _next(self, kind: str) -> dict:
+        import json
+
+        event, data = None, None
+        while True:
+            line = self.resp.fp.readline().decode().rstrip("\n")
+            if line.startswith("event: "):
+                event = line[7:]
+            elif line.startswith("data: "):
+                data = line[6:]
+            elif line == "" and event is not None:
+                if event == kind:
+                    return json.loads(data)
+                event, data = None, None
+
+    async def open(self) -> None:
+        from twisted.internet import threads
+
+        await threads.deferToThread(self._open)
+
+    async def next(self, kind: str = "bridge") -> dict:
+        from twisted.internet import threads
+
+        return await threads.deferToThread(self._next, kind)
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+def _states(view: dict) -> list[tuple[str, str]]:
+    return [(p["role"], p["state"]) for p in view["participants"]]
+
+
+@pytest_twisted.ensureDeferred
+async def test_the_event_stream_pushes_each_change_of_the_room(desk, db):
+    """The agent's event stream gets the room as the bridge service sees it after each AMI
+    event: dialled, the citizen joined, the department's phone ringing, its busy signal named
+    in Chinese with the fallback number dialled next (decided on the service's own timer)."""
+    entry = _seed(db)
+    desk.ring()
+    desk.answer()
+    client, csrf = await _agent(desk.web.port)
+    stream = EventReader(desk.web.port, client.cookies)
+    await stream.open()
+    try:
+        reply = await client.post("/api/bridge", json={"entry": entry}, headers=csrf)
+        room = reply.json()["room"]
+        view = await stream.next()
+        assert view["room"] == room and _states(view)[2] == ("department", "dialling")
+        desk.ami.emit("ConfbridgeJoin", Conference=room, **citizen())
+        view = await stream.next()
+        assert _states(view)[0] == ("citizen", "joined")
+        leg = f"{room}-d1"
+        desk.ami.emit("Newstate", Channel="PJSIP/city-00000009", ChannelState="5",
+                      ChannelStateDesc="Ringing", Uniqueid=leg, Linkedid=leg)
+        view = await stream.next()
+        assert _states(view)[2] == ("department", "ringing")
+        desk.ami.emit("Hangup", Channel="PJSIP/city-00000009", Uniqueid=leg, Linkedid=leg,
+                      Cause="17", **{"Cause-txt": "User busy"})
+        while view["failure"] is None:
+            view = await stream.next()
+        # Named, and the fallback already dialled by the service (automatic fallback is on).
+        assert view["failure"] == {"outcome": "busy", "number": ENTRY_NUMBER, "next": FALLBACK,
+                                   "text": f"区自来水公司 {ENTRY_NUMBER} 对方忙"}
+        assert view["participants"][2]["state_text"] == "对方忙"
+        assert view["participants"][3] == {
+            "role": "department", "label": "部门", "number": FALLBACK, "state": "dialling",
+            "state_text": "正在呼叫", "outcome": None}
+        assert view["can_drop"] is False  # the agent never joined in this test's room
+    finally:
+        stream.close()
+        await desk.bridge.stop()

@@ -268,7 +268,8 @@
     var fail = $("bridge-failure");
     if (view.failure && !view.ended) {
       fail.hidden = false;
-      fail.textContent = view.failure.text + (view.can_fallback ? "，可改拨备用号码。" : (view.numbers_left.length ? "，正在改拨备用号码…" : "，没有其他号码可拨。"));
+      fail.textContent = view.failure.text + (view.failure.next ? "，正在改拨备用号码 " + view.failure.next + "…" :
+        (view.can_fallback ? "，可改拨备用号码。" : (view.numbers_left.length ? "。" : "，没有其他号码可拨。")));
     } else { fail.hidden = true; fail.textContent = ""; }
     var fb = $("bridge-fallback");
     fb.hidden = !view.can_fallback;
