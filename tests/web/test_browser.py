@@ -314,6 +314,11 @@ async def test_agent_bridges_a_department_from_the_desk_and_leaves(web_controlle
     await browser.run(_sign_in, page, "bridge-agent", AGENT_PASSWORD)
     await browser.run(lambda: page.wait_for_function(
         "document.getElementById('desk').dataset.live === 'yes'"))
+    # No call yet: every 「三方」 button is there, disabled, and says why.
+    idle = "#dir-results li:first-child .bridge-btn"
+    await browser.run(page.wait_for_selector, idle)
+    assert await browser.run(page.is_disabled, idle)
+    assert await browser.run(page.get_attribute, idle, "title") == "当前没有通话，不能三方"
     await browser.run(page.click, "#queue-login")
     await browser.run(lambda: page.wait_for_function(
         "document.getElementById('seat-state').dataset.state === 'free'", timeout=15000))
@@ -370,6 +375,10 @@ async def test_agent_bridges_a_department_from_the_desk_and_leaves(web_controlle
                    for h in shown["history"]), shown["history"]
         room = ctl.bridge.room_of(call_id)
         assert room is not None and room.in_room("department") and room.in_room("citizen")
+        # A reloaded page gets the three-way call back from the stream at once.
+        await browser.run(page.reload)
+        await browser.run(lambda: page.wait_for_selector(
+            "#bridge-parties li[data-role=department][data-state=joined]", timeout=10000))
 
         def leave():
             page.click("#bridge-leave")
