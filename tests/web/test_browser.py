@@ -292,6 +292,14 @@ def _bridge_rows(db, uniqueid: str):
         return call.id, call.ticket_id, bridges, events
 
 
+async def _bridge_written(db, uniqueid: str):
+    """``_bridge_rows`` once the call's bridge has ended and is written on its ticket."""
+    def done():
+        row = _bridge_rows(db, uniqueid)
+        return row if row[2] and row[2][0][2] and row[3] else None
+    return await until(done, timeout=20)
+
+
 @pytest_twisted.ensureDeferred
 async def test_agent_bridges_a_department_from_the_desk_and_leaves(web_controller, city,
                                                                    browser):
@@ -402,10 +410,7 @@ async def test_agent_bridges_a_department_from_the_desk_and_leaves(web_controlle
         if placed is not None:
             await city.hangup_citizen(number)
 
-    def done():
-        row = _bridge_rows(ctl.db, call_id)
-        return row if row[2] and row[2][0][2] and row[3] else None
-    row_id, ticket_id, bridges, events = await until(done, timeout=20)
+    row_id, ticket_id, bridges, events = await _bridge_written(ctl.db, call_id)
     ((name, outcome, ended, agent, parties),) = bridges
     assert (name, outcome, ended, agent) == (entry.name, "answered", True, code)
     assert parties == [("agent", None, "left", True, True),
@@ -494,10 +499,7 @@ async def test_busy_department_is_named_fallback_tried_and_dropped_from_the_desk
         if placed is not None:
             await city.hangup_citizen(number)
 
-    def done():
-        row = _bridge_rows(ctl.db, call_id)
-        return row if row[2] and row[2][0][2] and row[3] else None
-    _, _, bridges, events = await until(done, timeout=20)
+    _, _, bridges, events = await _bridge_written(ctl.db, call_id)
     ((name, outcome, ended, agent, parties),) = bridges
     assert (name, outcome, ended, agent) == (entry.name, "answered", True, code)
     assert parties == [("agent", None, "left", True, True),
