@@ -227,8 +227,13 @@ class EventStream:
         for room in bridge.rooms():
             self._follow(room)
         for name, (room, last) in list(self._rooms.items()):
-            self._hook(room)
-            view = room_view(room)
+            try:
+                self._hook(room)
+                view = room_view(room)
+            except Exception:
+                _log.failure("bridge room {room}: cannot show it", room=name)
+                del self._rooms[name]
+                continue
             if view != last:
                 self._rooms[name] = (room, view)
                 for client in list(self.clients):
