@@ -1,6 +1,6 @@
 # -*- test-case-name: tests.web.test_api -*-
-"""The JSON API under ``/api/``: tickets, live calls, callers, directory, agents, callbacks,
-drafts and the audit log. Signed-in by the console's session cookie; every state-changing
+"""The JSON API under ``/api/``: tickets, live calls, callers, directory, the three-way bridge
+of the agent's own call, agents, callbacks, drafts and the audit log. Signed-in by the console's session cookie; every state-changing
 call needs the ``X-CSRF-Token`` header. The OpenAPI document is ``/api/openapi.json``."""
 
 from __future__ import annotations

@@ -233,6 +233,7 @@ class EventStream:
             except Exception:
                 _log.failure("bridge room {room}: cannot show it", room=name)
                 del self._rooms[name]
+                self._hooked.pop(name, None)
                 continue
             if view != last:
                 self._rooms[name] = (room, view)
