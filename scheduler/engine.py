@@ -18,7 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import sys
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from apscheduler.executors.base import BaseExecutor, run_job
@@ -95,6 +95,12 @@ class DueBook:
     def entries(self) -> list[Any]:
         return list(self._at)
 
+    def holds(self, entry: Any, at: dt.datetime) -> bool:
+        """Whether ``entry`` is already due at ``at`` (to the slot). Compare with this, not
+        with ``when``: a slot is ``at`` rounded up, so ``when(entry) == at`` is almost never
+        true and every rescan would set every entry again."""
+        return self._at.get(entry) == _slot(at)
+
     def set(self, entry: Any, at: dt.datetime) -> None:
         """Make ``entry`` due at ``at`` (aware); a no-op when it already is."""
         slot = _slot(at)
@@ -126,22 +132,23 @@ class DueBook:
             else:
                 self.set(entry, at)
 
-    def apply_within(self, changes: list[tuple[Any, dt.datetime | None]], start: int,
-                     budget_s: float) -> int:
-        """Apply changes from ``start`` until ``budget_s`` of time is spent; returns where it
-        stopped (``len(changes)`` when done), so a caller can yield to the reactor between."""
+    def apply_within(self, changes: Iterator[tuple[Any, dt.datetime | None]],
+                     budget_s: float) -> bool:
+        """Apply changes from ``changes`` until ``budget_s`` of time is spent; returns whether
+        they are all applied, so a caller can yield to the reactor between. ``changes`` may
+        be a generator that decides each change as it is drawn (against the book as it is
+        then): the deciding is sliced with the applying."""
         deadline = time.perf_counter() + budget_s
-        n = start
-        while n < len(changes):
-            entry, at = changes[n]
+        n = 0
+        for entry, at in changes:
             if at is None:
                 self.discard(entry)
             else:
                 self.set(entry, at)
             n += 1
             if not n % 8 and time.perf_counter() >= deadline:
-                break
-        return n
+                return False
+        return True
 
     def clear(self) -> None:
         for slot in list(self._slots):

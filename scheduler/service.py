@@ -14,7 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from sqlalchemy.exc import OperationalError
@@ -220,41 +220,43 @@ class CallbackScheduler:
         return d
 
     def _reconcile(self, wanted: dict[store.Entry, dt.datetime]) -> Deferred[None]:
+        """Bring the book in line with a scan. Each change is decided as it is applied, a
+        slice at a time: comparing 20,000 entries alone took ~50 ms of one reactor turn."""
         now = self.now()
-        changes: list[tuple[store.Entry, dt.datetime | None]] = []
-        for entry, at in wanted.items():
-            kind, ident = entry
-            if kind == "place" and (ident in self._active or ident in self._queued):
-                continue  # being handled on this node right now
-            if kind == "survey" and ident in self._surveys:
-                continue
-            current = self.book.when(entry)
-            if current == at:
-                continue
-            if kind == "place" and current is not None and at <= now:
-                continue  # overdue and already set to look for a free agent again
-            changes.append((entry, at))
-        for entry in self.book.entries():
-            if entry not in wanted:
-                changes.append((entry, None))
-        return self._apply_in_slices(changes)
 
-    def _apply_in_slices(self, changes: list[Any]) -> Deferred[None]:
+        def changes() -> Iterator[tuple[store.Entry, dt.datetime | None]]:
+            for entry, at in wanted.items():
+                kind, ident = entry
+                if kind == "place" and (ident in self._active or ident in self._queued):
+                    continue  # being handled on this node right now
+                if kind == "survey" and ident in self._surveys:
+                    continue
+                if self.book.holds(entry, at):
+                    continue
+                if kind == "place" and at <= now and entry in self.book:
+                    continue  # overdue and already set to look for a free agent again
+                yield entry, at
+            for entry in self.book.entries():
+                if entry not in wanted:
+                    yield entry, None
+
+        return self._apply_in_slices(changes())
+
+    def _apply_in_slices(self, changes: Iterator[Any]) -> Deferred[None]:
         """Apply book changes a few milliseconds at a time, yielding to the reactor between,
         so loading thousands of entries never stalls calls in progress."""
         done: Deferred[None] = Deferred()
 
-        def step(start: int) -> None:
+        def step() -> None:
             if not self.leading:
                 done.callback(None)
                 return
-            stop = self.book.apply_within(changes, start, _APPLY_BUDGET_S)
-            if stop < len(changes):
-                self.reactor.callLater(0, step, stop)
-            else:
+            if self.book.apply_within(changes, _APPLY_BUDGET_S):
                 done.callback(None)
+            else:
+                self.reactor.callLater(0, step)
 
-        step(0)
+        step()
         return done
 
     def _on_due(self, entries: list[store.Entry]) -> None:

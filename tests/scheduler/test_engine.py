@@ -85,3 +85,26 @@ def test_clear_drops_every_job():
         assert len(book) == 0 and sched.get_jobs() == []
     finally:
         sched.shutdown(wait=False)
+
+
+def test_holds_compares_to_the_slot_and_apply_within_stops_on_budget():
+    """A rescan finds an entry already set when its time is the one it was set with, to the
+    10 ms slot (so an unchanged table changes nothing); a large change set is applied in
+    parts when the time budget runs out, and completely in the end."""
+    sched, book, fired = _book()
+    try:
+        at = _soon(60).replace(microsecond=123_456)
+        book.set(("place", 1), at)
+        assert book.when(("place", 1)) != at  # rounded up to its slot...
+        assert book.holds(("place", 1), at)  # ...yet the same time
+        assert not book.holds(("place", 1), at + dt.timedelta(milliseconds=20))
+        assert not book.holds(("place", 2), at)
+        changes = iter([(("place", n), at + dt.timedelta(seconds=n)) for n in range(2, 2002)]
+                       + [(("place", 1), None)])
+        parts = 1
+        while not book.apply_within(changes, 0.0):
+            parts += 1
+        assert parts > 1
+        assert len(book) == 2000 and ("place", 1) not in book
+    finally:
+        sched.shutdown(wait=False)
