@@ -17,10 +17,9 @@ from db.models import Bridge, CallRecording
 from hotline.ami.actions import AMIError
 from hotline.bridge.service import Target
 from hotline.calls.model import CallState
-from hotline.pbx.sandbox import Sandbox
 from tests.bridge.conftest import AGENT_HZ, CITIZEN_HZ, DEPARTMENT_HZ
 from tests.support.hotline import wait_final_call
-from tests.support.pbx import TEST_OVERRIDES, _wait_registered, ensure_root, sandbox_config
+from tests.support.pbx import TEST_OVERRIDES, running_sandbox, sandbox_config
 from tests.support.waiting import sleep, until
 
 pytestmark = pytest.mark.pbx
@@ -61,15 +60,9 @@ def pbx_sandbox(tmp_path_factory: pytest.TempPathFactory):
                  for section, values in TEST_OVERRIDES.items()
                  if section in ("pbx", "city", "agi")}
     overrides["queue"] = {"agents": AGENTS}
-    cfg = sandbox_config(tmp_path_factory.mktemp("sandbox-ten"), overrides)
-    ensure_root(cfg)
-    sandbox = Sandbox(cfg)
-    sandbox.start(log=lambda *_: None)
-    try:
-        _wait_registered(sandbox)
+    with running_sandbox(sandbox_config(tmp_path_factory.mktemp("sandbox-ten"),
+                                        overrides)) as sandbox:
         yield sandbox
-    finally:
-        sandbox.stop(log=lambda *_: None)
 
 
 def _rows(db, call_id: int) -> list[dict]:

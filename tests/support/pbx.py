@@ -6,6 +6,7 @@ sandbox on the same machine. It is stopped and unmounted at the end even when te
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import time
@@ -120,7 +121,14 @@ def ensure_root(cfg: config_mod.Config) -> None:
 @pytest.fixture(scope="session")
 def pbx_sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
     """The real hotline PBX and city simulator, started once for the session."""
-    cfg = sandbox_config(tmp_path_factory.mktemp("sandbox"))
+    with running_sandbox(sandbox_config(tmp_path_factory.mktemp("sandbox"))) as sandbox:
+        yield sandbox
+
+
+@contextlib.contextmanager
+def running_sandbox(cfg: config_mod.Config) -> Iterator[Sandbox]:
+    """A started sandbox whose simulated agent phones have registered; stopped on exit, even
+    on failure (tests that need one of their own, e.g. with more agents, use it too)."""
     ensure_root(cfg)
     sandbox = Sandbox(cfg)
     sandbox.start(log=lambda *_: None)
