@@ -15,6 +15,7 @@ import datetime as dt
 import itertools
 from collections import deque
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.exc import OperationalError
@@ -29,6 +30,22 @@ from scheduler.placing import CallPlacer, PlacementUnknown, free_agents
 from scheduler.policy import AttemptOutcome, SchedulerPolicy
 
 __all__ = ["CallbackScheduler"]
+
+
+@dataclass(frozen=True)
+class DialStarted:
+    """A callback dialled from the desk: its claimed attempt ``key`` and the Deferred that
+    fires with its ``AttemptOutcome`` once the outcome is recorded."""
+
+    key: str
+    callback_id: int
+    ticket_id: int
+    ticket_number: str
+    agent_code: str
+    ended: Deferred[AttemptOutcome]
+
+
+__all__ += ["DialStarted"]
 
 _log = Logger(namespace="scheduler.service")
 
@@ -375,6 +392,75 @@ class CallbackScheduler:
         if step == "retry" and at is not None and self.leading:
             self.book.set(("place", ident), at)
         await self.placer.forget_trace(key, "callback")
+
+    # -- dialling from the desk ------------------------------------------------------------
+
+    async def dial_now(self, callback_id: int, agent_code: str) -> DialStarted:
+        """Place callback ``callback_id`` now, ringing ``agent_code`` first (the desk's 回拨
+        button): the same claim, attempt row, placement, outcome and SLA as a due attempt, so
+        it is never placed twice. Returns once the attempt is claimed; its outcome follows in
+        ``DialStarted.ended``. Raises ``store.DialRefused`` (nothing changed) when the
+        scheduler is not running here, the callback is being placed, has ended, is another
+        agent's, or the agent is being rung for another callback."""
+        if not self._running:
+            raise store.DialRefused("not-running", "回拨调度未运行 (the callback scheduler is "
+                                                   "not running on this console)")
+        if callback_id in self._active:
+            raise store.DialRefused("being-placed", "该回拨正在拨打中 (this callback is being "
+                                                    "placed right now)")
+        if agent_code in self._reserved:
+            raise store.DialRefused("agent-busy", "您的话机正在为另一个回拨振铃 (your phone is "
+                                                  "being rung for another callback)")
+        queued = callback_id in self._queued
+        if queued:  # due and waiting for a free slot: this press places it instead
+            self._queued.discard(callback_id)
+            self._waiting.remove(callback_id)
+        self._active.add(callback_id)
+        self._reserved.add(agent_code)
+        try:
+            info = await self._db(store.prepare_dial, callback_id, agent_code=agent_code,
+                                  now=self.now(), policy=self.policy)
+            key = await self._db(store.claim, info, agent_code=agent_code, now=self.now(),
+                                 policy=self.policy)
+            if key is None:
+                raise store.DialRefused("being-placed", "该回拨刚被调度占用 (another scheduler "
+                                                        "took this callback just now)")
+        except BaseException:
+            self._reserved.discard(agent_code)
+            self._active.discard(callback_id)
+            if queued and self.leading:
+                self._queued.add(callback_id)
+                self._waiting.appendleft(callback_id)
+            self._pump()
+            raise
+        _log.info("callback {id}: attempt {key} dialled from the desk by agent {agent}",
+                  id=callback_id, key=key, agent=agent_code)
+        ended = Deferred.fromCoroutine(self._dial(key, info, agent_code))
+
+        def released(result: Any) -> Any:
+            self._reserved.discard(agent_code)
+            self._release(callback_id)
+            return result
+        ended.addBoth(released)
+        return DialStarted(key=key, callback_id=callback_id, ticket_id=info.ticket_id,
+                           ticket_number=info.ticket_number, agent_code=agent_code,
+                           ended=ended)
+
+    async def _dial(self, key: str, info: store.CallbackInfo, agent: str) -> AttemptOutcome:
+        """Place a claimed attempt and record its outcome (as ``_attempt`` does)."""
+        try:
+            result = await self.placer.place_callback(
+                key=key, agent_code=agent, citizen=info.citizen_phone,
+                ticket_id=info.ticket_id, ticket_number=info.ticket_number,
+                callback_id=info.id)
+        except Exception as e:  # noqa: BLE001 - claimed: settle it from what Asterisk knows
+            _log.warn("attempt {key}: {error}; asking Asterisk what happened", key=key,
+                      error=e)
+            await self.ami.when_ready()
+            result = await self.placer.recover(key)
+        assert isinstance(result, AttemptOutcome)
+        await self._finish(key, result, agent)
+        return result
 
     # -- surveys ---------------------------------------------------------------------------
 

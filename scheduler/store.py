@@ -526,3 +526,57 @@ def list_callbacks(session: Session, *, status: str | None = None,
 
 
 __all__ += ["PromiseError", "promise", "CallbackRow", "list_callbacks"]
+
+
+# -- dialling from the desk (the agent's 回拨 button) -----------------------------------------
+
+class DialRefused(Exception):
+    """A callback may not be dialled from the desk now. ``reason`` is a stable id for the web
+    layer (``not-running``, ``no-such-callback``, ``being-placed``, ``already-done``,
+    ``not-yours``, ``quiet-hours``, ``no-number``, ``agent-busy``); the message says why in
+    words. Nothing was changed."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+def prepare_dial(session: Session, callback_id: int, *, agent_code: str, now: dt.datetime,
+                 policy: SchedulerPolicy) -> CallbackInfo:
+    """What ``claim`` needs to place callback ``callback_id`` now, ringing ``agent_code``
+    (due or not yet: the agent chose to call back now). Raises DialRefused and writes nothing
+    when it is being placed, has ended, is owned by another agent (and not handed over), falls
+    in quiet hours or has no number to call."""
+    row = session.execute(
+        select(Callback.status, Callback.due_at, Callback.attempts, Callback.handed_over_at,
+               Callback.first_attempt_at, Callback.sla_deadline_at, Ticket.id, Ticket.number,
+               Citizen.phone, Agent.code)
+        .join(Ticket, Ticket.id == Callback.ticket_id)
+        .outerjoin(Citizen, Citizen.id == func.coalesce(Callback.citizen_id, Ticket.citizen_id))
+        .outerjoin(Agent, Agent.id == Callback.owner_agent_id)
+        .where(Callback.id == callback_id)).one_or_none()
+    if row is None:
+        raise DialRefused("no-such-callback", f"没有这个回拨 (no callback {callback_id})")
+    (status, due_at, attempts, handed_over_at, first_at, deadline, ticket_id, ticket_number,
+     citizen_phone, owner_code) = row
+    if status == "in_progress":
+        raise DialRefused("being-placed", "该回拨正在拨打中 (this callback is being placed "
+                                          "right now)")
+    if status != "pending":
+        raise DialRefused("already-done", f"该回拨已结束 (this callback is {status})")
+    if owner_code and owner_code != agent_code and handed_over_at is None:
+        raise DialRefused("not-yours", f"该回拨由坐席 {owner_code} 负责 (only its owner may "
+                                       "dial it)")
+    if policy.quiet.contains(now):
+        raise DialRefused("quiet-hours", "免打扰时段内不回拨 (quiet hours: the scheduler "
+                                         "calls at their end)")
+    if citizen_phone is None:
+        raise DialRefused("no-number", "该回拨没有市民号码 (no citizen number to call)")
+    return CallbackInfo(id=callback_id, ticket_id=ticket_id, ticket_number=ticket_number,
+                        citizen_phone=citizen_phone, due_at=_aware(due_at),  # type: ignore[arg-type]
+                        attempts=attempts, owner_code=owner_code,
+                        handed_over=handed_over_at is not None, first_attempt=first_at is None,
+                        deadline_set=deadline is not None)
+
+
+__all__ += ["DialRefused", "prepare_dial"]
