@@ -158,6 +158,35 @@ def test_scan_finds_due_callbacks_reminders_and_new_closures(session):
     assert ("survey", surveys[0].id) in found
 
 
+def test_scan_reads_each_notice_only_while_it_is_still_to_send(session):
+    """Each notice falls due at its own lead before the due time: a scan finds those that
+    fall before its end, and none already sent or no longer needed (a replied ticket is not
+    escalated nor its department reminded; its agent still is)."""
+    ensure_agents(session, "1002")
+    settings = dict(SETTINGS, remind_department_before_s=300.0, remind_agent_before_s=120.0,
+                    escalate_before_s=200.0)
+
+    def promised(phone: str, in_s: float) -> int:
+        return store.promise(session, new_ticket(session, phone, department="D01"),
+                             _now() + dt.timedelta(seconds=in_s), owner_code="1002",
+                             actor="t", timezone="Asia/Shanghai")
+
+    later = promised("13900000111", 1050)  # department at +750, escalate +850, agent +930
+    sent = promised("13900000112", 600)
+    replied = promised("13900000113", 600)
+    cb = session.get(Callback, sent)
+    cb.department_reminded_at = cb.agent_reminded_at = cb.escalated_at = _now()
+    ticket_id = session.get(Callback, replied).ticket_id
+    TicketService().start_handling(session, ticket_id, actor="D01")
+    TicketService().reply(session, ticket_id, actor="D01", text="done")
+    session.flush()
+    now = _now()
+    found = store.scan(session, now=now, until=now + dt.timedelta(seconds=900),
+                       settings=settings, surveys=False)
+    assert set(found) == {("remind_department", later), ("escalate", later),
+                          ("place", sent), ("place", replied), ("remind_agent", replied)}
+
+
 def test_notices_are_sent_once_and_only_while_needed(session):
     """A reminder is written once (ticket event + column); escalation skips a replied ticket."""
     ensure_agents(session, "1002")
