@@ -85,6 +85,8 @@ class TranscriptionService:
         self._idle: list[defer.Deferred[None]] = []
         #: Set by ``wiring.attach``: removes the finaliser listener.
         self.detach: Callable[[], None] = lambda: None
+        #: ``on_transcribed`` listeners: called with (call id, transcript id, status).
+        self._transcribed: list[Callable[[int, int, str], object]] = []
 
     # -- life ------------------------------------------------------------------------------------
 
@@ -142,6 +144,23 @@ class TranscriptionService:
         d = defer.Deferred.fromCoroutine(self._fill())
         d.addErrback(lambda f: _log.failure("stt: cannot take jobs", f))
 
+    def on_transcribed(self, listener: Callable[[int, int, str], object]) -> Callable[[], None]:
+        """Call ``listener(call_id, transcript_id, status)`` on the reactor once a call's
+        transcript is stored (``done``) or given up (``failed``): the desk shows it then.
+        Returns a function that removes the listener; a failing listener is logged only."""
+        self._transcribed.append(listener)
+        return lambda: self._transcribed.remove(listener) if listener in self._transcribed \
+            else None
+
+    def _announce(self, status: str, job: jobs.JobInput) -> str:
+        if status in (jobs.DONE, jobs.FAILED):
+            for listener in list(self._transcribed):
+                try:
+                    listener(job.call_id, job.id, status)
+                except Exception:  # noqa: BLE001 - a listener never harms the job
+                    _log.failure("stt: transcribed listener {l!r} failed", l=listener)
+        return status
+
     # -- the reactor side of a job ---------------------------------------------------------------
 
     async def _fill(self) -> None:
@@ -166,6 +185,7 @@ class TranscriptionService:
                     break
                 self._running += 1
                 d = deferToThreadPool(self.reactor, self.pool, self._run_job, job)
+                d.addCallback(self._announce, job)
                 d.addErrback(lambda f, j=job: _log.failure(
                     "stt: job {job_id} for call {uniqueid} ended in error", f, job_id=j.id,
                     uniqueid=j.call_uniqueid))

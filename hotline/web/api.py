@@ -51,6 +51,7 @@ def register(router: Router, console: Any) -> None:
     router.add("POST", "/api/bridge", _bridge_start, roles=DESK)
     router.add("POST", "/api/bridge/{action:str}", _bridge_action, roles=DESK)
     router.add("GET", "/api/callbacks", _callbacks, roles=DESK)
+    router.add("POST", "/api/callbacks/{callback_id:int}/dial", _dial_callback, roles=DESK)
     router.add("GET", "/api/drafts/{key:str}", _get_draft, roles=DESK)
     router.add("PUT", "/api/drafts/{key:str}", _put_draft, roles=DESK)
     router.add("DELETE", "/api/drafts/{key:str}", _delete_draft, roles=DESK)
@@ -495,6 +496,7 @@ def due_callbacks(session: Session, user: Principal, *, limit: int = 50) -> list
                                 Callback.owner_agent_id == agent_id))
     return [{"id": cb.id, "due_at": cb.due_at.isoformat(), "status": cb.status,
              "attempts": cb.attempts, "ticket_id": t.id, "ticket": t.number,
+             "owned": cb.owner_agent_id is not None,
              "category": t.category, "description": t.description[:200],
              "phone": c.phone if c else None,
              "overdue": cb.due_at <= utcnow()}
@@ -504,7 +506,47 @@ def due_callbacks(session: Session, user: Principal, *, limit: int = 50) -> list
 async def _callbacks(ctx: Ctx) -> Response:
     limit = int_param(ctx, "limit", 50, 1, 200)
     return json_response({"callbacks": await ctx.console.db.run(due_callbacks, ctx.user,
-                                                                 limit=limit)})
+                                                                 limit=limit),
+                          "can_dial": ctx.console.scheduler is not None
+                          and bool(ctx.user and ctx.user.agent_code)})
+
+
+#: ``DialRefused.reason`` → HTTP status (everything else: 409, not allowed now).
+_DIAL_STATUS = {"no-such-callback": 404, "not-yours": 403}
+
+
+async def _dial_callback(ctx: Ctx) -> Response:
+    """The desk's 回拨 button: place that callback now through the scheduler, ringing the
+    user's own seat first (``CallbackScheduler.dial_now``); 202 once its attempt is claimed,
+    the outcome follows on the event stream."""
+    from scheduler.store import DialRefused
+
+    user = ctx.user
+    assert user is not None
+    callback_id = ctx.params["callback_id"]
+    target = str(callback_id)
+    if not user.agent_code:
+        raise await _bridge_refused(ctx, "callback.dial", target, HTTPError(
+            409, "no-seat", "this account has no agent seat (坐席号); ask an admin"))
+    scheduler = ctx.console.scheduler
+    try:
+        if scheduler is None:
+            raise DialRefused("not-running", "回拨调度未接入此控制台 (no callback scheduler on "
+                                             "this console)")
+        started = await scheduler.dial_now(callback_id, user.agent_code)
+    except DialRefused as e:
+        raise await _bridge_refused(ctx, "callback.dial", target, HTTPError(
+            _DIAL_STATUS.get(e.reason, 409), e.reason, str(e),
+            {"callback": callback_id})) from None
+    except Exception as e:  # the database or the PBX link: say so rather than a bare 500
+        raise await _bridge_refused(ctx, "callback.dial", target, HTTPError(
+            503, "not-available", f"the callback was not dialled: {e}")) from None
+    await ctx.console.audit(ctx, "callback.dial", target=target, details={
+        "attempt": started.key, "ticket": started.ticket_number, "seat": user.agent_code})
+    ctx.console.events.callback_dialling(started)
+    return json_response({"id": callback_id, "attempt": started.key,
+                          "ticket": started.ticket_number, "ticket_id": started.ticket_id,
+                          "state": "dialling"}, 202)
 
 
 # -- drafts --------------------------------------------------------------------------------------

@@ -55,13 +55,15 @@ class WebConsole:
     Collaborators are keyword-only; ``calls``/``notifier``/``agents`` may be None when the
     console runs without a PBX link (the call views then answer 503 with a clear message).
     ``bridge`` is the three-way bridge service once it exists (None: no bridge buttons).
+    ``scheduler`` places callbacks dialled from the desk; ``stt`` tells when a call's
+    transcript is ready (either None: the desk says so).
     """
 
     def __init__(self, *, config: Config, db: Any, reactor: Any, calls: Any = None,
                  notifier: Any = None, agents: Any = None,
                  tickets: TicketService | None = None,
                  directory: DirectoryService | None = None, bridge: Any = None,
-                 softphone: Any = None) -> None:
+                 softphone: Any = None, scheduler: Any = None, stt: Any = None) -> None:
         web = config["web"]
         self.config = config
         self.db = db
@@ -72,6 +74,10 @@ class WebConsole:
         self.bridge = bridge
         #: hotline.softphone's plugin: the browser as the agent's phone (None: desk phones only).
         self.softphone = softphone
+        #: The callback scheduler (the desk's 回拨 button places through it; None: refused).
+        self.scheduler = scheduler
+        #: The transcription service (its finished transcripts are pushed to the desk).
+        self.stt = stt
         self.zone = zoneinfo.ZoneInfo(config["site"]["timezone"])
         self.tickets = tickets or TicketService(timezone=config["site"]["timezone"])
         self.directory = directory or DirectoryService(timezone=config["site"]["timezone"])
@@ -91,9 +97,9 @@ class WebConsole:
                                      trim_blocks=True, lstrip_blocks=True)
         self.templates.filters["local"] = self.local_time
         self.router = Router(self)
-        from hotline.web import api, desk, events, liaison, open311, reports, site
+        from hotline.web import api, desk, events, liaison, open311, reports, site, transcripts
         self.events = events.EventStream(self)
-        for module in (site, api, desk, liaison, open311, reports):
+        for module in (site, api, desk, liaison, open311, reports, transcripts):
             module.register(self.router, self)
         self.events.register(self.router)
         self.site = Site(_Root(self.router, softphone.resource(self.softphone_agent)
@@ -190,6 +196,8 @@ def attach(controller: Any) -> WebConsole:
         tickets=getattr(controller, "tickets", None),
         directory=getattr(controller, "directory", None),
         bridge=getattr(controller, "bridge", None),
-        softphone=getattr(controller, "softphone", None))
+        softphone=getattr(controller, "softphone", None),
+        scheduler=getattr(controller, "scheduler", None),
+        stt=getattr(controller, "stt", None))
     controller.web = console
     return console

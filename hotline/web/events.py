@@ -15,6 +15,10 @@ fans out to every open ``/api/events`` stream; nothing polls. Per stream:
   handled the AMI event (``ConfbridgeJoin``/``Leave``/``End``, ``Newstate``, ``Hangup``,
   ``OriginateResponse``: one ``callLater(0)`` later) and when a leg's ``ringing``/``done`` or a
   room's ``ended_d`` fires (failures are named on the service's own timer). Nothing polls.
+- ``callback``: a callback the user dialled from the desk (回拨): ``dialling`` once its attempt
+  is claimed, ``ended`` with the attempt's outcome and the callback's status once recorded.
+- ``transcript``: the speech-to-text job of a call at the user's seat ended
+  (``hotline.web.transcripts``: the dialog with speaker labels, or why it failed).
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ from hotline.web.api import caller_view
 from hotline.web.roles import DESK
 from hotline.web.rooms import room_for, room_view
 from hotline.web.routing import SECURITY_HEADERS, STREAMING, Ctx, HTTPError, Router
+from hotline.web.transcripts import transcript_of_call
 
 if TYPE_CHECKING:
     from hotline.web.app import WebConsole
@@ -78,6 +83,7 @@ class EventStream:
         self._hooked: dict[str, set[int]] = {}
         self._bridge_subs: list[Any] = []
         self._sync_call: Any = None
+        self._remove_transcribed: Any = None
 
     def register(self, router: Router) -> None:
         router.add("GET", "/api/events", self._open, roles=DESK)
@@ -92,11 +98,17 @@ class EventStream:
         if bridge is not None and not self._bridge_subs:
             self._bridge_subs = [bridge.ami.subscribe(name, self._on_bridge_event)
                                  for name in BRIDGE_EVENTS]
+        stt = self.console.stt
+        if stt is not None and self._remove_transcribed is None:
+            self._remove_transcribed = stt.on_transcribed(self._on_transcribed)
 
     def stop(self) -> None:
         if self._remove_listener is not None:
             self._remove_listener()
             self._remove_listener = None
+        if self._remove_transcribed is not None:
+            self._remove_transcribed()
+            self._remove_transcribed = None
         if self._keepalive is not None and self._keepalive.running:
             self._keepalive.stop()
         for sub in self._bridge_subs:
@@ -244,6 +256,49 @@ class EventStream:
                 del self._rooms[name]
                 self._hooked.pop(name, None)
 
+    # -- callbacks dialled from the desk, transcripts ---------------------------------------------
+
+    def _to_seat(self, seat: str | None, event: str, data: Any) -> None:
+        for client in list(self.clients):
+            if seat and client.seat == seat:
+                client.send(event, data)
+
+    def callback_dialling(self, started: Any) -> None:
+        """A callback was dialled from the desk (``CallbackScheduler.dial_now``): tell the
+        agent's desks now, and again with the outcome once it is recorded."""
+        seat = started.agent_code
+        base = {"id": started.callback_id, "attempt": started.key,
+                "ticket": started.ticket_number, "ticket_id": started.ticket_id}
+        self._to_seat(seat, "callback", {**base, "state": "dialling"})
+
+        def ended(result: Any) -> Any:
+            d = self.console.db.run(_callback_state, started.callback_id)
+            d.addCallback(lambda row: self._to_seat(seat, "callback", {
+                **base, **row, "state": "ended", "outcome": result.outcome,
+                "detail": result.detail}))
+            return d
+
+        def failed(failure: Any) -> None:
+            _log.failure("callback {id}: attempt {key} dialled from the desk failed", failure,
+                         id=started.callback_id, key=started.key)
+            self._to_seat(seat, "callback", {**base, "state": "error",
+                                             "message": "回拨出错 (the attempt failed; logged)"})
+        started.ended.addCallbacks(ended, failed)
+        started.ended.addErrback(lambda f: _log.failure(
+            "callback {id}: cannot show the outcome", f, id=started.callback_id))
+
+    def _on_transcribed(self, call_id: int, transcript_id: int, status: str) -> None:
+        """The speech-to-text service stored (or gave up) a call's transcript: push it to
+        the desks of the seat that took the call."""
+        d = self.console.db.run(transcript_of_call, call_id)
+
+        def push(view: dict[str, Any] | None) -> None:
+            if view is not None and view["agent"]:
+                self._to_seat(view["agent"], "transcript", view)
+        d.addCallback(push)
+        d.addErrback(lambda f: _log.failure("transcript of call {id}: cannot push it", f,
+                                            id=call_id))
+
     def _deliver(self, client: _Client, call: dict[str, Any]) -> None:
         client.send("call", call)
         agent = call.get("agent") or {}
@@ -273,3 +328,13 @@ class EventStream:
                                 "sent_at": self.console.reactor.seconds()})
 
         shared.addCallbacks(send, failed)
+
+
+def _callback_state(session: Any, callback_id: int) -> dict[str, Any]:
+    from db.models import Callback
+
+    cb = session.get(Callback, callback_id)
+    if cb is None:
+        return {"status": "gone"}
+    return {"status": cb.status, "result": cb.outcome, "attempts": cb.attempts,
+            "sla_met": cb.sla_met}

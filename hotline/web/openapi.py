@@ -144,6 +144,21 @@ def document(console: Any = None) -> dict[str, Any]:
             "security": _SESSION,
             "parameters": [_query("limit", {"type": "integer", "minimum": 1, "maximum": 200})],
             "responses": {"200": _json(_OBJ), **_errors(400, 401, 403)}}},
+        "/api/callbacks/{callback_id}/dial": {"post": {
+            "summary": "Dial a callback now (回拨): the scheduler rings the user's seat, then the "
+                       "citizen, and records the attempt; refused while it is being placed, "
+                       "after it ended, when it is another agent's or no scheduler runs",
+            "security": _WRITE,
+            "parameters": [_path("callback_id", {"type": "integer", "minimum": 0,
+                                                 "maximum": 999_999_999})],
+            "responses": {"202": _json(_OBJ, "the attempt is claimed and dialling; its outcome "
+                                             "follows on /api/events"),
+                          **_errors(401, 403, 404, 409, 503)}}},
+        "/api/transcripts/latest": {"get": {
+            "summary": "The transcript of the last finished call at the user's seat (speakers "
+                       "市民/坐席/部门), or where its speech-to-text job stands",
+            "security": _SESSION,
+            "responses": {"200": _json(_OBJ), **_errors(401, 403, 404, 409)}}},
         "/api/drafts/{key}": {
             "get": {"summary": "A ticket form's draft", "security": _SESSION,
                     "parameters": [draft_key],
@@ -164,7 +179,8 @@ def document(console: Any = None) -> dict[str, Any]:
                            _query("actor", {"type": "string", "maxLength": 64})],
             "responses": {"200": _json(_OBJ), **_errors(400, 401, 403)}}},
         "/api/events": {"get": {
-            "summary": "Server-Sent Events: pop, call, agent, bridge (desk roles)",
+            "summary": "Server-Sent Events: pop, call, agent, bridge, callback, transcript "
+                       "(desk roles)",
             "security": _SESSION,
             "responses": {"200": {"description": "an event stream",
                                   "content": {"text/event-stream": {"schema":

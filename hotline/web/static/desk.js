@@ -23,7 +23,7 @@
   var currentCall = null;
   var bridgeOn = desk.dataset.bridge === "yes";
   var room = null;  // the three-way call at this seat, as GET /api/bridge and the stream give it
-  window.hotlineDesk = { pops: [], rooms: [] };
+  window.hotlineDesk = { pops: [], rooms: [], transcripts: [] };
 
   function api(method, path, body) {
     var opts = { method: method, credentials: "same-origin", headers: {} };
@@ -175,6 +175,8 @@
     es.addEventListener("call", function (ev) { onCall(JSON.parse(ev.data)); });
     es.addEventListener("agent", function (ev) { onAgent(JSON.parse(ev.data)); });
     es.addEventListener("bridge", function (ev) { showRoom(JSON.parse(ev.data)); });
+    es.addEventListener("callback", function (ev) { onCallback(JSON.parse(ev.data)); });
+    es.addEventListener("transcript", function (ev) { showTranscript(JSON.parse(ev.data)); });
     es.addEventListener("hello", function () { desk.dataset.live = "yes"; });
     es.onerror = function () { desk.dataset.live = "no"; };
   }
@@ -327,19 +329,114 @@
     }).catch(function () { /* shown on first change */ });
   }
 
-  // -- callbacks due -------------------------------------------------------------------------------
+  // -- my callbacks (我的回拨): the ticket, and a dial button that places that callback now ------
+  var OUTCOME = { answered: "已接通市民", no_answer: "市民未接听", busy: "市民占线", failed: "市民号码呼叫失败",
+                  citizen_hangup: "市民挂断", agent_no_answer: "您的话机未接", agent_busy: "您的话机忙",
+                  agent_failed: "您的话机未能接通", agent_hangup: "您在接通市民前挂机" };
+  var CB_STATUS = { pending: "待回拨", in_progress: "拨打中", done: "已回拨", failed: "未联系上" };
+  var dialing = {};  // callback id -> what the stream said last, kept across list reloads
+  function cbRow(id) { return document.querySelector('#callbacks li[data-id="' + id + '"]'); }
+  function showDial(id, text, cls, busy) {
+    var row = cbRow(id);
+    if (!row) return;
+    var st = row.querySelector(".cb-state");
+    st.textContent = text; st.className = "cb-state" + (cls ? " " + cls : "");
+    row.dataset.dial = cls || "";
+    var b = row.querySelector(".dial-btn");
+    if (b) { b.disabled = !!busy; }
+  }
+  function onCallback(ev) {
+    dialing[ev.id] = ev;
+    if (ev.state === "dialling") {
+      showDial(ev.id, "正在回拨 " + ev.ticket + "：先响您的话机，接起后拨市民…", "", true);
+    } else if (ev.state === "ended") {
+      var ok = ev.outcome === "answered";
+      showDial(ev.id, (OUTCOME[ev.outcome] || ev.outcome) + " · " + (CB_STATUS[ev.status] || ev.status) +
+               (ev.status === "pending" ? "（将自动重拨）" : ""), ok ? "ok" : "error", ev.status !== "pending");
+      var row = cbRow(ev.id);
+      if (row) row.dataset.outcome = ev.outcome;
+      setTimeout(loadCallbacks, ev.status === "pending" ? 1500 : 8000);
+    } else {
+      showDial(ev.id, ev.message || "回拨出错", "error", false);
+    }
+  }
+  function dial(b) {
+    var id = b.dataset.id;
+    b.disabled = true;
+    showDial(id, "正在发起回拨…", "", true);
+    api("POST", "/api/callbacks/" + encodeURIComponent(id) + "/dial").then(function (r) {
+      if (!dialing[id] || dialing[id].attempt !== r.attempt) onCallback({ id: id, attempt: r.attempt, ticket: r.ticket, state: "dialling" });
+    }).catch(function (e) {
+      showDial(id, "未回拨：" + e.message, "error", e.data && e.data.error === "being-placed");
+    });
+  }
   function loadCallbacks() {
     api("GET", "/api/callbacks").then(function (r) {
       fill($("callbacks"), r.callbacks, function (c) {
         var e = document.createElement("li");
-        if (c.overdue) e.className = "error";
+        e.dataset.id = c.id;
+        var text = document.createElement("span");
+        text.className = "cb-text" + (c.overdue ? " error" : "");
         var a = document.createElement("a"); a.href = "/tickets/" + c.ticket_id; a.target = "_blank"; a.textContent = c.ticket;
-        e.appendChild(document.createTextNode(localTime(c.due_at) + " "));
-        e.appendChild(a);
-        e.appendChild(document.createTextNode(" " + (c.phone || "") + " " + (c.category || "")));
+        text.appendChild(document.createTextNode(localTime(c.due_at) + " "));
+        text.appendChild(a);
+        text.appendChild(document.createTextNode(" " + (c.phone || "") + " " + (c.category || "")));
+        e.appendChild(text);
+        var b = document.createElement("button");
+        b.type = "button"; b.className = "dial-btn"; b.textContent = "回拨"; b.dataset.id = c.id;
+        var why = !r.can_dial ? (seat ? "回拨调度未接入" : "此账号没有坐席号") : (c.status === "in_progress" ? "正在拨打中" : "");
+        b.disabled = !!why;
+        b.title = why || ("现在回拨 " + c.ticket + "：先响您的话机，再拨市民");
+        e.appendChild(b);
+        var st = document.createElement("span");
+        st.className = "cb-state";
+        st.textContent = (CB_STATUS[c.status] || c.status) + (c.attempts ? " · 已拨 " + c.attempts + " 次" : "");
+        e.appendChild(st);
         return e;
       }, "暂无");
+      Object.keys(dialing).forEach(function (id) {
+        var ev = dialing[id];
+        if (ev.state === "dialling" && cbRow(id)) onCallback(ev);
+      });
     }).catch(function () { /* not fatal */ });
+  }
+  $("callbacks").addEventListener("click", function (ev) {
+    var b = ev.target.closest ? ev.target.closest(".dial-btn") : null;
+    if (b && !b.disabled) dial(b);
+  });
+
+  // -- the transcript of the seat's last call ----------------------------------------------------
+  var JOB = { none: "未转写", queued: "排队中", running: "转写中", done: "已完成", failed: "转写失败" };
+  var shownTranscript = null;
+  function clock(s) {
+    var m = Math.floor(s / 60), r = s - 60 * m;
+    return (m < 10 ? "0" : "") + m + ":" + (r < 10 ? "0" : "") + r.toFixed(1);
+  }
+  function showTranscript(t) {
+    if (!t || !t.call) return;
+    if (shownTranscript && shownTranscript.ended_at && t.ended_at && t.ended_at < shownTranscript.ended_at) return;  // an older call's
+    shownTranscript = t;
+    var card = $("transcript-card");
+    card.dataset.call = t.call; card.dataset.status = t.status;
+    var badge = $("transcript-state");
+    badge.textContent = JOB[t.status] || t.status;
+    $("transcript-call").textContent = "通话 " + localTime(t.ended_at) + (t.ticket ? " · 工单 " + t.ticket : "") +
+      (t.status === "failed" && t.error ? " · " + t.error : "") + (t.model ? " · 模型 " + t.model : "");
+    fill($("transcript"), t.segments || [], function (g) {
+      var e = document.createElement("li");
+      e.className = g.speaker;
+      e.dataset.speaker = g.speaker;
+      var who = document.createElement("span"); who.className = "who"; who.textContent = g.label;
+      var at = document.createElement("span"); at.className = "at"; at.textContent = clock(g.start_s);
+      var said = document.createElement("span"); said.className = "said"; said.textContent = g.text;
+      e.appendChild(who); e.appendChild(at); e.appendChild(said);
+      return e;
+    }, t.status === "done" ? "（没有听到说话）" : (JOB[t.status] || t.status) + "…");
+    window.hotlineDesk.transcripts.push({ call: t.call, status: t.status, at: Date.now() });
+  }
+  function loadTranscript() {
+    if (!seat) return;
+    api("GET", "/api/transcripts/latest").then(showTranscript).catch(function () { /* no call yet */ });
   }
 
   // -- keyboard: the answer-side actions without the mouse --------------------------------------
@@ -368,6 +465,7 @@
 
   loadDraft("new");
   loadCallbacks();
+  loadTranscript();
   search();
   connect();
 })();
