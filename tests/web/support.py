@@ -12,7 +12,7 @@ from urllib.parse import urlencode
 
 from twisted.internet import threads
 
-__all__ = ["HTTP", "Reply", "sign_in"]
+__all__ = ["HTTP", "Reply", "sign_in", "EventReader"]
 
 
 @dataclass
@@ -93,3 +93,66 @@ async def sign_in(client: HTTP, username: str, password: str) -> Reply:
     return await client.post("/login", form={"_csrf": form_csrf(page.text),
                                              "username": username, "password": password,
                                              "next": "/"})
+
+
+class EventReader:
+    """One ``/api/events`` stream read in a thread, as the desk's EventSource reads it: each
+    event is parsed into ``events`` as ``(name, data)`` the moment it arrives. ``close()``
+    ends it (so does the console stopping)."""
+
+    def __init__(self, port: int, cookies: dict[str, str]) -> None:
+        import threading
+
+        self.port = port
+        self.cookie = "; ".join(f"{k}={v}" for k, v in cookies.items())
+        self.events: list[tuple[str, Any]] = []
+        self.status: int | None = None
+        self._conn: http.client.HTTPConnection | None = None
+        self._thread = threading.Thread(target=self._read, daemon=True, name="sse-reader")
+
+    def start(self) -> EventReader:
+        self._thread.start()
+        return self
+
+    def _read(self) -> None:
+        conn = self._conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=120)
+        try:
+            conn.request("GET", "/api/events", headers={"Cookie": self.cookie,
+                                                        "Accept": "text/event-stream"})
+            resp = conn.getresponse()
+            self.status = resp.status
+            buf = b""
+            while True:
+                chunk = resp.read1(4096)
+                if not chunk:
+                    return
+                buf += chunk
+                while b"\n\n" in buf:
+                    block, buf = buf.split(b"\n\n", 1)
+                    name, data = "message", []
+                    for line in block.decode("utf-8").split("\n"):
+                        if line.startswith("event: "):
+                            name = line[len("event: "):]
+                        elif line.startswith("data: "):
+                            data.append(line[len("data: "):])
+                    if data:
+                        self.events.append((name, jsonlib.loads("\n".join(data))))
+        except OSError:
+            return  # closed by close()
+        finally:
+            conn.close()
+
+    def named(self, name: str) -> list[Any]:
+        """The data of every event called ``name`` so far, in order."""
+        return [data for n, data in list(self.events) if n == name]
+
+    def close(self) -> None:
+        import socket
+
+        conn = self._conn
+        if conn is not None and conn.sock is not None:
+            try:
+                conn.sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+        self._thread.join(5)

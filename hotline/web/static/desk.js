@@ -367,7 +367,7 @@
     api("POST", "/api/callbacks/" + encodeURIComponent(id) + "/dial").then(function (r) {
       if (!dialing[id] || dialing[id].attempt !== r.attempt) onCallback({ id: id, attempt: r.attempt, ticket: r.ticket, state: "dialling" });
     }).catch(function (e) {
-      showDial(id, "未回拨：" + e.message, "error", e.data && e.data.error === "being-placed");
+      showDial(id, "未回拨：" + e.message, "error", e.data && e.data.error_id === "being-placed");
     });
   }
   function loadCallbacks() {
