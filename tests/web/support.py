@@ -137,8 +137,8 @@ class EventReader:
                             data.append(line[len("data: "):])
                     if data:
                         self.events.append((name, jsonlib.loads("\n".join(data))))
-        except OSError:
-            return  # closed by close()
+        except (OSError, http.client.HTTPException):
+            return  # closed by close(), or cut by the console stopping
         finally:
             conn.close()
 
