@@ -37,6 +37,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -110,7 +111,11 @@ class _Ticker:
     processes on the machine, not this one's threads: a thread waiting for the GIL sleeps, it
     is not queued). ``stall - queued`` is the part of the stall this process is answerable for
     (its own work, the GIL held by its other threads, its collector), with the load of the
-    machine taken out. It also times every collector pass (``gc.callbacks``).
+    machine taken out. It also times every collector pass (``gc.callbacks``), and for the
+    worst stall of each phase keeps what the process did meanwhile: its CPU time on all
+    threads and how long its other threads waited for a CPU (a thread that holds the GIL
+    while the machine makes it wait stalls the reactor too: that part is counted as ours in
+    ``stall - queued``, this shows how much of it there was).
     """
 
     def __init__(self, reactor: Any) -> None:
@@ -122,12 +127,16 @@ class _Ticker:
         self._schedstat = _open_schedstat()
         self._last, self._cpu, self._queued = time.perf_counter(), time.thread_time(), 0.0
         self._gc_start = 0.0
+        self._pcpu, self._others, self._tasks, self._ticks = time.process_time(), 0.0, {}, 0
+        self._steal = _steal_s()
+        self.detail: dict[str, dict[str, float]] = {}
         self._loop = LoopingCall(self._tick)
         self._loop.clock = reactor
 
     def start(self) -> None:
         self._last, self._cpu = time.perf_counter(), time.thread_time()
         self._queued = self._queued_s()
+        self._pcpu, self._others = time.process_time(), self._others_queued_s()
         gc.callbacks.append(self._on_gc)
         self._loop.start(TICK_S, now=False)
 
@@ -139,6 +148,29 @@ class _Ticker:
         if self._schedstat is None:
             return 0.0
         return int(os.pread(self._schedstat, 100, 0).split()[1]) / 1e9
+
+    def _others_queued_s(self) -> float:
+        """Run-queue wait of this process's other threads so far (their files kept open,
+        the list of threads read again every second)."""
+        if self._ticks % 200 == 0:
+            try:
+                tids = set(os.listdir("/proc/self/task")) - {str(threading.get_native_id())}
+            except OSError:
+                tids = set()
+            for tid in set(self._tasks) - tids:
+                os.close(self._tasks.pop(tid))
+            for tid in tids - set(self._tasks):
+                try:
+                    self._tasks[tid] = os.open(f"/proc/self/task/{tid}/schedstat", os.O_RDONLY)
+                except OSError:
+                    pass
+        total = 0.0
+        for fd in self._tasks.values():
+            try:
+                total += int(os.pread(fd, 100, 0).split()[1]) / 1e9
+            except (OSError, IndexError, ValueError):
+                pass  # the thread ended
+        return total
 
     def _keep(self, key: str, value: float) -> None:
         self.worst[key] = max(self.worst.get(key, 0.0), value)
@@ -155,7 +187,29 @@ class _Ticker:
         self._keep(self.phase, stall)
         self._keep(f"{self.phase}-cpu", max(cpu - self._cpu, 0.0))
         self._keep(f"{self.phase}-own", max(stall - (queued - self._queued), 0.0))
+        self._ticks += 1
+        pcpu, others, steal = time.process_time(), self._others_queued_s(), _steal_s()
+        if stall >= self.worst.get(f"{self.phase}-detail", 0.0):
+            self.worst[f"{self.phase}-detail"] = stall
+            self.detail[self.phase] = {
+                "stall_ms": round(stall * 1000, 1),
+                "reactor_cpu_ms": round((cpu - self._cpu) * 1000, 1),
+                "reactor_cpu_queue_ms": round((queued - self._queued) * 1000, 1),
+                "process_cpu_ms": round((pcpu - self._pcpu) * 1000, 1),
+                "other_threads_cpu_queue_ms": round(max(others - self._others, 0.0) * 1000, 1),
+                "machine_steal_ms": round((steal - self._steal) * 1000, 1)}
         self._last, self._cpu, self._queued = now, cpu, queued
+        self._pcpu, self._others, self._steal = pcpu, others, steal
+
+
+def _steal_s() -> float:
+    """CPU time the hypervisor gave to other guests, all CPUs (``/proc/stat``; 0 if none)."""
+    try:
+        with open("/proc/stat", "rb") as f:
+            fields = f.readline().split()
+        return int(fields[8]) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return 0.0
 
 
 def _open_schedstat() -> int | None:
@@ -362,6 +416,7 @@ def _figures(due: dict[int, float], ticker: _Ticker, *, load_s: float,
         "max_reactor_stall_less_cpu_queue_ms": round(ticker.worst.get("burst-own", 0.0) * 1000,
                                                      1),
         "max_gc_pause_ms": round(ticker.worst.get("burst-gc", 0.0) * 1000, 1),
+        "worst_stall": ticker.detail.get("burst", {}),
         "start_reactor_stall_ms": round(max(ticker.worst.get("start", 0.0),
                                             ticker.worst.get("idle", 0.0)) * 1000, 1),
         "start_reactor_busy_ms": round(max(ticker.worst.get("start-cpu", 0.0),
@@ -443,6 +498,11 @@ def main() -> None:
             out[k] = ours[k]
         if k in ref:
             out[f"reference_{k}"] = ref[k]
+    for side, prefix in (("ours", ""), ("reference", "reference_")):
+        if results[side].get("worst_stall"):
+            out[f"{prefix}worst_stall"] = results[side]["worst_stall"]
+            print(f"worst burst stall, {side}: " + ", ".join(
+                f"{k} {v}" for k, v in results[side]["worst_stall"].items()))
     if ours.get("max_reactor_stall_ms") and ref.get("max_reactor_stall_ms"):
         out["stall_ratio_reference_over_ours"] = round(
             ref["max_reactor_stall_ms"] / max(ours["max_reactor_stall_ms"], 0.1), 1)
