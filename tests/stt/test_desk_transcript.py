@@ -15,7 +15,6 @@ from sqlalchemy import select
 from twisted.internet import reactor
 
 from db.models import Call, Transcript, TranscriptSegment
-from db.session import Database
 from hotline.calls.notifier import CallNotifier
 from hotline.stt import jobs
 from hotline.stt.service import TranscriptionService
@@ -30,14 +29,6 @@ from tests.web.support import HTTP, EventReader, sign_in
 
 OTHER_PASSWORD = "agent-pass-1002"
 HOSTILE = '<b>粗体</b><img src=x onerror="window.__xss=1">'
-
-
-@pytest.fixture
-def database(db_url):
-    db = Database(db_url, threads=2, reactor=reactor)
-    db.start()
-    yield db
-    db.stop()
 
 
 @pytest.fixture
@@ -59,16 +50,16 @@ def _call_at_seat(db, uniqueid: str, recordings, seat: str = "1001") -> int:
 
 
 @pytest_twisted.async_yield_fixture
-async def desk(database, registry, stt_state, tmp_path):
+async def desk(db, registry, stt_state, tmp_path):
     """A console (no PBX: a bare call notifier) whose desk hears the transcription service,
     with agent1 at seat 1001 and agent2 at seat 1002."""
-    add_users(database)
-    with database.begin() as s:
+    add_users(db)
+    with db.begin() as s:
         accounts.create_user(s, "agent2", role="agent", password=OTHER_PASSWORD,
                              agent_code="1002")
-    service = TranscriptionService(config=stt_config(stt_state), db=database, reactor=reactor,
+    service = TranscriptionService(config=stt_config(stt_state), db=db, reactor=reactor,
                                    registry=registry, worker_name="desk-test")
-    web = WebConsole(config=web_config(tmp_path), db=database, reactor=reactor,
+    web = WebConsole(config=web_config(tmp_path), db=db, reactor=reactor,
                      notifier=CallNotifier(), stt=service)
     await service.start()
     await web.start()
@@ -86,12 +77,12 @@ async def _signed_in(port: int, username: str, password: str) -> HTTP:
 
 
 @pytest_twisted.ensureDeferred
-async def test_transcript_is_pushed_to_its_seat_and_loaded_again(desk, database, call_audio):
+async def test_transcript_is_pushed_to_its_seat_and_loaded_again(desk, db, call_audio):
     """Before the job: the last call says "none". When the job ends the seat's stream gets the
     dialog (citizen then agent, labelled 市民/坐席, each with text) and another seat's stream
     does not; after a reload the same transcript comes from the API."""
     web, service = desk
-    call_id = _call_at_seat(database, "1700000900.1", call_audio)
+    call_id = _call_at_seat(db, "1700000900.1", call_audio)
     mine = await _signed_in(web.port, "agent1", PASSWORDS["agent1"])
     other = await _signed_in(web.port, "agent2", OTHER_PASSWORD)
     before = (await mine.get("/api/transcripts/latest")).json()
@@ -129,7 +120,7 @@ async def test_transcript_is_pushed_to_its_seat_and_loaded_again(desk, database,
 
 @pytest.mark.browser
 @pytest_twisted.ensureDeferred
-async def test_desk_shows_the_transcript_with_speakers_as_text(desk, database, call_audio,
+async def test_desk_shows_the_transcript_with_speakers_as_text(desk, db, call_audio,
                                                                db_url):
     """In Chromium: the desk's transcript card fills in when the job ends (no reload), one line
     per utterance with its speaker; a reloaded desk loads it again, and a text that looks like
@@ -139,7 +130,7 @@ async def test_desk_shows_the_transcript_with_speakers_as_text(desk, database, c
     from tests.web.browser import Browser
 
     web, service = desk
-    call_id = _call_at_seat(database, "1700000901.1", call_audio)
+    call_id = _call_at_seat(db, "1700000901.1", call_audio)
     browser = Browser()
     await browser.start()
     try:
@@ -169,7 +160,7 @@ async def test_desk_shows_the_transcript_with_speakers_as_text(desk, database, c
         assert lines and lines[0][:2] == ["citizen", "市民"]
         assert {(sp, who) for sp, who, _ in lines} == {("citizen", "市民"), ("agent", "坐席")}
         assert all(said.strip() for _, _, said in lines)
-        with database.begin() as s:
+        with db.begin() as s:
             seg = s.scalars(select(TranscriptSegment).join(Transcript)
                             .where(Transcript.call_id == call_id)
                             .order_by(TranscriptSegment.start_s)).first()
