@@ -528,6 +528,11 @@ async def _dial_callback(ctx: Ctx) -> Response:
     if not user.agent_code:
         raise await _bridge_refused(ctx, "callback.dial", target, HTTPError(
             409, "no-seat", "this account has no agent seat (坐席号); ask an admin"))
+    calls = ctx.console.calls
+    if calls is not None and current_call(calls, ctx.console.bridge, user.agent_code):
+        raise await _bridge_refused(ctx, "callback.dial", target, HTTPError(
+            409, "on-a-call", "您正在通话中，挂机后再回拨 (your seat is on a call: the callback "
+            "would ring your phone during it)", {"callback": callback_id}))
     scheduler = ctx.console.scheduler
     try:
         if scheduler is None:

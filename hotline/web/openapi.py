@@ -147,7 +147,8 @@ def document(console: Any = None) -> dict[str, Any]:
         "/api/callbacks/{callback_id}/dial": {"post": {
             "summary": "Dial a callback now (回拨): the scheduler rings the user's seat, then the "
                        "citizen, and records the attempt; refused while it is being placed, "
-                       "after it ended, when it is another agent's or no scheduler runs",
+                       "after it ended, when it is another agent's, while the seat is on a "
+                       "call or when no scheduler runs",
             "security": _WRITE,
             "parameters": [_path("callback_id", {"type": "integer", "minimum": 0,
                                                  "maximum": 999_999_999})],

@@ -113,3 +113,36 @@ async def test_latest_transcript_of_a_seat_without_calls_is_404(console):
     assert r.status == 404 and r.json()["error_id"] == "no-call"
     boss, _ = await _agent(console.port, "boss")
     assert (await boss.get("/api/transcripts/latest")).status == 409
+
+
+class _LiveView:
+    """The live call view with one call talking at seat 1001 (what the tracker reports while
+    the agent takes a citizen's call)."""
+
+    def live_calls(self):
+        from hotline.agents.service import interface_of
+
+        return [{"uniqueid": "1700001000.1", "state": "talking", "caller": "13900000199",
+                 "agent": {"interface": interface_of("1001")}}]
+
+
+@pytest_twisted.ensureDeferred
+async def test_dial_while_the_seat_is_on_a_call_is_refused(db, tmp_path):
+    """An agent talking to a citizen is not rung for a callback in the middle of it: 409
+    "on-a-call", audited, and the scheduler is never asked."""
+    add_users(db)
+    cfg = web_config(tmp_path)
+    scheduler = CallbackScheduler(config=cfg, ami=None, db=db, reactor=reactor, node="t")
+    scheduler._running = True
+    web = WebConsole(config=cfg, db=db, reactor=reactor, scheduler=scheduler,
+                     calls=_LiveView())
+    await web.start()
+    try:
+        cb_id = _callback(db)
+        agent, csrf = await _agent(web.port)
+        r = await agent.post(f"/api/callbacks/{cb_id}/dial", headers={"X-CSRF-Token": csrf})
+    finally:
+        await web.stop()
+    assert r.status == 409 and r.json()["error_id"] == "on-a-call"
+    assert _audit(db, "callback.dial") == [("failed", str(cb_id), "on-a-call")]
+    assert _untouched(db, cb_id) and not scheduler._active
