@@ -1,7 +1,8 @@
 # -*- test-case-name: tests.web.test_api -*-
 """The JSON API under ``/api/``: tickets, live calls, callers, directory, the three-way bridge
-of the agent's own call, agents, callbacks, drafts and the audit log. Signed-in by the console's session cookie; every state-changing
-call needs the ``X-CSRF-Token`` header. The OpenAPI document is ``/api/openapi.json``."""
+of the agent's own call, agents, callbacks (and dialling one now: 回拨), drafts and the audit
+log. Signed-in by the console's session cookie; every state-changing call needs the
+``X-CSRF-Token`` header. The OpenAPI document is ``/api/openapi.json``."""
 
 from __future__ import annotations
 
@@ -407,7 +408,8 @@ def _bridge_body(ctx: Ctx) -> tuple[int, str | None, str | None]:
     return entry, number, call
 
 
-async def _bridge_refused(ctx: Ctx, action: str, target: str | None, err: HTTPError) -> HTTPError:
+async def _refused(ctx: Ctx, action: str, target: str | None, err: HTTPError) -> HTTPError:
+    """Audit a refused action with its reason; returns the error for the caller to raise."""
     await ctx.console.audit(ctx, action, target=target, outcome="failed",
                             details={"error_id": err.error_id, "why": err.message})
     return err
@@ -429,20 +431,20 @@ async def _bridge_start(ctx: Ctx) -> Response:
     target = call["uniqueid"] if call else asked
     if asked is not None and (call is None or asked not in (call["uniqueid"],
                                                              call.get("hotline_call_id"))):
-        raise await _bridge_refused(ctx, "bridge.start", asked, HTTPError(
+        raise await _refused(ctx, "bridge.start", asked, HTTPError(
             403, "not-your-call", "只能对自己当前的通话发起三方通话 (that call is not your "
             "current call)", {"call": asked}))
     if call is None:
-        raise await _bridge_refused(ctx, "bridge.start", None, HTTPError(
+        raise await _refused(ctx, "bridge.start", None, HTTPError(
             409, "no-current-call", "您当前没有通话，无法发起三方通话 (no call is ringing or "
             "talking at your seat)"))
     try:
         attempt = await bridge.bridge(call["uniqueid"], entry, number=number)
     except BridgeError as e:
-        raise await _bridge_refused(ctx, "bridge.start", target, HTTPError(
+        raise await _refused(ctx, "bridge.start", target, HTTPError(
             e.status, e.error_id, str(e), e.details)) from None
     except Exception as e:  # the PBX link: say so rather than a bare 500
-        raise await _bridge_refused(ctx, "bridge.start", target, HTTPError(
+        raise await _refused(ctx, "bridge.start", target, HTTPError(
             503, "pbx-unavailable", f"the PBX did not do it: {e}")) from None
     room = attempt.room
     await ctx.console.audit(ctx, "bridge.start", target=target, details={
@@ -463,17 +465,17 @@ async def _bridge_action(ctx: Ctx) -> Response:
     call = current_call(calls, bridge, seat)
     room = bridge.room_of(call["uniqueid"]) if call is not None else None
     if room is None:
-        raise await _bridge_refused(ctx, audit_action, call["uniqueid"] if call else None,
+        raise await _refused(ctx, audit_action, call["uniqueid"] if call else None,
                                     HTTPError(409, "no-bridge-room",
                                               "您当前的通话不在三方通话中 (your current call is "
                                               "in no bridge room)"))
     try:
         await getattr(bridge, method)(room.call_id)
     except BridgeError as e:
-        raise await _bridge_refused(ctx, audit_action, room.call_uniqueid, HTTPError(
+        raise await _refused(ctx, audit_action, room.call_uniqueid, HTTPError(
             e.status, e.error_id, str(e), e.details)) from None
     except Exception as e:
-        raise await _bridge_refused(ctx, audit_action, room.call_uniqueid, HTTPError(
+        raise await _refused(ctx, audit_action, room.call_uniqueid, HTTPError(
             503, "pbx-unavailable", f"the PBX did not do it: {e}")) from None
     await ctx.console.audit(ctx, audit_action, target=room.call_uniqueid,
                             details={"room": room.name})
@@ -526,11 +528,11 @@ async def _dial_callback(ctx: Ctx) -> Response:
     callback_id = ctx.params["callback_id"]
     target = str(callback_id)
     if not user.agent_code:
-        raise await _bridge_refused(ctx, "callback.dial", target, HTTPError(
+        raise await _refused(ctx, "callback.dial", target, HTTPError(
             409, "no-seat", "this account has no agent seat (坐席号); ask an admin"))
     calls = ctx.console.calls
     if calls is not None and current_call(calls, ctx.console.bridge, user.agent_code):
-        raise await _bridge_refused(ctx, "callback.dial", target, HTTPError(
+        raise await _refused(ctx, "callback.dial", target, HTTPError(
             409, "on-a-call", "您正在通话中，挂机后再回拨 (your seat is on a call: the callback "
             "would ring your phone during it)", {"callback": callback_id}))
     scheduler = ctx.console.scheduler
@@ -540,11 +542,11 @@ async def _dial_callback(ctx: Ctx) -> Response:
                                              "this console)")
         started = await scheduler.dial_now(callback_id, user.agent_code)
     except DialRefused as e:
-        raise await _bridge_refused(ctx, "callback.dial", target, HTTPError(
+        raise await _refused(ctx, "callback.dial", target, HTTPError(
             _DIAL_STATUS.get(e.reason, 409), e.reason, str(e),
             {"callback": callback_id})) from None
     except Exception as e:  # the database or the PBX link: say so rather than a bare 500
-        raise await _bridge_refused(ctx, "callback.dial", target, HTTPError(
+        raise await _refused(ctx, "callback.dial", target, HTTPError(
             503, "not-available", f"the callback was not dialled: {e}")) from None
     await ctx.console.audit(ctx, "callback.dial", target=target, details={
         "attempt": started.key, "ticket": started.ticket_number, "seat": user.agent_code})
