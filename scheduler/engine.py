@@ -132,19 +132,22 @@ class DueBook:
             else:
                 self.set(entry, at)
 
-    def apply_within(self, changes: Iterator[tuple[Any, dt.datetime | None]],
+    def apply_within(self, changes: Iterator[tuple[Any, dt.datetime | None] | None],
                      budget_s: float) -> bool:
         """Apply changes from ``changes`` until ``budget_s`` of time is spent; returns whether
         they are all applied, so a caller can yield to the reactor between. ``changes`` may
         be a generator that decides each change as it is drawn (against the book as it is
-        then): the deciding is sliced with the applying."""
+        then), yielding None for "nothing to change here": the deciding is sliced with the
+        applying, however few changes there are."""
         deadline = time.perf_counter() + budget_s
         n = 0
-        for entry, at in changes:
-            if at is None:
-                self.discard(entry)
-            else:
-                self.set(entry, at)
+        for change in changes:
+            if change is not None:
+                entry, at = change
+                if at is None:
+                    self.discard(entry)
+                else:
+                    self.set(entry, at)
             n += 1
             if not n % 8 and time.perf_counter() >= deadline:
                 return False
