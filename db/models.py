@@ -682,6 +682,10 @@ Index("ix_ticket_event_action_at", TicketEvent.action, TicketEvent.at)
 #: spares a table lookup per callback (a year of 145,000 callbacks on SQLite: ~3.2 s → ~2.0 s).
 Index("ix_callback_report", Callback.due_at, Callback.status, Callback.sla_met,
       Callback.reached_at, Callback.sla_deadline_at, Callback.ticket_id, Callback.owner_agent_id)
+#: The scheduler's rescan reads the pending callbacks falling due within its horizon, by due time
+#: or by next attempt (migration 0009): with the status alone it walked every pending callback.
+Index("ix_callback_pending_due", Callback.status, Callback.due_at)
+Index("ix_callback_pending_next", Callback.status, Callback.next_attempt_at)
 
 __all__ += ["ReportRecord"]
 
