@@ -355,18 +355,7 @@ class CallbackScheduler:
                 return
             _log.info("callback {id}: attempt {key} rings agent {agent}{how}", id=ident,
                       key=key, agent=agent, how=" (handed over)" if hand_over else "")
-            try:
-                result = await self.placer.place_callback(
-                    key=key, agent_code=agent, citizen=info.citizen_phone,
-                    ticket_id=info.ticket_id, ticket_number=info.ticket_number,
-                    callback_id=info.id)
-            except Exception as e:  # noqa: BLE001 - the attempt is claimed: settle it from
-                # what Asterisk knows rather than leave it open
-                _log.warn("attempt {key}: {error}; asking Asterisk what happened", key=key,
-                          error=e)
-                await self.ami.when_ready()
-                result = await self.placer.recover(key)
-            await self._finish(key, result, agent)
+            await self._dial(key, info, agent)
         finally:
             self._reserved.discard(agent)
 
@@ -447,13 +436,14 @@ class CallbackScheduler:
                            ended=ended)
 
     async def _dial(self, key: str, info: store.CallbackInfo, agent: str) -> AttemptOutcome:
-        """Place a claimed attempt and record its outcome (as ``_attempt`` does)."""
+        """Place a claimed attempt and record its outcome: a due attempt and a desk press alike."""
         try:
             result = await self.placer.place_callback(
                 key=key, agent_code=agent, citizen=info.citizen_phone,
                 ticket_id=info.ticket_id, ticket_number=info.ticket_number,
                 callback_id=info.id)
-        except Exception as e:  # noqa: BLE001 - claimed: settle it from what Asterisk knows
+        except Exception as e:  # noqa: BLE001 - the attempt is claimed: settle it from what
+            # Asterisk knows rather than leave it open
             _log.warn("attempt {key}: {error}; asking Asterisk what happened", key=key,
                       error=e)
             await self.ami.when_ready()
