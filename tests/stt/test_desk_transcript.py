@@ -119,14 +119,13 @@ async def test_transcript_is_pushed_to_its_seat_and_loaded_again(desk, db, call_
 
 
 @pytest.mark.browser
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # the page is the same on either
 @pytest_twisted.ensureDeferred
 async def test_desk_shows_the_transcript_with_speakers_as_text(desk, db, call_audio,
                                                                db_url):
     """In Chromium: the desk's transcript card fills in when the job ends (no reload), one line
     per utterance with its speaker; a reloaded desk loads it again, and a text that looks like
     HTML is shown as text."""
-    if not db_url.startswith("sqlite"):
-        pytest.skip("the page is the same on either database; one browser run is enough")
     from tests.web.browser import Browser
 
     web, service = desk
