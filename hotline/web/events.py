@@ -121,8 +121,12 @@ class EventStream:
         self._hooked.clear()
         for client in list(self.clients):
             client.open = False
-            if not client.request.finished:
-                client.request.finish()
+            request = client.request
+            # A connection lost while its channel was paused is never reported to
+            # notifyFinish (Twisted's documented caveat), and finish() then raises: only live
+            # streams are finished.
+            if not request.finished and not getattr(request, "_disconnected", False):
+                request.finish()
         self.clients.clear()
 
     # -- streams ---------------------------------------------------------------------------------
