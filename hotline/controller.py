@@ -137,25 +137,37 @@ class Controller:
                   bind=agi["bind"], port=agi["port"], host=host, amiport=port)
 
     async def stop(self) -> None:
-        """Stop taking calls first, then drop the AMI link; a second call does nothing."""
+        """Stop taking calls first, then drop the AMI link; a second call does nothing.
+
+        Every part is stopped even if one before it fails (that failure is logged with the
+        part's name): a console that cannot close a stream must not leave the FastAGI port
+        bound and the AMI link up."""
         if not self._running:
             return
         self._running = False
-        await self.daily_report.stop()
-        await self.scheduler.stop()
-        await self.web.stop()
-        await self.softphone.stop()
-        await self.bridge.stop()
-        if self._agi_port is not None:
-            await self._agi_port.stopListening()
-            self._agi_port = None
-        self.reconciler.stop()
-        await self.ami.stop()
-        self.finaliser.unsubscribe()
-        self.tracker.stop()
         from twisted.internet import threads
-        await self.stt.stop()
-        await threads.deferToThread(self.db.stop)
+
+        async def close_agi() -> None:
+            if self._agi_port is not None:
+                port, self._agi_port = self._agi_port, None
+                await port.stopListening()
+
+        steps: list[tuple[str, Any]] = [
+            ("daily report", self.daily_report.stop), ("scheduler", self.scheduler.stop),
+            ("console", self.web.stop), ("softphone", self.softphone.stop),
+            ("bridge", self.bridge.stop), ("FastAGI port", close_agi),
+            ("reconciler", self.reconciler.stop), ("AMI link", self.ami.stop),
+            ("call finaliser", self.finaliser.unsubscribe), ("live view", self.tracker.stop),
+            ("speech-to-text", self.stt.stop),
+            ("database", lambda: threads.deferToThread(self.db.stop)),
+        ]
+        for name, stop in steps:
+            try:
+                result = stop()
+                if hasattr(result, "__await__"):  # a coroutine or a Deferred
+                    await result
+            except Exception:
+                _log.failure("controller stop: the {part} did not stop cleanly", part=name)
 
 
 def _host_path(config: Config):
