@@ -43,15 +43,20 @@ async def console(db, tmp_path):
 
 
 def ensure_user(db, username: str, **kw) -> None:
-    """Create a console user once per sandbox database (the session's sandbox is shared)."""
+    """Create a console user once per sandbox database (the session's sandbox is shared).
+
+    A unit of work (SQLite's write lock taken first, retried if refused): this reads and then
+    writes while the controller writes too, which a deferred transaction loses at once with
+    "database is locked"."""
     from sqlalchemy import select
 
     from db.models import ConsoleUser
 
-    with db.begin() as s:
+    def ensure(s) -> None:
         if s.scalars(select(ConsoleUser).where(ConsoleUser.username == username)).first():
             return
         accounts.create_user(s, username, **kw)
+    db.unit(ensure)
 
 
 def seed_directory(db) -> None:
@@ -59,8 +64,7 @@ def seed_directory(db) -> None:
     from db.sample import AlreadySeeded, seed_sample
 
     try:
-        with db.begin() as s:
-            seed_sample(s)
+        db.unit(seed_sample)  # reads, then writes: see ensure_user
     except AlreadySeeded:
         pass
 
