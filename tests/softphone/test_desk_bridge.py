@@ -14,7 +14,7 @@ from sqlalchemy import select
 from db.models import Bridge, Call
 from tests.softphone.conftest import BROWSER_HZ, CITIZEN_HZ
 from tests.support.audio import read_samples, tone_power
-from tests.support.hotline import wait_final_call
+from tests.support.hotline import end_bridged_call
 from tests.support.waiting import sleep, until
 from tests.web.conftest import ensure_user, web_controller  # noqa: F401 - the fixture
 from tests.web.test_desk_softphone import desk_with_browser_phone
@@ -104,9 +104,7 @@ async def test_browser_call_bridged_to_a_department_then_the_agent_leaves(
         await until(lambda: not room.in_room("agent"), timeout=10)
         await sleep(8)  # citizen and department alone (the room's mixing settles in ~2 s)
         assert room.in_room("citizen") and room.in_room("department") and not room.ended
-        await city.hangup(placed.channel_id)
-        await room.ended_d
-        await wait_final_call(ctl.db, number)
+        await end_bridged_call(ctl.db, city, placed, room, number)
     finally:
         await ctl.agents.logout(code)
         if placed is not None:

@@ -22,7 +22,8 @@ from hotline.pbx.sandbox import Sandbox
 from hotline.sim.city import CitySimulator
 from tests.support.waiting import until
 
-__all__ = ["controller", "city", "final_call", "wait_final_call", "desk_phone_registered"]
+__all__ = ["controller", "city", "final_call", "wait_final_call", "desk_phone_registered",
+           "end_bridged_call"]
 
 
 @pytest_twisted.async_yield_fixture
@@ -76,4 +77,13 @@ async def desk_phone_registered(city: CitySimulator, controller: Controller, cod
     await city.ami.when_ready()
     await city.ami.action("PJSIPRegister", Registration=f"phone-{code}")
     await until(lambda: controller.softphone.watcher.desk_online(code), timeout=15)
+
+
+async def end_bridged_call(db: Any, city: CitySimulator, placed: Any, room: Any,
+                           number: str) -> tuple[Call, Any]:
+    """The citizen hangs up a bridged call: wait until its room has ended and its final row is
+    written (``placed`` is what ``CitySimulator.call`` returned, ``room`` the bridge's room)."""
+    await city.hangup(placed.channel_id)
+    await room.ended_d
+    return await wait_final_call(db, number)
 

@@ -14,7 +14,7 @@ from twisted.internet import reactor
 
 from db.models import Call, Department, Ticket, TicketDraft
 from hotline.tickets.service import TicketService
-from tests.support.hotline import wait_final_call
+from tests.support.hotline import end_bridged_call, wait_final_call
 from tests.support.waiting import sleep, until
 from tests.web.browser import Browser
 from tests.web.conftest import ensure_user
@@ -400,11 +400,9 @@ async def test_agent_bridges_a_department_from_the_desk_and_leaves(web_controlle
         await sleep(2)
         # Citizen and department talk on without the agent.
         assert room.in_room("citizen") and room.in_room("department") and not room.ended
-        await city.hangup(placed.channel_id)
-        await room.ended_d
+        await end_bridged_call(ctl.db, city, placed, room, number)
         await browser.run(lambda: page.wait_for_selector("#bridge-card[data-ended=yes]",
                                                          timeout=15000))
-        await wait_final_call(ctl.db, number)
     finally:
         await ctl.agents.logout(code)
         if placed is not None:
@@ -491,9 +489,7 @@ async def test_busy_department_is_named_fallback_tried_and_dropped_from_the_desk
         await sleep(1)
         assert room.in_room("citizen") and room.in_room("agent") and \
             not room.in_room("department")
-        await city.hangup(placed.channel_id)
-        await room.ended_d
-        await wait_final_call(ctl.db, number)
+        await end_bridged_call(ctl.db, city, placed, room, number)
     finally:
         await ctl.agents.logout(code)
         if placed is not None:
