@@ -61,7 +61,7 @@ def ensure_user(db, username: str, **kw) -> None:
 
 def seed_directory(db) -> None:
     """The sample grids, departments and directory (once per sandbox database)."""
-    from db.sample import AlreadySeeded, seed_sample
+    from hotline.sample import AlreadySeeded, seed_sample
 
     try:
         db.unit(seed_sample)  # reads, then writes: see ensure_user
