@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.calls.test_finaliser -*-
+# -*- test-case-name: tests.test_controller -*-
 """Finalise each inbound call's row from the calls' domain events: answered by whom, how long,
 which files. The tracker (L{hotline.calls.tracker}) reads AMI; this module reads its events."""
 

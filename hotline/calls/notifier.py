@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.calls.test_notifier -*-
+# -*- test-case-name: tests.calls.test_service -*-
 """The live view's changes as events on the bus, and the payload shape they serialise to.
 
 The tracker calls these methods; each publishes one L{hotline.calls.events.ViewChanged} on the
