@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from hotline import openapi
 from hotline.agents import plugin as agents
 from hotline.bridge import plugin as bridge
 from hotline.calls import plugin as calls
@@ -34,6 +35,8 @@ def load_plugins(deps: Dependencies) -> Dependencies:
     route and no service that follows calls, unless C{deps} already holds one."""
     for plugin in PLUGINS:
         plugin.load(deps)
+    assert deps.console is not None
+    openapi.register(deps.console.router)
     return deps
 
 
