@@ -41,12 +41,17 @@ def agent_code(interface: str | None, member: str | None = None) -> str | None:
     """The seat code of a queue interface (``PJSIP/agent-1001``), else of a member name
     (``agent 1001``); None when neither names a seat.
 
+    A seat of another PBX of a cluster, rung through it (``PJSIP/agent-1003@peer-2``), is
+    the same seat.
+
     >>> agent_code("PJSIP/agent-1001"), agent_code(None, "agent 1002"), agent_code("SIP/x")
     ('1001', '1002', None)
+    >>> agent_code("PJSIP/agent-1003@peer-2")
+    '1003'
     """
     for text in (interface, member):
         if text and _AGENT in text:
-            return text.rsplit(_AGENT, 1)[1]
+            return text.rsplit(_AGENT, 1)[1].split("@", 1)[0]
     if member and member.startswith("agent ") and member[6:].strip().isdigit():
         return member[6:].strip()
     return None
