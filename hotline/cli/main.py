@@ -38,7 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="hotline", description="The 365 Hotline controller and its tools.")
     parser.add_argument("--config", metavar="FILE",
                         help="site configuration (TOML); default: $HOTLINE_CONFIG or built-in")
-    parser.add_argument("--node", type=int, metavar="N",
+    parser.add_argument("--node", type=int, metavar="N", dest="cluster_node",
                         help="with several hotline PBXs ([cluster]): act as node N's controller "
                              "(its PBX, its seats, its addresses); default cluster.node")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -57,7 +57,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if cfg is not None:
             from hotline.pbx.link import node_view
 
-            cfg = node_view(cfg, args.node)
+            cfg = node_view(cfg, args.cluster_node)
     except config_mod.ConfigError as e:
         for line in str(e).splitlines():
             print(f"hotline: configuration: {line}", file=sys.stderr)

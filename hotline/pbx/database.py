@@ -1,11 +1,17 @@
 # -*- test-case-name: tests.pbx.test_cluster -*-
 """The cluster sandbox's one PostgreSQL, which every node's controller shares: Debian's server,
-a cluster of its own under the sandbox's run directory (kept across restarts), on a unix socket."""
+a cluster of its own on a unix socket, kept across restarts of the sandbox.
+
+Its folder is ``$TMPDIR/hotline-cluster-pg-<id of the run directory>`` rather than inside the
+run directory: the server runs as the ``postgres`` user, who may not enter the run directory's
+parents (a pytest temp folder is root's alone)."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import pwd
+import tempfile
 from pathlib import Path
 
 from db.postgres import NoPostgres, PostgresServer, free_port, postgres_bin_dir
@@ -20,7 +26,8 @@ class SharedDatabase:
     """Starts and stops the PostgreSQL under ``run_dir/postgres``."""
 
     def __init__(self, run_dir: Path) -> None:
-        self.base_dir = run_dir / "postgres"
+        tag = hashlib.sha1(str(run_dir.resolve()).encode()).hexdigest()[:12]
+        self.base_dir = Path(tempfile.gettempdir()) / f"hotline-cluster-pg-{tag}"
 
     def _server(self, port: int) -> PostgresServer:
         try:
@@ -48,3 +55,9 @@ class SharedDatabase:
     def stop(self, port: int) -> None:
         """Stop it (never raises: the sandbox's stop goes on)."""
         self._server(port).stop()
+
+    def remove(self) -> None:
+        """Delete its data (a test's throw-away cluster)."""
+        import shutil
+
+        shutil.rmtree(self.base_dir, ignore_errors=True)
