@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from hotline.ami.client import AMIClient
+from hotline.cluster.lost import LostCalls
 from hotline.cluster.peers import PeerView
 from hotline.cluster.service import ClusterCallService
 from hotline.cluster.topology import nodes
@@ -42,3 +43,4 @@ def load(deps: Dependencies) -> None:
                               queue_name=config["queue"]["name"], bus=deps.bus))
     deps.peers = peers
     deps.calls = ClusterCallService(own=deps.calls, node=me, peers=peers)
+    LostCalls(ami=deps.ami, db=deps.db).start()
