@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.pbx.test_cluster -*-
+# -*- test-case-name: tests.cluster.test_two_nodes -*-
 """The cluster sandbox's one PostgreSQL, which every node's controller shares: Debian's server,
 a cluster of its own on a unix socket, kept across restarts of the sandbox.
 

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.pbx.test_cluster -*-
+# -*- test-case-name: tests.cluster.test_two_nodes -*-
 """The SIP edge of a cluster sandbox: Kamailio (Debian's package, on the host) with its
 dispatcher in front of the hotline PBXs, configured from ``asterisk-config/edge/``."""
 
