@@ -8,8 +8,8 @@
   loopback addresses, one PostgreSQL), ``--seats`` agents on each PBX, node 1's controller in
   this process and node 2's a ``hotline --node 2 run`` process.
 
-Both runs get the same burst (``--calls`` citizens at ``--rate`` a second, each hanging up
-``--hold`` s after the answer) and record every call in the database. Capacity is calls
+Both runs get the same burst (``--calls`` citizens at ``--rate`` a second, who wait as long as
+it takes; each call is ended ``--hold`` s after an agent answered it) and record every call in the database. Capacity is calls
 answered per second from the first call's start to the last answer; ``scaling_efficiency`` =
 two-node capacity ÷ (2 × one-node capacity), on one 2-core machine where both nodes share the
 cores. Controller CPU is user+system time of every controller process. Ports are the defaults
@@ -122,8 +122,27 @@ async def _run(reactor, state: Path, *, nodes: int, args) -> dict:
         numbers = burst_numbers(args.calls, prefix=f"139{nodes}")
         me = Sampler(reactor, os.getpid(), tree=False)
         other_cpu0 = _cpu_rss([other.pid])[0] if other else 0.0
-        await place_burst(city, reactor, numbers, per_second=args.rate, hold_s=args.hold,
-                          tone="400")
+        # Citizens wait as long as it takes; each call ends --hold s after an agent answered
+        # (the merged view tells when, on either PBX).
+        placed: dict[str, str] = {}
+        hung: set[str] = set()
+
+        def end_talks() -> None:
+            now = reactor.seconds()
+            for call in controller.calls.live_calls():
+                channel = placed.get(call["caller"] or "")
+                if call["state"] == "talking" and channel and channel not in hung \
+                        and now - call["since"] >= args.hold:
+                    hung.add(channel)
+                    defer.Deferred.fromCoroutine(city.hangup(channel)).addErrback(
+                        lambda _: None)
+
+        ender = task.LoopingCall(end_talks)
+        ender.clock = reactor
+        ender.start(0.2)
+        await place_burst(city, reactor, numbers, per_second=args.rate, hold_s=600,
+                          tone="400", on_placed=lambda c: placed.__setitem__(c.caller,
+                                                                             c.channel_id))
         def rows(s):
             return [(r.started_at, r.answered_at, r.queue_wait_s) for r in s.scalars(
                 select(Call).where(Call.caller_number.in_(numbers), Call.ended_at.is_not(None)))]
@@ -131,6 +150,7 @@ async def _run(reactor, state: Path, *, nodes: int, args) -> dict:
         while len(found := await controller.db.run(rows)) < len(numbers) \
                 and reactor.seconds() < deadline:
             await task.deferLater(reactor, 0.5, lambda: None)
+        ender.stop()
         me.stop()
         other_cpu = (_cpu_rss([other.pid])[0] - other_cpu0) if other else 0.0
         answered = [r for r in found if r[1] is not None]
