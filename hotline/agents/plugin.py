@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from hotline.agents import http
 from hotline.agents.service import AgentService
-from hotline.cluster.topology import node_seats
+from hotline.pbx.topology import node_seats
 
 if TYPE_CHECKING:
     from hotline.dependencies import Dependencies

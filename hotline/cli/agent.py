@@ -35,7 +35,7 @@ def _agent(args: argparse.Namespace, cfg: Config) -> int:
 
 async def _act(reactor: Any, cfg: Config, args: argparse.Namespace) -> None:
     from hotline.agents import AgentError, AgentService
-    from hotline.cluster.topology import node_of_seat, node_seats
+    from hotline.pbx.topology import node_of_seat, node_seats
 
     seats = node_seats(cfg)
     if cfg["cluster"]["nodes"] > 1 and args.verb != "list" and args.code not in seats \

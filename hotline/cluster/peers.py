@@ -23,8 +23,8 @@ from hotline.calls import events as ev
 from hotline.calls.notifier import CallNotifier
 from hotline.calls.service import CallService
 from hotline.calls.tracker import CallTracker
-from hotline.cluster.topology import Node
 from hotline.naming import is_peer_member, seat_interface
+from hotline.pbx.topology import Node
 
 __all__ = ["PeerView", "tag_call"]
 

@@ -10,8 +10,8 @@ from hotline.ami.client import AMIClient
 from hotline.cluster.lost import LostCalls
 from hotline.cluster.peers import PeerView
 from hotline.cluster.service import ClusterCallService
-from hotline.cluster.topology import nodes
 from hotline.pbx.link import ami_credentials
+from hotline.pbx.topology import nodes
 
 if TYPE_CHECKING:
     from hotline.dependencies import Dependencies

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import os
 
-from hotline.cluster import topology
 from hotline.config import Config, ConfigError
+from hotline.pbx import topology
 
 __all__ = ["ami_address", "ami_credentials", "node_view"]
 

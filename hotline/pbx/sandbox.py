@@ -18,9 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from hotline.cluster import topology
 from hotline.config import Config
-from hotline.pbx import prompts, render, rootfs
+from hotline.pbx import prompts, render, rootfs, topology
 from hotline.pbx.database import SharedDatabase
 from hotline.pbx.edge import Edge, EdgeError
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from hotline import config as config_mod
-from hotline.cluster import topology
+from hotline.pbx import topology
 
 
 def _cfg(text: str = "") -> config_mod.Config:
