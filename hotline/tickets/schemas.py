@@ -112,6 +112,9 @@ class IntakeRequest:
     department: str | None = None
     promised_reply_at: dt.datetime | None = None
     call_uniqueid: str | None = None
+    #: Where the problem is (WGS-84); a ticket without a grid is placed by it (hotline.grid).
+    latitude: float | None = None
+    longitude: float | None = None
 
 
 def _text(payload: Mapping[str, Any], field: str, problems: dict[str, str],
@@ -181,11 +184,32 @@ def load_intake(payload: Mapping[str, Any]) -> IntakeRequest:
             problems["promised_reply_at"] = str(e)
     fields = {f: _text(payload, f, problems) for f in
               ("citizen_name", "category", "address", "grid", "department", "call_uniqueid")}
+    position = {f: _coordinate(payload, f, limit, problems)
+                for f, limit in (("latitude", 90.0), ("longitude", 180.0))}
+    if (position["latitude"] is None) != (position["longitude"] is None) \
+            and not problems.keys() & position.keys():
+        problems["latitude"] = "latitude and longitude go together"
     if problems:
         raise InvalidIntake(problems)
     assert channel is not None and kind is not None and description is not None
     return IntakeRequest(channel=channel, kind=kind, description=description, phone=number,
-                         promised_reply_at=promised, **fields)
+                         promised_reply_at=promised, **fields, **position)
+
+
+def _coordinate(payload: Mapping[str, Any], field: str, limit: float,
+                problems: dict[str, str]) -> float | None:
+    value = payload.get(field)
+    if value in (None, ""):
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        problems[field] = "must be a decimal number"
+        return None
+    if not -limit <= number <= limit:
+        problems[field] = f"must be between {-limit:g} and {limit:g}"
+        return None
+    return number
 
 
 def ticket_summary(ticket: Any) -> dict[str, Any]:
@@ -201,4 +225,5 @@ def ticket_summary(ticket: Any) -> dict[str, Any]:
         if ticket.promised_reply_at else None,
         "created_at": ticket.created_at.isoformat(),
         "updated_at": ticket.updated_at.isoformat(),
+        "latitude": ticket.latitude, "longitude": ticket.longitude,
     }

@@ -108,10 +108,17 @@ class TicketService:
 
     def __init__(self, *, clock: Callable[[], dt.datetime] = utcnow,
                  timezone: str = "Asia/Shanghai",
-                 incident_window: dt.timedelta = dt.timedelta(hours=72)) -> None:
+                 incident_window: dt.timedelta = dt.timedelta(hours=72),
+                 locator: Any = None) -> None:
         self.clock = clock
         self.zone = zoneinfo.ZoneInfo(timezone)
         self.incident_window = incident_window
+        if locator is None:
+            from hotline.grid.locate import GridLocator
+
+            locator = GridLocator()
+        #: Places a ticket without a grid by its coordinates or address (hotline.grid.locate).
+        self.locator = locator
 
     # -- reading ---------------------------------------------------------------------------------
 
@@ -136,13 +143,19 @@ class TicketService:
         """Accept a new ticket from any channel; returns it flushed (id and number set).
 
         ``request`` is an ``IntakeRequest`` or a payload for ``load_intake``. The citizen is
-        found or created by phone; a grid or department code must exist; a call uniqueid links
-        the call row to the ticket. Raises InvalidIntake, NoSuchGrid, NoSuchDepartment.
+        found or created by phone; a grid or department code must exist; without one the
+        ticket is placed by its coordinates (point in polygon) or its address (the address
+        table); a call uniqueid links the call row to the ticket. Raises InvalidIntake,
+        NoSuchGrid, NoSuchDepartment.
         """
         if not isinstance(request, IntakeRequest):
             request = load_intake(request)
         now = self.clock()
         grid = self._grid(session, request.grid) if request.grid else None
+        if grid is None and (request.latitude is not None or request.address):
+            placed = self.locator.place(session, latitude=request.latitude,
+                                        longitude=request.longitude, address=request.address)
+            grid = session.get(Grid, placed.grid_id) if placed is not None else None
         department = self._department(session, request.department) if request.department \
             else None
         citizen = get_or_create_citizen(session, request.phone, request.citizen_name) \
@@ -152,7 +165,8 @@ class TicketService:
             channel=request.channel, status=S.RECEIVED.value, category=request.category,
             grid=grid, address=request.address, description=request.description,
             citizen=citizen, department=department,
-            promised_reply_at=request.promised_reply_at, created_at=now, updated_at=now)
+            promised_reply_at=request.promised_reply_at, created_at=now, updated_at=now,
+            latitude=request.latitude, longitude=request.longitude)
         session.add(ticket)
         self._event(ticket, now, actor, "intake", None, S.RECEIVED, request.description)
         if request.promised_reply_at is not None:

@@ -101,6 +101,10 @@ class WebConsole:
         self.events = events.EventStream(self)
         for module in (site, api, desk, liaison, open311, reports, transcripts):
             module.register(self.router, self)
+        from hotline.grid import plugin as grid_plugin
+
+        #: The map and the grid workers (hotline.grid): their pages and API calls.
+        self.grid = grid_plugin.load(self)
         self.events.register(self.router)
         self.site = Site(_Root(self.router, softphone.resource(self.softphone_agent)
                                 if softphone is not None else None))

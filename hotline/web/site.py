@@ -147,8 +147,10 @@ async def _supervisor(ctx: Ctx) -> Response:
 
 
 async def _ticket_page(ctx: Ctx) -> Response:
+    from hotline.grid.http import ticket_extras
     from hotline.web.api import load_ticket
 
     ticket = await ctx.console.db.run(load_ticket, ctx.console, ctx.user, ctx.params["ticket_id"],
                                       events=True)
-    return html_response(ctx.console.render_page("ticket.html", ctx, ticket=ticket))
+    extras = await ctx.console.db.run(ticket_extras, ticket["id"])
+    return html_response(ctx.console.render_page("ticket.html", ctx, ticket=ticket, **extras))
