@@ -217,6 +217,9 @@ def document(console: Any = None) -> dict[str, Any]:
             "responses": {"200": _json({"type": "array", "items": _OBJ}),
                           **_open311_errors(401, 403, 404)}}},
     }
+    from hotline.grid.openapi import paths as grid_paths
+
+    paths.update(grid_paths())
     return {
         "openapi": "3.1.0",
         "info": {"title": "365 Hotline console API", "version": "1",
