@@ -47,7 +47,7 @@ ALL_ROLES = frozenset(Role)
 
 def home_page(role: str) -> str:
     """Where a user of ``role`` lands after signing in."""
-    return {Role.LIAISON: "/liaison", Role.GRID_WORKER: "/grid"}.get(role, "/desk")
+    return {Role.LIAISON: "/liaison", Role.GRID_WORKER: "/grid/"}.get(role, "/desk")
 
 
 def parse_role(text: str) -> Role:
