@@ -53,6 +53,19 @@ class Browser:
             return context.new_page()
         return await self.run(make)
 
+    async def phone(self, base_url: str, *, latitude: float, longitude: float) -> Any:
+        """A page in a phone-sized context: 360x740, touch, Simplified Chinese, the
+        geolocation permission granted at (latitude, longitude). The page's own CSP applies
+        (tests wait on selectors, which need no evaluated strings)."""
+        def make() -> Any:
+            context = self.browser.new_context(
+                viewport={"width": 360, "height": 740}, device_scale_factor=2,
+                is_mobile=True, has_touch=True, base_url=base_url, locale="zh-CN",
+                timezone_id="Asia/Shanghai", permissions=["geolocation"],
+                geolocation={"latitude": latitude, "longitude": longitude, "accuracy": 10})
+            return context.new_page()
+        return await self.run(make)
+
     async def stop(self) -> None:
         def close() -> None:
             if self.browser is not None:

@@ -408,7 +408,14 @@
   setInterval(() => { if (navigator.onLine) loadTasks(); }, 30000);
   setNet(navigator.onLine);
   if ('serviceWorker' in navigator) {
-    navigator.serviceWorker.register('/grid/sw.js', { scope: '/grid/' }).catch(() => {});
+    // data-sw says the page is served by its worker: it will open without a network.
+    const controlled = () => {
+      if (navigator.serviceWorker.controller) body.dataset.sw = 'controlled';
+    };
+    navigator.serviceWorker.addEventListener('controllerchange', controlled);
+    navigator.serviceWorker.register('/grid/sw.js', { scope: '/grid/' })
+      .then(controlled).catch(() => {});
+    controlled();
   }
   locate();
   loadReports();
