@@ -99,7 +99,10 @@ def read_map(text: str | bytes) -> DistrictMap:
         area = _read_feature(i, feature, problems)
         if area is not None:
             areas.append((i, area))
-    problems += check_areas(areas)
+    # Areas refused on their own (a broken outline) still exist as parents: their children
+    # are not reported again as having an unknown parent.
+    refused = {p.code for p in problems if p.code} - {a.code for _, a in areas}
+    problems += check_areas(areas, refused=refused)
     if problems:
         raise MapRefused(problems)
     order = list(AreaLevel)
@@ -178,10 +181,14 @@ def _read_geometry(i: int, code: str | None, raw: Any,
     return geometry
 
 
-def check_areas(areas: Iterable[tuple[int, Area]]) -> list[MapProblem]:
+def check_areas(areas: Iterable[tuple[int, Area]], *,
+                refused: Iterable[str] = ()) -> list[MapProblem]:
     """The checks between areas: unique codes, parents present one level up, every area
-    inside its parent, siblings not overlapping."""
+    inside its parent, siblings not overlapping. ``refused`` are codes of areas already
+    refused for themselves, whose children are not checked against them. A duplicate is
+    reported once, and only the first area of a code takes part in the other checks."""
     areas = list(areas)
+    refused = set(refused)
     problems: list[MapProblem] = []
     by_code: dict[str, list[int]] = defaultdict(list)
     for i, area in areas:
@@ -195,11 +202,15 @@ def check_areas(areas: Iterable[tuple[int, Area]]) -> list[MapProblem]:
     first = {code: next(a for i, a in areas if i == where[0]) for code, where in by_code.items()}
     siblings: dict[str, list[tuple[int, Area]]] = defaultdict(list)
     for i, area in areas:
+        if by_code[area.code][0] != i:
+            continue
         if area.parent is None:
             siblings[""].append((i, area))
             continue
         parent = first.get(area.parent)
         label = LEVEL_LABELS[area.level]
+        if parent is None and area.parent in refused:
+            continue
         if parent is None:
             problems.append(MapProblem(i, area.code, "unknown-parent",
                                        f"{label} {area.code}: parent {area.parent} is not in "
