@@ -234,3 +234,28 @@ def children_of(session: Session, code: str | None) -> list[AreaRow]:
                 for g in session.scalars(select(Grid).where(Grid.parent_id == area.id)
                                          .order_by(Grid.code))]
     return []
+
+
+def grid_ids_within(session: Session, code: str) -> tuple[int, ...]:
+    """The ids of every grid and sub-grid inside the area ``code`` (a street, community, grid
+    or sub-grid), itself included when it is a grid; empty when no area has that code."""
+    from sqlalchemy import or_
+    from sqlalchemy.orm import aliased
+
+    parent = aliased(Grid)
+    top = aliased(Grid)
+    inside = select(Grid.id).outerjoin(parent, Grid.parent_id == parent.id)
+    street = session.scalar(select(Street.id).where(Street.code == code))
+    community = session.scalar(select(Community.id).where(Community.code == code))
+    if street is not None or community is not None:
+        # A grid's community is its own (level 1) or its parent's (level 2).
+        inside = inside.join(top, top.id == func.coalesce(parent.id, Grid.id)) \
+            .join(Community, Community.id == top.community_id)
+        inside = inside.where(Community.street_id == street) if street is not None \
+            else inside.where(Community.id == community)
+    else:
+        inside = inside.where(or_(Grid.code == code, parent.code == code))
+    return tuple(session.scalars(inside.order_by(Grid.id)))
+
+
+__all__ += ["grid_ids_within"]
