@@ -183,14 +183,19 @@ def _import(args: argparse.Namespace, cfg: Any) -> int:
             info = maps.import_map(session, district, actor=_actor())
             _audit(session, "grid.map.import", info.name, info.counts)
     except MapRefused as e:
-        print(f"hotline: {args.file}: refused, nothing changed; {len(e.problems)} problem(s):",
-              file=sys.stderr)
-        for problem in e.problems:
-            print(f"  {problem}", file=sys.stderr)
-        return 1
+        return _refused(args.file, e.problems)
     print(f"imported {info.name}: {_counts(info.counts)}"
           + (" (SAMPLE map: import the district's own to replace it)" if info.sample else ""))
     return 0
+
+
+def _refused(path: str, problems: list[Any]) -> int:
+    """Say a file was refused whole, one problem a line; the command's exit status."""
+    print(f"hotline: {path}: refused, nothing changed; {len(problems)} problem(s):",
+          file=sys.stderr)
+    for problem in problems:
+        print(f"  {problem}", file=sys.stderr)
+    return 1
 
 
 def _counts(counts: dict[str, int]) -> str:
@@ -255,11 +260,7 @@ def _addresses_import(args: argparse.Namespace, cfg: Any) -> int:
             result = import_addresses(session, text)
             _audit(session, "grid.addresses.import", args.file, result.__dict__)
     except AddressesRefused as e:
-        print(f"hotline: {args.file}: refused, nothing changed; {len(e.problems)} problem(s):",
-              file=sys.stderr)
-        for problem in e.problems:
-            print(f"  {problem}", file=sys.stderr)
-        return 1
+        return _refused(args.file, e.problems)
     print(f"addresses: {result.added} added, {result.updated} updated, "
           f"{result.unchanged} unchanged")
     return 0

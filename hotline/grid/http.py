@@ -51,7 +51,6 @@ from hotline.web.roles import (
     ADMIN,
     GRID_WORKERS,
     MAP_READERS,
-    ROLE_LABELS,
     SUPERVISION,
     TICKET_READERS,
     VERIFY_SENDERS,
@@ -125,12 +124,7 @@ def _plugin(ctx: Ctx) -> GridPlugin:
 
 def _render(ctx: Ctx, name: str, **values: Any) -> Response:
     """A page from the package's templates, with what the console's pages get."""
-    user = ctx.user
-    body = _plugin(ctx).templates.get_template(name).render(
-        user=user, csrf=ctx.csrf() if user else "",
-        role_label=ROLE_LABELS.get(user.role, "") if user else "",
-        site_name=ctx.console.config["site"]["name"],
-        hotline=ctx.console.config["site"]["hotline_number"], **values)
+    body = ctx.console.render_page(name, ctx, templates=_plugin(ctx).templates, **values)
     resp = html_response(body)
     resp.headers[b"Content-Security-Policy"] = GRID_CSP
     return resp

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from hotline.grid.exceptions import InvalidInput
-from hotline.tickets.schemas import TicketKind
+from hotline.tickets.schemas import TicketKind, number_field, text_field
 
 __all__ = ["AreaLevel", "LEVEL_LABELS", "VisitSubject", "TaskStatus", "TaskResult",
            "RESULT_LABELS", "REPORT_CATEGORIES", "ReportRequest", "VisitRequest",
@@ -137,41 +137,13 @@ def check_key(value: Any, problems: dict[str, str], field: str = "key") -> str |
 
 def _text(payload: Mapping[str, Any], field: str, problems: dict[str, str],
           required: bool = False) -> str | None:
-    value = payload.get(field)
-    if value is None or (isinstance(value, str) and not value.strip()):
-        if required:
-            problems[field] = "is required"
-        return None
-    if not isinstance(value, str):
-        problems[field] = f"must be text, got {type(value).__name__}"
-        return None
-    value = value.strip()
-    if len(value) > _MAX.get(field, 200):
-        problems[field] = f"is {len(value)} characters; at most {_MAX.get(field, 200)}"
-        return None
-    return value
-
-
-def _number(payload: Mapping[str, Any], field: str, lo: float, hi: float,
-            problems: dict[str, str]) -> float | None:
-    value = payload.get(field)
-    if value in (None, ""):
-        return None
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        problems[field] = "must be a decimal number"
-        return None
-    if not lo <= number <= hi:
-        problems[field] = f"must be between {lo} and {hi}"
-        return None
-    return number
+    return text_field(payload, field, problems, limit=_MAX.get(field, 200), required=required)
 
 
 def _position(payload: Mapping[str, Any], problems: dict[str, str]
               ) -> tuple[float | None, float | None]:
-    lat = _number(payload, "latitude", -90, 90, problems)
-    lon = _number(payload, "longitude", -180, 180, problems)
+    lat = number_field(payload, "latitude", -90, 90, problems)
+    lon = number_field(payload, "longitude", -180, 180, problems)
     if (lat is None) != (lon is None) and "latitude" not in problems \
             and "longitude" not in problems:
         problems["latitude"] = "latitude and longitude go together"

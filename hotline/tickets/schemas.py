@@ -17,7 +17,8 @@ from hotline import phone
 from hotline.tickets.exceptions import InvalidIntake
 
 __all__ = ["TicketKind", "TicketStatus", "OPEN_STATUSES", "Channel", "CHANNELS", "PHONE_CHANNELS",
-           "register_channel", "IntakeRequest", "load_intake", "ticket_summary"]
+           "register_channel", "IntakeRequest", "load_intake", "ticket_summary", "text_field",
+           "number_field"]
 
 
 class TicketKind(enum.StrEnum):
@@ -117,8 +118,11 @@ class IntakeRequest:
     longitude: float | None = None
 
 
-def _text(payload: Mapping[str, Any], field: str, problems: dict[str, str],
-          required: bool = False) -> str | None:
+def text_field(payload: Mapping[str, Any], field: str, problems: dict[str, str], *,
+               limit: int = 200, required: bool = False) -> str | None:
+    """``payload[field]`` as stripped text of at most ``limit`` characters; None when absent
+    or blank. What is wrong goes into ``problems`` under ``field`` (so every field is checked
+    before anything is refused)."""
     value = payload.get(field)
     if value is None or (isinstance(value, str) and not value.strip()):
         if required:
@@ -128,10 +132,32 @@ def _text(payload: Mapping[str, Any], field: str, problems: dict[str, str],
         problems[field] = f"must be text, got {type(value).__name__}"
         return None
     value = value.strip()
-    if len(value) > _MAX.get(field, 200):
-        problems[field] = f"is {len(value)} characters; at most {_MAX.get(field, 200)}"
+    if len(value) > limit:
+        problems[field] = f"is {len(value)} characters; at most {limit}"
         return None
     return value
+
+
+def number_field(payload: Mapping[str, Any], field: str, lo: float, hi: float,
+                 problems: dict[str, str]) -> float | None:
+    """``payload[field]`` as a number within [lo, hi]; None when absent (see text_field)."""
+    value = payload.get(field)
+    if value in (None, ""):
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        problems[field] = "must be a decimal number"
+        return None
+    if not lo <= number <= hi:
+        problems[field] = f"must be between {lo:g} and {hi:g}"
+        return None
+    return number
+
+
+def _text(payload: Mapping[str, Any], field: str, problems: dict[str, str],
+          required: bool = False) -> str | None:
+    return text_field(payload, field, problems, limit=_MAX.get(field, 200), required=required)
 
 
 def parse_time(value: Any) -> dt.datetime:
@@ -184,7 +210,7 @@ def load_intake(payload: Mapping[str, Any]) -> IntakeRequest:
             problems["promised_reply_at"] = str(e)
     fields = {f: _text(payload, f, problems) for f in
               ("citizen_name", "category", "address", "grid", "department", "call_uniqueid")}
-    position = {f: _coordinate(payload, f, limit, problems)
+    position = {f: number_field(payload, f, -limit, limit, problems)
                 for f, limit in (("latitude", 90.0), ("longitude", 180.0))}
     if (position["latitude"] is None) != (position["longitude"] is None) \
             and not problems.keys() & position.keys():
@@ -194,22 +220,6 @@ def load_intake(payload: Mapping[str, Any]) -> IntakeRequest:
     assert channel is not None and kind is not None and description is not None
     return IntakeRequest(channel=channel, kind=kind, description=description, phone=number,
                          promised_reply_at=promised, **fields, **position)
-
-
-def _coordinate(payload: Mapping[str, Any], field: str, limit: float,
-                problems: dict[str, str]) -> float | None:
-    value = payload.get(field)
-    if value in (None, ""):
-        return None
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        problems[field] = "must be a decimal number"
-        return None
-    if not -limit <= number <= limit:
-        problems[field] = f"must be between {-limit:g} and {limit:g}"
-        return None
-    return number
 
 
 def ticket_summary(ticket: Any) -> dict[str, Any]:

@@ -178,9 +178,12 @@ class WebConsole:
             value = dt.datetime.fromisoformat(value)
         return value.astimezone(self.zone).strftime(fmt)
 
-    def render_page(self, name: str, ctx: Ctx | None, **values: Any) -> str:
+    def render_page(self, name: str, ctx: Ctx | None, *, templates: Environment | None = None,
+                    **values: Any) -> str:
+        """A page with what every page gets (user, CSRF token, role, site); ``templates`` is
+        a package's own environment (default: the console's)."""
         user = ctx.user if ctx else None
-        return self.templates.get_template(name).render(
+        return (templates or self.templates).get_template(name).render(
             user=user, csrf=ctx.csrf() if ctx and user else "",
             role_label=ROLE_LABELS.get(user.role, "") if user else "",
             site_name=self.config["site"]["name"], hotline=self.config["site"]["hotline_number"],
