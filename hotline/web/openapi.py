@@ -253,7 +253,11 @@ def document(console: Any = None) -> dict[str, Any]:
                                  "grid": {"type": "string", "maxLength": 32},
                                  "department": {"type": "string", "maxLength": 32},
                                  "promised_reply_at": {"type": "string"},
-                                 "call_uniqueid": {"type": "string", "maxLength": 64}}},
+                                 "call_uniqueid": {"type": "string", "maxLength": 64},
+                                 "latitude": {"type": "number", "minimum": -90,
+                                              "maximum": 90},
+                                 "longitude": {"type": "number", "minimum": -180,
+                                               "maximum": 180}}},
                 "BridgeIn": {"type": "object", "required": ["entry"],
                              "additionalProperties": False,
                              "properties": {
