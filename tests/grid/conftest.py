@@ -11,7 +11,6 @@ from db.models import Grid
 from hotline.grid import maps
 from hotline.grid.mapfile import read_map
 from tests.web.conftest import PASSWORDS, console  # noqa: F401 - console is a fixture
-from tests.web.test_browser import browser  # noqa: F401 - a fixture, for test_browser
 
 #: Grid worker accounts of the sample map: user → (password, level-1 grid).
 WORKERS = {"wang": ("wang-grid-pass-1", "G001"), "li": ("li-grid-pass-01", "G002")}

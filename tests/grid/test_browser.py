@@ -14,10 +14,20 @@ from db.models import GridReport, Ticket, TicketPhoto, VerificationTask
 from tests.grid.conftest import PASSWORDS, WORKERS, inside
 from tests.grid.test_photos import jpeg
 from tests.support.waiting import until
-from tests.web.browser import Browser
 from tests.web.test_browser import _sign_in
 
 pytestmark = pytest.mark.browser
+
+
+async def _phone(browser, base: str, *, latitude: float, longitude: float):
+    """A page in a phone-sized context: 360x740, touch, Simplified Chinese, the geolocation
+    permission granted at (latitude, longitude), the page's own CSP in force (the waits below
+    are selectors, which need no evaluated strings)."""
+    return await browser.page(
+        base, viewport={"width": 360, "height": 740}, device_scale_factor=2, is_mobile=True,
+        has_touch=True, timezone_id="Asia/Shanghai", bypass_csp=False,
+        permissions=["geolocation"],
+        geolocation={"latitude": latitude, "longitude": longitude, "accuracy": 10})
 
 
 def _grid_tickets(db) -> list[tuple[str, str | None, str]]:
@@ -49,7 +59,7 @@ async def test_report_with_photo_then_verification_round_trip(grid_console, db, 
     phone, the answer with its photo comes back on the ticket and the dispatcher's list."""
     lat, lon = inside(db, "G001-02")
     base = f"http://127.0.0.1:{grid_console.port}"
-    phone = await browser.phone(base, latitude=lat, longitude=lon)
+    phone = await _phone(browser, base, latitude=lat, longitude=lon)
     photo = tmp_path / "street.jpg"
     photo.write_bytes(jpeg(2400, 1800))
 
@@ -66,7 +76,7 @@ async def test_report_with_photo_then_verification_round_trip(grid_console, db, 
         page.wait_for_selector("#r-previews img")
         page.tap("#r-submit")
         page.wait_for_selector("#report-list li[data-ticket]")
-        Browser.shot(page, "grid-phone-report")
+        browser.shot(page, "grid-phone-report")
 
     await browser.run(report, phone)
     tickets = await until(lambda: _grid_tickets(db), timeout=20)
@@ -96,7 +106,7 @@ async def test_report_with_photo_then_verification_round_trip(grid_console, db, 
         page.fill("#task-list li[data-task] textarea[name='answer']", "现场确有垃圾堆放，已联系清运")
         page.set_input_files("#task-list li[data-task] input[name='photos']", str(photo))
         page.wait_for_selector("#task-list li[data-task] .previews img")
-        Browser.shot(page, "grid-phone-task")
+        browser.shot(page, "grid-phone-task")
         page.tap("#task-list li[data-task] button[type='submit']")
         return text
 
@@ -116,7 +126,7 @@ async def test_report_with_photo_then_verification_round_trip(grid_console, db, 
         photos = page.locator("#verify-tasks tr[data-status='answered'] img").count()
         page.click(f"text={number}")
         page.wait_for_selector("#ticket-verifications")
-        Browser.shot(page, "grid-ticket-verified")
+        browser.shot(page, "grid-ticket-verified")
         return row, photos, page.inner_text("main")
 
     row, photos, ticket_page = await browser.run(read_back, desk)
@@ -131,7 +141,7 @@ async def test_offline_reports_are_filed_exactly_once(grid_console, db, browser)
     sent again: exactly two tickets exist, made while offline."""
     lat, lon = inside(db, "G002-01")
     base = f"http://127.0.0.1:{grid_console.port}"
-    phone = await browser.phone(base, latitude=lat, longitude=lon)
+    phone = await _phone(browser, base, latitude=lat, longitude=lon)
     await browser.run(_open_phone, phone, "li")
     await browser.run(phone.wait_for_selector, "body[data-sw='controlled']")
     lost: list[str] = []
@@ -154,7 +164,7 @@ async def test_offline_reports_are_filed_exactly_once(grid_console, db, browser)
             page.fill("#r-description", f"离线上报 {i}：路灯不亮")
             page.tap("#r-submit")
             page.wait_for_selector(f"body[data-outbox='{i}']")
-        Browser.shot(page, "grid-phone-offline")
+        browser.shot(page, "grid-phone-offline")
         page.route("**/api/grid/reports", drop_first_answer)
         return int(page.get_attribute("body", "data-outbox"))
 

@@ -92,17 +92,6 @@ def test_a_key_is_one_workers(grid) -> None:
         service.report(session, workers["li"], _report(), [], actor="grid:li")
 
 
-def test_reports_need_a_position_and_a_sane_time() -> None:
-    """No position and no address, a time in the future or a month old, a bad key: each named."""
-    with pytest.raises(InvalidInput) as caught:
-        load_report({"key": "short", "category": "x", "description": "y",
-                     "made_at": (NOW + dt.timedelta(hours=1)).isoformat()}, now=NOW)
-    assert set(caught.value.problems) == {"key", "made_at", "latitude"}
-    with pytest.raises(InvalidInput, match="days ago"):
-        load_report({"key": "k" * 10, "category": "x", "description": "y", "address": "a",
-                     "made_at": (NOW - dt.timedelta(days=30)).isoformat()}, now=NOW)
-
-
 def test_verification_there_and_back(grid) -> None:
     """A ticket in T1-02 is sent to T1's worker; a second send while open is refused; the
     answer with a photo is on the task and the ticket; its key again changes nothing; the
