@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Write the SAMPLE district map (hotline/grid/sample/district-sample.geojson): 7 streets,
-45 communities, 120 grids (G001-G120, db/sample.py's codes) and 532 sub-grids (G001-01 ...).
+45 communities, 120 grids (G001-G120, hotline/sample.py's codes) and 532 sub-grids (G001-01 ...).
 
 Synthetic geometry, not a real place: a box cut into slanted strips, level by level, so every
 area lies inside its parent and siblings share their edges. Deterministic (fixed seed); run it

@@ -44,6 +44,7 @@ from hotline.grid.service import (
     worker_for_user,
 )
 from hotline.tickets.exceptions import NoSuchTicket
+from hotline.tickets.http import load_ticket
 from hotline.tickets.schemas import TicketKind
 from hotline.web import audit
 from hotline.web.accounts import Principal
@@ -82,7 +83,8 @@ _STATIC = {"grid.js": b"text/javascript; charset=utf-8", "grid.css": b"text/css;
 _PHOTO_READERS = TICKET_READERS | GRID_WORKERS
 
 
-def register(router: Router, console: Any, plugin: GridPlugin) -> None:
+def register(router: Router, plugin: GridPlugin) -> None:
+    """Mount the grid's pages and calls; ``plugin`` sets the upload limits."""
     limit = plugin.upload_limit
     router.add("GET", "/grid", _to_slash, roles=GRID_WORKERS, page=True)
     router.add("GET", "/grid/", _phone_page, roles=GRID_WORKERS, page=True)
@@ -493,8 +495,6 @@ def _visible(session: Session, console: Any, user: Principal, ticket: Ticket | N
         if worker is None or not may_see_ticket(session, worker, ticket):
             raise NoSuchTicket(ticket.id)
         return
-    from hotline.web.api import load_ticket
-
     load_ticket(session, console, user, ticket.id)
 
 

@@ -1,18 +1,25 @@
 # -*- test-case-name: tests.grid.test_http -*-
-"""Wire the map and the grid workers into the console: ``load(console)`` builds the service over
-the console's ticket service (so both share one point-in-polygon index), hangs it on the
-console as ``.grid`` and registers the routes of ``hotline.grid.http``."""
+"""Wire the map and the grid workers: the ticket service gets the point-in-polygon locator
+(so a ticket filed without a grid is placed on the map; tickets do not import the map), the
+grid workers' service is built over it (both share one index) and put at C{deps.grid}, and the
+routes of L{hotline.grid.http} are registered into the console, with the photos and
+verifications on a ticket's page."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from jinja2 import ChoiceLoader, Environment, PackageLoader, select_autoescape
 
 from hotline.config import Config
+from hotline.grid import http
+from hotline.grid.locate import GridLocator
 from hotline.grid.photos import PhotoStore
 from hotline.grid.service import GridWorkerService
 from hotline.tickets.service import TicketService
+
+if TYPE_CHECKING:
+    from hotline.dependencies import Dependencies
 
 __all__ = ["GridPlugin", "load", "photo_store", "build_service"]
 
@@ -27,7 +34,7 @@ def photo_store(config: Config) -> PhotoStore:
 def build_service(config: Config, tickets: TicketService | None = None) -> GridWorkerService:
     """The grid workers' service for a configuration (the command line builds its own)."""
     timezone = config["site"]["timezone"]
-    tickets = tickets or TicketService(timezone=timezone)
+    tickets = tickets or TicketService(timezone=timezone, locator=GridLocator())
     return GridWorkerService(tickets=tickets, photos=photo_store(config), timezone=timezone)
 
 
@@ -51,13 +58,17 @@ class GridPlugin:
         return self.photos_per_report * self.service.photos.max_bytes + 256 * 1024
 
 
-def load(console: Any) -> GridPlugin:
-    """Build the plugin on a ``WebConsole`` and register its pages and API calls."""
-    from hotline.grid import http
-
-    plugin = GridPlugin(service=build_service(console.config, console.tickets),
-                        config=console.config)
-    plugin.templates.filters["local"] = console.local_time
-    console.grid = plugin
-    http.register(console.router, console, plugin)
-    return plugin
+def load(deps: Dependencies) -> GridPlugin:
+    """Give the ticket service its locator, build the plugin at C{deps.grid} and register its
+    pages and API calls, and the ticket page's grid extras, into the console."""
+    assert deps.tickets is not None, "the tickets plugin loads first"
+    if deps.tickets.locator is None:
+        deps.tickets.locator = GridLocator()
+    if deps.grid is None:
+        deps.grid = GridPlugin(service=build_service(deps.config, deps.tickets),
+                               config=deps.config)
+    if deps.console is not None:
+        deps.grid.templates.filters["local"] = deps.console.local_time
+        http.register(deps.console.router, deps.grid)
+        deps.console.ticket_page_extras.append(http.ticket_extras)
+    return deps.grid

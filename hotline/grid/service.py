@@ -98,7 +98,7 @@ class GridWorkerService:
                  clock: Callable[[], dt.datetime] = utcnow) -> None:
         self.tickets = tickets
         self.photos = photos
-        self.locator = locator or tickets.locator
+        self.locator = locator or tickets.locator or GridLocator()
         self.zone = zoneinfo.ZoneInfo(timezone)
         self.clock = clock
 

@@ -232,6 +232,20 @@ async def test_areas_drill_down_and_locate(grid_console, db):
 
 
 @pytest_twisted.ensureDeferred
+async def test_desk_ticket_with_a_position_lands_in_its_sub_grid(grid_console, db):
+    """A ticket the desk files with a position and no grid is placed in the sub-grid holding
+    the point (the grid plugin gives the console's ticket service its locator)."""
+    agent, csrf = await _signed_in(grid_console, "agent1")
+    lat, lon = inside(db, "G042-02")
+    filed = await agent.post("/api/tickets", json={
+        "kind": "help", "description": "路灯不亮", "phone": "13800138000", "latitude": lat,
+        "longitude": lon},
+        headers={"X-CSRF-Token": csrf})
+    assert filed.status == 201, filed.text
+    assert (filed.json()["grid"], filed.json()["latitude"]) == ("G042-02", lat)
+
+
+@pytest_twisted.ensureDeferred
 async def test_installable_app_parts(grid_console):
     """The manifest names the app, its scope and icons; the service worker and icons are
     served with their types; the OpenAPI document lists the grid calls."""

@@ -71,7 +71,7 @@ def test_intake_with_coordinates_gets_its_sub_grid(session) -> None:
     and keeps its coordinates."""
     _load_tiny(session)
     lat, lon = SUB_POINT
-    ticket = TicketService().intake(session, {
+    ticket = TicketService(locator=GridLocator()).intake(session, {
         "channel": "web", "kind": "help", "description": "路灯不亮", "latitude": lat,
         "longitude": lon}, actor="test")
     assert ticket.grid.code == "T1-02" and ticket.grid.parent.code == "T1"
@@ -85,7 +85,7 @@ def test_intake_with_only_an_address_uses_the_address_table(session) -> None:
     result = import_addresses(session, "address,grid\n幸福路12号,T2-01\n幸福路12号3单元,T2-02\n"
                                        "和平街8号,T1\n")
     assert (result.added, result.updated) == (3, 0)
-    service = TicketService()
+    service = TicketService(locator=GridLocator())
     placed = [service.intake(session, {"channel": "web", "kind": "help", "description": "漏水",
                                        "address": address}, actor="test").grid
               for address in ("幸福路 12 号 3 单元 501", "幸福路１２号", "和平街8号院", "无名路")]
@@ -124,8 +124,9 @@ def test_import_keeps_grids_tickets_point_at(session) -> None:
     force is unchanged."""
     _load_tiny(session)
     lat, lon = SUB_POINT
-    TicketService().intake(session, {"channel": "web", "kind": "help", "description": "x",
-                                     "latitude": lat, "longitude": lon}, actor="test")
+    TicketService(locator=GridLocator()).intake(
+        session, {"channel": "web", "kind": "help", "description": "x", "latitude": lat,
+                  "longitude": lon}, actor="test")
     without = [f for f in tiny_map() if f["properties"]["code"] != "T1-02"]
     from hotline.grid.exceptions import MapRefused
 

@@ -18,6 +18,7 @@ from hotline.grid.exceptions import (
     NotAGridWorker,
     TaskClosed,
 )
+from hotline.grid.locate import GridLocator
 from hotline.grid.mapfile import read_map
 from hotline.grid.photos import PhotoStore
 from hotline.grid.schemas import load_answer, load_log, load_report, load_visit
@@ -98,7 +99,7 @@ def test_verification_there_and_back(grid) -> None:
     other worker cannot answer it."""
     session, service, workers = grid
     lat, lon = SUB_POINT
-    ticket = TicketService(clock=lambda: NOW).intake(session, {
+    ticket = TicketService(clock=lambda: NOW, locator=GridLocator()).intake(session, {
         "channel": "hotline", "kind": "complaint", "description": "夜间施工噪声",
         "phone": "13800138000", "latitude": lat, "longitude": lon}, actor="1001")
     task = service.send_task(session, ticket.id, actor="boss", note="请核实施工时间")

@@ -13,7 +13,8 @@ from twisted.internet import reactor, threads
 from db.models import Call, TicketEvent, Transcript
 from hotline.controller import Controller
 from hotline.pbx.sandbox import Sandbox
-from hotline.stt import attach, jobs
+from hotline.stt import jobs
+from hotline.stt.plugin import build as build_stt
 from tests.stt.support import say
 from tests.support.audio import wav_seconds
 from tests.support.hotline import wait_final_call
@@ -37,7 +38,7 @@ async def stt_controller(pbx_sandbox: Sandbox, registry, tmp_path):
     # The session's loaded model instead of a second copy: swap the controller's own service
     # for one on the shared registry before it starts.
     ctl.stt.detach()
-    ctl.stt = service = attach(ctl, registry=registry)
+    service = build_stt(ctl.deps, registry=registry)
     await ctl.start()
     try:
         yield ctl, service

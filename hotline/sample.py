@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.db.test_sample -*-
+# -*- test-case-name: tests.test_sample -*-
 """Sample records for development and demonstrations (``hotline db seed-sample``).
 
 The district's shape: the SAMPLE map of 7 streets, 45 communities, 120 level-1 grids and 532

@@ -136,8 +136,8 @@ async def _promise_callback(controller: Controller, city: CitySimulator, cfg: Co
 async def _seed_directory(controller: Controller, cfg: Config) -> None:
     """The sample grids and municipal hotlines, once per demo database: the console's directory
     search and the Bridge button have something to find (a site imports its own CSV)."""
-    from db.sample import AlreadySeeded, seed_sample
     from hotline.directory.service import DirectoryService
+    from hotline.sample import AlreadySeeded, seed_sample
 
     def seed(s: Any) -> int | None:
         try:
@@ -162,7 +162,7 @@ async def _demo_grid_worker(controller: Controller) -> None:
     from hotline.grid.exceptions import GridError
     from hotline.web import accounts
 
-    service = controller.web.grid.service
+    service = controller.deps.grid.service
     password = secrets.token_urlsafe(9)
 
     def ensure(s: Any) -> None:

@@ -1,0 +1,243 @@
+# -*- test-case-name: tests.web.test_api -*-
+"""The tickets' HTTP routes: list, read, file (desk intake), reply, who is calling, and a
+ticket's page. Registered by L{hotline.tickets.plugin}; the console serves them."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, joinedload
+
+from db.models import Agent, Call, Ticket, utcnow
+from hotline import phone
+from hotline.tickets.exceptions import NoSuchTicket, TicketError
+from hotline.tickets.schemas import OPEN_STATUSES, TicketStatus, load_intake, ticket_summary
+from hotline.tickets.service import lookup_caller
+from hotline.web import accounts, audit
+from hotline.web.accounts import AccountError, Principal
+from hotline.web.api import int_param
+from hotline.web.roles import DESK, REPLIERS, TICKET_READERS, Role
+from hotline.web.routing import Ctx, HTTPError, Response, Router, html_response, json_response
+
+__all__ = ["register", "load_ticket", "caller_view", "list_tickets", "reply_to_ticket",
+           "desk_intake_payload"]
+
+_STATUSES = {s.value for s in TicketStatus}
+
+
+def register(router: Router) -> None:
+    """Mount the ticket and caller routes."""
+    router.add("GET", "/api/tickets", _tickets, roles=TICKET_READERS)
+    router.add("POST", "/api/tickets", _create_ticket, roles=DESK)
+    router.add("GET", "/api/tickets/{ticket_id:int}", _ticket, roles=TICKET_READERS)
+    router.add("POST", "/api/tickets/{ticket_id:int}/reply", _reply, roles=REPLIERS)
+    router.add("GET", "/api/callers/{number:str}", _caller, roles=DESK)
+    router.add("GET", "/tickets/{ticket_id:int}", _ticket_page, roles=TICKET_READERS, page=True)
+
+
+def _ticket_dict(ticket: Ticket, user: Principal, *, events: bool = False) -> dict[str, Any]:
+    data = ticket_summary(ticket)
+    data["department_name"] = ticket.department.name if ticket.department else None
+    data["grid"] = ticket.grid.code if ticket.grid else None
+    if user.role in DESK and ticket.citizen is not None:
+        data["caller_phone"] = ticket.citizen.phone
+    if events:
+        data["events"] = [{"at": e.at.isoformat(), "actor": e.actor, "action": e.action,
+                           "from_status": e.from_status, "to_status": e.to_status,
+                           "text": e.text} for e in ticket.events]
+        data["transcripts"] = _transcripts(ticket)
+    return data
+
+
+def _transcripts(ticket: Ticket) -> list[dict[str, Any]]:
+    """The finished transcripts of the ticket's calls, utterance by utterance."""
+    out = []
+    for call in ticket.calls:
+        for t in call.transcripts:
+            if t.status != "done":
+                continue
+            out.append({"call": call.uniqueid, "model": t.model, "language": t.language,
+                        "segments": [{"speaker": seg.speaker, "start_s": seg.start_s,
+                                      "end_s": seg.end_s, "text": seg.text}
+                                     for seg in t.segments]})
+    return out
+
+
+def _visible(ticket: Ticket, user: Principal) -> bool:
+    return user.role != Role.LIAISON or (
+        user.department_id is not None and ticket.department_id == user.department_id)
+
+
+def load_ticket(session: Session, console: Any, user: Principal, ticket_id: int, *,
+                events: bool = False) -> dict[str, Any]:
+    """One ticket as ``user`` may see it; NoSuchTicket also for another department's."""
+    ticket = session.get(Ticket, ticket_id)
+    if ticket is None or not _visible(ticket, user):
+        raise NoSuchTicket(ticket_id)
+    return _ticket_dict(ticket, user, events=events)
+
+
+def list_tickets(session: Session, user: Principal, *, status: str | None = None,
+                 limit: int = 50, offset: int = 0, open_only: bool = False
+                 ) -> list[dict[str, Any]]:
+    """Tickets newest first; a liaison gets their department's only."""
+    query = select(Ticket).options(joinedload(Ticket.citizen), joinedload(Ticket.department),
+                                   joinedload(Ticket.grid))
+    if user.role == Role.LIAISON:
+        query = query.where(Ticket.department_id == (user.department_id or -1))
+    if status:
+        query = query.where(Ticket.status == status)
+    elif open_only:
+        query = query.where(Ticket.status.in_(sorted(str(s) for s in OPEN_STATUSES)))
+    query = query.order_by(Ticket.created_at.desc(), Ticket.id.desc()).limit(limit).offset(offset)
+    return [_ticket_dict(t, user) for t in session.scalars(query).unique()]
+
+
+async def _tickets(ctx: Ctx) -> Response:
+    status = ctx.query("status") or None
+    if status is not None and status not in _STATUSES:
+        raise HTTPError(400, "invalid-parameter",
+                        f"status must be one of {', '.join(sorted(_STATUSES))}",
+                        {"parameter": "status"})
+    limit = int_param(ctx, "limit", 50, 1, 200)
+    offset = int_param(ctx, "offset", 0, 0, 1_000_000)
+    rows = await ctx.console.db.run(list_tickets, ctx.user, status=status, limit=limit,
+                                    offset=offset)
+    return json_response({"tickets": rows, "limit": limit, "offset": offset})
+
+
+async def _ticket(ctx: Ctx) -> Response:
+    return json_response(await ctx.console.db.run(
+        load_ticket, ctx.console, ctx.user, ctx.params["ticket_id"], events=True))
+
+
+_DESK_FIELDS = ("kind", "category", "grid", "address", "description", "promised_reply_at",
+                "phone", "citizen_name", "call_uniqueid", "department", "channel")
+
+
+def desk_intake_payload(body: Any, zone: dt.tzinfo) -> dict[str, Any]:
+    """The intake payload from the desk's form: channel hotline unless given; a promised reply
+    time without a zone is the site's local time (what the agent typed); blank fields dropped.
+    Raises HTTPError 400 for a body that is not an object or a promise in the past."""
+    if not isinstance(body, dict):
+        raise HTTPError(400, "invalid-body", "the body must be a JSON object")
+    payload = {k: v for k, v in body.items() if v not in (None, "")}
+    payload.setdefault("channel", "hotline")
+    promised = payload.get("promised_reply_at")
+    if isinstance(promised, str):
+        try:
+            when = dt.datetime.fromisoformat(promised)
+        except ValueError:
+            when = None
+        if when is not None:
+            if when.tzinfo is None:
+                when = when.replace(tzinfo=zone)
+            if when <= utcnow():
+                raise HTTPError(400, "invalid-intake", "承诺回复时间必须晚于现在 "
+                                "(promised_reply_at is in the past)",
+                                {"fields": {"promised_reply_at": "is in the past"}})
+            payload["promised_reply_at"] = when.isoformat()
+    return payload
+
+
+async def _create_ticket(ctx: Ctx) -> Response:
+    console, user = ctx.console, ctx.user
+    assert user is not None
+    request = load_intake(desk_intake_payload(ctx.json_body(), console.zone))
+    draft_key = ctx.query("draft")
+
+    def file(session: Session) -> dict[str, Any]:
+        ticket = console.tickets.intake(session, request, actor=user.username)
+        if draft_key:
+            try:
+                accounts.delete_draft(session, user.user_id, draft_key)
+            except AccountError:
+                pass
+        audit.record(session, actor=user.username, role=user.role, action="ticket.create",
+                     target=ticket.number, ip=ctx.ip,
+                     details={"channel": ticket.channel, "call": request.call_uniqueid})
+        session.flush()
+        return _ticket_dict(ticket, user)
+
+    return json_response(await console.db.run(file), 201)
+
+
+def reply_to_ticket(session: Session, console: Any, user: Principal, ticket_id: int,
+                    text: str, ip: str) -> dict[str, Any]:
+    """Record a department's answer (taking the ticket up first when it was only dispatched)."""
+    text = (text or "").strip()
+    if not text:
+        raise TicketError("回复内容不能为空 (a reply needs its text)", {"field": "text"})
+    if len(text) > 5000:
+        raise TicketError("回复最多 5000 字 (at most 5000 characters)", {"field": "text"})
+    ticket = session.get(Ticket, ticket_id)
+    if ticket is None or not _visible(ticket, user):
+        raise NoSuchTicket(ticket_id)
+    if ticket.status == TicketStatus.DISPATCHED:
+        console.tickets.start_handling(session, ticket_id, actor=user.username)
+    console.tickets.reply(session, ticket_id, actor=user.username, text=text)
+    audit.record(session, actor=user.username, role=user.role, action="ticket.reply",
+                 target=ticket.number, ip=ip)
+    session.flush()
+    return _ticket_dict(ticket, user)
+
+
+async def _reply(ctx: Ctx) -> Response:
+    body = ctx.json_body()
+    if not isinstance(body, dict) or not isinstance(body.get("text"), str):
+        raise HTTPError(400, "invalid-body", 'send {"text": "..."}')
+    return json_response(await ctx.console.db.run(
+        reply_to_ticket, ctx.console, ctx.user, ctx.params["ticket_id"], body["text"], ctx.ip))
+
+
+def caller_view(session: Session, number: str, *, contacts: int = 5) -> dict[str, Any]:
+    """Who is calling: repeat flag, open tickets, history and the last finished calls from
+    the number (the one ringing now is not a past contact)."""
+    info = lookup_caller(session, number)
+    last: list[dict[str, Any]] = []
+    if info.citizen_id is not None:
+        rows = session.execute(
+            select(Call.started_at, Call.status, Call.talk_s, Agent.code, Ticket.number)
+            .outerjoin(Agent, Call.agent_id == Agent.id)
+            .outerjoin(Ticket, Call.ticket_id == Ticket.id)
+            .where(Call.citizen_id == info.citizen_id, Call.ended_at.is_not(None))
+            .order_by(Call.started_at.desc()).limit(contacts + 1)).all()
+        last = [{"at": r[0].isoformat(), "status": r[1], "talk_s": r[2], "agent": r[3],
+                 "ticket": r[4]} for r in rows]
+
+    def summary(t: Any) -> dict[str, Any]:
+        return {"id": t.id, "number": t.number, "kind": t.kind, "status": t.status,
+                "category": t.category, "created_at": t.created_at.isoformat(),
+                "promised_reply_at": t.promised_reply_at.isoformat()
+                if t.promised_reply_at else None}
+
+    return {"phone": info.phone, "masked_phone": info.masked_phone, "known": info.known,
+            "citizen_name": info.citizen_name, "repeat_caller": info.repeat_caller,
+            "open_tickets": [summary(t) for t in info.open_tickets],
+            "history": [summary(t) for t in info.history], "last_contacts": last}
+
+
+async def _caller(ctx: Ctx) -> Response:
+    number = ctx.params["number"]
+    try:
+        phone.normalise(number)
+    except phone.InvalidPhoneNumber as e:
+        raise HTTPError(400, "invalid-phone", str(e), {"parameter": "number"}) from None
+    return json_response(await ctx.console.db.run(caller_view, number))
+
+
+
+
+async def _ticket_page(ctx: Ctx) -> Response:
+    console = ctx.console
+
+    def read(session: Session) -> dict[str, Any]:
+        ticket = load_ticket(session, console, ctx.user, ctx.params["ticket_id"], events=True)
+        values: dict[str, Any] = {"ticket": ticket}
+        for extras in console.ticket_page_extras:  # what other packages add (the grid's photos)
+            values.update(extras(session, ticket["id"]))
+        return values
+
+    return html_response(console.render_page("ticket.html", ctx, **await console.db.run(read)))
