@@ -122,6 +122,10 @@ def _validate(data: dict[str, Any], problems: list[str]) -> None:
             problems.append("'agi.bind' is not loopback and 'agi.allow' is empty: list the PBX "
                             "hosts allowed to reach FastAGI")
     _validate_cluster(data, problems)
+    grid = data["grid"]
+    for key in ("photo_max_bytes", "photo_max_px", "photos_per_report", "map_max_bytes"):
+        if grid[key] < 1:
+            problems.append(f"'grid.{key}' must be at least 1")
     if data["database"]["threads"] < 1:
         problems.append("'database.threads' must be at least 1")
     if site["mode"] == "production":
