@@ -17,7 +17,6 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     CheckConstraint,
-    false as sa_false,
     DateTime,
     ForeignKey,
     Index,
@@ -25,6 +24,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Text,
+    false,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -291,7 +291,7 @@ class Ticket(Base):
     reopen_count: Mapped[int] = mapped_column(default=0, server_default="0")
     #: Opened by the system for an answered call the agent filed nothing for: the agent who
     #: took the call still has to complete it (category, address, content).
-    needs_completion: Mapped[bool] = mapped_column(default=False, server_default=sa_false())
+    needs_completion: Mapped[bool] = mapped_column(default=False, server_default=false())
 
     citizen: Mapped[Citizen | None] = relationship(back_populates="tickets")
     department: Mapped[Department | None] = relationship(back_populates="tickets")

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from hotline.web import accounts, audit
 from hotline.web.auth import new_token
-from hotline.web.roles import DESK, SUPERVISION, TICKET_READERS, Role
+from hotline.web.roles import SUPERVISION, TICKET_READERS, Role
 from hotline.web.routing import (
     SESSION_COOKIE,
     Ctx,
@@ -28,10 +28,10 @@ LOGIN_COOKIE = b"hl_login"
 
 
 def register(router: Router, console: Any) -> None:
-    router.add("GET", "/", _home, roles=DESK | {Role.LIAISON}, page=True)
+    router.add("GET", "/", _home, roles=TICKET_READERS, page=True)
     router.add("GET", "/login", _login_form, roles=None, page=True)
     router.add("POST", "/login", _login, roles=None, page=True)
-    router.add("POST", "/logout", _logout, roles=DESK | {Role.LIAISON}, page=True)
+    router.add("POST", "/logout", _logout, roles=TICKET_READERS, page=True)
     router.add("GET", "/supervisor", _supervisor, roles=SUPERVISION, page=True)
     router.add("GET", "/tickets/{ticket_id:int}", _ticket_page, roles=TICKET_READERS, page=True)
 
@@ -44,9 +44,13 @@ def _safe_next(target: str | None) -> str:
     return "/" if parts.scheme or parts.netloc else target
 
 
+#: Where each role starts after signing in.
+HOME = {Role.LIAISON: "/liaison", Role.DISPATCHER: "/dispatch"}
+
+
 async def _home(ctx: Ctx) -> Response:
     assert ctx.user is not None
-    return redirect("/liaison" if ctx.user.role == Role.LIAISON else "/desk")
+    return redirect(HOME.get(ctx.user.role, "/desk"))
 
 
 def _login_page(ctx: Ctx, *, error: str | None = None, status: int = 200,
@@ -107,7 +111,7 @@ async def _login(ctx: Ctx) -> Response:
     _, role = found
     target = _safe_next(ctx.form("next"))
     if target == "/":
-        target = "/liaison" if role == Role.LIAISON else "/desk"
+        target = HOME.get(role, "/desk")
     resp = redirect(target)
     resp.cookies.append((SESSION_COOKIE, console.signer.sign(token).encode(),
                          console.cookie_options(max_age=int(console.session_hours * 3600))))
