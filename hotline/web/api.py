@@ -16,17 +16,16 @@ from db.models import Agent, Call, Callback, Citizen, Department, Ticket, utcnow
 from hotline import phone
 from hotline.agents import AgentError
 from hotline.bridge.outcomes import BridgeError
-from hotline.tickets.exceptions import NoSuchTicket, TicketError
 from hotline.tickets.schemas import OPEN_STATUSES, TicketStatus, load_intake, ticket_summary
 from hotline.tickets.service import lookup_caller
 from hotline.web import accounts, audit
 from hotline.web.accounts import AccountError, Principal
-from hotline.web.roles import DESK, REPLIERS, SUPERVISION, TICKET_READERS, Role
+from hotline.web.roles import DESK, SUPERVISION, TICKET_READERS, Role
 from hotline.web.rooms import current_call, room_for, room_view
 from hotline.web.routing import Ctx, HTTPError, Response, Router, json_response
 
-__all__ = ["register", "load_ticket", "caller_view", "list_tickets", "reply_to_ticket",
-           "int_param", "BRIDGE_ACTIONS"]
+__all__ = ["register", "load_ticket", "caller_view", "list_tickets", "int_param",
+           "BRIDGE_ACTIONS"]
 
 _STATUSES = {s.value for s in TicketStatus}
 
@@ -42,7 +41,6 @@ def register(router: Router, console: Any) -> None:
     router.add("GET", "/api/tickets", _tickets, roles=TICKET_READERS)
     router.add("POST", "/api/tickets", _create_ticket, roles=DESK)
     router.add("GET", "/api/tickets/{ticket_id:int}", _ticket, roles=TICKET_READERS)
-    router.add("POST", "/api/tickets/{ticket_id:int}/reply", _reply, roles=REPLIERS)
     router.add("GET", "/api/calls", _calls, roles=DESK)
     router.add("GET", "/api/callers/{number:str}", _caller, roles=DESK)
     router.add("GET", "/api/directory", _directory, roles=DESK)
@@ -111,18 +109,17 @@ def _transcripts(ticket: Ticket) -> list[dict[str, Any]]:
     return out
 
 
-def _visible(ticket: Ticket, user: Principal) -> bool:
-    return user.role != Role.LIAISON or (
-        user.department_id is not None and ticket.department_id == user.department_id)
-
-
 def load_ticket(session: Session, console: Any, user: Principal, ticket_id: int, *,
                 events: bool = False) -> dict[str, Any]:
-    """One ticket as ``user`` may see it; NoSuchTicket also for another department's."""
-    ticket = session.get(Ticket, ticket_id)
-    if ticket is None or not _visible(ticket, user):
-        raise NoSuchTicket(ticket_id)
-    return _ticket_dict(ticket, user, events=events)
+    """One ticket as ``user`` may see it; NoSuchTicket also for another department's. With
+    its events comes its life after intake: light, attachments, extensions, the steps the
+    user may take (hotline.tickets.actions)."""
+    actions = console.ticket_life.actions
+    ticket = actions.readable(session, user, ticket_id)
+    data = _ticket_dict(ticket, user, events=events)
+    if events:
+        data.update(actions.extras(session, ticket, user))
+    return data
 
 
 def list_tickets(session: Session, user: Principal, *, status: str | None = None,
@@ -216,34 +213,6 @@ async def _create_ticket(ctx: Ctx) -> Response:
         return _ticket_dict(ticket, user)
 
     return json_response(await console.db.run(file), 201)
-
-
-def reply_to_ticket(session: Session, console: Any, user: Principal, ticket_id: int,
-                    text: str, ip: str) -> dict[str, Any]:
-    """Record a department's answer (taking the ticket up first when it was only dispatched)."""
-    text = (text or "").strip()
-    if not text:
-        raise TicketError("回复内容不能为空 (a reply needs its text)", {"field": "text"})
-    if len(text) > 5000:
-        raise TicketError("回复最多 5000 字 (at most 5000 characters)", {"field": "text"})
-    ticket = session.get(Ticket, ticket_id)
-    if ticket is None or not _visible(ticket, user):
-        raise NoSuchTicket(ticket_id)
-    if ticket.status == TicketStatus.DISPATCHED:
-        console.tickets.start_handling(session, ticket_id, actor=user.username)
-    console.tickets.reply(session, ticket_id, actor=user.username, text=text)
-    audit.record(session, actor=user.username, role=user.role, action="ticket.reply",
-                 target=ticket.number, ip=ip)
-    session.flush()
-    return _ticket_dict(ticket, user)
-
-
-async def _reply(ctx: Ctx) -> Response:
-    body = ctx.json_body()
-    if not isinstance(body, dict) or not isinstance(body.get("text"), str):
-        raise HTTPError(400, "invalid-body", 'send {"text": "..."}')
-    return json_response(await ctx.console.db.run(
-        reply_to_ticket, ctx.console, ctx.user, ctx.params["ticket_id"], body["text"], ctx.ip))
 
 
 # -- calls and callers ---------------------------------------------------------------------------

@@ -22,6 +22,8 @@ from twisted.web.static import File
 
 from hotline.config import Config
 from hotline.directory.service import DirectoryService
+from hotline.tickets.clock import DeadlineRules
+from hotline.tickets.plugin import TicketsPlugin
 from hotline.tickets.service import TicketService
 from hotline.web import accounts, audit
 from hotline.web.auth import LoginRateLimiter, SessionSigner, session_key
@@ -79,7 +81,9 @@ class WebConsole:
         #: The transcription service (its finished transcripts are pushed to the desk).
         self.stt = stt
         self.zone = zoneinfo.ZoneInfo(config["site"]["timezone"])
-        self.tickets = tickets or TicketService(timezone=config["site"]["timezone"])
+        self.tickets = tickets or TicketService(
+            timezone=config["site"]["timezone"],
+            rules=DeadlineRules.from_settings(config["tickets"]))
         self.directory = directory or DirectoryService(timezone=config["site"]["timezone"])
         self.signer = SessionSigner(session_key(config))
         #: Per user name; and per address, looser: a call centre's agents share one address.
@@ -101,6 +105,10 @@ class WebConsole:
         self.events = events.EventStream(self)
         for module in (site, api, desk, liaison, open311, reports, transcripts):
             module.register(self.router, self)
+        #: The ticket's life after intake (hotline/tickets): its routes, pages and stream.
+        self.ticket_life = TicketsPlugin(config=config, service=self.tickets, reactor=reactor,
+                                         scheduler=scheduler)
+        self.ticket_life.register(self.router)
         self.events.register(self.router)
         self.site = Site(_Root(self.router, softphone.resource(self.softphone_agent)
                                 if softphone is not None else None))
@@ -116,11 +124,13 @@ class WebConsole:
         self._port = self.reactor.listenTCP(int(web["port"]), self.site,
                                             interface=web["bind"])
         self.events.start()
+        self.ticket_life.start()
         _log.info("web console on http://{bind}:{port}/", bind=web["bind"], port=self.port)
 
     async def stop(self) -> None:
         """Stop listening and close the event streams; a second call does nothing."""
         self.events.stop()
+        self.ticket_life.stop()
         if self._port is not None:
             port, self._port = self._port, None
             await port.stopListening()

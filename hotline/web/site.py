@@ -33,7 +33,6 @@ def register(router: Router, console: Any) -> None:
     router.add("POST", "/login", _login, roles=None, page=True)
     router.add("POST", "/logout", _logout, roles=TICKET_READERS, page=True)
     router.add("GET", "/supervisor", _supervisor, roles=SUPERVISION, page=True)
-    router.add("GET", "/tickets/{ticket_id:int}", _ticket_page, roles=TICKET_READERS, page=True)
 
 
 def _safe_next(target: str | None) -> str:
@@ -149,10 +148,3 @@ async def _supervisor(ctx: Ctx) -> Response:
         "supervisor.html", ctx, board=board, live_agents=live_agents, records=records,
         entries=entries))
 
-
-async def _ticket_page(ctx: Ctx) -> Response:
-    from hotline.web.api import load_ticket
-
-    ticket = await ctx.console.db.run(load_ticket, ctx.console, ctx.user, ctx.params["ticket_id"],
-                                      events=True)
-    return html_response(ctx.console.render_page("ticket.html", ctx, ticket=ticket))
