@@ -16,6 +16,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "agent",
     "bridge",
     "calls",
+    "ticket",
     "config",
     "db",
     "directory",
