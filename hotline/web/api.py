@@ -212,7 +212,9 @@ async def _create_ticket(ctx: Ctx) -> Response:
         session.flush()
         return _ticket_dict(ticket, user)
 
-    return json_response(await console.db.run(file), 201)
+    filed = await console.db.run(file)
+    console.ticket_life.stream.ticket_changed(filed)  # the dispatcher's queue shows it now
+    return json_response(filed, 201)
 
 
 # -- calls and callers ---------------------------------------------------------------------------
