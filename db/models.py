@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.db.test_models -*-
+# -*- test-case-name: tests.db.test_migrations -*-
 """The hotline's records: SQLAlchemy 2 typed declarative models, one ``Base`` for all.
 
 Times: every datetime column is ``UTCDateTime``: it accepts timezone-aware datetimes only, stores

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.bridge.test_service -*-
+# -*- test-case-name: tests.bridge.test_integration -*-
 """A bridge room's live state: its name, its parties' channels, and the department's legs."""
 
 from __future__ import annotations

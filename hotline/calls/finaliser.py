@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.calls.test_finaliser -*-
+# -*- test-case-name: tests.test_controller -*-
 """Finalise each inbound call's row from AMI events: answered by whom, how long, which files."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.calls.test_notifier -*-
+# -*- test-case-name: tests.calls.test_service -*-
 """The only code pushing live call updates: listeners get one payload per change.
 
 Payloads are built with L{hotline.calls.model.call_to_dict} / L{agent_to_dict}, the same

@@ -5,7 +5,7 @@ import hashlib
 from twisted.internet.error import ConnectionDone
 from twisted.internet.testing import MemoryReactorClock, StringTransport
 from twisted.python.failure import Failure
-from twisted.trial.unittest import TestCase
+from twisted.trial.unittest import SynchronousTestCase
 
 from hotline.ami.actions import Action, ActionIdGenerator, AMIConnectionLost
 from hotline.ami.client import AMIClient
@@ -39,7 +39,7 @@ class FakeLink:
         self.proto.connectionLost(Failure(ConnectionDone()))
 
 
-class ClientTests(TestCase):
+class ClientTests(SynchronousTestCase):
     """The client logs in, resyncs, survives link loss and dispatches events."""
 
     def setUp(self):
@@ -230,7 +230,7 @@ class ClientTests(TestCase):
         self.assertEqual(self.reactor.getDelayedCalls(), [])
 
 
-class TranscriptTests(TestCase):
+class TranscriptTests(SynchronousTestCase):
     """Recorded sessions replay byte for byte, in every chunk size."""
 
     def test_md5_login_and_resync(self):

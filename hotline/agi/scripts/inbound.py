@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.agi.scripts.test_inbound -*-
+# -*- test-case-name: tests.test_controller -*-
 """The ``inbound`` script: who is calling, what is open for them, and the call's row."""
 
 from __future__ import annotations
