@@ -21,7 +21,7 @@ from hotline.controller import Controller
 from tests.scheduler.support import FAST
 from tests.support.hotline import wait_final_call
 from tests.support.waiting import until
-from tests.web.browser import Browser
+from tests.support.browser import Browser
 from tests.web.conftest import ensure_user, seed_directory
 
 pytestmark = [pytest.mark.pbx, pytest.mark.browser]
@@ -48,16 +48,6 @@ async def life_controller(pbx_sandbox, tmp_path):
         yield ctl
     finally:
         await ctl.stop()
-
-
-@pytest_twisted.async_yield_fixture
-async def browser():
-    b = Browser()
-    await b.start()
-    try:
-        yield b
-    finally:
-        await b.stop()
 
 
 def _sign_in(page, username: str) -> str:
