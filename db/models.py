@@ -858,6 +858,8 @@ class TicketExtension(Base):
     """A department's request for more time (延期申请) and the supervisor's decision."""
 
     __tablename__ = "ticket_extension"
+    #: The supervisor's list reads the oldest pending requests first.
+    __table_args__ = (Index("ix_ticket_extension_pending", "status", "requested_at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     ticket_id: Mapped[int] = mapped_column(ForeignKey("ticket.id"), index=True)
@@ -865,7 +867,7 @@ class TicketExtension(Base):
     days: Mapped[float]
     reason: Mapped[str] = mapped_column(Text)
     #: pending, approved, refused.
-    status: Mapped[str] = mapped_column(String(16), default="pending", index=True)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
     requested_by: Mapped[str] = mapped_column(String(50))
     requested_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     decided_by: Mapped[str | None] = mapped_column(String(50))

@@ -205,15 +205,15 @@ def unfinished_list(session: Session, agent_code: str, lights: Lights, *,
 
 
 def pending_extensions(session: Session, *, department_id: int | None = None,
-                       zone: dt.tzinfo | None = None) -> list[dict[str, Any]]:
-    """Extension requests waiting for a supervisor, oldest first."""
+                       limit: int = 100) -> list[dict[str, Any]]:
+    """Extension requests waiting for a supervisor, the ``limit`` oldest first."""
     q = (select(TicketExtension.id, TicketExtension.days, TicketExtension.reason,
                 TicketExtension.requested_by, TicketExtension.requested_at, Ticket.id,
                 Ticket.number, Ticket.due_at, Ticket.version, Department.code)
          .join(Ticket, Ticket.id == TicketExtension.ticket_id)
          .outerjoin(Department, Department.id == Ticket.department_id)
          .where(TicketExtension.status == "pending")
-         .order_by(TicketExtension.requested_at))
+         .order_by(TicketExtension.requested_at, TicketExtension.id).limit(limit))
     if department_id is not None:
         q = q.where(Ticket.department_id == department_id)
     return [{"id": r[0], "days": r[1], "reason": r[2], "requested_by": r[3],

@@ -98,8 +98,8 @@ def upgrade() -> None:
     )
     op.create_index(op.f("ix_ticket_extension_ticket_id"), "ticket_extension", ["ticket_id"],
                     unique=False)
-    op.create_index(op.f("ix_ticket_extension_status"), "ticket_extension", ["status"],
-                    unique=False)
+    op.create_index("ix_ticket_extension_pending", "ticket_extension",
+                    ["status", "requested_at"], unique=False)
     op.create_table(
         "ticket_attachment",
         sa.Column("id", sa.Integer(), nullable=False),
