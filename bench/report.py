@@ -96,26 +96,37 @@ def _ts(moment: dt.datetime) -> str:
     return moment.strftime(_FMT)
 
 
-def build(path: Path) -> float:
-    """Make the SQLite file: schema by the migrations, rows by executemany. Returns seconds."""
-    started = time.perf_counter()
+def fresh_sqlite(path: Path) -> sqlite3.Connection:
+    """A new SQLite file at ``path`` with the schema the migrations build, opened for a fast
+    bulk load (the benchmarks' generated data)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     for suffix in ("", "-wal", "-shm"):
         Path(str(path) + suffix).unlink(missing_ok=True)
     migrate.upgrade(f"sqlite:///{path}")
+    con = sqlite3.connect(path)
+    con.execute("PRAGMA journal_mode = WAL")
+    con.execute("PRAGMA synchronous = OFF")
+    return con
+
+
+def insert_rows(con: sqlite3.Connection, table: str, cols: list[str], rows: Any) -> None:
+    """``rows`` (tuples in the order of ``cols``) into ``table``."""
+    con.executemany(f"INSERT INTO {table} ({', '.join(cols)}) VALUES "
+                    f"({', '.join('?' * len(cols))})", rows)
+
+
+def build(path: Path) -> float:
+    """Make the SQLite file: schema by the migrations, rows by executemany. Returns seconds."""
+    started = time.perf_counter()
+    con = fresh_sqlite(path)
     rng = random.Random(SEED)
     end = dt.datetime.combine(LAST_DAY, dt.time(16, 0))  # site midnight, in UTC (naive)
     start = end - dt.timedelta(days=SPAN_DAYS)
     span = int((end - start).total_seconds())
-    con = sqlite3.connect(path)
-    con.execute("PRAGMA journal_mode = WAL")
-    con.execute("PRAGMA synchronous = OFF")
     channels = list(CHANNELS)
 
     def insert(table: str, rows: Any) -> None:
-        cols = TABLES[table]
-        con.executemany(f"INSERT INTO {table} ({', '.join(cols)}) VALUES "
-                        f"({', '.join('?' * len(cols))})", rows)
+        insert_rows(con, table, TABLES[table], rows)
 
     with con:
         insert("department", ((i, f"B{i:02d}", f"部门{i}", "partner", 72)

@@ -28,7 +28,6 @@ import datetime as dt
 import os
 import random
 import shutil
-import sqlite3
 import statistics
 import time
 import zoneinfo
@@ -39,7 +38,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bench._util import print_json_line, print_table
-from bench.report import load_postgres, start_postgres
+from bench.report import fresh_sqlite, insert_rows, load_postgres, start_postgres
 from db import migrate
 from db.models import Department, Ticket
 from db.session import make_engine, make_session_factory
@@ -96,21 +95,13 @@ def _ts(moment: dt.datetime) -> str:
 def build(path: Path) -> float:
     """Make the SQLite file: schema by the migrations, rows by executemany; seconds taken."""
     started = time.perf_counter()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    for suffix in ("", "-wal", "-shm"):
-        Path(str(path) + suffix).unlink(missing_ok=True)
-    migrate.upgrade(f"sqlite:///{path}")
+    con = fresh_sqlite(path)
     rng = random.Random(SEED)
     rules = default_rules()
     start = NOW - dt.timedelta(days=SPAN_DAYS)
-    con = sqlite3.connect(path)
-    con.execute("PRAGMA journal_mode = WAL")
-    con.execute("PRAGMA synchronous = OFF")
 
     def insert(table: str, rows: Any) -> None:
-        cols = TABLES[table]
-        con.executemany(f"INSERT INTO {table} ({', '.join(cols)}) VALUES "
-                        f"({', '.join('?' * len(cols))})", rows)
+        insert_rows(con, table, TABLES[table], rows)
 
     with con:
         insert("department", ((i, f"B{i:02d}", f"部门{i}", "partner", 72)
