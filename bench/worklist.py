@@ -234,7 +234,7 @@ def naive(session: Session, name: str, department: int) -> list[int]:
     shown = []
     for t in tickets:
         shade = light(t.clock_started_at, t.due_at, NOW, calendar, zone,
-                      warn_fraction=rules.warn_fraction,
+                      warn_fraction=rules.warn_fraction, warn_at=t.warn_at,
                       first_contact_due_at=t.first_contact_due_at,
                       first_contacted_at=t.first_contacted_at)
         if name == "supervise" and (t.due_at is None or t.due_at >= NOW):

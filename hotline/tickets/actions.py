@@ -173,7 +173,7 @@ class TicketActions:
         """What the life after intake adds to a ticket's page and API view."""
         lights = lights or self.lights(session)
         shade = lights.of(ticket.clock_started_at, ticket.due_at, ticket.first_contact_due_at,
-                          ticket.first_contacted_at)
+                          ticket.first_contacted_at, ticket.warn_at)
         notices = session.execute(
             select(DepartmentNotice, Department.code)
             .outerjoin(Department, Department.id == DepartmentNotice.department_id)

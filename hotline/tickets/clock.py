@@ -265,23 +265,29 @@ def extended_clock(clock: Clock, days: float, rules: DeadlineRules, calendar: Wo
 
 def light(started_at: dt.datetime | None, due_at: dt.datetime | None, now: dt.datetime,
           calendar: WorkCalendar, zone: dt.tzinfo, *, warn_fraction: float = 0.75,
+          warn_at: dt.datetime | None = None,
           first_contact_due_at: dt.datetime | None = None,
           first_contacted_at: dt.datetime | None = None,
           first_contact_hours: float = 24.0) -> Light:
     """The light of a running clock at ``now``; a ticket without a clock is green.
 
     Red once ``due_at`` has passed; yellow once ``warn_fraction`` of the working time between
-    start and due is used. A first-contact deadline not yet met counts too (in real hours), and
-    the worse of the two lights is shown.
+    start and due is used: from ``warn_at`` when the clock's is known (``Clock.warn_at``, the
+    instant the reminder is sent, so the light and the reminder agree), else counted here. A
+    first-contact deadline not yet met counts too (in real hours); the worse light is shown.
     """
     result = Light.GREEN
     if started_at is not None and due_at is not None:
         if now >= due_at:
             return Light.RED
-        total = working_seconds(started_at, due_at, calendar, zone)
-        used = working_seconds(started_at, now, calendar, zone)
-        if total <= 0 or used >= total * warn_fraction:
-            result = Light.YELLOW
+        if warn_at is not None:
+            if now >= warn_at:
+                result = Light.YELLOW
+        else:
+            total = working_seconds(started_at, due_at, calendar, zone)
+            used = working_seconds(started_at, now, calendar, zone)
+            if total <= 0 or used >= total * warn_fraction:
+                result = Light.YELLOW
     if first_contact_due_at is not None and first_contacted_at is None:
         if now >= first_contact_due_at:
             return Light.RED

@@ -330,14 +330,31 @@ async def test_reminder_call_reaches_the_duty_number_and_its_confirmation_is_rec
     """Before the deadline the department's duty number is called (the city simulator answers
     and presses 1): the reminder is confirmed; after the deadline the 督办 notice is called the
     same way; both notices are pushed to the console's listeners and on the ticket's record."""
+    from hotline.web import accounts
+    from tests.web.support import HTTP, EventReader, sign_in
+
     duty = "041100000011"
     h = await make_harness(reminder_ring_s=8.0, reminder_retry_s=1.0, reminder_max_attempts=2)
     pushed = []
     h.scheduler.on_ticket_notice(pushed.append)
+    await h.write(lambda s: accounts.create_user(s, "duty-boss", role="supervisor",
+                                                 password="duty-boss-pass-1"))
+    boss = HTTP(h.controller.web.port)
+    await sign_in(boss, "duty-boss", "duty-boss-pass-1")
+    page = EventReader(boss.port, boss.cookies, "/api/tickets/stream").start()
     await h.city.set_number(duty, mode="answer", delay_s=0.3, dtmf="1")
-    ticket_id = await h.write(lambda s: _ticket_due_soon(s, "13900000021", duty, warn_s=1,
-                                                          due_s=6))
-    rows = await until(_notices(h, ticket_id, done=2), timeout=90)
+    try:
+        await until(lambda: page.named("hello"), timeout=10)
+        ticket_id = await h.write(lambda s: _ticket_due_soon(s, "13900000021", duty,
+                                                              warn_s=1, due_s=6))
+        rows = await until(_notices(h, ticket_id, done=2), timeout=90)
+        # The supervisor's page was told of both notices and of each call's outcome.
+        shown = await until(lambda: [(n["kind"], n["call_outcome"]) for n in
+                                     page.named("notice")] if len(page.named("notice")) >= 4
+                            else None, timeout=10)
+    finally:
+        page.close()
+    assert ("remind", "confirmed") in shown and ("supervise", "confirmed") in shown
     assert [r[:4] for r in rows] == [("remind", "done", "confirmed", "1"),
                                      ("supervise", "done", "confirmed", "1")]
     assert h.watch.count(f"number {duty}") == 2

@@ -19,9 +19,9 @@ from twisted.internet import reactor
 from db.models import Department, SchedulerState, SurveyResult, Ticket
 from hotline.controller import Controller
 from tests.scheduler.support import FAST
+from tests.support.browser import Browser
 from tests.support.hotline import wait_final_call
 from tests.support.waiting import until
-from tests.support.browser import Browser
 from tests.web.conftest import ensure_user, seed_directory
 
 pytestmark = [pytest.mark.pbx, pytest.mark.browser]
