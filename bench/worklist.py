@@ -50,7 +50,7 @@ from hotline.tickets.service import TicketService, default_rules
 from hotline.web.accounts import Principal
 
 SEED = 17
-DATA_VERSION = 2
+DATA_VERSION = 3
 DEPARTMENTS = 46
 CITIZENS = 200_000
 TICKETS = 1_000_000
@@ -77,8 +77,8 @@ TABLES: dict[str, list[str]] = {
     "ticket_co_department": ["ticket_id", "department_id"],
     "department_notice": ["id", "ticket_id", "department_id", "kind", "at", "due_at", "text",
                           "call_status", "call_attempts"],
-    "ticket_extension": ["id", "ticket_id", "days", "reason", "status", "requested_by",
-                         "requested_at"],
+    "ticket_extension": ["id", "ticket_id", "department_id", "days", "reason", "status",
+                         "requested_by", "requested_at"],
 }
 
 
@@ -156,10 +156,10 @@ def build(path: Path) -> float:
         insert("department_notice", (
             (n, t, d, rng.choice(["remind", "supervise"]), _ts(NOW - dt.timedelta(days=rng.uniform(0, 30))),
              _ts(NOW), "临期提醒", "done", 1) for n, (t, d, _) in enumerate(picks, start=1)))
-        handling = [t for t, _, s in open_with_dept if s == "handling"]
+        handling = [(t, d) for t, d, s in open_with_dept if s == "handling"]
         insert("ticket_extension", (
-            (n, t, 3.0, "需协调", "pending", "bench", _ts(NOW - dt.timedelta(hours=n % 72)))
-            for n, t in enumerate(rng.sample(handling, EXTENSIONS), start=1)))
+            (n, t, d, 3.0, "需协调", "pending", "bench", _ts(NOW - dt.timedelta(hours=n % 72)))
+            for n, (t, d) in enumerate(rng.sample(handling, EXTENSIONS), start=1)))
     con.execute("ANALYZE")
     con.close()
     return time.perf_counter() - started

@@ -858,11 +858,17 @@ class TicketExtension(Base):
     """A department's request for more time (延期申请) and the supervisor's decision."""
 
     __tablename__ = "ticket_extension"
-    #: The supervisor's list reads the oldest pending requests first.
-    __table_args__ = (Index("ix_ticket_extension_pending", "status", "requested_at"),)
+    #: The supervisor's list reads the oldest pending requests first; a department's page its
+    #: own.
+    __table_args__ = (
+        Index("ix_ticket_extension_pending", "status", "requested_at"),
+        Index("ix_ticket_extension_department", "department_id", "status", "requested_at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     ticket_id: Mapped[int] = mapped_column(ForeignKey("ticket.id"), index=True)
+    #: The department that asked (the ticket's lead department then).
+    department_id: Mapped[int | None] = mapped_column(ForeignKey("department.id"))
     #: Working days asked for, counted from the deadline in force.
     days: Mapped[float]
     reason: Mapped[str] = mapped_column(Text)

@@ -339,7 +339,8 @@ class TicketService:
             raise IllegalTransition("request extension", {ticket.number: "extension pending"},
                                     ["no extension pending"])
         now = self.clock()
-        extension = TicketExtension(ticket=ticket, days=float(days),
+        extension = TicketExtension(ticket=ticket, department_id=ticket.department_id,
+                                    days=float(days),
                                     reason=reason.strip()[:2000], status="pending",
                                     requested_by=actor, requested_at=now)
         session.add(extension)

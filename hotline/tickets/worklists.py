@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 from sqlalchemy import Select, and_, bindparam, select, union_all
@@ -86,12 +86,15 @@ class WorkItem:
     role: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        out = asdict(self)
-        for key, value in out.items():
-            if isinstance(value, dt.datetime):
-                out[key] = value.isoformat()
+        """The row as the API returns it (times in ISO 8601); flat, so no deep copy."""
+        out = {}
+        for name in _FIELDS:
+            value = getattr(self, name)
+            out[name] = value.isoformat() if isinstance(value, dt.datetime) else value
         return out
 
+
+_FIELDS = tuple(f.name for f in fields(WorkItem))
 
 _COLUMNS = (Ticket.id, Ticket.number, Ticket.kind, Ticket.status, Ticket.category,
             Ticket.address, Ticket.description, Department.code, Department.name,
@@ -221,7 +224,7 @@ def pending_extensions(session: Session, *, department_id: int | None = None,
          .where(TicketExtension.status == "pending")
          .order_by(TicketExtension.requested_at, TicketExtension.id).limit(limit))
     if department_id is not None:
-        q = q.where(Ticket.department_id == department_id)
+        q = q.where(TicketExtension.department_id == department_id)
     return [{"id": r[0], "days": r[1], "reason": r[2], "requested_by": r[3],
              "requested_at": _aware(r[4]).isoformat(), "ticket_id": r[5], "ticket": r[6],
              "due_at": _aware(r[7]).isoformat() if r[7] else None, "version": r[8],

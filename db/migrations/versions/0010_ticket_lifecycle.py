@@ -82,6 +82,7 @@ def upgrade() -> None:
         "ticket_extension",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("ticket_id", sa.Integer(), nullable=False),
+        sa.Column("department_id", sa.Integer(), nullable=True),
         sa.Column("days", sa.Double(), nullable=False),
         sa.Column("reason", sa.Text(), nullable=False),
         sa.Column("status", sa.String(length=16), nullable=False),
@@ -94,12 +95,16 @@ def upgrade() -> None:
         sa.Column("new_due_at", _TS, nullable=True),
         sa.ForeignKeyConstraint(["ticket_id"], ["ticket.id"],
                                 name=op.f("fk_ticket_extension_ticket_id_ticket")),
+        sa.ForeignKeyConstraint(["department_id"], ["department.id"],
+                                name=op.f("fk_ticket_extension_department_id_department")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_ticket_extension")),
     )
     op.create_index(op.f("ix_ticket_extension_ticket_id"), "ticket_extension", ["ticket_id"],
                     unique=False)
     op.create_index("ix_ticket_extension_pending", "ticket_extension",
                     ["status", "requested_at"], unique=False)
+    op.create_index("ix_ticket_extension_department", "ticket_extension",
+                    ["department_id", "status", "requested_at"], unique=False)
     op.create_table(
         "ticket_attachment",
         sa.Column("id", sa.Integer(), nullable=False),
