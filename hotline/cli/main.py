@@ -15,10 +15,11 @@ from hotline import config as config_mod
 COMMAND_MODULES: tuple[str, ...] = (
     "agent",
     "bridge",
+    "calendar",
     "calls",
-    "ticket",
     "config",
     "db",
+    "department",
     "directory",
     "pbx",
     "report",
@@ -26,6 +27,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "sim",
     "sched",
     "stt",
+    "ticket",
     "user",
 )
 

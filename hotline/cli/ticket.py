@@ -1,7 +1,7 @@
 # -*- test-case-name: tests.tickets.test_cli -*-
-"""``hotline ticket show|list|dispatch|accept|return|extend|reply|follow-up|close|reopen|edit``,
-``hotline calendar add|list|remove`` and ``hotline department list|duty``: the ticket's life
-after intake from the command line.
+"""``hotline ticket show|list|dispatch|accept|return|extend|reply|follow-up|close|reopen|edit``:
+the ticket's life after intake from the command line (``hotline calendar`` and ``hotline
+department`` share its helpers).
 
 Every step is taken as a console account (``--as USER``, or ``$HOTLINE_USER``), with the same
 role and department checks, the same audit log and the same errors as the console: the command
@@ -14,13 +14,14 @@ import argparse
 import datetime as dt
 import mimetypes
 import os
-import sys
 import zoneinfo
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from hotline.cli.main import CommandError
+
+__all__ = ["register", "acting_as", "run_unit", "console_user", "site_zone"]
 
 _EDIT_FIELDS = ("kind", "category", "address", "grid", "description", "citizen_name", "phone")
 
@@ -35,7 +36,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     def step(name: str, help_text: str) -> argparse.ArgumentParser:
         cmd = tsub.add_parser(name, help=help_text)
         cmd.add_argument("ticket", help="ticket number (RX...) or id")
-        _as(cmd)
+        acting_as(cmd)
         cmd.add_argument("--version", type=int, help="the version you read (refused with the "
                                                      "current state if it changed since)")
         return cmd
@@ -43,7 +44,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     show = tsub.add_parser("show", help="a ticket with its light, clock, events and the steps "
                                         "you may take")
     show.add_argument("ticket", help="ticket number (RX...) or id")
-    _as(show)
+    acting_as(show)
     show.set_defaults(func=_show)
     lst = tsub.add_parser("list", help="a worklist with lights: dispatch (派单), department, "
                                        "supervise (督办), follow-up (回访), mine")
@@ -51,7 +52,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                      choices=["dispatch", "department", "supervise", "follow-up", "mine"])
     lst.add_argument("--department", metavar="CODE", help="the department (supervisors)")
     lst.add_argument("--limit", type=int, default=50)
-    _as(lst)
+    acting_as(lst)
     lst.set_defaults(func=_list)
 
     d = step("dispatch", "send to a lead department (and co-handling ones) with an "
@@ -105,43 +106,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     e.set_defaults(func=_step("edit", lambda a: {
         k: getattr(a, k) for k in _EDIT_FIELDS if getattr(a, k) is not None}))
 
-    cal = sub.add_parser("calendar", help="working days: the site's exceptions over China's "
-                                          "public holidays and adjusted working days")
-    csub = cal.add_subparsers(dest="calendar_command", metavar="ACTION")
-    csub.required = True
-    add = csub.add_parser("add", help="a local holiday (--holiday) or a day worked (--workday)")
-    add.add_argument("day", help="YYYY-MM-DD")
-    kind = add.add_mutually_exclusive_group(required=True)
-    kind.add_argument("--holiday", dest="workday", action="store_false")
-    kind.add_argument("--workday", dest="workday", action="store_true")
-    add.add_argument("--note")
-    _as(add)
-    add.set_defaults(func=_calendar_add)
-    cl = csub.add_parser("list", help="days and whether they are worked, and why")
-    cl.add_argument("--from", dest="first", metavar="YYYY-MM-DD")
-    cl.add_argument("--to", dest="last", metavar="YYYY-MM-DD")
-    cl.add_argument("--exceptions", action="store_true", help="only the site's exceptions")
-    cl.set_defaults(func=_calendar_list)
-    rm = csub.add_parser("remove", help="drop a site exception")
-    rm.add_argument("day", help="YYYY-MM-DD")
-    _as(rm)
-    rm.set_defaults(func=_calendar_remove)
 
-    dep = sub.add_parser("department", help="departments and their duty numbers (reminder "
-                                            "calls go there)")
-    dsub = dep.add_subparsers(dest="department_command", metavar="ACTION")
-    dsub.required = True
-    dl = dsub.add_parser("list", help="departments with their duty numbers")
-    dl.set_defaults(func=_departments)
-    du = dsub.add_parser("duty", help="set a department's duty number (--clear to remove)")
-    du.add_argument("code")
-    du.add_argument("number", nargs="?")
-    du.add_argument("--clear", action="store_true")
-    _as(du)
-    du.set_defaults(func=_duty)
-
-
-def _as(p: argparse.ArgumentParser) -> None:
+def acting_as(p: argparse.ArgumentParser) -> None:
+    """The `--as USER` option of every command that acts as a console account."""
     p.add_argument("--as", dest="user", default=os.environ.get("HOTLINE_USER"),
                    metavar="USER", help="the console account you act as (default $HOTLINE_USER)")
 
@@ -163,7 +130,7 @@ def _actions(cfg: Any) -> Any:
     return TicketActions(service=service, attachments=store)
 
 
-def _run(cfg: Any, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+def run_unit(cfg: Any, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     """``fn(session, ...)`` in one unit of work on the configured database."""
     from db.session import begin, make_engine, make_session_factory
 
@@ -175,7 +142,9 @@ def _run(cfg: Any, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         engine.dispose()
 
 
-def _user(cfg: Any, args: argparse.Namespace) -> Any:
+def console_user(cfg: Any, args: argparse.Namespace) -> Any:
+    """The console account named by ``--as``; a one-line CommandError without one or for an
+    unknown or disabled one."""
     from hotline.tickets.actions import principal_of
     from hotline.tickets.exceptions import TicketError
 
@@ -183,7 +152,7 @@ def _user(cfg: Any, args: argparse.Namespace) -> Any:
         raise CommandError("say which console account you act as: --as USER (or set "
                            "HOTLINE_USER)")
     try:
-        return _run(cfg, principal_of, args.user)
+        return run_unit(cfg, principal_of, args.user)
     except TicketError as e:
         raise CommandError(e.message) from None
 
@@ -207,12 +176,12 @@ def _do(cfg: Any, args: argparse.Namespace, action: str,
     """Run a step; a refusal is audited in a unit of its own and becomes one clear line."""
     from hotline.tickets.exceptions import TicketError
 
-    user = _user(cfg, args)
+    user = console_user(cfg, args)
     actions = _actions(cfg)
     try:
-        return _run(cfg, lambda s: work(s, actions, user, _ticket_id(s, args.ticket)))
+        return run_unit(cfg, lambda s: work(s, actions, user, _ticket_id(s, args.ticket)))
     except TicketError as e:
-        _run(cfg, actions.audit_refusal, user, action, args.ticket, e, ip="cli")
+        run_unit(cfg, actions.audit_refusal, user, action, args.ticket, e, ip="cli")
         if e.error_id == "no-such-ticket":  # said as the user named it
             raise CommandError(f"no ticket {args.ticket} (or not yours to see)") from None
         detail = ""
@@ -222,7 +191,8 @@ def _do(cfg: Any, args: argparse.Namespace, action: str,
         raise CommandError(e.message + detail) from None
 
 
-def _zone(cfg: Any) -> zoneinfo.ZoneInfo:
+def site_zone(cfg: Any) -> zoneinfo.ZoneInfo:
+    """The site's zone, in which times are shown."""
     return zoneinfo.ZoneInfo(cfg["site"]["timezone"])
 
 
@@ -232,7 +202,7 @@ def _local(value: str | None, zone: dt.tzinfo) -> str:
 
 
 def _said(view: dict[str, Any], cfg: Any) -> int:
-    zone = _zone(cfg)
+    zone = site_zone(cfg)
     print(f"{view['number']}: {view['status']} (version {view['version']})"
           + (f", {view.get('department')}" if view.get("department") else "")
           + (f", due {_local(view.get('due_at'), zone)} [{view['light']}]"
@@ -262,7 +232,7 @@ def _show(args: argparse.Namespace, cfg: Any) -> int:
         ticket = actions.readable(s, user, tid)
         return {**_ticket_dict(ticket, user, events=True), **actions.extras(s, ticket, user)}
     t = _do(cfg, args, "show", read)
-    zone = _zone(cfg)
+    zone = site_zone(cfg)
     co = ", ".join(d["code"] for d in t["co_departments"])
     print(f"{t['number']}  {t['kind_label']}  {t['status_label']} ({t['status']})  "
           f"version {t['version']}  light {t['light']}")
@@ -286,14 +256,14 @@ def _list(args: argparse.Namespace, cfg: Any) -> int:
 
     if not 1 <= args.limit <= 200:
         raise CommandError("--limit must be from 1 to 200")
-    user = _user(cfg, args)
+    user = console_user(cfg, args)
     actions = _actions(cfg)
     try:
-        data = _run(cfg, actions.worklist, user, args.name, department=args.department,
+        data = run_unit(cfg, actions.worklist, user, args.name, department=args.department,
                     limit=args.limit)
     except TicketError as e:
         raise CommandError(e.message) from None
-    zone = _zone(cfg)
+    zone = site_zone(cfg)
     print(f"{'light':<7} {'ticket':<18} {'status':<11} {'dept':<6} {'due':<12} {'citizen':<12} "
           "description")
     for i in data["items"]:
@@ -343,104 +313,3 @@ def _reply(args: argparse.Namespace, cfg: Any) -> int:
     view = _do(cfg, args, "reply", lambda s, actions, user, tid: actions.perform(
         s, user, "reply", tid, body, ip="cli", files=files))
     return _said(view, cfg)
-
-
-def _calendar_add(args: argparse.Namespace, cfg: Any) -> int:
-    from hotline.tickets import calendar
-    from hotline.tickets.exceptions import TicketError
-    from hotline.web import audit
-    from hotline.web.roles import SUPERVISION
-
-    user = _user(cfg, args)
-    if user.role not in SUPERVISION:
-        raise CommandError(f"the role {user.role!r} may not change the calendar "
-                           "(supervisor, admin)")
-
-    def add(session: Any) -> Any:
-        day = calendar.parse_day(args.day)
-        stored = calendar.add_day(session, day, workday=args.workday, note=args.note,
-                                  actor=user.username)
-        audit.record(session, actor=user.username, role=user.role, action="calendar.add",
-                     target=day.isoformat(), ip="cli",
-                     details={"workday": args.workday, "note": args.note})
-        return stored
-    try:
-        stored = _run(cfg, add)
-    except TicketError as e:
-        raise CommandError(e.message) from None
-    print(f"{stored.day}: {'working day' if stored.workday else 'day off'} (site)"
-          + (f": {stored.note}" if stored.note else ""))
-    return 0
-
-
-def _calendar_list(args: argparse.Namespace, cfg: Any) -> int:
-    from hotline.tickets import calendar
-    from hotline.tickets.exceptions import TicketError
-
-    today = dt.datetime.now(_zone(cfg)).date()
-    try:
-        first = calendar.parse_day(args.first) if args.first else today
-        last = calendar.parse_day(args.last) if args.last else first + dt.timedelta(days=30)
-        days = _run(cfg, calendar.list_days, first, last, exceptions_only=args.exceptions)
-    except TicketError as e:
-        raise CommandError(e.message) from None
-    for d in days:
-        print(f"{d.day} {d.day:%a}  {'work' if d.workday else 'off '}  {d.source:<8} "
-              f"{d.note or ''}")
-    if not days:
-        print("(none)")
-    return 0
-
-
-def _calendar_remove(args: argparse.Namespace, cfg: Any) -> int:
-    from hotline.tickets import calendar
-    from hotline.tickets.exceptions import TicketError
-    from hotline.web import audit
-    from hotline.web.roles import SUPERVISION
-
-    user = _user(cfg, args)
-    if user.role not in SUPERVISION:
-        raise CommandError(f"the role {user.role!r} may not change the calendar")
-
-    def remove(session: Any) -> bool:
-        day = calendar.parse_day(args.day)
-        gone = calendar.remove_day(session, day)
-        audit.record(session, actor=user.username, role=user.role, action="calendar.remove",
-                     target=day.isoformat(), ip="cli", outcome="ok" if gone else "failed")
-        return gone
-    try:
-        gone = _run(cfg, remove)
-    except TicketError as e:
-        raise CommandError(e.message) from None
-    if not gone:
-        raise CommandError(f"no site exception on {args.day}")
-    print(f"{args.day}: the national calendar applies again")
-    return 0
-
-
-def _departments(args: argparse.Namespace, cfg: Any) -> int:
-    from hotline.tickets.http import department_rows
-
-    for d in _run(cfg, department_rows):
-        print(f"{d['code']:<8} {d['duty_number'] or '-':<14} {d['name']}")
-    return 0
-
-
-def _duty(args: argparse.Namespace, cfg: Any) -> int:
-    from hotline.tickets.exceptions import TicketError
-    from hotline.tickets.http import set_duty_number
-    from hotline.web.roles import SUPERVISION
-
-    if bool(args.number) == bool(args.clear):
-        raise CommandError("give the duty NUMBER, or --clear")
-    user = _user(cfg, args)
-    if user.role not in SUPERVISION:
-        raise CommandError(f"the role {user.role!r} may not set duty numbers")
-    try:
-        row = _run(cfg, set_duty_number, args.code, None if args.clear else args.number,
-                   actor=user.username, role=user.role, ip="cli")
-    except TicketError as e:
-        raise CommandError(e.message) from None
-    print(f"{row['code']} {row['name']}: duty number {row['duty_number'] or '(none)'}",
-          file=sys.stdout)
-    return 0
