@@ -40,9 +40,12 @@ def test_demo_places_a_sample_call_and_ctrl_c_stops_everything(tmp_path: Path):
     site = _site_file(cfg, tmp_path / "site.toml")
     log = tmp_path / "demo.log"
     with open(log, "wb") as out:
+        # As from a terminal: its own process group, Ctrl-C not ignored (a pytest-xdist worker
+        # ignores SIGINT, and a child would inherit that).
         demo = subprocess.Popen([sys.executable, "-m", "hotline", "--config", str(site), "demo",
                                  "--calls", "1"], stdout=out, stderr=subprocess.STDOUT,
-                                start_new_session=True)
+                                start_new_session=True,
+                                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     sandbox = Sandbox(cfg)
     try:
         deadline = time.monotonic() + 120

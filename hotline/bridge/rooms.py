@@ -3,22 +3,13 @@
 
 from __future__ import annotations
 
-import secrets
 from dataclasses import dataclass, field
 
 from twisted.internet.defer import Deferred
 
+from hotline.naming import room_name
+
 __all__ = ["Room", "DepartmentLeg", "room_name"]
-
-
-def room_name(call_id: int) -> str:
-    """A room name no other call (on any controller) will pick: the call's row id and a random
-    part; ``hb`` first, as the dialplan's ``_hb.`` pattern expects.
-
-    >>> room_name(12).startswith("hb12-")
-    True
-    """
-    return f"hb{call_id}-{secrets.token_hex(4)}"
 
 
 @dataclass

@@ -53,9 +53,9 @@ def _current(_args: argparse.Namespace, cfg: Any) -> int:
 
 def _seed(_args: argparse.Namespace, cfg: Any) -> int:
     from db import migrate
-    from db.sample import AlreadySeeded, seed_sample
     from db.session import begin, make_engine, make_session_factory
     from hotline.directory.service import DirectoryService
+    from hotline.sample import AlreadySeeded, seed_sample
 
     url = cfg.database_url
     if migrate.current_revision(url) != migrate.head_revision():

@@ -28,7 +28,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _departments(args: argparse.Namespace, cfg: Any) -> int:
-    from hotline.tickets.http import department_rows
+    from hotline.tickets.life_api import department_rows
 
     for d in run_unit(cfg, department_rows):
         print(f"{d['code']:<8} {d['duty_number'] or '-':<14} {d['name']}")
@@ -37,7 +37,7 @@ def _departments(args: argparse.Namespace, cfg: Any) -> int:
 
 def _duty(args: argparse.Namespace, cfg: Any) -> int:
     from hotline.tickets.exceptions import TicketError
-    from hotline.tickets.http import set_duty_number
+    from hotline.tickets.life_api import set_duty_number
     from hotline.web.roles import SUPERVISION
 
     if bool(args.number) == bool(args.clear):

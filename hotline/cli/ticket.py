@@ -224,7 +224,7 @@ def _step(action: str, payload: Callable[[argparse.Namespace], dict[str, Any]]) 
 # -- commands ------------------------------------------------------------------------------------
 
 def _show(args: argparse.Namespace, cfg: Any) -> int:
-    from hotline.web.api import _ticket_dict
+    from hotline.tickets.http import _ticket_dict
 
     args.version = None
 

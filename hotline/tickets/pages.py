@@ -1,6 +1,6 @@
 # -*- test-case-name: tests.tickets.test_life_browser -*-
-"""The console's screens of a ticket's life: the ticket page with the steps the user may take,
-the dispatcher's queue (派单), the supervisor's 督办 list (overdue tickets, extension requests,
+"""The console's screens of a ticket's life: the forms of the steps on a ticket's page (the page
+itself is L{hotline.tickets.http}'s), the dispatcher's queue (派单), the supervisor's 督办 list (overdue tickets, extension requests,
 notices, the working-day calendar, duty numbers) and the follow-ups (回访). Forms post to the
 same ``TicketActions`` as the API; every list is pushed fresh (``worklist.js`` listens to
 ``/api/tickets/stream`` and reloads the list's part of the page: no polling).
@@ -17,22 +17,19 @@ from urllib.parse import quote
 from hotline.tickets import calendar as site_calendar
 from hotline.tickets.actions import FIELDS, UploadedFile
 from hotline.tickets.exceptions import InvalidRequest, TicketError
-from hotline.tickets.http import act, department_rows, set_duty_number
-from hotline.tickets.permissions import ACTION_LABELS
+from hotline.tickets.life_api import act, department_rows, set_duty_number
 from hotline.tickets.schemas import KIND_LABELS, STATUS_LABELS
 from hotline.web import audit
 from hotline.web.roles import DESK, DISPATCH, SUPERVISION, TICKET_READERS
 from hotline.web.routing import Ctx, HTTPError, Response, Router, html_response, redirect
 
 if TYPE_CHECKING:
-    from hotline.tickets.plugin import TicketsPlugin
+    from hotline.tickets.plugin import TicketLife
 
 __all__ = ["register", "form_files"]
 
 
-def register(router: Router, plugin: TicketsPlugin) -> None:
-    router.add("GET", "/tickets/{ticket_id:int}", _ticket_page(plugin), roles=TICKET_READERS,
-               page=True)
+def register(router: Router, plugin: TicketLife) -> None:
     router.add("POST", "/tickets/{ticket_id:int}/do/{action:str}", _ticket_form(plugin),
                roles=TICKET_READERS, page=True, max_body=plugin.upload_limit)
     router.add("POST", "/extensions/{extension_id:int}/decide", _decide_form(plugin),
@@ -73,21 +70,6 @@ def _messages(ctx: Ctx) -> dict[str, str]:
     return {"done": (ctx.query("done") or "")[:40], "error": (ctx.query("error") or "")[:400]}
 
 
-def _ticket_page(plugin: TicketsPlugin) -> Any:
-    async def handle(ctx: Ctx) -> Response:
-        from hotline.web.api import load_ticket
-
-        ticket = await ctx.console.db.run(load_ticket, ctx.console, ctx.user,
-                                          ctx.params["ticket_id"], events=True)
-        departments = await ctx.console.db.run(department_rows) \
-            if "dispatch" in ticket["actions"] else []
-        return html_response(ctx.console.render_page(
-            "ticket.html", ctx, ticket=ticket, departments=departments,
-            action_labels=ACTION_LABELS, kinds=KIND_LABELS, statuses=STATUS_LABELS,
-            **_messages(ctx)))
-    return handle
-
-
 def _form_payload(ctx: Ctx, action: str) -> dict[str, Any]:
     """The form's fields of ``action`` as the API would take them."""
     payload: dict[str, Any] = {}
@@ -104,7 +86,7 @@ def _form_payload(ctx: Ctx, action: str) -> dict[str, Any]:
     return payload
 
 
-def _ticket_form(plugin: TicketsPlugin) -> Any:
+def _ticket_form(plugin: TicketLife) -> Any:
     async def handle(ctx: Ctx) -> Response:
         action = ctx.params["action"].replace("-", "_")
         ticket_id = ctx.params["ticket_id"]
@@ -122,7 +104,7 @@ def _ticket_form(plugin: TicketsPlugin) -> Any:
     return handle
 
 
-def _decide_form(plugin: TicketsPlugin) -> Any:
+def _decide_form(plugin: TicketLife) -> Any:
     async def handle(ctx: Ctx) -> Response:
         user = ctx.user
         assert user is not None
@@ -144,7 +126,7 @@ def _decide_form(plugin: TicketsPlugin) -> Any:
     return handle
 
 
-def _list_page(plugin: TicketsPlugin, name: str, template: str) -> Any:
+def _list_page(plugin: TicketLife, name: str, template: str) -> Any:
     async def handle(ctx: Ctx) -> Response:
         user = ctx.user
         assert user is not None

@@ -1,21 +1,26 @@
 # -*- test-case-name: tests.tickets.test_http -*-
-"""Wire the ticket's life after intake into the console: actions, attachments, the push stream,
-the routes and pages, and the scheduler's notices (reminders, 督办, survey verdicts)."""
+"""Wire the tickets: the service (with the site's deadline rules), the JSON API, the desk and
+the liaison's pages, Open311, and the life after intake: its actions, attachments, the ticket
+pages' push stream, its routes and pages, and the scheduler's notices (reminders, 督办, survey
+verdicts) pushed to those pages."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from twisted.logger import Logger
 
-from hotline.tickets import http, pages
+from hotline.tickets import desk, http, liaison, life_api, open311, pages
 from hotline.tickets.actions import TicketActions
 from hotline.tickets.attachments import AttachmentStore
+from hotline.tickets.clock import DeadlineRules
 from hotline.tickets.notifier import TicketStream
 from hotline.tickets.service import TicketService
-from hotline.web.routing import Router
 
-__all__ = ["TicketsPlugin"]
+if TYPE_CHECKING:
+    from hotline.dependencies import Dependencies
+
+__all__ = ["TicketLife", "load"]
 
 _log = Logger(namespace="hotline.tickets.plugin")
 
@@ -23,37 +28,31 @@ _log = Logger(namespace="hotline.tickets.plugin")
 _FORM_OVERHEAD = 64 * 1024
 
 
-class TicketsPlugin:
-    """The tickets package on one console.
+class TicketLife:
+    """The life after intake on one console: the actions people take, the stream that pushes
+    what changed to the ticket pages, and the scheduler whose notices it pushes.
 
     @param config: the hotline ``Config`` (``[tickets]``, ``site.state_dir``).
-    @param service: the console's ticket service (its clock, zone and deadline rules).
+    @param service: the ticket service (its clock, zone and deadline rules).
     @param reactor: for the stream's keepalive.
-    @param scheduler: the callback scheduler, whose ticket notices are pushed (None: none).
     """
 
-    def __init__(self, *, config: Any, service: TicketService, reactor: Any,
-                 scheduler: Any = None) -> None:
+    def __init__(self, *, config: Any, service: TicketService, reactor: Any) -> None:
         settings = config["tickets"]
         store = AttachmentStore(config.state_dir / settings["attachment_dir"],
                                 max_bytes=int(settings["attachment_max_bytes"]),
                                 types=settings["attachment_types"])
         self.actions = TicketActions(service=service, attachments=store)
         self.stream = TicketStream(reactor)
-        self.scheduler = scheduler
         #: The largest request body of a route that takes a file.
         self.upload_limit = store.max_bytes + _FORM_OVERHEAD
         self._listening = False
 
-    def register(self, router: Router) -> None:
-        """Add the API routes and the pages."""
-        http.register(router, self)
-        pages.register(router, self)
-
-    def start(self) -> None:
+    def start(self, scheduler: Any) -> None:
+        """Open the stream; push the notices of ``scheduler`` (None: a console alone)."""
         self.stream.start()
-        if self.scheduler is not None and not self._listening:
-            self.scheduler.on_ticket_notice(self._from_scheduler)
+        if scheduler is not None and not self._listening:
+            scheduler.on_ticket_notice(self._from_scheduler)
             self._listening = True
 
     def stop(self) -> None:
@@ -65,3 +64,26 @@ class TicketsPlugin:
             self.stream.notice(notice.notice)
         if notice.ticket is not None:
             self.stream.ticket_changed(notice.ticket)
+
+
+def load(deps: Dependencies) -> None:
+    """Build the ticket service and register its routes and pages; the life after intake is
+    at ``console.ticket_life``, started with the console (the scheduler, loaded after this
+    plugin, is looked up then)."""
+    if deps.tickets is None:
+        deps.tickets = TicketService(timezone=deps.config["site"]["timezone"],
+                                     rules=DeadlineRules.from_settings(deps.config["tickets"]))
+    console = deps.console
+    if console is None:
+        return
+    life = TicketLife(config=deps.config, service=deps.tickets, reactor=deps.reactor)
+    console.ticket_life = life
+    for module in (http, desk, liaison, open311):
+        module.register(console.router)
+    life_api.register(console.router, life)
+    pages.register(console.router, life)
+
+    async def start() -> None:
+        life.start(deps.scheduler)
+    console.on_start.append(start)
+    console.on_stop.append(life.stop)

@@ -14,11 +14,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from hotline import phone
+from hotline.channels import CHANNELS, PHONE_CHANNELS, Channel, register_channel
 from hotline.tickets.exceptions import InvalidIntake
 
 __all__ = ["TicketKind", "TicketStatus", "OPEN_STATUSES", "Channel", "CHANNELS", "PHONE_CHANNELS",
-           "register_channel", "IntakeRequest", "load_intake", "ticket_summary", "KIND_LABELS",
-           "STATUS_LABELS", "DISPATCH_QUEUE", "WITH_DEPARTMENT"]
+           "register_channel", "IntakeRequest", "load_intake", "ticket_summary", "text_field",
+           "number_field", "KIND_LABELS", "STATUS_LABELS", "DISPATCH_QUEUE", "WITH_DEPARTMENT"]
 
 
 class TicketKind(enum.StrEnum):
@@ -67,50 +68,6 @@ KIND_LABELS: dict[str, str] = {
     TicketKind.SUGGESTION: "建议", TicketKind.PRAISE: "表扬"}
 
 
-@dataclass(frozen=True)
-class Channel:
-    """An intake channel: a stable code stored on the ticket, and the label staff read."""
-
-    code: str
-    label: str
-    #: Whether a ticket from this channel must come with the citizen's phone number.
-    requires_phone: bool = False
-
-
-#: The channels the district runs, by code. Extend with ``register_channel``; codes are stored
-#: as strings, so a new channel needs no migration.
-CHANNELS: dict[str, Channel] = {}
-
-
-def register_channel(code: str, label: str, *, requires_phone: bool = False) -> Channel:
-    """Add an intake channel; refuses a code already taken so two sites cannot silently clash."""
-    if code in CHANNELS:
-        raise ValueError(f"intake channel {code!r} is already registered")
-    if not code or not code.replace("_", "").isalnum() or not code.isascii():
-        raise ValueError(f"channel code {code!r} must be ASCII letters, digits and _")
-    channel = Channel(code, label, requires_phone)
-    CHANNELS[code] = channel
-    return channel
-
-
-for _code, _label, _phone in (
-    ("hotline", "83658365 热线", True),
-    ("sub_12345", "12345 分平台", False),
-    ("provincial_site", "省网民留言板", False),
-    ("city_site", "市网民留言板", False),
-    ("deputies_office", "代表委员工作室", False),
-    ("web", "网站", False),
-    ("wechat", "微信", False),
-    ("grid_worker", "网格员上报", False),
-    ("residents_council", "居民议事会", False),
-    ("service_window", "服务窗口", False),
-    ("walk_in", "来访", False),
-):
-    register_channel(_code, _label, requires_phone=_phone)
-
-#: Channels on which the citizen is on the phone with us (callbacks go to the same number).
-PHONE_CHANNELS: frozenset[str] = frozenset({"hotline"})
-
 _MAX = {"description": 10_000, "category": 50, "address": 200, "citizen_name": 50,
         "actor": 50, "grid": 32, "department": 32, "call_uniqueid": 64}
 
@@ -130,10 +87,16 @@ class IntakeRequest:
     department: str | None = None
     promised_reply_at: dt.datetime | None = None
     call_uniqueid: str | None = None
+    #: Where the problem is (WGS-84); a ticket without a grid is placed by it (hotline.grid).
+    latitude: float | None = None
+    longitude: float | None = None
 
 
-def _text(payload: Mapping[str, Any], field: str, problems: dict[str, str],
-          required: bool = False) -> str | None:
+def text_field(payload: Mapping[str, Any], field: str, problems: dict[str, str], *,
+               limit: int = 200, required: bool = False) -> str | None:
+    """``payload[field]`` as stripped text of at most ``limit`` characters; None when absent
+    or blank. What is wrong goes into ``problems`` under ``field`` (so every field is checked
+    before anything is refused)."""
     value = payload.get(field)
     if value is None or (isinstance(value, str) and not value.strip()):
         if required:
@@ -143,10 +106,32 @@ def _text(payload: Mapping[str, Any], field: str, problems: dict[str, str],
         problems[field] = f"must be text, got {type(value).__name__}"
         return None
     value = value.strip()
-    if len(value) > _MAX.get(field, 200):
-        problems[field] = f"is {len(value)} characters; at most {_MAX.get(field, 200)}"
+    if len(value) > limit:
+        problems[field] = f"is {len(value)} characters; at most {limit}"
         return None
     return value
+
+
+def number_field(payload: Mapping[str, Any], field: str, lo: float, hi: float,
+                 problems: dict[str, str]) -> float | None:
+    """``payload[field]`` as a number within [lo, hi]; None when absent (see text_field)."""
+    value = payload.get(field)
+    if value in (None, ""):
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        problems[field] = "must be a decimal number"
+        return None
+    if not lo <= number <= hi:
+        problems[field] = f"must be between {lo:g} and {hi:g}"
+        return None
+    return number
+
+
+def _text(payload: Mapping[str, Any], field: str, problems: dict[str, str],
+          required: bool = False) -> str | None:
+    return text_field(payload, field, problems, limit=_MAX.get(field, 200), required=required)
 
 
 def parse_time(value: Any) -> dt.datetime:
@@ -199,11 +184,16 @@ def load_intake(payload: Mapping[str, Any]) -> IntakeRequest:
             problems["promised_reply_at"] = str(e)
     fields = {f: _text(payload, f, problems) for f in
               ("citizen_name", "category", "address", "grid", "department", "call_uniqueid")}
+    position = {f: number_field(payload, f, -limit, limit, problems)
+                for f, limit in (("latitude", 90.0), ("longitude", 180.0))}
+    if (position["latitude"] is None) != (position["longitude"] is None) \
+            and not problems.keys() & position.keys():
+        problems["latitude"] = "latitude and longitude go together"
     if problems:
         raise InvalidIntake(problems)
     assert channel is not None and kind is not None and description is not None
     return IntakeRequest(channel=channel, kind=kind, description=description, phone=number,
-                         promised_reply_at=promised, **fields)
+                         promised_reply_at=promised, **fields, **position)
 
 
 def _iso(value: dt.datetime | None) -> str | None:
@@ -229,4 +219,5 @@ def ticket_summary(ticket: Any) -> dict[str, Any]:
         "first_contacted_at": _iso(ticket.first_contacted_at),
         "reopen_count": ticket.reopen_count,
         "needs_completion": bool(ticket.needs_completion),
+        "latitude": ticket.latitude, "longitude": ticket.longitude,
     }

@@ -1,12 +1,13 @@
 # -*- test-case-name: tests.web.test_auth -*-
-"""Who may do what in the console: five roles and the pages and calls each may reach."""
+"""Who may do what in the console: the roles and the pages and calls each may reach."""
 
 from __future__ import annotations
 
 import enum
 
 __all__ = ["Role", "ROLE_LABELS", "DESK", "SUPERVISION", "ADMIN", "LIAISON", "TICKET_READERS",
-           "REPLIERS", "DISPATCH", "parse_role"]
+           "REPLIERS", "DISPATCH", "GRID_WORKERS", "VERIFY_SENDERS", "MAP_READERS",
+           "ALL_ROLES", "home_page", "parse_role"]
 
 
 class Role(enum.StrEnum):
@@ -17,11 +18,12 @@ class Role(enum.StrEnum):
     ADMIN = "admin"            # 管理员: everything, accounts
     LIAISON = "liaison"        # 联络员: one partner department's dispatched tickets, masked numbers
     DISPATCHER = "dispatcher"  # 派单员: sends received and returned tickets to departments
+    GRID_WORKER = "grid_worker"  # 网格员: one level-1 grid and its sub-grids, from a phone
 
 
 ROLE_LABELS: dict[str, str] = {Role.AGENT: "坐席", Role.SUPERVISOR: "班长",
                                Role.ADMIN: "管理员", Role.LIAISON: "部门联络员",
-                               Role.DISPATCHER: "派单员"}
+                               Role.GRID_WORKER: "网格员", Role.DISPATCHER: "派单员"}
 
 #: The agent desk: taking calls and filing tickets.
 DESK = frozenset({Role.AGENT, Role.SUPERVISOR, Role.ADMIN})
@@ -36,6 +38,19 @@ DISPATCH = frozenset({Role.DISPATCHER, Role.SUPERVISOR, Role.ADMIN})
 TICKET_READERS = DESK | {Role.LIAISON, Role.DISPATCHER}
 #: Recording a department's answer to a ticket.
 REPLIERS = LIAISON
+#: The grid worker's phone page and calls (reports, visits, tasks, daily log).
+GRID_WORKERS = frozenset({Role.GRID_WORKER})
+#: Sending a ticket to the grid worker of its grid to verify on site (核实): the dispatchers.
+VERIFY_SENDERS = DISPATCH
+#: Reading the map hierarchy (streets → sub-grids) and placing a point or an address.
+MAP_READERS = DESK | {Role.LIAISON, Role.GRID_WORKER, Role.DISPATCHER}
+ALL_ROLES = frozenset(Role)
+
+
+def home_page(role: str) -> str:
+    """Where a user of ``role`` lands after signing in."""
+    return {Role.LIAISON: "/liaison", Role.GRID_WORKER: "/grid/",
+            Role.DISPATCHER: "/dispatch"}.get(role, "/desk")
 
 
 def parse_role(text: str) -> Role:

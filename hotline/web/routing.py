@@ -160,7 +160,7 @@ class Route:
     #: A page (errors as pages, sign-in by redirect) or an API call (errors as JSON).
     page: bool
     csrf: bool
-    #: The largest body accepted (MAX_BODY unless the route takes files).
+    #: The largest body this route takes (photo uploads and map files need more than forms).
     max_body: int = MAX_BODY
 
 
@@ -196,8 +196,8 @@ class Router(Resource):
             roles: Iterable[str] | None, page: bool = False, csrf: bool | None = None,
             max_body: int = MAX_BODY) -> None:
         """Serve ``method path`` with ``handler``. ``roles`` None makes it public; ``csrf``
-        defaults to on for state-changing methods of signed-in routes; ``max_body`` is raised
-        only for routes that take files."""
+        defaults to on for state-changing methods of signed-in routes; ``max_body`` bounds
+        the request body (413 above it)."""
         pattern, converters = _compile(path)
         m = method.upper().encode()
         need_csrf = (m in UNSAFE_METHODS and roles is not None) if csrf is None else csrf

@@ -1,17 +1,16 @@
 # -*- test-case-name: tests.web.test_console -*-
-"""Signing in and out, the start page, the supervisor's floor view and a ticket's page."""
+"""Signing in and out, the start page and the supervisor's floor view."""
 
 from __future__ import annotations
 
 import secrets
-from typing import Any
 from urllib.parse import urlsplit
 
 from sqlalchemy.orm import Session
 
 from hotline.web import accounts, audit
 from hotline.web.auth import new_token
-from hotline.web.roles import SUPERVISION, TICKET_READERS, Role
+from hotline.web.roles import ALL_ROLES, SUPERVISION, home_page
 from hotline.web.routing import (
     SESSION_COOKIE,
     Ctx,
@@ -27,11 +26,11 @@ __all__ = ["register"]
 LOGIN_COOKIE = b"hl_login"
 
 
-def register(router: Router, console: Any) -> None:
-    router.add("GET", "/", _home, roles=TICKET_READERS, page=True)
+def register(router: Router) -> None:
+    router.add("GET", "/", _home, roles=ALL_ROLES, page=True)
     router.add("GET", "/login", _login_form, roles=None, page=True)
     router.add("POST", "/login", _login, roles=None, page=True)
-    router.add("POST", "/logout", _logout, roles=TICKET_READERS, page=True)
+    router.add("POST", "/logout", _logout, roles=ALL_ROLES, page=True)
     router.add("GET", "/supervisor", _supervisor, roles=SUPERVISION, page=True)
 
 
@@ -43,13 +42,9 @@ def _safe_next(target: str | None) -> str:
     return "/" if parts.scheme or parts.netloc else target
 
 
-#: Where each role starts after signing in.
-HOME = {Role.LIAISON: "/liaison", Role.DISPATCHER: "/dispatch"}
-
-
 async def _home(ctx: Ctx) -> Response:
     assert ctx.user is not None
-    return redirect(HOME.get(ctx.user.role, "/desk"))
+    return redirect(home_page(ctx.user.role))
 
 
 def _login_page(ctx: Ctx, *, error: str | None = None, status: int = 200,
@@ -110,7 +105,7 @@ async def _login(ctx: Ctx) -> Response:
     _, role = found
     target = _safe_next(ctx.form("next"))
     if target == "/":
-        target = HOME.get(role, "/desk")
+        target = home_page(role)
     resp = redirect(target)
     resp.cookies.append((SESSION_COOKIE, console.signer.sign(token).encode(),
                          console.cookie_options(max_age=int(console.session_hours * 3600))))
@@ -147,4 +142,3 @@ async def _supervisor(ctx: Ctx) -> Response:
     return html_response(console.render_page(
         "supervisor.html", ctx, board=board, live_agents=live_agents, records=records,
         entries=entries))
-

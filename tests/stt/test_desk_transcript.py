@@ -15,17 +15,19 @@ from sqlalchemy import select
 from twisted.internet import reactor
 
 from db.models import Call, Transcript, TranscriptSegment
-from hotline.calls.notifier import CallNotifier
+from hotline.bus import EventBus
+from hotline.plugins import web_console
 from hotline.stt import jobs
 from hotline.stt.service import TranscriptionService
 from hotline.web import accounts
-from hotline.web.app import WebConsole
 from tests.scheduler.support import ensure_agents
-from tests.stt.conftest import stt_config
+from tests.stt.conftest import DECODES, stt_config
 from tests.stt.support import make_call, say, track
 from tests.support.waiting import until
 from tests.web.conftest import PASSWORDS, add_users, web_config
 from tests.web.support import HTTP, EventReader, sign_in
+
+pytestmark = DECODES
 
 OTHER_PASSWORD = "agent-pass-1002"
 HOSTILE = '<b>粗体</b><img src=x onerror="window.__xss=1">'
@@ -57,10 +59,11 @@ async def desk(db, registry, stt_state, tmp_path):
     with db.begin() as s:
         accounts.create_user(s, "agent2", role="agent", password=OTHER_PASSWORD,
                              agent_code="1002")
+    bus = EventBus()
     service = TranscriptionService(config=stt_config(stt_state), db=db, reactor=reactor,
-                                   registry=registry, worker_name="desk-test")
-    web = WebConsole(config=web_config(tmp_path), db=db, reactor=reactor,
-                     notifier=CallNotifier(), stt=service)
+                                   registry=registry, worker_name="desk-test", bus=bus)
+    web = web_console(config=web_config(tmp_path), db=db, reactor=reactor, bus=bus,
+                      stt=service)
     await service.start()
     await web.start()
     try:

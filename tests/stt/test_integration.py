@@ -13,13 +13,15 @@ from twisted.internet import reactor, threads
 from db.models import Call, TicketEvent, Transcript
 from hotline.controller import Controller
 from hotline.pbx.sandbox import Sandbox
-from hotline.stt import attach, jobs
+from hotline.stt import jobs
+from hotline.stt.plugin import build as build_stt
+from tests.stt.conftest import DECODES
 from tests.stt.support import say
 from tests.support.audio import wav_seconds
 from tests.support.hotline import wait_final_call
 from tests.support.waiting import until
 
-pytestmark = pytest.mark.pbx
+pytestmark = [pytest.mark.pbx, DECODES]
 
 CALLER = "13812340071"
 
@@ -37,7 +39,7 @@ async def stt_controller(pbx_sandbox: Sandbox, registry, tmp_path):
     # The session's loaded model instead of a second copy: swap the controller's own service
     # for one on the shared registry before it starts.
     ctl.stt.detach()
-    ctl.stt = service = attach(ctl, registry=registry)
+    service = build_stt(ctl.deps, registry=registry)
     await ctl.start()
     try:
         yield ctl, service

@@ -48,11 +48,11 @@ async def test_secure_cookie_when_configured(db, tmp_path):
     """With secure cookies on (always in production) the session cookie is HTTPS-only."""
     from twisted.internet import reactor
 
-    from hotline.web.app import WebConsole
+    from hotline.plugins import web_console
     from tests.web.conftest import add_users, web_config
 
     add_users(db)
-    web = WebConsole(config=web_config(tmp_path, secure_cookies=True), db=db, reactor=reactor)
+    web = web_console(config=web_config(tmp_path, secure_cookies=True), db=db, reactor=reactor)
     await web.start()
     try:
         reply = await sign_in(HTTP(web.port), "boss", PASSWORDS["boss"])

@@ -4,7 +4,7 @@ working-day exceptions, department notices with their reminder calls, and one su
 and round (a reopened ticket is surveyed again).
 
 Revision ID: 0010
-Revises: 0009
+Revises: 0013 (written on 0009; re-chained onto main's head, the map and grid workers)
 """
 
 from __future__ import annotations
@@ -13,13 +13,14 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0010"
-down_revision = "0009"
+down_revision = "0013"
 branch_labels = None
 depends_on = None
 
 _TS = sa.DateTime(timezone=True)
-_ROLES_BEFORE = "role in ('agent', 'supervisor', 'admin', 'liaison')"
-_ROLES_AFTER = "role in ('agent', 'supervisor', 'admin', 'liaison', 'dispatcher')"
+_ROLES_BEFORE = "role in ('agent', 'supervisor', 'admin', 'liaison', 'grid_worker')"
+_ROLES_AFTER = ("role in ('agent', 'supervisor', 'admin', 'liaison', 'grid_worker', "
+                "'dispatcher')")
 
 _TICKET_COLUMNS = [
     sa.Column("version", sa.Integer(), server_default="1", nullable=False),
