@@ -59,7 +59,6 @@ OPEN = {"received": 15_000, "returned": 5_000, "reopened": 5_000, "dispatched": 
 FINISHED = ["closed"] * 14 + ["replied", "followed_up", "merged"]
 NOTICES = 20_000
 EXTENSIONS = 2_000
-BATCH = 50_000
 TZ = "Asia/Shanghai"
 KINDS = ["complaint", "help", "consultation", "suggestion", "praise"]
 #: The moment the lists are read at: the data's last instant (UTC, naive in SQLite).
@@ -110,52 +109,50 @@ def build(path: Path) -> float:
     statuses = [s for s, n in OPEN.items() for _ in range(n)]
     statuses += [rng.choice(FINISHED) for _ in range(TICKETS - len(statuses))]
     rng.shuffle(statuses)
-    # Deadlines by the real rule, from a few sample clocks per kind (the rule is the cost of
-    # generating 100,000 of them one by one; the lists only read the columns).
+    # Deadlines from the rule's days per kind at about 1.4 calendar days a working day (the
+    # lists only read the stored columns; the rule itself is tested in tests/tickets).
     open_with_dept: list[tuple[int, int, str]] = []
-    rows = []
-    for i, status in enumerate(statuses, start=1):
-        kind = rng.choice(KINDS)
-        opened = status in OPEN
-        age_days = rng.expovariate(1 / 12) if opened else rng.uniform(0, SPAN_DAYS)
-        created = NOW - dt.timedelta(days=min(age_days, SPAN_DAYS))
-        dept = None
-        clock_start = due = warn = fc_due = None
-        if status in WITH_DEPARTMENT or not opened or status == "reopened":
-            dept = rng.randint(1, DEPARTMENTS)
-            clock_start = created + dt.timedelta(hours=rng.uniform(0.5, 8))
-            days = rules.days(kind, reopened=status == "reopened")
-            # Working days as about 1.4 calendar days each: overdue ~15 % of the open ones.
-            due = clock_start + dt.timedelta(days=days * 1.4)
-            warn = clock_start + (due - clock_start) * rules.warn_fraction
-            if kind in rules.first_contact_kinds:
-                fc_due = clock_start + dt.timedelta(hours=rules.first_contact_hours)
-        elif status in ("received", "returned"):
-            clock_start = created
-            due = created + dt.timedelta(days=1.4)
-            warn = created + dt.timedelta(days=1.05)
-        if status == "returned":
+
+    def tickets() -> Any:
+        for i, status in enumerate(statuses, start=1):
+            kind = rng.choice(KINDS)
+            opened = status in OPEN
+            age_days = rng.expovariate(1 / 12) if opened else rng.uniform(0, SPAN_DAYS)
+            created = NOW - dt.timedelta(days=min(age_days, SPAN_DAYS))
             dept = None
-        if status in WITH_DEPARTMENT and dept is not None:
-            open_with_dept.append((i, dept, status))
-        rows.append((i, f"RX{i:010d}", kind, "hotline", status, rng.choice(["供水", "物业"]),
-                     "bench", rng.randint(1, CITIZENS), dept, _ts(created), _ts(created), 1,
-                     _ts(clock_start) if clock_start else None, _ts(due) if due else None,
-                     _ts(warn) if warn else None, _ts(fc_due) if fc_due else None,
-                     _ts(clock_start) if fc_due and rng.random() < 0.8 else None,
-                     1 if status == "reopened" else 0, 0))
-        if len(rows) == BATCH:
-            with con:
-                insert("ticket", rows)
-            rows = []
+            clock_start = due = warn = fc_due = None
+            if status in WITH_DEPARTMENT or not opened or status == "reopened":
+                dept = rng.randint(1, DEPARTMENTS)
+                clock_start = created + dt.timedelta(hours=rng.uniform(0.5, 8))
+                days = rules.days(kind, reopened=status == "reopened")
+                # Working days as about 1.4 calendar days each: overdue ~15 % of the open ones.
+                due = clock_start + dt.timedelta(days=days * 1.4)
+                warn = clock_start + (due - clock_start) * rules.warn_fraction
+                if kind in rules.first_contact_kinds:
+                    fc_due = clock_start + dt.timedelta(hours=rules.first_contact_hours)
+            elif status in ("received", "returned"):
+                clock_start = created
+                due = created + dt.timedelta(days=1.4)
+                warn = created + dt.timedelta(days=1.05)
+            if status == "returned":
+                dept = None
+            if status in WITH_DEPARTMENT and dept is not None:
+                open_with_dept.append((i, dept, status))
+            yield (i, f"RX{i:010d}", kind, "hotline", status, rng.choice(["供水", "物业"]),
+                   "bench", rng.randint(1, CITIZENS), dept, _ts(created), _ts(created), 1,
+                   _ts(clock_start) if clock_start else None, _ts(due) if due else None,
+                   _ts(warn) if warn else None, _ts(fc_due) if fc_due else None,
+                   _ts(clock_start) if fc_due and rng.random() < 0.8 else None,
+                   1 if status == "reopened" else 0, 0)
     with con:
-        insert("ticket", rows)
+        insert("ticket", tickets())  # executemany takes the rows as they are made
         co = [(t, (d % DEPARTMENTS) + 1) for t, d, _ in open_with_dept if rng.random() < 0.1]
         insert("ticket_co_department", co)
         picks = rng.sample(open_with_dept, NOTICES)
         insert("department_notice", (
-            (n, t, d, rng.choice(["remind", "supervise"]), _ts(NOW - dt.timedelta(days=rng.uniform(0, 30))),
-             _ts(NOW), "临期提醒", "done", 1) for n, (t, d, _) in enumerate(picks, start=1)))
+            (n, t, d, rng.choice(["remind", "supervise"]),
+             _ts(NOW - dt.timedelta(days=rng.uniform(0, 30))), _ts(NOW), "临期提醒", "done", 1)
+            for n, (t, d, _) in enumerate(picks, start=1)))
         handling = [(t, d) for t, d, s in open_with_dept if s == "handling"]
         insert("ticket_extension", (
             (n, t, d, 3.0, "需协调", "pending", "bench", _ts(NOW - dt.timedelta(hours=n % 72)))

@@ -41,7 +41,13 @@ from hotline.tickets.exceptions import (
     TicketError,
 )
 from hotline.tickets.permissions import ACTION_ROLES, actions_for, may_read, refusal
-from hotline.tickets.schemas import KIND_LABELS, STATUS_LABELS, TicketStatus, ticket_summary
+from hotline.tickets.schemas import (
+    KIND_LABELS,
+    STATUS_LABELS,
+    TicketStatus,
+    text_field,
+    ticket_summary,
+)
 from hotline.tickets.service import EDITABLE, TicketService
 from hotline.web import audit
 from hotline.web.roles import DESK, SUPERVISION, Role
@@ -86,20 +92,6 @@ def principal_of(session: Session, username: str) -> Any:
     return Principal(user.id, user.username, user.display_name, user.role, user.agent_code,
                      user.department_id, dept.code if dept else None,
                      dept.name if dept else None, "")
-
-
-def _text(payload: Mapping[str, Any], field: str, problems: dict[str, str], *,
-          longest: int = 2000) -> str | None:
-    value = payload.get(field)
-    if value is None or value == "":
-        return None
-    if not isinstance(value, str):
-        problems[field] = f"must be text, got {type(value).__name__}"
-        return None
-    if len(value) > longest:
-        problems[field] = f"is {len(value)} characters; at most {longest}"
-        return None
-    return value
 
 
 def _flag(payload: Mapping[str, Any], field: str, problems: dict[str, str]) -> bool | None:
@@ -294,7 +286,7 @@ class TicketActions:
     def _dispatch(self, session: Session, user: Any, ticket: Ticket, payload: Mapping[str, Any],
                   version: int | None, files: Sequence[UploadedFile]) -> dict[str, Any]:
         problems: dict[str, str] = {}
-        department = _text(payload, "department", problems, longest=32)
+        department = text_field(payload, "department", problems, limit=32)
         if department is None and "department" not in problems:
             problems["department"] = "is required (主办部门)"
         co = payload.get("co_departments") or []
@@ -303,7 +295,7 @@ class TicketActions:
         if not isinstance(co, list) or not all(isinstance(c, str) for c in co) or len(co) > 10:
             problems["co_departments"] = "must be a list of up to 10 department codes"
             co = []
-        instruction = _text(payload, "instruction", problems)
+        instruction = text_field(payload, "instruction", problems, limit=2000)
         if problems:
             raise InvalidRequest(problems)
         assert department is not None
@@ -315,7 +307,7 @@ class TicketActions:
     def _accept(self, session: Session, user: Any, ticket: Ticket, payload: Mapping[str, Any],
                 version: int | None, files: Sequence[UploadedFile]) -> dict[str, Any]:
         problems: dict[str, str] = {}
-        text = _text(payload, "text", problems)
+        text = text_field(payload, "text", problems, limit=2000)
         if problems:
             raise InvalidRequest(problems)
         self.service.accept(session, ticket.id, actor=user.username, text=text,
@@ -345,7 +337,7 @@ class TicketActions:
     def _contact(self, session: Session, user: Any, ticket: Ticket, payload: Mapping[str, Any],
                  version: int | None, files: Sequence[UploadedFile]) -> dict[str, Any]:
         problems: dict[str, str] = {}
-        text = _text(payload, "text", problems)
+        text = text_field(payload, "text", problems, limit=2000)
         if problems:
             raise InvalidRequest(problems)
         self.service.contact(session, ticket.id, actor=user.username, text=text,
@@ -385,7 +377,7 @@ class TicketActions:
         problems: dict[str, str] = {}
         satisfied = _flag(payload, "satisfied", problems)
         solved = _flag(payload, "solved", problems)
-        text = _text(payload, "text", problems)
+        text = text_field(payload, "text", problems, limit=2000)
         if problems:
             raise InvalidRequest(problems)
         self.service.follow_up(session, ticket.id, actor=user.username, text=text,
@@ -395,7 +387,7 @@ class TicketActions:
     def _close(self, session: Session, user: Any, ticket: Ticket, payload: Mapping[str, Any],
                version: int | None, files: Sequence[UploadedFile]) -> dict[str, Any]:
         problems: dict[str, str] = {}
-        text = _text(payload, "text", problems)
+        text = text_field(payload, "text", problems, limit=2000)
         if problems:
             raise InvalidRequest(problems)
         self.service.close(session, ticket.id, actor=user.username, text=text,
@@ -422,7 +414,7 @@ class TicketActions:
         decision = _flag({"approve": approve}, "approve", problems)
         if decision is None and "approve" not in problems:
             problems["approve"] = "is required (true: approve, false: refuse)"
-        text = _text({"note": note}, "note", problems)
+        text = text_field({"note": note}, "note", problems, limit=2000)
         seen = _version({"version": version}, problems)
         if problems:
             raise InvalidRequest(problems)
