@@ -31,8 +31,8 @@ def load(deps: Dependencies) -> None:
                                     reactor=deps.reactor, tracker=deps.tracker, bus=deps.bus,
                                     host_path=deps.host_path)
         if deps.peers:
-            # Several PBXs: a bridge acts on the PBX that holds the call (hotline/cluster).
-            from hotline.cluster.bridging import cluster_bridge
+            # Several PBXs: a bridge acts on the PBX that holds the call.
+            from hotline.bridge.cluster import cluster_bridge
 
             deps.bridge = cluster_bridge(deps, deps.bridge)
         deps.bridge.subscribe()

@@ -10,7 +10,7 @@ the queue. The console calls the same ``bridge()`` on the controller's own servi
 
 With several nodes (``hotline --node N bridge``) the command acts on whichever PBX holds the
 call: it opens a link to every node's PBX it can reach (this node's first) and bridges through
-the one whose channels show the call, as the console does (hotline/cluster/bridging.py).
+the one whose channels show the call, as the console does (hotline/bridge/cluster.py).
 """
 
 from __future__ import annotations

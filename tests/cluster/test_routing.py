@@ -7,7 +7,7 @@ import pytest_twisted
 
 from hotline.bridge.outcomes import NoRoom
 from hotline.bus import EventBus
-from hotline.cluster.bridging import ClusterBridge
+from hotline.bridge.cluster import ClusterBridge
 from hotline.cluster.routing import free_seats, node_holding, seat_node
 
 CALLS = [

@@ -246,6 +246,15 @@ async def test_two_nodes_spread_overflow_and_survive_a_pbx_and_a_controller(clus
         await until(lambda: _attempt_of(db, cb_id)[0] is not None, timeout=20)
         outcome, agent = _attempt_of(db, cb_id)
         assert (outcome, agent) == ("answered", owner)
+        # The desk's 回拨 pressed by that agent on controller 1's console rings them on PBX 2.
+        await until(lambda: any(a["interface"] == f"PJSIP/agent-{owner}" and a["state"] == "free"
+                                for a in first.calls.agents()), timeout=20)
+        await city.set_number("13922220001", mode="answer", delay_s=0.3)
+        later = await write(db, lambda s: new_ticket(s, "13922220001"))
+        cb2 = await write(db, lambda s: promise_in(s, later, 3600.0, owner=owner))
+        started = await first.scheduler.dial_now(cb2, owner)
+        assert (await started.ended).outcome == "answered"
+        assert _attempt_of(db, cb2) == ("answered", owner)
         # PBX 2 without its controller still answers: a call landing there reaches agent 1003
         # (or 1004); it is recorded when a controller of node 2 is back, not before.
         before = await db.run(_count_calls)
