@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from hotline.calls.tracker import CallTracker
     from hotline.config import Config
     from hotline.directory.service import DirectoryService
+    from hotline.floor.plugin import Floor
     from hotline.reports.job import DailyReportJob
     from hotline.softphone.plugin import Softphone
     from hotline.stt.service import TranscriptionService
@@ -73,3 +74,4 @@ class Dependencies:
     softphone: Softphone | None = None
     stt: TranscriptionService | None = None
     daily_report: DailyReportJob | None = None
+    floor: Floor | None = None

@@ -13,6 +13,7 @@ from hotline.bridge import plugin as bridge
 from hotline.calls import plugin as calls
 from hotline.dependencies import Dependencies
 from hotline.directory import plugin as directory
+from hotline.floor import plugin as floor
 from hotline.reports import plugin as reports
 from hotline.softphone import plugin as softphone
 from hotline.stt import plugin as stt
@@ -25,7 +26,8 @@ if TYPE_CHECKING:
 
 __all__ = ["PLUGINS", "load_plugins", "web_console"]
 
-PLUGINS = (web, calls, agents, tickets, directory, bridge, scheduler, softphone, stt, reports)
+PLUGINS = (web, calls, agents, tickets, directory, bridge, scheduler, softphone, stt, reports,
+           floor)
 
 
 def load_plugins(deps: Dependencies) -> Dependencies:

@@ -23,7 +23,8 @@ __all__ = ["LegKind", "LegEvent", "CallArrived", "CallRecording", "CallQueued", 
            "CallAnswered", "CallEnded", "LegRinging", "LegAnswered", "LegEnded",
            "OriginateResult", "RecordingStarted", "CallbackProgress", "SurveyAnswered",
            "RoomChanged", "RoomChange", "ViewChanged", "CallUpdated", "CallRemoved",
-           "AgentStateChanged", "AgentRemoved", "ViewResynced", "CallFinalised"]
+           "AgentStateChanged", "AgentRemoved", "ViewResynced", "CallFinalised",
+           "AgentCallCompleted", "PlaceKept"]
 
 
 class LegKind(enum.StrEnum):
@@ -34,6 +35,7 @@ class LegKind(enum.StrEnum):
     CALLBACK = "callback"      # a callback attempt's agent leg (ChannelId cb-<id>-<n>)
     SURVEY = "survey"          # a satisfaction survey call to a citizen (sv-<id>-<n>)
     DEPARTMENT = "department"  # a municipal hotline dialled into a bridge room (hb..-dN)
+    SUPERVISOR = "supervisor"  # a supervisor's phone listening to a call (ChanSpy, sp-...)
     OTHER = "other"            # anything else (Local channels, announcers, the trunk's far end)
 
 
@@ -103,6 +105,30 @@ class CallEnded(LegEvent):
     cause: int | None
     cause_txt: str | None
     complete_reason: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class AgentCallCompleted(LegEvent):
+    """The queue's call (C{uniqueid}, the citizen's) with agent C{agent_interface} is over for
+    the agent (C{AgentComplete}: either side hung up, or the agent left a bridge room): the
+    moment after-call work starts."""
+
+    agent_interface: str
+    agent_code: str | None
+    reason: str | None
+    talk_time: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class PlaceKept(LegEvent):
+    """A waiting citizen (C{uniqueid}) pressed 1 to keep their place in queue C{queue} and be
+    called back: they joined it at C{joined_at} (epoch seconds) and left it at C{position}."""
+
+    caller: str
+    queue: str
+    joined_at: float
+    position: int | None
+    call_id: str | None
 
 
 @dataclass(frozen=True, slots=True)

@@ -35,7 +35,7 @@ from hotline.calls.model import (
     call_to_dict,
 )
 from hotline.calls.notifier import CallNotifier
-from hotline.naming import agent_code, is_room, is_room_leg, parse_attempt_key
+from hotline.naming import agent_code, is_room, is_room_leg, is_spy_leg, parse_attempt_key
 
 if TYPE_CHECKING:
     from hotline.ami.client import AMIClient
@@ -88,12 +88,20 @@ def _kind_of(uniqueid: str, name: str, context: str | None) -> LegKind:
     """A new channel's kind from its uniqueid (our ChannelIds), name and first context."""
     if is_room_leg(uniqueid):
         return LegKind.DEPARTMENT
+    if is_spy_leg(uniqueid):
+        return LegKind.SUPERVISOR
     key = parse_attempt_key(uniqueid)
     if key is not None:
         return LegKind.CALLBACK if key.kind == "cb" else LegKind.SURVEY
     if context == INBOUND_CONTEXT:
         return LegKind.INBOUND
     return LegKind.OTHER
+
+
+def _dialled_by_us(uniqueid: str) -> bool:
+    """Whether the ChannelId is one we gave a leg we originated (department, callback,
+    survey, a supervisor's listening leg)."""
+    return is_room_leg(uniqueid) or is_spy_leg(uniqueid) or parse_attempt_key(uniqueid) is not None
 
 
 class CallTracker:
@@ -249,7 +257,7 @@ class CallTracker:
         C{Newchannel} was missed (a leg we dialled, seen first after a reconnect)."""
         uid = _str(m, "Uniqueid")
         ch = self._channels.get(uid)
-        if ch is None and uid and (is_room_leg(uid) or parse_attempt_key(uid) is not None):
+        if ch is None and uid and _dialled_by_us(uid):
             ch = self._channels[uid] = self._leg_from(m, uid)
         return ch
 
@@ -478,6 +486,12 @@ class CallTracker:
                 self._agent_at_rest(agent, now)
 
     def _agent_complete(self, m: Message) -> None:
+        interface = _str(m, "Interface")
+        if interface and self._our_queue(_str(m, "Queue")):
+            self.bus.publish(ev.AgentCallCompleted(
+                _str(m, "Uniqueid"), LegKind.INBOUND, _ts(m, self.clock), interface,
+                agent_code(interface, _str(m, "MemberName") or None), _str(m, "Reason") or None,
+                _int(m.get("TalkTime"))))
         call = self._call_for(m)
         if call is None:
             return
@@ -500,7 +514,7 @@ class CallTracker:
         ch = self._channels.pop(uid, None)
         self._view_hangup(m, uid, ch)
         if ch is None:
-            if is_room_leg(uid) or parse_attempt_key(uid) is not None:
+            if _dialled_by_us(uid):
                 ch = self._leg_from(m, uid)  # a leg we dialled whose Newchannel was missed
             else:
                 return
@@ -624,7 +638,7 @@ class CallTracker:
         self._cancel_timer("agent", interface)
         _apply_member(agent, m, queue)
         state = agent_state_from_member(paused=agent.paused, status=agent.status,
-                                        in_call=agent.in_call)
+                                        in_call=agent.in_call, reason=agent.paused_reason)
         agent.move(state, now)
         if agent_to_dict(agent) != before:
             self.notifier.agent_updated(agent)
@@ -651,7 +665,8 @@ class CallTracker:
 
     def _agent_at_rest(self, agent: Agent, now: float) -> None:
         agent.call_uniqueid = None
-        state = agent_state_from_member(paused=agent.paused, status=None, in_call=False)
+        state = agent_state_from_member(paused=agent.paused, status=None, in_call=False,
+                                        reason=agent.paused_reason)
         if agent.move(state, now):
             self.notifier.agent_updated(agent)
 
@@ -720,7 +735,8 @@ class CallTracker:
                     agent.since = old.since
             _apply_member(agent, m, _str(m, "Queue"))
             agent.move(agent_state_from_member(paused=agent.paused, status=agent.status,
-                                               in_call=agent.in_call), now)
+                                               in_call=agent.in_call,
+                                               reason=agent.paused_reason), now)
 
         new_calls: dict[str, Call] = {}
         for m in status:
