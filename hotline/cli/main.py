@@ -19,6 +19,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "config",
     "db",
     "directory",
+    "floor",
     "pbx",
     "report",
     "run",

@@ -135,11 +135,17 @@ async def _supervisor(ctx: Ctx) -> Response:
     console = ctx.console
     board = console.calls.wallboard() if console.calls is not None else None
     live_agents = console.calls.agents() if console.calls is not None else []
+    live_calls = console.calls.live_calls() if console.calls is not None else []
     records = await console.agents.status() if console.agents is not None else []
     entries = await console.db.run(lambda s: [audit.entry_to_dict(e)
                                               for e in audit.recent(s, limit=100)])
     await console.audit(ctx, "view", target="/supervisor")
     return html_response(console.render_page(
         "supervisor.html", ctx, board=board, live_agents=live_agents, records=records,
-        entries=entries))
+        entries=entries, live_calls=live_calls, state_labels=_AGENT_STATE_LABELS))
+
+
+#: The agents' recorded states as the floor view names them.
+_AGENT_STATE_LABELS = {"offline": "未签入", "available": "空闲", "paused": "小休",
+                       "wrapup": "整理中"}
 

@@ -17,7 +17,7 @@
                 promised_reply_at: "承诺回复时间", phone: "来电号码", call_uniqueid: "通话", channel: "渠道" };
   var WHY = { "is required": "必填" };
   var STATE = { arriving: "呼入", waiting: "排队", ringing: "振铃中", talking: "通话中", ended: "已挂机",
-                free: "空闲", paused: "小休", unavailable: "离线", logged_out: "未签入" };
+                free: "空闲", paused: "小休", wrapup: "整理中", unavailable: "离线", logged_out: "未签入" };
   var draftKey = "new";
   var saveTimer = null;
   var currentCall = null;
@@ -168,6 +168,8 @@
     b.textContent = STATE[agent.state] || agent.state;
     b.className = "badge " + agent.state;
     b.dataset.state = agent.state;
+    var end = $("wrapup-end");
+    if (end) end.hidden = agent.state !== "wrapup";
   }
   function connect() {
     var es = new EventSource("/api/events");
@@ -462,6 +464,14 @@
       else seatAction("pause", { reason: $("pause-reason").value });
     }
   });
+
+  if ($("wrapup-end")) {
+    $("wrapup-end").addEventListener("click", function () {
+      api("POST", "/api/floor/wrapup/end").then(function () {
+        $("seat-message").textContent = "整理结束，可以接听来电";
+      }).catch(function (e) { $("seat-message").textContent = e.message; });
+    });
+  }
 
   loadDraft("new");
   loadCallbacks();
