@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from hotline.floor import http
+from hotline.floor.captions import LiveCaptions
 from hotline.floor.spy import SpyService
 from hotline.floor.wrapup import WrapUp
 
@@ -18,17 +19,24 @@ __all__ = ["Floor", "load"]
 class Floor:
     """The floor's parts on one controller."""
 
-    def __init__(self, *, spy: SpyService, wrapup: WrapUp) -> None:
+    def __init__(self, *, spy: SpyService, wrapup: WrapUp,
+                 captions: LiveCaptions | None) -> None:
         self.spy = spy
         self.wrapup = wrapup
+        #: None when captions are off (``captions.enabled``) or nothing decodes here.
+        self.captions = captions
 
     async def start(self) -> None:
         self.spy.subscribe()
         await self.wrapup.start()
+        if self.captions is not None:
+            await self.captions.start()
 
     async def stop(self) -> None:
         self.spy.stop()
         self.wrapup.stop()
+        if self.captions is not None:
+            await self.captions.stop()
 
 
 def load(deps: Dependencies) -> None:
@@ -41,6 +49,25 @@ def load(deps: Dependencies) -> None:
                            clock=deps.reactor,
                            caller_id=config["site"]["hotline_number"][-4:]),
             wrapup=WrapUp(agents=deps.agents, bus=deps.bus, clock=deps.reactor,
-                          seconds=float(config["queue"]["wrapup_s"])))
+                          seconds=float(config["queue"]["wrapup_s"])),
+            captions=_captions(deps))
     if deps.console is not None:
         http.register(deps.console.router, deps.floor)
+
+
+def _captions(deps: Dependencies) -> LiveCaptions | None:
+    """Live captions when they are on and this controller decodes speech."""
+    cfg = deps.config["captions"]
+    if not cfg["enabled"] or deps.stt is None or deps.ami is None or deps.tracker is None:
+        return None
+    console = deps.console
+
+    def push(interface: str, payload: dict[str, object]) -> None:
+        if console is not None:
+            console.events.to_interface(interface, "caption", payload)
+
+    return LiveCaptions(ami=deps.ami, tracker=deps.tracker, bus=deps.bus, db=deps.db,
+                        registry=deps.stt.registry, transcripts=deps.stt.live,
+                        reactor=deps.reactor, push=push, bind=cfg["bind"], host=cfg["host"],
+                        port=int(cfg["port"]), workers=int(cfg["workers"]),
+                        chunk_ms=int(cfg["chunk_ms"]))
