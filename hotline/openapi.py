@@ -154,6 +154,15 @@ def document(console: Any = None) -> dict[str, Any]:
             "delete": {"summary": "Hang the supervisor's phone up; the call goes on",
                        "security": _WRITE, "parameters": [_SPY_SESSION],
                        "responses": {"200": _json(_OBJ), **_errors(401, 403, 404, 503)}}},
+        "/api/floor/kept": {"get": {
+            "summary": "Kept places (keep-my-place callbacks), newest first, with the ordering "
+                       "rule: callers are served in the order they joined the queue",
+            "security": _SESSION, "responses": {"200": _json(_OBJ), **_errors(401, 403, 503)}}},
+        "/api/floor/kept/{key}": {"delete": {
+            "summary": "Give up a kept place still waiting: its stand-in leaves the queue",
+            "security": _WRITE,
+            "parameters": [_path("key", {"type": "string", "maxLength": 64})],
+            "responses": {"200": _json(_OBJ), **_errors(401, 403, 404, 409, 503)}}},
         "/api/floor/wrapup": {"get": {
             "summary": "The user's seat: after-call work time (话后整理) and what is left of it",
             "security": _SESSION, "responses": {"200": _json(_OBJ), **_errors(401, 403, 503)}}},

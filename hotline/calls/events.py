@@ -24,7 +24,7 @@ __all__ = ["LegKind", "LegEvent", "CallArrived", "CallRecording", "CallQueued", 
            "OriginateResult", "RecordingStarted", "CallbackProgress", "SurveyAnswered",
            "RoomChanged", "RoomChange", "ViewChanged", "CallUpdated", "CallRemoved",
            "AgentStateChanged", "AgentRemoved", "ViewResynced", "CallFinalised",
-           "AgentCallCompleted", "PlaceKept"]
+           "AgentCallCompleted", "KeepPlaceProgress"]
 
 
 class LegKind(enum.StrEnum):
@@ -120,15 +120,19 @@ class AgentCallCompleted(LegEvent):
 
 
 @dataclass(frozen=True, slots=True)
-class PlaceKept(LegEvent):
-    """A waiting citizen (C{uniqueid}) pressed 1 to keep their place in queue C{queue} and be
-    called back: they joined it at C{joined_at} (epoch seconds) and left it at C{position}."""
+class KeepPlaceProgress(LegEvent):
+    """The keep-my-place dialplan reported a stage of kept place C{key} (the citizen's
+    channel's uniqueid): C{kept} (they pressed 1: C{caller}, C{joined_at}, C{position},
+    C{queue}), C{turn} (an agent took its stand-in), C{citizen} (the citizen answered the
+    call back), C{end} (with C{dial_status})."""
 
+    key: str
+    stage: str
     caller: str
-    queue: str
-    joined_at: float
+    joined_at: float | None
     position: int | None
-    call_id: str | None
+    queue: str
+    dial_status: str
 
 
 @dataclass(frozen=True, slots=True)

@@ -571,6 +571,11 @@ class CallTracker:
             self.bus.publish(ev.CallbackProgress(
                 _str(m, "Uniqueid"), LegKind.CALLBACK, _ts(m, self.clock), key,
                 _str(m, "Stage"), _str(m, "DialStatus"), citizen_at))
+        elif name == "HotlineKeepPlace":
+            self.bus.publish(ev.KeepPlaceProgress(
+                key, LegKind.INBOUND, _ts(m, self.clock), key, _str(m, "Stage"),
+                _str(m, "Caller"), _float(_str(m, "Joined")), _int(m.get("Position")),
+                _str(m, "Queue"), _str(m, "DialStatus")))
         elif name == "HotlineSurvey":
             self.bus.publish(ev.SurveyAnswered(_str(m, "Uniqueid"), LegKind.SURVEY,
                                                _ts(m, self.clock), key, _str(m, "Score")))

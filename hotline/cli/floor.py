@@ -27,6 +27,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     spy.add_argument("call", metavar="CALL", help="the call's uniqueid (`hotline calls`)")
     spy.add_argument("--seat", required=True, help="the supervisor's seat whose phone rings")
     spy.add_argument("--mode", choices=["listen", "whisper", "barge"], default="listen")
+    kept = verbs.add_parser("kept", help="kept places (keep-my-place callbacks), newest first")
+    kept.add_argument("--limit", type=int, default=20)
     p.set_defaults(func=_floor)
 
 
@@ -35,6 +37,9 @@ def _floor(args: argparse.Namespace, cfg: Config) -> int:
 
 
 async def _act(reactor: Any, cfg: Config, args: argparse.Namespace) -> None:
+    if args.verb == "kept":
+        await _kept(reactor, cfg, args)
+        return
     from twisted.internet import defer
 
     from hotline.calls.events import LegEnded
@@ -64,3 +69,27 @@ async def _act(reactor: Any, cfg: Config, args: argparse.Namespace) -> None:
             service.stop()
             tracker.stop()
         print("the supervisor's phone hung up", flush=True)
+
+
+async def _kept(reactor: Any, cfg: Config, args: argparse.Namespace) -> None:
+    from sqlalchemy import select
+    from twisted.internet import threads
+
+    from db import migrate
+    from db.models import KeptPlace
+    from db.session import Database
+    from hotline.floor.keepplace import ORDERING, kept_to_dict
+
+    db = Database.from_config(cfg, reactor=reactor)
+    await threads.deferToThread(migrate.upgrade, db.url)
+    db.start()
+    try:
+        rows = await db.run(lambda s: [kept_to_dict(r) for r in s.scalars(
+            select(KeptPlace).order_by(KeptPlace.id.desc()).limit(args.limit))])
+    finally:
+        await threads.deferToThread(db.stop)
+    print(f"order: {ORDERING}")
+    for r in rows:
+        print(f"{r['key']}  {r['caller']}  joined {r['joined_at']}  {r['status']}"
+              f"{'  agent ' + r['agent'] if r['agent'] else ''}"
+              f"{'  ' + r['outcome'] if r['outcome'] else ''}")

@@ -169,8 +169,9 @@ class LiveCaptions:
         except ModelError as e:
             _log.error("live captions off: {problem}", problem=str(e))
             return
-        self._listening = self.reactor.listenTCP(self.port, AudioSocketFactory(self.sink_for),
-                                                 interface=self.bind)
+        self._listening = self.reactor.listenTCP(
+            self.port, AudioSocketFactory(lambda stream_id: self.sink_for(stream_id)),
+            interface=self.bind)
         if not self._subs:
             self._subs = self.bus.subscribe_all({CallAnswered: self._answered})
         _log.info("live captions: AudioSocket on {bind}:{port}", bind=self.bind,

@@ -1,12 +1,13 @@
 # -*- test-case-name: tests.floor.test_http -*-
-"""The floor's HTTP routes: a supervisor's listening legs (``/api/floor/spy``) and an agent's
-after-call work (``/api/floor/wrapup``)."""
+"""The floor's HTTP routes: a supervisor's listening legs (``/api/floor/spy``), the kept places
+(``/api/floor/kept``) and an agent's after-call work (``/api/floor/wrapup``)."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
 from hotline.agents.service import AgentError
+from hotline.floor.keepplace import ORDERING, KeepPlaceError
 from hotline.floor.spy import SpyError
 from hotline.web.api import need
 from hotline.web.roles import DESK, SUPERVISION
@@ -95,6 +96,26 @@ def register(router: Router, floor: Floor | None) -> None:
         return json_response({"code": status.code, "state": status.state,
                               "since": status.since.isoformat() if status.since else None})
 
+    def keep_place() -> Any:
+        return need(floor.keep_place if floor is not None else None,
+                    "keep-my-place (the PBX link)")
+
+    async def list_kept(ctx: Ctx) -> Response:
+        return json_response({"ordering": ORDERING, "kept": await keep_place().listing()})
+
+    async def cancel_kept(ctx: Ctx) -> Response:
+        key = ctx.params["key"]
+        try:
+            row = await keep_place().cancel(key)
+        except KeepPlaceError as e:
+            await ctx.console.audit(ctx, "keep_place.cancel", target=key, outcome="failed",
+                                    details={"why": e.error_id})
+            raise HTTPError(e.status_code, e.error_id, e.message) from None
+        await ctx.console.audit(ctx, "keep_place.cancel", target=key)
+        return json_response(row)
+
+    router.add("GET", "/api/floor/kept", list_kept, roles=SUPERVISION)
+    router.add("DELETE", "/api/floor/kept/{key:str}", cancel_kept, roles=SUPERVISION)
     router.add("GET", "/api/floor/spy", list_spies, roles=SUPERVISION)
     router.add("POST", "/api/floor/spy", start_spy, roles=SUPERVISION)
     router.add("POST", "/api/floor/spy/{session:str}", switch_spy, roles=SUPERVISION)

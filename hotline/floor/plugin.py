@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from hotline.floor import http
 from hotline.floor.captions import LiveCaptions
+from hotline.floor.keepplace import KeepPlace
 from hotline.floor.spy import SpyService
 from hotline.floor.wrapup import WrapUp
 
@@ -19,21 +20,24 @@ __all__ = ["Floor", "load"]
 class Floor:
     """The floor's parts on one controller."""
 
-    def __init__(self, *, spy: SpyService, wrapup: WrapUp,
+    def __init__(self, *, spy: SpyService, wrapup: WrapUp, keep_place: KeepPlace,
                  captions: LiveCaptions | None) -> None:
         self.spy = spy
         self.wrapup = wrapup
+        self.keep_place = keep_place
         #: None when captions are off (``captions.enabled``) or nothing decodes here.
         self.captions = captions
 
     async def start(self) -> None:
         self.spy.subscribe()
+        self.keep_place.subscribe()
         await self.wrapup.start()
         if self.captions is not None:
             await self.captions.start()
 
     async def stop(self) -> None:
         self.spy.stop()
+        self.keep_place.stop()
         self.wrapup.stop()
         if self.captions is not None:
             await self.captions.stop()
@@ -50,6 +54,7 @@ def load(deps: Dependencies) -> None:
                            caller_id=config["site"]["hotline_number"][-4:]),
             wrapup=WrapUp(agents=deps.agents, bus=deps.bus, clock=deps.reactor,
                           seconds=float(config["queue"]["wrapup_s"])),
+            keep_place=KeepPlace(ami=deps.ami, tracker=deps.tracker, bus=deps.bus, db=deps.db),
             captions=_captions(deps))
     if deps.console is not None:
         http.register(deps.console.router, deps.floor)

@@ -11,7 +11,10 @@ the recordings (L{hotline.stt.service.TranscriptionService.on_call_finalised}).
 
 from __future__ import annotations
 
+import array
 import json
+import math
+import sys
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,15 +45,33 @@ class LiveText:
 class LiveRecognizer:
     """One speaker's stream through a recogniser over a shared loaded model (blocking)."""
 
-    def __init__(self, model: Any, *, rate: int = SAMPLE_RATE) -> None:
+    #: Quiet audio after an utterance that still goes to the recogniser (it ends the
+    #: utterance on a pause); beyond it, silence is not decoded at all.
+    HANGOVER_S = 0.6
+
+    def __init__(self, model: Any, *, rate: int = SAMPLE_RATE,
+                 silence_rms: float = 120.0) -> None:
+        """
+        @param silence_rms: chunks whose RMS is below this are silence: between utterances
+            they are skipped (a call is mostly one party listening), which roughly halves the
+            decoding; 0 decodes everything.
+        """
         import vosk
 
         self._rec = vosk.KaldiRecognizer(model, rate)
         self._rec.SetWords(True)
         self._bytes_per_second = 2 * rate
+        self.silence_rms = silence_rms
+        #: All audio received (the stream's clock) and the part of it the recogniser skipped.
         self.fed_bytes = 0
+        self.skipped_bytes = 0
+        self._quiet_bytes = 0
+        self._held = b""
         self._last_partial = ""
         self._utterance_start = 0.0
+        #: Skipped seconds before the utterance being decoded (the recogniser's own times
+        #: leave them out).
+        self._offset_s = 0.0
 
     @property
     def fed_s(self) -> float:
@@ -61,6 +82,18 @@ class LiveRecognizer:
         if not pcm:
             return []
         self.fed_bytes += len(pcm)
+        if self.silence_rms > 0 and _rms(pcm) < self.silence_rms:
+            self._quiet_bytes += len(pcm)
+            idle = not self._last_partial
+            if idle and self._quiet_bytes > self.HANGOVER_S * self._bytes_per_second:
+                self.skipped_bytes += len(self._held)
+                self._held = pcm  # kept: the next word's onset may begin in it
+                return []
+        else:
+            self._quiet_bytes = 0
+        if self._held:
+            self._offset_s = (self.skipped_bytes) / self._bytes_per_second
+            pcm, self._held = self._held + pcm, b""
         if self._rec.AcceptWaveform(pcm):
             return self._final(self._rec.Result())
         partial = json.loads(self._rec.PartialResult()).get("partial", "").strip()
@@ -82,11 +115,21 @@ class LiveRecognizer:
         if not text:
             return []
         words = data.get("result") or []
-        start = float(words[0]["start"]) if words else self._utterance_start
-        end = float(words[-1]["end"]) if words else self.fed_s
+        start = float(words[0]["start"]) + self._offset_s if words else self._utterance_start
+        end = float(words[-1]["end"]) + self._offset_s if words else self.fed_s
         confidence = (sum(float(w.get("conf", 0.0)) for w in words) / len(words)
                       if words else None)
         return [LiveText("final", text, start, end, self.fed_s, confidence)]
+
+
+def _rms(pcm: bytes) -> float:
+    """Root mean square of signed 16-bit little-endian samples."""
+    samples = array.array("h", pcm[: len(pcm) - len(pcm) % 2])
+    if sys.byteorder != "little":
+        samples.byteswap()
+    if not samples:
+        return 0.0
+    return math.sqrt(sum(x * x for x in samples) / len(samples))
 
 
 class LiveTranscripts:

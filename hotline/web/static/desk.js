@@ -179,6 +179,7 @@
     es.addEventListener("bridge", function (ev) { showRoom(JSON.parse(ev.data)); });
     es.addEventListener("callback", function (ev) { onCallback(JSON.parse(ev.data)); });
     es.addEventListener("transcript", function (ev) { showTranscript(JSON.parse(ev.data)); });
+    es.addEventListener("caption", function (ev) { showCaption(JSON.parse(ev.data)); });
     es.addEventListener("hello", function () { desk.dataset.live = "yes"; });
     es.onerror = function () { desk.dataset.live = "no"; };
   }
@@ -435,6 +436,32 @@
       return e;
     }, t.status === "done" ? "（没有听到说话）" : (JOB[t.status] || t.status) + "…");
     window.hotlineDesk.transcripts.push({ call: t.call, status: t.status, at: Date.now() });
+  }
+  // -- live captions: partial text replaces the speaker's open line, a final one closes it ------
+  var captionCall = null, openLine = {};
+  var WHO = { citizen: "市民", agent: "坐席" };
+  function showCaption(c) {
+    var card = $("captions-card"), list = $("captions");
+    if (c.call !== captionCall) { captionCall = c.call; openLine = {}; list.textContent = ""; }
+    card.hidden = false; card.dataset.call = c.call;
+    var line = openLine[c.speaker];
+    if (!line) {
+      line = document.createElement("li");
+      line.className = c.speaker; line.dataset.speaker = c.speaker;
+      var who = document.createElement("span"); who.className = "who"; who.textContent = WHO[c.speaker] || c.speaker;
+      var said = document.createElement("span"); said.className = "said";
+      line.appendChild(who); line.appendChild(said);
+      list.appendChild(line);
+      openLine[c.speaker] = line;
+    }
+    line.dataset.kind = c.kind;
+    line.lastChild.textContent = c.text;
+    if (c.kind === "final") {
+      openLine[c.speaker] = null;
+      var s = c.suggestion;
+      if (s) $("captions-suggestion").textContent = "建议：" + (s.category ? s.category + " · " : "") + s.department_name + " · " + s.hotline_name + " " + s.hotline_number;
+    }
+    window.hotlineDesk.captions = (window.hotlineDesk.captions || 0) + 1;
   }
   function loadTranscript() {
     if (!seat) return;
