@@ -88,6 +88,7 @@ async def test_captions_reach_the_desk_during_the_call_and_become_the_note(
         row, _ = await wait_final_call(ctl.db, CALLER, timeout=60)
     finally:
         await ctl.agents.logout(SEAT)
+        await city.set_agent(SEAT)
         stream.close()
     captions = [c for c in stream.named("caption") if c["call"] == call.uniqueid]
     kinds = {(c["speaker"], c["kind"]) for c in captions}

@@ -114,6 +114,10 @@ async def test_listen_then_barge_from_the_supervisors_desk_phone(
         if placed is not None:
             await city.hangup(placed.channel_id)
         await ctl.agents.logout(AGENT)
+        await city.hangup_agent(AGENT)
+        await city.hangup_agent(SUPERVISOR_SEAT)
+        await city.set_agent(AGENT)
+        await city.set_agent(SUPERVISOR_SEAT)
 
     (supervisor_heard,) = set(folder.glob(f"agent-{SUPERVISOR_SEAT}-heard-*.wav")) - before
     citizen_heard = folder / f"heard-{placed.channel_id}.wav"
@@ -161,6 +165,10 @@ async def test_whisper_reaches_the_agent_only(web_controller, city, pbx_sandbox)
         if placed is not None:
             await city.hangup(placed.channel_id)
         await ctl.agents.logout(AGENT)
+        await city.hangup_agent(AGENT)
+        await city.hangup_agent(SUPERVISOR_SEAT)
+        await city.set_agent(AGENT)
+        await city.set_agent(SUPERVISOR_SEAT)
     (agent_heard,) = set(folder.glob(f"agent-{AGENT}-heard-*.wav")) - agent_before
     citizen_heard = folder / f"heard-{placed.channel_id}.wav"
     await until(lambda: session.state == "ended", timeout=15)

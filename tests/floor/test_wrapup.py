@@ -94,6 +94,7 @@ async def test_wrapup_delays_the_agents_next_call(wrapup_controller, city):
         assert row.answered_at is not None
     finally:
         await ctl.agents.logout(code)
+        await city.set_agent(code)
     changes = _changes(ctl.db, code)
     states = [s for s, _ in changes]
     start = max(i for i, s in enumerate(states) if s == "wrapup" and
@@ -128,5 +129,6 @@ async def test_the_agent_ends_wrapup_early(wrapup_controller, city):
             await ctl.floor.wrapup.end(code)
     finally:
         await ctl.agents.logout(code)
+        await city.set_agent(code)
     states = [s for s, _ in _changes(ctl.db, code)]
     assert states[-4:] == ["login", "wrapup", "wrapup_end", "logout"]

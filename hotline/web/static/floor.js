@@ -55,6 +55,13 @@
         .catch(function (e) { say(e.message); });
     });
   });
+  document.querySelectorAll("button.kept-cancel").forEach(function (b) {
+    b.addEventListener("click", function () {
+      api("DELETE", "/api/floor/kept/" + encodeURIComponent(b.dataset.key))
+        .then(function () { say("已取消保留位置"); b.disabled = true; })
+        .catch(function (e) { say(e.message); });
+    });
+  });
   $("spy-stop").addEventListener("click", function () {
     if (!session) return;
     api("DELETE", "/api/floor/spy/" + encodeURIComponent(session.id))
