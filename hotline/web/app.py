@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import zoneinfo
+from collections.abc import Callable
 from importlib import resources
 from typing import TYPE_CHECKING, Any
 
@@ -29,6 +30,8 @@ from hotline.web.roles import ROLE_LABELS
 from hotline.web.routing import SESSION_COOKIE, Ctx, Router
 
 if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
     from hotline.dependencies import Dependencies
 
 __all__ = ["WebConsole"]
@@ -92,6 +95,10 @@ class WebConsole:
         self._port: IListeningPort | None = None
         #: Run at start (after the database is up), e.g. the directory plugin's index load.
         self.on_start: list[Any] = []
+        #: What other packages add to a ticket's page: each takes (session, ticket id) and
+        #: returns template values, in the page's unit of work (the grid's photos and
+        #: verifications, hotline.grid.plugin).
+        self.ticket_page_extras: list[Callable[[Session, int], dict[str, Any]]] = []
         #: A wall board feed the controller shares with the board pages (None: each console
         #: runs its own while a board is open); the board's streams (hotline.reports.plugin).
         self.wallboard: Any = None
@@ -134,6 +141,11 @@ class WebConsole:
     @property
     def directory(self) -> Any:
         return self.deps.directory
+
+    @property
+    def grid(self) -> Any:
+        """hotline.grid's plugin: the map and the grid workers' service and limits."""
+        return self.deps.grid
 
     def mount(self, name: bytes, resource: Resource) -> None:
         """Serve C{resource} under C{/name/} (the softphone's files and credentials)."""
@@ -207,9 +219,12 @@ class WebConsole:
             value = dt.datetime.fromisoformat(value)
         return value.astimezone(self.zone).strftime(fmt)
 
-    def render_page(self, name: str, ctx: Ctx | None, **values: Any) -> str:
+    def render_page(self, name: str, ctx: Ctx | None, *, templates: Environment | None = None,
+                    **values: Any) -> str:
+        """A page with what every page gets (user, CSRF token, role, site); ``templates`` is
+        a package's own environment (default: the console's)."""
         user = ctx.user if ctx else None
-        return self.templates.get_template(name).render(
+        return (templates or self.templates).get_template(name).render(
             user=user, csrf=ctx.csrf() if ctx and user else "",
             role_label=ROLE_LABELS.get(user.role, "") if user else "",
             site_name=self.config["site"]["name"], hotline=self.config["site"]["hotline_number"],
