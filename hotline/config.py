@@ -121,6 +121,7 @@ def _validate(data: dict[str, Any], problems: list[str]) -> None:
         if not bind.is_loopback and site["mode"] == "production" and not data["agi"]["allow"]:
             problems.append("'agi.bind' is not loopback and 'agi.allow' is empty: list the PBX "
                             "hosts allowed to reach FastAGI")
+    _validate_tickets(data["tickets"], problems)
     _validate_cluster(data, problems)
     grid = data["grid"]
     for key in ("photo_max_bytes", "photo_max_px", "photos_per_report", "map_max_bytes"):
@@ -135,6 +136,19 @@ def _validate(data: dict[str, Any], problems: list[str]) -> None:
         if data["pbx"]["sandbox"]:
             problems.append("production mode cannot use the PBX sandbox: set 'pbx.sandbox = "
                             "false' and point [ami] at the site's Asterisk")
+
+
+def _validate_tickets(tickets: dict[str, Any], problems: list[str]) -> None:
+    from hotline.tickets.clock import check_settings
+
+    check_settings(tickets, problems)
+    if tickets["follow_up"] not in ("survey", "agent"):
+        problems.append(f"'tickets.follow_up' must be \"survey\" or \"agent\", got "
+                        f"{tickets['follow_up']!r}")
+    if not 1 <= tickets["reopen_max_score"] <= 4:
+        problems.append("'tickets.reopen_max_score' must be a survey score from 1 to 4")
+    if tickets["attachment_max_bytes"] < 1:
+        problems.append("'tickets.attachment_max_bytes' must be at least 1")
 
 
 def _validate_cluster(data: dict[str, Any], problems: list[str]) -> None:

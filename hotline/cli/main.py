@@ -15,9 +15,11 @@ from hotline import config as config_mod
 COMMAND_MODULES: tuple[str, ...] = (
     "agent",
     "bridge",
+    "calendar",
     "calls",
     "config",
     "db",
+    "department",
     "directory",
     "floor",
     "grid",
@@ -27,6 +29,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "sim",
     "sched",
     "stt",
+    "ticket",
     "user",
 )
 

@@ -2,7 +2,7 @@
 citizens who kept their place in the queue to be called back (keep-my-place).
 
 Revision ID: 0014
-Revises: 0013
+Revises: 0010
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0014"
-down_revision = "0013"
+down_revision = "0010"
 branch_labels = None
 depends_on = None
 
