@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 import pytest_twisted
 
+from hotline.bridge.cluster import ClusterBridge
 from hotline.bridge.outcomes import NoRoom
 from hotline.bus import EventBus
-from hotline.bridge.cluster import ClusterBridge
 from hotline.cluster.routing import free_seats, node_holding, seat_node
 
 CALLS = [
