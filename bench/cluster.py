@@ -36,7 +36,7 @@ from bench.burst import Sampler, _cpu_rss
 _SHIFT = int(os.environ.get("HOTLINE_TEST_PORT_SHIFT", "0")) + 600
 
 
-def _config(state_dir: Path, *, nodes: int, seats: int):
+def _config(state_dir: Path, *, nodes: int, seats: int, wrapup: float | None = None):
     from hotline import config as config_mod
 
     s = _SHIFT
@@ -49,7 +49,8 @@ def _config(state_dir: Path, *, nodes: int, seats: int):
                  "rtp_start": 62000 + s, "rtp_end": 63999 + s},
         "agi": {"port": 14573 + s},
         "web": {"port": 0},
-        "queue": {"agents": agents},
+        "queue": {"agents": agents,
+                  **({} if wrapup is None else {"wrapup_s": wrapup})},
         "scheduler": {"enabled": False},
         "cluster": {"nodes": nodes, "edge_port": 15050 + s,
                     "seats": [1 + i // seats for i in range(len(agents))] if nodes > 1 else []},
@@ -90,7 +91,7 @@ async def _run(reactor, state: Path, *, nodes: int, args) -> dict:
     from hotline.pbx.sandbox import Sandbox
     from hotline.sim.burst import burst_numbers, place_burst
 
-    cfg = _config(state, nodes=nodes, seats=args.seats)
+    cfg = _config(state, nodes=nodes, seats=args.seats, wrapup=args.wrapup)
     sandbox = Sandbox(cfg)
     await threads.deferToThread(sandbox.start, log=lambda line: print(line, file=sys.stderr))
     other = None
@@ -196,6 +197,7 @@ async def main(reactor, args) -> None:
         if one["capacity_per_s"] else None
     print_json_line({
         "calls": n, "rate_per_s": args.rate, "hold_s": args.hold, "seats_per_pbx": args.seats,
+        "wrapup_s": args.wrapup,
         "one_node": {k: round(v, 3) if isinstance(v, float) else v for k, v in one.items()},
         "two_nodes": {k: round(v, 3) if isinstance(v, float) else v for k, v in two.items()},
         "scaling_efficiency": round(efficiency, 3) if efficiency is not None else None,
@@ -208,6 +210,8 @@ def cli() -> None:
     p.add_argument("--rate", type=float, default=10.0)
     p.add_argument("--hold", type=float, default=4.0)
     p.add_argument("--seats", type=int, default=4)
+    p.add_argument("--wrapup", type=float, default=None,
+                   help="after-call work in seconds (queue.wrapup_s; default: the site's)")
     args = p.parse_args()
     task.react(lambda reactor: defer.Deferred.fromCoroutine(main(reactor, args)))
 
