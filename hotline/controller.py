@@ -75,7 +75,8 @@ class Controller:
         self.ami = AMIClient(username=username, secret=secret, host=host, port=port,
                              reactor=reactor,
                              keepalive_interval=float(ami["keepalive_s"]),
-                             action_timeout=float(ami["action_timeout_s"]))
+                             action_timeout=float(ami["action_timeout_s"]),
+                             max_message=int(ami["max_message_bytes"]))
         self.db = Database.from_config(config, reactor=reactor)
         inbound.register(self.routes, db=self.db)
         host_path = _host_path(config)
