@@ -286,7 +286,12 @@ class AMIClient:
             await self._login(proto)
         except Exception as e:
             self._login_failures += 1
-            self._log.error("AMI login as {user} failed: {error}", user=self.username, error=e)
+            if isinstance(e, AMIConnectionLost):
+                self._log.warn("AMI link lost during login as {user} ({error}); trying again",
+                               user=self.username, error=e)
+            else:
+                self._log.error("AMI login as {user} failed: {error}", user=self.username,
+                                error=e)
             if proto.transport is not None:
                 proto.transport.loseConnection()
             return
@@ -301,7 +306,12 @@ class AMIClient:
                 return
             try:
                 await ensureDeferred(_as_awaitable(hook(self)))
-            except Exception:
+            except Exception as e:
+                if self._protocol is not proto or isinstance(e, AMIConnectionLost):
+                    # Not a fault of the hook: the link went. The next login resyncs again.
+                    self._log.warn("AMI resync stopped, the link dropped ({reason}); it runs "
+                                   "again at the next login", reason=e)
+                    return
                 self._log.failure("AMI resync hook {hook!r} failed", hook=hook)
         if self._protocol is not proto:
             return
