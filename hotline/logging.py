@@ -15,6 +15,8 @@ from twisted.logger import (
     textFileLogObserver,
 )
 
+from hotline.terminal import QuietStream
+
 __all__ = ["start_logging"]
 
 
@@ -28,7 +30,7 @@ def start_logging(log_dir: Path, *, console_level: LogLevel = LogLevel.info) -> 
     path = log_dir / "controller.jsonl"
     jsonl = jsonFileLogObserver(open(path, "a", encoding="utf-8"))  # noqa: SIM115 - lives as long as the process
     console = FilteringLogObserver(
-        textFileLogObserver(sys.stderr),
+        textFileLogObserver(QuietStream(sys.stderr)),  # a dead pipe must not stop anything
         [LogLevelFilterPredicate(defaultLogLevel=console_level)])
     globalLogBeginner.beginLoggingTo([jsonl, console], redirectStandardIO=False)
     return path
