@@ -60,6 +60,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CommandError as e:
         print(f"hotline: {e}", file=sys.stderr)
         return 1
+    except Exception as e:  # a database that failed under a command: one line, no traceback
+        from sqlalchemy.exc import SQLAlchemyError
+
+        if not isinstance(e, SQLAlchemyError):
+            raise
+        from hotline.cli.database import database_problem
+
+        print(f"hotline: {database_problem(cfg.database_url if cfg else '?', e)}",
+              file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         return 130
 
