@@ -15,6 +15,7 @@ import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote
 
 from twisted.internet import threads
 from twisted.internet.task import LoopingCall
@@ -69,10 +70,14 @@ def _int(text: str) -> int | None:
 
 
 def parse_summary(uniqueid: str, value: str) -> CallSummary:
-    """Parse one ``v1|...`` summary; raises ValueError with the reason for a value it cannot use."""
+    """Parse one summary: ``v2|...`` (each field URI-encoded, as the dialplan writes them now)
+    or ``v1|...`` (plain, left by an older dialplan). Raises ValueError with the reason for a
+    value it cannot use."""
     fields = value.split("|")
-    if fields[0] != "v1" or len(fields) != 11:
-        raise ValueError(f"not a v1 call summary with 11 fields: {value!r}")
+    if fields[0] not in ("v1", "v2") or len(fields) != 11:
+        raise ValueError(f"not a v1/v2 call summary with 11 fields: {value!r}")
+    if fields[0] == "v2":
+        fields = [unquote(f, errors="replace") for f in fields]
     _, linkedid, caller, start, qstart, hold, member, cause, source, recording, end = fields
     started_at, ended_at = _epoch(start), _epoch(end)
     if started_at is None or ended_at is None:

@@ -50,8 +50,17 @@ def test_call_that_never_reached_the_queue():
     assert s.answered_at is None and s.recording is None
 
 
+def test_v2_fields_are_uri_decoded_so_a_separator_in_caller_id_is_data():
+    """A v2 summary's fields are URI-encoded by the dialplan: '|' in the caller is data."""
+    s = parse_summary("pbx-1.7", _summary(v="v2", caller="1381234%7C0078",
+                                          recording="%2Fsrv%2Fhotline%2Fx",
+                                          source="PJSIP%2Fagent-1002-00000013"))
+    assert s.caller == "1381234|0078"
+    assert s.recording == "/srv/hotline/x" and s.hungup_by == "agent"
+
+
 @pytest.mark.parametrize("value", [
-    "", "v2|a|b", _summary(v="v0"), _summary(start=""), _summary(end="soon"),
+    "", "v2|a|b", "v3|" + "|".join(["x"] * 10), _summary(v="v0"), _summary(start=""), _summary(end="soon"),
     _summary() + "|extra",
 ])
 def test_values_it_cannot_use_are_refused_with_the_reason(value):
