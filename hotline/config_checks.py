@@ -49,6 +49,7 @@ RANGES: dict[str, tuple[float | None, float | None]] = {
     "scheduler.leader_lock_key": (-(2**63), 2**63 - 1), "scheduler.leader_poll_s": (0.1, 600),
     "web.port": (0, 65535), "web.session_hours": (0.05, 24 * 90),
     "web.login_attempts": (1, 1000), "web.login_window_s": (1, 86400),
+    "web.session_check_s": (0.5, 3600), "web.max_streams_per_user": (1, 100),
     "reports.service_level_s": (1, 3600), "reports.wallboard_interval_s": (0.5, 3600),
     "reports.calls_per_agent_hour": (0.1, 1000), "reports.satisfied_min_score": (1, 5),
     "reports.sla_target": (0, 1),

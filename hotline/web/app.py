@@ -24,9 +24,10 @@ from hotline.config import Config
 from hotline.directory.service import DirectoryService
 from hotline.tickets.service import TicketService
 from hotline.web import accounts, audit
-from hotline.web.auth import LoginRateLimiter, SessionSigner, session_key
+from hotline.web.auth import LoginRateLimiter, SessionSigner, session_key, token_hash
 from hotline.web.roles import ROLE_LABELS
 from hotline.web.routing import SESSION_COOKIE, Ctx, Router
+from hotline.web.session_watch import SessionWatch
 
 __all__ = ["WebConsole", "attach"]
 
@@ -106,6 +107,9 @@ class WebConsole:
                                 if softphone is not None else None))
         self.site.displayTracebacks = False
         self._port: IListeningPort | None = None
+        #: Ends the streams and softphones of sessions that ended (expiry, sign-out, CLI).
+        self.session_watch = SessionWatch(console=self,
+                                          interval_s=float(web["session_check_s"]))
 
     # -- life ------------------------------------------------------------------------------------
 
@@ -116,10 +120,12 @@ class WebConsole:
         self._port = self.reactor.listenTCP(int(web["port"]), self.site,
                                             interface=web["bind"])
         self.events.start()
+        await self.session_watch.start()
         _log.info("web console on http://{bind}:{port}/", bind=web["bind"], port=self.port)
 
     async def stop(self) -> None:
         """Stop listening and close the event streams; a second call does nothing."""
+        self.session_watch.stop()
         self.events.stop()
         if self._port is not None:
             port, self._port = self._port, None
@@ -133,9 +139,10 @@ class WebConsole:
 
     # -- helpers for handlers --------------------------------------------------------------------
 
-    async def softphone_agent(self, request: Any) -> str | None:
-        """The agent code a softphone credentials request may have: a signed-in agent's own,
-        with the session's CSRF token in ``X-CSRF-Token``; None refuses it."""
+    async def softphone_agent(self, request: Any) -> tuple[str, str] | None:
+        """Who a softphone credentials request is for: a signed-in agent's own seat, with the
+        session's CSRF token in ``X-CSRF-Token``, and the session (its token hash) that holds
+        them; None refuses it."""
         cookie = request.getCookie(SESSION_COOKIE)
         token = self.signer.unsign(cookie.decode("ascii", "replace") if cookie else None)
         user = await self.resolve(token) if token else None
@@ -145,7 +152,7 @@ class WebConsole:
         if not self.signer.check_csrf(user.token,
                                       offered.decode("ascii", "replace") if offered else None):
             return None
-        return user.agent_code
+        return user.agent_code, token_hash(user.token)
 
     async def resolve(self, token: str) -> accounts.Principal | None:
         return await self.db.run(accounts.resolve_session, token)

@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 from sqlalchemy.orm import Session
 
 from hotline.web import accounts, audit
-from hotline.web.auth import new_token
+from hotline.web.auth import new_token, token_hash
 from hotline.web.roles import DESK, SUPERVISION, TICKET_READERS, Role
 from hotline.web.routing import (
     SESSION_COOKIE,
@@ -124,6 +124,8 @@ async def _logout(ctx: Ctx) -> Response:
         audit.record(session, actor=user.username, role=user.role, action="logout", ip=ctx.ip)
 
     await ctx.console.db.run(end)
+    ended = token_hash(user.token)
+    ctx.console.events.end(lambda client: client.session == ended)
     softphone = ctx.console.softphone
     if softphone is not None and user.agent_code and user.agent_code in softphone.service.active:
         # The browser stops being this seat's phone: the desk phone takes the queue's calls.

@@ -100,10 +100,11 @@ class EventReader:
     event is parsed into ``events`` as ``(name, data)`` the moment it arrives. ``close()``
     ends it (so does the console stopping)."""
 
-    def __init__(self, port: int, cookies: dict[str, str]) -> None:
+    def __init__(self, port: int, cookies: dict[str, str], path: str = "/api/events") -> None:
         import threading
 
         self.port = port
+        self.path = path
         self.cookie = "; ".join(f"{k}={v}" for k, v in cookies.items())
         self.events: list[tuple[str, Any]] = []
         self.status: int | None = None
@@ -117,7 +118,7 @@ class EventReader:
     def _read(self) -> None:
         conn = self._conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=120)
         try:
-            conn.request("GET", "/api/events", headers={"Cookie": self.cookie,
+            conn.request("GET", self.path, headers={"Cookie": self.cookie,
                                                         "Accept": "text/event-stream"})
             resp = conn.getresponse()
             self.status = resp.status
