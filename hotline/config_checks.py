@@ -50,6 +50,8 @@ RANGES: dict[str, tuple[float | None, float | None]] = {
     "web.port": (0, 65535), "web.session_hours": (0.05, 24 * 90),
     "web.login_attempts": (1, 1000), "web.login_window_s": (1, 86400),
     "web.session_check_s": (0.5, 3600), "web.max_streams_per_user": (1, 100),
+    "web.login_delay_s": (0, 3600), "web.login_max_delay_s": (0, 86400),
+    "web.hash_threads": (1, 32),
     "reports.service_level_s": (1, 3600), "reports.wallboard_interval_s": (0.5, 3600),
     "reports.calls_per_agent_hour": (0.1, 1000), "reports.satisfied_min_score": (1, 5),
     "reports.sla_target": (0, 1),
@@ -139,7 +141,13 @@ def _check_scheduler(data: dict[str, Any], problems: list[str]) -> None:
 
 
 def _check_web(web: dict[str, Any], problems: list[str]) -> None:
+    from hotline.web.client_address import parse_networks
+
     try:
         ipaddress.ip_address(web["bind"])
     except ValueError:
         problems.append(f"'web.bind' = {web['bind']!r} is not an IP address")
+    try:
+        parse_networks(web["trusted_proxies"])
+    except ValueError as e:
+        problems.append(f"'web.trusted_proxies': {e}")

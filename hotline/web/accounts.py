@@ -25,7 +25,7 @@ from hotline.web.auth import (
 from hotline.web.roles import Role, parse_role
 
 __all__ = ["AccountError", "Principal", "create_user", "set_password", "set_active",
-           "list_users", "authenticate", "open_session", "resolve_session", "revoke_session",
+           "list_users", "authenticate", "stored_hash", "open_session", "resolve_session", "revoke_session",
            "live_sessions", "seats_signed_in",
            "create_api_key", "resolve_api_key", "list_api_keys", "revoke_api_key",
            "get_draft", "save_draft", "delete_draft", "ensure_demo_accounts"]
@@ -138,6 +138,16 @@ def authenticate(session: Session, username: str, password: str) -> ConsoleUser 
     if needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
     return user
+
+
+def stored_hash(session: Session, username: str) -> tuple[int, str] | None:
+    """The id and password hash of the active user ``username``, or None. The hash is checked
+    by the caller off the database threads (``WebConsole.check_password``)."""
+    user = session.scalars(select(ConsoleUser).where(
+        ConsoleUser.username == username.strip().lower())).first()
+    if user is None or not user.active:
+        return None
+    return user.id, user.password_hash
 
 
 def open_session(session: Session, user_id: int, token: str, *, hours: float,

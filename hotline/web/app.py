@@ -13,8 +13,12 @@ from importlib import resources
 from typing import Any
 
 from jinja2 import Environment, PackageLoader, select_autoescape
+from twisted.internet import threads
+from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IListeningPort
+from twisted.internet.threads import deferToThreadPool
 from twisted.logger import Logger
+from twisted.python.threadpool import ThreadPool
 from twisted.web.pages import notFound
 from twisted.web.resource import Resource
 from twisted.web.server import Site
@@ -24,7 +28,14 @@ from hotline.config import Config
 from hotline.directory.service import DirectoryService
 from hotline.tickets.service import TicketService
 from hotline.web import accounts, audit
-from hotline.web.auth import LoginRateLimiter, SessionSigner, session_key, token_hash
+from hotline.web.auth import (
+    LoginRateLimiter,
+    SessionSigner,
+    session_key,
+    token_hash,
+    verify_password,
+)
+from hotline.web.client_address import client_address, parse_networks
 from hotline.web.roles import ROLE_LABELS
 from hotline.web.routing import SESSION_COOKIE, Ctx, Router
 from hotline.web.session_watch import SessionWatch
@@ -83,13 +94,19 @@ class WebConsole:
         self.tickets = tickets or TicketService(timezone=config["site"]["timezone"])
         self.directory = directory or DirectoryService(timezone=config["site"]["timezone"])
         self.signer = SessionSigner(session_key(config))
-        #: Per user name; and per address, looser: a call centre's agents share one address.
+        #: Per user name only, with growing delays: agents behind one proxy address must not
+        #: lock each other out.
         self.limiter = LoginRateLimiter(attempts=int(web["login_attempts"]),
                                         window_s=float(web["login_window_s"]),
+                                        delay_s=float(web["login_delay_s"]),
+                                        max_delay_s=float(web["login_max_delay_s"]),
                                         clock=reactor.seconds)
-        self.address_limiter = LoginRateLimiter(attempts=int(web["login_attempts"]) * 4,
-                                                window_s=float(web["login_window_s"]),
-                                                clock=reactor.seconds)
+        #: Proxies whose X-Forwarded-For names the client ([web] trusted_proxies).
+        self.trusted_proxies = parse_networks(web["trusted_proxies"])
+        #: Password hashing (argon2, ~50 ms of a core each) on threads of its own: sign-ins
+        #: must not hold the database threads that FastAGI lookups wait for.
+        self.hash_pool = ThreadPool(minthreads=0, maxthreads=int(web["hash_threads"]),
+                                    name="hotline-hash")
         self.secure_cookies = bool(web["secure_cookies"]) or \
             config["site"]["mode"] == "production"
         self.session_hours = float(web["session_hours"])
@@ -115,6 +132,8 @@ class WebConsole:
 
     async def start(self) -> None:
         """Load the directory index and listen on [web] bind/port."""
+        if not self.hash_pool.started:
+            self.hash_pool.start()
         await self.db.run(self.directory.refresh)
         web = self.config["web"]
         self._port = self.reactor.listenTCP(int(web["port"]), self.site,
@@ -130,6 +149,21 @@ class WebConsole:
         if self._port is not None:
             port, self._port = self._port, None
             await port.stopListening()
+        if self.hash_pool.started:
+            await threads.deferToThread(self.hash_pool.stop)
+
+    def client_ip(self, request: Any) -> str:
+        """Where ``request`` comes from: its peer, or behind a trusted proxy the client the
+        proxy names (L{hotline.web.client_address})."""
+        host = getattr(request.getClientAddress(), "host", None)
+        peer = str(host) if host else "?"
+        return client_address(peer, request.requestHeaders.getRawHeaders(b"x-forwarded-for"),
+                              self.trusted_proxies)
+
+    def check_password(self, stored_hash: str | None, password: str) -> Deferred[bool]:
+        """``verify_password`` on the hashing threads."""
+        return deferToThreadPool(self.reactor, self.hash_pool, verify_password, stored_hash,
+                                 password)
 
     @property
     def port(self) -> int:
