@@ -35,7 +35,9 @@ from hotline.web.auth import (
     token_hash,
     verify_password,
 )
+from hotline.web.body_limit import limited_request_factory
 from hotline.web.client_address import client_address, parse_networks
+from hotline.web.connection_limit import ConnectionLimit
 from hotline.web.roles import ROLE_LABELS
 from hotline.web.routing import SESSION_COOKIE, Ctx, Router
 from hotline.web.session_watch import SessionWatch
@@ -121,7 +123,8 @@ class WebConsole:
             module.register(self.router, self)
         self.events.register(self.router)
         self.site = Site(_Root(self.router, softphone.resource(self.softphone_agent)
-                                if softphone is not None else None))
+                                if softphone is not None else None),
+                         requestFactory=limited_request_factory(int(web["max_body_bytes"])))
         self.site.displayTracebacks = False
         self._port: IListeningPort | None = None
         #: Ends the streams and softphones of sessions that ended (expiry, sign-out, CLI).
@@ -136,7 +139,10 @@ class WebConsole:
             self.hash_pool.start()
         await self.db.run(self.directory.refresh)
         web = self.config["web"]
-        self._port = self.reactor.listenTCP(int(web["port"]), self.site,
+        self.connections = ConnectionLimit(
+            self.site, total=int(web["max_connections"]),
+            per_address=int(web["max_connections_per_address"]), trusted=self.trusted_proxies)
+        self._port = self.reactor.listenTCP(int(web["port"]), self.connections,
                                             interface=web["bind"])
         self.events.start()
         await self.session_watch.start()

@@ -12,7 +12,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Iterable, Sequence
 
-__all__ = ["parse_networks", "client_address"]
+__all__ = ["Network", "parse_networks", "client_address", "is_trusted"]
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -28,7 +28,8 @@ def parse_networks(entries: Iterable[str]) -> list[Network]:
     return networks
 
 
-def _trusted(address: str, proxies: Sequence[Network]) -> bool:
+def is_trusted(address: str, proxies: Sequence[Network]) -> bool:
+    """Whether ``address`` is one of the trusted proxies."""
     try:
         ip = ipaddress.ip_address(address)
     except ValueError:
@@ -40,7 +41,7 @@ def client_address(peer: str, forwarded_for: Sequence[bytes] | None,
                    proxies: Sequence[Network]) -> str:
     """The client's address: ``peer``, or behind a trusted proxy the nearest untrusted one of
     ``X-Forwarded-For`` (every header line, in order)."""
-    if not proxies or not forwarded_for or not _trusted(peer, proxies):
+    if not proxies or not forwarded_for or not is_trusted(peer, proxies):
         return peer
     hops = [h.strip() for line in forwarded_for
             for h in line.decode("latin-1").split(",") if h.strip()]
@@ -49,6 +50,6 @@ def client_address(peer: str, forwarded_for: Sequence[bytes] | None,
             ipaddress.ip_address(hop)
         except ValueError:
             return peer  # a garbled chain: trust nothing in it
-        if not _trusted(hop, proxies):
+        if not is_trusted(hop, proxies):
             return hop
     return hops[0] if hops else peer

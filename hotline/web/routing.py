@@ -34,7 +34,6 @@ _log = Logger(namespace="hotline.web")
 
 SESSION_COOKIE = b"hl_session"
 UNSAFE_METHODS = frozenset({b"POST", b"PUT", b"PATCH", b"DELETE"})
-MAX_BODY = 256 * 1024
 
 #: Every page and call gets these: no framing, no sniffing, scripts only from our own files.
 SECURITY_HEADERS = {
@@ -244,12 +243,7 @@ class Router(Resource):
             return
         ctx = Ctx(request, self.console, params)
         try:
-            length = int(request.getHeader(b"content-length") or 0)
-        except ValueError:
-            length = MAX_BODY + 1
-        try:
-            if length > MAX_BODY:
-                raise HTTPError(413, "body-too-large", f"the body is over {MAX_BODY} bytes")
+            # Body size is limited while the body is read (hotline.web.body_limit).
             if route.roles is not None:
                 await self._authorise(ctx, route)
             result = await route.handler(ctx)
