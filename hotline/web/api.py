@@ -93,12 +93,15 @@ def _ticket_dict(ticket: Ticket, user: Principal, *, events: bool = False) -> di
         data["events"] = [{"at": e.at.isoformat(), "actor": e.actor, "action": e.action,
                            "from_status": e.from_status, "to_status": e.to_status,
                            "text": e.text} for e in ticket.events]
-        data["transcripts"] = _transcripts(ticket)
+        # Roles that see masked numbers read them masked in what the citizen said, too.
+        data["transcripts"] = _transcripts(ticket, redact=user.role not in DESK)
     return data
 
 
-def _transcripts(ticket: Ticket) -> list[dict[str, Any]]:
-    """The finished transcripts of the ticket's calls, utterance by utterance."""
+def _transcripts(ticket: Ticket, *, redact: bool) -> list[dict[str, Any]]:
+    """The finished transcripts of the ticket's calls, utterance by utterance; with ``redact``
+    every phone-number-like digit run masked."""
+    shown = phone.redact_numbers if redact else str
     out = []
     for call in ticket.calls:
         for t in call.transcripts:
@@ -106,7 +109,7 @@ def _transcripts(ticket: Ticket) -> list[dict[str, Any]]:
                 continue
             out.append({"call": call.uniqueid, "model": t.model, "language": t.language,
                         "segments": [{"speaker": seg.speaker, "start_s": seg.start_s,
-                                      "end_s": seg.end_s, "text": seg.text}
+                                      "end_s": seg.end_s, "text": shown(seg.text)}
                                      for seg in t.segments]})
     return out
 
