@@ -6,6 +6,7 @@ log. Signed-in by the console's session cookie; every state-changing call needs 
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from typing import Any
 
@@ -15,6 +16,7 @@ from sqlalchemy.orm import Session, joinedload
 from db.models import Agent, Call, Callback, Citizen, Department, Ticket, utcnow
 from hotline import phone
 from hotline.agents import AgentError
+from hotline.agents.service import interface_of
 from hotline.bridge.outcomes import BridgeError
 from hotline.tickets.exceptions import NoSuchTicket, TicketError
 from hotline.tickets.schemas import OPEN_STATUSES, TicketStatus, load_intake, ticket_summary
@@ -29,6 +31,9 @@ __all__ = ["register", "load_ticket", "caller_view", "list_tickets", "reply_to_t
            "int_param", "BRIDGE_ACTIONS"]
 
 _STATUSES = {s.value for s in TicketStatus}
+#: How deep an agent may page through tickets (and the citizens' numbers on them): the newest
+#: this many. An older ticket is found by the caller's number (/api/callers/{number}).
+AGENT_PAGE_DEPTH = 200
 
 
 def register(router: Router, console: Any) -> None:
@@ -160,6 +165,11 @@ async def _tickets(ctx: Ctx) -> Response:
                         {"parameter": "status"})
     limit = int_param(ctx, "limit", 50, 1, 200)
     offset = int_param(ctx, "offset", 0, 0, 1_000_000)
+    if ctx.user.role == Role.AGENT and offset + limit > AGENT_PAGE_DEPTH:
+        raise await _refused(ctx, "tickets.page", f"offset={offset}", HTTPError(
+            400, "invalid-parameter", f"坐席只能翻阅最新的 {AGENT_PAGE_DEPTH} 张工单，请按来电号码查找 "
+            f"(agents page through the newest {AGENT_PAGE_DEPTH} tickets; find older ones by "
+            "the caller's number)", {"parameter": "offset", "max": AGENT_PAGE_DEPTH}))
     rows = await ctx.console.db.run(list_tickets, ctx.user, status=status, limit=limit,
                                     offset=offset)
     return json_response({"tickets": rows, "limit": limit, "offset": offset})
@@ -204,9 +214,22 @@ async def _create_ticket(ctx: Ctx) -> Response:
     assert user is not None
     request = load_intake(desk_intake_payload(ctx.json_body(), console.zone))
     draft_key = ctx.query("draft")
+    # Calls ringing or talking at the agent's seat now (the ticket is filed during the call).
+    seat_calls = ({c["uniqueid"] for c in console.calls.live_calls()
+                   if (c.get("agent") or {}).get("interface") == interface_of(user.agent_code)}
+                  if console.calls is not None and user.agent_code else set())
 
     def file(session: Session) -> dict[str, Any]:
-        ticket = console.tickets.intake(session, request, actor=user.username)
+        wanted = request
+        if request.call_uniqueid:
+            refusal = _call_link_refusal(session, user, request.call_uniqueid, seat_calls)
+            if refusal is not None:
+                raise refusal
+            if _linked_elsewhere(session, request.call_uniqueid):
+                # A second matter raised in the same call: a ticket of its own; the call
+                # stays with the ticket it was first filed under.
+                wanted = dataclasses.replace(request, call_uniqueid=None)
+        ticket = console.tickets.intake(session, wanted, actor=user.username)
         if draft_key:
             try:
                 accounts.delete_draft(session, user.user_id, draft_key)
@@ -218,7 +241,32 @@ async def _create_ticket(ctx: Ctx) -> Response:
         session.flush()
         return _ticket_dict(ticket, user)
 
-    return json_response(await console.db.run(file), 201)
+    try:
+        return json_response(await console.db.run(file), 201)
+    except HTTPError as e:
+        if e.error_id == "not-your-call":
+            raise await _refused(ctx, "ticket.create", request.call_uniqueid, e) from None
+        raise
+
+
+def _call_link_refusal(session: Session, user: Principal, uniqueid: str,
+                       seat_calls: set[str]) -> HTTPError | None:
+    """Why a new ticket may not name call ``uniqueid``, or None: an agent names only a call of
+    their own seat (live at it now, or taken there)."""
+    call = session.scalars(select(Call).where(Call.uniqueid == uniqueid)).one_or_none()
+    if user.role != Role.AGENT:
+        return None
+    taken_here = call is not None and call.agent is not None and \
+        call.agent.code == user.agent_code
+    if uniqueid in seat_calls or taken_here:
+        return None
+    return HTTPError(403, "not-your-call", "只能关联自己接听的通话 (you can link only a call "
+                     "your seat took)", {"call": uniqueid})
+
+
+def _linked_elsewhere(session: Session, uniqueid: str) -> bool:
+    """Whether call ``uniqueid`` already belongs to a ticket (it is never moved to another)."""
+    return session.scalar(select(Call.ticket_id).where(Call.uniqueid == uniqueid)) is not None
 
 
 def reply_to_ticket(session: Session, console: Any, user: Principal, ticket_id: int,
