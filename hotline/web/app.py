@@ -28,6 +28,7 @@ from hotline.config import Config
 from hotline.directory.service import DirectoryService
 from hotline.tickets.service import TicketService
 from hotline.web import accounts, audit
+from hotline.web.access_log import access_log_formatter
 from hotline.web.auth import (
     LoginRateLimiter,
     SessionSigner,
@@ -124,7 +125,8 @@ class WebConsole:
         self.events.register(self.router)
         self.site = Site(_Root(self.router, softphone.resource(self.softphone_agent)
                                 if softphone is not None else None),
-                         requestFactory=limited_request_factory(int(web["max_body_bytes"])))
+                         requestFactory=limited_request_factory(int(web["max_body_bytes"])),
+                         logFormatter=access_log_formatter(self.client_ip))
         self.site.displayTracebacks = False
         self._port: IListeningPort | None = None
         #: Ends the streams and softphones of sessions that ended (expiry, sign-out, CLI).

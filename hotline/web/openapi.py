@@ -44,9 +44,10 @@ def _path(name: str, schema: dict[str, Any]) -> dict[str, Any]:
 _OBJ: dict[str, Any] = {"type": "object"}
 _SESSION = [{"session": []}]
 _WRITE = [{"session": [], "csrf": []}]
-_KEY = [{"open311Key": []}]
-_API_KEY_PARAM = _query("api_key", {"type": "string", "maxLength": 200},
-                        "the intake channel's key", required=True)
+_KEY = [{"open311Key": []}, {"open311KeyQuery": []}]
+_API_KEY_PARAM = {**_query("api_key", {"type": "string", "maxLength": 200},
+                           "the intake channel's key; prefer the X-API-Key header"),
+                  "deprecated": True}
 
 
 def document(console: Any = None) -> dict[str, Any]:
@@ -228,7 +229,8 @@ def document(console: Any = None) -> dict[str, Any]:
             "securitySchemes": {
                 "session": {"type": "apiKey", "in": "cookie", "name": "hl_session"},
                 "csrf": {"type": "apiKey", "in": "header", "name": "X-CSRF-Token"},
-                "open311Key": {"type": "apiKey", "in": "query", "name": "api_key"}},
+                "open311Key": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
+                "open311KeyQuery": {"type": "apiKey", "in": "query", "name": "api_key"}},
             "schemas": {
                 "Error": {"type": "object", "required": ["error_id", "message"],
                           "properties": {"error_id": {"type": "string"},
@@ -290,7 +292,7 @@ def document(console: Any = None) -> dict[str, Any]:
                                           "status": {"type": "string", "enum": statuses},
                                           "kind": {"type": "string"},
                                           "citizen_phone": {"type": ["string", "null"]}}},
-                "Open311RequestIn": {"type": "object", "required": ["api_key", "service_code"],
+                "Open311RequestIn": {"type": "object", "required": ["service_code"],
                                      "properties": {
                                          "api_key": {"type": "string"},
                                          "service_code": {"type": "string"},
