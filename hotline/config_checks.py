@@ -28,8 +28,10 @@ RANGES: dict[str, tuple[float | None, float | None]] = {
     "pbx.rtp_start": (1024, 65535), "pbx.rtp_end": (1024, 65535),
     "city.sip_port": (1, 65535), "city.phones_port": (1, 65535), "city.ami_port": (1, 65535),
     "city.rtp_start": (1024, 65535), "city.rtp_end": (1024, 65535),
-    "queue.ring_timeout_s": (1, 600),
-    "calls.reconcile_interval_s": (1, 86400),
+    "queue.ring_timeout_s": (1, 600), "queue.max_length": (0, 100_000),
+    "queue.max_wait_s": (0, 86400), "queue.overflow_callback_in_s": (0, 86400 * 7),
+    "calls.reconcile_interval_s": (1, 86400), "calls.min_free_disk_mb": (0, 10_000_000),
+    "calls.disk_check_s": (1, 3600), "stt.skip_abandoned_under_s": (0, 86400),
     "stt.workers": (1, 64), "stt.retries": (1, 100), "stt.retry_delay_s": (0, 86400),
     "stt.chunk_frames": (100, 1_000_000), "stt.lease_s": (10, 86400 * 7),
     "stt.poll_s": (0.1, 3600),
@@ -104,6 +106,9 @@ def check_values(data: dict[str, Any], problems: list[str]) -> None:
 
 
 def _check_queue(queue: dict[str, Any], problems: list[str]) -> None:
+    if queue["overflow"] not in ("callback", "message"):
+        problems.append(f"'queue.overflow' = {queue['overflow']!r} must be \"callback\" or "
+                        "\"message\"")
     if not _NAME.match(queue["name"]):
         problems.append(f"'queue.name' = {queue['name']!r}: letters, digits, _ and - only")
     agents = queue["agents"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gc
 import socket
+from pathlib import Path
 from typing import Any
 
 from twisted.internet.interfaces import IListeningPort
@@ -14,12 +15,13 @@ from db import migrate
 from db.session import Database
 from hotline.agents import AgentService
 from hotline.agi.routes import RouteTable
-from hotline.agi.scripts import inbound
+from hotline.agi.scripts import inbound, overflow
 from hotline.agi.server import listen as agi_listen
 from hotline.ami.client import AMIClient
 from hotline.bridge import attach as attach_bridge
 from hotline.calls.finaliser import CallFinaliser
 from hotline.calls.reconciler import CallReconciler
+from hotline.calls.recording_space import RecordingSpace
 from hotline.calls.service import CallService
 from hotline.calls.tracker import CallTracker
 from hotline.config import Config, ConfigError
@@ -78,7 +80,14 @@ class Controller:
                              action_timeout=float(ami["action_timeout_s"]),
                              max_message=int(ami["max_message_bytes"]))
         self.db = Database.from_config(config, reactor=reactor)
-        inbound.register(self.routes, db=self.db)
+        # New calls go unrecorded while the recordings disk is nearly full (calls still pass).
+        self.recording_space = RecordingSpace(
+            folder=_recordings_folder(config), min_free_mb=float(config["calls"]["min_free_disk_mb"]),
+            interval_s=float(config["calls"]["disk_check_s"]), clock=reactor,
+            alert=self._alert)
+        inbound.register(self.routes, db=self.db, record=lambda: self.recording_space.allowed)
+        overflow.register(self.routes, db=self.db, settings=config["queue"],
+                          timezone=config["site"]["timezone"])
         host_path = _host_path(config)
         self.finaliser = CallFinaliser(ami=self.ami, db=self.db, host_path=host_path)
         self.reconciler = CallReconciler(
@@ -104,6 +113,14 @@ class Controller:
         # Last: the console picks up every service built above.
         self.web = attach_web(self)
 
+    def _alert(self, action: str, details: dict[str, Any]) -> None:
+        """An operational alert: into the audit log a supervisor reads (/supervisor)."""
+        from hotline.web import audit
+
+        d = self.db.run(audit.record, actor="system", role=None, action=action,
+                        outcome="alert", details=details)
+        d.addErrback(lambda f: _log.failure("alert {action} not audited", f, action=action))
+
     async def start(self) -> None:
         """Bring the schema up to date, listen for FastAGI, connect to AMI and wait for login."""
         from twisted.internet import threads
@@ -112,6 +129,7 @@ class Controller:
         self.config.state_dir.mkdir(parents=True, exist_ok=True)
         await threads.deferToThread(migrate.upgrade, self.db.url)
         self.db.start()
+        self.recording_space.start()
         await self.stt.start()
         self.finaliser.subscribe()
         self.tracker.subscribe()
@@ -159,7 +177,7 @@ class Controller:
             ("bridge", self.bridge.stop), ("FastAGI port", close_agi),
             ("reconciler", self.reconciler.stop), ("AMI link", self.ami.stop),
             ("call finaliser", self.finaliser.unsubscribe), ("live view", self.tracker.stop),
-            ("speech-to-text", self.stt.stop),
+            ("speech-to-text", self.stt.stop), ("disk watch", self.recording_space.stop),
             ("database", lambda: threads.deferToThread(self.db.stop)),
         ]
         for name, stop in steps:
@@ -169,6 +187,19 @@ class Controller:
                     await result
             except Exception:
                 _log.failure("controller stop: the {part} did not stop cleanly", part=name)
+
+
+def _recordings_folder(config: Config) -> Path | None:
+    """Where the PBX writes recordings, as this host sees it (None: not visible from here)."""
+    if config["calls"]["recordings_dir"]:
+        return Path(config["calls"]["recordings_dir"])
+    if not config["pbx"]["sandbox"]:
+        return None
+    from hotline.pbx.render import InstanceDirs
+    from hotline.pbx.sandbox import Sandbox
+
+    # Through the sandbox's root, as Asterisk sees it (a disk mounted there is the one it fills).
+    return Sandbox(config).merged / InstanceDirs("pbx").recordings.lstrip("/")
 
 
 def _host_path(config: Config):

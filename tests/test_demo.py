@@ -16,7 +16,7 @@ import pytest
 from hotline.cli.config import _toml_value
 from hotline.config import Config
 from hotline.pbx.sandbox import Sandbox
-from tests.support.pbx import TEST_OVERRIDES, sandbox_config
+from tests.support.pbx import ports_apart, sandbox_config
 
 pytestmark = pytest.mark.pbx
 
@@ -26,16 +26,7 @@ _APART = 300
 
 def _demo_config(state_dir: Path) -> tuple[Config, Path]:
     """A configuration for a demo in ``state_dir`` on ports of its own, and its file."""
-    def apart(section: str, key: str) -> int:
-        return TEST_OVERRIDES[section][key] + _APART
-
-    ports = {"pbx": {k: apart("pbx", k) for k in ("sip_port", "ami_port", "http_port")},
-             "city": {k: apart("city", k) for k in ("sip_port", "phones_port", "ami_port")},
-             "agi": {"port": apart("agi", "port")}, "web": {"port": 0}}
-    # A few RTP ports are plenty for one sample call, and stay clear of the test sandbox's.
-    rtp = TEST_OVERRIDES["city"]["rtp_end"] + 1
-    ports["pbx"].update(rtp_start=rtp, rtp_end=rtp + 199)
-    ports["city"].update(rtp_start=rtp + 200, rtp_end=rtp + 399)
+    ports = {**ports_apart(_APART), "web": {"port": 0}}
     cfg = sandbox_config(state_dir, {**ports, "scheduler": {"enabled": True}})
     lines = [f'[site]\nstate_dir = "{state_dir}"']
     for section, values in ports.items():

@@ -36,6 +36,19 @@ TEST_OVERRIDES = {
 }
 
 
+def ports_apart(offset: int) -> dict:
+    """Overrides putting a second sandbox's ports ``offset`` above the test sandbox's (and a few
+    RTP ports of its own past both RTP ranges), so both run side by side."""
+    ports: dict = {section: {k: TEST_OVERRIDES[section][k] + offset for k in keys}
+                   for section, keys in (("pbx", ("sip_port", "ami_port", "http_port")),
+                                         ("city", ("sip_port", "phones_port", "ami_port")),
+                                         ("agi", ("port",)))}
+    rtp = TEST_OVERRIDES["city"]["rtp_end"] + 1 + offset
+    ports["pbx"].update(rtp_start=rtp, rtp_end=rtp + 299)
+    ports["city"].update(rtp_start=rtp + 300, rtp_end=rtp + 599)
+    return ports
+
+
 def sandbox_config(state_dir: Path, overrides: dict | None = None) -> config_mod.Config:
     """A configuration for a test sandbox living in ``state_dir``."""
     cfg = config_mod.loads("", source="tests").with_overrides(
@@ -122,6 +135,20 @@ def ensure_root(cfg: config_mod.Config) -> None:
 def pbx_sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
     """The real hotline PBX and city simulator, started once for the session."""
     with running_sandbox(sandbox_config(tmp_path_factory.mktemp("sandbox"))) as sandbox:
+        yield sandbox
+
+
+#: The spare sandbox's queue: short enough that overflow and faults show within a test.
+SPARE_QUEUE = {"max_length": 3, "max_wait_s": 6, "overflow": "callback",
+               "overflow_callback_in_s": 60.0}
+
+
+@pytest.fixture(scope="session")
+def spare_sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
+    """A second PBX sandbox (ports apart) for tests that restart or starve it, and that need a
+    short queue (SPARE_QUEUE); the session's own sandbox is never touched by them."""
+    overrides = {**ports_apart(600), "queue": SPARE_QUEUE}
+    with running_sandbox(sandbox_config(tmp_path_factory.mktemp("spare"), overrides)) as sandbox:
         yield sandbox
 
 
