@@ -178,6 +178,20 @@ class Sandbox:
         self._unmount()
         self._state_file.unlink(missing_ok=True)
 
+    def restart(self, instance: str, *, log=print) -> int:
+        """Stop one running instance at once (as a crash or an operator's restart would: its
+        calls are cut) and start it again; returns its new pid."""
+        state = self._read_state()
+        pids = dict(state.get("pids", {}))
+        pid = pids.get(instance)
+        if pid and _pid_alive(pid):
+            self._stop_instance(instance, pid)
+        pids[instance] = self._spawn(instance)
+        self._wait_booted(instance, pids[instance])
+        self._write_state(pids)
+        log(f"restarted {instance} (pid {pids[instance]})")
+        return pids[instance]
+
     def status(self) -> dict[str, InstanceStatus]:
         state = self._read_state()
         ports = self.ports()
