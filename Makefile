@@ -1,21 +1,32 @@
 # The 365 Hotline. Two commands matter: `make run` and `make test`; both do all the set-up.
+# `make check` is the quick loop (lint and the tests that need no PBX or browser).
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test deps venv pbx-root softphone lint bench clean
+.PHONY: run test check deps venv pbx-root softphone lint bench clean
 
 ## run: set everything up, start the PBX sandbox, the city simulator and the controller, and
 ##      place a few sample citizen calls. Ctrl-C stops it all.
 run: deps venv pbx-root softphone
 	$(BIN)/hotline demo
 
-## test: the whole test suite, integration tests included (real PBX, PostgreSQL, Vosk, browser).
-test: deps venv pbx-root softphone
-	@$(BIN)/python -m pytest; status=$$?; \
+## test: lint, then the whole test suite, integration tests included (real PBX, PostgreSQL,
+##       Vosk, browser), spread over PYTEST_WORKERS processes, each with a sandbox of its own
+##       (the tests mostly wait on the PBX's timers, so more workers than cores pay).
+PYTEST_WORKERS ?= 4
+test: deps venv pbx-root softphone lint
+	@$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadgroup; status=$$?; \
 	if [ $$status -eq 5 ]; then echo "make test: pytest collected no test; that is a failure" >&2; exit 1; fi; \
+	exit $$status
+
+## check: the quick loop: lint and every test that needs no PBX and no browser (SQLite and
+##        PostgreSQL both), in under two minutes.
+check: deps venv lint
+	@$(BIN)/python -m pytest -m "not pbx and not browser" -n 2 -q --durations=5; status=$$?; \
+	if [ $$status -eq 5 ]; then echo "make check: pytest collected no test; that is a failure" >&2; exit 1; fi; \
 	exit $$status
 
 deps:

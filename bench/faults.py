@@ -22,15 +22,16 @@ with ``lost_total`` and ``duplicated_total``.
 from __future__ import annotations
 
 import argparse
+import shutil
 import tempfile
 from pathlib import Path
 
 from twisted.internet import defer, task, threads
 
 from bench._util import print_json_line, print_table
+from bench.report import start_postgres
 from hotline import config as config_mod
 from hotline.sim.faults import FaultLab, FaultResult
-from hotline.sim.postgres import postgres_cluster
 
 #: The bench sandbox's ports: the defaults + this, away from `make run`, the tests, bench.burst.
 PORT_SHIFT = 2600
@@ -70,10 +71,13 @@ async def main(reactor, args: argparse.Namespace) -> None:
         results.append(await _reference(lab))
         results.append(await lab.controller_killed())
         results.append(await lab.pbx_restarted())
-        with postgres_cluster() as server:
-            server.admin("CREATE DATABASE hotline_faults")
-            results.append(await lab.database_down(server, server.url("hotline_faults"),
+        server, base = await threads.deferToThread(start_postgres)
+        try:
+            results.append(await lab.database_down(server, server.url("hotline_bench"),
                                                    args.db_down))
+        finally:
+            server.stop()
+            shutil.rmtree(base, ignore_errors=True)
         results.append(await lab.recordings_disk_full())
         if args.ami_cut > 0:  # known to hang in its TCP proxy: off unless asked for
             results.append(await lab.ami_link_cut(args.ami_cut))

@@ -22,9 +22,9 @@ from pathlib import Path
 
 from bench._util import print_json_line, print_table
 from db import migrate
-from db.sample import sample_directory_text
 from db.session import begin, make_engine, make_session_factory
 from hotline.directory.service import DirectoryService
+from hotline.sample import sample_directory_text
 from hotline.tickets.service import lookup_caller
 
 CITIZENS = 200_000

@@ -177,7 +177,9 @@ def start_postgres() -> tuple[Any, Path]:
     """A throw-away cluster (the tests' fixture class) in a temporary directory."""
     import pwd
 
-    from tests.support.database import PostgresServer, _free_port, _postgres_bin_dir
+    from db.postgres import PostgresServer
+    from db.postgres import free_port as _free_port
+    from db.postgres import postgres_bin_dir as _postgres_bin_dir
 
     base = Path(tempfile.mkdtemp(prefix="hotline-bench-pg-"))
     if os.geteuid() == 0:

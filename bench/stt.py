@@ -66,8 +66,8 @@ def _seconds(path: Path) -> float:
 
 def make_audio(out_dir: Path, calls: int, seconds: float) -> list[tuple[Path, Path]]:
     """``calls`` pairs of (citizen, agent) tracks, each ``seconds`` long, built from speech."""
+    from hotline.sim.recordings import track
     from hotline.sim.speech import synthesise
-    from tests.stt.support import track
 
     speech = out_dir / "speech"
     clips = [synthesise(s, speech, voice="ko", rate=8000) for s in SENTENCES]
@@ -98,10 +98,10 @@ def run_ours(files: list[tuple[Path, Path]], workers: int, state: Path) -> dict:
     from db.models import Transcript
     from db.session import Database
     from hotline import config as config_mod
+    from hotline.sim.recordings import finished_call as make_call
     from hotline.stt import jobs
     from hotline.stt.models import ModelRegistry
     from hotline.stt.service import TranscriptionService
-    from tests.stt.support import make_call
 
     cfg = config_mod.loads("", source="bench").with_overrides({
         "site": {"state_dir": str(state)},

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.db.test_models -*-
+# -*- test-case-name: tests.db.test_migrations -*-
 """The hotline's records: SQLAlchemy 2 typed declarative models, one ``Base`` for all.
 
 Times: every datetime column is ``UTCDateTime``: it accepts timezone-aware datetimes only, stores
@@ -12,6 +12,7 @@ not database enums: a new intake channel or call outcome must not need a migrati
 from __future__ import annotations
 
 import datetime as dt
+import enum
 from typing import Any
 
 from sqlalchemy import (
@@ -455,6 +456,31 @@ class BridgeParticipant(Base):
 
 # -- follow-up: callbacks, transcripts, surveys (migration 0002) ----------------------------------
 
+class CallbackStatus(enum.StrEnum):
+    """Where a timed reply stands (``callback.status``); the one set every module uses."""
+
+    PENDING = "pending"          # waiting for its due time (or its next attempt)
+    IN_PROGRESS = "in_progress"  # an attempt is being placed now
+    DONE = "done"                # the citizen was reached (outcome ``reached``)
+    FAILED = "failed"            # attempts exhausted (outcome ``not_reached``)
+    CANCELLED = "cancelled"      # the ticket no longer needs it
+
+
+class CallbackOutcome(enum.StrEnum):
+    """How a finished timed reply ended (``callback.outcome``)."""
+
+    REACHED = "reached"
+    NOT_REACHED = "not_reached"
+
+
+class SurveyStatus(enum.StrEnum):
+    """Where a satisfaction survey call stands (``survey_call.status``)."""
+
+    PENDING = "pending"
+    IN_PROGRESS = "in_progress"
+    DONE = "done"
+
+
 class Callback(Base):
     """A timed reply to keep: call the citizen back by ``due_at``; SLA met = reached in time."""
 
@@ -466,8 +492,8 @@ class Callback(Base):
     due_at: Mapped[dt.datetime] = mapped_column(index=True)
     #: Null: any free agent may take it.
     owner_agent_id: Mapped[int | None] = mapped_column(ForeignKey("agent.id"), index=True)
-    #: pending, in_progress, done, failed, cancelled.
-    status: Mapped[str] = mapped_column(String(16), default="pending", index=True)
+    #: A L{CallbackStatus}.
+    status: Mapped[str] = mapped_column(String(16), default=CallbackStatus.PENDING, index=True)
     attempts: Mapped[int] = mapped_column(default=0)
     sla_met: Mapped[bool | None]
     reached_at: Mapped[dt.datetime | None]

@@ -16,7 +16,7 @@ from typing import Any
 
 from hotline.config_checks import check_values
 
-__all__ = ["Config", "ConfigError", "load", "DEFAULTS_TEXT"]
+__all__ = ["Config", "ConfigError", "load", "DEFAULTS_TEXT", "toml_value"]
 
 DEFAULTS_TEXT: str = resources.files("hotline").joinpath("defaults.toml").read_text("utf-8")
 
@@ -166,6 +166,16 @@ class Config:
         """A secret from the environment, or ``None`` when the environment has none."""
         return os.environ.get(SECRET_ENV[dotted]) or None
 
+    def to_toml(self) -> str:
+        """The configuration as a site file (every section, tables of named entries left to
+        the defaults): what a command started in another process reads back as this one."""
+        lines = []
+        for section, values in self.data.items():
+            lines.append(f"[{section}]")
+            lines += [f"{k} = {toml_value(v)}" for k, v in values.items()
+                      if not isinstance(v, dict)]
+        return "\n".join(lines) + "\n"
+
     def with_overrides(self, overrides: Mapping[str, Any]) -> Config:
         """A copy with some settings replaced (tests, the sandbox); validated like a file."""
         data = copy.deepcopy(self.data)
@@ -206,3 +216,17 @@ def load(path: str | os.PathLike[str] | None = None) -> Config:
     except (OSError, UnicodeDecodeError) as e:
         raise ConfigError([f"cannot read it: {e}"], str(p)) from None
     return loads(text, source=str(p), base_dir=p.resolve().parent)
+
+
+def toml_value(value: Any) -> str:
+    """A setting's value as TOML writes it (strings quoted, lists and tables inline)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(value, list):
+        return "[" + ", ".join(toml_value(v) for v in value) + "]"
+    if isinstance(value, dict):  # a nested table (e.g. models by name) as an inline table
+        return "{ " + ", ".join(f"{toml_value(str(k))} = {toml_value(v)}"
+                                for k, v in value.items()) + " }"
+    return str(value)

@@ -3,8 +3,8 @@
 
 ``hotline.config`` checks types against the defaults; this module checks values, so that
 ``hotline config check`` explains ``quiet_hours = "25:00-08:00"`` or ``max_attempts = -3``
-before anything starts. A rule that a part of the controller already owns (the scheduler's
-quiet hours) is asked of that part, never written twice.
+before anything starts. Quiet hours are read by the parser the scheduler uses
+(``hotline.daytime``), never a second copy of the rule.
 """
 
 from __future__ import annotations
@@ -12,6 +12,8 @@ from __future__ import annotations
 import ipaddress
 import re
 from typing import Any
+
+from hotline.daytime import BadTime, daily_window
 
 __all__ = ["check_values", "RANGES"]
 
@@ -134,12 +136,10 @@ def _check_stt(stt: dict[str, Any], problems: list[str]) -> None:
 
 
 def _check_scheduler(data: dict[str, Any], problems: list[str]) -> None:
-    from scheduler.policy import PolicyError, QuietHours
-
     s = data["scheduler"]
     try:
-        QuietHours.parse(s["quiet_hours"], "UTC")
-    except PolicyError as e:
+        daily_window(s["quiet_hours"], "quiet hours")
+    except BadTime as e:
         problems.append(f"'scheduler.quiet_hours' = {s['quiet_hours']!r}: {e}")
     if s["retry_max_s"] < s["retry_initial_s"]:
         problems.append(f"'scheduler.retry_max_s' ({s['retry_max_s']:g}) is shorter than "
@@ -147,13 +147,13 @@ def _check_scheduler(data: dict[str, Any], problems: list[str]) -> None:
 
 
 def _check_web(web: dict[str, Any], problems: list[str]) -> None:
-    from hotline.web.client_address import parse_networks
-
     try:
         ipaddress.ip_address(web["bind"])
     except ValueError:
         problems.append(f"'web.bind' = {web['bind']!r} is not an IP address")
-    try:
-        parse_networks(web["trusted_proxies"])
-    except ValueError as e:
-        problems.append(f"'web.trusted_proxies': {e}")
+    for entry in web["trusted_proxies"]:
+        try:
+            ipaddress.ip_network(entry, strict=False)
+        except ValueError:
+            problems.append(f"'web.trusted_proxies' entry {entry!r} is not an address or "
+                            "network")

@@ -13,58 +13,29 @@ from twisted.logger import Logger
 
 from db import migrate
 from db.session import Database
-from hotline.agents import AgentService
 from hotline.agi.routes import RouteTable
-from hotline.agi.scripts import inbound, overflow
 from hotline.agi.server import listen as agi_listen
 from hotline.ami.client import AMIClient
-from hotline.bridge import attach as attach_bridge
-from hotline.calls.finaliser import CallFinaliser
-from hotline.calls.reconciler import CallReconciler
+from hotline.bus import EventBus
 from hotline.calls.recording_space import RecordingSpace
-from hotline.calls.service import CallService
-from hotline.calls.tracker import CallTracker
-from hotline.config import Config, ConfigError
-from hotline.reports.job import attach as attach_daily_report
-from hotline.softphone import attach as attach_softphone
-from hotline.stt import attach as attach_stt
-from hotline.web.app import attach as attach_web
-from scheduler import attach as attach_scheduler
+from hotline.config import Config
+from hotline.dependencies import Dependencies
+from hotline.pbx.link import ami_address, ami_credentials
+from hotline.plugins import load_plugins
 
 __all__ = ["Controller", "ami_address", "ami_credentials"]
 
 _log = Logger(namespace="hotline.controller")
 
 
-def ami_credentials(config: Config) -> tuple[str, str]:
-    """The controller's AMI user and secret: the environment's, else the sandbox's own."""
-    secret = config.secret("ami.secret")
-    if secret:
-        return config["ami"]["username"], secret
-    if config["pbx"]["sandbox"]:
-        from hotline.pbx.sandbox import Sandbox
-
-        sandbox = Sandbox(config)
-        if sandbox.run_dir.joinpath("secrets.json").exists():
-            creds = sandbox.secrets()["pbx_ami"]
-            return creds["username"], creds["secret"]
-        raise ConfigError(["no AMI secret yet: start the sandbox (`hotline pbx start`) or set "
-                           "HOTLINE_AMI_SECRET"], config.source)
-    raise ConfigError(["no AMI secret: set HOTLINE_AMI_SECRET"], config.source)
-
-
-def ami_address(config: Config) -> tuple[str, int]:
-    """Where the hotline PBX's AMI listens: the sandbox's own port, or the site's [ami]."""
-    if config["pbx"]["sandbox"]:
-        return "127.0.0.1", config["pbx"]["ami_port"]
-    return config["ami"]["host"], config["ami"]["port"]
-
-
 class Controller:
     """Owns what runs in the controller process and starts and stops it in order.
 
-    Like wazo-calld's plugin loading, each part is built here from shared objects and handed
-    its collaborators; nothing is a module-level singleton.
+    Like wazo-calld's plugin loading, the shared objects (configuration, reactor, AMI link,
+    database, event bus, FastAGI routes) go into one typed L{Dependencies}; each package's
+    ``plugin.py`` builds its part from there (L{hotline.plugins}). The parts are reachable as
+    attributes of the controller (C{controller.bridge} is C{controller.deps.bridge}); nothing
+    is a module-level singleton.
     """
 
     def __init__(self, *, config: Config, reactor: Any, routes: RouteTable | None = None) -> None:
@@ -82,36 +53,64 @@ class Controller:
         self.db = Database.from_config(config, reactor=reactor)
         # New calls go unrecorded while the recordings disk is nearly full (calls still pass).
         self.recording_space = RecordingSpace(
-            folder=_recordings_folder(config), min_free_mb=float(config["calls"]["min_free_disk_mb"]),
-            interval_s=float(config["calls"]["disk_check_s"]), clock=reactor,
-            alert=self._alert)
-        inbound.register(self.routes, db=self.db, record=lambda: self.recording_space.allowed)
-        overflow.register(self.routes, db=self.db, settings=config["queue"],
-                          timezone=config["site"]["timezone"])
-        host_path = _host_path(config)
-        self.finaliser = CallFinaliser(ami=self.ami, db=self.db, host_path=host_path)
-        self.reconciler = CallReconciler(
-            ami=self.ami, db=self.db, finaliser=self.finaliser, host_path=host_path,
-            interval_s=float(config["calls"]["reconcile_interval_s"]))
-        self.agents = AgentService(ami=self.ami, db=self.db, queue=config["queue"]["name"],
-                                   agents=config["queue"]["agents"])
-        self.tracker = CallTracker(ami=self.ami, clock=reactor,
-                                   queue_name=config["queue"]["name"])
-        self.calls = CallService(tracker=self.tracker)
-        # Timed replies: built always, placing calls only when scheduler.enabled.
-        self.scheduler = attach_scheduler(self, node=socket.gethostname())
+            folder=_recordings_folder(config),
+            min_free_mb=float(config["calls"]["min_free_disk_mb"]),
+            interval_s=float(config["calls"]["disk_check_s"]), clock=reactor, alert=self._alert)
+        self.deps = load_plugins(Dependencies(
+            record_calls=lambda: self.recording_space.allowed,
+            config=config, reactor=reactor, db=self.db, bus=EventBus(), ami=self.ami,
+            routes=self.routes, host_path=_host_path(config), node=socket.gethostname()))
         self._agi_port: IListeningPort | None = None
         self._running = False
-        # Three-way calls with the municipal hotlines (the console reads .bridge).
-        self.bridge = attach_bridge(self)
-        # The browser as the agent's phone (WebRTC), credentials per console session.
-        self.softphone = attach_softphone(self)
-        # Speech-to-text call notes, queued as each call's final row is committed.
-        self.stt = attach_stt(self)
-        # The daily public-sentiment report (民情报告), written at reports.daily_time.
-        self.daily_report = attach_daily_report(self)
-        # Last: the console picks up every service built above.
-        self.web = attach_web(self)
+
+    # The parts the plugins built (see hotline.plugins for the order).
+    @property
+    def bus(self) -> EventBus:
+        return self.deps.bus
+
+    @property
+    def tracker(self) -> Any:
+        return self.deps.tracker
+
+    @property
+    def calls(self) -> Any:
+        return self.deps.calls
+
+    @property
+    def finaliser(self) -> Any:
+        return self.deps.finaliser
+
+    @property
+    def reconciler(self) -> Any:
+        return self.deps.reconciler
+
+    @property
+    def agents(self) -> Any:
+        return self.deps.agents
+
+    @property
+    def bridge(self) -> Any:
+        return self.deps.bridge
+
+    @property
+    def scheduler(self) -> Any:
+        return self.deps.scheduler
+
+    @property
+    def softphone(self) -> Any:
+        return self.deps.softphone
+
+    @property
+    def stt(self) -> Any:
+        return self.deps.stt
+
+    @property
+    def daily_report(self) -> Any:
+        return self.deps.daily_report
+
+    @property
+    def web(self) -> Any:
+        return self.deps.console
 
     def _alert(self, action: str, details: dict[str, Any]) -> None:
         """An operational alert: into the audit log a supervisor reads (/supervisor)."""

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_private -*-
+# -*- test-case-name: tests.web.test_access_log -*-
 """Files that hold secrets or citizens' data are private from their first byte.
 
 Every command runs with ``PRIVATE_UMASK``, so what it creates in the state directory (the

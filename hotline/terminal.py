@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_terminal -*-
+# -*- test-case-name: tests.test_demo -*-
 """Lines for the person at the terminal, who may be gone: a pipe whose reader died (``make run
 2>&1 | tee log`` and Ctrl-C: tee dies first) turns every write into ``BrokenPipeError``.
 

@@ -8,6 +8,10 @@ citizen answered, end with DIALSTATUS), and leaves the same facts in AstDB
 (``hotline_cb/<key>``). A survey is one Originate to the citizen into ``hotline-survey``, which
 reads one DTMF digit and reports ``UserEvent: HotlineSurvey``.
 
+The outcome is read from the calls' domain events (L{hotline.calls.events}: the Originate's
+result, the dialplan's C{UserEvent}s as L{CallbackProgress}/L{SurveyAnswered}, the leg's end),
+which the live call tracker publishes; this module subscribes to no AMI event itself.
+
 Why AstDB too: if the scheduler dies while a call is up, the next one (after a restart, or the
 other node) asks Asterisk what became of the attempt instead of guessing, and never dials the
 citizen a second time for the same attempt (``recover``).
@@ -24,14 +28,17 @@ from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IDelayedCall
 from twisted.logger import Logger
 
+from hotline.agi import variables as v
 from hotline.ami.actions import AMIError
+from hotline.calls.events import CallbackProgress, LegEnded, OriginateResult, SurveyAnswered
+from hotline.naming import agent_interface
 from scheduler.policy import AttemptOutcome, outcome_from_dialstatus, outcome_from_originate
 
 if TYPE_CHECKING:
     from hotline.ami.client import AMIClient
-    from hotline.ami.message import Message
+    from hotline.bus import EventBus
 
-__all__ = ["CallPlacer", "SurveyOutcome", "free_agents", "CALLBACK_FAMILY", "SURVEY_FAMILY"]
+__all__ = ["CallPlacer", "SurveyOutcome", "CALLBACK_FAMILY", "SURVEY_FAMILY"]
 
 _log = Logger(namespace="scheduler.placing")
 
@@ -61,11 +68,8 @@ class _Leg:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def _ts(m: Message, fallback: dt.datetime) -> dt.datetime:
-    try:
-        return dt.datetime.fromtimestamp(float(m.get("Timestamp") or ""), dt.UTC)
-    except ValueError:
-        return fallback
+def _at(epoch: float) -> dt.datetime:
+    return dt.datetime.fromtimestamp(epoch, dt.UTC)
 
 
 def _epoch(text: Any) -> dt.datetime | None:
@@ -80,36 +84,21 @@ def _score(text: str | None) -> int | None:
     return int(text) if text in {"1", "2", "3", "4", "5"} else None
 
 
-async def free_agents(ami: AMIClient, queue: str) -> list[str]:
-    """Agent codes logged in to ``queue``, not paused and not on a call (AMI QueueStatus)."""
-    reply = await ami.action("QueueStatus", Queue=queue)
-    out = []
-    for m in reply if isinstance(reply, list) else [reply]:
-        if m.name != "QueueMember":
-            continue
-        where = str(m.get("Location") or m.get("StateInterface") or "")
-        if "agent-" not in where:
-            continue
-        if str(m.get("Paused")) == "1" or str(m.get("InCall")) == "1":
-            continue
-        if str(m.get("Status")) != "1":  # AST_DEVICE_NOT_INUSE
-            continue
-        out.append(where.rsplit("agent-", 1)[1])
-    return out
-
-
 class CallPlacer:
-    """Originates callback and survey legs and turns AMI events into one outcome per leg.
+    """Originates callback and survey legs and turns their domain events into one outcome per
+    leg.
 
-    ``settings`` is the ``[scheduler]`` section; ``now`` the clock.
+    ``settings`` is the ``[scheduler]`` section; ``now`` the clock; ``bus`` the live call
+    tracker's event bus (what it hears of the PBX).
     """
 
     #: Seconds after the agent leg's Hangup to wait for the dialplan's last UserEvent.
     SETTLE_S = 1.5
 
-    def __init__(self, *, ami: AMIClient, settings: dict[str, Any], reactor: Any,
+    def __init__(self, *, ami: AMIClient, bus: EventBus, settings: dict[str, Any], reactor: Any,
                  now: Callable[[], dt.datetime]) -> None:
         self.ami = ami
+        self.bus = bus
         self.settings = settings
         self.reactor = reactor
         self.now = now
@@ -117,17 +106,18 @@ class CallPlacer:
         self._subs: list[Any] = []
 
     def subscribe(self) -> None:
-        """The AMI events that tell how a leg ended, in one place."""
-        table: dict[str, Callable[[Message], None]] = {
-            "OriginateResponse": self._originate_response,
-            "UserEvent": self._user_event,
-            "Hangup": self._hangup,
-        }
-        self._subs = [self.ami.subscribe(name, fn) for name, fn in table.items()]
+        """The domain events that tell how a leg ended, in one place."""
+        if not self._subs:
+            self._subs = self.bus.subscribe_all({
+                OriginateResult: self._originate_response,
+                CallbackProgress: self._callback_progress,
+                SurveyAnswered: self._survey_answered,
+                LegEnded: self._hangup,
+            })
 
     def unsubscribe(self) -> None:
         for sub in self._subs:
-            sub.unsubscribe()
+            sub.cancel()
         self._subs = []
 
     def abandon(self) -> None:
@@ -152,14 +142,14 @@ class CallPlacer:
         s = self.settings
         leg = self._follow(key, "callback", agent_code=agent_code)
         variables = [
-            f"HOTLINE_CALLBACK_KEY={key}", f"HOTLINE_CALLBACK_ID={callback_id}",
-            f"HOTLINE_TICKET_ID={ticket_id}", f"HOTLINE_TICKET_NUMBER={ticket_number}",
-            f"HOTLINE_CITIZEN={citizen}", f"HOTLINE_TRUNK={s['trunk']}",
+            f"{v.HOTLINE_CALLBACK_KEY}={key}", f"{v.HOTLINE_CALLBACK_ID}={callback_id}",
+            f"{v.HOTLINE_TICKET_ID}={ticket_id}", f"{v.HOTLINE_TICKET_NUMBER}={ticket_number}",
+            f"{v.HOTLINE_CITIZEN}={citizen}", f"{v.HOTLINE_TRUNK}={s['trunk']}",
             f"CB_RING={int(s['citizen_ring_s'])}", f"CB_MAXTALK={max(int(s['max_talk_s']), 1)}",
         ]
         try:
             await self.ami.action(
-                "Originate", ActionID=key, ChannelId=key, Channel=f"PJSIP/agent-{agent_code}",
+                "Originate", ActionID=key, ChannelId=key, Channel=agent_interface(agent_code),
                 Context="hotline-callback", Exten="s", Priority="1", Async="true",
                 Timeout=str(int(s["agent_ring_s"] * 1000)),
                 CallerID=f"\"{ticket_number}\" <{citizen}>", Variable=variables)
@@ -181,7 +171,8 @@ class CallPlacer:
                 Channel=f"PJSIP/{citizen}@{s['trunk']}", Context="hotline-survey", Exten="s",
                 Priority="1", Async="true", Timeout=str(int(s["survey_ring_s"] * 1000)),
                 CallerID=f"<{s['caller_id']}>",
-                Variable=[f"HOTLINE_SURVEY_KEY={key}", f"HOTLINE_TICKET_NUMBER={ticket_number}"])
+                Variable=[f"{v.HOTLINE_SURVEY_KEY}={key}",
+                          f"{v.HOTLINE_TICKET_NUMBER}={ticket_number}"])
         except AMIError as e:
             self._done(leg, SurveyOutcome(False, None, f"Originate refused: {e}"))
         except Exception as e:  # noqa: BLE001
@@ -289,15 +280,14 @@ class CallPlacer:
         d = Deferred.fromCoroutine(self.recover(key, leg.kind))
         d.addBoth(leg.deferred.callback)
 
-    def _originate_response(self, m: Message) -> None:
-        leg = self._legs.get(str(m.get("ActionID") or "")) or \
-            self._legs.get(str(m.get("Uniqueid") or ""))
+    def _originate_response(self, e: OriginateResult) -> None:
+        leg = self._legs.get(e.action_id) or self._legs.get(e.uniqueid)
         if leg is None:
             return
-        if str(m.get("Response")).lower() == "success":
+        if e.success:
             leg.agent_up = True
             return
-        reason = m.get("Reason")
+        reason = e.reason
         if leg.kind == "survey":
             self._done(leg, SurveyOutcome(False, None, f"not answered (reason {reason})"))
         else:
@@ -305,35 +295,33 @@ class CallPlacer:
                                            f"agent leg: reason {reason}",
                                            agent_code=leg.agent_code))
 
-    def _user_event(self, m: Message) -> None:
-        name = str(m.get("UserEvent") or "")
-        leg = self._legs.get(str(m.get("Key") or ""))
-        if leg is None:
-            return
-        if name == "HotlineSurvey" and leg.kind == "survey":
-            self._done(leg, SurveyOutcome(True, _score(m.get("Score")),
-                                          f"digits {m.get('Score') or '-'}"))
-            return
-        if name != "HotlineCallback" or leg.kind != "callback":
-            return
-        stage = str(m.get("Stage") or "")
-        if stage == "agent":
-            leg.agent_up = True
-        elif stage == "citizen":
-            leg.citizen_answered_at = _ts(m, self.now())
-        elif stage == "end":
-            answered = leg.citizen_answered_at or _epoch(m.get("CitizenAt"))
-            ended = _ts(m, self.now())
-            self._done(leg, self._ended(str(m.get("DialStatus") or ""), answered, ended,
-                                        "from AMI", leg.agent_code))
+    def _survey_answered(self, e: SurveyAnswered) -> None:
+        leg = self._legs.get(e.key)
+        if leg is not None and leg.kind == "survey":
+            self._done(leg, SurveyOutcome(True, _score(e.digits), f"digits {e.digits or '-'}"))
 
-    def _hangup(self, m: Message) -> None:
-        leg = self._legs.get(str(m.get("Uniqueid") or ""))
+    def _callback_progress(self, e: CallbackProgress) -> None:
+        leg = self._legs.get(e.key)
+        if leg is None or leg.kind != "callback":
+            return
+        if e.stage == "agent":
+            leg.agent_up = True
+        elif e.stage == "citizen":
+            leg.citizen_answered_at = _at(e.at)
+        elif e.stage == "end":
+            answered = leg.citizen_answered_at or (
+                _at(e.citizen_at) if e.citizen_at is not None else None)
+            self._done(leg, self._ended(e.dial_status, answered, _at(e.at), "from AMI",
+                                        leg.agent_code))
+
+    def _hangup(self, e: LegEnded) -> None:
+        leg = self._legs.get(e.uniqueid)
         if leg is None or leg.hangup_timer is not None:
             return
         # The dialplan's hangup handler reports first; this is the fallback if it never does.
-        leg.hangup_timer = self.reactor.callLater(self.SETTLE_S, self._after_hangup, leg.key,
-                                                  str(m.get("Cause") or ""))
+        leg.hangup_timer = self.reactor.callLater(
+            self.SETTLE_S, self._after_hangup, leg.key,
+            "" if e.cause is None else str(e.cause))
 
     def _after_hangup(self, key: str, cause: str) -> None:
         leg = self._legs.get(key)

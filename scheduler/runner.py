@@ -30,7 +30,7 @@ async def run_node(reactor: Any, cfg: Any, *, node: str | None = None,
     from db import migrate
     from db.session import Database
     from hotline.ami.client import AMIClient
-    from hotline.controller import ami_address, ami_credentials
+    from hotline.pbx.link import ami_address, ami_credentials
     from scheduler.service import CallbackScheduler
 
     node = node or default_node_name()

@@ -23,10 +23,12 @@ from twisted.internet.defer import Deferred, DeferredSemaphore
 from twisted.internet.task import LoopingCall, deferLater
 from twisted.logger import Logger
 
+from hotline.bus import EventBus
+from hotline.calls.tracker import CallTracker
 from scheduler import store
 from scheduler.engine import DueBook, make_scheduler
 from scheduler.leader import Leadership
-from scheduler.placing import CallPlacer, PlacementUnknown, free_agents
+from scheduler.placing import CallPlacer, PlacementUnknown
 from scheduler.policy import AttemptOutcome, SchedulerPolicy
 
 __all__ = ["CallbackScheduler"]
@@ -77,10 +79,13 @@ class CallbackScheduler:
     @param db: the ``Database`` (its thread pool runs every query).
     @param reactor: time, threads and the APScheduler wake-ups.
     @param node: a name for logs and the leader record.
+    @param tracker: the live call view (a L{hotline.calls.tracker.CallTracker}) whose domain
+        events tell how placed legs end and whose agents tell who is free; None: one of its own
+        on C{ami} (a standalone scheduler node).
     """
 
     def __init__(self, *, config: Any, ami: Any, db: Any, reactor: Any, node: str = "",
-                 now: Callable[[], dt.datetime] = _utcnow) -> None:
+                 now: Callable[[], dt.datetime] = _utcnow, tracker: Any = None) -> None:
         self.settings = dict(config["scheduler"], caller_id=config["site"]["hotline_number"])
         self.policy = SchedulerPolicy(self.settings, timezone=config["site"]["timezone"])
         self.zone = self.policy.quiet.zone
@@ -90,7 +95,13 @@ class CallbackScheduler:
         self.reactor = reactor
         self.node = node
         self.now = now
-        self.placer = CallPlacer(ami=ami, settings=self.settings, reactor=reactor, now=now)
+        self._own_tracker = tracker is None and ami is not None
+        if self._own_tracker:
+            tracker = CallTracker(ami=ami, clock=reactor, queue_name=self.queue)
+        self.tracker = tracker
+        bus = tracker.bus if tracker is not None else EventBus()
+        self.placer = CallPlacer(ami=ami, bus=bus, settings=self.settings, reactor=reactor,
+                                 now=now)
         self.aps = make_scheduler(reactor)
         self.book = DueBook(self.aps, self._on_due)
         self.leader = Leadership(engine=db.engine, reactor=reactor,
@@ -139,6 +150,10 @@ class CallbackScheduler:
             _log.info("scheduler disabled (scheduler.enabled = false)")
             return
         self._running = True
+        if self._own_tracker:
+            self.tracker.subscribe()
+            if self.ami.ready:
+                await self.tracker.resync(self.ami)
         self.placer.subscribe()
         self.aps.start()
         self.leader.start()
@@ -156,6 +171,8 @@ class CallbackScheduler:
             self.aps.shutdown(wait=False)
         self.placer.unsubscribe()
         self.placer.abandon()
+        if self._own_tracker:
+            self.tracker.stop()
 
     @property
     def leading(self) -> bool:
@@ -330,7 +347,7 @@ class CallbackScheduler:
                 self.book.set(("place", ident), info.at)
             _log.info("callback {id}: {why}", id=ident, why=info.why)
             return
-        free = [a for a in await free_agents(self.ami, self.queue) if a not in self._reserved]
+        free = [a for a in self.tracker.free_agents() if a not in self._reserved]
         hand_over = False
         agent: str | None = None
         if info.owner_code and not info.handed_over:

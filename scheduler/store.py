@@ -22,11 +22,14 @@ from db.models import (
     Call,
     Callback,
     CallbackAttempt,
+    CallbackOutcome,
+    CallbackStatus,
     Citizen,
     Department,
     SchedulerState,
     SurveyCall,
     SurveyResult,
+    SurveyStatus,
     Ticket,
     TicketEvent,
 )
@@ -82,7 +85,7 @@ def scan(session: Session, *, now: dt.datetime, until: dt.datetime, settings: di
     place_at = func.coalesce(Callback.next_attempt_at, Callback.due_at)
     rows = session.execute(
         select(Callback.id, Callback.due_at, Callback.next_attempt_at)
-        .where(Callback.status == "pending",
+        .where(Callback.status == CallbackStatus.PENDING,
                or_(Callback.due_at <= until, Callback.next_attempt_at <= until))
         .where(place_at <= until)).all()
     for cb_id, due_at, next_at in rows:
@@ -102,7 +105,7 @@ def scan(session: Session, *, now: dt.datetime, until: dt.datetime, settings: di
                Ticket.status, Callback.department_reminded_at, Callback.agent_reminded_at,
                Callback.escalated_at)
         .join(Ticket, Ticket.id == Callback.ticket_id)
-        .where(Callback.status == "pending", Callback.attempts == 0,
+        .where(Callback.status == CallbackStatus.PENDING, Callback.attempts == 0,
                Callback.due_at <= max(before(k) for k in leads), Callback.due_at > now)
         .where(or_(
             and_(Callback.owner_agent_id.is_not(None), Callback.agent_reminded_at.is_(None),
@@ -128,7 +131,7 @@ def scan(session: Session, *, now: dt.datetime, until: dt.datetime, settings: di
         _collect_closures(session, now, settings)
         for sv_id, at in session.execute(
                 select(SurveyCall.id, SurveyCall.next_attempt_at)
-                .where(SurveyCall.status == "pending", SurveyCall.next_attempt_at <= until)):
+                .where(SurveyCall.status == SurveyStatus.PENDING, SurveyCall.next_attempt_at <= until)):
             out[("survey", sv_id)] = _aware(at)  # type: ignore[assignment]
     return out
 
@@ -148,7 +151,7 @@ def _collect_closures(session: Session, now: dt.datetime, settings: dict[str, An
     for ticket_id, at in closed:
         when = max(_aware(at), now) + dt.timedelta(seconds=settings["survey_delay_s"])
         session.execute(insert(SurveyCall).values(
-            ticket_id=ticket_id, status="pending", attempts=0, next_attempt_at=when,
+            ticket_id=ticket_id, status=CallbackStatus.PENDING, attempts=0, next_attempt_at=when,
             created_at=now).on_conflict_do_nothing())
     if top != int(last):
         set_state(session, _SURVEY_WATERMARK, str(top), now)
@@ -192,11 +195,11 @@ def prepare(session: Session, callback_id: int, *, now: dt.datetime,
         .outerjoin(Citizen, Citizen.id == func.coalesce(Callback.citizen_id, Ticket.citizen_id))
         .outerjoin(Agent, Agent.id == Callback.owner_agent_id)
         .where(Callback.id == callback_id)).one_or_none()
-    if row is None or row[0] != "pending":
+    if row is None or row[0] != CallbackStatus.PENDING:
         return Moved(None, f"not pending ({row[0] if row else 'deleted'})")
     (_, due_at, next_at, attempts, handed_over_at, first_at, deadline, ticket_id,
      ticket_number, citizen_phone, owner_code) = row
-    pending = (Callback.id == callback_id, Callback.status == "pending")
+    pending = (Callback.id == callback_id, Callback.status == CallbackStatus.PENDING)
     place_at = next_at or due_at
     if place_at > now + dt.timedelta(seconds=1):
         return Moved(place_at, "not due yet (moved)")
@@ -208,7 +211,7 @@ def prepare(session: Session, callback_id: int, *, now: dt.datetime,
         return Moved(at, "quiet hours")
     if citizen_phone is None:
         session.execute(update(Callback).where(*pending)
-                        .values(status="failed", outcome="not_reached", sla_met=False,
+                        .values(status=CallbackStatus.FAILED, outcome=CallbackOutcome.NOT_REACHED, sla_met=False,
                                 sla_deadline_at=policy.sla_deadline(due_at))
                         .execution_options(synchronize_session=False))
         return Moved(None, "no citizen number to call")
@@ -232,7 +235,7 @@ def claim(session: Session, info: CallbackInfo, *, agent_code: str, now: dt.date
     whatever else ``info`` says is still true when it matches.
     """
     handing_over = hand_over and not info.handed_over
-    values: dict[str, Any] = {"status": "in_progress", "attempts": info.attempts + 1}
+    values: dict[str, Any] = {"status": CallbackStatus.IN_PROGRESS, "attempts": info.attempts + 1}
     if info.first_attempt:
         values["first_attempt_at"] = now
         values["late"] = policy.is_late(info.due_at, now)
@@ -241,7 +244,7 @@ def claim(session: Session, info: CallbackInfo, *, agent_code: str, now: dt.date
     if handing_over:
         values["handed_over_at"] = now
     won = session.execute(
-        update(Callback).where(Callback.id == info.id, Callback.status == "pending",
+        update(Callback).where(Callback.id == info.id, Callback.status == CallbackStatus.PENDING,
                                Callback.attempts == info.attempts).values(**values)
         .execution_options(synchronize_session=False))
     if won.rowcount != 1:
@@ -270,7 +273,7 @@ def finish(session: Session, key: str, result: AttemptOutcome, *, now: dt.dateti
     if attempt is None:
         return "gone", None
     cb = session.get(Callback, attempt.callback_id)
-    if attempt.ended_at is not None or cb is None or cb.status != "in_progress":
+    if attempt.ended_at is not None or cb is None or cb.status != CallbackStatus.IN_PROGRESS:
         return "gone", None
     attempt.ended_at = now
     attempt.outcome = result.outcome
@@ -286,12 +289,14 @@ def finish(session: Session, key: str, result: AttemptOutcome, *, now: dt.dateti
     deadline = cb.sla_deadline_at or policy.sla_deadline(cb.due_at)
     if step == "done":
         reached = result.citizen_answered_at or now
-        cb.status, cb.outcome, cb.reached_at = "done", "reached", reached
+        cb.status, cb.outcome, cb.reached_at = (CallbackStatus.DONE, CallbackOutcome.REACHED,
+                                                reached)
         cb.sla_met = reached <= deadline
     elif step == "failed":
-        cb.status, cb.outcome, cb.sla_met = "failed", "not_reached", False
+        cb.status, cb.outcome, cb.sla_met = (CallbackStatus.FAILED,
+                                             CallbackOutcome.NOT_REACHED, False)
     else:
-        cb.status, cb.next_attempt_at = "pending", at
+        cb.status, cb.next_attempt_at = CallbackStatus.PENDING, at
         if moved:
             cb.quiet_hours_moved = True
     cb.sla_deadline_at = deadline
@@ -337,7 +342,7 @@ def open_attempts(session: Session) -> list[OpenAttempt]:
         select(CallbackAttempt.attempt_key, CallbackAttempt.callback_id,
                CallbackAttempt.started_at)
         .join(Callback, Callback.id == CallbackAttempt.callback_id)
-        .where(Callback.status == "in_progress", CallbackAttempt.ended_at.is_(None),
+        .where(Callback.status == CallbackStatus.IN_PROGRESS, CallbackAttempt.ended_at.is_(None),
                CallbackAttempt.attempt_key.is_not(None))).all()
     return [OpenAttempt(k, c, _aware(s)) for k, c, s in rows]  # type: ignore[arg-type]
 
@@ -365,7 +370,7 @@ def send_notice(session: Session, callback_id: int, kind: str, *, now: dt.dateti
     """Send (record) one reminder or escalation, once; None if no longer needed."""
     column = getattr(Callback, _NOTICE_COLUMN[kind])
     cb = session.get(Callback, callback_id)
-    if cb is None or cb.status != "pending" or getattr(cb, _NOTICE_COLUMN[kind]) is not None:
+    if cb is None or cb.status != CallbackStatus.PENDING or getattr(cb, _NOTICE_COLUMN[kind]) is not None:
         return None
     ticket = session.get(Ticket, cb.ticket_id)
     if ticket is None:
@@ -413,7 +418,7 @@ def claim_survey(session: Session, survey_id: int, *, now: dt.datetime,
                  policy: SchedulerPolicy) -> SurveyInfo | Moved:
     """Take the next survey attempt (quiet hours respected); Moved when not ours to place."""
     sv = session.get(SurveyCall, survey_id)
-    if sv is None or sv.status != "pending":
+    if sv is None or sv.status != SurveyStatus.PENDING:
         return Moved(None, "not pending")
     if policy.quiet.contains(now):
         at = policy.quiet.next_allowed(now)
@@ -422,12 +427,12 @@ def claim_survey(session: Session, survey_id: int, *, now: dt.datetime,
     ticket = session.get(Ticket, sv.ticket_id)
     citizen = ticket.citizen if ticket else None
     if ticket is None or citizen is None:
-        sv.status, sv.finished_at = "done", now
+        sv.status, sv.finished_at = SurveyStatus.DONE, now
         return Moved(None, "no citizen to survey")
     key = f"sv-{sv.id}-{sv.attempts + 1}"
     won = session.execute(update(SurveyCall).where(
-        SurveyCall.id == sv.id, SurveyCall.status == "pending",
-        SurveyCall.attempts == sv.attempts).values(status="in_progress",
+        SurveyCall.id == sv.id, SurveyCall.status == SurveyStatus.PENDING,
+        SurveyCall.attempts == sv.attempts).values(status=SurveyStatus.IN_PROGRESS,
                                                    attempts=sv.attempts + 1, attempt_key=key))
     if won.rowcount != 1:
         return Moved(None, "taken by another node")
@@ -439,10 +444,10 @@ def finish_survey(session: Session, key: str, *, answered: bool, score: int | No
                   now: dt.datetime, retry_s: float) -> tuple[str, dt.datetime | None]:
     """Store the rating (or no input), or retry once after no answer, then record no answer."""
     sv = session.scalars(select(SurveyCall).where(SurveyCall.attempt_key == key)).one_or_none()
-    if sv is None or sv.status != "in_progress":
+    if sv is None or sv.status != SurveyStatus.IN_PROGRESS:
         return "gone", None
     if not answered and sv.attempts < 2:
-        sv.status = "pending"
+        sv.status = SurveyStatus.PENDING
         sv.next_attempt_at = now + dt.timedelta(seconds=retry_s)
         return "retry", sv.next_attempt_at
     if answered:
@@ -451,7 +456,7 @@ def finish_survey(session: Session, key: str, *, answered: bool, score: int | No
         outcome = "no_answer"
     session.add(SurveyResult(ticket_id=sv.ticket_id, score=score if outcome == "rated" else None,
                              outcome=outcome, at=now))
-    sv.status, sv.finished_at = "done", now
+    sv.status, sv.finished_at = SurveyStatus.DONE, now
     session.add(TicketEvent(ticket_id=sv.ticket_id, at=now, actor="scheduler", action="survey",
                             text=f"satisfaction survey: {outcome}"
                                  + (f" {score}/5" if outcome == "rated" else "")))
@@ -460,7 +465,7 @@ def finish_survey(session: Session, key: str, *, answered: bool, score: int | No
 
 def open_surveys(session: Session) -> list[str]:
     return list(session.scalars(select(SurveyCall.attempt_key)
-                                .where(SurveyCall.status == "in_progress",
+                                .where(SurveyCall.status == SurveyStatus.IN_PROGRESS,
                                        SurveyCall.attempt_key.is_not(None))))
 
 
@@ -486,7 +491,7 @@ def promise(session: Session, ticket: str | int, at: dt.datetime, *, owner_code:
             raise PromiseError(f"no agent with code {owner_code!r}")
     service.set_promised_reply(session, row.id, at, actor=actor)
     cb = session.scalars(select(Callback).where(Callback.ticket_id == row.id,
-                                                Callback.status == "pending")).one()
+                                                Callback.status == CallbackStatus.PENDING)).one()
     cb.owner_agent_id = owner_id
     cb.next_attempt_at = None
     session.flush()
@@ -572,10 +577,10 @@ def prepare_dial(session: Session, callback_id: int, *, agent_code: str, now: dt
         raise DialRefused("no-such-callback", f"没有这个回拨 (no callback {callback_id})")
     (status, due_at, attempts, handed_over_at, first_at, deadline, ticket_id, ticket_number,
      citizen_phone, owner_code) = row
-    if status == "in_progress":
+    if status == CallbackStatus.IN_PROGRESS:
         raise DialRefused("being-placed", "该回拨正在拨打中 (this callback is being placed "
                                           "right now)")
-    if status != "pending":
+    if status != CallbackStatus.PENDING:
         raise DialRefused("already-done", f"该回拨已结束 (this callback is {status})")
     if owner_code and owner_code != agent_code and handed_over_at is None:
         raise DialRefused("not-yours", f"该回拨由坐席 {owner_code} 负责 (only its owner may "
@@ -593,3 +598,17 @@ def prepare_dial(session: Session, callback_id: int, *, agent_code: str, now: dt
 
 
 __all__ += ["DialRefused", "prepare_dial"]
+
+
+def overflow_promise(session: Session, *, uniqueid: str, caller: str, reason: str,
+                     due: dt.datetime, timezone: str) -> str:
+    """File the ticket of a call the queue could not take (``reason``: Asterisk's QUEUESTATUS,
+    FULL or TIMEOUT) and promise its callback by ``due``; returns the ticket's number."""
+    from hotline.tickets.service import TicketService
+
+    ticket = TicketService(timezone=timezone).intake(session, {
+        "channel": "hotline", "kind": "help", "phone": caller, "call_uniqueid": uniqueid,
+        "description": f"来电未能接通（{'排队已满' if reason == 'FULL' else '等待超时'}），"
+                       "系统已承诺回电"}, actor="overflow")
+    promise(session, ticket.id, due, owner_code=None, actor="overflow", timezone=timezone)
+    return ticket.number

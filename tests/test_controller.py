@@ -10,17 +10,40 @@ from sqlalchemy import select
 from twisted.internet import reactor
 
 from db.models import Citizen, Ticket, TicketEvent
+from hotline.ami.actions import AMIError
 from hotline.calls.journal import UNFILED_CALL_NOTE
 from hotline.calls.model import CallState
+from hotline.calls.reconciler import FAMILY
 from hotline.controller import Controller
 from hotline.tickets.service import TicketService
 from tests.support.audio import band_ratio
 from tests.support.hotline import desk_phone_registered, wait_final_call
-from tests.support.waiting import sleep, until
+from tests.support.pbx import ami_client
+from tests.support.waiting import sleep, until, until_true
 
 pytestmark = pytest.mark.pbx
 
 CITIZEN_HZ, AGENT_HZ = 400, 1000
+
+
+async def until_summarised(sandbox, number: str, timeout: float) -> None:
+    """Wait until the PBX's AstDB holds the summary of a finished call from ``number`` (the
+    dialplan writes it at hangup, whether the controller is up or not)."""
+    ami = ami_client(sandbox)
+    ami.start()
+    try:
+        await ami.when_ready()
+
+        async def summarised() -> bool:
+            try:
+                reply = await ami.action("DBGetTree", Family=FAMILY)
+            except AMIError:  # no summary at all yet
+                return False
+            return any(f"|{number}|" in m.get("Val", "") for m in reply
+                       if m.get("Event") == "DBGetTreeResponse")
+        await until_true(summarised, timeout=timeout, step=0.5)
+    finally:
+        await ami.stop()
 
 
 def _ticket_of(row):
@@ -38,7 +61,7 @@ async def test_answered_call_has_row_ticket_and_per_direction_recordings(control
     await city.set_agent("1001", delay_s=0.5, tone=str(AGENT_HZ))
     await controller.agents.login("1001")
     try:
-        placed = await city.call("13812340001", tone=str(CITIZEN_HZ), hold_s=12)
+        placed = await city.call("13812340001", tone=str(CITIZEN_HZ), hold_s=5)
         row, extra = await wait_final_call(
             controller.db, "13812340001",
             lambda r: ([(x.direction, x.path, x.size_bytes) for x in r.recordings],
@@ -86,8 +109,8 @@ async def test_repeat_caller_is_flagged_with_open_tickets_before_the_agent_answe
     remove = controller.tracker.notifier.add_listener(on_change)
     await controller.agents.login("1002")
     try:
-        # The citizen's hold time runs from the PBX's answer: greeting (~7 s), ring, talk.
-        await city.call(number, tone=str(CITIZEN_HZ), hold_s=16)
+        # The citizen's hold time runs from the PBX's answer: greeting, 4 s of ringing, talk.
+        await city.call(number, tone=str(CITIZEN_HZ), hold_s=9)
         await until(lambda: seen_ringing, timeout=30)
         row, _ = await wait_final_call(controller.db, number)
     finally:
@@ -143,8 +166,10 @@ async def test_call_while_controller_is_stopped_is_recorded_when_it_returns(
     await controller.stop()  # the fixture's stop at teardown is then a second, harmless one
     returned = None
     try:
-        await city.call(number, tone=str(CITIZEN_HZ), hold_s=18)
-        await sleep(24)  # greeting, queue, ~9 s of talk, hangup: all without the controller
+        await city.call(number, tone=str(CITIZEN_HZ), hold_s=9)
+        # Greeting, queue, ~8 s of talk, hangup: all without the controller, until the PBX
+        # has left the call's summary for it.
+        await until_summarised(pbx_sandbox, number, timeout=40)
         returned = Controller(config=pbx_sandbox.config, reactor=reactor)
         await returned.start()
         row, extra = await wait_final_call(

@@ -1,5 +1,4 @@
-"""`hotline demo` (what `make run` runs) stops everything on Ctrl-C or SIGTERM, even when its
-output went to a pipe whose reader died first (`make run 2>&1 | tee log`, then Ctrl-C)."""
+"""What `make run` shows a newcomer, run as they would: `hotline demo`, then Ctrl-C."""
 
 from __future__ import annotations
 
@@ -12,29 +11,73 @@ import time
 from pathlib import Path
 
 import pytest
+from sqlalchemy import create_engine, select
 
-from hotline.cli.config import _toml_value
-from hotline.config import Config
+from db.models import Call, MunicipalHotline
 from hotline.pbx.sandbox import Sandbox
-from tests.support.pbx import ports_apart, sandbox_config
+from tests.support.pbx import sandbox_config, sandbox_ports
 
-pytestmark = pytest.mark.pbx
-
-#: Ports of the demo's own sandbox: the test sandbox's plus this, so both run side by side.
-_APART = 300
+READY = "sample calls placed"
 
 
-def _demo_config(state_dir: Path) -> tuple[Config, Path]:
-    """A configuration for a demo in ``state_dir`` on ports of its own, and its file."""
-    ports = {**ports_apart(_APART), "web": {"port": 0}}
-    cfg = sandbox_config(state_dir, {**ports, "scheduler": {"enabled": True}})
-    lines = [f'[site]\nstate_dir = "{state_dir}"']
-    for section, values in ports.items():
+def _site_file(cfg, path: Path) -> Path:
+    from hotline.cli.config import _toml_value
+
+    lines = []
+    for section, values in cfg.data.items():
+        flat = {k: v for k, v in values.items() if not isinstance(v, dict)}
         lines.append(f"[{section}]")
-        lines += [f"{key} = {_toml_value(value)}" for key, value in values.items()]
-    path = state_dir / "hotline.toml"
+        lines += [f"{k} = {_toml_value(v)}" for k, v in flat.items()]
     path.write_text("\n".join(lines) + "\n")
-    return cfg, path
+    return path
+
+
+@pytest.mark.pbx
+def test_demo_places_a_sample_call_and_ctrl_c_stops_everything(tmp_path: Path):
+    """The demo starts the sandbox and the controller, loads the sample directory, places its
+    sample call (recorded in the database), and on Ctrl-C stops the controller and the sandbox
+    it started: no Asterisk left, nothing mounted."""
+    cfg = sandbox_config(tmp_path / "state", sandbox_ports(2))
+    site = _site_file(cfg, tmp_path / "site.toml")
+    log = tmp_path / "demo.log"
+    with open(log, "wb") as out:
+        # As from a terminal: its own process group, Ctrl-C not ignored (a pytest-xdist worker
+        # ignores SIGINT, and a child would inherit that).
+        demo = subprocess.Popen([sys.executable, "-m", "hotline", "--config", str(site), "demo",
+                                 "--calls", "1"], stdout=out, stderr=subprocess.STDOUT,
+                                start_new_session=True,
+                                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    sandbox = Sandbox(cfg)
+    try:
+        deadline = time.monotonic() + 120
+        while READY not in log.read_text(errors="replace"):
+            assert demo.poll() is None, log.read_text(errors="replace")
+            assert time.monotonic() < deadline, log.read_text(errors="replace")
+            time.sleep(0.5)
+        shown = log.read_text(errors="replace")
+        assert "console: http://127.0.0.1:" in shown and "sample directory loaded" in shown
+        engine = create_engine(cfg.database_url)
+        try:
+            with engine.connect() as c:
+                assert c.scalar(select(Call.id).where(Call.caller_number == "13800138000"))
+                assert c.scalar(select(MunicipalHotline.id).limit(1))
+        finally:
+            engine.dispose()
+        os.killpg(demo.pid, signal.SIGINT)
+        try:
+            status = demo.wait(timeout=45)
+        except subprocess.TimeoutExpired:
+            status = None
+        assert status == 0, "after Ctrl-C:\n" + log.read_text(errors="replace")[-3000:]
+    finally:
+        if demo.poll() is None:
+            os.killpg(demo.pid, signal.SIGKILL)
+            demo.wait()
+        leftover = [s.name for s in sandbox.status().values() if s.running]
+        mounts = sandbox.mounts()
+        if leftover or mounts:
+            sandbox.stop(log=lambda *_: None)
+    assert (leftover, mounts) == ([], [])
 
 
 def _left_running(folder: Path) -> list[str]:
@@ -69,16 +112,20 @@ def _read_until(proc: subprocess.Popen, text: str, timeout: float) -> str:
     raise AssertionError(f"the demo never printed {text!r}:\n" + "".join(seen[-30:]))
 
 
+@pytest.mark.pbx
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
 def test_demo_stops_everything_when_its_pipe_reader_is_gone(tmp_path, signum):
     """With its output piped to a reader that dies first, Ctrl-C (or SIGTERM) still stops the
     controller's thread pools and both Asterisk instances, and the process exits."""
     state_dir = tmp_path / "demo"
     state_dir.mkdir()
-    cfg, path = _demo_config(state_dir)
+    cfg = sandbox_config(state_dir, sandbox_ports(2))
+    path = _site_file(cfg, tmp_path / "site.toml")
+    # As from a terminal: Ctrl-C not ignored (a pytest-xdist worker ignores SIGINT).
     proc = subprocess.Popen([sys.executable, "-m", "hotline", "--config", str(path), "demo",
                              "--calls", "1"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            start_new_session=True)
+                            start_new_session=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         _read_until(proc, "console: http://", timeout=180)
         proc.stdout.close()  # the reader (tee) is gone: every later write is a broken pipe

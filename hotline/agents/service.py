@@ -21,6 +21,7 @@ from twisted.logger import Logger
 
 from db.models import Agent, AgentSession, AgentStateChange
 from hotline.ami.actions import AMIError
+from hotline.naming import agent_interface
 
 if TYPE_CHECKING:
     from db.session import Database
@@ -50,8 +51,9 @@ class AgentStatus:
 
 
 def interface_of(code: str) -> str:
-    """The queue member interface of agent ``code``'s softphone endpoint."""
-    return f"PJSIP/agent-{code}"
+    """The queue member interface of agent ``code``'s softphone endpoint
+    (L{hotline.naming.agent_interface})."""
+    return agent_interface(code)
 
 
 def member_name_of(code: str) -> str:

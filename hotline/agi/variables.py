@@ -34,6 +34,15 @@ __all__ = [
     "HOTLINE_CALLBACK_FILED",
     "HOTLINE_ROLE",
     "HOTLINE_SURVEY_SCORE",
+    "HOTLINE_BRIDGE_REC",
+    "HOTLINE_ROOM_REC",
+    "HOTLINE_CITIZEN_CHANNEL",
+    "HOTLINE_BRIDGE_NUMBER",
+    "HOTLINE_CALLBACK_KEY",
+    "HOTLINE_TICKET_NUMBER",
+    "HOTLINE_CITIZEN",
+    "HOTLINE_TRUNK",
+    "HOTLINE_SURVEY_KEY",
     "QUEUE_PRIO",
     "AGISTATUS",
 ]
@@ -92,6 +101,25 @@ HOTLINE_CALLBACK_FILED: Final = "HOTLINE_CALLBACK_FILED"
 HOTLINE_ROLE: Final = "HOTLINE_ROLE"
 #: The digit a citizen pressed in the satisfaction survey.
 HOTLINE_SURVEY_SCORE: Final = "HOTLINE_SURVEY_SCORE"
+
+#: Path stem of a bridge department leg's own-voice recording (C{<stem>-department.wav}).
+HOTLINE_BRIDGE_REC: Final = "HOTLINE_BRIDGE_REC"
+#: Path of a bridge room's mixed recording (C{<room>-room.wav}).
+HOTLINE_ROOM_REC: Final = "HOTLINE_ROOM_REC"
+#: On a bridge's agent and department legs: the citizen's channel (their hangup handlers).
+HOTLINE_CITIZEN_CHANNEL: Final = "HOTLINE_CITIZEN_CHANNEL"
+#: On a bridge's department leg: the number dialled.
+HOTLINE_BRIDGE_NUMBER: Final = "HOTLINE_BRIDGE_NUMBER"
+#: On a callback's agent leg: the attempt key (L{hotline.naming.attempt_key}).
+HOTLINE_CALLBACK_KEY: Final = "HOTLINE_CALLBACK_KEY"
+#: On callback and survey legs: the ticket's number, said to the agent.
+HOTLINE_TICKET_NUMBER: Final = "HOTLINE_TICKET_NUMBER"
+#: On a callback's agent leg: the citizen's number the dialplan dials once the agent answers.
+HOTLINE_CITIZEN: Final = "HOTLINE_CITIZEN"
+#: On a callback's agent leg: the trunk the citizen is dialled over.
+HOTLINE_TRUNK: Final = "HOTLINE_TRUNK"
+#: On a survey leg: the attempt key (L{hotline.naming.survey_key}).
+HOTLINE_SURVEY_KEY: Final = "HOTLINE_SURVEY_KEY"
 
 #: Asterisk's own: the caller's priority in C{Queue()}.
 QUEUE_PRIO: Final = "QUEUE_PRIO"

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.bridge.test_records -*-
+# -*- test-case-name: tests.bridge.test_integration -*-
 """The bridge's rows: the room on the call, who joined and left when, and the ticket's event.
 
 Every function takes a session (the caller owns the transaction). A bridge is written on the

@@ -1,24 +1,15 @@
-# -*- test-case-name: tests.bridge.test_service -*-
+# -*- test-case-name: tests.bridge.test_integration -*-
 """A bridge room's live state: its name, its parties' channels, and the department's legs."""
 
 from __future__ import annotations
 
-import secrets
 from dataclasses import dataclass, field
 
 from twisted.internet.defer import Deferred
 
+from hotline.naming import room_name
+
 __all__ = ["Room", "DepartmentLeg", "room_name"]
-
-
-def room_name(call_id: int) -> str:
-    """A room name no other call (on any controller) will pick: the call's row id and a random
-    part; ``hb`` first, as the dialplan's ``_hb.`` pattern expects.
-
-    >>> room_name(12).startswith("hb12-")
-    True
-    """
-    return f"hb{call_id}-{secrets.token_hex(4)}"
 
 
 @dataclass

@@ -3,9 +3,10 @@
 
 ``bridge(call_id, entry)`` sends one AMI ``Redirect`` (``ExtraChannel``) moving the citizen and
 the agent into the room's dialplan contexts (dialplan/bridge.conf.j2), then ``Originate``s the
-entry's number over the trunk into the same room. From then on the room is followed from AMI
-events (``Newstate``, ``OriginateResponse``, ``ConfbridgeJoin``/``Leave``/``End``, ``Hangup``)
-and every step is written: the ``Bridge`` row, one ``BridgeParticipant`` per party and number
+entry's number over the trunk into the same room. From then on the room is followed from the
+live call tracker's domain events (``LegRinging``/``LegAnswered``, ``OriginateResult``,
+``RoomChanged``, ``LegEnded``, ``RecordingStarted``; no AMI subscription of its own), each change
+is published as ``RoomUpdated`` on the same bus, and every step is written: the ``Bridge`` row, one ``BridgeParticipant`` per party and number
 dialled, and a ``TicketEvent`` on the call's ticket.
 
 What the PBX does by itself (so it holds without the controller): the citizen is the room's
@@ -29,8 +30,10 @@ from twisted.internet import defer, threads
 from twisted.logger import Logger
 
 from db.models import Call, MunicipalHotline
+from hotline.agi import variables as v
 from hotline.ami.actions import AMIError
 from hotline.bridge import records
+from hotline.bridge.events import RoomUpdated
 from hotline.bridge.outcomes import (
     ANSWERED,
     FAILURES,
@@ -41,12 +44,22 @@ from hotline.bridge.outcomes import (
     NotBridgeable,
     outcome_of,
 )
-from hotline.bridge.rooms import DepartmentLeg, Room, room_name
+from hotline.bridge.rooms import DepartmentLeg, Room
+from hotline.bus import EventBus
+from hotline.calls.events import (
+    LegAnswered,
+    LegEnded,
+    LegRinging,
+    OriginateResult,
+    RecordingStarted,
+    RoomChange,
+    RoomChanged,
+)
+from hotline.naming import agent_code, room_name
 
 if TYPE_CHECKING:
     from db.session import Database
     from hotline.ami.client import AMIClient
-    from hotline.ami.message import Message
     from hotline.calls.tracker import CallTracker
     from hotline.config import Config
 
@@ -96,12 +109,14 @@ class BridgeService:
     """Makes and follows three-way bridges over one AMI link and one database."""
 
     def __init__(self, *, config: Config, ami: AMIClient, db: Database, reactor: Any,
-                 tracker: CallTracker | None = None,
+                 tracker: CallTracker | None = None, bus: EventBus | None = None,
                  host_path: Callable[[str], str] = lambda p: p,
                  now: Callable[[], dt.datetime] | None = None) -> None:
         """
         @param tracker: the controller's live call view (finds citizen and agent channels);
             None: they are looked up over AMI (the command line does that).
+        @param bus: where the tracker publishes (default: the tracker's bus, else a new one;
+            without a tracker publishing on it, the command line's rooms are not followed).
         @param host_path: recording paths as Asterisk names them → as this host reads them.
         """
         cfg = config["bridge"]
@@ -109,6 +124,7 @@ class BridgeService:
         self.db = db
         self.reactor = reactor
         self.tracker = tracker
+        self.bus = bus if bus is not None else tracker.bus if tracker is not None else EventBus()
         self.host_path = host_path
         self.now = now or (lambda: dt.datetime.now(dt.UTC))
         self.trunk = str(cfg["trunk"])
@@ -127,18 +143,16 @@ class BridgeService:
     # -- life ---------------------------------------------------------------------------------
 
     def subscribe(self) -> None:
-        """The AMI events this service reads, in one place."""
-        table = {
-            "Newstate": self._newstate,
-            "OriginateResponse": self._originate_response,
-            "VarSet": self._varset,
-            "ConfbridgeJoin": self._join,
-            "ConfbridgeLeave": self._leave,
-            "ConfbridgeEnd": self._end,
-            "Hangup": self._hangup,
-        }
+        """The domain events this service reads, in one place."""
         if not self._subs:
-            self._subs = [self.ami.subscribe(name, fn) for name, fn in table.items()]
+            self._subs = self.bus.subscribe_all({
+                LegRinging: self._ringing,
+                LegAnswered: self._answered,
+                OriginateResult: self._originate_response,
+                RecordingStarted: self._recording,
+                RoomChanged: self._room_changed,
+                LegEnded: self._hangup,
+            })
 
     async def start(self) -> None:
         """Start following rooms (subscriptions are idempotent)."""
@@ -147,7 +161,7 @@ class BridgeService:
     async def stop(self) -> None:
         """Stop following rooms; the PBX keeps them going on its own."""
         for sub in self._subs:
-            sub.unsubscribe()
+            sub.cancel()
         self._subs = []
         for timer in self._timers:
             if timer.active():
@@ -218,8 +232,9 @@ class BridgeService:
                   name=target.name, number=leg.number)
         # The hangup handler of the agent's leg needs the citizen's channel (dialplan).
         self._fire(self.ami.action("Setvar", Channel=room.agent_channel,
-                                   Variable="HOTLINE_CITIZEN_CHANNEL",
+                                   Variable=v.HOTLINE_CITIZEN_CHANNEL,
                                    Value=room.citizen_channel), room, "Setvar")
+        self._updated(room)
         return BridgeAttempt(room=room, leg=leg)
 
     async def try_fallback(self, call_id: int | str) -> DepartmentLeg:
@@ -237,7 +252,9 @@ class BridgeService:
         if not left:
             raise NotBridgeable(f"{room.entry_name} has no other number to try",
                                 {"room": room.name})
-        return self._dial(room, left[0])
+        leg = self._dial(room, left[0])
+        self._updated(room)
+        return leg
 
     async def leave(self, call_id: int | str) -> None:
         """The agent leaves; citizen and department go on. Refused until the department joined."""
@@ -260,6 +277,7 @@ class BridgeService:
             raise NoRoom("no department leg to drop", {"room": room.name})
         leg.dropped = True
         await self.ami.action("Hangup", Channel=leg.channel or leg.uniqueid, Cause="16")
+        self._updated(room)
 
     def call_finalised(self, call_id: int) -> defer.Deferred[int]:
         """The finaliser's listener: a call's ticket exists now; write its bridges on it."""
@@ -275,50 +293,52 @@ class BridgeService:
             "Originate", Channel=f"PJSIP/{number}@{self.trunk}", Context=_CTX_DEPARTMENT,
             Exten=room.name, Priority="1", Timeout=str(int(self.ring_timeout_s * 1000)),
             CallerID=f"<{self.caller_id}>", Async="true", ChannelId=leg.uniqueid,
-            Variable=[f"HOTLINE_CITIZEN_CHANNEL={room.citizen_channel}",
-                      f"HOTLINE_BRIDGE_NUMBER={number}", f"HOTLINE_CALL_ID={room.call_id}"]),
+            Variable=[f"{v.HOTLINE_CITIZEN_CHANNEL}={room.citizen_channel}",
+                      f"{v.HOTLINE_BRIDGE_NUMBER}={number}",
+                      f"{v.HOTLINE_CALL_ID}={room.call_id}"]),
             room, "Originate", on_error=lambda: self._leg_settled(room, leg))
         self._write(room, self._department_row, room, leg)
         return leg
 
-    def _newstate(self, m: Message) -> None:
-        found = self._legs.get(m.get("Uniqueid") or "")
+    def _ringing(self, e: LegRinging) -> None:
+        found = self._legs.get(e.uniqueid)
         if found is None:
             return
         room, leg = found
-        leg.channel = m.get("Channel") or leg.channel
-        state = m.get("ChannelState")
-        if state == "5" and not leg.rang:
+        leg.channel = e.channel or leg.channel
+        if not leg.rang:
             leg.rang = True
             leg.ringing.callback(self.reactor.seconds())
             _log.info("bridge {room}: {number} rings", room=room.name, number=leg.number)
-        elif state == "6":
-            leg.answered = True
+            self._updated(room)
 
-    def _originate_response(self, m: Message) -> None:
-        found = self._legs.get(m.get("Uniqueid") or "")
-        if found is None:
+    def _answered(self, e: LegAnswered) -> None:
+        found = self._legs.get(e.uniqueid)
+        if found is not None:
+            found[1].channel = e.channel or found[1].channel
+            found[1].answered = True
+
+    def _originate_response(self, e: OriginateResult) -> None:
+        found = self._legs.get(e.uniqueid)
+        if found is None or e.success:
             return
         room, leg = found
-        if (m.get("Response") or "").lower() == "success":
-            return
-        try:
-            leg.reason = int(m.get("Reason") or 0)
-        except ValueError:
-            leg.reason = 0
+        leg.reason = e.reason or 0
         self._later(_SETTLE_S, self._leg_settled, room, leg)
 
-    def _varset(self, m: Message) -> None:
-        variable = m.get("Variable")
-        if variable == "HOTLINE_BRIDGE_REC":
-            found = self._legs.get(m.get("Uniqueid") or "")
+    def _recording(self, e: RecordingStarted) -> None:
+        if e.what == "department":
+            found = self._legs.get(e.uniqueid)
             if found is not None:
-                found[1].recording = m.get("Value")
-        elif variable == "HOTLINE_ROOM_REC":
-            value = m.get("Value") or ""
-            room = self._rooms.get(os.path.basename(value).rsplit("-room.wav", 1)[0])
+                found[1].recording = e.path
+        else:
+            room = self._rooms.get(os.path.basename(e.path).rsplit("-room.wav", 1)[0])
             if room is not None and not room.recording:
-                room.recording = value
+                room.recording = e.path
+
+    def _updated(self, room: Room) -> None:
+        """Tell the bus the room looks different now (the console's panel follows it)."""
+        self.bus.publish(RoomUpdated(room))
 
     def _leg_settled(self, room: Room, leg: DepartmentLeg) -> None:
         """A leg that will never join the room: name why, tell the room, try the next number."""
@@ -339,6 +359,7 @@ class BridgeService:
         finally:
             # Last: whoever awaits it sees the fallback already dialled.
             leg.done.callback(leg.outcome)
+            self._updated(room)
 
     def _after_failure(self, room: Room, leg: DepartmentLeg) -> None:
         assert leg.outcome is not None
@@ -366,11 +387,19 @@ class BridgeService:
             return "department"
         return None
 
-    def _join(self, m: Message) -> None:
-        room = self._rooms.get(m.get("Conference") or "")
-        uid, channel = m.get("Uniqueid") or "", m.get("Channel") or ""
+    def _room_changed(self, e: RoomChanged) -> None:
+        room = self._rooms.get(e.room)
         if room is None:
             return
+        if e.change is RoomChange.JOINED:
+            self._join(room, e.uniqueid, e.channel)
+        elif e.change is RoomChange.LEFT:
+            self._leave(room, e.uniqueid)
+        else:
+            self._finish(room)
+        self._updated(room)
+
+    def _join(self, room: Room, uid: str, channel: str) -> None:
         role = self._role(room, uid, channel)
         if role is None:
             return
@@ -394,11 +423,7 @@ class BridgeService:
                 s, room.participant_ids[role], at, channel))
         _log.info("bridge {room}: {role} joined", room=room.name, role=role)
 
-    def _leave(self, m: Message) -> None:
-        room = self._rooms.get(m.get("Conference") or "")
-        if room is None:
-            return
-        uid = m.get("Uniqueid") or ""
+    def _leave(self, room: Room, uid: str) -> None:
         role = room.members.pop(uid, None)
         if role is None:
             return
@@ -420,22 +445,15 @@ class BridgeService:
                                                Cause="16"), room, "Hangup")
         _log.info("bridge {room}: {role} left", room=room.name, role=role)
 
-    def _end(self, m: Message) -> None:
-        room = self._rooms.get(m.get("Conference") or "")
-        if room is not None:
-            self._finish(room)
-
-    def _hangup(self, m: Message) -> None:
-        uid = m.get("Uniqueid") or ""
+    def _hangup(self, e: LegEnded) -> None:
+        uid = e.uniqueid
         found = self._legs.get(uid)
         if found is not None:
             room, leg = found
-            try:
-                leg.cause = int(m.get("Cause") or 0) or None
-            except ValueError:
-                leg.cause = None
+            leg.cause = e.cause or None
             if not leg.joined:
                 self._later(_SETTLE_S, self._leg_settled, room, leg)
+            self._updated(room)
             return
         room = self._by_call_uid(uid)
         if room is not None:
@@ -446,6 +464,7 @@ class BridgeService:
                                                Cause="16"), room, "Hangup")
             # A room the citizen never reached sends no ConfbridgeEnd: end it anyway.
             self._later(2.0, self._finish, room)
+            self._updated(room)
 
     def _by_call_uid(self, uid: str) -> Room | None:
         for room in self._rooms.values():
@@ -481,6 +500,7 @@ class BridgeService:
         def forget(_: Any) -> None:
             self._forget(room)
             room.ended_d.callback(None)
+            self._updated(room)
         chain.addBoth(forget)
 
     def _forget(self, room: Room) -> None:
@@ -636,9 +656,7 @@ def _gone(leg: DepartmentLeg) -> bool:
 
 
 def _agent_code(interface: str | None, name: str | None) -> str | None:
-    from hotline.calls.finaliser import agent_code
-
-    return agent_code(name, interface)
+    return agent_code(interface, name)
 
 
 def _stat_files(room: Room, host_path: Callable[[str], str]) -> list[tuple[str, int]]:

@@ -1,5 +1,6 @@
-# -*- test-case-name: tests.calls.test_finaliser -*-
-"""Finalise each inbound call's row from AMI events: answered by whom, how long, which files."""
+# -*- test-case-name: tests.test_controller -*-
+"""Finalise each inbound call's row from the calls' domain events: answered by whom, how long,
+which files. The tracker (L{hotline.calls.tracker}) reads AMI; this module reads its events."""
 
 from __future__ import annotations
 
@@ -9,16 +10,24 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from twisted.internet import defer, threads
+from twisted.internet import threads
 from twisted.internet.task import deferLater
 from twisted.logger import Logger
 
-from hotline.ami.message import Message
-from hotline.calls.journal import RecordingFile, finalise_call, mark_answered
+from hotline import naming
+from hotline.calls.events import (
+    CallAnswered,
+    CallArrived,
+    CallEnded,
+    CallFinalised,
+    CallQueued,
+    CallRecording,
+)
+from hotline.calls.journal import RecordingFile, finalise_call
 
 if TYPE_CHECKING:
     from db.session import Database
-    from hotline.ami.client import AMIClient
+    from hotline.bus import EventBus
 
 __all__ = ["CallFinaliser", "RECORDING_SUFFIXES", "recording_files", "agent_code"]
 
@@ -29,22 +38,15 @@ RECORDING_SUFFIXES: dict[str, str] = {"citizen": "-citizen.wav", "agent": "-agen
 _log = Logger(namespace="hotline.calls.finaliser")
 
 
-def _utc(ts: str | None, fallback: dt.datetime) -> dt.datetime:
-    """AMI's Timestamp header (epoch seconds, timestampevents=yes) as an aware UTC time."""
-    try:
-        return dt.datetime.fromtimestamp(float(ts), dt.UTC) if ts else fallback
-    except ValueError:
-        return fallback
+def _utc(epoch: float) -> dt.datetime:
+    """An event's time (epoch seconds) as an aware UTC time."""
+    return dt.datetime.fromtimestamp(epoch, dt.UTC)
 
 
 def agent_code(member: str | None, interface: str | None) -> str | None:
-    """``PJSIP/agent-1001`` → ``1001``; the member name (``agent 1001``) is the fallback."""
-    for text in (interface, member):
-        if text and "agent-" in text:
-            return text.rsplit("agent-", 1)[1]
-    if member and member.startswith("agent ") and member[6:].strip().isdigit():
-        return member[6:].strip()
-    return None
+    """``PJSIP/agent-1001`` → ``1001``; the member name (``agent 1001``) is the fallback
+    (L{hotline.naming.agent_code}, kept under this name for its callers)."""
+    return naming.agent_code(interface, member)
 
 
 @dataclass
@@ -70,17 +72,16 @@ class CallFinaliser:
     write is logged with the call's uniqueid and never stops the event flow.
     """
 
-    def __init__(self, *, ami: AMIClient, db: Database,
+    def __init__(self, *, bus: EventBus, db: Database,
                  host_path: Callable[[str], str] = lambda p: p,
                  now: Callable[[], dt.datetime] | None = None, settle_s: float = 1.0) -> None:
-        self.ami = ami
+        self.bus = bus
         self.settle_s = settle_s
         self.db = db
         self.host_path = host_path
         self.now = now or (lambda: dt.datetime.now(dt.UTC))
         self._open: dict[str, _Open] = {}
         self._subs: list[Any] = []
-        self._listeners: list[Callable[[int], Any]] = []
         #: Calls hung up whose row is being written (between Hangup and commit).
         self._finishing: set[str] = set()
 
@@ -94,81 +95,64 @@ class CallFinaliser:
         Follow-up work (transcription, ticket notes) hangs off this instead of off AMI events,
         so it only ever sees a call whose row and recordings are in the database. The listener
         may return a Deferred or a coroutine; its failure is logged and harms nothing else.
-        Returns a function that removes the listener.
+        Returns a function that removes the listener. (A subscription to L{CallFinalised} on
+        the bus, which is what this finaliser publishes.)
         """
-        self._listeners.append(listener)
-        return lambda: self._listeners.remove(listener) if listener in self._listeners else None
+        return self.bus.subscribe(CallFinalised, lambda e: listener(e.call_id)).cancel
 
     def _notify(self, call_id: int, uniqueid: str) -> None:
-        for listener in list(self._listeners):
-            d = defer.maybeDeferred(listener, call_id)
-            d.addCallback(lambda r: defer.ensureDeferred(r) if hasattr(r, "__await__") else r)
-            d.addErrback(lambda f, ln=listener: _log.failure(
-                "listener {listener!r} failed for call {uniqueid}", f, listener=ln,
-                uniqueid=uniqueid))
+        self.bus.publish(CallFinalised(call_id, uniqueid))
 
     def subscribe(self) -> None:
-        """The events this component reads, in one place."""
-        table = {
-            "Newexten": self._newexten,
-            "VarSet": self._varset,
-            "QueueCallerJoin": self._joined,
-            "AgentConnect": self._connected,
-            "AgentComplete": self._completed,
-            "Hangup": self._hangup,
-        }
-        self._subs = [self.ami.subscribe(name, handler) for name, handler in table.items()]
+        """The domain events this component reads, in one place."""
+        if not self._subs:
+            self._subs = self.bus.subscribe_all({
+                CallArrived: self._arrived,
+                CallRecording: self._recording,
+                CallQueued: self._joined,
+                CallAnswered: self._connected,
+                CallEnded: self._hangup,
+            })
 
     def unsubscribe(self) -> None:
         for sub in self._subs:
-            sub.unsubscribe()
+            sub.cancel()
         self._subs = []
 
-    def _newexten(self, m: Message) -> None:
-        uid = m.get("Uniqueid")
-        if m.get("Context") == "inbound" and uid and uid not in self._open:
-            self._open[uid] = _Open(uniqueid=uid, linkedid=m.get("Linkedid") or uid,
-                                    caller=m.get("CallerIDNum") or "",
-                                    started_at=_utc(m.get("Timestamp"), self.now()))
+    def _arrived(self, e: CallArrived) -> None:
+        if e.uniqueid not in self._open:
+            self._open[e.uniqueid] = _Open(uniqueid=e.uniqueid, linkedid=e.linkedid,
+                                           caller=e.caller, started_at=_utc(e.at))
 
-    def _varset(self, m: Message) -> None:
-        call = self._open.get(m.get("Uniqueid") or "")
-        if call is not None and m.get("Variable") == "HOTLINE_RECORDING":
-            call.recording = m.get("Value")
-
-    def _joined(self, m: Message) -> None:
-        call = self._open.get(m.get("Uniqueid") or "")
+    def _recording(self, e: CallRecording) -> None:
+        call = self._open.get(e.uniqueid)
         if call is not None:
-            call.joined_at = _utc(m.get("Timestamp"), self.now())
+            call.recording = e.path
 
-    def _connected(self, m: Message) -> None:
-        call = self._open.get(m.get("Uniqueid") or "")
+    def _joined(self, e: CallQueued) -> None:
+        call = self._open.get(e.uniqueid)
+        if call is not None:
+            call.joined_at = _utc(e.at)
+
+    def _connected(self, e: CallAnswered) -> None:
+        call = self._open.get(e.uniqueid)
         if call is None:
             return
-        call.answered_at = _utc(m.get("Timestamp"), self.now())
-        call.wait_s = float(m.get("HoldTime") or 0)
-        call.agent_code = agent_code(m.get("MemberName"), m.get("Interface"))
-        d = self.db.run(mark_answered, uniqueid=call.uniqueid, answered_at=call.answered_at,
-                        queue_wait_s=call.wait_s, agent_code=call.agent_code)
-        d.addErrback(lambda f: _log.failure("cannot mark call {uniqueid} answered", f,
-                                            uniqueid=call.uniqueid))
+        call.answered_at = _utc(e.at)
+        call.wait_s = float(e.hold_time or 0)
+        call.agent_code = e.agent_code
+        # Not written now: the answer is part of the call's one unit of work at hangup. The
+        # console's pop and the bridge read the live view, not the row, while the call is up.
 
-    def _completed(self, m: Message) -> None:
-        call = self._open.get(m.get("Uniqueid") or "")
-        if call is not None:
-            reason = (m.get("Reason") or "").lower()
-            call.hungup_by = {"caller": "citizen", "agent": "agent"}.get(reason, reason or None)
-
-    def _hangup(self, m: Message) -> None:
-        call = self._open.pop(m.get("Uniqueid") or "", None)
+    def _hangup(self, e: CallEnded) -> None:
+        call = self._open.pop(e.uniqueid, None)
         if call is None:
             return
-        ended = _utc(m.get("Timestamp"), self.now())
+        reason = (e.complete_reason or "").lower()
+        call.hungup_by = {"caller": "citizen", "agent": "agent"}.get(reason, reason or None)
+        ended = _utc(e.at)
         talk = (ended - call.answered_at).total_seconds() if call.answered_at else None
-        try:
-            cause = int(m.get("Cause") or 0) or None
-        except ValueError:
-            cause = None
+        cause = e.cause or None
         hungup_by = call.hungup_by or ("citizen" if call.answered_at is None else None)
         self._finishing.add(call.uniqueid)
         # MixMonitor closes its files just after the channel goes: give it a moment to finish.

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.calls.test_journal -*-
+# -*- test-case-name: tests.test_controller -*-
 """The call's row in the database: opened by the inbound script, finalised after hangup.
 
 Every function takes a session (the caller owns the transaction) and is idempotent on the

@@ -118,6 +118,7 @@ class CallReconciler:
         self.settle_s = settle_s
         self.clock = clock or db.reactor.seconds
         self._loop: LoopingCall | None = None
+        self._settling: Any = None  # the sweep due once skipped summaries settle
         self._sweeping = False
         self.recorded = 0  # calls this reconciler wrote that the finaliser had not
 
@@ -131,6 +132,9 @@ class CallReconciler:
         if self._loop is not None and self._loop.running:
             self._loop.stop()
         self._loop = None
+        if self._settling is not None and self._settling.active():
+            self._settling.cancel()
+        self._settling = None
 
     def _after_login(self) -> None:
         # Not awaited: the sweep needs AMI ready and the hooks run before it is.
@@ -163,6 +167,7 @@ class CallReconciler:
                    if m.get("Event") == "DBGetTreeResponse"]
         settled = 0
         now = self.clock()
+        unsettled: list[float] = []
         for entry in entries:
             key = (entry.get("Key") or "").rsplit("/", 1)[-1]
             value = entry.get("Val") or ""
@@ -175,7 +180,10 @@ class CallReconciler:
                            family=FAMILY, key=key, error=e)
                 continue
             if summary.ended_at.timestamp() > now - self.settle_s:
-                continue  # MixMonitor may still be closing its files: next sweep
+                # MixMonitor may still be closing its files: sweep again once they are, not
+                # a whole interval later.
+                unsettled.append(summary.ended_at.timestamp() + self.settle_s - now)
+                continue
             recordings = await threads.deferToThreadPool(
                 self.db.reactor, self.db.pool, recording_files, summary.recording,
                 self.host_path)
@@ -186,6 +194,9 @@ class CallReconciler:
                           "not see it)", uniqueid=key)
             await self.ami.action("DBDel", Family=FAMILY, Key=key)
             settled += 1
+        if unsettled and self._loop is not None and (
+                self._settling is None or not self._settling.active()):
+            self._settling = self.db.reactor.callLater(max(unsettled) + 0.1, self._tick)
         return settled
 
 

@@ -39,6 +39,15 @@ class CallService:
                                   c.since))
         return [call_to_dict(c) for c in calls]
 
+    def legs(self) -> list[dict[str, Any]]:
+        """Every live channel with its kind (inbound, agent, callback, survey, department,
+        other), state and bridge room, oldest first."""
+        legs = sorted(self._tracker.legs.values(), key=lambda leg: (leg.started, leg.uniqueid))
+        return [{"uniqueid": leg.uniqueid, "linkedid": leg.linkedid, "kind": leg.kind.value,
+                 "channel": leg.name, "state": _CHANNEL_STATES.get(leg.state or 0, "?"),
+                 "caller": leg.caller, "room": leg.room, "started": leg.started}
+                for leg in legs]
+
     def agents(self) -> list[dict[str, Any]]:
         """Every agent in the view, by interface."""
         return [agent_to_dict(a) for _, a in sorted(self._tracker.agents.items())]
@@ -73,6 +82,11 @@ class CallService:
             "since": tracker.started,
             "now": now,
         }
+
+
+#: Asterisk's channel states (C{ChannelState}), as the legs' table shows them.
+_CHANNEL_STATES = {0: "down", 1: "reserved", 2: "offhook", 3: "dialing", 4: "ring",
+                   5: "ringing", 6: "up", 7: "busy", 8: "dialing offhook", 9: "pre-ring"}
 
 
 def _queued_since(call: Any) -> float:

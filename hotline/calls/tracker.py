@@ -1,6 +1,11 @@
 # -*- test-case-name: tests.calls.test_tracker -*-
 """Live call state from AMI events: who waits, rings and talks, with which agent, since when.
 
+The tracker is the controller's only reader of AMI for calls: it keeps every live leg (inbound,
+agent, callback, survey, bridge department legs), the agents and the bridge rooms' members, and
+publishes what happens as typed domain events (L{hotline.calls.events}) on one
+L{hotline.bus.EventBus}. Nobody else subscribes to C{Hangup} for a call's sake.
+
 L{CallTracker.subscribe} lists every event it consumes and the method handling it, in one place.
 After every AMI login the tracker rebuilds its view from C{CoreShowChannels} and C{QueueStatus}
 (L{CallTracker.resync}), so the view survives a reconnect; calls that vanished meanwhile are
@@ -16,6 +21,10 @@ from typing import TYPE_CHECKING, Any
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.logger import Logger
 
+from hotline.agi import variables as v
+from hotline.bus import EventBus
+from hotline.calls import events as ev
+from hotline.calls.events import LegKind, RoomChange
 from hotline.calls.model import (
     Agent,
     AgentState,
@@ -26,26 +35,37 @@ from hotline.calls.model import (
     call_to_dict,
 )
 from hotline.calls.notifier import CallNotifier
+from hotline.naming import agent_code, is_room, is_room_leg, parse_attempt_key
 
 if TYPE_CHECKING:
     from hotline.ami.client import AMIClient
     from hotline.ami.message import Message
 
-__all__ = ["CallTracker", "CALL_VARIABLES"]
+__all__ = ["CallTracker", "CALL_VARIABLES", "Leg"]
 
 #: Channel variables the dialplan sets from the inbound lookup (and their C{__} inherited copies).
-HOTLINE_CALL_ID = "HOTLINE_CALL_ID"
-HOTLINE_REPEAT_CALLER = "HOTLINE_REPEAT_CALLER"
-HOTLINE_OPEN_TICKETS = "HOTLINE_OPEN_TICKETS"
+HOTLINE_CALL_ID = v.HOTLINE_CALL_ID
+HOTLINE_REPEAT_CALLER = v.HOTLINE_REPEAT_CALLER
+HOTLINE_OPEN_TICKETS = v.HOTLINE_OPEN_TICKETS
 CALL_VARIABLES = (HOTLINE_CALL_ID, HOTLINE_REPEAT_CALLER, HOTLINE_OPEN_TICKETS)
+#: Recording variables: the call's files (finaliser), a department leg's and a room's (bridge).
+_RECORDING_VARIABLES = frozenset({v.HOTLINE_RECORDING, v.HOTLINE_BRIDGE_REC, v.HOTLINE_ROOM_REC})
+_WATCHED_VARIABLES = frozenset(CALL_VARIABLES) | _RECORDING_VARIABLES
+#: The context a citizen's call enters first (dialplan/inbound.conf.j2).
+INBOUND_CONTEXT = "inbound"
 
 #: What the live view says about a call that ended while the AMI link was down.
 UNKNOWN_CAUSE = "unknown (ended while the AMI link was down)"
 
 
 @dataclass
-class _Channel:
-    """What we know of one Asterisk channel (citizen, agent leg, or anything else)."""
+class Leg:
+    """What we know of one live Asterisk channel (citizen, agent, callback, survey, department
+    leg, or anything else: C{kind}).
+
+    @ivar complete_reason: the queue's C{AgentComplete} reason for an inbound call, if seen.
+    @ivar room: the bridge room the channel is in, if any.
+    """
 
     uniqueid: str
     name: str
@@ -57,6 +77,23 @@ class _Channel:
     application_data: str | None = None
     bridge: str | None = None
     started: float = 0.0
+    kind: LegKind = LegKind.OTHER
+    complete_reason: str | None = None
+    room: str | None = None
+    arrived: bool = False
+
+
+
+def _kind_of(uniqueid: str, name: str, context: str | None) -> LegKind:
+    """A new channel's kind from its uniqueid (our ChannelIds), name and first context."""
+    if is_room_leg(uniqueid):
+        return LegKind.DEPARTMENT
+    key = parse_attempt_key(uniqueid)
+    if key is not None:
+        return LegKind.CALLBACK if key.kind == "cb" else LegKind.SURVEY
+    if context == INBOUND_CONTEXT:
+        return LegKind.INBOUND
+    return LegKind.OTHER
 
 
 class CallTracker:
@@ -79,26 +116,32 @@ class CallTracker:
         queue_name: str | None = None,
         linger: float = 5.0,
         notifier: CallNotifier | None = None,
+        bus: EventBus | None = None,
     ) -> None:
         """
         @param ami: the AMI client whose events we consume and whose resync hooks we join.
         @param clock: provides C{seconds()} for timestamps and C{callLater} for the linger.
         @param queue_name: only this queue's callers and members; None: every queue.
         @param linger: seconds an ended call or a logged-out agent stays in the live view.
-        @param notifier: where changes are pushed; default a new L{CallNotifier}.
+        @param notifier: where view changes are pushed; default a new L{CallNotifier} on C{bus}.
+        @param bus: where every domain event is published (the notifier's bus when a notifier
+            is given; else a new bus).
         """
         self._ami = ami
         self.clock = clock
         self.queue_name = queue_name
         self.linger = linger
-        self.notifier = notifier if notifier is not None else CallNotifier()
+        self.notifier = notifier if notifier is not None else CallNotifier(bus)
+        self.bus = self.notifier.bus
         self.started = clock.seconds()
         #: Calls answered by an agent and abandoned in the queue since the tracker started.
         self.answered = 0
         self.abandoned = 0
         self._calls: dict[str, Call] = {}
         self._agents: dict[str, Agent] = {}
-        self._channels: dict[str, _Channel] = {}
+        self._channels: dict[str, Leg] = {}
+        #: Bridge rooms' members: room name -> {uniqueid: channel}.
+        self._rooms: dict[str, dict[str, str]] = {}
         self._timers: dict[tuple[str, str], IDelayedCall] = {}
         self._subscriptions: list[Any] = []
         self._hooked = False
@@ -124,6 +167,11 @@ class CallTracker:
             "BridgeEnter": self._bridge_enter,
             "BridgeLeave": self._bridge_leave,
             "Hangup": self._hangup,
+            "OriginateResponse": self._originate_response,
+            "UserEvent": self._user_event,
+            "ConfbridgeJoin": self._room_join,
+            "ConfbridgeLeave": self._room_leave,
+            "ConfbridgeEnd": self._room_end,
             "QueueMemberAdded": self._queue_member,
             "QueueMemberStatus": self._queue_member,
             "QueueMemberPause": self._queue_member,
@@ -160,28 +208,66 @@ class CallTracker:
         """The agents, by interface (logged-out ones while they linger)."""
         return self._agents
 
+    @property
+    def legs(self) -> Mapping[str, Leg]:
+        """Every live channel, by uniqueid, with its kind (L{LegKind})."""
+        return self._channels
+
+    @property
+    def rooms(self) -> Mapping[str, Mapping[str, str]]:
+        """The bridge rooms' members (uniqueid -> channel), by room name."""
+        return self._rooms
+
+    def free_agents(self) -> list[str]:
+        """Seat codes logged in to the queue, not paused, not ringing or on a call."""
+        out = []
+        for agent in self._agents.values():
+            if agent.state == AgentState.FREE and not agent.in_call \
+                    and agent.call_uniqueid is None:
+                code = agent_code(agent.interface, agent.name)
+                if code is not None:
+                    out.append(code)
+        return out
+
     # -- channels ---------------------------------------------------------------------------
 
     def _new_channel(self, m: Message) -> None:
         uid = _str(m, "Uniqueid")
         if not uid:
             return
-        self._channels[uid] = _Channel(
-            uniqueid=uid,
-            name=_str(m, "Channel"),
-            linkedid=_str(m, "Linkedid") or uid,
-            state=_int(m.get("ChannelState")),
-            caller=_caller(m),
-            context=_str(m, "Context") or None,
-            started=self.clock.seconds(),
-        )
+        self._channels[uid] = self._leg_from(m, uid)
+
+    def _leg_from(self, m: Message, uid: str) -> Leg:
+        name = _str(m, "Channel")
+        context = _str(m, "Context") or None
+        return Leg(uniqueid=uid, name=name, linkedid=_str(m, "Linkedid") or uid,
+                   state=_int(m.get("ChannelState")), caller=_caller(m), context=context,
+                   started=self.clock.seconds(), kind=_kind_of(uid, name, context))
+
+    def _leg_for(self, m: Message) -> Leg | None:
+        """The leg an event names; one made from the event's own channel headers when the
+        C{Newchannel} was missed (a leg we dialled, seen first after a reconnect)."""
+        uid = _str(m, "Uniqueid")
+        ch = self._channels.get(uid)
+        if ch is None and uid and (is_room_leg(uid) or parse_attempt_key(uid) is not None):
+            ch = self._channels[uid] = self._leg_from(m, uid)
+        return ch
 
     def _new_state(self, m: Message) -> None:
-        ch = self._channel_for(m)
+        ch = self._leg_for(m)
         if ch is None:
+            self._log.debug("Newstate for unknown channel {uniqueid}", uniqueid=_str(m, "Uniqueid"))
             return
-        ch.state = _int(m.get("ChannelState"))
+        ch.name = _str(m, "Channel") or ch.name
+        ch.state = state = _int(m.get("ChannelState"))
         self._caller_changed(ch, m)
+        if ch.kind is not LegKind.OTHER:
+            if state == 5:
+                self.bus.publish(ev.LegRinging(ch.uniqueid, ch.kind, _ts(m, self.clock),
+                                               ch.name))
+            elif state == 6:
+                self.bus.publish(ev.LegAnswered(ch.uniqueid, ch.kind, _ts(m, self.clock),
+                                                ch.name))
 
     def _new_callerid(self, m: Message) -> None:
         ch = self._channel_for(m)
@@ -189,7 +275,7 @@ class CallTracker:
             return
         self._caller_changed(ch, m)
 
-    def _caller_changed(self, ch: _Channel, m: Message) -> None:
+    def _caller_changed(self, ch: Leg, m: Message) -> None:
         caller = _caller(m)
         if caller is None:
             return
@@ -200,12 +286,22 @@ class CallTracker:
             self.notifier.call_updated(call)
 
     def _new_exten(self, m: Message) -> None:
-        ch = self._channel_for(m)
+        uid = _str(m, "Uniqueid")
+        ch = self._channels.get(uid)
+        context = _str(m, "Context")
         if ch is None:
-            return
-        ch.context = _str(m, "Context") or ch.context
+            if context != INBOUND_CONTEXT or not uid:
+                return
+            # A citizen whose Newchannel we missed: the inbound context is enough to follow.
+            ch = self._channels[uid] = self._leg_from(m, uid)
+        ch.context = context or ch.context
         ch.application = _str(m, "Application") or None
         ch.application_data = _str(m, "AppData") or None
+        if context == INBOUND_CONTEXT and not ch.arrived:
+            ch.kind = LegKind.INBOUND
+            ch.arrived = True
+            self.bus.publish(ev.CallArrived(uid, ch.kind, _ts(m, self.clock), ch.linkedid,
+                                            _str(m, "CallerIDNum"), ch.name))
 
     def _bridge_enter(self, m: Message) -> None:
         ch = self._channel_for(m)
@@ -219,10 +315,13 @@ class CallTracker:
 
     def _var_set(self, m: Message) -> None:
         name = _str(m, "Variable").lstrip("_").upper()
-        if name not in CALL_VARIABLES:
+        if name not in _WATCHED_VARIABLES:
             return
         uid = _str(m, "Uniqueid")
         value = _str(m, "Value")
+        if name in _RECORDING_VARIABLES:
+            self._recording(m, name, uid, value)
+            return
         call = self._calls.get(uid)
         if call is None:
             ch = self._channels.get(uid)
@@ -248,6 +347,18 @@ class CallTracker:
         if _apply_variable(call, name, value):
             self.notifier.call_updated(call)
 
+    def _recording(self, m: Message, name: str, uid: str, value: str) -> None:
+        if _str(m, "Variable") != name:
+            return  # an inherited copy (``__``) on another leg: the owner's own VarSet counts
+        ch = self._channels.get(uid)
+        kind = ch.kind if ch is not None else _kind_of(uid, "", None)
+        at = _ts(m, self.clock)
+        if name == v.HOTLINE_RECORDING:
+            self.bus.publish(ev.CallRecording(uid, kind, at, value))
+        else:
+            what = "department" if name == v.HOTLINE_BRIDGE_REC else "room"
+            self.bus.publish(ev.RecordingStarted(uid, kind, at, what, value))
+
     # -- queue callers ----------------------------------------------------------------------
 
     def _queue_caller_join(self, m: Message) -> None:
@@ -272,6 +383,8 @@ class CallTracker:
         self._log.info("call {uniqueid} from {caller} waits in {queue} at {position}",
                        uniqueid=uid, caller=call.caller, queue=queue, position=call.position)
         self.notifier.call_updated(call)
+        self.bus.publish(ev.CallQueued(uid, LegKind.INBOUND, _ts(m, self.clock), queue,
+                                       call.position))
 
     def _queue_caller_leave(self, m: Message) -> None:
         call = self._call_for(m)
@@ -311,6 +424,12 @@ class CallTracker:
         self._set_agent(call, m)
         call.move(CallState.RINGING, now)
         self.notifier.call_updated(call)
+        leg = self._channels.get(call.agent_uniqueid or "")
+        if leg is not None and leg.kind is LegKind.OTHER:
+            leg.kind = LegKind.AGENT
+        self.bus.publish(ev.CallRinging(call.uniqueid, LegKind.INBOUND, _ts(m, self.clock),
+                                        call.agent_interface,
+                                        agent_code(call.agent_interface, call.agent_name)))
         agent = self._agents.get(call.agent_interface or "")
         if agent is not None:
             agent.call_uniqueid = call.uniqueid
@@ -345,6 +464,10 @@ class CallTracker:
         self._log.info("call {uniqueid} answered by {agent} after {hold} s",
                        uniqueid=call.uniqueid, agent=call.agent_interface, hold=call.hold_time)
         self.notifier.call_updated(call)
+        self.bus.publish(ev.CallAnswered(
+            call.uniqueid, LegKind.INBOUND, _ts(m, self.clock), _str(m, "Interface") or None,
+            agent_code(_str(m, "Interface") or None, _str(m, "MemberName") or None),
+            call.agent_channel, call.hold_time))
         for agent in self._agents.values():
             if agent.interface == call.agent_interface:
                 agent.call_uniqueid = call.uniqueid
@@ -363,6 +486,9 @@ class CallTracker:
         reason = _str(m, "Reason")
         if reason:
             call.hung_up_by = reason
+        leg = self._channels.get(call.uniqueid)
+        if leg is not None:
+            leg.complete_reason = reason or None
         self.notifier.call_updated(call)
         agent = self._agents.get(_str(m, "Interface"))
         if agent is not None and agent.call_uniqueid == call.uniqueid:
@@ -372,6 +498,26 @@ class CallTracker:
     def _hangup(self, m: Message) -> None:
         uid = _str(m, "Uniqueid")
         ch = self._channels.pop(uid, None)
+        self._view_hangup(m, uid, ch)
+        if ch is None:
+            if is_room_leg(uid) or parse_attempt_key(uid) is not None:
+                ch = self._leg_from(m, uid)  # a leg we dialled whose Newchannel was missed
+            else:
+                return
+        if ch.room is not None:
+            self._rooms.get(ch.room, {}).pop(uid, None)
+        if ch.kind is LegKind.OTHER:
+            return
+        at = _ts(m, self.clock)
+        cause, cause_txt = _int(m.get("Cause")), _str(m, "Cause-txt") or None
+        if ch.kind is LegKind.INBOUND and ch.arrived:
+            self.bus.publish(ev.CallEnded(uid, ch.kind, at, ch.linkedid,
+                                          ch.caller or _str(m, "CallerIDNum"), cause, cause_txt,
+                                          ch.complete_reason))
+        self.bus.publish(ev.LegEnded(uid, ch.kind, at, ch.name or _str(m, "Channel"), cause,
+                                     cause_txt))
+
+    def _view_hangup(self, m: Message, uid: str, ch: Leg | None) -> None:
         call = self._calls.get(uid)
         if call is not None and call.state != CallState.ENDED:
             call.hangup_cause = _int(m.get("Cause"))
@@ -388,6 +534,64 @@ class CallTracker:
                 return
         if ch is None and call is None:
             self._log.debug("Hangup of unknown channel {uniqueid}", uniqueid=uid)
+
+    # -- originated legs, the dialplan's reports, bridge rooms --------------------------------
+
+    def _originate_response(self, m: Message) -> None:
+        uid = _str(m, "Uniqueid")
+        if uid == "<null>":
+            uid = ""
+        action_id = _str(m, "ActionID")
+        ch = self._channels.get(uid)
+        kind = ch.kind if ch is not None else _kind_of(uid or action_id, "", None)
+        self.bus.publish(ev.OriginateResult(
+            uid, kind, _ts(m, self.clock), action_id,
+            _str(m, "Response").lower() == "success", _int(m.get("Reason")),
+            _str(m, "Channel")))
+
+    def _user_event(self, m: Message) -> None:
+        name = _str(m, "UserEvent")
+        key = _str(m, "Key")
+        if name == "HotlineCallback":
+            citizen_at = _float(_str(m, "CitizenAt"))
+            self.bus.publish(ev.CallbackProgress(
+                _str(m, "Uniqueid"), LegKind.CALLBACK, _ts(m, self.clock), key,
+                _str(m, "Stage"), _str(m, "DialStatus"), citizen_at))
+        elif name == "HotlineSurvey":
+            self.bus.publish(ev.SurveyAnswered(_str(m, "Uniqueid"), LegKind.SURVEY,
+                                               _ts(m, self.clock), key, _str(m, "Score")))
+
+    def _room_join(self, m: Message) -> None:
+        room, uid, channel = _str(m, "Conference"), _str(m, "Uniqueid"), _str(m, "Channel")
+        if not is_room(room):
+            return
+        self._rooms.setdefault(room, {})[uid] = channel
+        ch = self._channels.get(uid)
+        if ch is not None:
+            ch.room = room
+        self._room_changed(m, room, RoomChange.JOINED, uid, channel, ch)
+
+    def _room_leave(self, m: Message) -> None:
+        room, uid, channel = _str(m, "Conference"), _str(m, "Uniqueid"), _str(m, "Channel")
+        if not is_room(room):
+            return
+        self._rooms.get(room, {}).pop(uid, None)
+        ch = self._channels.get(uid)
+        if ch is not None and ch.room == room:
+            ch.room = None
+        self._room_changed(m, room, RoomChange.LEFT, uid, channel, ch)
+
+    def _room_end(self, m: Message) -> None:
+        room = _str(m, "Conference")
+        if not is_room(room):
+            return
+        self._rooms.pop(room, None)
+        self._room_changed(m, room, RoomChange.ENDED, "", "", None)
+
+    def _room_changed(self, m: Message, room: str, change: RoomChange, uid: str, channel: str,
+                      ch: Leg | None) -> None:
+        kind = ch.kind if ch is not None else _kind_of(uid, channel, None)
+        self.bus.publish(ev.RoomChanged(uid, kind, _ts(m, self.clock), room, change, channel))
 
     def _end(self, call: Call) -> None:
         now = self.clock.seconds()
@@ -479,19 +683,26 @@ class CallTracker:
         @return: the live calls we had not known before (their lookup variables are unknown).
         """
         now = self.clock.seconds()
-        new_channels: dict[str, _Channel] = {}
+        new_channels: dict[str, Leg] = {}
         for m in channels:
             if m.name != "CoreShowChannel":
                 continue
             uid = _str(m, "Uniqueid")
-            new_channels[uid] = _Channel(
-                uniqueid=uid, name=_str(m, "Channel"), linkedid=_str(m, "Linkedid") or uid,
+            name, context = _str(m, "Channel"), _str(m, "Context") or None
+            leg = new_channels[uid] = Leg(
+                uniqueid=uid, name=name, linkedid=_str(m, "Linkedid") or uid,
                 state=_int(m.get("ChannelState")), caller=_caller(m),
-                context=_str(m, "Context") or None, application=_str(m, "Application") or None,
+                context=context, application=_str(m, "Application") or None,
                 application_data=_str(m, "ApplicationData") or None,
                 bridge=_str(m, "BridgeId") or None,
                 started=now - _duration(_str(m, "Duration")),
+                kind=_kind_of(uid, name, context),
             )
+            old_leg = self._channels.get(uid)
+            if old_leg is not None:
+                # What only the events told: keep it across the reconnect.
+                leg.kind, leg.arrived = old_leg.kind, old_leg.arrived
+                leg.complete_reason, leg.room = old_leg.complete_reason, old_leg.room
 
         new_agents: dict[str, Agent] = {}
         for m in status:
@@ -596,7 +807,7 @@ class CallTracker:
         self.notifier.resynced(new_calls.values(), new_agents.values())
         return fresh
 
-    def _carried(self, uid: str, m: Message | None, ch: _Channel | None, now: float) -> Call:
+    def _carried(self, uid: str, m: Message | None, ch: Leg | None, now: float) -> Call:
         """The call C{uid} as we knew it (a copy), else a new one from the entry or channel."""
         old = self._calls.get(uid)
         if old is not None and old.state != CallState.ENDED:
@@ -630,7 +841,7 @@ class CallTracker:
     def _our_queue(self, queue: str) -> bool:
         return self.queue_name is None or queue == self.queue_name
 
-    def _channel_for(self, m: Message) -> _Channel | None:
+    def _channel_for(self, m: Message) -> Leg | None:
         uid = _str(m, "Uniqueid")
         ch = self._channels.get(uid)
         if ch is None:
@@ -693,6 +904,24 @@ def _str(m: Message | Mapping[str, Any], name: str) -> str:
     if isinstance(value, list):
         value = value[-1] if value else ""
     return str(value)
+
+
+def _ts(m: Message, clock: IReactorTime) -> float:
+    """The event's C{Timestamp} (epoch seconds, C{timestampevents=yes}), else the clock's."""
+    value = m.get("Timestamp")
+    if value:
+        try:
+            return float(value if not isinstance(value, list) else value[-1])
+        except ValueError:
+            pass
+    return clock.seconds()
+
+
+def _float(text: str) -> float | None:
+    try:
+        return float(text) if text else None
+    except ValueError:
+        return None
 
 
 def _int(value: object) -> int | None:

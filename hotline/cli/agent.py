@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.agents.test_cli -*-
+# -*- test-case-name: tests.sim.test_cli -*-
 """``hotline agent login|logout|pause|resume|list``: an agent's seat in the queue, on record."""
 
 from __future__ import annotations

@@ -37,14 +37,20 @@ def _bridge(args: argparse.Namespace, cfg: Config) -> int:
 
 async def _act(reactor: Any, cfg: Config, args: argparse.Namespace) -> None:
     from hotline.bridge.service import BridgeService
+    from hotline.calls.tracker import CallTracker
 
     async with pbx_and_database(reactor, cfg) as (db, ami):
-        service = BridgeService(config=cfg, ami=ami, db=db, reactor=reactor)
+        # The room is followed from the tracker's events; the call itself is looked up over
+        # AMI (no tracker handed to the service: this one has seen no call arrive).
+        tracker = CallTracker(ami=ami, clock=reactor, queue_name=cfg["queue"]["name"])
+        tracker.subscribe()
+        service = BridgeService(config=cfg, ami=ami, db=db, reactor=reactor, bus=tracker.bus)
         service.subscribe()
         try:
             await _follow(service, args)
         finally:
             await service.stop()
+            tracker.stop()
 
 
 async def _follow(service: Any, args: argparse.Namespace) -> None:

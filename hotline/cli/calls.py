@@ -1,5 +1,6 @@
 # -*- test-case-name: tests.calls.test_cli -*-
-"""``hotline calls [--watch]``: the live calls and agents, as the PBX's AMI tells them."""
+"""``hotline calls [--watch]``: the live calls, every live leg (inbound, agent, callback, survey,
+bridge department legs, with the room each is in) and the agents, as the PBX's AMI tells them."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from hotline.config import Config
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("calls", help="show the live calls and agents (from the PBX's AMI)")
+    p = sub.add_parser("calls", help="show the live calls, legs and agents (from the PBX's AMI)")
     p.add_argument("--watch", action="store_true",
                    help="keep printing changes until Ctrl-C")
     p.add_argument("--timeout", type=float, default=10.0, metavar="SECONDS",
@@ -111,6 +112,16 @@ def render(service: Any, now: float) -> str:
         lines.extend(_table(rows))
     else:
         lines.append("  (none logged in)")
+    legs = service.legs()
+    lines.append(f"LEGS ({len(legs)})")
+    if legs:
+        rows = [("KIND", "STATE", "FOR", "CHANNEL", "CALLER", "ROOM", "UNIQUEID")]
+        for leg in legs:
+            rows.append((leg["kind"], leg["state"], _age(now - leg["started"]), leg["channel"],
+                         leg["caller"] or "", leg["room"] or "", leg["uniqueid"]))
+        lines.extend(_table(rows))
+    else:
+        lines.append("  (none)")
     b = service.wallboard()
     lines.append(
         f"waiting {b['calls_waiting']} (longest {b['longest_wait_s']:g} s), "

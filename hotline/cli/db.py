@@ -70,9 +70,9 @@ def _current(_args: argparse.Namespace, cfg: Any) -> int:
 
 
 def _seed(_args: argparse.Namespace, cfg: Any) -> int:
-    from db.sample import AlreadySeeded, seed_sample
     from hotline.cli.database import with_session
     from hotline.directory.service import DirectoryService
+    from hotline.sample import AlreadySeeded, seed_sample
 
     try:
         result = with_session(cfg, seed_sample,

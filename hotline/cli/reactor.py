@@ -52,7 +52,7 @@ async def connect_ami(reactor: Any, cfg: Config, *, timeout: float = 10.0,
     Raises CommandError with what to do when the PBX does not answer in ``timeout`` seconds.
     """
     from hotline.ami.client import AMIClient
-    from hotline.controller import ami_address, ami_credentials
+    from hotline.pbx.link import ami_address, ami_credentials
 
     try:
         if which == "city":

@@ -29,7 +29,7 @@ def _run(_args: argparse.Namespace, cfg: Config) -> int:
 
 
 def _demo(args: argparse.Namespace, cfg: Config) -> int:
-    from hotline.demo import run_demo
+    from hotline.cli.demo import run_demo
     from hotline.logging import start_logging
 
     log_path = start_logging(cfg.state_dir / "logs")

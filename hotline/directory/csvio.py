@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.directory.test_import -*-
+# -*- test-case-name: tests.directory.test_directory -*-
 """The directory's CSV form: reading with line-numbered validation, and writing.
 
 One row per hotline. Lists (fallback numbers, categories, keywords) are separated by ``|``.

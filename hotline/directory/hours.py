@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.directory.test_hours -*-
+# -*- test-case-name: tests.directory.test_directory -*-
 """Service hours of a municipal hotline: ``24/7`` or ``mon-fri 08:30-12:00 14:00-17:30; sat 09:00-12:00``.
 
 Times are the site's local time; ``is_open`` takes an aware datetime and converts it.

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.directory.test_index -*-
+# -*- test-case-name: tests.directory.test_directory -*-
 """The in-memory search index over the directory: an agent types while a citizen waits.
 
 Built from plain ``DirectoryEntry`` snapshots (no ORM objects, so the reactor thread can search

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.directory.test_service -*-
+# -*- test-case-name: tests.directory.test_directory -*-
 """The directory service: import and export the municipal hotlines, and search them fast.
 
 Writes take the caller's session like every service. Search never touches the database: it

@@ -99,10 +99,17 @@ def _run(cmd: list[str]) -> None:
         raise PromptError(f"{cmd[0]} failed (exit {proc.returncode}): {proc.stderr.strip()}")
 
 
-def build_prompts(sounds_dir: Path) -> list[Path]:
+#: Length of every prompt in the short set (``pbx.short_prompts``).
+SHORT_PROMPT_S = 0.3
+
+
+def build_prompts(sounds_dir: Path, *, short: bool = False) -> list[Path]:
     """Write ``zh/<name>.wav`` (8 kHz mono 16-bit, what Playback takes) and a hold-music loop.
 
-    Files whose text has not changed are kept, so a restart costs nothing.
+    ``short`` writes every prompt as ``SHORT_PROMPT_S`` of silence instead of speech: tests and
+    load runs then spend no 10 s greeting per call, while the dialplan plays the same files in
+    the same places. Files whose text (and set) has not changed are kept, so a restart costs
+    nothing.
     """
     for tool in ("espeak-ng", "sox"):
         if not shutil.which(tool):
@@ -114,14 +121,18 @@ def build_prompts(sounds_dir: Path) -> list[Path]:
     for name, (_hanzi, pinyin) in PROMPTS.items():
         out = zh / f"{name}.wav"
         stamp = zh / f".{name}.sha1"
-        digest = hashlib.sha1(pinyin.encode()).hexdigest()
+        digest = hashlib.sha1((f"short:{SHORT_PROMPT_S}" if short else pinyin).encode()).hexdigest()
         if out.exists() and stamp.exists() and stamp.read_text() == digest:
             written.append(out)
             continue
-        raw = zh / f".{name}.raw.wav"
-        _run(["espeak-ng", "-v", "cmn-latn-pinyin", "-s", "150", "-w", str(raw), pinyin])
-        _run(["sox", "-G", str(raw), "-r", "8000", "-c", "1", "-b", "16", str(out)])
-        raw.unlink()
+        if short:
+            _run(["sox", "-n", "-r", "8000", "-c", "1", "-b", "16", str(out),
+                  "trim", "0", str(SHORT_PROMPT_S)])
+        else:
+            raw = zh / f".{name}.raw.wav"
+            _run(["espeak-ng", "-v", "cmn-latn-pinyin", "-s", "150", "-w", str(raw), pinyin])
+            _run(["sox", "-G", str(raw), "-r", "8000", "-c", "1", "-b", "16", str(out)])
+            raw.unlink()
         stamp.write_text(digest)
         written.append(out)
     moh = sounds_dir / "moh"

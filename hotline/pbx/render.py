@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.pbx.test_render -*-
+# -*- test-case-name: tests.pbx.test_sandbox -*-
 """Render asterisk-config/ and dialplan/ for the two sandbox instances."""
 
 from __future__ import annotations

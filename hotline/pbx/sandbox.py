@@ -254,7 +254,8 @@ class Sandbox:
         for instance in INSTANCES:
             render.render_instance(instance, self.var_dir, dict(base, **per_instance[instance]))
         try:
-            prompts.build_prompts(self.var_dir / "sounds")
+            prompts.build_prompts(self.var_dir / "sounds",
+                                  short=bool(self.config["pbx"]["short_prompts"]))
         except prompts.PromptError as e:
             raise SandboxError(str(e)) from None
 

@@ -50,7 +50,7 @@ class GridGeometry:
 
 
 def sample_geometry_path() -> Path:
-    """The sample map shipped with the project: 120 grids G001-G120 (db/sample.py's codes)."""
+    """The sample map shipped with the project: 120 grids G001-G120 (hotline/sample.py's codes)."""
     return Path(str(resources.files("hotline.reports").joinpath("geometry/sample-120.json")))
 
 

@@ -22,7 +22,7 @@ from twisted.logger import Logger
 from db.session import Database, run_in_pool
 from hotline.reports.daily import load_daily, next_run, report_day, run_daily_report
 
-__all__ = ["DailyReportJob", "attach"]
+__all__ = ["DailyReportJob"]
 
 _log = Logger(namespace="hotline.reports.job")
 
@@ -117,27 +117,3 @@ class DailyReportJob:
         self.runs.append(written)
         _log.info("daily report of {day} written", day=written)
         return written
-
-
-def attach(controller: Any) -> DailyReportJob:
-    """Build the job from a ``Controller``'s parts and hang it on it as ``.daily_report``.
-
-    On PostgreSQL the job runs only on the scheduler's leader (any node when the scheduler is
-    switched off); on SQLite always. The
-    controller starts it after its scheduler (``await job.start()``) and stops it first.
-    """
-    scheduler = getattr(controller, "scheduler", None)
-    sqlite = controller.db.url.startswith("sqlite")
-
-    def leading() -> bool:
-        # A node whose scheduler is switched off never leads: it then writes the report itself
-        # (the day's row is replaced, so two such nodes at worst write it twice).
-        if sqlite or scheduler is None or not scheduler.settings["enabled"]:
-            return True
-        return bool(scheduler.leading)
-
-    job = DailyReportJob(database=controller.db, settings=dict(controller.config["reports"]),
-                         timezone=controller.config["site"]["timezone"],
-                         clock=controller.reactor, leading=leading)
-    controller.daily_report = job
-    return job

@@ -24,7 +24,7 @@ from db.models import Call, Callback
 from db.session import Database
 from hotline.calls.service import CallService
 
-__all__ = ["WallboardFeed", "database_figures", "SERVICE_LEVEL_DEFINITION", "attach"]
+__all__ = ["WallboardFeed", "database_figures", "SERVICE_LEVEL_DEFINITION"]
 
 #: Printed under the service-level tile.
 SERVICE_LEVEL_DEFINITION = ("inbound calls today answered within the threshold ÷ (answered + "
@@ -160,14 +160,3 @@ class WallboardFeed:
         if self._loop is not None and self._loop.running:
             self._loop.stop()
         self._loop = None
-
-
-def attach(controller: Any) -> WallboardFeed:
-    """Build the feed from the controller's parts; the caller starts and stops it with the
-    controller (``feed.start()`` after ``controller.start()``, ``feed.stop()`` before stop)."""
-    settings = controller.config["reports"]
-    return WallboardFeed(calls=controller.calls, database=controller.db,
-                         timezone=controller.config["site"]["timezone"],
-                         service_level_s=float(settings["service_level_s"]),
-                         interval_s=float(settings["wallboard_interval_s"]),
-                         clock=controller.reactor)

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.sim.test_city -*-
+# -*- test-case-name: tests.sim.test_cli -*-
 """Steer the city simulator over its AMI: place citizens' calls, set how phones and numbers behave."""
 
 from __future__ import annotations

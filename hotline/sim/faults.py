@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.faults -*-
+# -*- test-case-name: tests.faults.test_faults -*-
 """Faults played against the whole hotline while citizens call, and what they cost in calls.
 
 A L{FaultLab} holds a running PBX sandbox (hotline PBX and city simulator) and runs one fault
@@ -313,15 +313,8 @@ class FaultLab:
     # -- subprocess controllers ---------------------------------------------------------------------
 
     def _config_file(self) -> Path:
-        from hotline.cli.config import _toml_value
-
         path = self.state_dir / "faults-controller.toml"
-        lines = []
-        for section, values in self.config.data.items():
-            flat = {k: v for k, v in values.items() if not isinstance(v, dict)}
-            lines.append(f"[{section}]")
-            lines += [f"{k} = {_toml_value(v)}" for k, v in flat.items()]
-        path.write_text("\n".join(lines) + "\n")
+        path.write_text(self.config.to_toml())
         return path
 
     async def _spawn_controller(self, conf: Path) -> subprocess.Popen:

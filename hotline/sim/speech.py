@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.sim.test_speech -*-
+# -*- test-case-name: tests.stt.test_decoder -*-
 """Speech for simulated parties, synthesised with espeak-ng as the PBX's Playback takes it."""
 
 from __future__ import annotations

@@ -1,9 +1,8 @@
 """The console's softphone: agents' browsers as their phones (SIP over WebSocket, WebRTC)."""
 
-from hotline.softphone.plugin import attach
 from hotline.softphone.resource import SoftphoneResource
 from hotline.softphone.service import Credentials, SoftphoneError, SoftphoneService
 from hotline.softphone.watcher import RegistrationWatcher
 
-__all__ = ["attach", "Credentials", "RegistrationWatcher", "SoftphoneError", "SoftphoneResource",
+__all__ = ["Credentials", "RegistrationWatcher", "SoftphoneError", "SoftphoneResource",
            "SoftphoneService"]

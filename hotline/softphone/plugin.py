@@ -1,15 +1,18 @@
 # -*- test-case-name: tests.softphone.test_browser -*-
-"""Wire the softphone into a controller: ``attach(controller)`` builds it, the console mounts it."""
+"""Wire the softphone: ``load(deps)`` builds it and mounts its resource in the console."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from hotline.softphone.resource import SoftphoneResource, WhoCheck
 from hotline.softphone.service import SoftphoneService
 from hotline.softphone.watcher import RegistrationWatcher
 
-__all__ = ["Softphone", "attach"]
+if TYPE_CHECKING:
+    from hotline.dependencies import Dependencies
+
+__all__ = ["Softphone", "build", "load"]
 
 
 class Softphone:
@@ -35,11 +38,20 @@ class Softphone:
         self.watcher.stop()
 
 
-def attach(controller: Any) -> Softphone:
-    """Build the softphone on ``controller`` (``.ami``, ``.config``, ``.agents``); not started."""
-    codes = tuple(controller.config["queue"]["agents"])
-    service = SoftphoneService(ami=controller.ami, config=controller.config, agents=codes)
-    watcher = RegistrationWatcher(ami=controller.ami, agents=controller.agents, codes=codes,
+def build(deps: Dependencies) -> Softphone:
+    """The softphone on C{deps} (``ami``, ``config``, ``agents``); not started."""
+    assert deps.ami is not None and deps.agents is not None
+    codes = tuple(deps.config["queue"]["agents"])
+    service = SoftphoneService(ami=deps.ami, config=deps.config, agents=codes)
+    watcher = RegistrationWatcher(ami=deps.ami, agents=deps.agents, codes=codes,
                                   holds=service.active.__contains__)
     service.on_released(watcher.released)
     return Softphone(service=service, watcher=watcher)
+
+
+def load(deps: Dependencies) -> None:
+    """Build the softphone when there is a PBX link and mount it in the console."""
+    if deps.softphone is None and deps.ami is not None and deps.agents is not None:
+        deps.softphone = build(deps)
+    if deps.console is not None and deps.softphone is not None:
+        deps.console.mount(b"softphone", deps.softphone.resource(deps.console.softphone_agent))

@@ -1,5 +1,5 @@
-"""Speech-to-text call notes: per-speaker recordings decoded by Vosk, merged onto the ticket."""
+"""Speech-to-text call notes: per-speaker recordings decoded by Vosk, merged onto the ticket.
 
-from hotline.stt.wiring import attach
+Wired by L{hotline.stt.plugin}."""
 
-__all__ = ["attach", "decoder", "evaluate", "jobs", "keywords", "models", "service", "wiring"]
+__all__ = ["decoder", "evaluate", "http", "jobs", "keywords", "models", "plugin", "service"]

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.stt.test_models -*-
+# -*- test-case-name: tests.stt.test_decoder -*-
 """Speech models by name: where their files are, a repeatable copy of each, one loaded instance.
 
 Kaldi adds random dither to the audio before feature extraction, so the same file can give a

@@ -15,6 +15,7 @@ import datetime as dt
 import socket
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.exc import OperationalError
@@ -25,6 +26,7 @@ from twisted.logger import Logger
 from twisted.python.threadpool import ThreadPool
 
 from db.models import utcnow
+from hotline.bus import EventBus
 from hotline.config import Config
 from hotline.directory.service import load_entries
 from hotline.stt import jobs
@@ -37,6 +39,16 @@ if TYPE_CHECKING:
     from db.session import Database
 
 __all__ = ["TranscriptionService", "default_worker_name"]
+
+
+@dataclass(frozen=True, slots=True)
+class TranscriptReady:
+    """A call's transcript was stored (C{status} ``done``) or given up (``failed``)."""
+
+    call_id: int
+    transcript_id: int
+    status: str
+
 
 _log = Logger(namespace="hotline.stt.service")
 _LOCK_RETRIES = 8
@@ -55,8 +67,10 @@ class TranscriptionService:
     def __init__(self, *, config: Config, db: Database, reactor: Any,
                  registry: ModelRegistry | None = None, tickets: TicketService | None = None,
                  worker_name: str | None = None,
-                 now: Callable[[], dt.datetime] = utcnow) -> None:
+                 now: Callable[[], dt.datetime] = utcnow, bus: EventBus | None = None) -> None:
         stt = config["stt"]
+        #: Where L{TranscriptReady} is published (the controller's bus; else one of its own).
+        self.bus = bus if bus is not None else EventBus()
         self.config = config
         self.db = db
         self.reactor = reactor
@@ -84,10 +98,8 @@ class TranscriptionService:
         self._model_ready = False
         self._model_problem: str | None = None
         self._idle: list[defer.Deferred[None]] = []
-        #: Set by ``wiring.attach``: removes the finaliser listener.
+        #: Set by its plugin: stops queueing a job for every finalised call.
         self.detach: Callable[[], None] = lambda: None
-        #: ``on_transcribed`` listeners: called with (call id, transcript id, status).
-        self._transcribed: list[Callable[[int, int, str], object]] = []
 
     # -- life ------------------------------------------------------------------------------------
 
@@ -149,17 +161,13 @@ class TranscriptionService:
         """Call ``listener(call_id, transcript_id, status)`` on the reactor once a call's
         transcript is stored (``done``) or given up (``failed``): the desk shows it then.
         Returns a function that removes the listener; a failing listener is logged only."""
-        self._transcribed.append(listener)
-        return lambda: self._transcribed.remove(listener) if listener in self._transcribed \
-            else None
+        sub = self.bus.subscribe(
+            TranscriptReady, lambda e: listener(e.call_id, e.transcript_id, e.status))
+        return sub.cancel
 
     def _announce(self, status: str, job: jobs.JobInput) -> str:
         if status in (jobs.DONE, jobs.FAILED):
-            for listener in list(self._transcribed):
-                try:
-                    listener(job.call_id, job.id, status)
-                except Exception:  # noqa: BLE001 - a listener never harms the job
-                    _log.failure("stt: transcribed listener {l!r} failed", l=listener)
+            self.bus.publish(TranscriptReady(job.call_id, job.id, status))
         return status
 
     # -- the reactor side of a job ---------------------------------------------------------------

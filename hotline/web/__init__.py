@@ -1,4 +1,5 @@
-"""The agent console, the JSON API and the Open311 intake endpoint, served by the controller
-(``hotline.web.app.attach``)."""
+"""The console's web server: routing, sessions, auth, templates, static files and the event
+streams that each package's plugin registers its routes into and pushes to
+(``hotline.web.plugin``)."""
 
 __all__: list[str] = []

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from db.models import ApiKey, ConsoleSession, ConsoleUser, Department, TicketDraft, utcnow
-from hotline.tickets.schemas import CHANNELS
+from hotline.channels import CHANNELS
 from hotline.web.auth import (
     PasswordPolicy,
     hash_password,

@@ -1,8 +1,10 @@
 # -*- test-case-name: tests.web.test_console -*-
 """The web console as a service of the controller: resource tree, templates, sessions, listening.
 
-``attach(controller)`` builds it from the controller's parts; ``start()`` listens on
-``[web] bind``/``port``, ``stop()`` closes the port and ends the event streams.
+L{hotline.web.plugin} builds it from the typed L{hotline.dependencies.Dependencies}; each
+package's plugin then registers its own routes (``hotline/<package>/http.py``) into
+C{console.router} and feeds the event streams. ``start()`` listens on ``[web] bind``/``port``,
+``stop()`` closes the port and ends the event streams.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import zoneinfo
 from importlib import resources
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 from twisted.internet import threads
@@ -24,9 +26,6 @@ from twisted.web.resource import Resource
 from twisted.web.server import Site
 from twisted.web.static import File
 
-from hotline.config import Config
-from hotline.directory.service import DirectoryService
-from hotline.tickets.service import TicketService
 from hotline.web import accounts, audit
 from hotline.web.access_log import access_log_formatter
 from hotline.web.auth import (
@@ -43,19 +42,20 @@ from hotline.web.roles import ROLE_LABELS
 from hotline.web.routing import SESSION_COOKIE, Ctx, Router
 from hotline.web.session_watch import SessionWatch
 
-__all__ = ["WebConsole", "attach"]
+if TYPE_CHECKING:
+    from hotline.dependencies import Dependencies
+
+__all__ = ["WebConsole"]
 
 _log = Logger(namespace="hotline.web")
 
 
 class _Root(Resource):
-    """``/static/...`` from the package, everything else to the router."""
+    """``/static/...`` from the package, what plugins mount, everything else to the router."""
 
-    def __init__(self, router: Router, softphone: Resource | None = None) -> None:
+    def __init__(self, router: Router) -> None:
         super().__init__()
         self.router = router
-        if softphone is not None:
-            self.putChild(b"softphone", softphone)
         static = File(str(resources.files("hotline.web").joinpath("static")))
         static.directoryListing = notFound  # type: ignore[method-assign]
         self.putChild(b"static", static)
@@ -65,37 +65,19 @@ class _Root(Resource):
 
 
 class WebConsole:
-    """The console, the JSON API and Open311 over one set of collaborators.
-
-    Collaborators are keyword-only; ``calls``/``notifier``/``agents`` may be None when the
-    console runs without a PBX link (the call views then answer 503 with a clear message).
-    ``bridge`` is the three-way bridge service once it exists (None: no bridge buttons).
-    ``scheduler`` places callbacks dialled from the desk; ``stt`` tells when a call's
-    transcript is ready (either None: the desk says so).
+    """The console's routing, sessions, templates and event streams over one typed
+    L{Dependencies}; the services it serves are read from there when a request comes (a
+    service that is None answers 503 with a clear message, or hides its buttons).
     """
 
-    def __init__(self, *, config: Config, db: Any, reactor: Any, calls: Any = None,
-                 notifier: Any = None, agents: Any = None,
-                 tickets: TicketService | None = None,
-                 directory: DirectoryService | None = None, bridge: Any = None,
-                 softphone: Any = None, scheduler: Any = None, stt: Any = None) -> None:
+    def __init__(self, deps: Dependencies) -> None:
+        config = deps.config
         web = config["web"]
+        self.deps = deps
         self.config = config
-        self.db = db
-        self.reactor = reactor
-        self.calls = calls
-        self.notifier = notifier
-        self.agents = agents
-        self.bridge = bridge
-        #: hotline.softphone's plugin: the browser as the agent's phone (None: desk phones only).
-        self.softphone = softphone
-        #: The callback scheduler (the desk's 回拨 button places through it; None: refused).
-        self.scheduler = scheduler
-        #: The transcription service (its finished transcripts are pushed to the desk).
-        self.stt = stt
+        self.db = deps.db
+        self.reactor = deps.reactor
         self.zone = zoneinfo.ZoneInfo(config["site"]["timezone"])
-        self.tickets = tickets or TicketService(timezone=config["site"]["timezone"])
-        self.directory = directory or DirectoryService(timezone=config["site"]["timezone"])
         self.signer = SessionSigner(session_key(config))
         #: Per user name only, with growing delays: agents behind one proxy address must not
         #: lock each other out.
@@ -103,7 +85,7 @@ class WebConsole:
                                         window_s=float(web["login_window_s"]),
                                         delay_s=float(web["login_delay_s"]),
                                         max_delay_s=float(web["login_max_delay_s"]),
-                                        clock=reactor.seconds)
+                                        clock=deps.reactor.seconds)
         #: Proxies whose X-Forwarded-For names the client ([web] trusted_proxies).
         self.trusted_proxies = parse_networks(web["trusted_proxies"])
         #: Password hashing (argon2, ~50 ms of a core each) on threads of its own: sign-ins
@@ -118,13 +100,13 @@ class WebConsole:
                                      trim_blocks=True, lstrip_blocks=True)
         self.templates.filters["local"] = self.local_time
         self.router = Router(self)
-        from hotline.web import api, desk, events, liaison, open311, reports, site, transcripts
+        from hotline.web import api, events, site
         self.events = events.EventStream(self)
-        for module in (site, api, desk, liaison, open311, reports, transcripts):
-            module.register(self.router, self)
+        for module in (site, api):
+            module.register(self.router)
         self.events.register(self.router)
-        self.site = Site(_Root(self.router, softphone.resource(self.softphone_agent)
-                                if softphone is not None else None),
+        self._root = _Root(self.router)
+        self.site = Site(self._root,
                          requestFactory=limited_request_factory(int(web["max_body_bytes"])),
                          logFormatter=access_log_formatter(self.client_ip))
         self.site.displayTracebacks = False
@@ -132,14 +114,63 @@ class WebConsole:
         #: Ends the streams and softphones of sessions that ended (expiry, sign-out, CLI).
         self.session_watch = SessionWatch(console=self,
                                           interval_s=float(web["session_check_s"]))
+        #: Run at start (after the database is up), e.g. the directory plugin's index load.
+        self.on_start: list[Any] = []
+        #: A wall board feed the controller shares with the board pages (None: each console
+        #: runs its own while a board is open); the board's streams (hotline.reports.plugin).
+        self.wallboard: Any = None
+        self.report_streams: Any = None
+
+    # -- the services, as the plugins built them ----------------------------------------------
+
+    @property
+    def calls(self) -> Any:
+        """The live call view's queries (None without a PBX link)."""
+        return self.deps.calls
+
+    @property
+    def agents(self) -> Any:
+        return self.deps.agents
+
+    @property
+    def bridge(self) -> Any:
+        """The three-way bridge service (None: no bridge buttons)."""
+        return self.deps.bridge
+
+    @property
+    def softphone(self) -> Any:
+        """hotline.softphone's plugin: the browser as the agent's phone (None: desk phones)."""
+        return self.deps.softphone
+
+    @property
+    def scheduler(self) -> Any:
+        """The callback scheduler (the desk's 回拨 button places through it; None: refused)."""
+        return self.deps.scheduler
+
+    @property
+    def stt(self) -> Any:
+        return self.deps.stt
+
+    @property
+    def tickets(self) -> Any:
+        return self.deps.tickets
+
+    @property
+    def directory(self) -> Any:
+        return self.deps.directory
+
+    def mount(self, name: bytes, resource: Resource) -> None:
+        """Serve C{resource} under C{/name/} (the softphone's files and credentials)."""
+        self._root.putChild(name, resource)
 
     # -- life ------------------------------------------------------------------------------------
 
     async def start(self) -> None:
-        """Load the directory index and listen on [web] bind/port."""
+        """Run the plugins' start hooks (the directory index) and listen on [web] bind/port."""
         if not self.hash_pool.started:
             self.hash_pool.start()
-        await self.db.run(self.directory.refresh)
+        for hook in self.on_start:
+            await hook()
         web = self.config["web"]
         self.connections = ConnectionLimit(
             self.site, total=int(web["max_connections"]),
@@ -231,22 +262,3 @@ class WebConsole:
             site_name=self.config["site"]["name"], hotline=self.config["site"]["hotline_number"],
             **values)
 
-
-def attach(controller: Any) -> WebConsole:
-    """Build the console over a ``Controller``'s parts and hang it on it as ``.web``.
-
-    The controller then calls ``await controller.web.start()`` after its own start (AMI up)
-    and ``await controller.web.stop()`` first in its stop.
-    """
-    console = WebConsole(
-        config=controller.config, db=controller.db, reactor=controller.reactor,
-        calls=controller.calls, notifier=controller.tracker.notifier,
-        agents=getattr(controller, "agents", None),
-        tickets=getattr(controller, "tickets", None),
-        directory=getattr(controller, "directory", None),
-        bridge=getattr(controller, "bridge", None),
-        softphone=getattr(controller, "softphone", None),
-        scheduler=getattr(controller, "scheduler", None),
-        stt=getattr(controller, "stt", None))
-    controller.web = console
-    return console

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.web.test_client_address -*-
+# -*- test-case-name: tests.web.test_console -*-
 """Where a console request comes from, when the console may sit behind a proxy.
 
 Behind a site's TLS proxy every request's peer is the proxy. ``[web] trusted_proxies`` lists the

@@ -1,10 +1,9 @@
 # -*- test-case-name: tests.web.test_console -*-
-"""Signing in and out, the start page, the supervisor's floor view and a ticket's page."""
+"""Signing in and out, the start page and the supervisor's floor view."""
 
 from __future__ import annotations
 
 import secrets
-from typing import Any
 from urllib.parse import urlsplit
 
 from sqlalchemy.orm import Session
@@ -12,7 +11,7 @@ from sqlalchemy.orm import Session
 from db.models import ConsoleUser
 from hotline.web import accounts, audit
 from hotline.web.auth import new_token, token_hash
-from hotline.web.roles import DESK, SUPERVISION, TICKET_READERS, Role
+from hotline.web.roles import DESK, SUPERVISION, Role
 from hotline.web.routing import (
     SESSION_COOKIE,
     Ctx,
@@ -28,13 +27,12 @@ __all__ = ["register"]
 LOGIN_COOKIE = b"hl_login"
 
 
-def register(router: Router, console: Any) -> None:
+def register(router: Router) -> None:
     router.add("GET", "/", _home, roles=DESK | {Role.LIAISON}, page=True)
     router.add("GET", "/login", _login_form, roles=None, page=True)
     router.add("POST", "/login", _login, roles=None, page=True)
     router.add("POST", "/logout", _logout, roles=DESK | {Role.LIAISON}, page=True)
     router.add("GET", "/supervisor", _supervisor, roles=SUPERVISION, page=True)
-    router.add("GET", "/tickets/{ticket_id:int}", _ticket_page, roles=TICKET_READERS, page=True)
 
 
 def _safe_next(target: str | None) -> str:
@@ -147,10 +145,3 @@ async def _supervisor(ctx: Ctx) -> Response:
         "supervisor.html", ctx, board=board, live_agents=live_agents, records=records,
         entries=entries))
 
-
-async def _ticket_page(ctx: Ctx) -> Response:
-    from hotline.web.api import load_ticket
-
-    ticket = await ctx.console.db.run(load_ticket, ctx.console, ctx.user, ctx.params["ticket_id"],
-                                      events=True)
-    return html_response(ctx.console.render_page("ticket.html", ctx, ticket=ticket))

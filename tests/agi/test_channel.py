@@ -8,7 +8,7 @@ from typing import Any, TypeVar
 from hypothesis import given
 from hypothesis import strategies as st
 from twisted.internet.defer import Deferred, fail, succeed
-from twisted.trial.unittest import TestCase
+from twisted.trial.unittest import SynchronousTestCase
 
 from hotline.agi.channel import (
     AGIChannel,
@@ -95,7 +95,7 @@ def channel_with(*replies: str) -> tuple[AGIChannel, FakeSender]:
     return AGIChannel(sender, AGIRequest(variables={"agi_uniqueid": "1.1"})), sender
 
 
-class QuotingTests(TestCase):
+class QuotingTests(SynchronousTestCase):
     """Arguments are quoted in one place and Asterisk reads them back unchanged."""
 
     def test_plain(self) -> None:
@@ -152,7 +152,7 @@ class QuotingTests(TestCase):
         self.assertEqual(asterisk_parse_args(line.decode().rstrip("\n"))[3], value)
 
 
-class ChannelTests(TestCase):
+class ChannelTests(SynchronousTestCase):
     """Each channel method sends its command and reads its reply."""
 
     def test_get_variable_set(self) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from twisted.trial.unittest import TestCase
+from twisted.trial.unittest import SynchronousTestCase
 
 from hotline.agi.channel import AGIChannel
 from hotline.agi.routes import DuplicateRouteError, RouteTable
@@ -12,7 +12,7 @@ async def survey(channel: AGIChannel) -> None:
     """A do-nothing script."""
 
 
-class RouteTableTests(TestCase):
+class RouteTableTests(SynchronousTestCase):
     """A registry keyed by script name."""
 
     def test_decorator(self) -> None:

@@ -8,7 +8,7 @@ from twisted.internet.defer import Deferred
 from twisted.internet.task import Clock
 from twisted.internet.testing import MemoryReactorClock
 from twisted.logger import Logger, LogLevel, formatEvent
-from twisted.trial.unittest import TestCase
+from twisted.trial.unittest import SynchronousTestCase
 
 from hotline.agi import server as agi_server
 from hotline.agi.channel import AGIChannel
@@ -57,7 +57,7 @@ EXPECTED_COMMANDS = [
 ]
 
 
-class VariableBlockTests(TestCase):
+class VariableBlockTests(SynchronousTestCase):
     """The variable block is framed the same whatever the packet boundaries."""
 
     def test_every_chunk_size(self) -> None:
@@ -134,7 +134,7 @@ class VariableBlockTests(TestCase):
         self.assertEqual(session.transport.value(), b"")
 
 
-class EarlyCloseTests(TestCase):
+class EarlyCloseTests(SynchronousTestCase):
     """A peer that goes away before the script starts ends the session quietly."""
 
     def test_close_right_after_connect(self) -> None:
@@ -188,7 +188,7 @@ class EarlyCloseTests(TestCase):
         self.assertEqual(session.written(), [b"ANSWER\n"])
 
 
-class ReplyTests(TestCase):
+class ReplyTests(SynchronousTestCase):
     """Error replies map onto the exceptions of L{hotline.agi.errors}."""
 
     def run_one(self, reply: bytes) -> tuple[Session, list[object]]:
@@ -294,7 +294,7 @@ class ReplyTests(TestCase):
         self.assertEqual(results, ["a", None])
 
 
-class HangupTests(TestCase):
+class HangupTests(SynchronousTestCase):
     """Asterisk's C{HANGUP} notice stops the script's commands."""
 
     def test_hangup_notice(self) -> None:
@@ -337,7 +337,7 @@ class HangupTests(TestCase):
         self.assertIn("caller gone", " ".join(session.messages()))
 
 
-class FailOpenTests(TestCase):
+class FailOpenTests(SynchronousTestCase):
     """Whatever a script does wrong, the connection closes so the dialplan continues."""
 
     def test_script_raises(self) -> None:
@@ -451,7 +451,7 @@ class FailOpenTests(TestCase):
         self.assertEqual(session.clock.getDelayedCalls(), [])
 
 
-class AllowListTests(TestCase):
+class AllowListTests(SynchronousTestCase):
     """Only peers in the allow-list get a protocol."""
 
     def test_refused(self) -> None:
@@ -542,7 +542,7 @@ class IdleTCPTransport(tcp.Server):
         return IPv4Address("TCP", "127.0.0.1", 40000)
 
 
-class WriteThroughTests(TestCase):
+class WriteThroughTests(SynchronousTestCase):
     """On an idle TCP socket commands are sent at once; anything else goes through Twisted."""
 
     def connect(self, room: int) -> tuple[IdleTCPTransport, FakeSocket]:
@@ -583,7 +583,7 @@ class WriteThroughTests(TestCase):
         self.assertEqual(transport._tempDataBuffer, [b"ANSWER\n"])
 
 
-class ScriptDriverTests(TestCase):
+class ScriptDriverTests(SynchronousTestCase):
     """The server drives a script's coroutine itself: whatever it awaits behaves as under
     C{ensureDeferred}."""
 
@@ -700,7 +700,7 @@ class ScriptDriverTests(TestCase):
         self.assertEqual(session.written(), [STATUS_OK])
 
 
-class ReplyFramingTests(TestCase):
+class ReplyFramingTests(SynchronousTestCase):
     """The one-line fast path and the shared replies give what the general path gives."""
 
     def test_crlf_reply_lines(self) -> None:

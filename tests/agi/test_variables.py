@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from twisted.trial.unittest import TestCase
+from twisted.trial.unittest import SynchronousTestCase
 
 from hotline.agi import variables
 
 
-class VariableNameTests(TestCase):
+class VariableNameTests(SynchronousTestCase):
     """Channel variable constants."""
 
     def test_names_are_their_values(self) -> None:

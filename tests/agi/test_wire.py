@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from hypothesis import given
 from hypothesis import strategies as st
-from twisted.trial.unittest import TestCase
+from twisted.trial.unittest import SynchronousTestCase
 
 from hotline.agi.errors import AGIError, AGIProtocolError
 from hotline.agi.routes import RouteTable
@@ -12,7 +12,7 @@ from hotline.agi.wire import decode_text, parse_reply, parse_variable_block, req
 from tests.agi.support import VARIABLE_BLOCK, Session
 
 
-class VariableBlockParserTests(TestCase):
+class VariableBlockParserTests(SynchronousTestCase):
     """parse_variable_block() and request_from_variables()."""
 
     def test_realistic(self) -> None:
@@ -58,7 +58,7 @@ class VariableBlockParserTests(TestCase):
         request_from_variables(variables)
 
 
-class ReplyParserTests(TestCase):
+class ReplyParserTests(SynchronousTestCase):
     """parse_reply()."""
 
     def test_forms(self) -> None:

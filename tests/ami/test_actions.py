@@ -2,7 +2,7 @@
 
 from twisted.internet.defer import CancelledError
 from twisted.internet.task import Clock
-from twisted.trial.unittest import TestCase
+from twisted.trial.unittest import SynchronousTestCase
 
 from hotline.ami.actions import (
     Action,
@@ -17,7 +17,7 @@ def msg(text: str) -> Message:
     return Message(text.replace("\n", "\r\n"))
 
 
-class ActionTests(TestCase):
+class ActionTests(SynchronousTestCase):
     """An L{Action} decides for itself when its reply is complete."""
 
     def setUp(self):

@@ -6,7 +6,7 @@ from twisted.internet.error import ConnectionDone
 from twisted.internet.testing import MemoryReactorClock, StringTransport
 from twisted.logger import Logger, LogLevel, formatEvent
 from twisted.python.failure import Failure
-from twisted.trial.unittest import TestCase
+from twisted.trial.unittest import SynchronousTestCase
 
 from hotline.ami.actions import Action, ActionIdGenerator, AMIConnectionLost
 from hotline.ami.client import AMIClient
@@ -40,7 +40,7 @@ class FakeLink:
         self.proto.connectionLost(Failure(ConnectionDone()))
 
 
-class ClientTests(TestCase):
+class ClientTests(SynchronousTestCase):
     """The client logs in, resyncs, survives link loss and dispatches events."""
 
     def setUp(self):
@@ -275,7 +275,7 @@ class ClientTests(TestCase):
         self.assertEqual(self.reactor.getDelayedCalls(), [])
 
 
-class TranscriptTests(TestCase):
+class TranscriptTests(SynchronousTestCase):
     """Recorded sessions replay byte for byte, in every chunk size."""
 
     def test_md5_login_and_resync(self):

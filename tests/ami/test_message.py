@@ -2,13 +2,13 @@
 
 import doctest
 
-from twisted.trial.unittest import TestCase
+from twisted.trial.unittest import SynchronousTestCase
 
 from hotline.ami import actions, message, protocol
 from hotline.ami.message import Message, parse_variables
 
 
-class MessageTests(TestCase):
+class MessageTests(SynchronousTestCase):
     """A L{Message} is a forgiving view of one response or event."""
 
     def test_lookup_ignores_case(self):
@@ -73,7 +73,7 @@ class MessageTests(TestCase):
             self.assertEqual(failed, 0, module.__name__)
 
 
-class LazyParseTests(TestCase):
+class LazyParseTests(SynchronousTestCase):
     """Headers are split on first use, whichever accessor comes first."""
 
     def test_output_first(self):

@@ -3,7 +3,7 @@
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from twisted.internet.testing import StringTransport
-from twisted.trial.unittest import TestCase
+from twisted.trial.unittest import SynchronousTestCase
 
 from hotline.ami.message import Message
 from hotline.ami.protocol import AMIProtocol
@@ -23,7 +23,7 @@ class Collecting(AMIProtocol):
         self.events.append(message)
 
 
-class ParserPropertyTests(TestCase):
+class ParserPropertyTests(SynchronousTestCase):
     """The parser holds up under arbitrary input."""
 
     @settings(max_examples=300, deadline=None)

@@ -4,7 +4,7 @@ from twisted.internet.error import ConnectionDone
 from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
 from twisted.python.failure import Failure
-from twisted.trial.unittest import TestCase
+from twisted.trial.unittest import SynchronousTestCase
 
 from hotline.ami.actions import Action, ActionIdGenerator, AMIActionTimeout, AMIConnectionLost
 from hotline.ami.protocol import AMIProtocol, MalformedMessage
@@ -56,7 +56,7 @@ def feed(proto, data, size):
         proto.dataReceived(data[i : i + size])
 
 
-class FramingTests(TestCase):
+class FramingTests(SynchronousTestCase):
     """Messages are framed on the blank line whatever the packet boundaries."""
 
     def test_every_chunk_size(self):
@@ -199,7 +199,7 @@ class FramingTests(TestCase):
         self.assertEqual([m.name for m in proto.events], ["A", "B", "C"])
 
 
-class PendingActionTests(TestCase):
+class PendingActionTests(SynchronousTestCase):
     """Replies find their pending action by ActionID."""
 
     def setUp(self):
@@ -263,7 +263,7 @@ class PendingActionTests(TestCase):
         self.assertRaises(ValueError, self.proto.send_action, Action("Ping", ActionID="x"))
 
 
-class FastPathTests(TestCase):
+class FastPathTests(SynchronousTestCase):
     """The one-split framing and the inline event routing change nothing that is observable."""
 
     def test_mixed_endings_any_chunking_same_as_whole(self):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import secrets
 from pathlib import Path
 
@@ -10,7 +11,9 @@ import pytest_twisted
 from sqlalchemy import select
 
 from db.models import Bridge, Call, CallRecording, TicketEvent
+from hotline import phone
 from hotline.ami.actions import AMIError
+from hotline.bridge.outcomes import REASON_TEXT
 from hotline.bridge.records import BRIDGE_EVENT
 from hotline.bridge.service import Target
 from tests.bridge.conftest import (
@@ -173,7 +176,7 @@ async def test_department_not_reached_is_named_and_fallback_answers(
         await ctl.agents.logout(call.agent)
         await city.hangup_citizen(call.caller)
     row, _ = await wait_final_call(ctl.db, call.caller)
-    assert row.hungup_by == "citizen" or row.hungup_by is None or row.status == "completed"
+    assert (row.hungup_by, row.status) == ("citizen", "completed")
     (bridge,) = await until(lambda: [b for b in _bridges(ctl.db, call.call_id)
                                      if b["ticket_id"]], timeout=15)
     assert bridge["outcome"] == "answered"
@@ -182,8 +185,15 @@ async def test_department_not_reached_is_named_and_fallback_answers(
         ("citizen", None, "left", True, True),
         ("department", main, outcome, False, True),
         ("department", fallback, "answered", True, True)]
+    # The ticket's record of the bridge names why the main number failed (it never joined)
+    # and that the fallback answered.
     (text,) = _ticket_bridge_events(ctl.db, call.call_id)
-    assert outcome.replace("_", "") or text
+    head, *parties = text.splitlines()
+    assert head.endswith("：已接通"), text
+    assert re.fullmatch(rf"- 部门 {re.escape(phone.mask(main))}: {REASON_TEXT[outcome]} "
+                        r"加入 - 离开 \d\d:\d\d:\d\d", parties[2]), text
+    assert re.fullmatch(rf"- 部门 {re.escape(phone.mask(fallback))}: 已接通 "
+                        r"加入 \d\d:\d\d:\d\d 离开 \d\d:\d\d:\d\d", parties[3]), text
 
 
 @pytest_twisted.ensureDeferred

@@ -19,10 +19,10 @@ from hotline.bridge.service import Target
 from hotline.calls.model import CallState
 from tests.bridge.conftest import AGENT_HZ, CITIZEN_HZ, DEPARTMENT_HZ
 from tests.support.hotline import wait_final_call
-from tests.support.pbx import TEST_OVERRIDES, running_sandbox, sandbox_config
+from tests.support.pbx import running_sandbox, sandbox_config, sandbox_ports
 from tests.support.waiting import sleep, until
 
-pytestmark = pytest.mark.pbx
+pytestmark = [pytest.mark.pbx, pytest.mark.xdist_group("ten-agents")]
 
 CALLS = 10
 AGENTS = [f"{1101 + i}" for i in range(CALLS)]
@@ -30,8 +30,6 @@ AGENTS = [f"{1101 + i}" for i in range(CALLS)]
 #: hangs up, the citizen hangs up while all three talk (the most racy ending: four of them).
 ENDINGS = ("agent_leaves", "department_dropped", "department_hangs_up", "citizen_hangs_up",
            "citizen_hangs_up") * 2
-#: Ports of this module's sandbox: the session sandbox's plus this, so both can run at once.
-_OWN_SHIFT = 7
 
 
 def _ending(i: int) -> str:
@@ -55,10 +53,7 @@ def _numbers() -> list[str]:
 @pytest.fixture(scope="module")
 def pbx_sandbox(tmp_path_factory: pytest.TempPathFactory):
     """A sandbox of this module's own with ten agent phones (the session's has four)."""
-    overrides = {section: {key: value + _OWN_SHIFT for key, value in values.items()
-                           if key.endswith(("port", "start", "end")) and value}
-                 for section, values in TEST_OVERRIDES.items()
-                 if section in ("pbx", "city", "agi")}
+    overrides: dict = sandbox_ports(1)
     overrides["queue"] = {"agents": AGENTS}
     with running_sandbox(sandbox_config(tmp_path_factory.mktemp("sandbox-ten"),
                                         overrides)) as sandbox:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from twisted.trial.unittest import TestCase
+from twisted.trial.unittest import SynchronousTestCase
 
 from hotline.calls.service import CallService
 from hotline.cli import calls as cli_calls
@@ -10,7 +10,7 @@ from hotline.cli.main import build_parser
 from tests.calls.test_tracker import TrackerTestMixin
 
 
-class RenderTests(TrackerTestMixin, TestCase):
+class RenderTests(TrackerTestMixin, SynchronousTestCase):
     """The table and the watch lines."""
 
     def test_table_lists_calls_agents_and_wallboard(self):

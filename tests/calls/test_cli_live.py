@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import pytest
 import pytest_twisted
 from twisted.internet import threads
 
 from tests.sim.test_cli import _hotline
 from tests.support.pbx import config_file
-
-pytestmark = pytest.mark.pbx
 
 
 @pytest_twisted.ensureDeferred

@@ -49,7 +49,7 @@ async def test_tracker_follows_a_call_to_an_agent_and_back(pbx_sandbox: Sandbox,
                          MemberName=f"Agent {AGENT}")
         await until(lambda: INTERFACE in tracker.agents
                         and tracker.agents[INTERFACE].state.value in ("free", "unavailable"))
-        await sim.call(caller, hold_s=12, tone="440")
+        await sim.call(caller, hold_s=5, tone="440")
 
         def states():
             return [s for c, s in seen if c == caller]
@@ -89,7 +89,7 @@ async def test_a_tracker_started_mid_call_finds_it_by_resync(pbx_sandbox: Sandbo
     try:
         await pbx.action("QueueAdd", Queue="hotline", Interface=INTERFACE,
                          MemberName=f"Agent {AGENT}")
-        await sim.call(caller, hold_s=25, tone="440")
+        await sim.call(caller, hold_s=8, tone="440")
 
         connected = []
         pbx.subscribe("AgentConnect", connected.append)

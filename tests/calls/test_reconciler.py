@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import datetime as dt
+import time
 
 import pytest
+import pytest_twisted
 from hypothesis import given
 from hypothesis import strategies as st
+from sqlalchemy import select
 
-from hotline.calls.reconciler import parse_summary
+from db.models import Call
+from hotline.calls.reconciler import CallReconciler, parse_summary
+from tests.support.waiting import until
 
 T0 = 1_795_700_000
 
@@ -74,3 +79,47 @@ def test_any_text_is_parsed_or_refused_with_value_error(value):
         parse_summary("k", value)
     except ValueError:
         pass
+
+
+class _SummaryPBX:
+    """Just enough of an AMI client for the sweep: one summary in the AstDB, DBDel recorded."""
+
+    ready = True
+
+    def __init__(self, key: str, value: str) -> None:
+        self.tree = {key: value}
+        self.deleted: list[str] = []
+
+    def add_resync_hook(self, hook) -> None:
+        pass
+
+    async def action(self, name: str, **headers: str):
+        if name == "DBGetTree":
+            return [{"Event": "DBGetTreeResponse", "Key": f"/hotline-calls/{k}", "Val": v}
+                    for k, v in self.tree.items()]
+        assert name == "DBDel"
+        self.deleted.append(headers["Key"])
+        del self.tree[headers["Key"]]
+        return {"Response": "Success"}
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_summary_too_fresh_to_read_is_swept_once_it_settles(db):
+    """A call that ended a moment ago is left for its recordings to close, then recorded as
+    soon as it has settled, not a whole sweep interval later."""
+    now = int(time.time())
+    pbx = _SummaryPBX("pbx-9.1", _summary(start=str(now - 20), qstart=str(now - 18),
+                                           end=str(now), recording=""))
+    finaliser = type("Finaliser", (), {"is_following": lambda self, key: False})()
+    reconciler = CallReconciler(ami=pbx, db=db, finaliser=finaliser, interval_s=3600.0,
+                                settle_s=1.0)
+    reconciler.start()
+    try:
+        assert await reconciler.sweep() == 0 and pbx.deleted == []
+        await until(lambda: pbx.deleted, timeout=10)
+    finally:
+        reconciler.stop()
+    assert pbx.deleted == ["pbx-9.1"] and reconciler.recorded == 1
+    with db.begin() as s:
+        row = s.scalars(select(Call).where(Call.uniqueid == "pbx-9.1")).one()
+        assert (row.caller_number, row.ended_at is not None) == ("13800138000", True)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from twisted.trial.unittest import TestCase
+from twisted.trial.unittest import SynchronousTestCase
 
 from hotline.calls.model import Call, call_to_dict
 from hotline.calls.notifier import CallNotifier
@@ -11,7 +11,7 @@ from tests.calls.support import AGENT_IF, CITIZEN_UID, citizen, member, snapshot
 from tests.calls.test_tracker import TrackerTestMixin
 
 
-class CallServiceTests(TrackerTestMixin, TestCase):
+class CallServiceTests(TrackerTestMixin, SynchronousTestCase):
     """Queries over a tracker fed by events."""
 
     def setUp(self) -> None:
@@ -87,7 +87,7 @@ class CallServiceTests(TrackerTestMixin, TestCase):
                          (0, 0, 0))
 
 
-class NotifierTests(TrackerTestMixin, TestCase):
+class NotifierTests(TrackerTestMixin, SynchronousTestCase):
     """What listeners receive."""
 
     def test_pushed_call_equals_fetched_call(self):

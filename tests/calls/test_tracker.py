@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from twisted.internet.task import Clock
-from twisted.trial.unittest import TestCase
+from twisted.trial.unittest import SynchronousTestCase
 
 from hotline.calls.model import AgentState, CallState
 from hotline.calls.tracker import UNKNOWN_CAUSE, CallTracker
@@ -86,7 +86,7 @@ class TrackerTestMixin:
         self.ami.emit("Hangup", **chan, Cause=16, Cause_txt="Normal Clearing")
 
 
-class CallLifeTests(TrackerTestMixin, TestCase):
+class CallLifeTests(TrackerTestMixin, SynchronousTestCase):
     """A call from arrival to hangup."""
 
     def test_lookup_variables_make_an_arriving_call(self):
@@ -229,7 +229,7 @@ class CallLifeTests(TrackerTestMixin, TestCase):
         self.assertEqual(dict(self.tracker.calls), {})
 
 
-class UnknownChannelTests(TrackerTestMixin, TestCase):
+class UnknownChannelTests(TrackerTestMixin, SynchronousTestCase):
     """Events about channels and calls we do not know change nothing."""
 
     def test_events_for_unknown_channels_are_ignored(self):
@@ -261,7 +261,7 @@ class UnknownChannelTests(TrackerTestMixin, TestCase):
         self.assertEqual(dict(self.tracker.calls), {})
 
 
-class AgentStateTests(TrackerTestMixin, TestCase):
+class AgentStateTests(TrackerTestMixin, SynchronousTestCase):
     """Queue members' states from QueueMember* events."""
 
     def test_log_in_pause_resume_log_out(self):
@@ -303,7 +303,7 @@ class AgentStateTests(TrackerTestMixin, TestCase):
         self.assertEqual(len(self.pushed), count)
 
 
-class LingerTests(TrackerTestMixin, TestCase):
+class LingerTests(TrackerTestMixin, SynchronousTestCase):
     """Ended calls and logged-out agents leave the view after the linger."""
 
     def test_ended_call_dropped_after_linger(self):
@@ -351,7 +351,7 @@ class LingerTests(TrackerTestMixin, TestCase):
         self.assertEqual(self.ami.hooks, [self.tracker.resync])
 
 
-class ResyncTests(TrackerTestMixin, TestCase):
+class ResyncTests(TrackerTestMixin, SynchronousTestCase):
     """The view rebuilt from CoreShowChannels and QueueStatus after a (re)connect."""
 
     def channels(self, *extra):

@@ -45,7 +45,7 @@ COMMANDS: list[list[str]] = [
 _RUNNER = textwrap.dedent("""
     import io, json, os, sys, tempfile
     from hotline.cli.main import main
-    import alembic.command, db.migrate, db.sample, hotline.cli.database, hotline.cli.reactor
+    import alembic.command, db.migrate, hotline.sample, hotline.cli.database, hotline.cli.reactor
     import hotline.web.accounts, hotline.reports.daily, hotline.reports.render, scheduler.store
     import hotline.directory.service, hotline.stt.models
 

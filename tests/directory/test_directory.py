@@ -9,12 +9,12 @@ import pytest
 from sqlalchemy import func, select
 
 from db.models import Department, MunicipalHotline
-from db.sample import sample_directory_text
 from hotline.cli.main import main
 from hotline.directory.exceptions import DirectoryImportError, InvalidServiceHours
 from hotline.directory.hours import parse_hours
 from hotline.directory.index import pinyin_initials
 from hotline.directory.service import DirectoryService
+from hotline.sample import sample_directory_text
 
 ZONE = zoneinfo.ZoneInfo("Asia/Shanghai")
 HEADER = "name,department_code,department_name,department_kind,number,fallback_numbers," \

@@ -9,7 +9,7 @@ import sys
 import pytest
 
 from hotline.pbx.sandbox import Sandbox, SandboxError, _pid_alive
-from tests.support.pbx import city_ami, pbx_ami, sandbox_config
+from tests.support.pbx import city_ami, pbx_ami, sandbox_config, sandbox_ports
 
 pytestmark = pytest.mark.pbx
 
@@ -75,7 +75,7 @@ def test_status_cli_reports_both_up(pbx_sandbox: Sandbox, tmp_path):
 
 def test_stop_leaves_no_process_and_no_mount(tmp_path):
     """After stop no Asterisk process of the sandbox runs and nothing stays mounted."""
-    cfg = sandbox_config(tmp_path, _shifted(2000))
+    cfg = sandbox_config(tmp_path, sandbox_ports(2))
     sandbox = Sandbox(cfg)
     sandbox.start(log=lambda *_: None)
     try:
@@ -91,7 +91,7 @@ def test_stop_leaves_no_process_and_no_mount(tmp_path):
 
 def test_occupied_port_is_one_clear_error_and_nothing_starts(tmp_path):
     """A port held by another program stops the start before anything is mounted or run."""
-    cfg = sandbox_config(tmp_path, _shifted(3000))
+    cfg = sandbox_config(tmp_path, sandbox_ports(3))
     port = cfg["pbx"]["ami_port"]
     holder = socket.socket()
     holder.bind(("127.0.0.1", port))
@@ -104,16 +104,6 @@ def test_occupied_port_is_one_clear_error_and_nothing_starts(tmp_path):
         assert not any(s.running for s in sandbox.status().values())
     finally:
         holder.close()
-
-
-def _shifted(offset: int) -> dict:
-    base = sandbox_config.__globals__["TEST_OVERRIDES"]
-    out: dict = {}
-    for section, values in base.items():
-        out[section] = {k: v + offset if k.endswith("port") else v for k, v in values.items()}
-    out["pbx"]["rtp_start"], out["pbx"]["rtp_end"] = 40000 + offset, 40099 + offset
-    out["city"]["rtp_start"], out["city"]["rtp_end"] = 40100 + offset, 40199 + offset
-    return out
 
 
 def _toml_of(cfg) -> str:

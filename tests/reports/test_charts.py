@@ -24,7 +24,7 @@ NS = {"s": "http://www.w3.org/2000/svg"}
 
 
 def test_sample_geometry_has_the_districts_120_grids() -> None:
-    """The shipped geometry has one outline for each level-1 grid code db/sample.py makes."""
+    """The shipped geometry has one outline for each level-1 grid code hotline/sample.py makes."""
     geometry = load_geometry()
     assert [g.code for g in geometry.grids] == [f"G{i:03d}" for i in range(1, 121)]
     assert all(len(g.polygon) >= 3 for g in geometry.grids)

@@ -14,7 +14,8 @@ from twisted.internet import reactor, task
 from db.models import ReportRecord
 from db.session import Database
 from hotline.reports.daily import load_daily
-from hotline.reports.job import DailyReportJob, attach
+from hotline.reports.job import DailyReportJob
+from hotline.reports.plugin import daily_report
 from tests.reports.seed import DAY, TZ, seed_daily
 
 SETTINGS = {"daily_time": "07:30", "grid_geometry": "", "calls_per_agent_hour": 6.0}
@@ -129,6 +130,6 @@ def test_attach_follows_the_scheduler_only_on_postgresql(tmp_path):
         scheduler = SimpleNamespace(leading=leads, settings={"enabled": enabled})
         ctl = SimpleNamespace(db=SimpleNamespace(url=url), scheduler=scheduler, config=config,
                               reactor=task.Clock())
-        job = attach(ctl)
+        job = daily_report(ctl)
         assert ctl.daily_report is job
         assert job._leading() is expected

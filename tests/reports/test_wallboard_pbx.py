@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 import pytest_twisted
 
-from hotline.reports.wallboard import attach
+from hotline.reports.plugin import wallboard_feed
 from tests.support.hotline import wait_final_call
 from tests.support.waiting import until
 
@@ -18,7 +18,7 @@ async def test_wallboard_follows_a_real_call(controller, city):
     """Wired by ``attach``: a queued caller shows as waiting with a growing wait; when they
     hang up unanswered the board shows nobody waiting and the abandon counted for today."""
     number = "13812340091"
-    feed = attach(controller)
+    feed = wallboard_feed(controller.deps)
     pushed: list[dict] = []
     feed.add_listener(pushed.append)
     feed.start()

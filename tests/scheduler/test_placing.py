@@ -11,6 +11,7 @@ from twisted.internet.task import Clock
 
 from hotline import config as config_mod
 from hotline.ami.actions import AMIError
+from hotline.calls.tracker import CallTracker
 from scheduler.placing import CallPlacer
 from tests.calls.support import FakeAMI, message
 
@@ -20,7 +21,9 @@ T0 = 1_795_000_000.0
 def _placer() -> tuple[CallPlacer, FakeAMI, Clock]:
     ami, clock = FakeAMI(), Clock()
     settings = dict(config_mod.loads("")["scheduler"], caller_id="83658365", min_talk_s=2.0)
-    placer = CallPlacer(ami=ami, settings=settings, reactor=clock,
+    tracker = CallTracker(ami=ami, clock=clock, queue_name="hotline")
+    tracker.subscribe()
+    placer = CallPlacer(ami=ami, bus=tracker.bus, settings=settings, reactor=clock,
                         now=lambda: dt.datetime.fromtimestamp(clock.seconds(), dt.UTC))
     placer.subscribe()
     return placer, ami, clock

@@ -12,8 +12,6 @@ from hotline.calls.reconciler import FAMILY
 from hotline.sim.burst import burst_numbers, place_burst
 from tests.support.waiting import sleep, until
 
-pytestmark = pytest.mark.pbx
-
 AGENTS = ("1001", "1002", "1003", "1004")
 
 

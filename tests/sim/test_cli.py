@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import pytest_twisted
@@ -13,7 +14,7 @@ from twisted.internet import threads
 from db.models import Agent, AgentStateChange
 from hotline.calls.model import CallState
 from hotline.cli.main import main
-from tests.support.audio import band_ratio
+from tests.support.audio import speech_over_tone, voiced_seconds, wav_seconds
 from tests.support.hotline import wait_final_call
 from tests.support.pbx import config_file
 from tests.support.waiting import sleep, until
@@ -38,8 +39,10 @@ async def test_sim_call_says_text_and_agent_cli_logs_in(pbx_sandbox, controller,
     assert login.returncode == 0, login.stderr
     assert "agent 1001 李娜: available" in login.stdout
     try:
+        # The citizen speaks once the greeting is over and the agent has answered.
+        pause = wav_seconds(pbx_sandbox.var_dir / "sounds" / "zh" / "welcome.wav") + 2
         call = _hotline(conf, "sim", "call", "--from", "13812340006", "--say",
-                        "我家停水了，请帮忙查一下。", "--hold", "22", "--pause", "10")
+                        "我家停水了，请帮忙查一下。", "--hold", "22", "--pause", f"{pause:.1f}")
         assert call.returncode == 0, call.stderr
         assert "citizen 13812340006 calls 83658365" in call.stdout
 
@@ -59,8 +62,12 @@ async def test_sim_call_says_text_and_agent_cli_logs_in(pbx_sandbox, controller,
     assert logout.returncode == 0, logout.stderr
     assert row.status == "completed"
     assert row.hungup_by == "agent"
-    # Speech sits mostly in 300-1000 Hz, the agent's tone at 1000 Hz is not in the citizen's file.
-    assert band_ratio(paths["citizen"], 500, 1000) > 1
+    # The citizen's file holds their speech (energy across 300-900 Hz, over a second of it),
+    # not the agent's steady 1000 Hz tone; the agent's file is the tone.
+    citizen, agent_file = Path(paths["citizen"]), Path(paths["agent"])
+    assert voiced_seconds(citizen) > 1.0
+    assert speech_over_tone(citizen, 1000) > 1, speech_over_tone(citizen, 1000)
+    assert speech_over_tone(agent_file, 1000) < 0.1
     with controller.db.begin() as s:
         agent_row = s.scalars(select(Agent).where(Agent.code == "1001")).one()
         states = [c.state for c in s.scalars(select(AgentStateChange).where(

@@ -1,22 +1,20 @@
 """Fixtures of the softphone tests: the softphone attached to the test controller, served with a
-minimal desk page, and Debian's headless Chromium with a fake microphone playing a tone."""
+minimal desk page, and the worker's headless Chromium, whose fake microphone plays a tone."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import pytest
 import pytest_twisted
 
-from hotline.sim.speech import tone_file
 from hotline.softphone.resource import bundle_path
 from tests.softphone import page
-from tests.web.browser import Browser
+from tests.support.browser import BROWSER_HZ, Browser, BrowserSession
 
-#: The tone the browser's fake microphone plays, and the one the simulated citizen plays.
-BROWSER_HZ = 700
+#: The tone the simulated citizen plays (the browser's microphone plays BROWSER_HZ).
 CITIZEN_HZ = 500
+__all__ = ["BROWSER_HZ", "CITIZEN_HZ", "softphone", "browser"]
 
 
 @pytest_twisted.async_yield_fixture
@@ -35,38 +33,12 @@ async def softphone(controller):
         await phone.service.revoke_all()
 
 
-class FakeMicBrowser(Browser):
-    """Chromium whose microphone is a WAV file of a steady tone, permissions granted."""
-
-    def __init__(self, wav: Path) -> None:
-        super().__init__()
-        self.wav = wav
-
-    async def start(self) -> None:
-        def launch() -> None:
-            from playwright.sync_api import sync_playwright
-
-            self._pw = sync_playwright().start()
-            self.browser = self._pw.chromium.launch(
-                executable_path="/usr/bin/chromium", headless=True,
-                args=["--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
-                      f"--use-file-for-fake-audio-capture={self.wav}",
-                      "--autoplay-policy=no-user-gesture-required"])
-        await self.run(launch)
-
-    async def page(self, base_url: str) -> Any:
-        """A page that obeys the page's own CSP (the console's policy is part of the test)."""
-        def make() -> Any:
-            return self.browser.new_context(base_url=base_url, locale="zh-CN").new_page()
-        return await self.run(make)
-
-
 @pytest_twisted.async_yield_fixture
-async def browser(tmp_path_factory):
-    chromium = FakeMicBrowser(tone_file(BROWSER_HZ, 60, tmp_path_factory.mktemp("mic"),
-                                        rate=48000))
-    await chromium.start()
+async def browser(chromium: Browser):
+    """The worker's Chromium (its fake microphone plays BROWSER_HZ, media permitted) for one
+    test, obeying the page's own CSP: the console's policy is part of what these tests check."""
+    session = BrowserSession(chromium, obey_csp=True)
     try:
-        yield chromium
+        yield session
     finally:
-        await chromium.stop()
+        await session.close()

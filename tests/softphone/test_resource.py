@@ -12,7 +12,7 @@ from twisted.web.client import Agent, readBody
 from twisted.web.http_headers import Headers
 
 from hotline.ami.actions import AMIError
-from hotline.softphone import attach
+from hotline.softphone.plugin import build as build_softphone
 
 pytestmark = [pytest.mark.pbx]
 
@@ -47,7 +47,7 @@ async def test_credentials_only_for_a_signed_in_agent_and_never_cached(
     assert "transport-ws" in shown and "softphone-1002/agent-1002" in shown
 
     # A controller restarting takes over what the PBX holds: the browser keeps its password.
-    restarted = attach(controller)
+    restarted = build_softphone(controller.deps)
     assert await restarted.service.adopt() == ["1002"]
     assert restarted.service.active["1002"].password == creds["password"]
 

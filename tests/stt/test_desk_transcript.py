@@ -15,11 +15,11 @@ from sqlalchemy import select
 from twisted.internet import reactor
 
 from db.models import Call, Transcript, TranscriptSegment
-from hotline.calls.notifier import CallNotifier
+from hotline.bus import EventBus
+from hotline.plugins import web_console
 from hotline.stt import jobs
 from hotline.stt.service import TranscriptionService
 from hotline.web import accounts
-from hotline.web.app import WebConsole
 from tests.scheduler.support import ensure_agents
 from tests.stt.conftest import stt_config
 from tests.stt.support import make_call, say, track
@@ -57,10 +57,11 @@ async def desk(db, registry, stt_state, tmp_path):
     with db.begin() as s:
         accounts.create_user(s, "agent2", role="agent", password=OTHER_PASSWORD,
                              agent_code="1002")
+    bus = EventBus()
     service = TranscriptionService(config=stt_config(stt_state), db=db, reactor=reactor,
-                                   registry=registry, worker_name="desk-test")
-    web = WebConsole(config=web_config(tmp_path), db=db, reactor=reactor,
-                     notifier=CallNotifier(), stt=service)
+                                   registry=registry, worker_name="desk-test", bus=bus)
+    web = web_console(config=web_config(tmp_path), db=db, reactor=reactor, bus=bus,
+                      stt=service)
     await service.start()
     await web.start()
     try:
@@ -122,58 +123,54 @@ async def test_transcript_is_pushed_to_its_seat_and_loaded_again(desk, db, call_
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # the page is the same on either
 @pytest_twisted.ensureDeferred
 async def test_desk_shows_the_transcript_with_speakers_as_text(desk, db, call_audio,
-                                                               db_url):
+                                                               db_url, browser):
     """In Chromium: the desk's transcript card fills in when the job ends (no reload), one line
     per utterance with its speaker; a reloaded desk loads it again, and a text that looks like
     HTML is shown as text."""
-    from tests.web.browser import Browser
+    from tests.support.browser import Browser
 
     web, service = desk
     call_id = _call_at_seat(db, "1700000901.1", call_audio)
-    browser = Browser()
-    await browser.start()
-    try:
-        page = await browser.page(f"http://127.0.0.1:{web.port}")
+    page = await browser.page(f"http://127.0.0.1:{web.port}")
 
-        def open_desk() -> str:
-            page.goto("/login")
-            page.fill("#username", "agent1")
-            page.fill("#password", PASSWORDS["agent1"])
-            page.click("#login-submit")
-            page.wait_for_load_state("domcontentloaded")
-            page.goto("/desk")
-            page.wait_for_selector("#desk[data-live='yes']", timeout=15000)
-            page.wait_for_selector("#transcript-card[data-status='none']", timeout=10000)
-            return page.inner_text("#transcript-state")
-        assert await browser.run(open_desk) == "未转写"
-        await service.on_call_finalised(call_id)
+    def open_desk() -> str:
+        page.goto("/login")
+        page.fill("#username", "agent1")
+        page.fill("#password", PASSWORDS["agent1"])
+        page.click("#login-submit")
+        page.wait_for_load_state("domcontentloaded")
+        page.goto("/desk")
+        page.wait_for_selector("#desk[data-live='yes']", timeout=15000)
+        page.wait_for_selector("#transcript-card[data-status='none']", timeout=10000)
+        return page.inner_text("#transcript-state")
+    assert await browser.run(open_desk) == "未转写"
+    await service.on_call_finalised(call_id)
 
-        def pushed() -> list[tuple[str, str, str]]:
-            page.wait_for_selector("#transcript-card[data-status='done']", timeout=90000)
-            Browser.shot(page, "desk-transcript")
-            return page.eval_on_selector_all("#transcript li", "els => els.map(e => ["
-                                             "e.dataset.speaker, e.querySelector('.who')"
-                                             ".textContent, e.querySelector('.said')"
-                                             ".textContent])")
-        lines = await browser.run(pushed)
-        assert lines and lines[0][:2] == ["citizen", "市民"]
-        assert {(sp, who) for sp, who, _ in lines} == {("citizen", "市民"), ("agent", "坐席")}
-        assert all(said.strip() for _, _, said in lines)
-        with db.begin() as s:
-            seg = s.scalars(select(TranscriptSegment).join(Transcript)
-                            .where(Transcript.call_id == call_id)
-                            .order_by(TranscriptSegment.start_s)).first()
-            seg.text = HOSTILE
+    def pushed() -> list[tuple[str, str, str]]:
+        page.wait_for_selector("#transcript-card[data-status='done']", timeout=90000)
+        Browser.shot(page, "desk-transcript")
+        return page.eval_on_selector_all("#transcript li", "els => els.map(e => ["
+                                         "e.dataset.speaker, e.querySelector('.who')"
+                                         ".textContent, e.querySelector('.said')"
+                                         ".textContent])")
+    lines = await browser.run(pushed)
+    assert lines and lines[0][:2] == ["citizen", "市民"]
+    assert {(sp, who) for sp, who, _ in lines} == {("citizen", "市民"), ("agent", "坐席")}
+    assert all(said.strip() for _, _, said in lines)
+    with db.begin() as s:
+        seg = s.scalars(select(TranscriptSegment).join(Transcript)
+                        .where(Transcript.call_id == call_id)
+                        .order_by(TranscriptSegment.start_s)).first()
+        seg.text = HOSTILE
 
-        def reloaded() -> tuple[str, object, int]:
-            page.reload()
-            page.wait_for_selector("#transcript-card[data-status='done']", timeout=15000)
-            Browser.shot(page, "desk-transcript-reloaded")
-            return (page.inner_text("#transcript li .said"),
-                    page.evaluate("window.__xss"),
-                    page.eval_on_selector_all("#transcript img, #transcript b",
-                                              "els => els.length"))
-        said, xss, elements = await browser.run(reloaded)
-        assert said == HOSTILE and xss is None and elements == 0
-    finally:
-        await browser.stop()
+    def reloaded() -> tuple[str, object, int]:
+        page.reload()
+        page.wait_for_selector("#transcript-card[data-status='done']", timeout=15000)
+        Browser.shot(page, "desk-transcript-reloaded")
+        return (page.inner_text("#transcript li .said"),
+                page.evaluate("window.__xss"),
+                page.eval_on_selector_all("#transcript img, #transcript b",
+                                          "els => els.length"))
+    said, xss, elements = await browser.run(reloaded)
+    assert said == HOSTILE and xss is None and elements == 0
+

@@ -3,7 +3,6 @@ speakers on its ticket, decoded from the recordings the dialplan's MixMonitor wr
 
 from __future__ import annotations
 
-import wave
 from pathlib import Path
 
 import pytest
@@ -14,8 +13,10 @@ from twisted.internet import reactor, threads
 from db.models import Call, TicketEvent, Transcript
 from hotline.controller import Controller
 from hotline.pbx.sandbox import Sandbox
-from hotline.stt import attach, jobs
+from hotline.stt import jobs
+from hotline.stt.plugin import build as build_stt
 from tests.stt.support import say
+from tests.support.audio import wav_seconds
 from tests.support.hotline import wait_final_call
 from tests.support.waiting import until
 
@@ -37,20 +38,12 @@ async def stt_controller(pbx_sandbox: Sandbox, registry, tmp_path):
     # The session's loaded model instead of a second copy: swap the controller's own service
     # for one on the shared registry before it starts.
     ctl.stt.detach()
-    ctl.stt = service = attach(ctl, registry=registry)
+    service = build_stt(ctl.deps, registry=registry)
     await ctl.start()
     try:
         yield ctl, service
     finally:
         await ctl.stop()
-
-
-def _seconds(wav: Path) -> float:
-    """Length of a WAV file (0 when there is none: the dialplan then has no greeting)."""
-    if not wav.exists():
-        return 0.0
-    with wave.open(str(wav), "rb") as w:
-        return w.getnframes() / w.getframerate()
 
 
 def _inside(sandbox: Sandbox, host_path: Path) -> str:
@@ -72,7 +65,7 @@ async def test_citizen_call_ends_with_both_speakers_on_its_ticket(stt_controller
     await ctl.agents.login("1003")
     try:
         # The citizen speaks once the greeting prompt is over and the agent has answered.
-        pause = _seconds(pbx_sandbox.var_dir / "sounds" / "zh" / "welcome.wav") + 4.5
+        pause = wav_seconds(pbx_sandbox.var_dir / "sounds" / "zh" / "welcome.wav") + 4.5
         await city.call(CALLER, play=_inside(pbx_sandbox, problem), pause_s=pause, hold_s=3)
         row, _ = await wait_final_call(ctl.db, CALLER)
     finally:

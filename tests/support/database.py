@@ -15,7 +15,10 @@ from __future__ import annotations
 import contextlib
 import itertools
 import os
+import pwd
 import shutil
+import signal
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -23,14 +26,29 @@ import pytest
 from sqlalchemy.orm import Session
 
 from db import migrate
+from db.postgres import NoPostgres, PostgresServer, free_port, postgres_bin_dir
 from db.session import Database, make_engine, make_session_factory
-from hotline.sim.postgres import PostgresMissing, PostgresServer
-from hotline.sim.postgres import postgres_cluster as _cluster
+from tests.support.markers import require
 
 __all__ = ["PostgresServer", "postgres_server", "postgres_cluster", "db_url", "session", "db"]
 
 BACKENDS = ["sqlite", "postgresql"]
+_UNPRIVILEGED_USER = "postgres"
 _counter = itertools.count(1)
+#: This test run's mark on its clusters' folders (set by the controlling process, inherited by
+#: pytest-xdist's workers), so the end-of-run sweep ends this run's clusters and no one else's.
+RUN_MARK = os.environ.setdefault("HOTLINE_TEST_RUN", str(os.getpid()))
+
+
+def _postgres_bin_dir() -> Path:
+    try:
+        return postgres_bin_dir()
+    except NoPostgres as e:
+        pytest.fail(f"{e} and run the tests again; database tests are never skipped",
+                    pytrace=False)
+
+
+_free_port = free_port
 
 
 @pytest.fixture(scope="session")
@@ -43,13 +61,22 @@ def postgres_server() -> Iterator[PostgresServer]:
 @contextlib.contextmanager
 def postgres_cluster() -> Iterator[PostgresServer]:
     """A PostgreSQL cluster of its own (a test that takes it down shares it with nobody),
-    removed at the end even on failure; missing binaries fail the test, never skip it."""
+    removed at the end even on failure."""
+    require("postgres", "a PostgreSQL server")
+    bin_dir = _postgres_bin_dir()
+    base_dir = Path(tempfile.mkdtemp(prefix=f"hotline-pg-{RUN_MARK}-"))
+    server = PostgresServer(bin_dir=bin_dir, base_dir=base_dir, port=_free_port(),
+                            user=_UNPRIVILEGED_USER)
     try:
-        with _cluster() as server:
-            yield server
-    except PostgresMissing as e:
-        pytest.fail(f"{e} and run the tests again; database tests are never skipped",
-                    pytrace=False)
+        if os.geteuid() == 0:
+            entry = pwd.getpwnam(_UNPRIVILEGED_USER)
+            os.chown(base_dir, entry.pw_uid, entry.pw_gid)
+        base_dir.chmod(0o700)
+        server.start()
+        yield server
+    finally:
+        server.stop()
+        shutil.rmtree(base_dir, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
@@ -127,3 +154,25 @@ def db(db_url: str) -> Iterator[Database]:
         yield database
     finally:
         database.stop()
+
+
+def sweep_clusters() -> list[str]:
+    """End this run's PostgreSQL clusters that are still up and remove their folders; returns
+    what was found (a worker ended by pytest-timeout could not stop its own)."""
+    found = []
+    for base in Path(tempfile.gettempdir()).glob(f"hotline-pg-{RUN_MARK}-*"):
+        pid_file = base / "data" / "postmaster.pid"
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            os.kill(int(pid_file.read_text().split()[0]), signal.SIGKILL)
+            found.append(f"PostgreSQL in {base}")
+        shutil.rmtree(base, ignore_errors=True)
+    return found
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    if hasattr(session.config, "workerinput"):
+        return
+    left = sweep_clusters()
+    if left:
+        print("\ntests.support.database: ended what the tests left running:\n  "
+              + "\n  ".join(left))

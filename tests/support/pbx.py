@@ -1,14 +1,19 @@
 """Fixtures that build (if needed), start and stop the real PBX sandbox for the test run.
 
 The test sandbox uses its own ports and run directory, so it can run beside a `make run`
-sandbox on the same machine. It is stopped and unmounted at the end even when tests fail.
+sandbox on the same machine, and each pytest-xdist worker runs one of its own on ports of its
+own (``sandbox_ports``). It is stopped and unmounted at the end even when tests fail, and the
+controlling process sweeps whatever a worker that could not clean up left behind.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
+import signal
 import socket
+import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,34 +24,48 @@ from hotline import config as config_mod
 from hotline.pbx import rootfs
 from hotline.pbx.sandbox import Sandbox
 
-#: Ports of the test sandbox: the defaults plus 1000, away from a running `make run`. Two test
-#: runs on one machine (two developers) set HOTLINE_TEST_PORT_SHIFT to keep apart.
+#: Two test runs on one machine (two developers) set HOTLINE_TEST_PORT_SHIFT to keep apart.
 _SHIFT = int(os.environ.get("HOTLINE_TEST_PORT_SHIFT", "0"))
+#: pytest-xdist's worker number (gw0 -> 0); 0 without xdist. Each worker runs its own sandbox.
+WORKER = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)
+#: Sandboxes one worker may run at once: the session's (slot 0), tests' own (1, 2, 3) and the
+#: spare one of the fault suite and the queue tests (4, for the session once started).
+SLOTS = 5
+
+
+def sandbox_ports(slot: int = 0) -> dict[str, dict[str, int]]:
+    """Ports of a test sandbox in ``slot`` of this worker, apart from every other worker's, the
+    other slots' and a running `make run` (15xxx, RTP 20000-29999).
+
+    TCP ports (AMI, HTTP, FastAGI) sit in a block of 100 per sandbox from 16000; the UDP SIP
+    ports too, never inside any sandbox's RTP range (30000 and up). The session's sandbox gets
+    1,250 RTP ports per instance (a 200-call burst holds ~600), the others 100."""
+    n = WORKER * SLOTS + slot
+    sig = 16000 + _SHIFT + 100 * n
+    if slot == 0:
+        width, rtp = 1250, 30000 + _SHIFT + 2500 * WORKER
+    else:
+        width, rtp = 100, 50000 + _SHIFT + 200 * n
+    return {
+        "pbx": {"sip_port": sig + 60, "ami_port": sig + 38, "http_port": sig + 88,
+                "rtp_start": rtp, "rtp_end": rtp + width - 1},
+        "city": {"sip_port": sig + 70, "phones_port": sig + 80, "ami_port": sig + 39,
+                 "rtp_start": rtp + width, "rtp_end": rtp + 2 * width - 1},
+        "agi": {"port": sig + 90},
+    }
+
+
 TEST_OVERRIDES = {
-    "pbx": {"sip_port": 16060 + _SHIFT, "ami_port": 16038 + _SHIFT, "http_port": 16088 + _SHIFT,
-            "rtp_start": 30000 + _SHIFT, "rtp_end": 32499 + _SHIFT},
-    "city": {"sip_port": 16070 + _SHIFT, "phones_port": 16080 + _SHIFT,
-             "ami_port": 16039 + _SHIFT, "rtp_start": 32500 + _SHIFT, "rtp_end": 34999 + _SHIFT},
-    "agi": {"port": 16573 + _SHIFT},
+    **sandbox_ports(0),
     # The console of every test controller listens on a free port (``controller.web.port``).
     "web": {"port": 0},
     # Test controllers share one database; only the scheduler's own tests (each on its own
     # database) turn the scheduler on, so no other test's promise is ever dialled.
     "scheduler": {"enabled": False},
 }
-
-
-def ports_apart(offset: int) -> dict:
-    """Overrides putting a second sandbox's ports ``offset`` above the test sandbox's (and a few
-    RTP ports of its own past both RTP ranges), so both run side by side."""
-    ports: dict = {section: {k: TEST_OVERRIDES[section][k] + offset for k in keys}
-                   for section, keys in (("pbx", ("sip_port", "ami_port", "http_port")),
-                                         ("city", ("sip_port", "phones_port", "ami_port")),
-                                         ("agi", ("port",)))}
-    rtp = TEST_OVERRIDES["city"]["rtp_end"] + 1 + offset
-    ports["pbx"].update(rtp_start=rtp, rtp_end=rtp + 299)
-    ports["city"].update(rtp_start=rtp + 300, rtp_end=rtp + 599)
-    return ports
+#: Prompts are 0.3 s of silence in tests (a greeting of ~10 s per call, a department's
+#: introduction of ~12 s per bridge otherwise); tests/pbx/test_prompts.py keeps the real ones.
+TEST_OVERRIDES["pbx"]["short_prompts"] = True
 
 
 def sandbox_config(state_dir: Path, overrides: dict | None = None) -> config_mod.Config:
@@ -147,7 +166,7 @@ SPARE_QUEUE = {"max_length": 3, "max_wait_s": 6, "overflow": "callback",
 def spare_sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
     """A second PBX sandbox (ports apart) for tests that restart or starve it, and that need a
     short queue (SPARE_QUEUE); the session's own sandbox is never touched by them."""
-    overrides = {**ports_apart(600), "queue": SPARE_QUEUE}
+    overrides = {**sandbox_ports(4), "queue": SPARE_QUEUE}
     with running_sandbox(sandbox_config(tmp_path_factory.mktemp("spare"), overrides)) as sandbox:
         yield sandbox
 
@@ -209,3 +228,41 @@ def config_file(sandbox: Sandbox, path: Path) -> Path:
         lines += [f"{key} = {_toml_value(value)}" for key, value in values.items()]
     path.write_text("\n".join(lines) + "\n")
     return path
+
+
+def sweep_sandboxes(base: Path) -> list[str]:
+    """End every sandbox still running under ``base`` and unmount what it left; returns what
+    was found (a worker that pytest-timeout ended, or that crashed, could not clean up)."""
+    found: list[str] = []
+    for state_file in base.rglob("state.json"):
+        try:
+            pids = json.loads(state_file.read_text()).get("pids", {})
+        except (OSError, ValueError, AttributeError):
+            continue
+        for name, pid in pids.items():
+            with contextlib.suppress(OSError, TypeError, ValueError):
+                # Only a process chrooted into this sandbox: a pid may have been reused.
+                if not os.readlink(f"/proc/{int(pid)}/root").startswith(str(base)):
+                    continue
+                os.kill(int(pid), signal.SIGKILL)
+                found.append(f"{name} pid {pid} of {state_file.parent}")
+    prefix = str(base) + "/"
+    with open("/proc/self/mounts") as f:
+        mounts = [line.split()[1] for line in f if line.split()[1].startswith(prefix)]
+    for mount in sorted(mounts, key=len, reverse=True):
+        subprocess.run(["umount", "-l", mount], capture_output=True)
+        found.append(f"mount {mount}")
+    return found
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """The run's last word (in the controlling process when tests ran on several workers):
+    nothing of a sandbox outlives the run, even when a worker could not clean up after itself."""
+    if hasattr(session.config, "workerinput"):
+        return
+    factory = getattr(session.config, "_tmp_path_factory", None)
+    if factory is None:
+        return
+    left = sweep_sandboxes(factory.getbasetemp())
+    if left:
+        print("\ntests.support.pbx: ended what the tests left running:\n  " + "\n  ".join(left))

@@ -6,8 +6,8 @@ import pytest_twisted
 from twisted.internet import reactor
 
 from hotline import config as config_mod
+from hotline.plugins import web_console
 from hotline.web import accounts
-from hotline.web.app import WebConsole
 
 PASSWORDS = {"agent1": "agent-pass-1001", "boss": "boss-pass-0001", "water": "water-pass-001",
              "root": "root-pass-00001"}
@@ -34,7 +34,7 @@ def add_users(db, department: str | None = None) -> None:
 async def console(db, tmp_path):
     """A console without a PBX link (calls, agents None) on the fresh database, with users."""
     add_users(db)
-    web = WebConsole(config=web_config(tmp_path), db=db, reactor=reactor)
+    web = web_console(config=web_config(tmp_path), db=db, reactor=reactor)
     await web.start()
     try:
         yield web
@@ -61,7 +61,7 @@ def ensure_user(db, username: str, **kw) -> None:
 
 def seed_directory(db) -> None:
     """The sample grids, departments and directory (once per sandbox database)."""
-    from db.sample import AlreadySeeded, seed_sample
+    from hotline.sample import AlreadySeeded, seed_sample
 
     try:
         db.unit(seed_sample)  # reads, then writes: see ensure_user

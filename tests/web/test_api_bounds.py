@@ -10,7 +10,7 @@ import pytest_twisted
 from sqlalchemy import select
 
 from db.models import Agent, Call, Ticket
-from hotline.web.api import AGENT_PAGE_DEPTH
+from hotline.tickets.http import AGENT_PAGE_DEPTH
 from tests.web.conftest import PASSWORDS
 from tests.web.support import HTTP, sign_in
 

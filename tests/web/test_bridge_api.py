@@ -19,10 +19,10 @@ from twisted.internet import reactor
 from db.models import AuditEntry, Bridge, Call, Department, MunicipalHotline
 from hotline.ami.actions import AMIError
 from hotline.bridge.service import BridgeService
+from hotline.bridge.views import room_view
 from hotline.calls.service import CallService
 from hotline.calls.tracker import CallTracker
-from hotline.web.app import WebConsole
-from hotline.web.rooms import room_view
+from hotline.plugins import web_console
 from tests.calls.support import CITIZEN_UID, FakeAMI, agent_leg, citizen, member, message
 from tests.web.conftest import PASSWORDS, add_users, web_config
 from tests.web.support import HTTP, sign_in
@@ -41,9 +41,9 @@ class Desk:
         self.bridge = BridgeService(config=config, ami=self.ami, db=db, reactor=reactor,
                                     tracker=self.tracker)
         self.bridge.subscribe()
-        self.web = WebConsole(config=config, db=db, reactor=reactor,
-                              calls=CallService(tracker=self.tracker),
-                              notifier=self.tracker.notifier, bridge=self.bridge)
+        self.web = web_console(config=config, db=db, reactor=reactor,
+                               calls=CallService(tracker=self.tracker),
+                               bus=self.tracker.bus, bridge=self.bridge)
 
     def ring(self) -> None:
         """A citizen's call (row id 42) rings agent 1001's phone."""

@@ -16,23 +16,12 @@ from db.models import Call, Department, Ticket, TicketDraft
 from hotline.tickets.service import TicketService
 from tests.support.hotline import end_bridged_call, wait_final_call
 from tests.support.waiting import sleep, until
-from tests.web.browser import Browser
 from tests.web.conftest import ensure_user
 
 pytestmark = [pytest.mark.pbx, pytest.mark.browser]
 
 AGENT_PASSWORD = "desk-agent-pass-1"
 HOSTILE = '<b>粗体</b><img src=x onerror="window.__xss=1">路灯坏了三天'
-
-
-@pytest_twisted.async_yield_fixture
-async def browser():
-    b = Browser()
-    await b.start()
-    try:
-        yield b
-    finally:
-        await b.stop()
 
 
 def _sign_in(page, username: str, password: str) -> str:

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from twisted.internet import reactor
 
 from db.models import AuditEntry, Callback, CallbackAttempt
-from hotline.web.app import WebConsole
+from hotline.plugins import web_console
 from scheduler import store
 from scheduler.service import CallbackScheduler
 from tests.scheduler.support import ensure_agents, new_ticket, utcnow
@@ -77,7 +77,7 @@ async def test_dial_refusals_from_the_scheduler_carry_their_status(db, tmp_path)
     cfg = web_config(tmp_path).with_overrides({"scheduler": {"quiet_hours": ""}})
     scheduler = CallbackScheduler(config=cfg, ami=None, db=db, reactor=reactor, node="t")
     scheduler._running = True  # as start() sets it; every refusal here comes before the PBX
-    web = WebConsole(config=cfg, db=db, reactor=reactor, scheduler=scheduler)
+    web = web_console(config=cfg, db=db, reactor=reactor, scheduler=scheduler)
     await web.start()
     try:
         theirs = _callback(db, owner="1002")
@@ -134,8 +134,8 @@ async def test_dial_while_the_seat_is_on_a_call_is_refused(db, tmp_path):
     cfg = web_config(tmp_path)
     scheduler = CallbackScheduler(config=cfg, ami=None, db=db, reactor=reactor, node="t")
     scheduler._running = True
-    web = WebConsole(config=cfg, db=db, reactor=reactor, scheduler=scheduler,
-                     calls=_LiveView())
+    web = web_console(config=cfg, db=db, reactor=reactor, scheduler=scheduler,
+                      calls=_LiveView())
     await web.start()
     try:
         cb_id = _callback(db)

@@ -8,7 +8,7 @@ from sqlalchemy import select
 from twisted.internet import reactor
 
 from db.models import AuditEntry, ConsoleSession, TicketDraft
-from hotline.web.app import WebConsole
+from hotline.plugins import web_console
 from tests.web.conftest import PASSWORDS, add_users, web_config
 from tests.web.support import HTTP, form_csrf, sign_in
 
@@ -51,9 +51,11 @@ async def test_secure_cookie_when_configured(db, tmp_path):
     """With secure cookies on (always in production) the session cookie is HTTPS-only."""
     from twisted.internet import reactor
 
-    from hotline.web.app import WebConsole
+    from hotline.plugins import web_console
+    from tests.web.conftest import add_users, web_config
+
     add_users(db)
-    web = WebConsole(config=web_config(tmp_path, secure_cookies=True), db=db, reactor=reactor)
+    web = web_console(config=web_config(tmp_path, secure_cookies=True), db=db, reactor=reactor)
     await web.start()
     try:
         reply = await sign_in(HTTP(web.port), "boss", PASSWORDS["boss"])
@@ -262,8 +264,8 @@ async def test_client_address_from_a_trusted_proxy_only(db, tmp_path, trusted, e
     """Behind a trusted proxy the audit records the client X-Forwarded-For names; from anyone
     else the header is ignored."""
     add_users(db)
-    web = WebConsole(config=web_config(tmp_path, trusted_proxies=trusted), db=db,
-                     reactor=reactor)
+    web = web_console(config=web_config(tmp_path, trusted_proxies=trusted), db=db,
+                      reactor=reactor)
     await web.start()
     try:
         client = HTTP(web.port)

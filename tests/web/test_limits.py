@@ -9,7 +9,7 @@ import pytest
 import pytest_twisted
 from twisted.internet import reactor, threads
 
-from hotline.web.app import WebConsole
+from hotline.plugins import web_console
 from tests.support.waiting import until
 from tests.web.conftest import add_users, web_config
 
@@ -19,7 +19,7 @@ LIMIT = 4096
 @pytest_twisted.async_yield_fixture
 async def limited(db, tmp_path, request):
     add_users(db)
-    web = WebConsole(config=web_config(tmp_path, max_body_bytes=LIMIT, **getattr(
+    web = web_console(config=web_config(tmp_path, max_body_bytes=LIMIT, **getattr(
         request, "param", {})), db=db, reactor=reactor)
     await web.start()
     try:

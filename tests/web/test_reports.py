@@ -18,11 +18,11 @@ from twisted.internet import reactor, threads
 from db.models import Call, Callback, Citizen, Department, Grid, Ticket
 from hotline.reports.periods import period
 from hotline.reports.wallboard import WallboardFeed
+from tests.support.browser import Browser
 from tests.support.waiting import until
-from tests.web.browser import Browser
 from tests.web.conftest import PASSWORDS, ensure_user, seed_directory
 from tests.web.support import HTTP, sign_in
-from tests.web.test_browser import _sign_in, browser  # noqa: F401 - browser is a fixture
+from tests.web.test_browser import _sign_in
 
 TZ = "Asia/Shanghai"
 WEEK = period("2025-03-03", "2025-03-09", TZ)
@@ -191,7 +191,7 @@ def _totals(page) -> dict[str, str]:
 @pytest.mark.pbx
 @pytest.mark.browser
 @pytest_twisted.ensureDeferred
-async def test_supervisor_reads_filters_downloads_and_watches_the_board(web_controller, browser,  # noqa: E501,F811
+async def test_supervisor_reads_filters_downloads_and_watches_the_board(web_controller, browser,
                                                                         tmp_path):
     """The supervisor opens the reports from the console's menu, filters the SLA report by
     department (totals equal the seed's known answers), downloads the CSV (its rows checked),

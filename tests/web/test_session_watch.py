@@ -12,7 +12,7 @@ from sqlalchemy import update
 from twisted.internet import reactor
 
 from db.models import ConsoleSession
-from hotline.calls.notifier import CallNotifier
+from hotline.plugins import web_console
 from hotline.web import accounts
 from hotline.web.app import WebConsole
 from tests.support.waiting import until
@@ -22,10 +22,11 @@ from tests.web.support import HTTP, EventReader, sign_in
 
 @pytest_twisted.async_yield_fixture
 async def live_console(db, tmp_path):
-    """A console with a call notifier (so streams open), users, a 0.5 s session check."""
+    """A console whose streams open (as with a PBX link), users, a 0.5 s session check."""
     add_users(db)
-    web = WebConsole(config=web_config(tmp_path, session_check_s=0.5, max_streams_per_user=2),
-                     db=db, reactor=reactor, notifier=CallNotifier())
+    web = web_console(config=web_config(tmp_path, session_check_s=0.5, max_streams_per_user=2),
+                      db=db, reactor=reactor)
+    web.events.live = True  # as if the live calls fed it: streams open
     await web.start()
     try:
         yield web

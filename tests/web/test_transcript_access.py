@@ -8,9 +8,9 @@ import datetime as dt
 import pytest
 
 from db.models import Call, Department, Transcript, TranscriptSegment
+from hotline.tickets.http import load_ticket
 from hotline.tickets.service import TicketService
 from hotline.web.accounts import Principal
-from hotline.web.api import load_ticket
 
 SAID = "我叫张三，电话一三八一二三四五六七八，住幸福路12号"
 

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.agi.scripts.test_inbound -*-
+# -*- test-case-name: tests.test_controller -*-
 """The ``inbound`` script: who is calling, what is open for them, and the call's row."""
 
 from __future__ import annotations
@@ -10,12 +10,12 @@ from typing import TYPE_CHECKING
 from twisted.logger import Logger
 
 from hotline.agi import variables as v
-from hotline.calls.journal import InboundCall, open_inbound_call
 
 if TYPE_CHECKING:
     from db.session import Database
     from hotline.agi.channel import AGIChannel
     from hotline.agi.routes import RouteTable
+    from hotline.calls.journal import InboundCall
 
 __all__ = ["register", "inbound_variables"]
 
@@ -38,18 +38,21 @@ def inbound_variables(result: InboundCall) -> list[tuple[str, str]]:
     ]
 
 
-def register(routes: RouteTable, *, db: Database,
+def register(routes: RouteTable, *, db: Database, open_call: Callable[..., InboundCall],
              clock: Callable[[], dt.datetime] | None = None,
              record: Callable[[], bool] = lambda: True) -> None:
     """Add ``inbound`` to ``routes``; the lookup and the row run on the database's pool.
-    ``record()`` says whether new calls are recorded (no: the recordings disk is full)."""
+    ``record()`` says whether new calls are recorded (no: the recordings disk is full).
+
+    ``open_call(session, uniqueid=, linkedid=, caller_number=, now=)`` is the calls package's
+    ``open_inbound_call`` (handed in by its plugin, so this package imports no other)."""
     now = clock or (lambda: dt.datetime.now(dt.UTC))
 
     @routes.register("inbound")
     async def inbound(agi: AGIChannel) -> None:
         request = agi.request
         linkedid = await agi.get_variable("CHANNEL(linkedid)") or request.uniqueid
-        result = await db.run(open_inbound_call, uniqueid=request.uniqueid, linkedid=linkedid,
+        result = await db.run(open_call, uniqueid=request.uniqueid, linkedid=linkedid,
                               caller_number=request.callerid, now=now())
         for name, value in inbound_variables(result):
             await agi.set_variable(name, value)

@@ -24,28 +24,19 @@ if TYPE_CHECKING:
     from hotline.agi.channel import AGIChannel
     from hotline.agi.routes import RouteTable
 
-__all__ = ["register", "promise_callback"]
+__all__ = ["register"]
 
 _log = Logger(namespace="hotline.agi.scripts.overflow")
 
 
-def promise_callback(session: Any, *, uniqueid: str, caller: str, reason: str,
-                     due: dt.datetime, timezone: str) -> str:
-    """File the ticket of an overflowed call and promise its callback; returns its number."""
-    from hotline.tickets.service import TicketService
-    from scheduler import store
-
-    ticket = TicketService(timezone=timezone).intake(session, {
-        "channel": "hotline", "kind": "help", "phone": caller, "call_uniqueid": uniqueid,
-        "description": f"来电未能接通（{'排队已满' if reason == 'FULL' else '等待超时'}），"
-                       "系统已承诺回电"}, actor="overflow")
-    store.promise(session, ticket.id, due, owner_code=None, actor="overflow", timezone=timezone)
-    return ticket.number
-
-
 def register(routes: RouteTable, *, db: Database, settings: dict[str, Any], timezone: str,
+             file_promise: Callable[..., str],
              clock: Callable[[], dt.datetime] | None = None) -> None:
-    """Add ``overflow`` to ``routes`` (``settings``: the ``[queue]`` section)."""
+    """Add ``overflow`` to ``routes`` (``settings``: the ``[queue]`` section).
+
+    ``file_promise(session, uniqueid=, caller=, reason=, due=, timezone=)`` files the ticket
+    and the promise and returns the ticket's number (the scheduler's, handed in by its plugin,
+    so this package imports no other)."""
     now = clock or (lambda: dt.datetime.now(dt.UTC))
 
     @routes.register("overflow")
@@ -60,7 +51,7 @@ def register(routes: RouteTable, *, db: Database, settings: dict[str, Any], time
             _log.info("overflow {uniqueid}: no number to call back", uniqueid=agi.request.uniqueid)
             return
         due = now() + dt.timedelta(seconds=float(settings["overflow_callback_in_s"]))
-        number = await db.run(promise_callback, uniqueid=agi.request.uniqueid, caller=caller,
+        number = await db.run(file_promise, uniqueid=agi.request.uniqueid, caller=caller,
                               reason=reason, due=due, timezone=timezone)
         await agi.set_variable(v.HOTLINE_CALLBACK_FILED, "1")
         _log.info("overflow {uniqueid} ({reason}): callback promised on ticket {ticket}",

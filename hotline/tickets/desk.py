@@ -5,7 +5,6 @@ JSON API and listens to ``/api/events``."""
 
 from __future__ import annotations
 
-from typing import Any
 from urllib.parse import urlsplit
 
 from hotline.tickets.schemas import CHANNELS, TicketKind
@@ -20,7 +19,7 @@ KIND_LABELS = {TicketKind.COMPLAINT: "投诉", TicketKind.HELP: "求助",
 PAUSE_REASONS = ("小休", "话后处理", "培训", "会议", "用餐")
 
 
-def register(router: Router, console: Any) -> None:
+def register(router: Router) -> None:
     router.add("GET", "/desk", _desk, roles=DESK, page=True)
 
 

@@ -1,47 +1,42 @@
 # -*- test-case-name: tests.db.test_session -*-
-"""A throw-away PostgreSQL server for the test run and the benchmarks: Debian's binaries, a
-cluster of its own in a temp dir, listening only on a unix socket, removed afterwards.
-
-``down()`` stops it at once as a crash would and ``up()`` brings it back with its data: the
-fault suite and ``bench.faults`` take the database away while calls come in.
-"""
+"""A throw-away PostgreSQL cluster on a unix socket in its own directory, started from Debian's
+server binaries: the tests' database fixtures and the benchmarks run on it (production points
+``[database] url`` at a real server)."""
 
 from __future__ import annotations
 
-import contextlib
 import glob
 import os
-import pwd
-import shutil
 import socket
 import subprocess
-import tempfile
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg
 
-__all__ = ["PostgresServer", "PostgresMissing", "postgres_cluster"]
+__all__ = ["PostgresServer", "postgres_bin_dir", "free_port", "NoPostgres"]
 
 _UNPRIVILEGED_USER = "postgres"
 
 
-class PostgresMissing(RuntimeError):
-    """Debian's PostgreSQL server is not installed here."""
+class NoPostgres(RuntimeError):
+    """Debian's PostgreSQL server binaries are not installed."""
 
 
-def _postgres_bin_dir() -> Path:
+def postgres_bin_dir() -> Path:
+    """The newest installed server's binaries (``/usr/lib/postgresql/N/bin``).
+
+    Raises NoPostgres when there is none."""
     candidates = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"),
                         key=lambda p: int(Path(p).parent.parent.name))
     if not candidates:
-        raise PostgresMissing("PostgreSQL server binaries not found under "
-                              "/usr/lib/postgresql/*/bin: run the install step (apt-get install "
-                              "-y postgresql)")
+        raise NoPostgres("PostgreSQL server binaries not found under /usr/lib/postgresql/*/bin: "
+                         "run the install step (apt-get install -y postgresql)")
     return Path(candidates[-1]).parent
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A TCP port free on loopback now (the cluster's socket file is named after it)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
@@ -109,23 +104,3 @@ class PostgresServer:
         with psycopg.connect(host=str(self.socket_dir), port=self.port, user=self.user,
                              dbname="postgres", autocommit=True) as connection:
             connection.execute(statement)
-
-
-@contextlib.contextmanager
-def postgres_cluster() -> Iterator[PostgresServer]:
-    """A PostgreSQL cluster of its own (a test that takes it down shares it with nobody),
-    removed at the end even on failure."""
-    bin_dir = _postgres_bin_dir()
-    base_dir = Path(tempfile.mkdtemp(prefix="hotline-pg-"))
-    server = PostgresServer(bin_dir=bin_dir, base_dir=base_dir, port=_free_port(),
-                            user=_UNPRIVILEGED_USER)
-    try:
-        if os.geteuid() == 0:
-            entry = pwd.getpwnam(_UNPRIVILEGED_USER)
-            os.chown(base_dir, entry.pw_uid, entry.pw_gid)
-        base_dir.chmod(0o700)
-        server.start()
-        yield server
-    finally:
-        server.stop()
-        shutil.rmtree(base_dir, ignore_errors=True)

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.db.test_sample -*-
+# -*- test-case-name: tests.test_sample -*-
 """Sample records for development and demonstrations (``hotline db seed-sample``).
 
 The district's shape: 120 level-1 grids and 532 level-2 grids each with a grid worker, the

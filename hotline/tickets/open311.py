@@ -45,7 +45,7 @@ _FIELD_NAMES = {"kind": "service_code", "citizen_name": "first_name", "address":
                 "category": "attribute[category]", "grid": "attribute[grid]"}
 
 
-def register(router: Router, console: Any) -> None:
+def register(router: Router) -> None:
     for suffix in ("", ".json"):
         router.add("GET", f"/open311/v2/services{suffix}", _guard(_services), roles=None)
         router.add("GET", f"/open311/v2/requests{suffix}", _guard(_list), roles=None)

@@ -6,8 +6,9 @@ from __future__ import annotations
 from typing import Any
 
 from hotline.tickets.schemas import CHANNELS, TicketKind, TicketStatus
+from hotline.web.routing import Ctx, Response, Router, json_response
 
-__all__ = ["document"]
+__all__ = ["document", "register"]
 
 _ERROR = {"$ref": "#/components/schemas/Error"}
 _OPEN311_ERROR = {"$ref": "#/components/schemas/Open311Errors"}
@@ -48,6 +49,14 @@ _KEY = [{"open311Key": []}, {"open311KeyQuery": []}]
 _API_KEY_PARAM = {**_query("api_key", {"type": "string", "maxLength": 200},
                            "the intake channel's key; prefer the X-API-Key header"),
                   "deprecated": True}
+
+
+def register(router: Router) -> None:
+    """Serve the document at ``/api/openapi.json``, without sign-in: it describes the API and
+    holds no data."""
+    async def serve(ctx: Ctx) -> Response:
+        return json_response(document(ctx.console))
+    router.add("GET", "/api/openapi.json", serve, roles=None)
 
 
 def document(console: Any = None) -> dict[str, Any]:

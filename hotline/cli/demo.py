@@ -145,8 +145,8 @@ async def _promise_callback(controller: Controller, city: CitySimulator, cfg: Co
 async def _seed_directory(controller: Controller, cfg: Config) -> None:
     """The sample grids and municipal hotlines, once per demo database: the console's directory
     search and the Bridge button have something to find (a site imports its own CSV)."""
-    from db.sample import AlreadySeeded, seed_sample
     from hotline.directory.service import DirectoryService
+    from hotline.sample import AlreadySeeded, seed_sample
 
     def seed(s: Any) -> int | None:
         try:

@@ -21,7 +21,7 @@ __all__ = ["register", "SPEAKER_LABELS", "transcript_of_call", "latest_transcrip
 SPEAKER_LABELS = {"citizen": "市民", "agent": "坐席", "department": "部门"}
 
 
-def register(router: Router, console: Any) -> None:
+def register(router: Router) -> None:
     router.add("GET", "/api/transcripts/latest", _latest, roles=DESK)
 
 

@@ -4,10 +4,9 @@ masked, and the reply form (the reply is what the callback tells the citizen).""
 
 from __future__ import annotations
 
-from typing import Any
 from urllib.parse import quote
 
-from hotline.web.api import list_tickets, reply_to_ticket
+from hotline.tickets.http import list_tickets, reply_to_ticket
 from hotline.web.roles import LIAISON
 from hotline.web.routing import Ctx, HTTPError, Response, Router, html_response, redirect
 
@@ -18,7 +17,7 @@ _STATUS_LABELS = {"received": "已受理", "dispatched": "已派单", "handling"
                   "reopened": "重办", "merged": "已合并"}
 
 
-def register(router: Router, console: Any) -> None:
+def register(router: Router) -> None:
     router.add("GET", "/liaison", _page, roles=LIAISON, page=True)
     router.add("POST", "/liaison/tickets/{ticket_id:int}/reply", _reply, roles=LIAISON, page=True)
 

@@ -14,8 +14,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from hotline.agents.service import interface_of
 from hotline.bridge.outcomes import FAILURES, REASON_TEXT
+from hotline.naming import agent_interface as interface_of
 
 __all__ = ["room_view", "current_call", "room_for", "agent_left", "ROLE_TEXT", "STATE_TEXT"]
 

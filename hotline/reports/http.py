@@ -26,7 +26,7 @@ from hotline.reports import render
 from hotline.reports.pages import VIEWS, Rendered, SiteSettings
 from hotline.reports.wallboard import WallboardFeed
 from hotline.web.auth import token_hash
-from hotline.web.events import _Client
+from hotline.web.events import StreamClient as _Client
 from hotline.web.roles import SUPERVISION
 from hotline.web.routing import (
     SECURITY_HEADERS,
@@ -58,16 +58,17 @@ GROUPINGS = {"department": "按部门", "agent": "按坐席", "category": "按�
 _FRAGMENTS = frozenset({"sla", "rates"})
 
 
-def register(router: Router, console: WebConsole) -> None:
-    """Mount the index, the wall board and every report view (supervisors and admins)."""
+def register(router: Router, console: WebConsole) -> WallboardStreams:
+    """Mount the index, the wall board and every report view (supervisors and admins);
+    returns the wall board's streams (stopped with the console)."""
     streams = WallboardStreams(console)
-    console.report_streams = streams  # type: ignore[attr-defined]
     router.add("GET", "/reports", _index, roles=SUPERVISION, page=True)
     router.add("GET", "/reports/report.css", _stylesheet, roles=SUPERVISION, page=True)
     router.add("GET", "/reports/wallboard", streams.page, roles=SUPERVISION, page=True)
     router.add("GET", "/reports/wallboard/events", streams.open, roles=SUPERVISION)
     for name, view in VIEWS.items():
         router.add("GET", f"/reports/{name}", _mount(name, view), roles=SUPERVISION, page=True)
+    return streams
 
 
 def _settings(console: WebConsole) -> SiteSettings:

@@ -1,0 +1,287 @@
+# -*- test-case-name: tests.web.test_api -*-
+"""The tickets' HTTP routes: list, read, file (desk intake), reply, who is calling, and a
+ticket's page. Registered by L{hotline.tickets.plugin}; the console serves them."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, joinedload
+
+from db.models import Agent, Call, Ticket, utcnow
+from hotline import phone
+from hotline.naming import agent_interface
+from hotline.tickets.exceptions import NoSuchTicket, TicketError
+from hotline.tickets.schemas import OPEN_STATUSES, TicketStatus, load_intake, ticket_summary
+from hotline.tickets.service import lookup_caller
+from hotline.web import accounts, audit
+from hotline.web.accounts import AccountError, Principal
+from hotline.web.api import int_param, refused
+from hotline.web.roles import DESK, REPLIERS, TICKET_READERS, Role
+from hotline.web.routing import Ctx, HTTPError, Response, Router, html_response, json_response
+
+__all__ = ["register", "load_ticket", "caller_view", "list_tickets", "reply_to_ticket",
+           "desk_intake_payload", "AGENT_PAGE_DEPTH"]
+
+_STATUSES = {s.value for s in TicketStatus}
+#: How deep an agent may page through tickets (and the citizens' numbers on them): the newest
+#: this many. An older ticket is found by the caller's number (/api/callers/{number}).
+AGENT_PAGE_DEPTH = 200
+
+
+def register(router: Router) -> None:
+    """Mount the ticket and caller routes."""
+    router.add("GET", "/api/tickets", _tickets, roles=TICKET_READERS)
+    router.add("POST", "/api/tickets", _create_ticket, roles=DESK)
+    router.add("GET", "/api/tickets/{ticket_id:int}", _ticket, roles=TICKET_READERS)
+    router.add("POST", "/api/tickets/{ticket_id:int}/reply", _reply, roles=REPLIERS)
+    router.add("GET", "/api/callers/{number:str}", _caller, roles=DESK)
+    router.add("GET", "/tickets/{ticket_id:int}", _ticket_page, roles=TICKET_READERS, page=True)
+
+
+def _ticket_dict(ticket: Ticket, user: Principal, *, events: bool = False) -> dict[str, Any]:
+    data = ticket_summary(ticket)
+    data["department_name"] = ticket.department.name if ticket.department else None
+    data["grid"] = ticket.grid.code if ticket.grid else None
+    if user.role in DESK and ticket.citizen is not None:
+        data["caller_phone"] = ticket.citizen.phone
+    if events:
+        data["events"] = [{"at": e.at.isoformat(), "actor": e.actor, "action": e.action,
+                           "from_status": e.from_status, "to_status": e.to_status,
+                           "text": e.text} for e in ticket.events]
+        # Roles that see masked numbers read them masked in what the citizen said, too.
+        data["transcripts"] = _transcripts(ticket, redact=user.role not in DESK)
+    return data
+
+
+def _transcripts(ticket: Ticket, *, redact: bool) -> list[dict[str, Any]]:
+    """The finished transcripts of the ticket's calls, utterance by utterance; with ``redact``
+    every phone-number-like digit run masked."""
+    shown = phone.redact_numbers if redact else str
+    out = []
+    for call in ticket.calls:
+        for t in call.transcripts:
+            if t.status != "done":
+                continue
+            out.append({"call": call.uniqueid, "model": t.model, "language": t.language,
+                        "segments": [{"speaker": seg.speaker, "start_s": seg.start_s,
+                                      "end_s": seg.end_s, "text": shown(seg.text)}
+                                     for seg in t.segments]})
+    return out
+
+
+def _visible(ticket: Ticket, user: Principal) -> bool:
+    return user.role != Role.LIAISON or (
+        user.department_id is not None and ticket.department_id == user.department_id)
+
+
+def load_ticket(session: Session, console: Any, user: Principal, ticket_id: int, *,
+                events: bool = False) -> dict[str, Any]:
+    """One ticket as ``user`` may see it; NoSuchTicket also for another department's."""
+    ticket = session.get(Ticket, ticket_id)
+    if ticket is None or not _visible(ticket, user):
+        raise NoSuchTicket(ticket_id)
+    return _ticket_dict(ticket, user, events=events)
+
+
+def list_tickets(session: Session, user: Principal, *, status: str | None = None,
+                 limit: int = 50, offset: int = 0, open_only: bool = False
+                 ) -> list[dict[str, Any]]:
+    """Tickets newest first; a liaison gets their department's only."""
+    query = select(Ticket).options(joinedload(Ticket.citizen), joinedload(Ticket.department),
+                                   joinedload(Ticket.grid))
+    if user.role == Role.LIAISON:
+        query = query.where(Ticket.department_id == (user.department_id or -1))
+    if status:
+        query = query.where(Ticket.status == status)
+    elif open_only:
+        query = query.where(Ticket.status.in_(sorted(str(s) for s in OPEN_STATUSES)))
+    query = query.order_by(Ticket.created_at.desc(), Ticket.id.desc()).limit(limit).offset(offset)
+    return [_ticket_dict(t, user) for t in session.scalars(query).unique()]
+
+
+async def _tickets(ctx: Ctx) -> Response:
+    status = ctx.query("status") or None
+    if status is not None and status not in _STATUSES:
+        raise HTTPError(400, "invalid-parameter",
+                        f"status must be one of {', '.join(sorted(_STATUSES))}",
+                        {"parameter": "status"})
+    limit = int_param(ctx, "limit", 50, 1, 200)
+    offset = int_param(ctx, "offset", 0, 0, 1_000_000)
+    if ctx.user.role == Role.AGENT and offset + limit > AGENT_PAGE_DEPTH:
+        raise await refused(ctx, "tickets.page", f"offset={offset}", HTTPError(
+            400, "invalid-parameter", f"坐席只能翻阅最新的 {AGENT_PAGE_DEPTH} 张工单，请按来电号码查找 "
+            f"(agents page through the newest {AGENT_PAGE_DEPTH} tickets; find older ones by "
+            "the caller's number)", {"parameter": "offset", "max": AGENT_PAGE_DEPTH}))
+    rows = await ctx.console.db.run(list_tickets, ctx.user, status=status, limit=limit,
+                                    offset=offset)
+    return json_response({"tickets": rows, "limit": limit, "offset": offset})
+
+
+async def _ticket(ctx: Ctx) -> Response:
+    return json_response(await ctx.console.db.run(
+        load_ticket, ctx.console, ctx.user, ctx.params["ticket_id"], events=True))
+
+
+_DESK_FIELDS = ("kind", "category", "grid", "address", "description", "promised_reply_at",
+                "phone", "citizen_name", "call_uniqueid", "department", "channel")
+
+
+def desk_intake_payload(body: Any, zone: dt.tzinfo) -> dict[str, Any]:
+    """The intake payload from the desk's form: channel hotline unless given; a promised reply
+    time without a zone is the site's local time (what the agent typed); blank fields dropped.
+    Raises HTTPError 400 for a body that is not an object or a promise in the past."""
+    if not isinstance(body, dict):
+        raise HTTPError(400, "invalid-body", "the body must be a JSON object")
+    payload = {k: v for k, v in body.items() if v not in (None, "")}
+    payload.setdefault("channel", "hotline")
+    promised = payload.get("promised_reply_at")
+    if isinstance(promised, str):
+        try:
+            when = dt.datetime.fromisoformat(promised)
+        except ValueError:
+            when = None
+        if when is not None:
+            if when.tzinfo is None:
+                when = when.replace(tzinfo=zone)
+            if when <= utcnow():
+                raise HTTPError(400, "invalid-intake", "承诺回复时间必须晚于现在 "
+                                "(promised_reply_at is in the past)",
+                                {"fields": {"promised_reply_at": "is in the past"}})
+            payload["promised_reply_at"] = when.isoformat()
+    return payload
+
+
+async def _create_ticket(ctx: Ctx) -> Response:
+    console, user = ctx.console, ctx.user
+    assert user is not None
+    request = load_intake(desk_intake_payload(ctx.json_body(), console.zone))
+    draft_key = ctx.query("draft")
+    # Calls ringing or talking at the agent's seat now (the ticket is filed during the call).
+    seat_calls = ({c["uniqueid"] for c in console.calls.live_calls()
+                   if (c.get("agent") or {}).get("interface") == agent_interface(user.agent_code)}
+                  if console.calls is not None and user.agent_code else set())
+
+    def file(session: Session) -> dict[str, Any]:
+        wanted = request
+        if request.call_uniqueid:
+            refusal = _call_link_refusal(session, user, request.call_uniqueid, seat_calls)
+            if refusal is not None:
+                raise refusal
+            if _linked_elsewhere(session, request.call_uniqueid):
+                # A second matter raised in the same call: a ticket of its own; the call
+                # stays with the ticket it was first filed under.
+                wanted = dataclasses.replace(request, call_uniqueid=None)
+        ticket = console.tickets.intake(session, wanted, actor=user.username)
+        if draft_key:
+            try:
+                accounts.delete_draft(session, user.user_id, draft_key)
+            except AccountError:
+                pass
+        audit.record(session, actor=user.username, role=user.role, action="ticket.create",
+                     target=ticket.number, ip=ctx.ip,
+                     details={"channel": ticket.channel, "call": request.call_uniqueid})
+        session.flush()
+        return _ticket_dict(ticket, user)
+
+    try:
+        return json_response(await console.db.run(file), 201)
+    except HTTPError as e:
+        if e.error_id == "not-your-call":
+            raise await refused(ctx, "ticket.create", request.call_uniqueid, e) from None
+        raise
+
+
+def _call_link_refusal(session: Session, user: Principal, uniqueid: str,
+                       seat_calls: set[str]) -> HTTPError | None:
+    """Why a new ticket may not name call ``uniqueid``, or None: an agent names only a call of
+    their own seat (live at it now, or taken there)."""
+    if user.role != Role.AGENT:
+        return None
+    call = session.scalars(select(Call).where(Call.uniqueid == uniqueid)).one_or_none()
+    taken_here = call is not None and call.agent is not None and \
+        call.agent.code == user.agent_code
+    if uniqueid in seat_calls or taken_here:
+        return None
+    return HTTPError(403, "not-your-call", "只能关联自己接听的通话 (you can link only a call "
+                     "your seat took)", {"call": uniqueid})
+
+
+def _linked_elsewhere(session: Session, uniqueid: str) -> bool:
+    """Whether call ``uniqueid`` already belongs to a ticket (it is never moved to another)."""
+    return session.scalar(select(Call.ticket_id).where(Call.uniqueid == uniqueid)) is not None
+
+
+def reply_to_ticket(session: Session, console: Any, user: Principal, ticket_id: int,
+                    text: str, ip: str) -> dict[str, Any]:
+    """Record a department's answer (taking the ticket up first when it was only dispatched)."""
+    text = (text or "").strip()
+    if not text:
+        raise TicketError("回复内容不能为空 (a reply needs its text)", {"field": "text"})
+    if len(text) > 5000:
+        raise TicketError("回复最多 5000 字 (at most 5000 characters)", {"field": "text"})
+    ticket = session.get(Ticket, ticket_id)
+    if ticket is None or not _visible(ticket, user):
+        raise NoSuchTicket(ticket_id)
+    if ticket.status == TicketStatus.DISPATCHED:
+        console.tickets.start_handling(session, ticket_id, actor=user.username)
+    console.tickets.reply(session, ticket_id, actor=user.username, text=text)
+    audit.record(session, actor=user.username, role=user.role, action="ticket.reply",
+                 target=ticket.number, ip=ip)
+    session.flush()
+    return _ticket_dict(ticket, user)
+
+
+async def _reply(ctx: Ctx) -> Response:
+    body = ctx.json_body()
+    if not isinstance(body, dict) or not isinstance(body.get("text"), str):
+        raise HTTPError(400, "invalid-body", 'send {"text": "..."}')
+    return json_response(await ctx.console.db.run(
+        reply_to_ticket, ctx.console, ctx.user, ctx.params["ticket_id"], body["text"], ctx.ip))
+
+
+def caller_view(session: Session, number: str, *, contacts: int = 5) -> dict[str, Any]:
+    """Who is calling: repeat flag, open tickets, history and the last finished calls from
+    the number (the one ringing now is not a past contact)."""
+    info = lookup_caller(session, number)
+    last: list[dict[str, Any]] = []
+    if info.citizen_id is not None:
+        rows = session.execute(
+            select(Call.started_at, Call.status, Call.talk_s, Agent.code, Ticket.number)
+            .outerjoin(Agent, Call.agent_id == Agent.id)
+            .outerjoin(Ticket, Call.ticket_id == Ticket.id)
+            .where(Call.citizen_id == info.citizen_id, Call.ended_at.is_not(None))
+            .order_by(Call.started_at.desc()).limit(contacts + 1)).all()
+        last = [{"at": r[0].isoformat(), "status": r[1], "talk_s": r[2], "agent": r[3],
+                 "ticket": r[4]} for r in rows]
+
+    def summary(t: Any) -> dict[str, Any]:
+        return {"id": t.id, "number": t.number, "kind": t.kind, "status": t.status,
+                "category": t.category, "created_at": t.created_at.isoformat(),
+                "promised_reply_at": t.promised_reply_at.isoformat()
+                if t.promised_reply_at else None}
+
+    return {"phone": info.phone, "masked_phone": info.masked_phone, "known": info.known,
+            "citizen_name": info.citizen_name, "repeat_caller": info.repeat_caller,
+            "open_tickets": [summary(t) for t in info.open_tickets],
+            "history": [summary(t) for t in info.history], "last_contacts": last}
+
+
+async def _caller(ctx: Ctx) -> Response:
+    number = ctx.params["number"]
+    try:
+        phone.normalise(number)
+    except phone.InvalidPhoneNumber as e:
+        raise HTTPError(400, "invalid-phone", str(e), {"parameter": "number"}) from None
+    return json_response(await ctx.console.db.run(caller_view, number))
+
+
+
+
+async def _ticket_page(ctx: Ctx) -> Response:
+    ticket = await ctx.console.db.run(load_ticket, ctx.console, ctx.user, ctx.params["ticket_id"],
+                                      events=True)
+    return html_response(ctx.console.render_page("ticket.html", ctx, ticket=ticket))
