@@ -37,9 +37,9 @@ from hotline.sim.faults import FaultLab, FaultResult
 PORT_SHIFT = 2600
 
 
-def _config(state_dir: Path) -> config_mod.Config:
+def _config(state_dir: Path, shift: int = PORT_SHIFT) -> config_mod.Config:
     base = config_mod.loads("", source="bench.faults")
-    shifted = {section: {k: v + PORT_SHIFT for k, v in base[section].items()
+    shifted = {section: {k: v + shift for k, v in base[section].items()
                          if k.endswith("port") or k.startswith("rtp_")}
                for section in ("pbx", "city", "agi")}
     return base.with_overrides({
@@ -61,7 +61,7 @@ async def main(reactor, args: argparse.Namespace) -> None:
     from hotline.pbx.sandbox import Sandbox
 
     state_dir = Path(tempfile.mkdtemp(prefix="bench-faults-"))
-    cfg = _config(state_dir)
+    cfg = _config(state_dir, args.port_shift)
     sandbox = Sandbox(cfg)
     await threads.deferToThread(sandbox.start, log=lambda line: None)
     results: list[FaultResult] = []
@@ -105,6 +105,8 @@ async def main(reactor, args: argparse.Namespace) -> None:
 def cli() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--calls", type=int, default=8)
+    p.add_argument("--port-shift", type=int, default=PORT_SHIFT,
+                   help="added to every default port (keep apart from other runs)")
     p.add_argument("--db-down", type=float, default=30.0)
     p.add_argument("--ami-cut", type=float, default=0.0,
                    help="cut the AMI link this long (0: skip; the proxy is known to hang)")
