@@ -109,7 +109,9 @@ class Department(Base):
 
 
 class Grid(Base):
-    """A grid of the district's grid management: level 1, or level 2 inside a level-1 grid."""
+    """A grid of the district's grid management: level 1 (网格, inside a community), or level 2
+    (子网格) inside a level-1 grid. ``geometry`` is its GeoJSON outline (lon/lat) once a map
+    was imported (``hotline grid import``); point-in-polygon assignment reads it."""
 
     __tablename__ = "grid"
     __table_args__ = (CheckConstraint("level in (1, 2)", name="level"),)
@@ -119,17 +121,23 @@ class Grid(Base):
     name: Mapped[str] = mapped_column(String(100))
     level: Mapped[int]
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("grid.id"), index=True)
+    # -- the map hierarchy (hotline/grid, migration 0013) --
+    #: The community (社区) a level-1 grid lies in; None for level 2 (see ``parent``).
+    community_id: Mapped[int | None] = mapped_column(ForeignKey("community.id"), index=True)
+    geometry: Mapped[dict[str, Any] | None]
 
     parent: Mapped[Grid | None] = relationship(back_populates="children", remote_side=[id])
     children: Mapped[list[Grid]] = relationship(back_populates="parent")
     workers: Mapped[list[GridWorker]] = relationship(back_populates="grid")
+    community: Mapped[Community | None] = relationship(back_populates="grids")
 
     def __repr__(self) -> str:
         return f"<Grid {self.code} L{self.level}>"
 
 
 class GridWorker(Base):
-    """The grid worker (网格员) responsible for a level-2 grid."""
+    """The full-time grid worker (专职网格员) of a level-1 grid and its sub-grids; ``user_id``
+    is their console account (role grid_worker) once they have one."""
 
     __tablename__ = "grid_worker"
 
@@ -137,6 +145,8 @@ class GridWorker(Base):
     grid_id: Mapped[int] = mapped_column(ForeignKey("grid.id"), index=True)
     name: Mapped[str] = mapped_column(String(50))
     phone: Mapped[str | None] = mapped_column(String(20))
+    # -- migration 0013 --
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("console_user.id"), unique=True)
 
     grid: Mapped[Grid] = relationship(back_populates="workers")
 
@@ -269,6 +279,9 @@ class Ticket(Base):
     promised_reply_at: Mapped[dt.datetime | None]
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    #: Where the problem is (WGS-84), when the channel knows (a grid worker's phone, Open311).
+    latitude: Mapped[float | None]
+    longitude: Mapped[float | None]
 
     citizen: Mapped[Citizen | None] = relationship(back_populates="tickets")
     department: Mapped[Department | None] = relationship(back_populates="tickets")
@@ -728,7 +741,8 @@ class ConsoleUser(Base):
 
     __tablename__ = "console_user"
     __table_args__ = (
-        CheckConstraint("role in ('agent', 'supervisor', 'admin', 'liaison')", name="role"),
+        CheckConstraint("role in ('agent', 'supervisor', 'admin', 'liaison', 'grid_worker')",
+                        name="role"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -827,3 +841,194 @@ class TicketDraft(Base):
 
 
 __all__ += ["ConsoleUser", "ConsoleSession", "ApiKey", "AuditEntry", "TicketDraft"]
+
+
+# -- the district's map and its grid workers (hotline/grid, migration 0013) ---------------------
+
+class Street(Base):
+    """A street office's area (街道), the top of the map hierarchy."""
+
+    __tablename__ = "street"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    name: Mapped[str] = mapped_column(String(100))
+    geometry: Mapped[dict[str, Any] | None]
+
+    communities: Mapped[list[Community]] = relationship(back_populates="street")
+
+    def __repr__(self) -> str:
+        return f"<Street {self.code} {self.name}>"
+
+
+class Community(Base):
+    """A community (社区) inside a street; its level-1 grids are ``grids``."""
+
+    __tablename__ = "community"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    name: Mapped[str] = mapped_column(String(100))
+    street_id: Mapped[int] = mapped_column(ForeignKey("street.id"), index=True)
+    geometry: Mapped[dict[str, Any] | None]
+
+    street: Mapped[Street] = relationship(back_populates="communities")
+    grids: Mapped[list[Grid]] = relationship(back_populates="community")
+
+    def __repr__(self) -> str:
+        return f"<Community {self.code} {self.name}>"
+
+
+class MapImport(Base):
+    """One accepted map file: what it was called, whether it is the shipped SAMPLE map, what it
+    held, who imported it. The newest row describes the map in force (and versions the
+    point-in-polygon index: a new row makes every controller rebuild it)."""
+
+    __tablename__ = "map_import"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    sample: Mapped[bool] = mapped_column(default=False)
+    #: Records per level: {"street": 7, "community": 45, "grid": 120, "sub_grid": 532}.
+    counts: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    actor: Mapped[str] = mapped_column(String(64))
+    imported_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    def __repr__(self) -> str:
+        return f"<MapImport {self.id} {self.name}{' SAMPLE' if self.sample else ''}>"
+
+
+class GridAddress(Base):
+    """An address the site knows the grid of (门牌地址表): a ticket with an address and no
+    coordinates is placed by it. ``address`` is stored normalised (NFKC, no spaces)."""
+
+    __tablename__ = "grid_address"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    address: Mapped[str] = mapped_column(String(200), unique=True)
+    grid_id: Mapped[int] = mapped_column(ForeignKey("grid.id"), index=True)
+    latitude: Mapped[float | None]
+    longitude: Mapped[float | None]
+
+    grid: Mapped[Grid] = relationship()
+
+    def __repr__(self) -> str:
+        return f"<GridAddress {self.address} grid={self.grid_id}>"
+
+
+class GridReport(Base):
+    """A problem a grid worker reported from the phone: the idempotency key the phone made for
+    it (a report sent twice after a patchy network files one ticket), when it was made on the
+    phone and when it arrived."""
+
+    __tablename__ = "grid_report"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(64), unique=True)
+    worker_id: Mapped[int] = mapped_column(ForeignKey("grid_worker.id"), index=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("ticket.id"), unique=True)
+    made_at: Mapped[dt.datetime]
+    received_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    worker: Mapped[GridWorker] = relationship()
+    ticket: Mapped[Ticket] = relationship()
+
+    def __repr__(self) -> str:
+        return f"<GridReport {self.key} ticket={self.ticket_id}>"
+
+
+class TicketPhoto(Base):
+    """A photo on a ticket (a grid worker's report or verification answer), stored once by its
+    SHA-256 under the state directory; served only to those who may see the ticket."""
+
+    __tablename__ = "ticket_photo"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("ticket.id"), index=True)
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    content_type: Mapped[str] = mapped_column(String(32))
+    width: Mapped[int]
+    height: Mapped[int]
+    size: Mapped[int]
+    #: The verification task it answers (None: the report's own photo).
+    task_id: Mapped[int | None] = mapped_column(ForeignKey("verification_task.id"))
+    taken_by: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    def __repr__(self) -> str:
+        return f"<TicketPhoto {self.sha256[:12]} ticket={self.ticket_id}>"
+
+
+class GridVisit(Base):
+    """A visit (走访) a grid worker made: the household or key person, where and what was said."""
+
+    __tablename__ = "grid_visit"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(64), unique=True)
+    worker_id: Mapped[int] = mapped_column(ForeignKey("grid_worker.id"), index=True)
+    #: The sub-grid (or the worker's grid) the visit was in.
+    grid_id: Mapped[int] = mapped_column(ForeignKey("grid.id"), index=True)
+    #: household (住户), key_person (重点人员).
+    subject: Mapped[str] = mapped_column(String(16))
+    visitee: Mapped[str] = mapped_column(String(100))
+    notes: Mapped[str] = mapped_column(Text)
+    visited_at: Mapped[dt.datetime] = mapped_column(index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    worker: Mapped[GridWorker] = relationship()
+    grid: Mapped[Grid] = relationship()
+
+    def __repr__(self) -> str:
+        return f"<GridVisit {self.id} {self.subject} worker={self.worker_id}>"
+
+
+class VerificationTask(Base):
+    """A ticket sent to the grid worker of its grid to check on site (核实), and the answer."""
+
+    __tablename__ = "verification_task"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("ticket.id"), index=True)
+    worker_id: Mapped[int] = mapped_column(ForeignKey("grid_worker.id"), index=True)
+    #: open, answered, cancelled (hotline.grid.schemas.TaskStatus).
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    requested_by: Mapped[str] = mapped_column(String(64))
+    requested_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    note: Mapped[str | None] = mapped_column(Text)
+    #: confirmed (属实), not_found (不属实), resolved (已解决) (hotline.grid.schemas.TaskResult).
+    result: Mapped[str | None] = mapped_column(String(16))
+    answer: Mapped[str | None] = mapped_column(Text)
+    answered_at: Mapped[dt.datetime | None]
+    #: The phone's idempotency key of the answer (an answer sent twice is recorded once).
+    answer_key: Mapped[str | None] = mapped_column(String(64), unique=True)
+
+    ticket: Mapped[Ticket] = relationship()
+    worker: Mapped[GridWorker] = relationship()
+
+    def __repr__(self) -> str:
+        return f"<VerificationTask {self.id} ticket={self.ticket_id} {self.status}>"
+
+
+class GridLog(Base):
+    """A grid worker's daily log (民情日志): one per worker and site-local day."""
+
+    __tablename__ = "grid_log"
+    __table_args__ = (Index("ix_grid_log_worker_day", "worker_id", "day", unique=True),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    worker_id: Mapped[int] = mapped_column(ForeignKey("grid_worker.id"))
+    #: The site-local day, YYYY-MM-DD.
+    day: Mapped[str] = mapped_column(String(10), index=True)
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    worker: Mapped[GridWorker] = relationship()
+
+    def __repr__(self) -> str:
+        return f"<GridLog worker={self.worker_id} {self.day}>"
+
+
+__all__ += ["Street", "Community", "MapImport", "GridAddress", "GridReport", "TicketPhoto",
+            "GridVisit", "VerificationTask", "GridLog"]

@@ -62,6 +62,10 @@ RANGES: dict[str, tuple[float | None, float | None]] = {
     "reports.sla_target": (0, 1),
     "softphone.register_expires_s": (30, 3600), "softphone.qualify_s": (1, 600),
     "bridge.ring_timeout_s": (1, 600), "bridge.action_timeout_s": (0.5, 120),
+    "cluster.nodes": (1, 64), "cluster.node": (1, 64), "cluster.edge_port": (1, 65535),
+    "cluster.probe_interval_s": (0.1, 3600), "cluster.reply_timeout_ms": (10, 600_000),
+    "grid.photo_max_bytes": (1, 256 * _MIB), "grid.photo_max_px": (1, 20_000),
+    "grid.photos_per_report": (1, 100), "grid.map_max_bytes": (1, 1024 * _MIB),
 }
 
 #: Text settings that must not be empty.

@@ -282,6 +282,13 @@ async def _caller(ctx: Ctx) -> Response:
 
 
 async def _ticket_page(ctx: Ctx) -> Response:
-    ticket = await ctx.console.db.run(load_ticket, ctx.console, ctx.user, ctx.params["ticket_id"],
-                                      events=True)
-    return html_response(ctx.console.render_page("ticket.html", ctx, ticket=ticket))
+    console = ctx.console
+
+    def read(session: Session) -> dict[str, Any]:
+        ticket = load_ticket(session, console, ctx.user, ctx.params["ticket_id"], events=True)
+        values: dict[str, Any] = {"ticket": ticket}
+        for extras in console.ticket_page_extras:  # what other packages add (the grid's photos)
+            values.update(extras(session, ticket["id"]))
+        return values
+
+    return html_response(console.render_page("ticket.html", ctx, **await console.db.run(read)))

@@ -18,7 +18,8 @@ from hotline.channels import CHANNELS, PHONE_CHANNELS, Channel, register_channel
 from hotline.tickets.exceptions import InvalidIntake
 
 __all__ = ["TicketKind", "TicketStatus", "OPEN_STATUSES", "Channel", "CHANNELS", "PHONE_CHANNELS",
-           "register_channel", "IntakeRequest", "load_intake", "ticket_summary"]
+           "register_channel", "IntakeRequest", "load_intake", "ticket_summary", "text_field",
+           "number_field"]
 
 
 class TicketKind(enum.StrEnum):
@@ -69,10 +70,16 @@ class IntakeRequest:
     department: str | None = None
     promised_reply_at: dt.datetime | None = None
     call_uniqueid: str | None = None
+    #: Where the problem is (WGS-84); a ticket without a grid is placed by it (hotline.grid).
+    latitude: float | None = None
+    longitude: float | None = None
 
 
-def _text(payload: Mapping[str, Any], field: str, problems: dict[str, str],
-          required: bool = False) -> str | None:
+def text_field(payload: Mapping[str, Any], field: str, problems: dict[str, str], *,
+               limit: int = 200, required: bool = False) -> str | None:
+    """``payload[field]`` as stripped text of at most ``limit`` characters; None when absent
+    or blank. What is wrong goes into ``problems`` under ``field`` (so every field is checked
+    before anything is refused)."""
     value = payload.get(field)
     if value is None or (isinstance(value, str) and not value.strip()):
         if required:
@@ -82,10 +89,32 @@ def _text(payload: Mapping[str, Any], field: str, problems: dict[str, str],
         problems[field] = f"must be text, got {type(value).__name__}"
         return None
     value = value.strip()
-    if len(value) > _MAX.get(field, 200):
-        problems[field] = f"is {len(value)} characters; at most {_MAX.get(field, 200)}"
+    if len(value) > limit:
+        problems[field] = f"is {len(value)} characters; at most {limit}"
         return None
     return value
+
+
+def number_field(payload: Mapping[str, Any], field: str, lo: float, hi: float,
+                 problems: dict[str, str]) -> float | None:
+    """``payload[field]`` as a number within [lo, hi]; None when absent (see text_field)."""
+    value = payload.get(field)
+    if value in (None, ""):
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        problems[field] = "must be a decimal number"
+        return None
+    if not lo <= number <= hi:
+        problems[field] = f"must be between {lo:g} and {hi:g}"
+        return None
+    return number
+
+
+def _text(payload: Mapping[str, Any], field: str, problems: dict[str, str],
+          required: bool = False) -> str | None:
+    return text_field(payload, field, problems, limit=_MAX.get(field, 200), required=required)
 
 
 def parse_time(value: Any) -> dt.datetime:
@@ -138,11 +167,16 @@ def load_intake(payload: Mapping[str, Any]) -> IntakeRequest:
             problems["promised_reply_at"] = str(e)
     fields = {f: _text(payload, f, problems) for f in
               ("citizen_name", "category", "address", "grid", "department", "call_uniqueid")}
+    position = {f: number_field(payload, f, -limit, limit, problems)
+                for f, limit in (("latitude", 90.0), ("longitude", 180.0))}
+    if (position["latitude"] is None) != (position["longitude"] is None) \
+            and not problems.keys() & position.keys():
+        problems["latitude"] = "latitude and longitude go together"
     if problems:
         raise InvalidIntake(problems)
     assert channel is not None and kind is not None and description is not None
     return IntakeRequest(channel=channel, kind=kind, description=description, phone=number,
-                         promised_reply_at=promised, **fields)
+                         promised_reply_at=promised, **fields, **position)
 
 
 def ticket_summary(ticket: Any) -> dict[str, Any]:
@@ -158,4 +192,5 @@ def ticket_summary(ticket: Any) -> dict[str, Any]:
         if ticket.promised_reply_at else None,
         "created_at": ticket.created_at.isoformat(),
         "updated_at": ticket.updated_at.isoformat(),
+        "latitude": ticket.latitude, "longitude": ticket.longitude,
     }

@@ -13,7 +13,7 @@ import datetime as dt
 import zoneinfo
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import bindparam, func, or_, select, union_all, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -44,9 +44,22 @@ from hotline.tickets.exceptions import (
 from hotline.tickets.schemas import OPEN_STATUSES, IntakeRequest, TicketStatus, load_intake
 
 __all__ = ["TicketService", "TRANSITIONS", "IncidentProposal", "CallerInfo", "TicketSummary",
-           "lookup_caller", "get_or_create_citizen"]
+           "GridPlacer", "lookup_caller", "get_or_create_citizen"]
 
 S = TicketStatus
+
+
+class _Placed(Protocol):
+    grid_id: int
+
+
+class GridPlacer(Protocol):
+    """Finds the grid of a position or an address (hotline.grid.locate.GridLocator, which the
+    grid plugin gives the console's ticket service: tickets do not import the map)."""
+
+    def place(self, session: Session, *, latitude: float | None = None,
+              longitude: float | None = None, address: str | None = None) -> _Placed | None:
+        ...
 
 #: action → (statuses it is allowed from, status it leads to). The whole lifecycle in one place.
 TRANSITIONS: dict[str, tuple[frozenset[str], str]] = {
@@ -101,17 +114,20 @@ class TicketService:
 
     ``clock`` returns the current aware UTC time (tests pass a fixed one); ``timezone`` is the
     site's zone, which dates ticket numbers; ``incident_window`` is how close in time similar
-    tickets must be to be proposed as one incident.
+    tickets must be to be proposed as one incident; ``locator`` places a ticket filed without a
+    grid by its coordinates or address (None: such a ticket stays without a grid).
     """
 
     NUMBER_PREFIX = "RX"
 
     def __init__(self, *, clock: Callable[[], dt.datetime] = utcnow,
                  timezone: str = "Asia/Shanghai",
-                 incident_window: dt.timedelta = dt.timedelta(hours=72)) -> None:
+                 incident_window: dt.timedelta = dt.timedelta(hours=72),
+                 locator: GridPlacer | None = None) -> None:
         self.clock = clock
         self.zone = zoneinfo.ZoneInfo(timezone)
         self.incident_window = incident_window
+        self.locator = locator
 
     # -- reading ---------------------------------------------------------------------------------
 
@@ -136,13 +152,20 @@ class TicketService:
         """Accept a new ticket from any channel; returns it flushed (id and number set).
 
         ``request`` is an ``IntakeRequest`` or a payload for ``load_intake``. The citizen is
-        found or created by phone; a grid or department code must exist; a call uniqueid links
-        the call row to the ticket. Raises InvalidIntake, NoSuchGrid, NoSuchDepartment.
+        found or created by phone; a grid or department code must exist; without one the
+        ticket is placed by its coordinates (point in polygon) or its address (the address
+        table); a call uniqueid links the call row to the ticket. Raises InvalidIntake,
+        NoSuchGrid, NoSuchDepartment.
         """
         if not isinstance(request, IntakeRequest):
             request = load_intake(request)
         now = self.clock()
         grid = self._grid(session, request.grid) if request.grid else None
+        if grid is None and self.locator is not None and (
+                request.latitude is not None or request.address):
+            placed = self.locator.place(session, latitude=request.latitude,
+                                        longitude=request.longitude, address=request.address)
+            grid = session.get(Grid, placed.grid_id) if placed is not None else None
         department = self._department(session, request.department) if request.department \
             else None
         citizen = get_or_create_citizen(session, request.phone, request.citizen_name) \
@@ -152,7 +175,8 @@ class TicketService:
             channel=request.channel, status=S.RECEIVED.value, category=request.category,
             grid=grid, address=request.address, description=request.description,
             citizen=citizen, department=department,
-            promised_reply_at=request.promised_reply_at, created_at=now, updated_at=now)
+            promised_reply_at=request.promised_reply_at, created_at=now, updated_at=now,
+            latitude=request.latitude, longitude=request.longitude)
         session.add(ticket)
         self._event(ticket, now, actor, "intake", None, S.RECEIVED, request.description)
         if request.promised_reply_at is not None:

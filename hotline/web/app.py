@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import zoneinfo
+from collections.abc import Callable
 from importlib import resources
 from typing import TYPE_CHECKING, Any
 
@@ -43,6 +44,8 @@ from hotline.web.routing import SESSION_COOKIE, Ctx, Router
 from hotline.web.session_watch import SessionWatch
 
 if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
     from hotline.dependencies import Dependencies
 
 __all__ = ["WebConsole"]
@@ -107,7 +110,7 @@ class WebConsole:
         self.events.register(self.router)
         self._root = _Root(self.router)
         self.site = Site(self._root,
-                         requestFactory=limited_request_factory(int(web["max_body_bytes"])),
+                         requestFactory=limited_request_factory(self.body_limit),
                          logFormatter=access_log_formatter(self.client_ip))
         self.site.displayTracebacks = False
         self._port: IListeningPort | None = None
@@ -116,6 +119,10 @@ class WebConsole:
                                           interval_s=float(web["session_check_s"]))
         #: Run at start (after the database is up), e.g. the directory plugin's index load.
         self.on_start: list[Any] = []
+        #: What other packages add to a ticket's page: each takes (session, ticket id) and
+        #: returns template values, in the page's unit of work (the grid's photos and
+        #: verifications, hotline.grid.plugin).
+        self.ticket_page_extras: list[Callable[[Session, int], dict[str, Any]]] = []
         #: A wall board feed the controller shares with the board pages (None: each console
         #: runs its own while a board is open); the board's streams (hotline.reports.plugin).
         self.wallboard: Any = None
@@ -159,6 +166,11 @@ class WebConsole:
     def directory(self) -> Any:
         return self.deps.directory
 
+    @property
+    def grid(self) -> Any:
+        """hotline.grid's plugin: the map and the grid workers' service and limits."""
+        return self.deps.grid
+
     def mount(self, name: bytes, resource: Resource) -> None:
         """Serve C{resource} under C{/name/} (the softphone's files and credentials)."""
         self._root.putChild(name, resource)
@@ -190,6 +202,10 @@ class WebConsole:
             await port.stopListening()
         if self.hash_pool.started:
             await threads.deferToThread(self.hash_pool.stop)
+
+    def body_limit(self, method: bytes, path: bytes) -> int:
+        """The longest body a request may send: its route's limit, else ``max_body_bytes``."""
+        return self.router.body_limit(method, path, int(self.config["web"]["max_body_bytes"]))
 
     def client_ip(self, request: Any) -> str:
         """Where ``request`` comes from: its peer, or behind a trusted proxy the client the
@@ -254,9 +270,12 @@ class WebConsole:
             value = dt.datetime.fromisoformat(value)
         return value.astimezone(self.zone).strftime(fmt)
 
-    def render_page(self, name: str, ctx: Ctx | None, **values: Any) -> str:
+    def render_page(self, name: str, ctx: Ctx | None, *, templates: Environment | None = None,
+                    **values: Any) -> str:
+        """A page with what every page gets (user, CSRF token, role, site); ``templates`` is
+        a package's own environment (default: the console's)."""
         user = ctx.user if ctx else None
-        return self.templates.get_template(name).render(
+        return (templates or self.templates).get_template(name).render(
             user=user, csrf=ctx.csrf() if ctx and user else "",
             role_label=ROLE_LABELS.get(user.role, "") if user else "",
             site_name=self.config["site"]["name"], hotline=self.config["site"]["hotline_number"],

@@ -11,6 +11,7 @@ with 413 the moment it does. The connection is closed after the answer.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from twisted.web.server import Request
@@ -19,8 +20,12 @@ __all__ = ["limited_request_factory", "BodyLimitedRequest"]
 
 
 class BodyLimitedRequest(Request):
-    """A request that refuses a body longer than ``max_body`` bytes, as it arrives."""
+    """A request that refuses a body longer than its route allows, as it arrives.
 
+    ``limit_for(method, path)`` says how long a body the request's route takes (a photo upload
+    more than a form); it is asked once the request line and headers are in."""
+
+    limit_for: Callable[[bytes, bytes], int] = staticmethod(lambda method, path: 256 * 1024)
     max_body = 256 * 1024
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -29,6 +34,9 @@ class BodyLimitedRequest(Request):
         self._refused = False
 
     def gotLength(self, length: int | None) -> None:
+        channel = self.channel
+        self.max_body = self.limit_for(getattr(channel, "_command", b"") or b"",
+                                       getattr(channel, "_path", b"") or b"")
         if length is not None and length > self.max_body:
             self._refuse()
             return
@@ -64,6 +72,9 @@ class BodyLimitedRequest(Request):
         transport.loseConnection()
 
 
-def limited_request_factory(max_body: int) -> type[BodyLimitedRequest]:
-    """A request class refusing bodies over ``max_body`` bytes (``Site(requestFactory=...)``)."""
-    return type("BodyLimitedRequest", (BodyLimitedRequest,), {"max_body": max_body})
+def limited_request_factory(limit_for: Callable[[bytes, bytes], int]
+                            ) -> type[BodyLimitedRequest]:
+    """A request class refusing bodies over ``limit_for(method, path)`` bytes
+    (``Site(requestFactory=...)``)."""
+    return type("BodyLimitedRequest", (BodyLimitedRequest,),
+                {"limit_for": staticmethod(limit_for)})

@@ -34,6 +34,7 @@ _log = Logger(namespace="hotline.web")
 
 SESSION_COOKIE = b"hl_session"
 UNSAFE_METHODS = frozenset({b"POST", b"PUT", b"PATCH", b"DELETE"})
+MAX_BODY = 256 * 1024
 
 #: Every page and call gets these: no framing, no sniffing, scripts only from our own files.
 SECURITY_HEADERS = {
@@ -102,8 +103,8 @@ class Ctx:
 
     @property
     def ip(self) -> str:
-        """The client's address (behind a trusted proxy: from X-Forwarded-For)."""
-        return self.console.client_ip(self.request)
+        host = getattr(self.request.getClientAddress(), "host", None)
+        return str(host) if host else "?"
 
     @property
     def path(self) -> str:
@@ -159,6 +160,8 @@ class Route:
     #: A page (errors as pages, sign-in by redirect) or an API call (errors as JSON).
     page: bool
     csrf: bool
+    #: The largest body this route takes (photo uploads and map files need more than forms).
+    max_body: int = MAX_BODY
 
 
 _PARAM = re.compile(r"\{(\w+)(?::(int|str|path))?\}")
@@ -190,15 +193,28 @@ class Router(Resource):
         self.routes: list[Route] = []
 
     def add(self, method: str, path: str, handler: Handler, *,
-            roles: Iterable[str] | None, page: bool = False, csrf: bool | None = None) -> None:
+            roles: Iterable[str] | None, page: bool = False, csrf: bool | None = None,
+            max_body: int = MAX_BODY) -> None:
         """Serve ``method path`` with ``handler``. ``roles`` None makes it public; ``csrf``
-        defaults to on for state-changing methods of signed-in routes."""
+        defaults to on for state-changing methods of signed-in routes; ``max_body`` bounds
+        the request body (413 above it)."""
         pattern, converters = _compile(path)
         m = method.upper().encode()
         need_csrf = (m in UNSAFE_METHODS and roles is not None) if csrf is None else csrf
         self.routes.append(Route(m, pattern, converters, handler,
                                  frozenset(roles) if roles is not None else None, page,
-                                 need_csrf))
+                                 need_csrf, max_body))
+
+    def body_limit(self, method: bytes, path: bytes, default: int) -> int:
+        """The longest body a request for ``method path`` may send: its route's own
+        ``max_body`` when it set one, else ``default`` (the console's ``max_body_bytes``).
+        Read by the request itself while the body arrives (hotline.web.body_limit)."""
+        text = path.split(b"?", 1)[0].decode("utf-8", "replace")
+        method = b"GET" if method == b"HEAD" else method
+        for route in self.routes:
+            if route.method == method and route.pattern.match(text):
+                return route.max_body if route.max_body != MAX_BODY else default
+        return default
 
     def render(self, request: Request) -> Any:
         d = defer.ensureDeferred(self._dispatch(request))
@@ -243,7 +259,13 @@ class Router(Resource):
             return
         ctx = Ctx(request, self.console, params)
         try:
-            # Body size is limited while the body is read (hotline.web.body_limit).
+            length = int(request.getHeader(b"content-length") or 0)
+        except ValueError:
+            length = route.max_body + 1
+        try:
+            if length > route.max_body:
+                raise HTTPError(413, "body-too-large",
+                                f"the body is over {route.max_body} bytes")
             if route.roles is not None:
                 await self._authorise(ctx, route)
             result = await route.handler(ctx)
