@@ -25,6 +25,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Text,
+    false,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -100,6 +101,9 @@ class Department(Base):
     kind: Mapped[str] = mapped_column(String(16), default="partner")
     #: Hours the department has to answer a dispatched ticket.
     response_time_limit_hours: Mapped[int] = mapped_column(default=72)
+    #: The department's duty phone (值班电话): deadline reminders and 督办 notices are called
+    #: here (migration 0010); none: pages only.
+    duty_number: Mapped[str | None] = mapped_column(String(20))
 
     hotlines: Mapped[list[MunicipalHotline]] = relationship(back_populates="department")
     tickets: Mapped[list[Ticket]] = relationship(back_populates="department")
@@ -279,6 +283,26 @@ class Ticket(Base):
     promised_reply_at: Mapped[dt.datetime | None]
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    # -- the life after intake and its clock (hotline/tickets, migration 0010) --
+    #: Bumped by every change through the ticket service: a change made against an older
+    #: version is refused (409), so two people acting at once never lose an update.
+    version: Mapped[int] = mapped_column(default=1, server_default="1")
+    #: The running clock (hotline.tickets.clock): the dispatcher's while the ticket waits to be
+    #: dispatched, the department's from dispatch (or reopening) to reply; when it turns yellow.
+    clock_started_at: Mapped[dt.datetime | None]
+    due_at: Mapped[dt.datetime | None]
+    warn_at: Mapped[dt.datetime | None]
+    #: Complaints and requests for help: the citizen must be contacted by then (24 h).
+    first_contact_due_at: Mapped[dt.datetime | None]
+    first_contacted_at: Mapped[dt.datetime | None]
+    #: The reminder (临期) and the 督办 notice of the current clock, once sent.
+    warned_at: Mapped[dt.datetime | None]
+    overdue_at: Mapped[dt.datetime | None]
+    #: Times the citizen was not satisfied and the ticket went back (不满意重办).
+    reopen_count: Mapped[int] = mapped_column(default=0, server_default="0")
+    #: Opened by the system for an answered call the agent filed nothing for: the agent who
+    #: took the call still has to complete it (category, address, content).
+    needs_completion: Mapped[bool] = mapped_column(default=False, server_default=false())
     #: Where the problem is (WGS-84), when the channel knows (a grid worker's phone, Open311).
     latitude: Mapped[float | None]
     longitude: Mapped[float | None]
@@ -293,6 +317,12 @@ class Ticket(Base):
     calls: Mapped[list[Call]] = relationship(back_populates="ticket")
     callbacks: Mapped[list[Callback]] = relationship(back_populates="ticket")
     surveys: Mapped[list[SurveyResult]] = relationship(back_populates="ticket")
+    co_departments: Mapped[list[Department]] = relationship(
+        secondary="ticket_co_department", order_by="Department.code", viewonly=True)
+    attachments: Mapped[list[TicketAttachment]] = relationship(
+        back_populates="ticket", order_by="TicketAttachment.id")
+    extensions: Mapped[list[TicketExtension]] = relationship(
+        back_populates="ticket", order_by="TicketExtension.id")
 
     def __repr__(self) -> str:
         return f"<Ticket {self.number} {self.kind} {self.status}>"
@@ -657,7 +687,10 @@ class SurveyCall(Base):
     __tablename__ = "survey_call"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    ticket_id: Mapped[int] = mapped_column(ForeignKey("ticket.id"), unique=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("ticket.id"))
+    #: The ticket's ``reopen_count`` when the survey was owed: a reopened ticket is surveyed
+    #: again after its next reply (migration 0010; one survey per ticket and round).
+    round: Mapped[int] = mapped_column(default=0, server_default="0")
     status: Mapped[str] = mapped_column(String(16), default="pending", index=True)
     attempts: Mapped[int] = mapped_column(default=0)
     next_attempt_at: Mapped[dt.datetime] = mapped_column(index=True)
@@ -741,7 +774,8 @@ class ConsoleUser(Base):
 
     __tablename__ = "console_user"
     __table_args__ = (
-        CheckConstraint("role in ('agent', 'supervisor', 'admin', 'liaison', 'grid_worker')",
+        CheckConstraint("role in ('agent', 'supervisor', 'admin', 'liaison', 'grid_worker', "
+                        "'dispatcher')",
                         name="role"),
     )
 
@@ -843,6 +877,144 @@ class TicketDraft(Base):
 __all__ += ["ConsoleUser", "ConsoleSession", "ApiKey", "AuditEntry", "TicketDraft"]
 
 
+# -- the ticket's life after intake: dispatch, extensions, attachments, the calendar, notices ---
+# (hotline/tickets, scheduler; migration 0010)
+
+class TicketCoDepartment(Base):
+    """A co-handling department (协办) of a dispatched ticket; the lead (主办) is
+    ``Ticket.department``."""
+
+    __tablename__ = "ticket_co_department"
+
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("ticket.id"), primary_key=True)
+    department_id: Mapped[int] = mapped_column(ForeignKey("department.id"), primary_key=True,
+                                               index=True)
+
+    def __repr__(self) -> str:
+        return f"<TicketCoDepartment ticket={self.ticket_id} dept={self.department_id}>"
+
+
+class TicketExtension(Base):
+    """A department's request for more time (延期申请) and the supervisor's decision."""
+
+    __tablename__ = "ticket_extension"
+    #: The supervisor's list reads the oldest pending requests first; a department's page its
+    #: own.
+    __table_args__ = (
+        Index("ix_ticket_extension_pending", "status", "requested_at"),
+        Index("ix_ticket_extension_department", "department_id", "status", "requested_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("ticket.id"), index=True)
+    #: The department that asked (the ticket's lead department then).
+    department_id: Mapped[int | None] = mapped_column(ForeignKey("department.id"))
+    #: Working days asked for, counted from the deadline in force.
+    days: Mapped[float]
+    reason: Mapped[str] = mapped_column(Text)
+    #: pending, approved, refused.
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    requested_by: Mapped[str] = mapped_column(String(50))
+    requested_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    decided_by: Mapped[str | None] = mapped_column(String(50))
+    decided_at: Mapped[dt.datetime | None]
+    decision_note: Mapped[str | None] = mapped_column(Text)
+    #: The deadline before and after an approval.
+    old_due_at: Mapped[dt.datetime | None]
+    new_due_at: Mapped[dt.datetime | None]
+
+    ticket: Mapped[Ticket] = relationship(back_populates="extensions")
+
+    def __repr__(self) -> str:
+        return f"<TicketExtension {self.id} ticket={self.ticket_id} {self.status}>"
+
+
+class TicketAttachment(Base):
+    """A file attached to a ticket's reply, stored under the state directory (never served
+    to a role that may not read the ticket)."""
+
+    __tablename__ = "ticket_attachment"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("ticket.id"), index=True)
+    #: The reply it came with (null until the reply is recorded).
+    event_id: Mapped[int | None] = mapped_column(ForeignKey("ticket_event.id"))
+    filename: Mapped[str] = mapped_column(String(200))
+    content_type: Mapped[str] = mapped_column(String(100))
+    size_bytes: Mapped[int]
+    sha256: Mapped[str] = mapped_column(String(64))
+    #: Relative to ``tickets.attachment_dir``.
+    path: Mapped[str] = mapped_column(String(500))
+    uploaded_by: Mapped[str] = mapped_column(String(50))
+    uploaded_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    ticket: Mapped[Ticket] = relationship(back_populates="attachments")
+
+    def __repr__(self) -> str:
+        return f"<TicketAttachment {self.id} {self.filename}>"
+
+
+class WorkCalendarDay(Base):
+    """A site's own exception to China's calendar: a local holiday, or a day worked anyway."""
+
+    __tablename__ = "work_calendar_day"
+
+    #: Site-local date, YYYY-MM-DD.
+    day: Mapped[str] = mapped_column(String(10), primary_key=True)
+    workday: Mapped[bool]
+    note: Mapped[str | None] = mapped_column(String(200))
+    created_by: Mapped[str] = mapped_column(String(50))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    def __repr__(self) -> str:
+        return f"<WorkCalendarDay {self.day} {'work' if self.workday else 'off'}>"
+
+
+class DepartmentNotice(Base):
+    """A deadline reminder (临期) or a 督办 notice (overdue) to a department: shown on its page
+    and the supervisor's, and called to its duty number ("press 1 to confirm")."""
+
+    __tablename__ = "department_notice"
+    __table_args__ = (Index("ix_department_notice_call", "call_status", "call_next_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("ticket.id"), index=True)
+    department_id: Mapped[int | None] = mapped_column(ForeignKey("department.id"), index=True)
+    #: remind (临期), supervise (督办).
+    kind: Mapped[str] = mapped_column(String(16))
+    at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
+    #: The deadline the notice is about.
+    due_at: Mapped[dt.datetime]
+    text: Mapped[str] = mapped_column(Text)
+    duty_number: Mapped[str | None] = mapped_column(String(20))
+    #: The reminder call: none (no duty number), pending, in_progress, done.
+    call_status: Mapped[str] = mapped_column(String(16), default="none")
+    call_attempts: Mapped[int] = mapped_column(default=0)
+    call_next_at: Mapped[dt.datetime | None]
+    #: The ChannelId of the attempt in progress (rm-<id>-<n>).
+    call_key: Mapped[str | None] = mapped_column(String(64))
+    #: confirmed (1 pressed), answered (no confirmation), no_answer.
+    call_outcome: Mapped[str | None] = mapped_column(String(16))
+    call_digit: Mapped[str | None] = mapped_column(String(4))
+    call_finished_at: Mapped[dt.datetime | None]
+
+    def __repr__(self) -> str:
+        return f"<DepartmentNotice {self.id} {self.kind} ticket={self.ticket_id}>"
+
+
+#: The worklists: the dispatcher's queue by status and age, a department's and the 督办 list by
+#: deadline; the scheduler's scans for reminders and 督办 notices still to send.
+Index("ix_ticket_status_created", Ticket.status, Ticket.created_at)
+Index("ix_ticket_status_due", Ticket.status, Ticket.due_at)
+Index("ix_ticket_department_status_due", Ticket.department_id, Ticket.status, Ticket.due_at)
+Index("ix_ticket_warn_scan", Ticket.status, Ticket.warned_at, Ticket.warn_at)
+Index("ix_ticket_overdue_scan", Ticket.status, Ticket.overdue_at, Ticket.due_at)
+Index("ix_ticket_needs_completion", Ticket.needs_completion, Ticket.created_at)
+#: One survey per ticket and round (a reopened ticket is surveyed again).
+Index("ix_survey_call_ticket_round", SurveyCall.ticket_id, SurveyCall.round, unique=True)
+
+__all__ += ["TicketCoDepartment", "TicketExtension", "TicketAttachment", "WorkCalendarDay",
+            "DepartmentNotice"]
 # -- the district's map and its grid workers (hotline/grid, migration 0013) ---------------------
 
 class Street(Base):

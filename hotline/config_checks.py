@@ -15,7 +15,7 @@ from typing import Any
 
 from hotline.daytime import BadTime, daily_window
 
-__all__ = ["check_values", "RANGES"]
+__all__ = ["check_values", "RANGES", "CHECKED_BY_OWNER"]
 
 _MIB = 1024 * 1024
 
@@ -49,7 +49,8 @@ RANGES: dict[str, tuple[float | None, float | None]] = {
     "scheduler.max_talk_s": (10, 86400), "scheduler.min_talk_s": (0, 600),
     "scheduler.agent_wait_s": (0.1, 3600), "scheduler.max_concurrent": (1, 1000),
     "scheduler.survey_delay_s": (0, 86400 * 30), "scheduler.survey_retry_s": (1, 86400 * 30),
-    "scheduler.survey_ring_s": (1, 600),
+    "scheduler.survey_ring_s": (1, 600), "scheduler.reminder_ring_s": (1, 600),
+    "scheduler.reminder_max_attempts": (1, 100), "scheduler.reminder_retry_s": (1, 86400 * 7),
     "scheduler.leader_lock_key": (-(2**63), 2**63 - 1), "scheduler.leader_poll_s": (0.1, 600),
     "web.port": (0, 65535), "web.session_hours": (0.05, 24 * 90),
     "web.login_attempts": (1, 1000), "web.login_window_s": (1, 86400),
@@ -66,7 +67,13 @@ RANGES: dict[str, tuple[float | None, float | None]] = {
     "cluster.probe_interval_s": (0.1, 3600), "cluster.reply_timeout_ms": (10, 600_000),
     "grid.photo_max_bytes": (1, 256 * _MIB), "grid.photo_max_px": (1, 20_000),
     "grid.photos_per_report": (1, 100), "grid.map_max_bytes": (1, 1024 * _MIB),
+    "tickets.attachment_max_bytes": (1, 1024 * _MIB), "tickets.reopen_max_score": (1, 4),
 }
+
+#: Numeric settings whose section checks them itself, with the rule that needs more than a
+#: range (the ticket clock's, hotline.tickets.clock.check_settings): not ranged twice here.
+CHECKED_BY_OWNER = frozenset({"tickets.warn_fraction", "tickets.dispatch_days",
+                              "tickets.first_contact_hours"})
 
 #: Text settings that must not be empty.
 _REQUIRED_TEXT = ("database.url", "ami.host", "ami.username", "pbx.suite", "pbx.run_dir",

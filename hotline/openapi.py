@@ -95,14 +95,6 @@ def document(console: Any = None) -> dict[str, Any]:
             "parameters": [ticket_id],
             "responses": {"200": _json({"$ref": "#/components/schemas/Ticket"}),
                           **_errors(401, 403, 404)}}},
-        "/api/tickets/{ticket_id}/reply": {"post": {
-            "summary": "A department's answer (liaison, supervisor, admin)", "security": _WRITE,
-            "parameters": [ticket_id],
-            "requestBody": {"required": True, "content": {"application/json": {"schema": {
-                "type": "object", "required": ["text"],
-                "properties": {"text": {"type": "string", "maxLength": 5000}}}}}},
-            "responses": {"200": _json({"$ref": "#/components/schemas/Ticket"}),
-                          **_errors(400, 401, 403, 404, 409, 415)}}},
         "/api/calls": {"get": {"summary": "Live calls and the wallboard figures",
                                "security": _SESSION,
                                "responses": {"200": _json(_OBJ), **_errors(401, 403, 503)}}},
@@ -230,7 +222,10 @@ def document(console: Any = None) -> dict[str, Any]:
             "responses": {"200": _json({"type": "array", "items": _OBJ}),
                           **_open311_errors(401, 403, 404)}}},
     }
+    from hotline.tickets.life_api import openapi_paths, openapi_schemas
+
     paths.update(_grid_paths())
+    paths.update(openapi_paths())
     return {
         "openapi": "3.1.0",
         "info": {"title": "365 Hotline console API", "version": "1",
@@ -322,7 +317,8 @@ def document(console: Any = None) -> dict[str, Any]:
                                          "last_name": {"type": "string"},
                                          "email": {"type": "string"},
                                          "attribute[category]": {"type": "string"},
-                                         "attribute[grid]": {"type": "string"}}}},
+                                         "attribute[grid]": {"type": "string"}}},
+                **openapi_schemas()},
         },
     }
 

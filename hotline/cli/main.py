@@ -17,9 +17,11 @@ from hotline.private import PRIVATE_UMASK
 COMMAND_MODULES: tuple[str, ...] = (
     "agent",
     "bridge",
+    "calendar",
     "calls",
     "config",
     "db",
+    "department",
     "directory",
     "grid",
     "pbx",
@@ -28,6 +30,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "sim",
     "sched",
     "stt",
+    "ticket",
     "user",
 )
 

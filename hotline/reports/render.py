@@ -162,11 +162,11 @@ def rates_html(report: RatesReport, *, page_: bool = True) -> str:
 def rates_csv(report: RatesReport) -> bytes:
     rows: list[list[Any]] = [["department", "name", "limit_hours", "dispatched", "responded",
                               "resolved", "surveyed", "satisfied", "response_rate",
-                              "resolution_rate", "satisfaction_rate"]]
+                              "resolution_rate", "satisfaction_rate", "reopened"]]
     for r in [*report.rows, report.total]:
         rows.append([r.code, r.name, r.limit_hours or "", r.dispatched, r.responded, r.resolved,
                      r.surveyed, r.satisfied, _rate(r.response_rate), _rate(r.resolution_rate),
-                     _rate(r.satisfaction_rate)])
+                     _rate(r.satisfaction_rate), r.reopened])
     return _csv(rows)
 
 

@@ -19,7 +19,7 @@ from hotline.tickets.exceptions import InvalidIntake
 
 __all__ = ["TicketKind", "TicketStatus", "OPEN_STATUSES", "Channel", "CHANNELS", "PHONE_CHANNELS",
            "register_channel", "IntakeRequest", "load_intake", "ticket_summary", "text_field",
-           "number_field"]
+           "number_field", "KIND_LABELS", "STATUS_LABELS", "DISPATCH_QUEUE", "WITH_DEPARTMENT"]
 
 
 class TicketKind(enum.StrEnum):
@@ -43,12 +43,29 @@ class TicketStatus(enum.StrEnum):
     CLOSED = "closed"            # 办结
     REOPENED = "reopened"        # 重办
     MERGED = "merged"            # 合并 (into another ticket; final)
+    RETURNED = "returned"        # 退单 (the department handed it back to the dispatcher)
 
 
 #: Statuses in which a ticket still needs work: what the agent sees as "open" for a caller.
 OPEN_STATUSES: frozenset[str] = frozenset({
     TicketStatus.RECEIVED, TicketStatus.DISPATCHED, TicketStatus.HANDLING,
-    TicketStatus.REPLIED, TicketStatus.FOLLOWED_UP, TicketStatus.REOPENED})
+    TicketStatus.REPLIED, TicketStatus.FOLLOWED_UP, TicketStatus.REOPENED,
+    TicketStatus.RETURNED})
+#: The dispatcher's queue (派单): tickets waiting for a department to be chosen, or chosen again.
+DISPATCH_QUEUE: tuple[str, ...] = (TicketStatus.RECEIVED, TicketStatus.RETURNED,
+                                   TicketStatus.REOPENED)
+#: With a department, on its clock: a department's worklist and the 督办 list.
+WITH_DEPARTMENT: tuple[str, ...] = (TicketStatus.DISPATCHED, TicketStatus.HANDLING,
+                                    TicketStatus.REOPENED)
+
+STATUS_LABELS: dict[str, str] = {
+    TicketStatus.RECEIVED: "已受理", TicketStatus.DISPATCHED: "已派单",
+    TicketStatus.HANDLING: "办理中", TicketStatus.REPLIED: "已回复",
+    TicketStatus.FOLLOWED_UP: "已回访", TicketStatus.CLOSED: "已办结",
+    TicketStatus.REOPENED: "重办", TicketStatus.MERGED: "已合并", TicketStatus.RETURNED: "已退单"}
+KIND_LABELS: dict[str, str] = {
+    TicketKind.COMPLAINT: "投诉", TicketKind.HELP: "求助", TicketKind.CONSULTATION: "咨询",
+    TicketKind.SUGGESTION: "建议", TicketKind.PRAISE: "表扬"}
 
 
 _MAX = {"description": 10_000, "category": 50, "address": 200, "citizen_name": 50,
@@ -179,6 +196,10 @@ def load_intake(payload: Mapping[str, Any]) -> IntakeRequest:
                          promised_reply_at=promised, **fields, **position)
 
 
+def _iso(value: dt.datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
 def ticket_summary(ticket: Any) -> dict[str, Any]:
     """A ticket as the JSON API and the console's push events show it (phone masked)."""
     return {
@@ -192,5 +213,11 @@ def ticket_summary(ticket: Any) -> dict[str, Any]:
         if ticket.promised_reply_at else None,
         "created_at": ticket.created_at.isoformat(),
         "updated_at": ticket.updated_at.isoformat(),
+        "version": ticket.version,
+        "clock_started_at": _iso(ticket.clock_started_at), "due_at": _iso(ticket.due_at),
+        "first_contact_due_at": _iso(ticket.first_contact_due_at),
+        "first_contacted_at": _iso(ticket.first_contacted_at),
+        "reopen_count": ticket.reopen_count,
+        "needs_completion": bool(ticket.needs_completion),
         "latitude": ticket.latitude, "longitude": ticket.longitude,
     }

@@ -119,6 +119,11 @@ class WebConsole:
                                           interval_s=float(web["session_check_s"]))
         #: Run at start (after the database is up), e.g. the directory plugin's index load.
         self.on_start: list[Any] = []
+        #: Run at stop, before the port closes (the ticket pages' stream ends its listeners).
+        self.on_stop: list[Any] = []
+        #: hotline.tickets' life after intake: its actions and the ticket pages' push stream
+        #: (hotline.tickets.plugin).
+        self.ticket_life: Any = None
         #: What other packages add to a ticket's page: each takes (session, ticket id) and
         #: returns template values, in the page's unit of work (the grid's photos and
         #: verifications, hotline.grid.plugin).
@@ -197,6 +202,8 @@ class WebConsole:
         """Stop listening and close the event streams; a second call does nothing."""
         self.session_watch.stop()
         self.events.stop()
+        for hook in self.on_stop:
+            hook()
         if self._port is not None:
             port, self._port = self._port, None
             await port.stopListening()

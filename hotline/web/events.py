@@ -118,6 +118,17 @@ class EventStream:
                             f"{self.max_per_user} open event streams per user; close a tab)",
                             {"limit": self.max_per_user})
 
+    def adopt(self, client: StreamClient) -> None:
+        """Hold a stream another part of the console opened (the worklists'): it counts
+        towards its user's cap and ends with its session and the console, as ours do."""
+        self.clients.append(client)
+
+        def gone(_: object) -> None:
+            if client in self.clients:
+                self.clients.remove(client)
+
+        client.request.notifyFinish().addBoth(gone)
+
     def end(self, which: Callable[[StreamClient], bool]) -> int:
         """Close every stream ``which(client)`` picks (its session ended, the console stops);
         returns how many."""

@@ -37,6 +37,15 @@ COMMANDS: list[list[str]] = [
     ["user", "disable", "anna"], ["user", "enable", "anna"],
     ["user", "apikey-add", "wx", "--channel", "wechat"], ["user", "apikey-list"],
     ["user", "apikey-revoke", "wx"],
+    ["ticket", "show", "RX20260101-000001", "--as", "admin"],
+    ["ticket", "list", "--list", "dispatch", "--as", "admin"],
+    ["ticket", "dispatch", "1", "--department", "D01", "--as", "admin"],
+    ["calendar", "list", "--exceptions"], ["calendar", "add", "2026-10-09", "--holiday",
+                                           "--as", "admin"],
+    ["calendar", "remove", "2026-10-09", "--as", "admin"],
+    ["department", "list"], ["department", "duty", "D01", "--clear", "--as", "admin"],
+    ["grid", "show"], ["grid", "locate", "38.9", "121.6"], ["grid", "worker", "list"],
+    ["grid", "addresses", "export"],
 ]
 
 #: Runs every command in a fork of one interpreter that has imported the command line and what
