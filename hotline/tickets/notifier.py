@@ -14,7 +14,6 @@ the desk's and the wall board's do.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from twisted.internet import task

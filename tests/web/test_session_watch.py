@@ -111,3 +111,25 @@ async def test_streams_per_user_are_capped(live_console):
     finally:
         for reader in (first, second, third):
             reader.close()
+
+
+@pytest_twisted.ensureDeferred
+async def test_worklist_stream_counts_towards_the_cap_and_ends_with_its_session(live_console):
+    """The worklists' push stream (/api/tickets/stream) is one of the user's streams: it counts
+    towards max_streams_per_user and closes at sign-out, like the desk's."""
+    client, desk = await _open_stream(live_console, "agent1")
+    worklist = EventReader(live_console.port, client.cookies, "/api/tickets/stream").start()
+    await until(lambda: worklist.named("hello"), timeout=10)
+    third = EventReader(live_console.port, client.cookies, "/api/tickets/stream").start()
+    try:
+        await until(lambda: third.status is not None, timeout=10)
+        assert third.status == 429
+        csrf = await client.csrf()
+        await client.post("/logout", form={"_csrf": csrf})
+        for reader in (desk, worklist):
+            await until(lambda r=reader: _ended(r), timeout=10)
+        assert live_console.ticket_life.stream.listeners == []
+        assert live_console.events.clients == []
+    finally:
+        for reader in (desk, worklist, third):
+            reader.close()
