@@ -26,12 +26,12 @@ from typing import Any
 from sqlalchemy import func, select
 from twisted.internet import defer, threads
 from twisted.internet.task import deferLater
-from twisted.protocols import portforward
 
 from hotline.ami.client import AMIClient
 from hotline.config import Config
 from hotline.sim.burst import burst_numbers, place_burst
 from hotline.sim.city import CitySimulator
+from hotline.sim.linkcut import LinkCutter
 
 __all__ = ["FaultResult", "FaultLab", "LinkCutter", "count_calls", "FAULTS"]
 
@@ -81,47 +81,6 @@ def callbacks_placed_twice(session: Any, ticket_ids: list[int]) -> int:
         .where(Callback.ticket_id.in_(ticket_ids), CallbackAttempt.outcome == "answered")
         .group_by(Callback.id)).all()
     return sum(1 for _, n in reached if n > 1)
-
-
-class _CutterServer(portforward.ProxyServer):
-    def connectionMade(self) -> None:
-        self.factory.links.add(self)
-        super().connectionMade()
-
-    def connectionLost(self, reason: Any) -> None:
-        self.factory.links.discard(self)
-        super().connectionLost(reason)
-
-
-class LinkCutter(portforward.ProxyFactory):
-    """A TCP proxy between the controller and the PBX's AMI that can be cut and restored: cut
-    drops every connection and refuses new ones, as a broken network does."""
-
-    protocol = _CutterServer
-
-    def __init__(self, reactor: Any, host: str, port: int) -> None:
-        super().__init__(host, port)
-        self.reactor = reactor
-        self.links: set[Any] = set()
-        self._listening: Any = None
-        self.port = 0
-
-    def listen(self) -> int:
-        self._listening = self.reactor.listenTCP(self.port, self, interface="127.0.0.1")
-        self.port = self._listening.getHost().port
-        return self.port
-
-    async def cut(self) -> None:
-        if self._listening is not None:
-            listening, self._listening = self._listening, None
-            await listening.stopListening()
-        for link in list(self.links):
-            link.transport.abortConnection()
-            if link.peer is not None and link.peer.transport is not None:
-                link.peer.transport.abortConnection()
-
-    def restore(self) -> None:
-        self.listen()
 
 
 class FaultLab:
@@ -293,20 +252,20 @@ class FaultLab:
         """The network between controller and AMI fails for ``cut_s`` during a burst."""
         started = self.reactor.seconds()
         numbers = self.numbers()
-        cutter = LinkCutter(self.reactor, "127.0.0.1", self.config["pbx"]["ami_port"])
+        cutter = LinkCutter("127.0.0.1", self.config["pbx"]["ami_port"])
         cfg = self.config.with_overrides({"pbx": {"ami_port": cutter.listen()},
                                           "calls": {"reconcile_interval_s": 2.0}})
         try:
             async with self.controller(cfg) as ctl, self.city() as city:
                 placing = await self.burst(city, numbers)
                 await self.sleep(0.5)
-                await cutter.cut()
+                cutter.cut()
                 await placing
                 await self.sleep(cut_s)
                 cutter.restore()
                 counted = await self.settle(self._count_with(ctl.db, numbers), numbers)
         finally:
-            await cutter.cut()
+            cutter.close()
         return self._result("AMI link cut", numbers, counted, started,
                             note=f"{cut_s:g} s without AMI")
 

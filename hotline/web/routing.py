@@ -258,14 +258,15 @@ class Router(Resource):
                                         page=page))
             return
         ctx = Ctx(request, self.console, params)
+        limit = route.max_body if route.max_body != MAX_BODY else \
+            int(self.console.config["web"]["max_body_bytes"])
         try:
             length = int(request.getHeader(b"content-length") or 0)
         except ValueError:
-            length = route.max_body + 1
+            length = limit + 1
         try:
-            if length > route.max_body:
-                raise HTTPError(413, "body-too-large",
-                                f"the body is over {route.max_body} bytes")
+            if length > limit:
+                raise HTTPError(413, "body-too-large", f"the body is over {limit} bytes")
             if route.roles is not None:
                 await self._authorise(ctx, route)
             result = await route.handler(ctx)
