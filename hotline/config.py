@@ -114,7 +114,6 @@ def _validate(data: dict[str, Any], problems: list[str]) -> None:
             problems.append("'agi.bind' is not loopback and 'agi.allow' is empty: list the PBX "
                             "hosts allowed to reach FastAGI")
     check_values(data, problems)
-    _validate_tickets(data["tickets"], problems)
     _validate_cluster(data, problems)
     grid = data["grid"]
     for key in ("photo_max_bytes", "photo_max_px", "photos_per_report", "map_max_bytes"):
@@ -127,15 +126,6 @@ def _validate(data: dict[str, Any], problems: list[str]) -> None:
         if data["pbx"]["sandbox"]:
             problems.append("production mode cannot use the PBX sandbox: set 'pbx.sandbox = "
                             "false' and point [ami] at the site's Asterisk")
-
-
-def _validate_tickets(tickets: dict[str, Any], problems: list[str]) -> None:
-    from hotline.tickets.clock import check_settings
-
-    check_settings(tickets, problems)
-    if tickets["follow_up"] not in ("survey", "agent"):
-        problems.append(f"'tickets.follow_up' must be \"survey\" or \"agent\", got "
-                        f"{tickets['follow_up']!r}")
 
 
 def _validate_cluster(data: dict[str, Any], problems: list[str]) -> None:

@@ -103,8 +103,8 @@ class Ctx:
 
     @property
     def ip(self) -> str:
-        host = getattr(self.request.getClientAddress(), "host", None)
-        return str(host) if host else "?"
+        """The client's address (behind a trusted proxy: from X-Forwarded-For)."""
+        return self.console.client_ip(self.request)
 
     @property
     def path(self) -> str:

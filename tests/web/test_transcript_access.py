@@ -4,10 +4,13 @@ lists show masked numbers, reads them with every number masked too."""
 from __future__ import annotations
 
 import datetime as dt
+from types import SimpleNamespace
 
 import pytest
 
 from db.models import Call, Department, Transcript, TranscriptSegment
+from hotline.tickets.actions import TicketActions
+from hotline.tickets.attachments import AttachmentStore
 from hotline.tickets.http import load_ticket
 from hotline.tickets.service import TicketService
 from hotline.web.accounts import Principal
@@ -46,10 +49,16 @@ def _principal(role: str, department_id: int | None = None) -> Principal:
 
 @pytest.mark.parametrize("role, shown", [
     ("agent", SAID), ("supervisor", SAID),
-    ("liaison", "我叫张三，电话138****5678，住幸福路12号")])
-def test_transcripts_are_masked_for_roles_that_see_masked_numbers(session, role, shown):
-    """The liaison of the ticket's department reads the transcript with the number masked."""
+    ("liaison", "我叫张三，电话138****5678，住幸福路12号"),
+    ("dispatcher", "我叫张三，电话138****5678，住幸福路12号")])
+def test_transcripts_are_masked_for_roles_that_see_masked_numbers(session, tmp_path, role,
+                                                                  shown):
+    """The liaison of the ticket's department, and a dispatcher, read the transcript with the
+    number masked, as they see the caller's number masked."""
     ticket_id, dept_id = _ticket_with_transcript(session)
-    view = load_ticket(session, None, _principal(role, dept_id), ticket_id, events=True)
+    actions = TicketActions(service=TicketService(timezone="Asia/Shanghai"),
+                            attachments=AttachmentStore(tmp_path, max_bytes=1024, types=[]))
+    console = SimpleNamespace(ticket_life=SimpleNamespace(actions=actions))
+    view = load_ticket(session, console, _principal(role, dept_id), ticket_id, events=True)
     assert [s["text"] for t in view["transcripts"] for s in t["segments"]] == [shown]
-    assert ("caller_phone" in view) == (role != "liaison")
+    assert ("caller_phone" in view) == (role in ("agent", "supervisor"))
