@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from collections.abc import Mapping
 from typing import Any
 
 from hotline.daytime import BadTime, daily_window
 
-__all__ = ["check_values", "check_ticket_settings", "RANGES", "CHECKED_BY_OWNER"]
+__all__ = ["check_values", "RANGES", "CHECKED_BY_OWNER"]
 
 _MIB = 1024 * 1024
 
@@ -69,10 +68,13 @@ RANGES: dict[str, tuple[float | None, float | None]] = {
     "grid.photo_max_bytes": (1, 256 * _MIB), "grid.photo_max_px": (1, 20_000),
     "grid.photos_per_report": (1, 100), "grid.map_max_bytes": (1, 1024 * _MIB),
     "tickets.attachment_max_bytes": (1, 1024 * _MIB), "tickets.reopen_max_score": (1, 4),
+    "queue.wrapup_s": (0, 3600), "queue.wrapup_guard_s": (0, 60),
+    "queue.keep_place_after_s": (0, 86400), "queue.keep_place_ring_s": (1, 600),
+    "captions.port": (0, 65535), "captions.workers": (1, 64), "captions.chunk_ms": (20, 10_000),
 }
 
-#: Numeric settings checked by a rule that needs more than a range (check_ticket_settings,
-#: which the ticket clock also applies): not ranged twice.
+#: Numeric settings checked by a rule that needs more than a range
+#: (hotline.config.check_ticket_settings, which the ticket clock also applies): not ranged twice.
 CHECKED_BY_OWNER = frozenset({"tickets.warn_fraction", "tickets.dispatch_days",
                               "tickets.first_contact_hours"})
 
@@ -113,10 +115,6 @@ def check_values(data: dict[str, Any], problems: list[str]) -> None:
     _check_stt(data["stt"], problems)
     _check_scheduler(data, problems)
     _check_web(data["web"], problems)
-    check_ticket_settings(data["tickets"], problems)
-    if data["tickets"]["follow_up"] not in ("survey", "agent"):
-        problems.append(f"'tickets.follow_up' must be \"survey\" or \"agent\", got "
-                        f"{data['tickets']['follow_up']!r}")
     reports = data["reports"]
     if not _HHMM.match(reports["daily_time"]):
         problems.append(f"'reports.daily_time' = {reports['daily_time']!r} must be a time of "
@@ -174,25 +172,3 @@ def _check_web(web: dict[str, Any], problems: list[str]) -> None:
             problems.append(f"'web.trusted_proxies' entry {entry!r} is not an address or "
                             "network")
 
-
-def check_ticket_settings(settings: Mapping[str, Any], problems: list[str]) -> None:
-    """Append one line per ``[tickets]`` setting that makes no sense (``hotline config check``,
-    and the ticket clock's rules when they are built: hotline.tickets.clock)."""
-    for table in ("deadline_days", "reopen_days"):
-        for kind, days in settings[table].items():
-            if not isinstance(days, int | float) or isinstance(days, bool) or days <= 0:
-                problems.append(f"'tickets.{table}.{kind}' must be a positive number of "
-                                f"working days, got {days!r}")
-    for kind, days in settings["reopen_days"].items():
-        first = settings["deadline_days"].get(kind)
-        if isinstance(first, int | float) and isinstance(days, int | float) and days > first:
-            problems.append(f"'tickets.reopen_days.{kind}' ({days}) must not be longer than "
-                            f"'tickets.deadline_days.{kind}' ({first}): a reopened ticket gets "
-                            "a shorter deadline")
-    if not 0 < settings["warn_fraction"] < 1:
-        problems.append("'tickets.warn_fraction' must be between 0 and 1 (0.75 = yellow at 75 % "
-                        "of the time used)")
-    if settings["first_contact_hours"] <= 0:
-        problems.append("'tickets.first_contact_hours' must be positive")
-    if settings["dispatch_days"] <= 0:
-        problems.append("'tickets.dispatch_days' must be positive")

@@ -23,6 +23,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "db",
     "department",
     "directory",
+    "floor",
     "grid",
     "pbx",
     "report",

@@ -24,11 +24,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from hotline.config_checks import check_ticket_settings as check_settings
+from hotline.config import check_ticket_settings
 
 __all__ = ["Light", "LIGHT_LABELS", "DeadlineRules", "WorkCalendar", "Clock", "start_clock",
            "dispatch_clock", "extended_clock", "add_working_seconds", "working_seconds",
-           "add_working_days", "light", "check_settings"]
+           "add_working_days", "light"]
 
 _DAY_S = 86_400.0
 #: How far a deadline may be counted before the calendar is judged to have no working days.
@@ -184,9 +184,9 @@ class DeadlineRules:
     @classmethod
     def from_settings(cls, settings: Mapping[str, Any]) -> DeadlineRules:
         """From the ``[tickets]`` section. Raises ValueError naming a setting that makes no
-        sense (``check_settings`` lists them all)."""
+        sense (``hotline.config.check_ticket_settings`` lists them all)."""
         problems: list[str] = []
-        check_settings(settings, problems)
+        check_ticket_settings(settings, problems)
         if problems:
             raise ValueError("; ".join(problems))
         return cls(working_days=dict(settings["deadline_days"]),
