@@ -46,7 +46,7 @@ RANGES: dict[str, tuple[float | None, float | None]] = {
     "scheduler.remind_agent_before_s": (0, 86400 * 30),
     "scheduler.escalate_before_s": (0, 86400 * 30),
     "scheduler.agent_ring_s": (1, 600), "scheduler.citizen_ring_s": (1, 600),
-    "scheduler.max_talk_s": (10, 86400), "scheduler.min_talk_s": (0, 600),
+    "scheduler.max_talk_s": (1, 86400), "scheduler.min_talk_s": (0, 600),
     "scheduler.agent_wait_s": (0.1, 3600), "scheduler.max_concurrent": (1, 1000),
     "scheduler.survey_delay_s": (0, 86400 * 30), "scheduler.survey_retry_s": (1, 86400 * 30),
     "scheduler.survey_ring_s": (1, 600), "scheduler.reminder_ring_s": (1, 600),
