@@ -147,6 +147,10 @@ def _validate_tickets(tickets: dict[str, Any], problems: list[str]) -> None:
                         f"{tickets['follow_up']!r}")
     if not 1 <= tickets["reopen_max_score"] <= 4:
         problems.append("'tickets.reopen_max_score' must be a survey score from 1 to 4")
+    if not 0 < tickets["duplicate_days"] <= 365:
+        problems.append("'tickets.duplicate_days' must be more than 0 and at most 365")
+    if not 1 <= tickets["duplicate_limit"] <= 50:
+        problems.append("'tickets.duplicate_limit' must be from 1 to 50")
     if tickets["attachment_max_bytes"] < 1:
         problems.append("'tickets.attachment_max_bytes' must be at least 1")
 

@@ -33,6 +33,7 @@ from db.models import (
     TicketCoDepartment,
     TicketEvent,
     TicketExtension,
+    TicketReporter,
     TicketSequence,
     utcnow,
 )
@@ -45,6 +46,7 @@ from hotline.tickets.clock import (
     extended_clock,
     start_clock,
 )
+from hotline.tickets.duplicates import DuplicateQuery, Duplicates, find_duplicates
 from hotline.tickets.exceptions import (
     IllegalTransition,
     IncidentMismatch,
@@ -441,7 +443,16 @@ class TicketService:
         session.flush()
         for found in files:
             found.event_id = event.id
+        self._tell_reporters(session, ticket)
         return ticket
+
+    def _tell_reporters(self, session: Session, ticket: Ticket) -> None:
+        """Every co-reporter is told the answer like the first reporter: one callback each,
+        due now, which the scheduler places (its attempts, retries and SLA of its own)."""
+        now = self.clock()
+        for citizen_id in self.reporter_ids(session, ticket.id):
+            session.add(Callback(ticket_id=ticket.id, citizen_id=citizen_id, due_at=now,
+                                 status="pending", attempts=0, created_at=now))
 
     def follow_up(self, session: Session, ticket_id: int, *, actor: str,
                   text: str | None = None, satisfied: bool | None = None,
@@ -757,6 +768,68 @@ class TicketService:
         if grid is None:
             raise NoSuchGrid(code)
         return grid
+
+    # -- duplicates at intake, co-reporters ------------------------------------------------------
+
+    def duplicates(self, session: Session, query: DuplicateQuery, *, days: float = 7,
+                   limit: int = 10) -> Duplicates:
+        """The open tickets that may be the same problem as ``query`` and the caller's own
+        open ones (hotline.tickets.duplicates). Reads only."""
+        return find_duplicates(session, query, now=self.clock(), days=days, limit=limit,
+                               locator=self.locator)
+
+    def reporter_ids(self, session: Session, ticket_id: int) -> list[int]:
+        """The citizens who reported the ticket after its first reporter, in order."""
+        return list(session.scalars(select(TicketReporter.citizen_id)
+                                    .where(TicketReporter.ticket_id == ticket_id)
+                                    .order_by(TicketReporter.id)))
+
+    def add_reporter(self, session: Session, ticket_id: int, *, phone_number: str, actor: str,
+                     citizen_name: str | None = None, call_uniqueid: str | None = None,
+                     text: str | None = None) -> TicketReporter | None:
+        """Attach a caller to an existing open ticket instead of opening a new one (一事多诉):
+        the citizen becomes a co-reporter, told the outcome like the first reporter; the call
+        is linked to the ticket. The first reporter or a citizen already attached is not added
+        twice (None is returned). Raises NoSuchTicket, InvalidRequest, IllegalTransition."""
+        problems: dict[str, str] = {}
+        try:
+            number = phone.normalise(phone_number or "")
+        except phone.InvalidPhoneNumber as e:
+            problems["phone"] = str(e)
+        if text is not None and len(text) > 10_000:
+            problems["text"] = f"is {len(text)} characters; at most 10000"
+        if citizen_name is not None and len(citizen_name) > 50:
+            problems["citizen_name"] = f"is {len(citizen_name)} characters; at most 50"
+        if problems:
+            raise InvalidRequest(problems)
+        ticket = self.get(session, ticket_id)
+        if ticket.status not in OPEN_STATUSES:
+            raise IllegalTransition("attach a reporter", {ticket.number: ticket.status},
+                                    sorted(str(s) for s in OPEN_STATUSES))
+        citizen = get_or_create_citizen(session, number, citizen_name)
+        now = self.clock()
+        if call_uniqueid:
+            call = session.scalars(select(Call).where(Call.uniqueid == call_uniqueid)) \
+                .one_or_none()
+            if call is not None:
+                call.ticket = ticket
+                call.citizen_id = call.citizen_id or citizen.id
+        if citizen.id == ticket.citizen_id or citizen.id in self.reporter_ids(session, ticket.id):
+            return None
+        reporter = TicketReporter(ticket_id=ticket.id, citizen_id=citizen.id,
+                                  description=text.strip() if text and text.strip() else None,
+                                  call_id=None, added_by=actor, added_at=now)
+        if call_uniqueid:
+            reporter.call_id = session.scalar(select(Call.id)
+                                              .where(Call.uniqueid == call_uniqueid))
+        session.add(reporter)
+        ticket.version += 1
+        ticket.updated_at = now
+        self._event(ticket, now, actor, "co_report", None, None,
+                    f"一事多诉：{phone.mask(number)} 也反映此问题"
+                    + (f"（{text.strip()}）" if text and text.strip() else ""))
+        session.flush()
+        return reporter
 
     # -- incidents -------------------------------------------------------------------------------
 
