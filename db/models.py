@@ -248,6 +248,10 @@ class Incident(Base):
     status: Mapped[str] = mapped_column(String(16), default="open")
     confirmed_by: Mapped[str] = mapped_column(String(50))
     confirmed_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    #: The one reply to every ticket (migration 0016): the callbacks to its citizens are those
+    #: of its tickets created since, which is how its page counts "n of N reached".
+    replied_at: Mapped[dt.datetime | None]
+    replied_by: Mapped[str | None] = mapped_column(String(64))
 
     tickets: Mapped[list[Ticket]] = relationship(back_populates="incident")
 

@@ -23,6 +23,8 @@ from sqlalchemy.orm.attributes import set_committed_value
 from db.models import (
     Call,
     Callback,
+    CallbackOutcome,
+    CallbackStatus,
     Citizen,
     Department,
     Grid,
@@ -897,7 +899,8 @@ class TicketService:
         first = tickets[0]
         now = self.clock()
         incident = Incident(
-            title=title or f"{first.category} ({len(tickets)} tickets)", kind=first.kind,
+            title=(title or "").strip()[:200] or f"{first.category}（{len(tickets)} 件）",
+            kind=first.kind,
             category=first.category, grid_id=first.grid_id, address=first.address,
             status="open", confirmed_by=actor, confirmed_at=now)
         session.add(incident)
@@ -906,7 +909,7 @@ class TicketService:
             t.incident = incident
             t.updated_at = now
             self._event(t, now, actor, "incident", None, None,
-                        f"grouped into incident {incident.id}: {incident.title}")
+                        f"并入事件 {incident.id}：{incident.title}")
         session.flush()
         return incident
 
@@ -927,17 +930,74 @@ class TicketService:
         self._department(session, department)
         tickets = self._incident_tickets(session, incident_id)
         self._check("dispatch", tickets)
-        return [self.dispatch(session, t.id, department=department, actor=actor,
-                              text=text or f"incident {incident_id}") for t in tickets]
+        note = text.strip() if text and text.strip() else f"事件 {incident_id} 批量派单"
+        return [self.dispatch(session, t.id, department=department, actor=actor, text=note)
+                for t in tickets]
 
     def reply_incident(self, session: Session, incident_id: int, *, actor: str,
                        text: str) -> list[Ticket]:
-        """One answer reaching every citizen of the incident, all or none."""
-        if not text or not text.strip():
-            raise TicketError("a reply needs its text", {"field": "text"})
+        """One answer for every ticket of the incident, all or none: the department replying
+        takes up (签收) the tickets still waiting for it, each ticket is replied (and later
+        followed up) on its own, and every citizen in it (first reporters and co-reporters,
+        once each) gets a callback, which the scheduler places at its bounded rate."""
+        text = _required(text, "text", 5000)
+        incident = self.get_incident(session, incident_id)
         tickets = self._incident_tickets(session, incident_id)
-        self._check("reply", tickets)
-        return [self.reply(session, t.id, actor=actor, text=text) for t in tickets]
+        waiting = allowed_from("accept") - allowed_from("reply")
+        self._check("reply", [t for t in tickets if t.status not in waiting])
+        self._check("accept", [t for t in tickets if t.status in waiting])
+        now = self.clock()
+        replied = []
+        for t in tickets:
+            if t.status in waiting:
+                self.accept(session, t.id, actor=actor, text=f"事件 {incident_id} 统一答复")
+            replied.append(self._reply_quietly(session, t.id, actor=actor, text=text))
+        told: set[int] = set()
+        for t in replied:
+            for citizen_id in [t.citizen_id, *self.reporter_ids(session, t.id)]:
+                if citizen_id is None or citizen_id in told:
+                    continue
+                told.add(citizen_id)
+                session.add(Callback(ticket_id=t.id, citizen_id=citizen_id, due_at=now,
+                                     status="pending", attempts=0, created_at=now))
+        incident.replied_at = now
+        incident.replied_by = actor
+        incident.status = "replied"
+        session.flush()
+        return replied
+
+    def _reply_quietly(self, session: Session, ticket_id: int, *, actor: str,
+                       text: str) -> Ticket:
+        """``reply`` without its callbacks to co-reporters: the incident calls each citizen
+        once itself."""
+        ticket = self._claim(session, ticket_id, "reply", None)
+        if ticket.first_contacted_at is None and ticket.first_contact_due_at is not None:
+            ticket.first_contacted_at = self.clock()
+        self._move(ticket, "reply", actor, text)
+        return ticket
+
+    def incident_progress(self, session: Session, incident_id: int) -> dict[str, int]:
+        """How many citizens of a replied incident were reached: the callbacks of its tickets
+        created at its reply, by status (``reached`` n of ``total`` N)."""
+        incident = self.get_incident(session, incident_id)
+        if incident.replied_at is None:
+            return {"total": 0, "reached": 0, "not_reached": 0, "pending": 0}
+        rows = session.execute(
+            select(Callback.status, Callback.outcome, func.count())
+            .join(Ticket, Ticket.id == Callback.ticket_id)
+            .where(Ticket.incident_id == incident_id,
+                   Callback.created_at >= incident.replied_at)
+            .group_by(Callback.status, Callback.outcome)).all()
+        out = {"total": 0, "reached": 0, "not_reached": 0, "pending": 0}
+        for status, outcome, n in rows:
+            out["total"] += n
+            if outcome == CallbackOutcome.REACHED:
+                out["reached"] += n
+            elif status in (CallbackStatus.DONE, CallbackStatus.FAILED, CallbackStatus.CANCELLED):
+                out["not_reached"] += n
+            else:
+                out["pending"] += n
+        return out
 
     def close_incident(self, session: Session, incident_id: int, *, actor: str,
                        text: str | None = None) -> list[Ticket]:

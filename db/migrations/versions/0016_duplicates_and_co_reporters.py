@@ -1,6 +1,7 @@
-"""Duplicates at intake and co-reporters (issue 18): the citizens who reported a ticket's problem
-after its first reporter, and the indexes the duplicate candidates of one intake are read by
-(same grid and category within a window; the same category without a grid).
+"""Duplicates at intake, co-reporters and incidents replied once (issue 18): the citizens who
+reported a ticket's problem after its first reporter, the indexes the duplicate candidates of
+one intake are read by (same grid and category within a window; the same category without a
+grid), and when and by whom an incident was replied.
 
 Revision ID: 0016
 Revises: 0010
@@ -47,9 +48,15 @@ def upgrade() -> None:
                     unique=False)
     for name, columns in _TICKET_INDEXES.items():
         op.create_index(name, "ticket", columns, unique=False)
+    with op.batch_alter_table("incident") as batch:
+        batch.add_column(sa.Column("replied_at", _TS, nullable=True))
+        batch.add_column(sa.Column("replied_by", sa.String(length=64), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("incident") as batch:
+        batch.drop_column("replied_by")
+        batch.drop_column("replied_at")
     for name in _TICKET_INDEXES:
         op.drop_index(name, table_name="ticket")
     op.drop_index(op.f("ix_ticket_reporter_citizen_id"), table_name="ticket_reporter")
