@@ -211,7 +211,14 @@ def document(console: Any = None) -> dict[str, Any]:
                      "requestBody": {"required": True, "content": {
                          "application/x-www-form-urlencoded": {"schema": {
                              "$ref": "#/components/schemas/Open311RequestIn"}}}},
-                     "responses": {"201": _json({"type": "array", "items": _OBJ}),
+                     "responses": {"201": _json({"type": "array", "items": {
+                         "type": "object", "properties": {
+                             "service_request_id": {"type": "string"},
+                             "service_notice": {"type": "string"},
+                             "possible_duplicates": {
+                                 "type": "array", "items": {"type": "string"},
+                                 "description": "open requests that may be the same problem "
+                                                "(same grid or category, similar content)"}}}}),
                                    **_open311_errors(400, 401, 403, 404)}}},
         "/open311/v2/requests/{service_request_id}.json": {"get": {
             "summary": "One service request", "security": _KEY,

@@ -347,9 +347,9 @@ def _desk_user(cfg: Any, args: argparse.Namespace) -> Any:
 
 
 def _duplicates(args: argparse.Namespace, cfg: Any) -> int:
-    from hotline.tickets.duplicates import load_query
+    from hotline.tickets.duplicates import duplicate_settings, load_query
     from hotline.tickets.exceptions import TicketError
-    from hotline.tickets.http import duplicate_settings, ticket_duplicates
+    from hotline.tickets.http import ticket_duplicates
 
     _desk_user(cfg, args)
     service = _actions(cfg).service

@@ -27,7 +27,7 @@ from hotline.tickets.exceptions import InvalidRequest
 from hotline.tickets.schemas import OPEN_STATUSES, number_field, text_field
 
 __all__ = ["DuplicateQuery", "Candidate", "Duplicates", "find_duplicates", "grams",
-           "similarity", "load_query"]
+           "similarity", "load_query", "duplicate_settings"]
 
 #: What a bigram is made of: letters and digits of any script (punctuation and spaces split).
 _WORD = re.compile(r"\w+")
@@ -35,6 +35,13 @@ _WORD = re.compile(r"\w+")
 #: building); the rest is the content's similarity.
 ADDRESS_WEIGHT = 0.3
 _OPEN = sorted(str(s) for s in OPEN_STATUSES)
+
+
+def duplicate_settings(config: Any) -> dict[str, Any]:
+    """``days`` and ``limit`` of the duplicate check from ``[tickets]`` (duplicate_days,
+    duplicate_limit), as ``find_duplicates`` and ``TicketService.duplicates`` take them."""
+    settings = config["tickets"]
+    return {"days": float(settings["duplicate_days"]), "limit": int(settings["duplicate_limit"])}
 
 
 def grams(text: str | None) -> frozenset[str]:

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session, joinedload
 
 from db.models import Agent, Call, Citizen, Ticket, TicketReporter, utcnow
 from hotline import phone
-from hotline.tickets.duplicates import DuplicateQuery, load_query
+from hotline.tickets.duplicates import DuplicateQuery, duplicate_settings, load_query
 from hotline.tickets.schemas import OPEN_STATUSES, TicketStatus, load_intake, ticket_summary
 from hotline.tickets.service import lookup_caller
 from hotline.web import accounts, audit
@@ -23,7 +23,7 @@ from hotline.web.roles import DESK, TICKET_READERS, Role
 from hotline.web.routing import Ctx, HTTPError, Response, Router, html_response, json_response
 
 __all__ = ["register", "load_ticket", "caller_view", "list_tickets", "desk_intake_payload",
-           "attach_call", "ticket_duplicates", "reporter_rows", "duplicate_settings"]
+           "attach_call", "ticket_duplicates", "reporter_rows"]
 
 _STATUSES = {s.value for s in TicketStatus}
 
@@ -206,12 +206,6 @@ async def _caller(ctx: Ctx) -> Response:
     return json_response(await ctx.console.db.run(caller_view, number))
 
 
-
-
-def duplicate_settings(config: Any) -> dict[str, Any]:
-    """``days`` and ``limit`` of the duplicate check from ``[tickets]``."""
-    settings = config["tickets"]
-    return {"days": float(settings["duplicate_days"]), "limit": int(settings["duplicate_limit"])}
 
 
 def ticket_duplicates(session: Session, service: Any, ticket_id: int,

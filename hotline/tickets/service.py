@@ -742,9 +742,13 @@ class TicketService:
         """One pending callback per ticket carries the promise; a new time moves it."""
         pending = None
         if ticket.id is not None:
+            # The first reporter's: co-reporters and an incident's citizens have their own.
             pending = session.scalars(
                 select(Callback).where(Callback.ticket_id == ticket.id,
-                                       Callback.status == "pending")).first()
+                                       Callback.status == "pending",
+                                       or_(Callback.citizen_id == ticket.citizen_id,
+                                           Callback.citizen_id.is_(None)))
+                .order_by(Callback.id)).first()
         if pending is None:
             session.add(Callback(ticket=ticket, citizen=ticket.citizen, due_at=due_at,
                                  status="pending", attempts=0, created_at=now))

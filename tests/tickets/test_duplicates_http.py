@@ -119,3 +119,24 @@ def test_duplicates_and_attach_from_the_command_line(cli_env, db, capsys):
     assert number not in capsys.readouterr().out.split("\n", 2)[-1]
     with db.begin() as s:
         assert len(s.scalars(select(TicketReporter)).all()) == 1
+
+
+@pytest_twisted.ensureDeferred
+async def test_open311_intake_answers_with_possible_duplicates(life_console, db):
+    """A second Open311 request about the same burst pipe in the same grid is answered with
+    the first one's number among its possible duplicates, and no phone number."""
+    from hotline.web import accounts
+    from tests.web.support import HTTP
+
+    pipe, number = two_tickets(db)
+    with db.begin() as s:
+        _, raw = accounts.create_api_key(s, "wechat-dup", channel="wechat")
+    client = HTTP(life_console.port)
+    reply = await client.post("/open311/v2/requests.json", form={
+        "api_key": raw, "service_code": "complaint", "description": "胜利路水管爆了，路面积水",
+        "address_string": "胜利路 3 号", "phone": "13700001111",
+        "attribute[category]": "供水", "attribute[grid]": "G001"})
+    assert reply.status == 201, reply.text
+    (answer,) = reply.json()
+    assert answer["possible_duplicates"][0] == number
+    assert "1381234567" not in reply.text
