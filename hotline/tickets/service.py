@@ -449,10 +449,20 @@ class TicketService:
         return ticket
 
     def _tell_reporters(self, session: Session, ticket: Ticket) -> None:
-        """Every co-reporter is told the answer like the first reporter: one callback each,
-        due now, which the scheduler places (its attempts, retries and SLA of its own)."""
+        """A ticket reported by several citizens (一事多诉): each of them is called back with
+        the answer, the first reporter too unless a promised callback is already pending for
+        them. One callback each, due now, which the scheduler places (attempts, retries and
+        SLA of its own). A ticket with one reporter is followed up as before."""
+        others = self.reporter_ids(session, ticket.id)
+        if not others:
+            return
         now = self.clock()
-        for citizen_id in self.reporter_ids(session, ticket.id):
+        pending = set(session.scalars(select(Callback.citizen_id).where(
+            Callback.ticket_id == ticket.id, Callback.status == "pending")))
+        for citizen_id in [ticket.citizen_id, *others]:
+            if citizen_id is None or citizen_id in pending:
+                continue
+            pending.add(citizen_id)
             session.add(Callback(ticket_id=ticket.id, citizen_id=citizen_id, due_at=now,
                                  status="pending", attempts=0, created_at=now))
 

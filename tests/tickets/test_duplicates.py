@@ -110,8 +110,8 @@ def test_bad_query_fields_are_refused_by_name(service, session, org):
 
 
 def test_attached_caller_is_a_co_reporter_called_back_on_reply(service, session, org):
-    """Attaching a second caller makes them a co-reporter (once), and the reply gives them a
-    callback of their own; the first reporter is not duplicated."""
+    """Attaching a second caller makes them a co-reporter (once); the reply gives both
+    reporters a callback of their own."""
     ticket = _intake(service, session)
     session.commit()
     added = service.add_reporter(session, ticket.id, phone_number="13700000002",
@@ -128,7 +128,8 @@ def test_attached_caller_is_a_co_reporter_called_back_on_reply(service, session,
     service.reply(session, ticket.id, actor="1001", text="已关阀抢修")
     session.commit()
     callbacks = session.scalars(select(Callback).where(Callback.ticket_id == ticket.id)).all()
-    assert [(c.citizen.phone, c.status) for c in callbacks] == [("13700000002", "pending")]
+    assert [(c.citizen.phone, c.status) for c in callbacks] == [
+        ("13800000001", "pending"), ("13700000002", "pending")]
 
 
 def test_attach_refused_for_bad_phone_or_closed_ticket(service, session, org):
