@@ -94,7 +94,7 @@ _FINISHED = ["closed"] * 12 + ["replied", "followed_up", "merged"]
 def _cache_path(tickets: int) -> Path:
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(base) / "hotline" / "bench" / (
-        f"duplicates-{migrate.head_revision()}-{DATA_VERSION}-{tickets}.db")
+        f"duplicates-{migrate.schema_fingerprint()}-{DATA_VERSION}-{tickets}.db")
 
 
 def _ts(moment: dt.datetime) -> str:
