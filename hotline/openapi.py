@@ -538,6 +538,17 @@ def _duplicate_paths() -> dict[str, Any]:
                                  "call_uniqueid": {"type": "string", "maxLength": 64},
                                  "text": {"type": "string", "maxLength": 10_000}}, ["phone"]),
             "responses": {"200": _json(_OBJ), **_errors(400, 401, 403, 404, 409, 415)}}},
+        "/api/public/status": {"get": {
+            "summary": "The citizen's own status line (no sign-in): a ticket's status, "
+                       "department and deadline by its number and the last four digits of the "
+                       "reporting phone; 404 when they do not match; no personal data",
+            "security": [],
+            "parameters": [_query("number", {"type": "string",
+                                             "pattern": "^RX[0-9]{8}-[0-9]{6}$"},
+                                  required=True),
+                           _query("last4", {"type": "string", "pattern": "^[0-9]{4}$"},
+                                  required=True)],
+            "responses": {"200": _json(_OBJ), **_errors(400, 404)}}},
         "/api/incidents": {"get": {
             "summary": "Incidents: proposed groups of similar open tickets and confirmed ones",
             "security": _SESSION,

@@ -116,6 +116,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     att.add_argument("--text", help="what this caller said")
     acting_as(att)
     att.set_defaults(func=_attach)
+    st = tsub.add_parser("status", help="where a ticket stands, as the citizen's status line "
+                                        "says it (number + last four phone digits; no sign-in)")
+    st.add_argument("ticket", help="ticket number (RX...)")
+    st.add_argument("--last4", required=True, help="last four digits of the reporting phone")
+    st.set_defaults(func=_status)
     e = step("edit", "correct fields; the history keeps old and new")
     for field in _EDIT_FIELDS:
         e.add_argument(f"--{field.replace('_', '-')}", dest=field)
@@ -390,4 +395,21 @@ def _attach(args: argparse.Namespace, cfg: Any) -> int:
         raise CommandError(e.message) from None
     print(f"{view['number']}: {'co-reporter added' if view['added'] else 'already a reporter'}"
           f" ({len(view['reporters'])} co-reporters)")
+    return 0
+
+
+def _status(args: argparse.Namespace, cfg: Any) -> int:
+    from hotline.tickets import status
+    from hotline.tickets.exceptions import TicketError
+
+    service = _actions(cfg).service
+    try:
+        number, last4 = status.check_query(args.ticket, args.last4)
+    except TicketError as e:
+        raise CommandError(e.message) from None
+    found = run_unit(cfg, status.public_status, number, last4, local=service.local)
+    if found is None:
+        raise CommandError("未找到 (no such ticket for these digits)")
+    print(f"{found['number']}: {found['status_label']} ({found['status']})  "
+          f"department {found['department'] or '-'}  due {found['due_local'] or '-'}")
     return 0

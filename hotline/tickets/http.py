@@ -13,7 +13,9 @@ from sqlalchemy.orm import Session, joinedload
 
 from db.models import Agent, Call, Citizen, Ticket, TicketReporter, utcnow
 from hotline import phone
+from hotline.tickets import status
 from hotline.tickets.duplicates import DuplicateQuery, duplicate_settings, load_query
+from hotline.tickets.exceptions import TicketError
 from hotline.tickets.schemas import OPEN_STATUSES, TicketStatus, load_intake, ticket_summary
 from hotline.tickets.service import lookup_caller
 from hotline.web import accounts, audit
@@ -40,6 +42,9 @@ def register(router: Router) -> None:
     router.add("GET", "/api/tickets/{ticket_id:int}/duplicates", _ticket_duplicates,
                roles=DESK)
     router.add("POST", "/api/tickets/{ticket_id:int}/reporters", _add_reporter, roles=DESK)
+    # The citizen's own status line on the web, without signing in (hotline.tickets.status).
+    router.add("GET", "/status", _status_page, roles=None, page=True)
+    router.add("GET", "/api/public/status", _status, roles=None)
 
 
 def _ticket_dict(ticket: Ticket, user: Principal, *, events: bool = False) -> dict[str, Any]:
@@ -279,6 +284,36 @@ async def _add_reporter(ctx: Ctx) -> Response:
                                 ctx.params["ticket_id"], ctx.json_body(), ip=ctx.ip)
     console.ticket_life.stream.ticket_changed(view)
     return json_response(view)
+
+
+async def _status(ctx: Ctx) -> Response:
+    number, last4 = status.check_query(ctx.query("number"), ctx.query("last4"))
+    found = await ctx.console.db.run(status.public_status, number, last4,
+                                     local=ctx.console.tickets.local)
+    if found is None:
+        raise HTTPError(404, "not-found", "未找到：工单号或手机号后四位不符 (no such ticket for "
+                        "these digits)")
+    return json_response(found)
+
+
+async def _status_page(ctx: Ctx) -> Response:
+    """The form, and with a number and digits the answer (or 未找到)."""
+    found = None
+    error = ""
+    asked = ctx.query("number") is not None or ctx.query("last4") is not None
+    if asked:
+        try:
+            number, last4 = status.check_query(ctx.query("number"), ctx.query("last4"))
+        except TicketError:
+            error = "请输入完整的工单号（如 RX20261126-000123）和手机号后四位。"
+        else:
+            found = await ctx.console.db.run(status.public_status, number, last4,
+                                             local=ctx.console.tickets.local)
+            if found is None:
+                error = "未找到：工单号或手机号后四位不符。"
+    return html_response(ctx.console.render_page(
+        "status.html", ctx, found=found, error=error,
+        number=(ctx.query("number") or "")[:24]))
 
 
 async def _ticket_page(ctx: Ctx) -> Response:
