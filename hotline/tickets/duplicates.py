@@ -18,7 +18,7 @@ import unicodedata
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import literal, select, union_all
 from sqlalchemy.orm import Session
 
 from db.models import Citizen, Grid, Ticket
@@ -151,73 +151,77 @@ def find_duplicates(session: Session, query: DuplicateQuery, *, now: dt.datetime
                     locator: Any = None) -> Duplicates:
     """The possible duplicates of ``query`` (see the module's docstring). ``locator`` (a
     ``GridPlacer``) places a query without a grid by its coordinates or address. Reads only."""
-    grid_id = None
+    # Two statements in all (a round trip costs more than the work on a busy server): the
+    # grid's and the caller's ids, then the candidates and the caller's own open tickets.
+    grid_id = citizen_id = None
     grid_code = query.grid
-    if query.grid:
-        grid_id = session.scalar(select(Grid.id).where(Grid.code == query.grid))
-        if grid_id is None:
+    if query.grid or query.phone:
+        grid_id, citizen_id = session.execute(select(
+            select(Grid.id).where(Grid.code == query.grid).scalar_subquery()
+            if query.grid else literal(None),
+            select(Citizen.id).where(Citizen.phone == query.phone).scalar_subquery()
+            if query.phone else literal(None))).one()
+        if query.grid and grid_id is None:
             raise InvalidRequest({"grid": f"no grid {query.grid}"})
-    elif locator is not None and (query.latitude is not None or query.address):
+    if grid_id is None and locator is not None and (query.latitude is not None
+                                                    or query.address):
         placed = locator.place(session, latitude=query.latitude, longitude=query.longitude,
                                address=query.address)
         if placed is not None:
             grid_id = placed.grid_id
             grid_code = session.scalar(select(Grid.code).where(Grid.id == grid_id))
-    codes: dict[int, str] = {}
-    candidates: list[Candidate] = []
+    others = [Ticket.id != query.exclude_ticket_id] if query.exclude_ticket_id else []
+    parts = []
     if query.category:
-        rows = session.execute(
-            select(*_COLUMNS).where(
-                *([Ticket.grid_id == grid_id] if grid_id is not None else []),
-                Ticket.category == query.category,
-                Ticket.created_at >= now - dt.timedelta(days=days),
-                Ticket.status.in_(_OPEN),
-                *([Ticket.id != query.exclude_ticket_id] if query.exclude_ticket_id else []))
-            .order_by(Ticket.created_at.desc()).limit(scan)).all()
-        wanted = grams(query.description)
-        address = _address_key(query.address)
-        scored = []
-        for row in rows:
-            score = (1 - ADDRESS_WEIGHT) * similarity(wanted, grams(row.description))
-            if address and _address_key(row.address) == address:
-                score += ADDRESS_WEIGHT
-            scored.append((score, row))
-        scored.sort(key=lambda pair: (pair[0], pair[1].created_at), reverse=True)
-        reason = "same_grid" if grid_id is not None else "same_category"
-        candidates = [_candidate(session, row, score, reason, codes)
-                      for score, row in scored[:limit]]
-    own: list[Candidate] = []
-    if query.phone:
-        citizen_id = session.scalar(select(Citizen.id).where(Citizen.phone == query.phone))
-        if citizen_id is not None:
-            rows = session.execute(
-                select(*_COLUMNS).where(Ticket.citizen_id == citizen_id, Ticket.status.in_(_OPEN),
-                                        *([Ticket.id != query.exclude_ticket_id]
-                                          if query.exclude_ticket_id else []))
-                .order_by(Ticket.created_at.desc()).limit(limit)).all()
-            own = [_candidate(session, row, similarity(grams(query.description),
-                                                       grams(row.description)), "own", codes)
-                   for row in rows]
-    return Duplicates(candidates, own, grid_code)
+        parts.append(select(select(literal("candidate").label("src"), *_COLUMNS)
+                            .where(*([Ticket.grid_id == grid_id] if grid_id is not None else []),
+                                   Ticket.category == query.category,
+                                   Ticket.created_at >= now - dt.timedelta(days=days),
+                                   Ticket.status.in_(_OPEN), *others)
+                            .order_by(Ticket.created_at.desc()).limit(scan).subquery()))
+    if citizen_id is not None:
+        parts.append(select(select(literal("own").label("src"), *_COLUMNS)
+                            .where(Ticket.citizen_id == citizen_id, Ticket.status.in_(_OPEN),
+                                   *others)
+                            .order_by(Ticket.created_at.desc()).limit(limit).subquery()))
+    if not parts:
+        return Duplicates([], [], grid_code)
+    found = session.execute(parts[0] if len(parts) == 1 else union_all(*parts)).all()
+    codes: dict[int, str] = {grid_id: grid_code} if grid_id is not None and grid_code else {}
+    ids = {row.grid_id for row in found if row.grid_id is not None} - set(codes)
+    if ids:  # the caller's own tickets elsewhere
+        codes.update(session.execute(select(Grid.id, Grid.code).where(Grid.id.in_(ids))).all())
+    wanted = grams(query.description)
+    address = _address_key(query.address)
+    scored = []
+    for row in (r for r in found if r.src == "candidate"):
+        score = (1 - ADDRESS_WEIGHT) * similarity(wanted, grams(row.description))
+        if address and _address_key(row.address) == address:
+            score += ADDRESS_WEIGHT
+        scored.append((score, _when(row.created_at), row))
+    scored.sort(key=lambda item: (item[0], item[1]), reverse=True)
+    reason = "same_grid" if grid_id is not None else "same_category"
+    candidates = [_candidate(row, score, reason, codes) for score, _, row in scored[:limit]]
+    own = sorted((r for r in found if r.src == "own"), key=lambda r: _when(r.created_at),
+                 reverse=True)
+    return Duplicates(candidates, [_candidate(row, similarity(wanted, grams(row.description)),
+                                              "own", codes) for row in own], grid_code)
+
+
+def _when(value: Any) -> dt.datetime:
+    """A time from a Core row: SQLite gives text through a union, and naive times."""
+    if isinstance(value, str):
+        value = dt.datetime.fromisoformat(value)
+    return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value
 
 
 def _address_key(address: str | None) -> str:
     return "".join(address.split()).lower() if address else ""
 
 
-def _candidate(session: Session, row: Any, score: float, reason: str,
-               codes: dict[int, str]) -> Candidate:
-    grid = None
-    if row.grid_id is not None:
-        if row.grid_id not in codes:
-            codes[row.grid_id] = session.scalar(select(Grid.code).where(Grid.id == row.grid_id))
-        grid = codes[row.grid_id]
-    created = row.created_at
-    if isinstance(created, str):  # Core rows on SQLite come back raw
-        created = dt.datetime.fromisoformat(created)
-    if created.tzinfo is None:
-        created = created.replace(tzinfo=dt.UTC)
+def _candidate(row: Any, score: float, reason: str, codes: dict[int, str]) -> Candidate:
     text = row.description or ""
-    return Candidate(row.id, row.number, row.status, row.kind, row.category, grid, row.address,
-                     text if len(text) <= 200 else text[:200] + "…", created.isoformat(),
-                     round(score, 3), reason)
+    return Candidate(row.id, row.number, row.status, row.kind, row.category,
+                     codes.get(row.grid_id), row.address,
+                     text if len(text) <= 200 else text[:200] + "…",
+                     _when(row.created_at).isoformat(), round(score, 3), reason)
