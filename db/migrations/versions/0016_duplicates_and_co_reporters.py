@@ -4,7 +4,7 @@ one intake are read by (same grid and category within a window; the same categor
 grid), and when and by whom an incident was replied.
 
 Revision ID: 0016
-Revises: 0010
+Revises: 0014 (written on 0010; re-chained onto main's head, issue 21's floor)
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0016"
-down_revision = "0010"
+down_revision = "0014"
 branch_labels = None
 depends_on = None
 
