@@ -68,6 +68,7 @@ RANGES: dict[str, tuple[float | None, float | None]] = {
     "grid.photo_max_bytes": (1, 256 * _MIB), "grid.photo_max_px": (1, 20_000),
     "grid.photos_per_report": (1, 100), "grid.map_max_bytes": (1, 1024 * _MIB),
     "tickets.attachment_max_bytes": (1, 1024 * _MIB), "tickets.reopen_max_score": (1, 4),
+    "tickets.duplicate_days": (0.01, 365), "tickets.duplicate_limit": (1, 50),
     "queue.wrapup_s": (0, 3600), "queue.wrapup_guard_s": (0, 60),
     "queue.keep_place_after_s": (0, 86400), "queue.keep_place_ring_s": (1, 600),
     "captions.port": (0, 65535), "captions.workers": (1, 64), "captions.chunk_ms": (20, 10_000),
