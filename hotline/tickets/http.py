@@ -337,10 +337,23 @@ async def _add_reporter(ctx: Ctx) -> Response:
     return json_response(view)
 
 
-async def _status(ctx: Ctx) -> Response:
-    number, last4 = status.check_query(ctx.query("number"), ctx.query("last4"))
+async def _status_lookup(ctx: Ctx, number: str, last4: str) -> dict[str, Any] | None:
+    """The public view, counted against the ticket's allowance of misses (429 once spent)."""
+    limiter = ctx.console.status_limiter
+    wait = limiter.acquire(number)
+    if wait is not None:
+        raise HTTPError(429, "too-many-attempts", "查询过于频繁，请稍后再试 (too many attempts "
+                        "for this ticket; try again later)", {"retry_after_s": round(wait, 1)})
     found = await ctx.console.db.run(status.public_status, number, last4,
                                      local=ctx.console.tickets.local)
+    if found is not None:
+        limiter.succeeded(number)
+    return found
+
+
+async def _status(ctx: Ctx) -> Response:
+    number, last4 = status.check_query(ctx.query("number"), ctx.query("last4"))
+    found = await _status_lookup(ctx, number, last4)
     if found is None:
         raise HTTPError(404, "not-found", "未找到：工单号或手机号后四位不符 (no such ticket for "
                         "these digits)")
@@ -358,10 +371,13 @@ async def _status_page(ctx: Ctx) -> Response:
         except TicketError:
             error = "请输入完整的工单号（如 RX20261126-000123）和手机号后四位。"
         else:
-            found = await ctx.console.db.run(status.public_status, number, last4,
-                                             local=ctx.console.tickets.local)
-            if found is None:
-                error = "未找到：工单号或手机号后四位不符。"
+            try:
+                found = await _status_lookup(ctx, number, last4)
+            except HTTPError:
+                error = "查询过于频繁，请稍后再试。"
+            else:
+                if found is None:
+                    error = "未找到：工单号或手机号后四位不符。"
     return html_response(ctx.console.render_page(
         "status.html", ctx, found=found, error=error,
         number=(ctx.query("number") or "")[:24]))

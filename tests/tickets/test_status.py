@@ -76,3 +76,25 @@ def test_status_from_the_command_line(db_url, db, monkeypatch, tmp_path, capsys)
     out = capsys.readouterr().out
     assert "dispatched" in out and "区水务局" in out and not PHONE.findall(out)
     assert main(["ticket", "status", number, "--last4", "0000"]) != 0
+
+
+@pytest_twisted.ensureDeferred
+async def test_guessing_the_digits_of_one_ticket_is_slowed_down(life_console, db):
+    """Misses on one ticket spend its allowance: then even the right digits get 429 with a
+    Retry-After (and the page says so) while another ticket still answers."""
+    number = dispatched(db)
+    other = dispatched(db)
+    client = HTTP(life_console.port)
+    refused = None
+    for guess in range(100):
+        answer = await client.get(f"/api/public/status?number={number}&last4={guess:04d}")
+        if answer.status == 429:
+            refused = answer
+            break
+        assert answer.status == 404
+    assert refused is not None and refused.headers.get("Retry-After")
+    right = await client.get(f"/api/public/status?number={number}&last4=5678")
+    assert right.status == 429
+    page = await client.get(f"/status?number={number}&last4=5678")
+    assert "查询过于频繁" in page.text and 'id="status-answer"' not in page.text
+    assert (await client.get(f"/api/public/status?number={other}&last4=5678")).status == 200
