@@ -25,6 +25,8 @@ from twisted.logger import Logger
 
 from hotline.bus import EventBus
 from hotline.calls.tracker import CallTracker
+from hotline.cluster.routing import free_seats, seat_node
+from hotline.pbx.topology import nodes
 from scheduler import deadlines, store
 from scheduler.engine import DueBook, make_scheduler
 from scheduler.leader import Leadership
@@ -110,6 +112,12 @@ class CallbackScheduler:
         bus = tracker.bus if tracker is not None else EventBus()
         self.placer = CallPlacer(ami=ami, bus=bus, settings=self.settings, reactor=reactor,
                                  now=now)
+        #: This node's number and where each configured seat rings (several PBXs).
+        self.node_number = int(config["cluster"]["node"])
+        self._seats = {code: n.number for n in nodes(config) for code in n.seats}
+        #: Other nodes' PBXs (L{add_peer}): node → (its view's tracker, a placer on a link of
+        #: this scheduler's own to that PBX).
+        self.peers: dict[int, tuple[Any, CallPlacer]] = {}
         self.aps = make_scheduler(reactor)
         self.book = DueBook(self.aps, self._on_due)
         self.leader = Leadership(engine=db.engine, reactor=reactor,
@@ -132,6 +140,45 @@ class CallbackScheduler:
         self._running = False
         #: Placed attempts since start, for logs and tests: (key, agent, outcome).
         self.placed: list[tuple[str, str | None, str]] = []
+
+    def add_peer(self, node: int, *, ami: Any, tracker: Any) -> None:
+        """Place callbacks on node ``node``'s PBX too: a seat of that PBX is rung there (its
+        phone registers nowhere else) and the citizen's leg leaves through that PBX's trunk,
+        so one PBX holds the whole attempt and its AstDB trace. ``ami`` is a link (not
+        started) owned by this scheduler; ``tracker`` that PBX's view (free seats, and the
+        events that tell how the legs end: Asterisk sends them to every session)."""
+        self.peers[node] = (tracker, CallPlacer(ami=ami, bus=tracker.bus,
+                                                settings=self.settings, reactor=self.reactor,
+                                                now=self.now))
+
+    def _placers(self) -> dict[int, CallPlacer]:
+        return {self.node_number: self.placer, **{n: p for n, (_, p) in self.peers.items()}}
+
+    def _free(self) -> dict[str, int]:
+        """Every free seat of every PBX this scheduler places on, with its node, this
+        node's first."""
+        by_node = {self.node_number: self.tracker.free_agents()}
+        by_node.update({n: tracker.free_agents() for n, (tracker, _) in self.peers.items()})
+        return free_seats(by_node, own=self.node_number)
+
+    def _placer_of(self, agent: str, free: dict[str, int] | None = None) -> CallPlacer:
+        """The placer of the PBX that rings seat ``agent``."""
+        node = (free or {}).get(agent) or seat_node(agent, seats=self._seats,
+                                                     own=self.node_number)
+        return self._placers().get(node, self.placer)
+
+    async def _placer_holding(self, key: str) -> CallPlacer:
+        """The placer of the PBX where attempt ``key`` is up or left its trace (this node's
+        when none says so, or when a peer's PBX cannot be asked)."""
+        if not self.peers:
+            return self.placer
+        for placer in self._placers().values():
+            try:
+                if await placer.holds(key):
+                    return placer
+            except Exception:  # noqa: BLE001 - that PBX is down: ask the next
+                continue
+        return self.placer
 
     def _db(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Deferred[Any]:
         """``db.run`` with a few quick retries when SQLite refuses a write because another
@@ -165,6 +212,9 @@ class CallbackScheduler:
             if self.ami.ready:
                 await self.tracker.resync(self.ami)
         self.placer.subscribe()
+        for _, placer in self.peers.values():
+            placer.subscribe()
+            placer.ami.start()
         self.aps.start()
         self.leader.start()
 
@@ -179,8 +229,11 @@ class CallbackScheduler:
         self.book.clear()
         if self.aps.running:
             self.aps.shutdown(wait=False)
-        self.placer.unsubscribe()
-        self.placer.abandon()
+        for placer in self._placers().values():
+            placer.unsubscribe()
+            placer.abandon()
+        for _, placer in self.peers.values():
+            await placer.ami.stop()
         if self._own_tracker:
             self.tracker.stop()
 
@@ -233,7 +286,8 @@ class CallbackScheduler:
         """Attempts and surveys claimed but never finished, that nobody here follows: at
         take-over (the last leader died) and now and then after (a write that failed)."""
         for attempt in await self._db(store.open_attempts):
-            if attempt.callback_id in self._active or self.placer.following(attempt.key):
+            if attempt.callback_id in self._active or any(
+                    p.following(attempt.key) for p in self._placers().values()):
                 continue
             self._active.add(attempt.callback_id)
             d = Deferred.fromCoroutine(self._recover(attempt))
@@ -395,7 +449,8 @@ class CallbackScheduler:
                 self.book.set(("place", ident), info.at)
             _log.info("callback {id}: {why}", id=ident, why=info.why)
             return
-        free = [a for a in self.tracker.free_agents() if a not in self._reserved]
+        seats = self._free()
+        free = [a for a in seats if a not in self._reserved]
         hand_over = False
         agent: str | None = None
         if info.owner_code and not info.handed_over:
@@ -420,7 +475,7 @@ class CallbackScheduler:
                 return
             _log.info("callback {id}: attempt {key} rings agent {agent}{how}", id=ident,
                       key=key, agent=agent, how=" (handed over)" if hand_over else "")
-            await self._dial(key, info, agent)
+            await self._dial(key, info, agent, self._placer_of(agent, seats))
         finally:
             self._reserved.discard(agent)
 
@@ -430,13 +485,15 @@ class CallbackScheduler:
         return free[next(self._rotation) % len(free)]
 
     async def _recover(self, attempt: store.OpenAttempt) -> None:
-        result = await self.placer.recover(attempt.key)
+        placer = await self._placer_holding(attempt.key)
+        result = await placer.recover(attempt.key)
         assert isinstance(result, AttemptOutcome)
         _log.info("attempt {key} left open by a previous run: {outcome}", key=attempt.key,
                   outcome=result.outcome)
-        await self._finish(attempt.key, result, result.agent_code)
+        await self._finish(attempt.key, result, result.agent_code, placer)
 
-    async def _finish(self, key: str, result: AttemptOutcome, agent: str | None) -> None:
+    async def _finish(self, key: str, result: AttemptOutcome, agent: str | None,
+                      placer: CallPlacer | None = None) -> None:
         step, at = await self._db(store.finish, key, result, now=self.now(),
                                      policy=self.policy)
         self.placed.append((key, agent, result.outcome))
@@ -445,7 +502,7 @@ class CallbackScheduler:
                   outcome=result.outcome, detail=result.detail, step=step)
         if step == "retry" and at is not None and self.leading:
             self.book.set(("place", ident), at)
-        await self.placer.forget_trace(key, "callback")
+        await (placer or self.placer).forget_trace(key, "callback")
 
     # -- dialling from the desk ------------------------------------------------------------
 
@@ -489,7 +546,8 @@ class CallbackScheduler:
             raise
         _log.info("callback {id}: attempt {key} dialled from the desk by agent {agent}",
                   id=callback_id, key=key, agent=agent_code)
-        ended = Deferred.fromCoroutine(self._dial(key, info, agent_code))
+        ended = Deferred.fromCoroutine(self._dial(key, info, agent_code,
+                                                  self._placer_of(agent_code, self._free())))
 
         def released(result: Any) -> Any:
             self._reserved.discard(agent_code)
@@ -500,10 +558,12 @@ class CallbackScheduler:
                            ticket_number=info.ticket_number, agent_code=agent_code,
                            ended=ended)
 
-    async def _dial(self, key: str, info: store.CallbackInfo, agent: str) -> AttemptOutcome:
-        """Place a claimed attempt and record its outcome: a due attempt and a desk press alike."""
+    async def _dial(self, key: str, info: store.CallbackInfo, agent: str,
+                    placer: CallPlacer) -> AttemptOutcome:
+        """Place a claimed attempt on the PBX of ``placer`` and record its outcome: a due
+        attempt and a desk press alike."""
         try:
-            result = await self.placer.place_callback(
+            result = await placer.place_callback(
                 key=key, agent_code=agent, citizen=info.citizen_phone,
                 ticket_id=info.ticket_id, ticket_number=info.ticket_number,
                 callback_id=info.id)
@@ -511,10 +571,10 @@ class CallbackScheduler:
             # Asterisk knows rather than leave it open
             _log.warn("attempt {key}: {error}; asking Asterisk what happened", key=key,
                       error=e)
-            await self.ami.when_ready()
-            result = await self.placer.recover(key)
+            await placer.ami.when_ready()
+            result = await placer.recover(key)
         assert isinstance(result, AttemptOutcome)
-        await self._finish(key, result, agent)
+        await self._finish(key, result, agent, placer)
         return result
 
     # -- deadline reminders and 督办 ----------------------------------------------------------

@@ -30,6 +30,11 @@ def load(deps: Dependencies) -> None:
         deps.bridge = BridgeService(config=deps.config, ami=deps.ami, db=deps.db,
                                     reactor=deps.reactor, tracker=deps.tracker, bus=deps.bus,
                                     host_path=deps.host_path)
+        if deps.peers:
+            # Several PBXs: a bridge acts on the PBX that holds the call.
+            from hotline.bridge.cluster import cluster_bridge
+
+            deps.bridge = cluster_bridge(deps, deps.bridge)
         deps.bridge.subscribe()
         if deps.finaliser is not None:
             deps.finaliser.on_finalised(deps.bridge.call_finalised)
