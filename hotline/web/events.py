@@ -78,8 +78,6 @@ class EventStream:
         self.clients: list[StreamClient] = []
         self._keepalive: task.LoopingCall | None = None
         self._open_hooks: list[Callable[[StreamClient], object]] = []
-        #: Whether a feeder of live calls is wired (else a stream is refused: 503).
-        self.live = False
 
     def register(self, router: Router) -> None:
         router.add("GET", "/api/events", self._open, roles=DESK)
@@ -132,7 +130,9 @@ class EventStream:
     # -- streams ---------------------------------------------------------------------------------
 
     async def _open(self, ctx: Ctx) -> object:
-        if not self.live:
+        if self.console.calls is None:
+            # A console without a PBX link has no live calls to stream: the desk says so
+            # rather than showing a stream that never carries a call.
             raise HTTPError(503, "not-available", "the live call view is not connected")
         if len(self.clients) >= self.MAX_CLIENTS:
             raise HTTPError(503, "too-many-streams", "too many open event streams")
