@@ -18,9 +18,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy.exc import OperationalError
 from twisted.internet.defer import Deferred, DeferredSemaphore
-from twisted.internet.task import LoopingCall, deferLater
+from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
 
 from hotline.bus import EventBus
@@ -54,8 +53,6 @@ _log = Logger(namespace="scheduler.service")
 #: Reactor time spent applying book changes per turn while loading (bounds the stall of a
 #: large rebuild).
 _APPLY_BUDGET_S = 0.005
-#: Tries of a unit of work that SQLite refused as locked.
-_DB_TRIES = 5
 #: Every this many syncs, attempts left open with nobody following them are settled.
 _SETTLE_EVERY = 20
 #: The scheduler's units of work running at once on the database's thread pool. One: SQLite
@@ -124,22 +121,11 @@ class CallbackScheduler:
         self.placed: list[tuple[str, str | None, str]] = []
 
     def _db(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Deferred[Any]:
-        """``db.run`` with a few quick retries when SQLite refuses a write because another
-        transaction wrote first ("database is locked"): every unit of work here is safe to
-        run again after its rollback (conditional updates). At most ``_DB_CONCURRENCY`` run
-        at once: more would not go faster (one writer) but would keep more threads wanting
-        the GIL, which the reactor feels as stalls (see the constant)."""
-        async def attempt() -> Any:
-            for n in range(_DB_TRIES):
-                try:
-                    return await self._db_slots.run(self.db.run, fn, *args, **kwargs)
-                except OperationalError as e:
-                    if "locked" not in str(e) or n == _DB_TRIES - 1:
-                        raise
-                    await deferLater(self.reactor, 0.05 * (n + 1), lambda: None)
-            return None
-
-        return Deferred.fromCoroutine(attempt())
+        """``db.run`` (whose one retry policy runs a unit again when SQLite refuses it as
+        locked; every unit here is safe to run again after its rollback), at most
+        ``_DB_CONCURRENCY`` at once: more would not go faster (one writer) but would keep more
+        threads wanting the GIL, which the reactor feels as stalls (see the constant)."""
+        return self._db_slots.run(self.db.run, fn, *args, **kwargs)
 
     # -- life ------------------------------------------------------------------------------
 

@@ -13,12 +13,10 @@ from __future__ import annotations
 
 import datetime as dt
 import socket
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy.exc import OperationalError
 from twisted.internet import defer
 from twisted.internet.task import LoopingCall
 from twisted.internet.threads import deferToThreadPool
@@ -51,7 +49,6 @@ class TranscriptReady:
 
 
 _log = Logger(namespace="hotline.stt.service")
-_LOCK_RETRIES = 8
 #: How far back finished calls without a job are looked for (calls the finaliser never saw).
 _MISSED_WINDOW = dt.timedelta(days=2)
 
@@ -228,25 +225,14 @@ class TranscriptionService:
     # -- units of work -----------------------------------------------------------------------------
 
     def _unit(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        """``fn(session, ...)`` in one unit of work, blocking (pool threads only).
-
-        SQLite answers "database is locked" at once, without waiting, when a transaction that
-        has read must write after another connection committed; the whole unit is then tried
-        again from the start (a few times), which is safe because it changed nothing.
-        """
-        for attempt in range(_LOCK_RETRIES):
-            try:
-                with self.db.begin() as session:
-                    return fn(session, *args, **kwargs)
-            except OperationalError as e:
-                if "locked" not in str(e) or attempt == _LOCK_RETRIES - 1:
-                    raise
-                time.sleep(0.02 * (attempt + 1))
-        raise AssertionError("unreachable")
+        """``fn(session, ...)`` in one unit of work, blocking (pool threads only), under the
+        database's one retry policy for SQLite's "database is locked"
+        (L{db.session.unit_of_work})."""
+        return self.db.unit(fn, *args, **kwargs)
 
     def _run(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> defer.Deferred[Any]:
         """``_unit`` on the database's thread pool, for the reactor side."""
-        return deferToThreadPool(self.reactor, self.db.pool, self._unit, fn, *args, **kwargs)
+        return self.db.run(fn, *args, **kwargs)
 
     # -- the worker side (runs in the pool) ------------------------------------------------------
 
