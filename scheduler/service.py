@@ -96,7 +96,8 @@ class CallbackScheduler:
         if self._own_tracker:
             tracker = CallTracker(ami=ami, clock=reactor, queue_name=self.queue)
         self.tracker = tracker
-        bus = tracker.bus if tracker is not None else EventBus()
+        #: The controller's bus (the tracker's): the calls' events in, the notices out.
+        self.bus = bus = tracker.bus if tracker is not None else EventBus()
         self.placer = CallPlacer(ami=ami, bus=bus, settings=self.settings, reactor=reactor,
                                  now=now)
         self.aps = make_scheduler(reactor)
@@ -112,7 +113,6 @@ class CallbackScheduler:
         self._surveys: set[int] = set()
         self._reserved: set[str] = set()
         self._rotation = itertools.count()
-        self._listeners: list[Callable[[store.Notice], object]] = []
         self._sync_loop: LoopingCall | None = None
         self._syncing = False
         self._syncs = 0
@@ -164,10 +164,11 @@ class CallbackScheduler:
     def leading(self) -> bool:
         return self.leader.leading
 
-    def on_notice(self, listener: Callable[[store.Notice], object]) -> None:
+    def on_notice(self, listener: Callable[[store.Notice], object]) -> Callable[[], None]:
         """Call ``listener(notice)`` for every reminder and escalation sent (the console
-        pushes them); failures are logged and harm nothing."""
-        self._listeners.append(listener)
+        pushes them); failures are logged and harm nothing. A subscription to
+        L{store.Notice} on the bus; returns its remover."""
+        return self.bus.subscribe(store.Notice, listener).cancel
 
     def _leading_changed(self, leading: bool) -> None:
         if not self._running:
@@ -303,11 +304,7 @@ class CallbackScheduler:
         if notice is None:
             return
         _log.info("{text}", text=notice.text, callback=notice.callback_id)
-        for listener in list(self._listeners):
-            try:
-                listener(notice)
-            except Exception:  # noqa: BLE001
-                _log.failure("notice listener {l!r} failed", l=listener)
+        self.bus.publish(notice)
 
     # -- placing callbacks -----------------------------------------------------------------
 

@@ -49,7 +49,7 @@ def wallboard_feed(deps: Dependencies) -> WallboardFeed:
                          timezone=deps.config["site"]["timezone"],
                          service_level_s=float(settings["service_level_s"]),
                          interval_s=float(settings["wallboard_interval_s"]),
-                         clock=deps.reactor)
+                         clock=deps.reactor, bus=deps.bus)
 
 
 def load(deps: Dependencies) -> None:

@@ -3,15 +3,22 @@
 state) beside today's figures from the call rows (service level, abandoned) and the callbacks
 falling due in the next hour, pushed to listeners every few seconds when they change.
 
-The console subscribes a websocket to ``WallboardFeed.add_listener`` and renders the tiles with
+The console subscribes its board streams with ``WallboardFeed.add_listener`` (a subscription
+to L{WallboardChanged} on the controller's bus) and renders the tiles with
 ``hotline.reports.render.wallboard_html``; the payload pushed equals ``await feed.figures()``.
+
+A call counts as answered today from the moment an agent takes it (L{CallAnswered}), not only
+once its row is written at hangup: the feed keeps the calls answered whose final row is not yet
+committed (until L{CallFinalised}) and adds them to the rows' figures, leaving those calls out
+of the query so that none is counted twice.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import zoneinfo
-from collections.abc import Callable
+from collections.abc import Callable, Collection
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import func, select
@@ -20,18 +27,21 @@ from twisted.internet import defer, task
 from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 
-from db.models import Call, Callback
+from db.models import Call, Callback, CallbackStatus
 from db.session import Database
+from hotline.bus import EventBus, Subscription
+from hotline.calls.events import CallAnswered, CallArrived, CallEnded, CallFinalised
+from hotline.calls.model import CallState
 from hotline.calls.service import CallService
 
-__all__ = ["WallboardFeed", "database_figures", "SERVICE_LEVEL_DEFINITION"]
+__all__ = ["WallboardFeed", "WallboardChanged", "database_figures", "SERVICE_LEVEL_DEFINITION"]
 
 #: Printed under the service-level tile.
 SERVICE_LEVEL_DEFINITION = ("inbound calls today answered within the threshold ÷ (answered + "
                             "abandoned); calls still waiting are not counted yet")
 
 #: Callback statuses that need nothing more.
-_FINISHED = ("done", "failed", "cancelled")
+_FINISHED = (CallbackStatus.DONE, CallbackStatus.FAILED, CallbackStatus.CANCELLED)
 
 Listener = Callable[[dict[str, Any]], object]
 
@@ -42,16 +52,27 @@ def _day_start(now: dt.datetime, timezone: str) -> dt.datetime:
     return dt.datetime.combine(local.date(), dt.time(0), zone).astimezone(dt.UTC)
 
 
+@dataclass(frozen=True, slots=True)
+class WallboardChanged:
+    """A wall board feed (C{feed}) computed a board different from its last: C{board}."""
+
+    feed: WallboardFeed
+    board: dict[str, Any]
+
+
 def database_figures(session: Session, now: dt.datetime, *, timezone: str,
-                     service_level_s: float) -> dict[str, Any]:
+                     service_level_s: float, leave_out: Collection[str] = ()) -> dict[str, Any]:
     """Today's (site-local day) inbound call figures and the callbacks due soon.
 
+    @param leave_out: uniqueids of calls not to count (the feed counts them from its events).
     @return: C{answered_today}, C{answered_in_time_today}, C{abandoned_today},
         C{service_level} (None before the first settled call), C{callbacks_due_next_hour},
         C{callbacks_overdue} (not finished, due time passed).
     """
     start = _day_start(now, timezone)
     today = (Call.direction == "inbound", Call.started_at >= start, Call.started_at <= now)
+    if leave_out:
+        today += (Call.uniqueid.not_in(list(leave_out)),)
     answered = session.scalar(select(func.count()).select_from(Call).where(
         *today, Call.answered_at.is_not(None))) or 0
     in_time = session.scalar(select(func.count()).select_from(Call).where(
@@ -73,20 +94,22 @@ def database_figures(session: Session, now: dt.datetime, *, timezone: str,
 
 
 class WallboardFeed:
-    """Computes the wall board every ``interval_s`` and pushes it to listeners when it changed.
+    """Computes the wall board every ``interval_s`` and publishes it on the bus when it changed.
 
-    Built from the controller's call service and database; ``clock`` is the reactor (or a
-    ``task.Clock`` in tests).
+    Built from the controller's call service, bus and database; ``clock`` is the reactor (or a
+    ``task.Clock`` in tests). It follows the calls' domain events from the moment it is built.
     """
 
     _log = Logger(namespace="hotline.reports.wallboard")
 
     def __init__(self, *, calls: CallService | None, database: Database, timezone: str,
                  service_level_s: float = 20.0, interval_s: float = 5.0,
-                 clock: IReactorTime) -> None:
+                 clock: IReactorTime, bus: EventBus | None = None) -> None:
         """
         @param calls: the live view; None shows the database figures only (a node without AMI).
         @param database: where the call rows and callbacks are read (on its thread pool).
+        @param bus: where the calls' events are read and the boards published; default the
+            live view's bus (else one of its own).
         """
         self._calls = calls
         self._db = database
@@ -94,34 +117,91 @@ class WallboardFeed:
         self._threshold = service_level_s
         self._interval = interval_s
         self._clock = clock
-        self._listeners: list[Listener] = []
+        if bus is None:
+            bus = calls.bus if calls is not None else EventBus()
+        self.bus = bus
         self._loop: task.LoopingCall | None = None
         self._last: dict[str, Any] | None = None
+        #: Inbound calls seen arriving and not yet answered or ended: uniqueid -> start.
+        self._arrived: dict[str, float] = {}
+        #: Calls answered whose final row may not be committed yet: uniqueid -> (start, wait).
+        self._answered: dict[str, tuple[float, float]] = {}
+        self._subs: list[Subscription] = bus.subscribe_all({
+            CallArrived: self._call_arrived,
+            CallAnswered: self._call_answered,
+            CallEnded: self._call_ended,
+            CallFinalised: self._call_finalised,
+        })
+        if calls is not None:
+            for call in calls.live_calls():
+                answered = call["state"] == CallState.TALKING or (
+                    call["state"] == CallState.ENDED and call["agent"] is not None
+                    and not call["abandoned"])
+                if answered:
+                    self._answered[call["uniqueid"]] = (call["started"],
+                                                        float(call["hold_time"] or 0))
+
+    # -- the calls' events -------------------------------------------------------------------
+
+    def _call_arrived(self, e: CallArrived) -> None:
+        self._arrived[e.uniqueid] = e.at
+
+    def _call_answered(self, e: CallAnswered) -> None:
+        started = self._arrived.pop(e.uniqueid, e.at)
+        self._answered[e.uniqueid] = (started, float(e.hold_time or 0))
+
+    def _call_ended(self, e: CallEnded) -> None:
+        self._arrived.pop(e.uniqueid, None)
+
+    def _call_finalised(self, e: CallFinalised) -> None:
+        self._answered.pop(e.uniqueid, None)
+
+    def close(self) -> None:
+        """Stop computing and stop following the calls' events (the feed is done with)."""
+        self.stop()
+        for sub in self._subs:
+            sub.cancel()
+        self._subs = []
+
+    # -- the board ---------------------------------------------------------------------------
 
     def add_listener(self, listener: Listener) -> Callable[[], None]:
         """Push every changed board to ``listener`` from now on; returns the remover."""
-        self._listeners.append(listener)
+        def deliver(e: WallboardChanged) -> object:
+            return listener(e.board) if e.feed is self else None
 
-        def remove() -> None:
-            if listener in self._listeners:
-                self._listeners.remove(listener)
-
-        return remove
+        return self.bus.subscribe(WallboardChanged, deliver).cancel
 
     @property
     def last(self) -> dict[str, Any] | None:
         """The latest board computed (a new console shows it at once)."""
         return self._last
 
+    def _answered_today(self, start: dt.datetime) -> dict[str, tuple[float, float]]:
+        """The calls answered today whose rows may not be in the database yet (older ones are
+        forgotten: they no longer count today)."""
+        since = start.timestamp()
+        for uid in [uid for uid, (started, _) in self._answered.items() if started < since]:
+            del self._answered[uid]
+        return dict(self._answered)
+
     async def figures(self) -> dict[str, Any]:
-        """The board now: live figures from the tracker, today's from the database."""
+        """The board now: live figures from the tracker, today's from the database and from
+        the calls answered whose rows are still being written."""
         now = dt.datetime.fromtimestamp(self._clock.seconds(), dt.UTC)
         live: dict[str, Any] = self._calls.wallboard() if self._calls is not None else {
             "calls_waiting": 0, "calls_talking": 0, "longest_wait_s": 0.0, "agents_free": 0,
             "agents_ringing": 0, "agents_talking": 0, "agents_paused": 0,
             "agents_unavailable": 0}
+        answered = self._answered_today(_day_start(now, self._timezone))
         stored = await self._db.run(database_figures, now, timezone=self._timezone,
-                                    service_level_s=self._threshold)
+                                    service_level_s=self._threshold, leave_out=answered.keys())
+        stored["answered_today"] += len(answered)
+        stored["answered_in_time_today"] += sum(wait <= self._threshold
+                                                for _, wait in answered.values())
+        settled = stored["answered_today"] + stored["abandoned_today"]
+        stored["service_level"] = (stored["answered_in_time_today"] / settled
+                                   if settled else None)
         board = {k: v for k, v in live.items() if k not in ("answered", "abandoned", "since")}
         board.update(stored)
         board["now"] = now.isoformat()
@@ -135,11 +215,7 @@ class WallboardFeed:
             self._last = board
             return
         self._last = board
-        for listener in list(self._listeners):
-            try:
-                listener(board)
-            except Exception:  # noqa: BLE001 - one failing console must not stop the others
-                self._log.failure("wallboard listener failed")
+        self.bus.publish(WallboardChanged(self, board))  # a failing listener harms no other
 
     def _run_tick(self) -> defer.Deferred[None]:
         d = defer.ensureDeferred(self._tick())
