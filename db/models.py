@@ -6,7 +6,8 @@ UTC (naive UTC text on SQLite, ``timestamp with time zone`` on PostgreSQL) and a
 aware UTC datetimes, so no code has to guess a zone. The site's zone is for display only.
 
 Enumerations (ticket kind, channel, status, ...) are plain short strings checked by the services,
-not database enums: a new intake channel or call outcome must not need a migration.
+not database enums: a new intake channel or call outcome must not need a migration. Each status
+set is one StrEnum here (L{CallStatus}, L{TranscriptStatus}, L{CallbackStatus}, ...).
 """
 
 from __future__ import annotations
@@ -344,6 +345,26 @@ class MunicipalHotline(Base):
 
 # -- calls ----------------------------------------------------------------------------------------
 
+class CallStatus(enum.StrEnum):
+    """Where a call's row stands (``call.status``); the one set every module uses."""
+
+    RINGING = "ringing"      # the row's default: nothing known yet
+    QUEUED = "queued"        # the inbound script opened the row; in the dialplan or the queue
+    ANSWERED = "answered"    # an agent took it (a row written while the call is up)
+    COMPLETED = "completed"  # ended after an agent (or, for a callback, the citizen) answered
+    ABANDONED = "abandoned"  # the citizen hung up before any agent answered
+    FAILED = "failed"        # a callback's call that never reached the citizen
+
+
+class TranscriptStatus(enum.StrEnum):
+    """Where a speech-to-text job stands (``transcript.status``)."""
+
+    QUEUED = "queued"    # waiting for a worker (again, after a failed try within the bound)
+    RUNNING = "running"  # claimed by a worker (``worker``, ``claimed_at``)
+    DONE = "done"        # decoded and stored
+    FAILED = "failed"    # given up: bad audio or attempts exhausted
+
+
 class Call(Base):
     """One call leg as Asterisk saw it: inbound from a citizen, or a callback/survey we placed."""
 
@@ -365,8 +386,8 @@ class Call(Base):
     hangup_cause: Mapped[int | None]
     #: citizen, agent, department, system.
     hungup_by: Mapped[str | None] = mapped_column(String(16))
-    #: ringing, queued, answered, abandoned, completed, failed.
-    status: Mapped[str] = mapped_column(String(16), default="ringing")
+    #: A L{CallStatus}.
+    status: Mapped[str] = mapped_column(String(16), default=CallStatus.RINGING)
     ticket_id: Mapped[int | None] = mapped_column(ForeignKey("ticket.id"), index=True)
 
     citizen: Mapped[Citizen | None] = relationship(back_populates="calls")
@@ -567,7 +588,7 @@ class Transcript(Base):
     model: Mapped[str] = mapped_column(String(100))
     language: Mapped[str] = mapped_column(String(16))
     #: queued, running, done, failed.
-    status: Mapped[str] = mapped_column(String(16), default="queued", index=True)
+    status: Mapped[str] = mapped_column(String(16), default=TranscriptStatus.QUEUED, index=True)
     error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     finished_at: Mapped[dt.datetime | None]

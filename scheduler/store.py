@@ -24,6 +24,7 @@ from db.models import (
     CallbackAttempt,
     CallbackOutcome,
     CallbackStatus,
+    CallStatus,
     Citizen,
     Department,
     SchedulerState,
@@ -321,7 +322,7 @@ def _call_row(session: Session, cb: Callback, attempt: CallbackAttempt, key: str
     call = Call(uniqueid=key, linkedid=key, direction="callback", caller_number=citizen_phone,
                 citizen_id=cb.citizen_id, started_at=attempt.started_at, answered_at=answered,
                 ended_at=now, talk_s=(now - answered).total_seconds() if answered else None,
-                agent_id=attempt.agent_id, status="completed" if answered else "failed",
+                agent_id=attempt.agent_id, status=CallStatus.COMPLETED if answered else CallStatus.FAILED,
                 ticket_id=cb.ticket_id)
     session.add(call)
     session.flush()

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from db.models import Agent, Call, CallRecording
+from db.models import Agent, Call, CallRecording, CallStatus
 from hotline import phone
 from hotline.tickets.schemas import IntakeRequest, TicketKind
 from hotline.tickets.service import (
@@ -68,7 +68,7 @@ def open_inbound_call(session: Session, *, uniqueid: str, linkedid: str, caller_
         citizen_id = get_or_create_citizen(session, info.phone, None).id
     call = Call(uniqueid=uniqueid, linkedid=linkedid or uniqueid, direction="inbound",
                 caller_number=info.phone or _raw_number(caller_number),
-                citizen_id=citizen_id, started_at=now, status="queued")
+                citizen_id=citizen_id, started_at=now, status=CallStatus.QUEUED)
     session.add(call)
     session.flush()
     return InboundCall(call_id=call.id, caller=info, created=True)
@@ -95,7 +95,7 @@ def mark_answered(session: Session, *, uniqueid: str, answered_at: dt.datetime,
     call.answered_at = answered_at
     call.queue_wait_s = queue_wait_s
     call.agent_id = _agent_id(session, agent_code)
-    call.status = "answered"
+    call.status = CallStatus.ANSWERED
     return call
 
 
@@ -118,7 +118,7 @@ def finalise_call(session: Session, *, uniqueid: str, linkedid: str, caller_numb
         citizen_id = get_or_create_citizen(session, number, None).id if number else None
         call = Call(uniqueid=uniqueid, linkedid=linkedid or uniqueid, direction="inbound",
                     caller_number=number or _raw_number(caller_number), citizen_id=citizen_id,
-                    started_at=started_at, status="queued")
+                    started_at=started_at, status=CallStatus.QUEUED)
         session.add(call)
     if call.ended_at is not None:
         return call  # already final: a second report changes nothing
@@ -132,7 +132,7 @@ def finalise_call(session: Session, *, uniqueid: str, linkedid: str, caller_numb
     call.talk_s = talk_s
     call.hangup_cause = hangup_cause
     call.hungup_by = hungup_by
-    call.status = "completed" if call.answered_at is not None else "abandoned"
+    call.status = CallStatus.COMPLETED if call.answered_at is not None else CallStatus.ABANDONED
     if call.answered_at is not None and call.ticket_id is None:
         # Every answered call leaves a ticket: the agent normally files one from the console
         # during the call (linked by uniqueid); if not, one is opened here to be completed.

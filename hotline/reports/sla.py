@@ -20,7 +20,16 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql.functions import FunctionElement
 
-from db.models import Agent, Callback, Citizen, Department, Grid, Ticket, utcnow
+from db.models import (
+    Agent,
+    Callback,
+    CallbackStatus,
+    Citizen,
+    Department,
+    Grid,
+    Ticket,
+    utcnow,
+)
 from hotline import config as config_mod
 from hotline import phone
 from hotline.reports.charts import WeekSLA
@@ -39,7 +48,7 @@ DIMENSIONS = ("department", "agent", "category", "channel", "grid")
 OUTCOMES = ("met", "late", "not_reached", "pending", "cancelled")
 
 #: Callback statuses after which nothing more will happen to it.
-_FINAL_STATUSES = ("done", "failed")
+_FINAL_STATUSES = (CallbackStatus.DONE, CallbackStatus.FAILED)
 
 #: Upper bounds (seconds late, included) and labels of the lateness distribution.
 LATENESS_BUCKETS: tuple[tuple[float | None, str], ...] = (
@@ -101,7 +110,7 @@ def outcome_expression(sla_grace_s: float = DEFAULT_SLA_GRACE_S) -> ColumnElemen
     """The SQL expression giving a callback's outcome (one of ``OUTCOMES``)."""
     reached = Callback.reached_at.is_not(None)
     return case(
-        (Callback.status == "cancelled", "cancelled"),
+        (Callback.status == CallbackStatus.CANCELLED, "cancelled"),
         (and_(Callback.reached_at.is_(None), Callback.sla_met.is_(None),
               Callback.status.not_in(_FINAL_STATUSES)), "pending"),
         (Callback.sla_met.is_(True), "met"),

@@ -27,7 +27,7 @@ from twisted.internet import defer, task
 from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 
-from db.models import Call, Callback, CallbackStatus
+from db.models import Call, Callback, CallbackStatus, CallStatus
 from db.session import Database
 from hotline.bus import EventBus, Subscription
 from hotline.calls.events import CallAnswered, CallArrived, CallEnded, CallFinalised
@@ -78,7 +78,7 @@ def database_figures(session: Session, now: dt.datetime, *, timezone: str,
     in_time = session.scalar(select(func.count()).select_from(Call).where(
         *today, Call.answered_at.is_not(None), Call.queue_wait_s <= service_level_s)) or 0
     abandoned = session.scalar(select(func.count()).select_from(Call).where(
-        *today, Call.status == "abandoned")) or 0
+        *today, Call.status == CallStatus.ABANDONED)) or 0
     due_at = func.coalesce(Callback.next_attempt_at, Callback.due_at)
     open_callback = Callback.status.not_in(_FINISHED)
     due_soon = session.scalar(select(func.count()).select_from(Callback).where(

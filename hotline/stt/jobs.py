@@ -19,7 +19,7 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from db.models import Call, CallRecording, Transcript, TranscriptSegment
+from db.models import Call, CallRecording, Transcript, TranscriptSegment, TranscriptStatus
 from hotline.tickets.service import TicketService
 
 __all__ = ["QUEUED", "RUNNING", "DONE", "FAILED", "SPEAKER_OF_DIRECTION", "SPEAKER_LABELS",
@@ -27,7 +27,9 @@ __all__ = ["QUEUED", "RUNNING", "DONE", "FAILED", "SPEAKER_OF_DIRECTION", "SPEAK
            "finish", "retry_or_fail", "post_note", "post_pending_notes", "compose_note",
            "merged_dialog", "clock_text", "NOTE_ACTOR"]
 
-QUEUED, RUNNING, DONE, FAILED = "queued", "running", "done", "failed"
+#: The job statuses under their short names here (L{db.models.TranscriptStatus}).
+QUEUED, RUNNING, DONE, FAILED = (TranscriptStatus.QUEUED, TranscriptStatus.RUNNING,
+                                 TranscriptStatus.DONE, TranscriptStatus.FAILED)
 #: Which recordings are speech, and whose: the mix is both sides again, so it is left out.
 SPEAKER_OF_DIRECTION: dict[str, str] = {"citizen": "citizen", "agent": "agent",
                                         "room": "department"}

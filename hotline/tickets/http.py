@@ -13,7 +13,14 @@ from sqlalchemy.orm import Session, joinedload
 from db.models import Agent, Call, Ticket, utcnow
 from hotline import phone
 from hotline.tickets.exceptions import NoSuchTicket, TicketError
-from hotline.tickets.schemas import OPEN_STATUSES, TicketStatus, load_intake, ticket_summary
+from hotline.tickets.schemas import (
+    OPEN_STATUSES,
+    BadPromise,
+    TicketStatus,
+    load_intake,
+    promised_reply_time,
+    ticket_summary,
+)
 from hotline.tickets.service import lookup_caller
 from hotline.web import accounts, audit
 from hotline.web.accounts import AccountError, Principal
@@ -128,17 +135,11 @@ def desk_intake_payload(body: Any, zone: dt.tzinfo) -> dict[str, Any]:
     promised = payload.get("promised_reply_at")
     if isinstance(promised, str):
         try:
-            when = dt.datetime.fromisoformat(promised)
-        except ValueError:
-            when = None
-        if when is not None:
-            if when.tzinfo is None:
-                when = when.replace(tzinfo=zone)
-            if when <= utcnow():
-                raise HTTPError(400, "invalid-intake", "承诺回复时间必须晚于现在 "
-                                "(promised_reply_at is in the past)",
-                                {"fields": {"promised_reply_at": "is in the past"}})
-            payload["promised_reply_at"] = when.isoformat()
+            when = promised_reply_time(promised, now=utcnow(), zone=zone)
+        except BadPromise as e:
+            raise HTTPError(400, "invalid-intake", f"承诺回复时间有误 ({e})",
+                            {"fields": {"promised_reply_at": str(e)}}) from None
+        payload["promised_reply_at"] = when.isoformat()
     return payload
 
 

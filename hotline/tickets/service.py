@@ -41,7 +41,14 @@ from hotline.tickets.exceptions import (
     NoSuchTicket,
     TicketError,
 )
-from hotline.tickets.schemas import OPEN_STATUSES, IntakeRequest, TicketStatus, load_intake
+from hotline.tickets.schemas import (
+    OPEN_STATUSES,
+    BadPromise,
+    IntakeRequest,
+    TicketStatus,
+    load_intake,
+    promised_reply_time,
+)
 
 __all__ = ["TicketService", "TRANSITIONS", "IncidentProposal", "CallerInfo", "TicketSummary",
            "lookup_caller", "get_or_create_citizen"]
@@ -248,12 +255,11 @@ class TicketService:
         Raises TicketError for a naive time or one in the past, IllegalTransition when the
         ticket is closed or merged.
         """
-        if at.tzinfo is None:
-            raise TicketError("the promised reply time needs a time zone", {"field": "at"})
         now = self.clock()
-        if at <= now:
-            raise TicketError("the promised reply time is in the past",
-                              {"field": "at", "at": at.isoformat()})
+        try:
+            at = promised_reply_time(at, now=now)
+        except BadPromise as e:
+            raise TicketError(str(e), {"field": "at"}) from None
         ticket = self.get(session, ticket_id)
         if ticket.status in (S.CLOSED, S.MERGED):
             raise IllegalTransition("set promised reply", {ticket.number: ticket.status},
