@@ -25,7 +25,6 @@ from tests.ami.replay import TranscriptReplay
 from tests.support.ami_recorder import REPLAY_SECRET, REPLAY_USERNAME
 
 
-
 class Replayed:
     """A transcript played into a fresh client and tracker; C{events} is everything the
     tracker published, in order."""
