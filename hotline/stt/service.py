@@ -148,9 +148,19 @@ class TranscriptionService:
         d.addCallback(queued)
         return d
 
-    def kick(self) -> None:
-        """Claim due jobs while workers are free (safe to call any time, from the reactor)."""
-        d = defer.Deferred.fromCoroutine(self._fill())
+    def enqueue_step(self, session: Any, call: Any) -> None:
+        """The finaliser's step: queue the call's job in the call's own final unit of work
+        (L{hotline.calls.finaliser.CallFinaliser.add_step}); calls without speech are skipped."""
+        spec = self.registry.current
+        jobs.enqueue(session, call.id, model=spec.name, language=spec.language, now=self.now())
+
+    def kick(self, *, sweep: bool = True) -> None:
+        """Claim due jobs while workers are free (safe to call any time, from the reactor).
+
+        C{sweep} also queues the calls recorded without the finaliser and posts pending notes
+        first: the periodic poll does that; a call just finalised (C{sweep=False}) only needs a
+        free worker to take its job, and costs nothing at all while no model can run."""
+        d = defer.Deferred.fromCoroutine(self._fill(sweep=sweep))
         d.addErrback(lambda f: _log.failure("stt: cannot take jobs", f))
 
     def on_transcribed(self, listener: Callable[[int, int, str], object]) -> Callable[[], None]:
@@ -168,19 +178,24 @@ class TranscriptionService:
 
     # -- the reactor side of a job ---------------------------------------------------------------
 
-    async def _fill(self) -> None:
+    async def _fill(self, *, sweep: bool = True) -> None:
         if self._filling or self._stopping:
             return
+        if not sweep and (self._running >= self.workers
+                          or (not self._model_ready and self._model_problem is not None)):
+            return  # every worker busy, or no model to decode with: the poll comes back
         self._filling = True
         try:
             spec = self.registry.current
             now = self.now()
-            missed = await self._run(jobs.enqueue_missed, since=now - _MISSED_WINDOW,
-                                     model=spec.name, language=spec.language, now=now)
-            if missed:
-                _log.info("stt: queued calls recorded without the finaliser: {ids}", ids=missed)
-            await self._run(jobs.post_pending_notes, tickets=self.tickets,
-                            call_language=self.call_language)
+            if sweep:
+                missed = await self._run(jobs.enqueue_missed, since=now - _MISSED_WINDOW,
+                                         model=spec.name, language=spec.language, now=now)
+                if missed:
+                    _log.info("stt: queued calls recorded without the finaliser: {ids}",
+                              ids=missed)
+                await self._run(jobs.post_pending_notes, tickets=self.tickets,
+                                call_language=self.call_language)
             if not await self._ensure_model():
                 return
             while self._running < self.workers and not self._stopping:
@@ -220,7 +235,7 @@ class TranscriptionService:
             for d in waiting:
                 d.callback(None)
         if not self._stopping:
-            self.kick()
+            self.kick(sweep=False)
 
     # -- units of work -----------------------------------------------------------------------------
 
