@@ -238,7 +238,8 @@ async def _run(reactor, cfg, config_path: Path, *, numbers, rate, hold, ours: bo
     if controller_pid and profile is not None:
         # py-spy samples from its own process (its CPU is not the controller's).
         spy_bin = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
-        spy = subprocess.Popen([spy_bin, "record", "--threads", "--nonblocking", "-r", "100",
+        spy = subprocess.Popen([spy_bin, "record", "--threads", "--gil", "--nonblocking",
+                                "-r", "100",
                                 "-f", "raw", "-o", str(profile), "-p", str(controller_pid)],
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     t0 = reactor.seconds()

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from db.models import Call, CallRecording, Transcript, TranscriptSegment, TranscriptStatus
 from hotline.tickets.service import TicketService
 
-__all__ = ["QUEUED", "RUNNING", "DONE", "FAILED", "SPEAKER_OF_DIRECTION", "SPEAKER_LABELS",
+__all__ = ["enqueue_finalised", "QUEUED", "RUNNING", "DONE", "FAILED", "SPEAKER_OF_DIRECTION", "SPEAKER_LABELS",
            "JobInput", "SpeakerResult", "Segment", "enqueue", "enqueue_missed", "requeue_stale", "claim_next",
            "finish", "retry_or_fail", "post_note", "post_pending_notes", "compose_note",
            "merged_dialog", "clock_text", "NOTE_ACTOR"]
@@ -93,6 +93,24 @@ def enqueue(session: Session, call_id: int, *, model: str, language: str,
     except IntegrityError:
         return session.scalars(select(Transcript).where(
             Transcript.call_id == call_id, Transcript.kind == "call")).one()
+    return job
+
+
+def enqueue_finalised(session: Session, call: Call, *, model: str, language: str,
+                      now: dt.datetime) -> Transcript | None:
+    """L{enqueue} for a call row just finalised in this session (the finaliser's step): its
+    recordings are known without a query, and the job is inserted first (the unique index
+    on call and kind turns a second finalisation into a no-op) instead of looked for."""
+    if not any(r.direction in SPEAKER_OF_DIRECTION for r in call.recordings):
+        return None
+    job = Transcript(call_id=call.id, kind="call", model=model, language=language,
+                     status=QUEUED, attempts=0, created_at=now)
+    try:
+        with session.begin_nested():
+            session.add(job)
+    except IntegrityError:
+        return session.scalars(select(Transcript).where(
+            Transcript.call_id == call.id, Transcript.kind == "call")).one()
     return job
 
 

@@ -152,7 +152,8 @@ class TranscriptionService:
         """The finaliser's step: queue the call's job in the call's own final unit of work
         (L{hotline.calls.finaliser.CallFinaliser.add_step}); calls without speech are skipped."""
         spec = self.registry.current
-        jobs.enqueue(session, call.id, model=spec.name, language=spec.language, now=self.now())
+        jobs.enqueue_finalised(session, call, model=spec.name, language=spec.language,
+                               now=self.now())
 
     def kick(self, *, sweep: bool = True) -> None:
         """Claim due jobs while workers are free (safe to call any time, from the reactor).

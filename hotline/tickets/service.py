@@ -50,7 +50,7 @@ from hotline.tickets.schemas import (
     promised_reply_time,
 )
 
-__all__ = ["TicketService", "TRANSITIONS", "IncidentProposal", "CallerInfo", "TicketSummary",
+__all__ = ["citizen_id_for", "TicketService", "TRANSITIONS", "IncidentProposal", "CallerInfo", "TicketSummary",
            "lookup_caller", "get_or_create_citizen"]
 
 S = TicketStatus
@@ -78,6 +78,19 @@ def _insert_ignoring_conflict(session: Session, model: type, values: dict[str, A
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     session.execute(insert(model).values(**values).on_conflict_do_nothing())
+
+
+def citizen_id_for(session: Session, number: str) -> int:
+    """The id of the citizen with normalised phone ``number``, created if new, in one
+    statement when it is new (INSERT ... RETURNING; another node's concurrent insert wins and
+    is read back). For the per-call path, which needs the id and not the object."""
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    made = session.execute(insert(Citizen).values(phone=number, name=None, created_at=utcnow())
+                           .on_conflict_do_nothing().returning(Citizen.id)).scalar()
+    if made is not None:
+        return made
+    return session.execute(select(Citizen.id).where(Citizen.phone == number)).scalar_one()
 
 
 def get_or_create_citizen(session: Session, number: str, name: str | None = None) -> Citizen:
