@@ -2,7 +2,7 @@
 
     python -m bench.burst [--calls 200] [--rate 20] [--hold 14] [--rounds 2] [--profile FILE]
 
-One fresh PBX sandbox (its own ports: the defaults + 2000 + ``HOTLINE_TEST_PORT_SHIFT``), the
+One fresh PBX sandbox (its own ports: the defaults + 8000 + ``HOTLINE_TEST_PORT_SHIFT``), the
 same traffic in every run, the runs interleaved (reference, ours, reference, ours, ...):
 
 - reference: Asterisk alone. No controller runs, so every call takes the dialplan's fail-open
@@ -36,9 +36,9 @@ from twisted.internet import defer, task, threads
 from bench._util import print_json_line, print_table
 
 AGENTS = ("1001", "1002", "1003", "1004")
-#: The bench sandbox's ports: the defaults + 2000 (+ the developer's own test shift), away from
-#: `make run` and the test suites.
-PORT_SHIFT = 2000 + int(os.environ.get("HOTLINE_TEST_PORT_SHIFT", "0"))
+#: The bench sandbox's ports: the defaults + 8000 (+ the developer's own test shift), above
+#: every test sandbox's (16000 + shift + 100 per sandbox) and away from `make run`.
+PORT_SHIFT = 8000 + int(os.environ.get("HOTLINE_TEST_PORT_SHIFT", "0"))
 _TICK = os.sysconf("SC_CLK_TCK")
 
 
@@ -102,7 +102,7 @@ class Sampler:
 
 def _overrides(state_dir: Path) -> dict:
     s = PORT_SHIFT
-    rtp = 36000 + s - 2000
+    rtp = 42000 + s - 8000
     return {
         "site": {"state_dir": str(state_dir)},
         "pbx": {"sip_port": 15060 + s, "ami_port": 15038 + s, "http_port": 15088 + s,
