@@ -57,52 +57,45 @@ def _talking(recorder: AMIRecorder, caller: str):
                     if c.caller == caller and c.state == CallState.TALKING]
 
 
-@pytest_twisted.ensureDeferred
-async def test_record_answered_citizen_hangs_up(pbx_sandbox, controller, city):
-    """An inbound call answered by agent 1001; the citizen hangs up first."""
-    number = "13812345001"
+async def _answered_call(pbx_sandbox, controller, city, *, number: str, agent: str,
+                         who_hangs_up: str, name: str) -> None:
+    """Agent ``agent`` answers a citizen's call from ``number``; ``who_hangs_up`` (citizen or
+    agent) ends it; the agent logs out."""
 
     async def scenario(recorder: AMIRecorder) -> None:
         await city.ami.when_ready()
-        await city.set_agent("1001", delay_s=0.5, tone=str(AGENT_HZ))
-        await controller.agents.login("1001")
+        await city.set_agent(agent, delay_s=0.5, tone=str(AGENT_HZ))
+        await controller.agents.login(agent)
         try:
             placed = await city.call(number, tone=str(CITIZEN_HZ), hold_s=60)
             await until(_talking(recorder, number), timeout=40)
             await sleep(1.0)
-            await city.hangup(placed.channel_id)
+            if who_hangs_up == "citizen":
+                await city.hangup(placed.channel_id)
+            else:
+                assert await city.hangup_agent(agent) == 1
             await wait_final_call(controller.db, number)
         finally:
-            await controller.agents.logout("1001")
+            await controller.agents.logout(agent)
 
-    await _record(pbx_sandbox, "answered_citizen_hangs_up.txt",
-                  "Recorded from the sandbox by tests/ami/record_scenarios.py: agent 1001 logs "
-                  "in, a citizen\ncalls, the queue rings 1001, it answers, the citizen hangs up "
-                  "first; 1001 logs out.", scenario)
+    await _record(pbx_sandbox, name,
+                  f"Recorded from the sandbox by tests/ami/record_scenarios.py: agent {agent} "
+                  f"logs in, a citizen\ncalls, the queue rings {agent}, it answers, the "
+                  f"{who_hangs_up} hangs up first; {agent} logs out.", scenario)
+
+
+@pytest_twisted.ensureDeferred
+async def test_record_answered_citizen_hangs_up(pbx_sandbox, controller, city):
+    """An inbound call answered by agent 1001; the citizen hangs up first."""
+    await _answered_call(pbx_sandbox, controller, city, number="13812345001", agent="1001",
+                         who_hangs_up="citizen", name="answered_citizen_hangs_up.txt")
 
 
 @pytest_twisted.ensureDeferred
 async def test_record_answered_agent_hangs_up(pbx_sandbox, controller, city):
     """An inbound call answered by agent 1002; the agent hangs up first."""
-    number = "13812345002"
-
-    async def scenario(recorder: AMIRecorder) -> None:
-        await city.ami.when_ready()
-        await city.set_agent("1002", delay_s=0.5, tone=str(AGENT_HZ))
-        await controller.agents.login("1002")
-        try:
-            await city.call(number, tone=str(CITIZEN_HZ), hold_s=60)
-            await until(_talking(recorder, number), timeout=40)
-            await sleep(1.0)
-            assert await city.hangup_agent("1002") == 1
-            await wait_final_call(controller.db, number)
-        finally:
-            await controller.agents.logout("1002")
-
-    await _record(pbx_sandbox, "answered_agent_hangs_up.txt",
-                  "Recorded from the sandbox by tests/ami/record_scenarios.py: agent 1002 logs "
-                  "in, a citizen\ncalls, 1002 answers, the agent hangs up first; 1002 logs "
-                  "out.", scenario)
+    await _answered_call(pbx_sandbox, controller, city, number="13812345002", agent="1002",
+                         who_hangs_up="agent", name="answered_agent_hangs_up.txt")
 
 
 @pytest_twisted.ensureDeferred
