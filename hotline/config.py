@@ -121,6 +121,7 @@ def _validate(data: dict[str, Any], problems: list[str]) -> None:
         if not bind.is_loopback and site["mode"] == "production" and not data["agi"]["allow"]:
             problems.append("'agi.bind' is not loopback and 'agi.allow' is empty: list the PBX "
                             "hosts allowed to reach FastAGI")
+    _validate_cluster(data, problems)
     if data["database"]["threads"] < 1:
         problems.append("'database.threads' must be at least 1")
     if site["mode"] == "production":
@@ -130,6 +131,37 @@ def _validate(data: dict[str, Any], problems: list[str]) -> None:
         if data["pbx"]["sandbox"]:
             problems.append("production mode cannot use the PBX sandbox: set 'pbx.sandbox = "
                             "false' and point [ami] at the site's Asterisk")
+
+
+def _validate_cluster(data: dict[str, Any], problems: list[str]) -> None:
+    """[cluster]: a node count the addresses cover, this node among them, a node per seat."""
+    cluster = data["cluster"]
+    _check_port(data, "cluster.edge_port", problems)
+    for dotted in ("pbx.address", "cluster.edge_address"):
+        section, key = dotted.split(".")
+        try:
+            ipaddress.ip_address(data[section][key])
+        except ValueError:
+            problems.append(f"'{dotted}' {data[section][key]!r} is not an IP address")
+    for entry in cluster["addresses"]:
+        try:
+            ipaddress.ip_address(entry)
+        except ValueError:
+            problems.append(f"'cluster.addresses' entry {entry!r} is not an IP address")
+    count = cluster["nodes"]
+    if not 1 <= count <= len(cluster["addresses"]):
+        problems.append(f"'cluster.nodes' = {count}: it must be from 1 to the number of "
+                        f"'cluster.addresses' ({len(cluster['addresses'])})")
+        return
+    if not 1 <= cluster["node"] <= count:
+        problems.append(f"'cluster.node' = {cluster['node']} is not one of the {count} nodes")
+    seats, agents = cluster["seats"], data["queue"]["agents"]
+    if seats and (len(seats) != len(agents)
+                  or any(not isinstance(n, int) or not 1 <= n <= count for n in seats)):
+        problems.append(f"'cluster.seats' must give a node (1-{count}) for each of the "
+                        f"{len(agents)} queue.agents, in order; got {seats!r}")
+    if count > 1 and cluster["probe_interval_s"] < 1:
+        problems.append("'cluster.probe_interval_s' must be at least 1")
 
 
 @dataclass(frozen=True)

@@ -123,6 +123,8 @@ class Controller:
         self.ami.start()
         self._running = True
         await self.ami.when_ready()
+        for peer in self.deps.peers:
+            peer.start()  # another node's PBX may be down: its link retries by itself
         await self.bridge.start()
         await self.softphone.start()
         await self.web.start()
@@ -157,6 +159,7 @@ class Controller:
             ("console", self.web.stop), ("softphone", self.softphone.stop),
             ("bridge", self.bridge.stop), ("FastAGI port", close_agi),
             ("reconciler", self.reconciler.stop), ("AMI link", self.ami.stop),
+            *((f"node {p.node.number}'s AMI link", p.stop) for p in self.deps.peers),
             ("call finaliser", self.finaliser.unsubscribe), ("live view", self.tracker.stop),
             ("speech-to-text", self.stt.stop),
             ("database", lambda: threads.deferToThread(self.db.stop)),

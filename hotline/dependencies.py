@@ -73,3 +73,5 @@ class Dependencies:
     softphone: Softphone | None = None
     stt: TranscriptionService | None = None
     daily_report: DailyReportJob | None = None
+    #: The other nodes' PBXs this controller follows (L{hotline.cluster.plugin}); none alone.
+    peers: list[Any] = field(default_factory=list)

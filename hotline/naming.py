@@ -13,6 +13,7 @@ import secrets
 from typing import NamedTuple
 
 __all__ = ["agent_interface", "agent_endpoint", "agent_code", "agent_code_of_channel",
+           "is_peer_member", "seat_interface",
            "AttemptKey", "attempt_key", "survey_key", "parse_attempt_key", "room_name",
            "is_room", "is_room_leg"]
 
@@ -41,15 +42,41 @@ def agent_code(interface: str | None, member: str | None = None) -> str | None:
     """The seat code of a queue interface (``PJSIP/agent-1001``), else of a member name
     (``agent 1001``); None when neither names a seat.
 
+    A seat of another PBX of a cluster, rung through it (``PJSIP/agent-1003@peer-2``), is
+    the same seat.
+
     >>> agent_code("PJSIP/agent-1001"), agent_code(None, "agent 1002"), agent_code("SIP/x")
     ('1001', '1002', None)
+    >>> agent_code("PJSIP/agent-1003@peer-2")
+    '1003'
     """
     for text in (interface, member):
         if text and _AGENT in text:
-            return text.rsplit(_AGENT, 1)[1]
+            return text.rsplit(_AGENT, 1)[1].split("@", 1)[0]
     if member and member.startswith("agent ") and member[6:].strip().isdigit():
         return member[6:].strip()
     return None
+
+
+def is_peer_member(interface: str | None) -> bool:
+    """Whether a queue member is another PBX's seat rung through it (``PJSIP/agent-1003@peer-2``,
+    a cluster's overflow member): that seat's own PBX shows and places the agent.
+
+    >>> is_peer_member("PJSIP/agent-1003@peer-2"), is_peer_member("PJSIP/agent-1001")
+    (True, False)
+    """
+    return bool(interface) and "@peer-" in str(interface)
+
+
+def seat_interface(interface: str | None) -> str | None:
+    """The seat's own interface for a member rung through another PBX.
+
+    >>> seat_interface("PJSIP/agent-1003@peer-2"), seat_interface("PJSIP/agent-1001")
+    ('PJSIP/agent-1003', 'PJSIP/agent-1001')
+    """
+    if interface and is_peer_member(interface):
+        return interface.split("@", 1)[0]
+    return interface
 
 
 def agent_code_of_channel(channel: str | None) -> str | None:

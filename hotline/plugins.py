@@ -1,7 +1,7 @@
 # -*- test-case-name: tests.test_controller -*-
 """Every package's plugin, in the order they load: the console first (every later plugin
 registers its routes into it), then the live calls (the tracker whose events the others
-consume), then the services that build on them."""
+consume) and, with several nodes, the view over every PBX, then the services that build on them."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from hotline import openapi
 from hotline.agents import plugin as agents
 from hotline.bridge import plugin as bridge
 from hotline.calls import plugin as calls
+from hotline.cluster import plugin as cluster
 from hotline.dependencies import Dependencies
 from hotline.directory import plugin as directory
 from hotline.reports import plugin as reports
@@ -25,7 +26,7 @@ if TYPE_CHECKING:
 
 __all__ = ["PLUGINS", "load_plugins", "web_console"]
 
-PLUGINS = (web, calls, agents, tickets, directory, bridge, scheduler, softphone, stt, reports)
+PLUGINS = (web, calls, cluster, agents, tickets, directory, bridge, scheduler, softphone, stt, reports)
 
 
 def load_plugins(deps: Dependencies) -> Dependencies:

@@ -35,7 +35,7 @@ from hotline.calls.model import (
     call_to_dict,
 )
 from hotline.calls.notifier import CallNotifier
-from hotline.naming import agent_code, is_room, is_room_leg, parse_attempt_key
+from hotline.naming import agent_code, is_peer_member, is_room, is_room_leg, parse_attempt_key
 
 if TYPE_CHECKING:
     from hotline.ami.client import AMIClient
@@ -219,9 +219,12 @@ class CallTracker:
         return self._rooms
 
     def free_agents(self) -> list[str]:
-        """Seat codes logged in to the queue, not paused, not ringing or on a call."""
+        """Seat codes logged in to the queue, not paused, not ringing or on a call (this PBX's
+        own seats: another PBX's, rung through it, are that PBX's to place)."""
         out = []
         for agent in self._agents.values():
+            if is_peer_member(agent.interface):
+                continue
             if agent.state == AgentState.FREE and not agent.in_call \
                     and agent.call_uniqueid is None:
                 code = agent_code(agent.interface, agent.name)

@@ -35,10 +35,15 @@ def _agent(args: argparse.Namespace, cfg: Config) -> int:
 
 async def _act(reactor: Any, cfg: Config, args: argparse.Namespace) -> None:
     from hotline.agents import AgentError, AgentService
+    from hotline.pbx.topology import node_of_seat, node_seats
 
+    seats = node_seats(cfg)
+    if cfg["cluster"]["nodes"] > 1 and args.verb != "list" and args.code not in seats \
+            and args.code in cfg["queue"]["agents"]:
+        raise CommandError(f"seat {args.code} belongs to node {node_of_seat(cfg, args.code)}'s "
+                           f"PBX: `hotline --node {node_of_seat(cfg, args.code)} agent ...`")
     async with pbx_and_database(reactor, cfg) as (db, ami):
-        service = AgentService(ami=ami, db=db, queue=cfg["queue"]["name"],
-                               agents=cfg["queue"]["agents"])
+        service = AgentService(ami=ami, db=db, queue=cfg["queue"]["name"], agents=seats)
         try:
             if args.verb == "login":
                 shown = [await service.login(args.code, name=args.name)]

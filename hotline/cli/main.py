@@ -38,6 +38,9 @@ def build_parser() -> argparse.ArgumentParser:
         prog="hotline", description="The 365 Hotline controller and its tools.")
     parser.add_argument("--config", metavar="FILE",
                         help="site configuration (TOML); default: $HOTLINE_CONFIG or built-in")
+    parser.add_argument("--node", type=int, metavar="N", dest="cluster_node",
+                        help="with several hotline PBXs ([cluster]): act as node N's controller "
+                             "(its PBX, its seats, its addresses); default cluster.node")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
     for name in COMMAND_MODULES:
@@ -51,6 +54,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     needs_config = getattr(args, "needs_config", True)
     try:
         cfg = config_mod.load(args.config) if needs_config else None
+        if cfg is not None:
+            from hotline.pbx.link import node_view
+
+            cfg = node_view(cfg, args.cluster_node)
     except config_mod.ConfigError as e:
         for line in str(e).splitlines():
             print(f"hotline: configuration: {line}", file=sys.stderr)

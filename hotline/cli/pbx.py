@@ -6,7 +6,7 @@ import argparse
 import time
 
 from hotline.cli.main import CommandError
-from hotline.config import Config
+from hotline.config import Config, ConfigError
 from hotline.pbx import rootfs
 from hotline.pbx.sandbox import Sandbox, SandboxError
 
@@ -19,6 +19,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     b.add_argument("--mirror", help="Debian mirror (default: pbx.mirror, else the host's)")
     b.set_defaults(func=_build)
     s = psub.add_parser("start", help="start both instances and wait until they are booted")
+    s.add_argument("--nodes", type=int, metavar="N",
+                   help="N hotline PBXs behind Kamailio (each on its own loopback address), "
+                        "the city simulator and one PostgreSQL for the N controllers "
+                        "(default cluster.nodes)")
     s.set_defaults(func=_start)
     psub.add_parser("stop", help="stop both instances and unmount").set_defaults(func=_stop)
     psub.add_parser("status", help="tell what runs").set_defaults(func=_status)
@@ -36,14 +40,23 @@ def _build(args: argparse.Namespace, cfg: Config) -> int:
     return 0
 
 
-def _start(_args: argparse.Namespace, cfg: Config) -> int:
-    sandbox = Sandbox(cfg)
+def _start(args: argparse.Namespace, cfg: Config) -> int:
     try:
+        if args.nodes:
+            cfg = cfg.with_overrides({"cluster": {"nodes": args.nodes}})
+        sandbox = Sandbox(cfg)
         sandbox.start()
-    except SandboxError as e:
+    except (SandboxError, ConfigError) as e:
         raise CommandError(str(e)) from None
     _print_status(sandbox)
-    print(f"logs: {sandbox.var_dir}/{{pbx,city}}/log   recordings: {sandbox.var_dir}/pbx/recordings")
+    instances = ",".join(sandbox.instances())
+    print(f"logs: {sandbox.var_dir}/{{{instances}}}/log   recordings: "
+          f"{sandbox.var_dir}/pbx/recordings")
+    if sandbox.clustered:
+        print(f"edge: Kamailio's log {sandbox.edge.log_file}; shared database "
+              f"{sandbox.database_url()}")
+        print("controllers: " + "   ".join(f"hotline --node {n.number} run"
+                                           for n in sandbox.nodes))
     return 0
 
 
@@ -64,8 +77,16 @@ def _status(_args: argparse.Namespace, cfg: Config) -> int:
 
 
 def _print_status(sandbox: Sandbox) -> None:
-    names = {"pbx": "hotline PBX", "city": "city simulator"}
+    names = {n.instance: f"hotline PBX {n.number}" if sandbox.clustered else "hotline PBX"
+             for n in sandbox.nodes}
+    names.update(city="city simulator", edge="edge (Kamailio)")
     for st in sandbox.status().values():
         state = f"up (pid {st.pid})" if st.running else f"down ({st.detail})"
-        print(f"{names[st.name]:<15} {state:<18} SIP 127.0.0.1:{st.sip_port}  "
-              f"AMI 127.0.0.1:{st.ami_port}")
+        ami = f"  AMI {st.address}:{st.ami_port}" if st.ami_port else ""
+        print(f"{names[st.name]:<15} {state:<18} SIP {st.address}:{st.sip_port}{ami}")
+    if sandbox.clustered and sandbox.status()["edge"].running:
+        try:
+            for d in sandbox.edge.destinations():
+                print(f"  edge -> {d.uri:<24} {'in rotation' if d.up else 'out'} ({d.flags})")
+        except Exception as e:  # noqa: BLE001 - status tells, never fails on this
+            print(f"  edge: cannot read the dispatcher ({e})")

@@ -10,7 +10,7 @@ from typing import Any
 
 import jinja2
 
-__all__ = ["InstanceDirs", "render_instance", "repo_file", "CHROOT_BASE"]
+__all__ = ["InstanceDirs", "render_instance", "repo_file", "environment", "CHROOT_BASE"]
 
 #: Where the sandbox's run directory appears inside the root (a bind mount of RUN/var).
 CHROOT_BASE = "/srv/hotline"
@@ -75,7 +75,7 @@ class InstanceDirs:
         return [self.etc, self.lib, self.spool, self.run, self.log, self.cache, self.recordings]
 
 
-def _environment() -> jinja2.Environment:
+def environment() -> jinja2.Environment:
     return jinja2.Environment(
         loader=jinja2.FileSystemLoader([str(repo_file("asterisk-config")), str(repo_file())]),
         undefined=jinja2.StrictUndefined,
@@ -84,14 +84,16 @@ def _environment() -> jinja2.Environment:
     )
 
 
-def render_instance(instance: str, var_dir: Path, context: dict[str, Any]) -> list[Path]:
+def render_instance(instance: str, var_dir: Path, context: dict[str, Any], *,
+                    kind: str | None = None) -> list[Path]:
     """Write one instance's configuration under ``var_dir``; returns the files written.
 
-    The instance's own templates (``asterisk-config/<instance>/``) win over the common ones;
-    the hotline PBX also gets every ``dialplan/*.conf.j2``. A template that names a value the
+    The templates of the instance's kind (``asterisk-config/<kind>/``, ``kind`` defaulting to
+    the instance's name: ``pbx2``, a cluster's second hotline PBX, is of kind ``pbx``) win
+    over the common ones; a hotline PBX also gets every ``dialplan/*.conf.j2``. A template that names a value the
     context lacks fails here, at start, rather than as a silent empty string in Asterisk.
     """
-    env = _environment()
+    env = environment()
     dirs = InstanceDirs(instance)
     for inside in dirs.all():
         dirs.host(var_dir, inside).mkdir(parents=True, exist_ok=True)
@@ -103,14 +105,15 @@ def render_instance(instance: str, var_dir: Path, context: dict[str, Any]) -> li
     ctx = dict(context, instance=instance, dirs=dirs)
     written: list[Path] = []
     names: dict[str, str] = {}
-    for folder in ("common", instance):
+    kind = kind or instance
+    for folder in ("common", kind):
         for tpl in sorted(repo_file("asterisk-config", folder).glob("*.j2")):
             names[tpl.name[:-3]] = f"{folder}/{tpl.name}"
     for target, template in sorted(names.items()):
         out = etc / target
         out.write_text(env.get_template(template).render(ctx))
         written.append(out)
-    if instance == "pbx":
+    if kind == "pbx":
         (etc / "dialplan").mkdir()
         for tpl in sorted(repo_file("dialplan").glob("*.conf.j2")):
             out = etc / "dialplan" / tpl.name[:-3]

@@ -1,5 +1,7 @@
 # -*- test-case-name: tests.pbx.test_sandbox -*-
-"""Two Asterisk instances, the hotline PBX and the city simulator, run from the cached root."""
+"""Two Asterisk instances, the hotline PBX and the city simulator, run from the cached root;
+with ``cluster.nodes`` > 1, one hotline PBX per node on its own loopback address, Kamailio as the
+carrier-facing edge in front of them and the PostgreSQL the nodes' controllers share."""
 
 from __future__ import annotations
 
@@ -17,12 +19,16 @@ from pathlib import Path
 from typing import Any
 
 from hotline.config import Config
-from hotline.pbx import prompts, render, rootfs
+from hotline.pbx import prompts, render, rootfs, topology
+from hotline.pbx.database import SharedDatabase
+from hotline.pbx.edge import Edge, EdgeError
 
 __all__ = ["Sandbox", "SandboxError", "InstanceStatus", "INSTANCES"]
 
-#: The two instances, in start order.
+#: The two instances of one node, in start order.
 INSTANCES: tuple[str, ...] = ("pbx", "city")
+#: The state file's name for the edge's process (Kamailio, not an Asterisk instance).
+EDGE = "edge"
 
 _BOOT_TIMEOUT_S = 30.0
 _STOP_TIMEOUT_S = 10.0
@@ -42,6 +48,7 @@ class InstanceStatus:
     sip_port: int
     ami_port: int
     detail: str = ""
+    address: str = "127.0.0.1"
 
 
 def _pid_alive(pid: int) -> bool:
@@ -64,12 +71,12 @@ def _mounted(path: Path) -> bool:
     return False
 
 
-def _port_in_use(port: int, kind: int) -> bool:
+def _port_in_use(port: int, kind: int, address: str = "127.0.0.1") -> bool:
     with socket.socket(socket.AF_INET, kind) as s:
         if kind == socket.SOCK_STREAM:
             s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
-            s.bind(("127.0.0.1", port))
+            s.bind((address, port))
         except OSError as e:
             if e.errno == errno.EADDRINUSE:
                 return True
@@ -94,8 +101,58 @@ class Sandbox:
         self.merged = self.run_dir / "root"
         self._state_file = self.run_dir / "state.json"
         self._secrets_file = self.run_dir / "secrets.json"
+        running = self.running_nodes()
+        if running and running != config["cluster"]["nodes"]:
+            # Status, stop and the CLI see the sandbox as it was started (--nodes N).
+            self.config = config.with_overrides({"cluster": {"nodes": running}})
 
     # -- facts other code needs -------------------------------------------------------------
+
+    @property
+    def nodes(self) -> list[topology.Node]:
+        """The hotline PBXs this sandbox runs (one, unless ``cluster.nodes`` says more)."""
+        return topology.nodes(self.config)
+
+    @property
+    def clustered(self) -> bool:
+        return len(self.nodes) > 1
+
+    def instances(self) -> tuple[str, ...]:
+        """The Asterisk instances, in start order: every node's hotline PBX, then the city."""
+        return tuple(n.instance for n in self.nodes) + ("city",)
+
+    @property
+    def edge(self) -> Edge:
+        return Edge(self.config, self.run_dir / "edge")
+
+    def running_nodes(self) -> int | None:
+        """How many hotline PBXs the sandbox was started with, while it runs; else None."""
+        state = self._read_state()
+        pids = state.get("pids", {})
+        if not any(pid and _pid_alive(pid) for pid in pids.values()):
+            return None
+        return int(state.get("nodes", 1))
+
+    def database_url(self) -> str | None:
+        """The shared PostgreSQL's URL while a cluster sandbox runs, else None."""
+        return self._read_state().get("database_url")
+
+    def _sockets(self) -> list[tuple[str, str, int, int]]:
+        """What the sandbox will listen on: (name, address, port, SOCK_DGRAM/SOCK_STREAM)."""
+        udp, tcp = socket.SOCK_DGRAM, socket.SOCK_STREAM
+        pbx, city = self.config["pbx"], self.config["city"]
+        out = []
+        for node in self.nodes:
+            out += [(f"{node.instance}.sip_port", node.address, pbx["sip_port"], udp),
+                    (f"{node.instance}.ami_port", node.address, pbx["ami_port"], tcp),
+                    (f"{node.instance}.http_port", node.address, pbx["http_port"], tcp)]
+        out += [("city.sip_port", "127.0.0.1", city["sip_port"], udp),
+                ("city.phones_port", "127.0.0.1", city["phones_port"], udp),
+                ("city.ami_port", "127.0.0.1", city["ami_port"], tcp)]
+        if self.clustered:
+            cluster = self.config["cluster"]
+            out.append(("cluster.edge_port", cluster["edge_address"], cluster["edge_port"], udp))
+        return out
 
     def ports(self) -> dict[str, int]:
         pbx, city = self.config["pbx"], self.config["city"]
@@ -145,49 +202,100 @@ class Sandbox:
                                "`hotline pbx stop` first")
         if _mounted(self.merged):
             self._unmount()
-        for name, port in self.ports().items():
-            sip = name.endswith(("sip_port", "phones_port"))
-            if _port_in_use(port, socket.SOCK_DGRAM if sip else socket.SOCK_STREAM):
-                raise SandboxError(f"port {port} ({name}) is already in use: stop whatever "
-                                   f"holds it (`ss -lunpt | grep {port}`) or set another "
-                                   f"{name} in the configuration")
+        for name, address, port, kind in self._sockets():
+            try:
+                busy = _port_in_use(port, kind, address)
+            except OSError as e:
+                raise SandboxError(f"cannot listen on {address} ({name}): {e}") from None
+            if busy:
+                raise SandboxError(f"port {address}:{port} ({name}) is already in use: stop "
+                                   f"whatever holds it (`ss -lunpt | grep {port}`) or set "
+                                   f"another {name} in the configuration")
         started = time.monotonic()
+        state: dict[str, Any] = {"pids": {}, "root": str(self.root), "nodes": len(self.nodes)}
         try:
             self._prepare(info)
+            if self.clustered:
+                self.edge.render([n.sip for n in self.nodes])
+                port, url = SharedDatabase(self.run_dir).start()
+                state.update(postgres_port=port, database_url=url)
+                self._state_file.write_text(json.dumps(state))
             self._mount()
-            pids = {}
-            for instance in INSTANCES:
-                pids[instance] = self._spawn(instance)
-                self._write_state(pids)
-            for instance in INSTANCES:
-                self._wait_booted(instance, pids[instance])
+            for instance in self.instances():
+                state["pids"][instance] = self._spawn(instance)
+                self._state_file.write_text(json.dumps(state))
+            for instance in self.instances():
+                self._wait_booted(instance, state["pids"][instance])
+            if self.clustered:
+                state["pids"][EDGE] = self.edge.spawn()
+                self._state_file.write_text(json.dumps(state))
+                self._wait_edge(state["pids"][EDGE])
+        except (EdgeError, RuntimeError) as e:
+            self.stop(log=lambda *_: None)
+            raise SandboxError(str(e)) from None
         except BaseException:
             self.stop(log=lambda *_: None)
             raise
-        log(f"PBX sandbox up in {time.monotonic() - started:.1f} s ({info.asterisk_version})")
+        what = f"{len(self.nodes)} hotline PBXs behind Kamailio" if self.clustered else "PBX"
+        log(f"{what} sandbox up in {time.monotonic() - started:.1f} s ({info.asterisk_version})")
         return self.status()
 
     def stop(self, *, log=print) -> None:
-        """Stop both instances and unmount; safe to call when nothing runs."""
+        """Stop every instance (and a cluster's edge and database) and unmount; safe to call
+        when nothing runs."""
         state = self._read_state()
-        for instance in reversed(INSTANCES):
-            pid = state.get("pids", {}).get(instance)
+        for instance, pid in reversed(list(state.get("pids", {}).items())):
             if pid and _pid_alive(pid):
-                self._stop_instance(instance, pid)
+                if instance == EDGE:
+                    self._end_process(pid)
+                else:
+                    self._stop_instance(instance, pid)
                 log(f"stopped {instance} (pid {pid})")
+        if state.get("postgres_port"):
+            SharedDatabase(self.run_dir).stop(state["postgres_port"])
+            log("stopped the cluster's PostgreSQL")
         self._unmount()
         self._state_file.unlink(missing_ok=True)
 
+    def kill(self, instance: str) -> None:
+        """End one instance at once, as a crash or a power cut would (fault tests, drills)."""
+        pid = self._read_state().get("pids", {}).get(instance)
+        if not pid or not _pid_alive(pid):
+            raise SandboxError(f"{instance} is not running")
+        os.killpg(pid, signal.SIGKILL)
+        deadline = time.monotonic() + _STOP_TIMEOUT_S
+        while _pid_alive(pid) and time.monotonic() < deadline:
+            try:
+                os.waitpid(pid, os.WNOHANG)
+            except ChildProcessError:
+                pass
+            time.sleep(0.05)
+
+    def revive(self, instance: str) -> None:
+        """Start one instance that stopped again, with the configuration it had."""
+        state = self._read_state()
+        if instance not in state.get("pids", {}) or instance == EDGE:
+            raise SandboxError(f"{instance} is not an Asterisk instance of this sandbox")
+        if _pid_alive(state["pids"][instance]):
+            raise SandboxError(f"{instance} is running")
+        state["pids"][instance] = pid = self._spawn(instance)
+        self._state_file.write_text(json.dumps(state))
+        self._wait_booted(instance, pid)
+
     def status(self) -> dict[str, InstanceStatus]:
         state = self._read_state()
-        ports = self.ports()
+        pbx, city, cluster = self.config["pbx"], self.config["city"], self.config["cluster"]
+        where = {n.instance: (n.address, pbx["sip_port"], pbx["ami_port"]) for n in self.nodes}
+        where["city"] = ("127.0.0.1", city["sip_port"], city["ami_port"])
+        if self.clustered:
+            where[EDGE] = (cluster["edge_address"], cluster["edge_port"], 0)
         out = {}
-        for instance in INSTANCES:
+        for instance, (address, sip_port, ami_port) in where.items():
             pid = state.get("pids", {}).get(instance)
             running = bool(pid) and _pid_alive(pid)
             out[instance] = InstanceStatus(
                 name=instance, running=running, pid=pid if running else None,
-                sip_port=ports[f"{instance}.sip_port"], ami_port=ports[f"{instance}.ami_port"],
+                sip_port=sip_port, ami_port=ami_port, address=address,
                 detail="" if running else ("exited" if pid else "not started"))
         return out
 
@@ -227,18 +335,33 @@ class Sandbox:
     def _prepare(self, info: rootfs.RootInfo) -> None:
         base = self._context(info)
         sec = self.secrets()
-        per_instance = {
-            "pbx": {"ami_port": self.config["pbx"]["ami_port"], "ami_user": sec["pbx_ami"]["username"],
-                    "ami_secret": sec["pbx_ami"]["secret"],
-                    "rtp_start": self.config["pbx"]["rtp_start"],
-                    "rtp_end": self.config["pbx"]["rtp_end"]},
-            "city": {"ami_port": self.config["city"]["ami_port"], "ami_user": "city",
-                     "ami_secret": sec["city_ami"]["secret"],
-                     "rtp_start": self.config["city"]["rtp_start"],
-                     "rtp_end": self.config["city"]["rtp_end"]},
-        }
-        for instance in INSTANCES:
-            render.render_instance(instance, self.var_dir, dict(base, **per_instance[instance]))
+        cfg = self.config
+        nodes = self.nodes
+        city_sip = f"127.0.0.1:{cfg['city']['sip_port']}"
+        edge = [topology.edge_uri(cfg)] if self.clustered else []
+        for node in nodes:
+            # Each hotline PBX: its own address and RTP range, its own seats' phones, the
+            # carrier's calls from the city or the edge, every other node as a peer.
+            context = dict(
+                base, pbx=dict(cfg["pbx"], address=node.address), address=node.address,
+                ami_port=cfg["pbx"]["ami_port"], ami_user=sec["pbx_ami"]["username"],
+                ami_secret=sec["pbx_ami"]["secret"], rtp_start=node.rtp_start,
+                rtp_end=node.rtp_end,
+                agi=dict(base["agi"], host=node.address) if self.clustered else base["agi"],
+                agents=[a for a in base["agents"] if a["id"] in node.seats],
+                trunk={"contact": city_sip, "match": [city_sip, *edge]},
+                peers=[{"number": p.number, "sip": p.sip} for p in nodes if p is not node],
+                remote_seats=[{"code": code, "node": p.number} for p in nodes
+                              if p is not node for code in p.seats])
+            render.render_instance(node.instance, self.var_dir, context, kind="pbx")
+        owner = {code: node.sip for node in nodes for code in node.seats}
+        render.render_instance("city", self.var_dir, dict(
+            base, address="127.0.0.1", ami_port=cfg["city"]["ami_port"], ami_user="city",
+            ami_secret=sec["city_ami"]["secret"], rtp_start=cfg["city"]["rtp_start"],
+            rtp_end=cfg["city"]["rtp_end"],
+            agents=[dict(a, pbx=owner[a["id"]]) for a in base["agents"]],
+            trunk={"contact": (edge or [nodes[0].sip])[0],
+                   "match": [n.sip for n in nodes] + edge}))
         try:
             prompts.build_prompts(self.var_dir / "sounds",
                                   short=bool(self.config["pbx"]["short_prompts"]))
@@ -314,6 +437,42 @@ class Sandbox:
         except ChildProcessError:
             pass
 
+    def _wait_edge(self, pid: int) -> None:
+        """Until Kamailio answers on its control socket with every PBX in the rotation."""
+        deadline = time.monotonic() + _BOOT_TIMEOUT_S
+        last = ""
+        while time.monotonic() < deadline:
+            if not _pid_alive(pid):
+                raise SandboxError("Kamailio exited while starting; its log ends:\n"
+                                   + self.edge.log_tail())
+            try:
+                destinations = self.edge.destinations()
+                if destinations and all(d.up for d in destinations):
+                    return
+                last = ", ".join(f"{d.uri} {d.flags}" for d in destinations)
+            except (EdgeError, subprocess.TimeoutExpired) as e:
+                last = str(e)
+            time.sleep(0.1)
+        raise SandboxError(f"Kamailio did not see every PBX up in {_BOOT_TIMEOUT_S:.0f} s "
+                           f"({last}); see {self.edge.log_file}")
+
+    @staticmethod
+    def _end_process(pid: int) -> None:
+        for sig in (signal.SIGTERM, signal.SIGKILL):
+            try:
+                os.killpg(pid, sig)
+            except ProcessLookupError:
+                break
+            deadline = time.monotonic() + 3
+            while _pid_alive(pid) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            if not _pid_alive(pid):
+                break
+        try:
+            os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:
+            pass
+
     def _log_tail(self, instance: str, lines: int = 12) -> str:
         logs = [self.var_dir / instance / "log" / "console.log",
                 self.var_dir / instance / "log" / "messages.log"]
@@ -329,8 +488,6 @@ class Sandbox:
         except (OSError, ValueError):
             return {}
 
-    def _write_state(self, pids: dict[str, int]) -> None:
-        self._state_file.write_text(json.dumps({"pids": pids, "root": str(self.root)}))
 
     @staticmethod
     def _sh(cmd: list[str], what: str) -> None:

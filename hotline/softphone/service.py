@@ -78,12 +78,12 @@ def websocket_url(config: Config) -> str:
     if bool(sp["tls_cert"]) != bool(sp["tls_key"]):
         raise SoftphoneError("softphone.tls_cert and softphone.tls_key go together: set both or "
                              "neither")
-    url = sp["ws_url"] or f"ws://127.0.0.1:{config['pbx']['http_port']}/ws"
+    url = sp["ws_url"] or f"ws://{config['pbx']['address']}:{config['pbx']['http_port']}/ws"
     parts = urlsplit(url)
     if parts.scheme not in ("ws", "wss") or not parts.hostname:
         raise SoftphoneError(f"softphone.ws_url {url!r} is not a ws:// or wss:// URL")
     if parts.scheme == "ws":
-        if parts.hostname not in _LOOPBACK:
+        if parts.hostname not in _LOOPBACK and not parts.hostname.startswith("127."):
             raise SoftphoneError(f"softphone.ws_url {url!r}: plain WebSocket only on loopback; "
                                  "use wss:// (Asterisk's http.conf TLS, softphone.tls_cert/key)")
         if not sp["allow_plain_ws_on_loopback"] or config["site"]["mode"] == "production":

@@ -98,7 +98,8 @@ def test_occupied_port_is_one_clear_error_and_nothing_starts(tmp_path):
     holder.listen()
     try:
         sandbox = Sandbox(cfg)
-        with pytest.raises(SandboxError, match=f"port {port} \\(pbx.ami_port\\) is already in use"):
+        with pytest.raises(SandboxError,
+                           match=f"port 127.0.0.1:{port} \\(pbx.ami_port\\) is already in use"):
             sandbox.start(log=lambda *_: None)
         assert sandbox.mounts() == []
         assert not any(s.running for s in sandbox.status().values())

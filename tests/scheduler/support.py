@@ -182,6 +182,7 @@ class NodeProcess:
 
         env = dict(os.environ)
         env.pop("HOTLINE_DATABASE_URL", None)
+        env["PYTHONUNBUFFERED"] = "1"  # the log shows how far a node got, even if it hangs
         with open(self.log_path, "ab") as out:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "hotline", "--config", str(self.config_path),

@@ -182,7 +182,12 @@ async def test_two_nodes_on_postgresql_one_places_each_then_the_other_takes_over
             await site.city.set_number(number, mode="answer", delay_s=0.3)
         nodes = {"east": _node(site, config, "east", tmp_path),
                  "west": _node(site, config, "west", tmp_path)}
-        active = await until(site.leader, timeout=20)
+        try:
+            # Starting a node process (imports, AMI login, schema check) is slow on a busy
+            # machine; the take-over below is what is timed.
+            active = await until(site.leader, timeout=60)
+        except TimeoutError:
+            raise AssertionError(site.logs()) from None
         await sleep(1.5)
         assert site.leader() == active
         standby = "west" if active == "east" else "east"

@@ -10,6 +10,11 @@ import pytest
 from hotline import config as config_mod
 from hotline.stt.models import ModelRegistry
 
+#: Modules that decode speech run on one pytest-xdist worker: the model (~500 MB, seconds to
+#: load) is loaded there once, and decoding, which keeps a core busy, does not fight over the
+#: two cores with itself.
+DECODES = pytest.mark.xdist_group("vosk")
+
 
 def stt_config(state_dir: Path, **stt: object) -> config_mod.Config:
     """Configuration with the shipped Korean model, Korean calls and quick polling."""

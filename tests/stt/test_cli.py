@@ -10,7 +10,10 @@ from pathlib import Path
 import pytest
 
 from hotline.cli.main import main
+from tests.stt.conftest import DECODES
 from tests.stt.support import say
+
+pytestmark = DECODES
 
 
 @pytest.fixture

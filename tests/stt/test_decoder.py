@@ -11,7 +11,10 @@ import pytest
 from hotline.stt.decoder import AudioError, check_audio, decode_file
 from hotline.stt.evaluate import closest
 from hotline.stt.models import prepare, resolve_path
+from tests.stt.conftest import DECODES
 from tests.stt.support import SENTENCES, say
+
+pytestmark = DECODES
 
 #: Closed-set pick rate on SENTENCES at 16 kHz, measured 12/16 = 0.75 on this machine
 #: (espeak-ng 1.51, vosk 0.3.45, dither off, 4000-sample chunks). A regression guard with a

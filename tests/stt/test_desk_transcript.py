@@ -24,11 +24,13 @@ from hotline.stt.service import TranscriptionService
 from hotline.web import accounts
 from tests.calls.support import FakeAMI
 from tests.scheduler.support import ensure_agents
-from tests.stt.conftest import stt_config
+from tests.stt.conftest import DECODES, stt_config
 from tests.stt.support import make_call, say, track
 from tests.support.waiting import until
 from tests.web.conftest import PASSWORDS, add_users, web_config
 from tests.web.support import HTTP, EventReader, sign_in
+
+pytestmark = DECODES
 
 OTHER_PASSWORD = "agent-pass-1002"
 HOSTILE = '<b>粗体</b><img src=x onerror="window.__xss=1">'

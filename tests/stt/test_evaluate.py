@@ -7,7 +7,10 @@ import pytest
 
 from hotline.stt.decoder import decode_file
 from hotline.stt.evaluate import cer, closest, edit_distance, evaluate_dir, normalise
+from tests.stt.conftest import DECODES
 from tests.stt.support import say
+
+pytestmark = DECODES
 
 
 def test_cer_counts_characters_ignoring_spaces_and_punctuation():

@@ -15,12 +15,13 @@ from hotline.controller import Controller
 from hotline.pbx.sandbox import Sandbox
 from hotline.stt import jobs
 from hotline.stt.plugin import build as build_stt
+from tests.stt.conftest import DECODES
 from tests.stt.support import say
 from tests.support.audio import wav_seconds
 from tests.support.hotline import wait_final_call
 from tests.support.waiting import until
 
-pytestmark = pytest.mark.pbx
+pytestmark = [pytest.mark.pbx, DECODES]
 
 CALLER = "13812340071"
 

@@ -16,9 +16,11 @@ from hotline.directory.service import DirectoryService
 from hotline.stt import jobs
 from hotline.stt.decoder import decode_file
 from hotline.stt.service import TranscriptionService
-from tests.stt.conftest import stt_config
+from tests.stt.conftest import DECODES, stt_config
 from tests.stt.support import make_call, say, track
 from tests.support.waiting import until
+
+pytestmark = DECODES
 
 CITIZEN_AT = (0.3, 3.5)
 AGENT_AT = 1.8

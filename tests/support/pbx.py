@@ -51,6 +51,9 @@ def sandbox_ports(slot: int = 0) -> dict[str, dict[str, int]]:
         "city": {"sip_port": sig + 70, "phones_port": sig + 80, "ami_port": sig + 39,
                  "rtp_start": rtp + width, "rtp_end": rtp + 2 * width - 1},
         "agi": {"port": sig + 90},
+        # A cluster sandbox's SIP edge (Kamailio); its PBXs use the ports above on their own
+        # addresses.
+        "cluster": {"edge_port": sig + 50},
     }
 
 

@@ -1,0 +1,3 @@
+"""Past one machine: several hotline PBXs behind a SIP edge, one controller per PBX."""
+
+__all__: list[str] = []
