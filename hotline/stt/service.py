@@ -24,6 +24,7 @@ from twisted.logger import Logger
 from twisted.python.threadpool import ThreadPool
 
 from db.models import utcnow
+from db.session import unit_of_work
 from hotline.bus import EventBus
 from hotline.config import Config
 from hotline.directory.service import load_entries
@@ -243,12 +244,16 @@ class TranscriptionService:
     def _unit(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         """``fn(session, ...)`` in one unit of work, blocking (pool threads only), under the
         database's one retry policy for SQLite's "database is locked"
-        (L{db.session.unit_of_work})."""
-        return self.db.unit(fn, *args, **kwargs)
+        (L{db.session.unit_of_work}).
+
+        A plain (deferred) transaction, not the write lock up front: most of this service's
+        units only read (the poll runs every ``poll_s``), and taking SQLite's one write lock
+        for each would make every other writer wait on them."""
+        return unit_of_work(self.db.session_factory, fn, *args, **kwargs)
 
     def _run(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> defer.Deferred[Any]:
         """``_unit`` on the database's thread pool, for the reactor side."""
-        return self.db.run(fn, *args, **kwargs)
+        return deferToThreadPool(self.reactor, self.db.pool, self._unit, fn, *args, **kwargs)
 
     # -- the worker side (runs in the pool) ------------------------------------------------------
 

@@ -125,7 +125,7 @@ def promised_reply_time(value: Any, *, now: dt.datetime,
         try:
             parsed = dt.datetime.fromisoformat(value)
         except ValueError:
-            raise BadPromise(f"{value!r} is not an ISO 8601 time (2026-11-27T17:00)") from None
+            raise BadPromise(f"{value!r} is not an ISO time (2026-11-27T17:00)") from None
         value = parsed if parsed.tzinfo else parsed.replace(tzinfo=zone)
     try:
         at = parse_time(value)
