@@ -96,26 +96,37 @@ def _ts(moment: dt.datetime) -> str:
     return moment.strftime(_FMT)
 
 
-def build(path: Path) -> float:
-    """Make the SQLite file: schema by the migrations, rows by executemany. Returns seconds."""
-    started = time.perf_counter()
+def fresh_sqlite(path: Path) -> sqlite3.Connection:
+    """A new SQLite file at ``path`` with the schema the migrations build, opened for a fast
+    bulk load (the benchmarks' generated data)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     for suffix in ("", "-wal", "-shm"):
         Path(str(path) + suffix).unlink(missing_ok=True)
     migrate.upgrade(f"sqlite:///{path}")
+    con = sqlite3.connect(path)
+    con.execute("PRAGMA journal_mode = WAL")
+    con.execute("PRAGMA synchronous = OFF")
+    return con
+
+
+def insert_rows(con: sqlite3.Connection, table: str, cols: list[str], rows: Any) -> None:
+    """``rows`` (tuples in the order of ``cols``) into ``table``."""
+    con.executemany(f"INSERT INTO {table} ({', '.join(cols)}) VALUES "
+                    f"({', '.join('?' * len(cols))})", rows)
+
+
+def build(path: Path) -> float:
+    """Make the SQLite file: schema by the migrations, rows by executemany. Returns seconds."""
+    started = time.perf_counter()
+    con = fresh_sqlite(path)
     rng = random.Random(SEED)
     end = dt.datetime.combine(LAST_DAY, dt.time(16, 0))  # site midnight, in UTC (naive)
     start = end - dt.timedelta(days=SPAN_DAYS)
     span = int((end - start).total_seconds())
-    con = sqlite3.connect(path)
-    con.execute("PRAGMA journal_mode = WAL")
-    con.execute("PRAGMA synchronous = OFF")
     channels = list(CHANNELS)
 
     def insert(table: str, rows: Any) -> None:
-        cols = TABLES[table]
-        con.executemany(f"INSERT INTO {table} ({', '.join(cols)}) VALUES "
-                        f"({', '.join('?' * len(cols))})", rows)
+        insert_rows(con, table, TABLES[table], rows)
 
     with con:
         insert("department", ((i, f"B{i:02d}", f"部门{i}", "partner", 72)
@@ -193,8 +204,11 @@ def start_postgres() -> tuple[Any, Path]:
     return server, base
 
 
-def load_postgres(url: str, source: Path) -> float:
-    """Schema by the migrations, then every table copied from the SQLite file with COPY."""
+def load_postgres(url: str, source: Path,
+                  tables: dict[str, list[str]] | None = None) -> float:
+    """Schema by the migrations, then every table (``tables``: name → columns, in foreign-key
+    order; this benchmark's by default) copied from the SQLite file with COPY."""
+    tables = TABLES if tables is None else tables
     import psycopg
 
     started = time.perf_counter()
@@ -210,11 +224,11 @@ def load_postgres(url: str, source: Path) -> float:
             # definitions afterwards (much faster than maintaining them row by row).
             cur.execute("SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = 'public' "
                         "AND tablename = ANY(%s) AND indexname NOT LIKE 'pk_%%' "
-                        "AND indexname NOT LIKE 'uq_%%'", (list(TABLES),))
+                        "AND indexname NOT LIKE 'uq_%%'", (list(tables),))
             indexes = cur.fetchall()
             for name, _ in indexes:
                 cur.execute(f'DROP INDEX "{name}"')
-            for table, cols in TABLES.items():
+            for table, cols in tables.items():
                 with cur.copy(f"COPY {table} ({', '.join(cols)}) FROM STDIN") as copy:
                     for row in src.execute(f"SELECT {', '.join(cols)} FROM {table}"):
                         copy.write_row(row)
@@ -222,7 +236,7 @@ def load_postgres(url: str, source: Path) -> float:
             for _, definition in indexes:
                 cur.execute(definition)
             pg.commit()
-            for table in TABLES:
+            for table in tables:
                 cur.execute(f"ANALYZE {table}")
             pg.commit()
         src.close()

@@ -26,6 +26,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Text,
+    false,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -101,6 +102,9 @@ class Department(Base):
     kind: Mapped[str] = mapped_column(String(16), default="partner")
     #: Hours the department has to answer a dispatched ticket.
     response_time_limit_hours: Mapped[int] = mapped_column(default=72)
+    #: The department's duty phone (值班电话): deadline reminders and 督办 notices are called
+    #: here (migration 0010); none: pages only.
+    duty_number: Mapped[str | None] = mapped_column(String(20))
 
     hotlines: Mapped[list[MunicipalHotline]] = relationship(back_populates="department")
     tickets: Mapped[list[Ticket]] = relationship(back_populates="department")
@@ -110,7 +114,9 @@ class Department(Base):
 
 
 class Grid(Base):
-    """A grid of the district's grid management: level 1, or level 2 inside a level-1 grid."""
+    """A grid of the district's grid management: level 1 (网格, inside a community), or level 2
+    (子网格) inside a level-1 grid. ``geometry`` is its GeoJSON outline (lon/lat) once a map
+    was imported (``hotline grid import``); point-in-polygon assignment reads it."""
 
     __tablename__ = "grid"
     __table_args__ = (CheckConstraint("level in (1, 2)", name="level"),)
@@ -120,17 +126,23 @@ class Grid(Base):
     name: Mapped[str] = mapped_column(String(100))
     level: Mapped[int]
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("grid.id"), index=True)
+    # -- the map hierarchy (hotline/grid, migration 0013) --
+    #: The community (社区) a level-1 grid lies in; None for level 2 (see ``parent``).
+    community_id: Mapped[int | None] = mapped_column(ForeignKey("community.id"), index=True)
+    geometry: Mapped[dict[str, Any] | None]
 
     parent: Mapped[Grid | None] = relationship(back_populates="children", remote_side=[id])
     children: Mapped[list[Grid]] = relationship(back_populates="parent")
     workers: Mapped[list[GridWorker]] = relationship(back_populates="grid")
+    community: Mapped[Community | None] = relationship(back_populates="grids")
 
     def __repr__(self) -> str:
         return f"<Grid {self.code} L{self.level}>"
 
 
 class GridWorker(Base):
-    """The grid worker (网格员) responsible for a level-2 grid."""
+    """The full-time grid worker (专职网格员) of a level-1 grid and its sub-grids; ``user_id``
+    is their console account (role grid_worker) once they have one."""
 
     __tablename__ = "grid_worker"
 
@@ -138,6 +150,8 @@ class GridWorker(Base):
     grid_id: Mapped[int] = mapped_column(ForeignKey("grid.id"), index=True)
     name: Mapped[str] = mapped_column(String(50))
     phone: Mapped[str | None] = mapped_column(String(20))
+    # -- migration 0013 --
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("console_user.id"), unique=True)
 
     grid: Mapped[Grid] = relationship(back_populates="workers")
 
@@ -270,6 +284,29 @@ class Ticket(Base):
     promised_reply_at: Mapped[dt.datetime | None]
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    # -- the life after intake and its clock (hotline/tickets, migration 0010) --
+    #: Bumped by every change through the ticket service: a change made against an older
+    #: version is refused (409), so two people acting at once never lose an update.
+    version: Mapped[int] = mapped_column(default=1, server_default="1")
+    #: The running clock (hotline.tickets.clock): the dispatcher's while the ticket waits to be
+    #: dispatched, the department's from dispatch (or reopening) to reply; when it turns yellow.
+    clock_started_at: Mapped[dt.datetime | None]
+    due_at: Mapped[dt.datetime | None]
+    warn_at: Mapped[dt.datetime | None]
+    #: Complaints and requests for help: the citizen must be contacted by then (24 h).
+    first_contact_due_at: Mapped[dt.datetime | None]
+    first_contacted_at: Mapped[dt.datetime | None]
+    #: The reminder (临期) and the 督办 notice of the current clock, once sent.
+    warned_at: Mapped[dt.datetime | None]
+    overdue_at: Mapped[dt.datetime | None]
+    #: Times the citizen was not satisfied and the ticket went back (不满意重办).
+    reopen_count: Mapped[int] = mapped_column(default=0, server_default="0")
+    #: Opened by the system for an answered call the agent filed nothing for: the agent who
+    #: took the call still has to complete it (category, address, content).
+    needs_completion: Mapped[bool] = mapped_column(default=False, server_default=false())
+    #: Where the problem is (WGS-84), when the channel knows (a grid worker's phone, Open311).
+    latitude: Mapped[float | None]
+    longitude: Mapped[float | None]
 
     citizen: Mapped[Citizen | None] = relationship(back_populates="tickets")
     department: Mapped[Department | None] = relationship(back_populates="tickets")
@@ -281,6 +318,12 @@ class Ticket(Base):
     calls: Mapped[list[Call]] = relationship(back_populates="ticket")
     callbacks: Mapped[list[Callback]] = relationship(back_populates="ticket")
     surveys: Mapped[list[SurveyResult]] = relationship(back_populates="ticket")
+    co_departments: Mapped[list[Department]] = relationship(
+        secondary="ticket_co_department", order_by="Department.code", viewonly=True)
+    attachments: Mapped[list[TicketAttachment]] = relationship(
+        back_populates="ticket", order_by="TicketAttachment.id")
+    extensions: Mapped[list[TicketExtension]] = relationship(
+        back_populates="ticket", order_by="TicketExtension.id")
 
     def __repr__(self) -> str:
         return f"<Ticket {self.number} {self.kind} {self.status}>"
@@ -665,7 +708,10 @@ class SurveyCall(Base):
     __tablename__ = "survey_call"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    ticket_id: Mapped[int] = mapped_column(ForeignKey("ticket.id"), unique=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("ticket.id"))
+    #: The ticket's ``reopen_count`` when the survey was owed: a reopened ticket is surveyed
+    #: again after its next reply (migration 0010; one survey per ticket and round).
+    round: Mapped[int] = mapped_column(default=0, server_default="0")
     status: Mapped[str] = mapped_column(String(16), default="pending", index=True)
     attempts: Mapped[int] = mapped_column(default=0)
     next_attempt_at: Mapped[dt.datetime] = mapped_column(index=True)
@@ -749,7 +795,9 @@ class ConsoleUser(Base):
 
     __tablename__ = "console_user"
     __table_args__ = (
-        CheckConstraint("role in ('agent', 'supervisor', 'admin', 'liaison')", name="role"),
+        CheckConstraint("role in ('agent', 'supervisor', 'admin', 'liaison', 'grid_worker', "
+                        "'dispatcher')",
+                        name="role"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -848,3 +896,349 @@ class TicketDraft(Base):
 
 
 __all__ += ["ConsoleUser", "ConsoleSession", "ApiKey", "AuditEntry", "TicketDraft"]
+
+
+# -- the ticket's life after intake: dispatch, extensions, attachments, the calendar, notices ---
+# (hotline/tickets, scheduler; migration 0010)
+
+class TicketCoDepartment(Base):
+    """A co-handling department (协办) of a dispatched ticket; the lead (主办) is
+    ``Ticket.department``."""
+
+    __tablename__ = "ticket_co_department"
+
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("ticket.id"), primary_key=True)
+    department_id: Mapped[int] = mapped_column(ForeignKey("department.id"), primary_key=True,
+                                               index=True)
+
+    def __repr__(self) -> str:
+        return f"<TicketCoDepartment ticket={self.ticket_id} dept={self.department_id}>"
+
+
+class TicketExtension(Base):
+    """A department's request for more time (延期申请) and the supervisor's decision."""
+
+    __tablename__ = "ticket_extension"
+    #: The supervisor's list reads the oldest pending requests first; a department's page its
+    #: own.
+    __table_args__ = (
+        Index("ix_ticket_extension_pending", "status", "requested_at"),
+        Index("ix_ticket_extension_department", "department_id", "status", "requested_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("ticket.id"), index=True)
+    #: The department that asked (the ticket's lead department then).
+    department_id: Mapped[int | None] = mapped_column(ForeignKey("department.id"))
+    #: Working days asked for, counted from the deadline in force.
+    days: Mapped[float]
+    reason: Mapped[str] = mapped_column(Text)
+    #: pending, approved, refused.
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    requested_by: Mapped[str] = mapped_column(String(50))
+    requested_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    decided_by: Mapped[str | None] = mapped_column(String(50))
+    decided_at: Mapped[dt.datetime | None]
+    decision_note: Mapped[str | None] = mapped_column(Text)
+    #: The deadline before and after an approval.
+    old_due_at: Mapped[dt.datetime | None]
+    new_due_at: Mapped[dt.datetime | None]
+
+    ticket: Mapped[Ticket] = relationship(back_populates="extensions")
+
+    def __repr__(self) -> str:
+        return f"<TicketExtension {self.id} ticket={self.ticket_id} {self.status}>"
+
+
+class TicketAttachment(Base):
+    """A file attached to a ticket's reply, stored under the state directory (never served
+    to a role that may not read the ticket)."""
+
+    __tablename__ = "ticket_attachment"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("ticket.id"), index=True)
+    #: The reply it came with (null until the reply is recorded).
+    event_id: Mapped[int | None] = mapped_column(ForeignKey("ticket_event.id"))
+    filename: Mapped[str] = mapped_column(String(200))
+    content_type: Mapped[str] = mapped_column(String(100))
+    size_bytes: Mapped[int]
+    sha256: Mapped[str] = mapped_column(String(64))
+    #: Relative to ``tickets.attachment_dir``.
+    path: Mapped[str] = mapped_column(String(500))
+    uploaded_by: Mapped[str] = mapped_column(String(50))
+    uploaded_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    ticket: Mapped[Ticket] = relationship(back_populates="attachments")
+
+    def __repr__(self) -> str:
+        return f"<TicketAttachment {self.id} {self.filename}>"
+
+
+class WorkCalendarDay(Base):
+    """A site's own exception to China's calendar: a local holiday, or a day worked anyway."""
+
+    __tablename__ = "work_calendar_day"
+
+    #: Site-local date, YYYY-MM-DD.
+    day: Mapped[str] = mapped_column(String(10), primary_key=True)
+    workday: Mapped[bool]
+    note: Mapped[str | None] = mapped_column(String(200))
+    created_by: Mapped[str] = mapped_column(String(50))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    def __repr__(self) -> str:
+        return f"<WorkCalendarDay {self.day} {'work' if self.workday else 'off'}>"
+
+
+class ReminderCallStatus(enum.StrEnum):
+    """Where a notice's reminder call stands (``department_notice.call_status``)."""
+
+    NONE = "none"                # no call owed: the department has no duty number
+    PENDING = "pending"          # waiting for its time (``call_next_at``): first try or a retry
+    IN_PROGRESS = "in_progress"  # an attempt is being placed now (``call_key``)
+    DONE = "done"                # finished, with ``call_outcome``
+
+
+class ReminderCallOutcome(enum.StrEnum):
+    """How a finished reminder call ended (``department_notice.call_outcome``)."""
+
+    CONFIRMED = "confirmed"  # answered and 1 pressed
+    ANSWERED = "answered"    # answered, no confirmation
+    NO_ANSWER = "no_answer"  # every attempt went unanswered
+
+
+class DepartmentNotice(Base):
+    """A deadline reminder (临期) or a 督办 notice (overdue) to a department: shown on its page
+    and the supervisor's, and called to its duty number ("press 1 to confirm")."""
+
+    __tablename__ = "department_notice"
+    __table_args__ = (Index("ix_department_notice_call", "call_status", "call_next_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("ticket.id"), index=True)
+    department_id: Mapped[int | None] = mapped_column(ForeignKey("department.id"), index=True)
+    #: remind (临期), supervise (督办).
+    kind: Mapped[str] = mapped_column(String(16))
+    at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
+    #: The deadline the notice is about.
+    due_at: Mapped[dt.datetime]
+    text: Mapped[str] = mapped_column(Text)
+    duty_number: Mapped[str | None] = mapped_column(String(20))
+    #: The reminder call (L{ReminderCallStatus}).
+    call_status: Mapped[str] = mapped_column(String(16), default=ReminderCallStatus.NONE)
+    call_attempts: Mapped[int] = mapped_column(default=0)
+    call_next_at: Mapped[dt.datetime | None]
+    #: The ChannelId of the attempt in progress (rm-<id>-<n>).
+    call_key: Mapped[str | None] = mapped_column(String(64))
+    #: L{ReminderCallOutcome}.
+    call_outcome: Mapped[str | None] = mapped_column(String(16))
+    call_digit: Mapped[str | None] = mapped_column(String(4))
+    call_finished_at: Mapped[dt.datetime | None]
+
+    def __repr__(self) -> str:
+        return f"<DepartmentNotice {self.id} {self.kind} ticket={self.ticket_id}>"
+
+
+#: The worklists: the dispatcher's queue by status and age, a department's and the 督办 list by
+#: deadline; the scheduler's scans for reminders and 督办 notices still to send.
+Index("ix_ticket_status_created", Ticket.status, Ticket.created_at)
+Index("ix_ticket_status_due", Ticket.status, Ticket.due_at)
+Index("ix_ticket_department_status_due", Ticket.department_id, Ticket.status, Ticket.due_at)
+Index("ix_ticket_warn_scan", Ticket.status, Ticket.warned_at, Ticket.warn_at)
+Index("ix_ticket_overdue_scan", Ticket.status, Ticket.overdue_at, Ticket.due_at)
+Index("ix_ticket_needs_completion", Ticket.needs_completion, Ticket.created_at)
+#: One survey per ticket and round (a reopened ticket is surveyed again).
+Index("ix_survey_call_ticket_round", SurveyCall.ticket_id, SurveyCall.round, unique=True)
+
+__all__ += ["TicketCoDepartment", "TicketExtension", "TicketAttachment", "WorkCalendarDay",
+            "DepartmentNotice", "ReminderCallStatus", "ReminderCallOutcome"]
+# -- the district's map and its grid workers (hotline/grid, migration 0013) ---------------------
+
+class Street(Base):
+    """A street office's area (街道), the top of the map hierarchy."""
+
+    __tablename__ = "street"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    name: Mapped[str] = mapped_column(String(100))
+    geometry: Mapped[dict[str, Any] | None]
+
+    communities: Mapped[list[Community]] = relationship(back_populates="street")
+
+    def __repr__(self) -> str:
+        return f"<Street {self.code} {self.name}>"
+
+
+class Community(Base):
+    """A community (社区) inside a street; its level-1 grids are ``grids``."""
+
+    __tablename__ = "community"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    name: Mapped[str] = mapped_column(String(100))
+    street_id: Mapped[int] = mapped_column(ForeignKey("street.id"), index=True)
+    geometry: Mapped[dict[str, Any] | None]
+
+    street: Mapped[Street] = relationship(back_populates="communities")
+    grids: Mapped[list[Grid]] = relationship(back_populates="community")
+
+    def __repr__(self) -> str:
+        return f"<Community {self.code} {self.name}>"
+
+
+class MapImport(Base):
+    """One accepted map file: what it was called, whether it is the shipped SAMPLE map, what it
+    held, who imported it. The newest row describes the map in force (and versions the
+    point-in-polygon index: a new row makes every controller rebuild it)."""
+
+    __tablename__ = "map_import"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    sample: Mapped[bool] = mapped_column(default=False)
+    #: Records per level: {"street": 7, "community": 45, "grid": 120, "sub_grid": 532}.
+    counts: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    actor: Mapped[str] = mapped_column(String(64))
+    imported_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    def __repr__(self) -> str:
+        return f"<MapImport {self.id} {self.name}{' SAMPLE' if self.sample else ''}>"
+
+
+class GridAddress(Base):
+    """An address the site knows the grid of (门牌地址表): a ticket with an address and no
+    coordinates is placed by it. ``address`` is stored normalised (NFKC, no spaces)."""
+
+    __tablename__ = "grid_address"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    address: Mapped[str] = mapped_column(String(200), unique=True)
+    grid_id: Mapped[int] = mapped_column(ForeignKey("grid.id"), index=True)
+    latitude: Mapped[float | None]
+    longitude: Mapped[float | None]
+
+    grid: Mapped[Grid] = relationship()
+
+    def __repr__(self) -> str:
+        return f"<GridAddress {self.address} grid={self.grid_id}>"
+
+
+class GridReport(Base):
+    """A problem a grid worker reported from the phone: the idempotency key the phone made for
+    it (a report sent twice after a patchy network files one ticket), when it was made on the
+    phone and when it arrived."""
+
+    __tablename__ = "grid_report"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(64), unique=True)
+    worker_id: Mapped[int] = mapped_column(ForeignKey("grid_worker.id"), index=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("ticket.id"), unique=True)
+    made_at: Mapped[dt.datetime]
+    received_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    worker: Mapped[GridWorker] = relationship()
+    ticket: Mapped[Ticket] = relationship()
+
+    def __repr__(self) -> str:
+        return f"<GridReport {self.key} ticket={self.ticket_id}>"
+
+
+class TicketPhoto(Base):
+    """A photo on a ticket (a grid worker's report or verification answer), stored once by its
+    SHA-256 under the state directory; served only to those who may see the ticket."""
+
+    __tablename__ = "ticket_photo"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("ticket.id"), index=True)
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    content_type: Mapped[str] = mapped_column(String(32))
+    width: Mapped[int]
+    height: Mapped[int]
+    size: Mapped[int]
+    #: The verification task it answers (None: the report's own photo).
+    task_id: Mapped[int | None] = mapped_column(ForeignKey("verification_task.id"))
+    taken_by: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    def __repr__(self) -> str:
+        return f"<TicketPhoto {self.sha256[:12]} ticket={self.ticket_id}>"
+
+
+class GridVisit(Base):
+    """A visit (走访) a grid worker made: the household or key person, where and what was said."""
+
+    __tablename__ = "grid_visit"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(64), unique=True)
+    worker_id: Mapped[int] = mapped_column(ForeignKey("grid_worker.id"), index=True)
+    #: The sub-grid (or the worker's grid) the visit was in.
+    grid_id: Mapped[int] = mapped_column(ForeignKey("grid.id"), index=True)
+    #: household (住户), key_person (重点人员).
+    subject: Mapped[str] = mapped_column(String(16))
+    visitee: Mapped[str] = mapped_column(String(100))
+    notes: Mapped[str] = mapped_column(Text)
+    visited_at: Mapped[dt.datetime] = mapped_column(index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    worker: Mapped[GridWorker] = relationship()
+    grid: Mapped[Grid] = relationship()
+
+    def __repr__(self) -> str:
+        return f"<GridVisit {self.id} {self.subject} worker={self.worker_id}>"
+
+
+class VerificationTask(Base):
+    """A ticket sent to the grid worker of its grid to check on site (核实), and the answer."""
+
+    __tablename__ = "verification_task"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("ticket.id"), index=True)
+    worker_id: Mapped[int] = mapped_column(ForeignKey("grid_worker.id"), index=True)
+    #: open, answered, cancelled (hotline.grid.schemas.TaskStatus).
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    requested_by: Mapped[str] = mapped_column(String(64))
+    requested_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    note: Mapped[str | None] = mapped_column(Text)
+    #: confirmed (属实), not_found (不属实), resolved (已解决) (hotline.grid.schemas.TaskResult).
+    result: Mapped[str | None] = mapped_column(String(16))
+    answer: Mapped[str | None] = mapped_column(Text)
+    answered_at: Mapped[dt.datetime | None]
+    #: The phone's idempotency key of the answer (an answer sent twice is recorded once).
+    answer_key: Mapped[str | None] = mapped_column(String(64), unique=True)
+
+    ticket: Mapped[Ticket] = relationship()
+    worker: Mapped[GridWorker] = relationship()
+
+    def __repr__(self) -> str:
+        return f"<VerificationTask {self.id} ticket={self.ticket_id} {self.status}>"
+
+
+class GridLog(Base):
+    """A grid worker's daily log (民情日志): one per worker and site-local day."""
+
+    __tablename__ = "grid_log"
+    __table_args__ = (Index("ix_grid_log_worker_day", "worker_id", "day", unique=True),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    worker_id: Mapped[int] = mapped_column(ForeignKey("grid_worker.id"))
+    #: The site-local day, YYYY-MM-DD.
+    day: Mapped[str] = mapped_column(String(10), index=True)
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    worker: Mapped[GridWorker] = relationship()
+
+    def __repr__(self) -> str:
+        return f"<GridLog worker={self.worker_id} {self.day}>"
+
+
+__all__ += ["Street", "Community", "MapImport", "GridAddress", "GridReport", "TicketPhoto",
+            "GridVisit", "VerificationTask", "GridLog"]

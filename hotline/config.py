@@ -14,7 +14,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Config", "ConfigError", "load", "DEFAULTS_TEXT"]
+__all__ = ["Config", "ConfigError", "load", "DEFAULTS_TEXT", "check_ticket_clock"]
 
 DEFAULTS_TEXT: str = resources.files("hotline").joinpath("defaults.toml").read_text("utf-8")
 
@@ -121,7 +121,12 @@ def _validate(data: dict[str, Any], problems: list[str]) -> None:
         if not bind.is_loopback and site["mode"] == "production" and not data["agi"]["allow"]:
             problems.append("'agi.bind' is not loopback and 'agi.allow' is empty: list the PBX "
                             "hosts allowed to reach FastAGI")
+    _validate_tickets(data["tickets"], problems)
     _validate_cluster(data, problems)
+    grid = data["grid"]
+    for key in ("photo_max_bytes", "photo_max_px", "photos_per_report", "map_max_bytes"):
+        if grid[key] < 1:
+            problems.append(f"'grid.{key}' must be at least 1")
     if data["database"]["threads"] < 1:
         problems.append("'database.threads' must be at least 1")
     if site["mode"] == "production":
@@ -131,6 +136,41 @@ def _validate(data: dict[str, Any], problems: list[str]) -> None:
         if data["pbx"]["sandbox"]:
             problems.append("production mode cannot use the PBX sandbox: set 'pbx.sandbox = "
                             "false' and point [ami] at the site's Asterisk")
+
+
+def _validate_tickets(tickets: dict[str, Any], problems: list[str]) -> None:
+    check_ticket_clock(tickets, problems)
+    if tickets["follow_up"] not in ("survey", "agent"):
+        problems.append(f"'tickets.follow_up' must be \"survey\" or \"agent\", got "
+                        f"{tickets['follow_up']!r}")
+    if not 1 <= tickets["reopen_max_score"] <= 4:
+        problems.append("'tickets.reopen_max_score' must be a survey score from 1 to 4")
+    if tickets["attachment_max_bytes"] < 1:
+        problems.append("'tickets.attachment_max_bytes' must be at least 1")
+
+
+def check_ticket_clock(settings: Mapping[str, Any], problems: list[str]) -> None:
+    """Append one line per ``[tickets]`` clock setting that makes no sense (``hotline config
+    check``, L{hotline.tickets.clock.DeadlineRules.from_settings}). Here, not in the tickets
+    package, so that reading the configuration imports no domain package (no import cycle)."""
+    for table in ("deadline_days", "reopen_days"):
+        for kind, days in settings[table].items():
+            if not isinstance(days, int | float) or isinstance(days, bool) or days <= 0:
+                problems.append(f"'tickets.{table}.{kind}' must be a positive number of "
+                                f"working days, got {days!r}")
+    for kind, days in settings["reopen_days"].items():
+        first = settings["deadline_days"].get(kind)
+        if isinstance(first, int | float) and isinstance(days, int | float) and days > first:
+            problems.append(f"'tickets.reopen_days.{kind}' ({days}) must not be longer than "
+                            f"'tickets.deadline_days.{kind}' ({first}): a reopened ticket gets "
+                            "a shorter deadline")
+    if not 0 < settings["warn_fraction"] < 1:
+        problems.append("'tickets.warn_fraction' must be between 0 and 1 (0.75 = yellow at 75 % "
+                        "of the time used)")
+    if settings["first_contact_hours"] <= 0:
+        problems.append("'tickets.first_contact_hours' must be positive")
+    if settings["dispatch_days"] <= 0:
+        problems.append("'tickets.dispatch_days' must be positive")
 
 
 def _validate_cluster(data: dict[str, Any], problems: list[str]) -> None:

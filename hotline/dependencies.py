@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from hotline.calls.tracker import CallTracker
     from hotline.config import Config
     from hotline.directory.service import DirectoryService
+    from hotline.grid.plugin import GridPlugin
     from hotline.reports.job import DailyReportJob
     from hotline.softphone.plugin import Softphone
     from hotline.stt.service import TranscriptionService
@@ -75,3 +76,4 @@ class Dependencies:
     daily_report: DailyReportJob | None = None
     #: The other nodes' PBXs this controller follows (L{hotline.cluster.plugin}); none alone.
     peers: list[Any] = field(default_factory=list)
+    grid: GridPlugin | None = None

@@ -91,7 +91,8 @@ def agent_code_of_channel(channel: str | None) -> str | None:
 
 
 class AttemptKey(NamedTuple):
-    """A callback (``cb``) or survey (``sv``) attempt: the row id and the attempt's number."""
+    """A callback (``cb``), survey (``sv``) or deadline reminder (``rm``) attempt: the row id and
+    the attempt's number."""
 
     kind: str
     ident: int
@@ -116,6 +117,15 @@ def survey_key(survey_id: int, number: int) -> str:
     return f"sv-{survey_id}-{number}"
 
 
+def reminder_key(notice_id: int, number: int) -> str:
+    """The duty number leg's ChannelId for reminder call attempt ``number`` of a notice.
+
+    >>> reminder_key(5, 1)
+    'rm-5-1'
+    """
+    return f"rm-{notice_id}-{number}"
+
+
 def parse_attempt_key(key: str) -> AttemptKey | None:
     """The parts of an attempt key; None for anything else (a room leg, a citizen's uniqueid).
 
@@ -123,7 +133,7 @@ def parse_attempt_key(key: str) -> AttemptKey | None:
     (AttemptKey(kind='cb', ident=12, number=1), None)
     """
     parts = key.split("-")
-    if len(parts) != 3 or parts[0] not in ("cb", "sv"):
+    if len(parts) != 3 or parts[0] not in ("cb", "sv", "rm"):
         return None
     try:
         return AttemptKey(parts[0], int(parts[1]), int(parts[2]))

@@ -14,6 +14,7 @@ from hotline.calls import plugin as calls
 from hotline.cluster import plugin as cluster
 from hotline.dependencies import Dependencies
 from hotline.directory import plugin as directory
+from hotline.grid import plugin as grid
 from hotline.reports import plugin as reports
 from hotline.softphone import plugin as softphone
 from hotline.stt import plugin as stt
@@ -26,7 +27,8 @@ if TYPE_CHECKING:
 
 __all__ = ["PLUGINS", "load_plugins", "web_console"]
 
-PLUGINS = (web, calls, cluster, agents, tickets, directory, bridge, scheduler, softphone, stt, reports)
+PLUGINS = (web, calls, cluster, agents, tickets, grid, directory, bridge, scheduler, softphone,
+           stt, reports)
 
 
 def load_plugins(deps: Dependencies) -> Dependencies:

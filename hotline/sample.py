@@ -1,10 +1,13 @@
 # -*- test-case-name: tests.test_sample -*-
 """Sample records for development and demonstrations (``hotline db seed-sample``).
 
-The district's shape: 120 level-1 grids and 532 level-2 grids each with a grid worker, the
-departments and the sample directory of municipal hotlines (hotline/directory/
-sample_directory.csv). All SAMPLE data: grid workers' numbers are in the reserved test range
-9991 0000 - 9991 9999. Seeding twice is refused rather than duplicating rows.
+The district's shape: the SAMPLE map of 7 streets, 45 communities, 120 level-1 grids and 532
+level-2 grids (hotline/grid/sample/district-sample.geojson, imported as a map marked sample),
+a full-time grid worker on each level-1 grid (without a console account: ``hotline grid worker
+add`` gives one), the departments and the sample directory of municipal hotlines
+(hotline/directory/sample_directory.csv). All SAMPLE data: grid workers' numbers are in the
+reserved test range 9991 0000 - 9991 9999. Seeding twice is refused rather than duplicating
+rows.
 """
 
 from __future__ import annotations
@@ -17,6 +20,8 @@ from sqlalchemy.orm import Session
 
 from db.models import Grid, GridWorker, MunicipalHotline
 from hotline.directory.service import DirectoryService
+from hotline.grid.mapfile import read_map
+from hotline.grid.maps import import_map, sample_map_path
 
 __all__ = ["SeedResult", "seed_sample", "sample_directory_text",
            "LEVEL1_GRIDS", "LEVEL2_GRIDS"]
@@ -54,22 +59,15 @@ def seed_sample(session: Session, directory: DirectoryService | None = None) -> 
     if grids or hotlines:
         raise AlreadySeeded(f"the database already has {grids} grids and {hotlines} directory "
                             "entries; seed only an empty database")
-    level1 = [Grid(code=f"G{i:03d}", name=f"第{i}网格", level=1)
-              for i in range(1, LEVEL1_GRIDS + 1)]
-    session.add_all(level1)
-    workers = 0
-    per_parent = [LEVEL2_GRIDS // LEVEL1_GRIDS + (1 if i < LEVEL2_GRIDS % LEVEL1_GRIDS else 0)
-                  for i in range(LEVEL1_GRIDS)]
-    for parent, count in zip(level1, per_parent, strict=True):
-        for j in range(1, count + 1):
-            child = Grid(code=f"{parent.code}-{j:02d}", name=f"{parent.name}{j}号子网格",
-                         level=2, parent=parent)
-            name = _SURNAMES[workers % len(_SURNAMES)] + _GIVEN[workers % len(_GIVEN)]
-            child.workers.append(GridWorker(name=name, phone=f"9991{workers:04d}"))
-            session.add(child)
-            workers += 1
+    district = read_map(sample_map_path().read_bytes())
+    import_map(session, district, actor="seed-sample")
+    level1 = list(session.scalars(select(Grid).where(Grid.level == 1).order_by(Grid.code)))
+    for workers, grid in enumerate(level1):
+        name = _SURNAMES[workers % len(_SURNAMES)] + _GIVEN[workers % len(_GIVEN)]
+        session.add(GridWorker(name=name, phone=f"9991{workers:04d}", grid=grid))
+    counts = district.counts()
     directory = directory or DirectoryService()
     result = directory.import_csv(session, sample_directory_text())
     session.flush()
-    return SeedResult(LEVEL1_GRIDS, sum(per_parent), workers, result.added,
+    return SeedResult(counts["grid"], counts["sub_grid"], len(level1), result.added,
                       len(result.departments_created))

@@ -6,10 +6,14 @@ attempt key); when the agent answers, the ``hotline-callback`` dialplan context 
 citizen over the trunk and reports each stage as a ``UserEvent: HotlineCallback`` (agent up,
 citizen answered, end with DIALSTATUS), and leaves the same facts in AstDB
 (``hotline_cb/<key>``). A survey is one Originate to the citizen into ``hotline-survey``, which
-reads one DTMF digit and reports ``UserEvent: HotlineSurvey``.
+reads one DTMF digit and reports ``UserEvent: HotlineSurvey``. A deadline reminder is the same
+shape as a survey: one Originate to a department's duty number into ``hotline-reminder``, which
+plays the composed message, reads one digit (1 confirms) and reports ``UserEvent:
+HotlineReminder``.
 
 The outcome is read from the calls' domain events (L{hotline.calls.events}: the Originate's
-result, the dialplan's C{UserEvent}s as L{CallbackProgress}/L{SurveyAnswered}, the leg's end),
+result, the dialplan's C{UserEvent}s as L{CallbackProgress}/L{SurveyAnswered}/
+L{ReminderAnswered}, the leg's end),
 which the live call tracker publishes; this module subscribes to no AMI event itself.
 
 Why AstDB too: if the scheduler dies while a call is up, the next one (after a restart, or the
@@ -30,7 +34,13 @@ from twisted.logger import Logger
 
 from hotline.agi import variables as v
 from hotline.ami.actions import AMIError
-from hotline.calls.events import CallbackProgress, LegEnded, OriginateResult, SurveyAnswered
+from hotline.calls.events import (
+    CallbackProgress,
+    LegEnded,
+    OriginateResult,
+    ReminderAnswered,
+    SurveyAnswered,
+)
 from hotline.naming import agent_interface
 from scheduler.policy import AttemptOutcome, outcome_from_dialstatus, outcome_from_originate
 
@@ -38,12 +48,16 @@ if TYPE_CHECKING:
     from hotline.ami.client import AMIClient
     from hotline.bus import EventBus
 
-__all__ = ["CallPlacer", "SurveyOutcome", "CALLBACK_FAMILY", "SURVEY_FAMILY"]
+__all__ = ["CallPlacer", "SurveyOutcome", "CALLBACK_FAMILY", "SURVEY_FAMILY", "REMINDER_FAMILY"]
 
 _log = Logger(namespace="scheduler.placing")
 
 CALLBACK_FAMILY = "hotline_cb"
 SURVEY_FAMILY = "hotline_sv"
+REMINDER_FAMILY = "hotline_rm"
+#: Each leg kind's AstDB family; survey and reminder legs are answered by one key press.
+_FAMILIES = {"callback": CALLBACK_FAMILY, "survey": SURVEY_FAMILY, "reminder": REMINDER_FAMILY}
+_KEYPRESS = frozenset({"survey", "reminder"})
 
 
 @dataclass(frozen=True)
@@ -58,7 +72,7 @@ class SurveyOutcome:
 @dataclass
 class _Leg:
     key: str
-    kind: str  # "callback" | "survey"
+    kind: str  # "callback" | "survey" | "reminder"
     deferred: Deferred[Any]
     agent_code: str | None = None
     agent_up: bool = False
@@ -112,6 +126,7 @@ class CallPlacer:
                 OriginateResult: self._originate_response,
                 CallbackProgress: self._callback_progress,
                 SurveyAnswered: self._survey_answered,
+                ReminderAnswered: self._reminder_answered,
                 LegEnded: self._hangup,
             })
 
@@ -163,16 +178,29 @@ class CallPlacer:
 
     async def place_survey(self, *, key: str, citizen: str, ticket_number: str) -> SurveyOutcome:
         """Call the citizen and read one DTMF digit (1–5); returns when the call has ended."""
+        return await self._place_keypress(
+            key, "survey", citizen, "hotline-survey", self.settings["survey_ring_s"],
+            [f"{v.HOTLINE_SURVEY_KEY}={key}", f"{v.HOTLINE_TICKET_NUMBER}={ticket_number}"])
+
+    async def place_reminder(self, *, key: str, number: str, ticket_number: str,
+                             say: list[str]) -> SurveyOutcome:
+        """Call a department's duty number, play the prompts ``say`` and read one digit
+        (``score`` 1: confirmed); returns when the call has ended."""
+        return await self._place_keypress(
+            key, "reminder", number, "hotline-reminder", self.settings["reminder_ring_s"],
+            [f"{v.HOTLINE_REMINDER_KEY}={key}", f"{v.HOTLINE_TICKET_NUMBER}={ticket_number}",
+             f"{v.REMINDER_SAY}={'&'.join(say)}"])
+
+    async def _place_keypress(self, key: str, kind: str, number: str, context: str,
+                              ring_s: float, variables: list[str]) -> SurveyOutcome:
         s = self.settings
-        leg = self._follow(key, "survey")
+        leg = self._follow(key, kind)
         try:
             await self.ami.action(
                 "Originate", ActionID=key, ChannelId=key,
-                Channel=f"PJSIP/{citizen}@{s['trunk']}", Context="hotline-survey", Exten="s",
-                Priority="1", Async="true", Timeout=str(int(s["survey_ring_s"] * 1000)),
-                CallerID=f"<{s['caller_id']}>",
-                Variable=[f"{v.HOTLINE_SURVEY_KEY}={key}",
-                          f"{v.HOTLINE_TICKET_NUMBER}={ticket_number}"])
+                Channel=f"PJSIP/{number}@{s['trunk']}", Context=context, Exten="s",
+                Priority="1", Async="true", Timeout=str(int(ring_s * 1000)),
+                CallerID=f"<{s['caller_id']}>", Variable=variables)
         except AMIError as e:
             self._done(leg, SurveyOutcome(False, None, f"Originate refused: {e}"))
         except Exception as e:  # noqa: BLE001
@@ -194,7 +222,7 @@ class CallPlacer:
             return await leg.deferred
         self._forget(leg)
         trace = await self._trace(key, kind)
-        if kind == "survey":
+        if kind in _KEYPRESS:
             if trace is None:
                 return SurveyOutcome(False, None, "no trace after restart")
             parts = trace.split(":")
@@ -229,7 +257,7 @@ class CallPlacer:
                               agent_code=agent_code)
 
     async def _trace(self, key: str, kind: str) -> str | None:
-        family = CALLBACK_FAMILY if kind == "callback" else SURVEY_FAMILY
+        family = _FAMILIES[kind]
         try:
             reply = await self.ami.action("DBGet", Family=family, Key=key)
         except AMIError:
@@ -241,7 +269,7 @@ class CallPlacer:
 
     async def forget_trace(self, key: str, kind: str) -> None:
         """Drop the leg's AstDB trace once its outcome is stored."""
-        family = CALLBACK_FAMILY if kind == "callback" else SURVEY_FAMILY
+        family = _FAMILIES[kind]
         try:
             await self.ami.action("DBDel", Family=family, Key=key)
         except Exception:  # noqa: BLE001 - a missing trace is fine; the row is the record
@@ -252,8 +280,12 @@ class CallPlacer:
     def _follow(self, key: str, kind: str, agent_code: str | None = None) -> _Leg:
         leg = _Leg(key=key, kind=kind, deferred=Deferred(), agent_code=agent_code)
         s = self.settings
-        guard_s = (s["agent_ring_s"] + s["citizen_ring_s"] + s["max_talk_s"] + 120
-                   if kind == "callback" else s["survey_ring_s"] + 180)
+        if kind == "callback":
+            guard_s = s["agent_ring_s"] + s["citizen_ring_s"] + s["max_talk_s"] + 120
+        elif kind == "reminder":
+            guard_s = s["reminder_ring_s"] + 180
+        else:
+            guard_s = s["survey_ring_s"] + 180
         leg.guard = self.reactor.callLater(guard_s, self._guard_expired, key)
         self._legs[key] = leg
         return leg
@@ -288,7 +320,7 @@ class CallPlacer:
             leg.agent_up = True
             return
         reason = e.reason
-        if leg.kind == "survey":
+        if leg.kind in _KEYPRESS:
             self._done(leg, SurveyOutcome(False, None, f"not answered (reason {reason})"))
         else:
             self._done(leg, AttemptOutcome(outcome_from_originate(reason),
@@ -298,6 +330,11 @@ class CallPlacer:
     def _survey_answered(self, e: SurveyAnswered) -> None:
         leg = self._legs.get(e.key)
         if leg is not None and leg.kind == "survey":
+            self._done(leg, SurveyOutcome(True, _score(e.digits), f"digits {e.digits or '-'}"))
+
+    def _reminder_answered(self, e: ReminderAnswered) -> None:
+        leg = self._legs.get(e.key)
+        if leg is not None and leg.kind == "reminder":
             self._done(leg, SurveyOutcome(True, _score(e.digits), f"digits {e.digits or '-'}"))
 
     def _callback_progress(self, e: CallbackProgress) -> None:
@@ -328,7 +365,7 @@ class CallPlacer:
         if leg is None:
             return
         leg.hangup_timer = None
-        if leg.kind == "survey":
+        if leg.kind in _KEYPRESS:
             self._done(leg, SurveyOutcome(leg.agent_up, None, f"hung up (cause {cause})"))
         elif leg.citizen_answered_at is not None:
             self._done(leg, AttemptOutcome("answered", f"hung up (cause {cause})",

@@ -22,9 +22,11 @@ from twisted.internet.defer import Deferred, DeferredSemaphore
 from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
 
+from db.models import ReminderCallStatus
 from hotline.bus import EventBus
 from hotline.calls.tracker import CallTracker
-from scheduler import store
+from hotline.naming import parse_attempt_key
+from scheduler import deadlines, store
 from scheduler.engine import DueBook, make_scheduler
 from scheduler.leader import Leadership
 from scheduler.placing import CallPlacer, PlacementUnknown
@@ -83,8 +85,16 @@ class CallbackScheduler:
 
     def __init__(self, *, config: Any, ami: Any, db: Any, reactor: Any, node: str = "",
                  now: Callable[[], dt.datetime] = _utcnow, tracker: Any = None) -> None:
-        self.settings = dict(config["scheduler"], caller_id=config["site"]["hotline_number"])
+        self.settings = dict(config["scheduler"], caller_id=config["site"]["hotline_number"],
+                             follow_up=config["tickets"]["follow_up"],
+                             reopen_max_score=config["tickets"]["reopen_max_score"])
         self.policy = SchedulerPolicy(self.settings, timezone=config["site"]["timezone"])
+        from hotline.tickets.clock import DeadlineRules
+        from hotline.tickets.service import TicketService
+
+        #: Survey verdicts reopen or close tickets through the ticket service (its rules).
+        self.tickets = TicketService(timezone=config["site"]["timezone"], clock=now,
+                                     rules=DeadlineRules.from_settings(config["tickets"]))
         self.zone = self.policy.quiet.zone
         self.queue = config["queue"]["name"]
         self.ami = ami
@@ -111,6 +121,7 @@ class CallbackScheduler:
         self._queued: set[int] = set()
         self._active: set[int] = set()
         self._surveys: set[int] = set()
+        self._reminders: set[int] = set()
         self._reserved: set[str] = set()
         self._rotation = itertools.count()
         self._sync_loop: LoopingCall | None = None
@@ -170,6 +181,17 @@ class CallbackScheduler:
         L{store.Notice} on the bus; returns its remover."""
         return self.bus.subscribe(store.Notice, listener).cancel
 
+    def on_ticket_notice(self, listener: Callable[[deadlines.TicketNotice], object]
+                         ) -> Callable[[], None]:
+        """Call ``listener(notice)`` for every deadline reminder, 督办 notice, reminder call
+        outcome and survey verdict (the console pushes them to the pages). A subscription to
+        L{deadlines.TicketNotice} on the bus, like L{on_notice}; returns its remover."""
+        return self.bus.subscribe(deadlines.TicketNotice, listener).cancel
+
+    def _ticket_notify(self, notice: deadlines.TicketNotice | None) -> None:
+        if notice is not None:
+            self.bus.publish(notice)
+
     def _leading_changed(self, leading: bool) -> None:
         if not self._running:
             return
@@ -203,8 +225,17 @@ class CallbackScheduler:
             d.addErrback(lambda f, k=attempt.key: _log.failure("recovering {key} failed", f,
                                                                 key=k))
             d.addBoth(lambda _, cid=attempt.callback_id: self._release(cid))
+        for key in await self._db(deadlines.open_reminder_calls):
+            ident = _ident(key)
+            if ident in self._reminders or self.placer.following(key):
+                continue
+            self._reminders.add(ident)
+            d = Deferred.fromCoroutine(self._recover_reminder(key))
+            d.addErrback(lambda f, k=key: _log.failure("recovering reminder {key} failed", f,
+                                                        key=k))
+            d.addBoth(lambda _, i=ident: self._reminders.discard(i))
         for key in await self._db(store.open_surveys):
-            ident = int(key.split("-")[1])
+            ident = _ident(key)
             if ident in self._surveys or self.placer.following(key):
                 continue
             self._surveys.add(ident)
@@ -252,6 +283,8 @@ class CallbackScheduler:
                     yield None  # being handled on this node right now
                 elif kind == "survey" and ident in self._surveys:
                     yield None
+                elif kind == "reminder_call" and ident in self._reminders:
+                    yield None
                 elif self.book.holds(entry, at):
                     yield None
                 elif kind == "place" and at <= now and entry in self.book:
@@ -292,6 +325,19 @@ class CallbackScheduler:
                     d = Deferred.fromCoroutine(self._survey(ident))
                     d.addErrback(lambda f, i=ident: _log.failure("survey {id} failed", f, id=i))
                     d.addBoth(lambda _, i=ident: self._surveys.discard(i))
+            elif kind in deadlines.NOTICE_KINDS:
+                d = self._db(deadlines.send_deadline_notice, ident, kind, now=self.now(),
+                             zone=self.zone, calls=bool(self.settings["reminder_calls"]))
+                d.addCallback(self._deadline_sent)
+                d.addErrback(lambda f, k=kind, i=ident: _log.failure(
+                    "{kind} for ticket {id} failed", f, kind=k, id=i))
+            elif kind == "reminder_call":
+                if ident not in self._reminders:
+                    self._reminders.add(ident)
+                    d = Deferred.fromCoroutine(self._reminder_call(ident))
+                    d.addErrback(lambda f, i=ident: _log.failure("reminder call {id} failed",
+                                                                 f, id=i))
+                    d.addBoth(lambda _, i=ident: self._reminders.discard(i))
             else:
                 d = self._db(store.send_notice, ident, kind, now=self.now(),
                                 settings=self.settings, zone=self.zone)
@@ -375,7 +421,7 @@ class CallbackScheduler:
         step, at = await self._db(store.finish, key, result, now=self.now(),
                                      policy=self.policy)
         self.placed.append((key, agent, result.outcome))
-        ident = int(key.split("-")[1])
+        ident = _ident(key)
         _log.info("attempt {key}: {outcome} ({detail}) -> {step}", key=key,
                   outcome=result.outcome, detail=result.detail, step=step)
         if step == "retry" and at is not None and self.leading:
@@ -452,6 +498,48 @@ class CallbackScheduler:
         await self._finish(key, result, agent)
         return result
 
+    # -- deadline reminders and 督办 ----------------------------------------------------------
+
+    def _deadline_sent(self, notice: deadlines.TicketNotice | None) -> None:
+        if notice is None or notice.notice is None:
+            return
+        _log.info("{text}", text=notice.notice["text"], ticket=notice.notice["ticket"])
+        self._ticket_notify(notice)
+        if notice.notice["call_status"] == ReminderCallStatus.PENDING and self.leading:
+            self.book.set(("reminder_call", notice.notice["id"]), self.now())
+
+    async def _reminder_call(self, ident: int) -> None:
+        info = await self._db(deadlines.claim_reminder_call, ident, now=self.now())
+        if info is None:
+            return
+        due = info.due_at.astimezone(self.zone)
+        say = deadlines.spoken_reminder(info.kind, info.ticket_number, due)
+        _log.info("reminder call {key} to {number} for ticket {ticket}", key=info.key,
+                  number=info.number, ticket=info.ticket_number)
+        try:
+            out = await self.placer.place_reminder(key=info.key, number=info.number,
+                                                   ticket_number=info.ticket_number, say=say)
+        except PlacementUnknown:
+            await self.ami.when_ready()
+            out = await self.placer.recover(info.key, "reminder")
+        await self._finish_reminder(info.key, out)
+
+    async def _recover_reminder(self, key: str) -> None:
+        out = await self.placer.recover(key, "reminder")
+        await self._finish_reminder(key, out)
+
+    async def _finish_reminder(self, key: str, out: Any) -> None:
+        step, at, notice = await self._db(
+            deadlines.finish_reminder_call, key, answered=out.answered, digit=out.score,
+            now=self.now(), retry_s=float(self.settings["reminder_retry_s"]),
+            max_attempts=int(self.settings["reminder_max_attempts"]))
+        _log.info("reminder call {key}: {detail} -> {step}", key=key, detail=out.detail,
+                  step=step)
+        self._ticket_notify(notice)
+        if step == "retry" and at is not None and self.leading:
+            self.book.set(("reminder_call", _ident(key)), at)
+        await self.placer.forget_trace(key, "reminder")
+
     # -- surveys ---------------------------------------------------------------------------
 
     async def _survey(self, ident: int) -> None:
@@ -476,11 +564,23 @@ class CallbackScheduler:
     async def _finish_survey(self, key: str, out: Any) -> None:
         step, at = await self._db(store.finish_survey, key, answered=out.answered,
                                      score=out.score, now=self.now(),
-                                     retry_s=float(self.settings["survey_retry_s"]))
+                                     retry_s=float(self.settings["survey_retry_s"]),
+                                     tickets=self.tickets,
+                                     reopen_max_score=int(self.settings["reopen_max_score"]))
         _log.info("survey {key}: {detail} -> {step}", key=key, detail=out.detail, step=step)
+        if step == "done" and self.bus.listening(deadlines.TicketNotice):
+            self._ticket_notify(await self._db(deadlines.surveyed_ticket, key))
         if step == "retry" and at is not None and self.leading:
-            self.book.set(("survey", int(key.split("-")[1])), at)
+            self.book.set(("survey", _ident(key)), at)
         await self.placer.forget_trace(key, "survey")
+
+
+def _ident(key: str) -> int:
+    """The row id in an attempt key (cb-/sv-/rm-<id>-<n>, L{hotline.naming})."""
+    parsed = parse_attempt_key(key)
+    if parsed is None:
+        raise ValueError(f"not an attempt key: {key!r}")
+    return parsed.ident
 
 
 async def _nothing() -> None:

@@ -128,6 +128,10 @@ def scan(session: Session, *, now: dt.datetime, until: dt.datetime, settings: di
             out[("escalate", cb_id)] = due_at - dt.timedelta(seconds=leads["escalate"])
     for key in [k for k, at in out.items() if k[0] != "place" and at > until]:
         del out[key]
+    # Tickets' statutory deadlines: reminders, 督办 notices and their calls.
+    from scheduler.deadlines import scan_deadlines
+
+    out.update(scan_deadlines(session, until=until))
     if surveys:
         _collect_closures(session, now, settings)
         for sv_id, at in session.execute(
@@ -138,22 +142,29 @@ def scan(session: Session, *, now: dt.datetime, until: dt.datetime, settings: di
 
 
 def _collect_closures(session: Session, now: dt.datetime, settings: dict[str, Any]) -> None:
+    """Surveys owed since the last scan: for every ticket closed, and (``follow_up =
+    "survey"``) for every ticket a department replied to: the follow-up by survey. One per
+    ticket and round (its ``reopen_count``), so a reply then a close ask once, and a reopened
+    ticket is asked again after its next answer."""
     last = get_state(session, _SURVEY_WATERMARK)
     top = session.scalar(select(func.max(TicketEvent.id))) or 0
     if last is None:
         set_state(session, _SURVEY_WATERMARK, str(top), now)
         return
+    owed = TicketEvent.action == "close"
+    if settings.get("follow_up") == "survey":
+        owed = or_(owed, and_(TicketEvent.action == "reply", Ticket.department_id.is_not(None)))
     closed = session.execute(
-        select(TicketEvent.ticket_id, TicketEvent.at)
-        .where(TicketEvent.id > int(last), TicketEvent.id <= top,
-               TicketEvent.action == "close")).all()
+        select(TicketEvent.ticket_id, TicketEvent.at, Ticket.reopen_count)
+        .join(Ticket, Ticket.id == TicketEvent.ticket_id)
+        .where(TicketEvent.id > int(last), TicketEvent.id <= top, owed)).all()
     insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else \
         sqlite.insert
-    for ticket_id, at in closed:
+    for ticket_id, at, round_ in closed:
         when = max(_aware(at), now) + dt.timedelta(seconds=settings["survey_delay_s"])
         session.execute(insert(SurveyCall).values(
-            ticket_id=ticket_id, status=CallbackStatus.PENDING, attempts=0, next_attempt_at=when,
-            created_at=now).on_conflict_do_nothing())
+            ticket_id=ticket_id, round=round_ or 0, status=CallbackStatus.PENDING, attempts=0,
+            next_attempt_at=when, created_at=now).on_conflict_do_nothing())
     if top != int(last):
         set_state(session, _SURVEY_WATERMARK, str(top), now)
 
@@ -442,8 +453,14 @@ def claim_survey(session: Session, survey_id: int, *, now: dt.datetime,
 
 
 def finish_survey(session: Session, key: str, *, answered: bool, score: int | None,
-                  now: dt.datetime, retry_s: float) -> tuple[str, dt.datetime | None]:
-    """Store the rating (or no input), or retry once after no answer, then record no answer."""
+                  now: dt.datetime, retry_s: float, tickets: Any = None,
+                  reopen_max_score: int = 2) -> tuple[str, dt.datetime | None]:
+    """Store the rating (or no input), or retry once after no answer, then record no answer.
+
+    With ``tickets`` (a TicketService) the rating is the citizen's verdict on the answer of the
+    round surveyed: at most ``reopen_max_score`` (不满意) reopens the ticket to its department;
+    more, on a ticket replied to, is a satisfied follow-up that closes it (see
+    ``survey_verdict``)."""
     sv = session.scalars(select(SurveyCall).where(SurveyCall.attempt_key == key)).one_or_none()
     if sv is None or sv.status != SurveyStatus.IN_PROGRESS:
         return "gone", None
@@ -461,7 +478,34 @@ def finish_survey(session: Session, key: str, *, answered: bool, score: int | No
     session.add(TicketEvent(ticket_id=sv.ticket_id, at=now, actor="scheduler", action="survey",
                             text=f"satisfaction survey: {outcome}"
                                  + (f" {score}/5" if outcome == "rated" else "")))
+    if tickets is not None and outcome == "rated" and score is not None:
+        survey_verdict(session, sv, score, tickets=tickets, reopen_max_score=reopen_max_score)
     return "done", None
+
+
+def survey_verdict(session: Session, sv: SurveyCall, score: int, *, tickets: Any,
+                   reopen_max_score: int) -> str | None:
+    """Act on a survey's rating: reopen (不满意重办) or close after a satisfied follow-up.
+    Only for the round surveyed (a ticket reopened since is left alone); returns the step
+    taken, or None."""
+    from hotline.tickets.exceptions import TicketError
+    from hotline.tickets.schemas import TicketStatus as S
+
+    ticket = session.get(Ticket, sv.ticket_id)
+    if ticket is None or (ticket.reopen_count or 0) != sv.round:
+        return None
+    try:
+        if score <= reopen_max_score and ticket.status in (S.REPLIED, S.FOLLOWED_UP, S.CLOSED):
+            tickets.reopen(session, ticket.id, actor="survey",
+                           text=f"满意度回访 {score} 分：市民不满意")
+            return "reopen"
+        if score > reopen_max_score and ticket.status == S.REPLIED:
+            tickets.follow_up(session, ticket.id, actor="survey", satisfied=True,
+                              text=f"满意度回访 {score} 分")
+            return "close"
+    except TicketError:  # changed by a person meanwhile: their step stands
+        return None
+    return None
 
 
 def open_surveys(session: Session) -> list[str]:

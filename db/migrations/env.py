@@ -29,19 +29,39 @@ def run_migrations_offline() -> None:
         context.run_migrations()
 
 
-def run_migrations_online() -> None:
-    connection = config.attributes.get("connection")
-    if connection is not None:
+def _migrate(connection) -> None:
+    """Run the migrations on ``connection`` in one transaction.
+
+    SQLite changes a table's constraints by rebuilding it (batch mode: copy, DROP, rename). With
+    foreign keys enforced, dropping a table other rows refer to fails ("FOREIGN KEY constraint
+    failed") on any database with data, so, as SQLite's own procedure for schema changes says,
+    enforcement is off while migrating (the pragma only takes effect outside a transaction) and
+    ``foreign_key_check`` must find nothing broken before the transaction commits."""
+    sqlite = connection.dialect.name == "sqlite"
+    if sqlite:
+        connection.connection.driver_connection.execute("PRAGMA foreign_keys = OFF")
+    try:
         _configure(connection)
         with context.begin_transaction():
             context.run_migrations()
+            if sqlite:
+                broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+                if broken:
+                    raise RuntimeError(f"migration left broken foreign keys: {broken[:5]}")
+    finally:
+        if sqlite:
+            connection.connection.driver_connection.execute("PRAGMA foreign_keys = ON")
+
+
+def run_migrations_online() -> None:
+    connection = config.attributes.get("connection")
+    if connection is not None:
+        _migrate(connection)
         return
     engine = make_engine(config.get_main_option("sqlalchemy.url"))
     try:
         with engine.connect() as connection:
-            _configure(connection)
-            with context.begin_transaction():
-                context.run_migrations()
+            _migrate(connection)
     finally:
         engine.dispose()
 

@@ -41,6 +41,8 @@ __all__ = [
     "HOTLINE_CITIZEN",
     "HOTLINE_TRUNK",
     "HOTLINE_SURVEY_KEY",
+    "HOTLINE_REMINDER_KEY",
+    "REMINDER_SAY",
     "QUEUE_PRIO",
     "AGISTATUS",
 ]
@@ -112,6 +114,11 @@ HOTLINE_CITIZEN: Final = "HOTLINE_CITIZEN"
 HOTLINE_TRUNK: Final = "HOTLINE_TRUNK"
 #: On a survey leg: the attempt key (L{hotline.naming.survey_key}).
 HOTLINE_SURVEY_KEY: Final = "HOTLINE_SURVEY_KEY"
+#: On a deadline reminder leg to a duty number: the attempt key (L{hotline.naming.reminder_key}).
+HOTLINE_REMINDER_KEY: Final = "HOTLINE_REMINDER_KEY"
+#: On a deadline reminder leg: the prompts it says, by name, joined by ``&``
+#: (L{scheduler.deadlines.spoken_reminder}).
+REMINDER_SAY: Final = "REMINDER_SAY"
 
 #: Asterisk's own: the caller's priority in C{Queue()}.
 QUEUE_PRIO: Final = "QUEUE_PRIO"

@@ -22,6 +22,7 @@ from typing import Any
 __all__ = ["LegKind", "LegEvent", "CallArrived", "CallRecording", "CallQueued", "CallRinging",
            "CallAnswered", "CallEnded", "LegRinging", "LegAnswered", "LegEnded",
            "OriginateResult", "RecordingStarted", "CallbackProgress", "SurveyAnswered",
+           "ReminderAnswered",
            "RoomChanged", "RoomChange", "ViewChanged", "CallUpdated", "CallRemoved",
            "AgentStateChanged", "AgentRemoved", "ViewResynced", "CallFinalised"]
 
@@ -33,6 +34,7 @@ class LegKind(enum.StrEnum):
     AGENT = "agent"            # an agent's phone rung by the queue for an inbound call
     CALLBACK = "callback"      # a callback attempt's agent leg (ChannelId cb-<id>-<n>)
     SURVEY = "survey"          # a satisfaction survey call to a citizen (sv-<id>-<n>)
+    REMINDER = "reminder"      # a deadline reminder call to a department's duty number (rm-..)
     DEPARTMENT = "department"  # a municipal hotline dialled into a bridge room (hb..-dN)
     OTHER = "other"            # anything else (Local channels, announcers, the trunk's far end)
 
@@ -176,6 +178,14 @@ class CallbackProgress(LegEvent):
 @dataclass(frozen=True, slots=True)
 class SurveyAnswered(LegEvent):
     """The survey dialplan read the citizen's digits for attempt C{key}."""
+
+    key: str
+    digits: str
+
+
+@dataclass(frozen=True, slots=True)
+class ReminderAnswered(LegEvent):
+    """The reminder dialplan read the duty number's digit (1 confirms) for attempt C{key}."""
 
     key: str
     digits: str

@@ -138,10 +138,12 @@ def finalise_call(session: Session, *, uniqueid: str, linkedid: str, caller_numb
     if call.answered_at is not None and call.ticket_id is None:
         # Every answered call leaves a ticket: the agent normally files one from the console
         # during the call (linked by uniqueid); if not, one is opened here to be completed.
-        TicketService().intake(session, IntakeRequest(
+        opened = TicketService().intake(session, IntakeRequest(
             channel="hotline", kind=TicketKind.CONSULTATION, description=UNFILED_CALL_NOTE,
             phone=call.caller_number if call.citizen_id else None,
             call_uniqueid=call.uniqueid), actor="system")
+        # On the list of the agent who took the call until they complete it (hotline.tickets).
+        opened.needs_completion = True
     known = {r.direction for r in call.recordings}
     for rec in recordings:
         if rec.direction not in known:

@@ -90,7 +90,7 @@ def _kind_of(uniqueid: str, name: str, context: str | None) -> LegKind:
         return LegKind.DEPARTMENT
     key = parse_attempt_key(uniqueid)
     if key is not None:
-        return LegKind.CALLBACK if key.kind == "cb" else LegKind.SURVEY
+        return {"cb": LegKind.CALLBACK, "sv": LegKind.SURVEY}.get(key.kind, LegKind.REMINDER)
     if context == INBOUND_CONTEXT:
         return LegKind.INBOUND
     return LegKind.OTHER
@@ -563,6 +563,9 @@ class CallTracker:
         elif name == "HotlineSurvey":
             self.bus.publish(ev.SurveyAnswered(_str(m, "Uniqueid"), LegKind.SURVEY,
                                                _ts(m, self.clock), key, _str(m, "Score")))
+        elif name == "HotlineReminder":
+            self.bus.publish(ev.ReminderAnswered(_str(m, "Uniqueid"), LegKind.REMINDER,
+                                                 _ts(m, self.clock), key, _str(m, "Score")))
 
     def _room_join(self, m: Message) -> None:
         room, uid, channel = _str(m, "Conference"), _str(m, "Uniqueid"), _str(m, "Channel")

@@ -82,6 +82,7 @@ async def run_demo(reactor: Any, cfg: Config, *, calls: int, keep_sandbox: bool,
     _say(f"console: http://{web['bind']}:{controller.web.port}/  accounts (new passwords each "
          "run): " + ", ".join(f"{u} / {p}" for u, p in passwords.items()))
     await _seed_directory(controller, cfg)
+    await _demo_grid_worker(controller)
     city_ami.start()
     await city_ami.when_ready()
     _narrate(controller.ami)
@@ -148,6 +149,37 @@ async def _seed_directory(controller: Controller, cfg: Config) -> None:
     if entries is not None:
         await controller.db.run(controller.web.directory.refresh)
         _say(f"sample directory loaded: {entries} municipal hotlines (search 'gs' for 供水)")
+
+
+async def _demo_grid_worker(controller: Controller) -> None:
+    """A grid worker account on the sample grid G001 with a fresh password, for /grid/ on a
+    phone (or a narrow browser window)."""
+    import secrets
+
+    from sqlalchemy import select
+
+    from db.models import ConsoleUser
+    from hotline.grid.exceptions import GridError
+    from hotline.web import accounts
+
+    service = controller.deps.grid.service
+    password = secrets.token_urlsafe(9)
+
+    def ensure(s: Any) -> None:
+        if s.scalar(select(ConsoleUser).where(ConsoleUser.username == "grid1")) is None:
+            accounts.create_user(s, "grid1", role="grid_worker", password=password,
+                                 display_name="演示网格员")
+        else:
+            accounts.set_password(s, "grid1", password)
+        service.bind(s, "grid1", "G001")
+
+    try:
+        await controller.db.run(ensure)
+    except GridError as e:
+        _say(f"no demo grid worker: {e.message}")
+        return
+    _say(f"grid worker's phone page: http://{controller.config['web']['bind']}:"
+         f"{controller.web.port}/grid/  grid1 / {password} (SAMPLE grid G001)")
 
 
 def _bridge_second_call(reactor: Any, controller: Controller, city: CitySimulator) -> None:

@@ -15,16 +15,20 @@ from hotline import config as config_mod
 COMMAND_MODULES: tuple[str, ...] = (
     "agent",
     "bridge",
+    "calendar",
     "calls",
     "config",
     "db",
+    "department",
     "directory",
+    "grid",
     "pbx",
     "report",
     "run",
     "sim",
     "sched",
     "stt",
+    "ticket",
     "user",
 )
 

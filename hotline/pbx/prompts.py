@@ -76,6 +76,36 @@ PROMPTS: dict[str, tuple[str, str]] = {
         "感谢您的评价，再见。",
         "gan3 xie4 nin2 de5 ping2 jia4, zai4 jian4.",
     ),
+    # scheduler/deadlines.py: the reminder (临期) and 督办 call to a department's duty number,
+    # composed at call time: intro, the ticket number digit by digit, the deadline (month,
+    # day, hour, minute), "press 1 to confirm" (spoken_reminder).
+    "reminder-intro": (
+        "您好，这里是三六五民生热线工单提醒。工单号",
+        "nin2 hao3, zhe4 li3 shi4 san1 liu4 wu3 min2 sheng1 re4 xian4 gong1 dan1 ti2 xing3. "
+        "gong1 dan1 hao4",
+    ),
+    "supervise-intro": (
+        "您好，这里是三六五民生热线督办通知。工单号",
+        "nin2 hao3, zhe4 li3 shi4 san1 liu4 wu3 min2 sheng1 re4 xian4 du1 ban4 tong1 zhi1. "
+        "gong1 dan1 hao4",
+    ),
+    "reminder-due": ("办理期限为", "ban4 li3 qi1 xian4 wei2"),
+    "reminder-overdue": ("已超过办理期限", "yi3 chao1 guo4 ban4 li3 qi1 xian4"),
+    "reminder-press1": (
+        "请及时办理并回复。确认收到请按一。",
+        "qing3 ji2 shi2 ban4 li3 bing4 hui2 fu4. que4 ren4 shou1 dao4 qing3 an4 yi1.",
+    ),
+    "reminder-thanks": ("已确认，谢谢，再见。", "yi3 que4 ren4, xie4 xie4, zai4 jian4."),
+    "word-yue": ("月", "yue4"),
+    "word-ri": ("日", "ri4"),
+    "word-dian": ("点", "dian3"),
+    "word-fen": ("分", "fen1"),
+    "word-zheng": ("整", "zheng3"),
+    "num-10": ("十", "shi2"),
+    **{f"digit-{d}": (h, p) for d, (h, p) in enumerate(zip(
+        "零一二三四五六七八九",
+        ("ling2", "yi1", "er4", "san1", "si4", "wu3", "liu4", "qi1", "ba1", "jiu3"),
+        strict=True))},
 }
 
 

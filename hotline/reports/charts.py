@@ -98,9 +98,11 @@ def _points(polygon: Sequence[tuple[float, float]]) -> str:
 
 
 def heat_map_svg(geometry: GridGeometry, counts: Mapping[str, int], *,
-                 title: str = "Tickets by grid") -> str:
+                 title: str = "Tickets by grid", links: Mapping[str, str] | None = None) -> str:
     """The grid map with each grid shaded by its count; grids missing from ``counts`` are 0.
-    Each grid carries ``data-code``/``data-count`` and a tooltip; a legend gives the steps."""
+    Each grid carries ``data-code``/``data-count`` and a tooltip; a legend gives the steps.
+    A grid with an entry in ``links`` is a link there (the drill-down into it)."""
+    links = links or {}
     highest = max((counts.get(g.code, 0) for g in geometry.grids), default=0)
     legend_h = 40
     w, h = geometry.width, geometry.height
@@ -114,11 +116,14 @@ def heat_map_svg(geometry: GridGeometry, counts: Mapping[str, int], *,
         n = int(counts.get(g.code, 0))
         colour = HEAT_COLOURS[heat_class(n, highest)]
         cx, cy = g.centre
-        out.append(f"<g class='grid' data-code='{escape(g.code)}' data-count='{n}'>"
-                   f"<polygon points='{_points(g.polygon)}' fill='{colour}' stroke='#555' "
-                   f"stroke-width='1'><title>{escape(g.code)} {escape(g.name)}: {n}</title>"
-                   f"</polygon><text x='{cx:.1f}' y='{cy + 4:.1f}' text-anchor='middle' "
-                   f"{_FONT} font-size='10'>{escape(g.code)}</text></g>")
+        shape = (f"<g class='grid' data-code='{escape(g.code)}' data-count='{n}'>"
+                 f"<polygon points='{_points(g.polygon)}' fill='{colour}' stroke='#555' "
+                 f"stroke-width='1'><title>{escape(g.code)} {escape(g.name)}: {n}</title>"
+                 f"</polygon><text x='{cx:.1f}' y='{cy + 4:.1f}' text-anchor='middle' "
+                 f"{_FONT} font-size='10'>{escape(g.code)}</text></g>")
+        if g.code in links:
+            shape = f"<a href='{escape(links[g.code])}'>{shape}</a>"
+        out.append(shape)
     out.append("</g>")
     y = h + 40
     for i, colour in enumerate(HEAT_COLOURS):

@@ -28,6 +28,7 @@ from db.models import (
     utcnow,
 )
 from db.session import begin
+from hotline.grid.service import day_logs
 from hotline.reports.charts import HourLoad
 from hotline.reports.periods import Period, day_period
 from hotline.reports.sla import DEFAULT_SLA_GRACE_S, deadline_expression, outcome_expression
@@ -61,6 +62,8 @@ class DailyReport:
     notable: list[dict[str, Any]]
     pressure: list[HourLoad]
     generated_at: str = field(default_factory=lambda: utcnow().isoformat())
+    #: The grid workers' daily logs (民情日志) of the day: worker, grid, grid_name, text.
+    grid_logs: list[dict[str, Any]] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -204,7 +207,7 @@ def build_daily(session: Session, day: str | dt.date, *, timezone: str,
         overdue=overdue[:_LIST_LIMIT], notable=notable[:_LIST_LIMIT],
         pressure=pressure_by_hour(session, p, calls_per_agent_hour=calls_per_agent_hour,
                                   now=now),
-        generated_at=now.isoformat())
+        generated_at=now.isoformat(), grid_logs=day_logs(session, p.first.isoformat()))
 
 
 def _parse(value: Any) -> dt.datetime:

@@ -55,7 +55,7 @@ REPORT_LABELS = {"sla": "定时回复考核（回访 SLA）", "rates": "响应�
 GROUPINGS = {"department": "按部门", "agent": "按坐席", "category": "按类别",
              "channel": "按渠道"}
 #: Views whose HTML has a fragment form that fits inside the console's page.
-_FRAGMENTS = frozenset({"sla", "rates"})
+_FRAGMENTS = frozenset({"sla", "rates", "heat-map"})
 
 
 def register(router: Router, console: WebConsole) -> WallboardStreams:

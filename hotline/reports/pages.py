@@ -23,6 +23,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from hotline.reports import render
+from hotline.reports.areas import area_view, has_map
 from hotline.reports.charts import load_geometry, pressure_curve_svg
 from hotline.reports.daily import build_daily, load_daily, pressure_by_hour, tickets_by_grid
 from hotline.reports.exceptions import ReportError
@@ -180,13 +181,25 @@ def daily_view(session: Session, params: Mapping[str, Any], *,
 
 def heat_map_view(session: Session, params: Mapping[str, Any], *,
                   settings: SiteSettings) -> Rendered:
-    """Tickets by grid over a period as an SVG (or a page with fragment=0 and format=html).
-    Parameters: from, to, format=svg|html."""
+    """Tickets by area over a period as an SVG, an HTML fragment (fragment=1) or a page
+    (format=html). With an imported map it drills down: within=CODE shows the areas inside
+    a street, community or grid; level=street|community|grid|sub_grid the whole district at
+    that level (default: grids). Without a map, the level-1 grids of the geometry file.
+    Parameters: from, to, within, level, format=svg|html, fragment=1."""
     p = _period(params, settings)
+    fmt = _format(params, ("svg", "html"))
+    if has_map(session):
+        view = area_view(session, p, within=_one(params, "within"),
+                         level=_one(params, "level"))
+        base = f"/reports/heat-map?from={p.first.isoformat()}&to={p.last.isoformat()}"
+        if fmt == "html" or _fragment(params):
+            return Rendered(_HTML, render.drill_html(view, base=base, page_=fmt == "html")
+                            .encode("utf-8"))
+        return Rendered(_SVG, render.drill_svg(view, base=base).encode("utf-8"))
     counts = {code: n for code, _, n in tickets_by_grid(session, p)}
     geometry = load_geometry(settings.reports.get("grid_geometry") or None)
     title = f"Tickets by grid {p.label}"
-    if _format(params, ("svg", "html")) == "html":
+    if fmt == "html":
         return Rendered(_HTML, render.heat_map_html(geometry, counts, title=title, page_=True)
                         .encode("utf-8"))
     return Rendered(_SVG, render.heat_map_html(geometry, counts, title=title).encode("utf-8"))

@@ -20,8 +20,9 @@ __all__ = ["DepartmentRates", "RatesReport", "RATE_DEFINITIONS", "RESOLVED_STATU
 
 #: Ticket statuses that count as resolved: the department's answer reached the citizen.
 RESOLVED_STATUSES = ("replied", "followed_up", "closed")
-#: Ticket events by which a department shows it took a ticket up.
-RESPONSE_ACTIONS = ("start_handling", "reply")
+#: Ticket events by which a department shows it took a ticket up: its acceptance (签收;
+#: ``start_handling`` in events written before it had its own step) or its reply.
+RESPONSE_ACTIONS = ("accept", "start_handling", "reply")
 
 
 def _definitions(min_score: int) -> tuple[tuple[str, str], ...]:
@@ -36,6 +37,8 @@ def _definitions(min_score: int) -> tuple[tuple[str, str], ...]:
         ("Satisfaction rate (满意率)", f"satisfaction surveys answered in the period with a score "
                                      f"of {min_score} or more (of 5) ÷ surveys answered with a "
                                      "score, for the department's tickets"),
+        ("Reopened (不满意重办)", "times in the period the department's tickets were reopened "
+                              "because the citizen was not satisfied"),
     )
 
 
@@ -55,6 +58,7 @@ class DepartmentRates:
     resolved: int = 0
     surveyed: int = 0
     satisfied: int = 0
+    reopened: int = 0
 
     @property
     def response_rate(self) -> float | None:
@@ -72,7 +76,8 @@ class DepartmentRates:
         return {"code": self.code, "name": self.name, "limit_hours": self.limit_hours,
                 "dispatched": self.dispatched, "responded": self.responded,
                 "resolved": self.resolved, "surveyed": self.surveyed,
-                "satisfied": self.satisfied, "response_rate": self.response_rate,
+                "satisfied": self.satisfied, "reopened": self.reopened,
+                "response_rate": self.response_rate,
                 "resolution_rate": self.resolution_rate,
                 "satisfaction_rate": self.satisfaction_rate}
 
@@ -157,11 +162,21 @@ def rates_report(session: Session, period: Period, *, department: str | None = N
         if dept_id in departments:
             bump(dept_id, "surveyed", surveyed)
             bump(dept_id, "satisfied", int(satisfied or 0))
+    reopens = session.execute(
+        select(Ticket.department_id, func.count())
+        .select_from(TicketEvent).join(Ticket, Ticket.id == TicketEvent.ticket_id)
+        .where(TicketEvent.action == "reopen", TicketEvent.at >= period.start,
+               TicketEvent.at < period.end)
+        .group_by(Ticket.department_id))
+    for dept_id, n in reopens:
+        if dept_id in departments:
+            bump(dept_id, "reopened", n)
     out = []
     for dept_id, c in counts.items():
         d = departments[dept_id]
         out.append(DepartmentRates(d.code, d.name, d.response_time_limit_hours, **c))
     out.sort(key=lambda r: r.code)
     total = DepartmentRates("", "total", 0, *(sum(getattr(r, k) for r in out) for k in
-                            ("dispatched", "responded", "resolved", "surveyed", "satisfied")))
+                            ("dispatched", "responded", "resolved", "surveyed", "satisfied",
+                             "reopened")))
     return RatesReport(period, out, total, satisfied_min_score, now or utcnow())

@@ -32,6 +32,7 @@ from hotline.reports.sla import OUTCOMES, SLAReport, SLATicket
 
 __all__ = ["environment", "page", "sla_html", "sla_csv", "sla_tickets_html", "sla_tickets_csv",
            "rates_html", "rates_csv", "daily_html", "wallboard_html", "heat_map_html",
+           "drill_svg", "drill_html",
            "safe_cell", "CSV_ENCODING"]
 
 #: CSV files carry a byte-order mark so spreadsheet programs read the Chinese text as UTF-8.
@@ -161,11 +162,11 @@ def rates_html(report: RatesReport, *, page_: bool = True) -> str:
 def rates_csv(report: RatesReport) -> bytes:
     rows: list[list[Any]] = [["department", "name", "limit_hours", "dispatched", "responded",
                               "resolved", "surveyed", "satisfied", "response_rate",
-                              "resolution_rate", "satisfaction_rate"]]
+                              "resolution_rate", "satisfaction_rate", "reopened"]]
     for r in [*report.rows, report.total]:
         rows.append([r.code, r.name, r.limit_hours or "", r.dispatched, r.responded, r.resolved,
                      r.surveyed, r.satisfied, _rate(r.response_rate), _rate(r.resolution_rate),
-                     _rate(r.satisfaction_rate)])
+                     _rate(r.satisfaction_rate), r.reopened])
     return _csv(rows)
 
 
@@ -174,6 +175,29 @@ def heat_map_html(geometry: GridGeometry, counts: Mapping[str, int], *, title: s
     """The heat map alone (an SVG fragment, or a page around it)."""
     svg = heat_map_svg(geometry, counts, title=title)
     return page(title, Markup(svg)) if page_ else svg
+
+
+def _drill_href(base: str, **query: str) -> str:
+    return f"{base}&{urlencode(query)}"
+
+
+def drill_svg(view: Any, *, base: str) -> str:
+    """The heat map of an ``areas.AreaView``; every area with areas inside it links one level
+    down. ``base`` is the view's URL with the period (…?from=…&to=…)."""
+    links = {a.code: _drill_href(base, within=a.code) for a in view.areas if a.deeper}
+    return heat_map_svg(view.geometry, {a.code: a.tickets for a in view.areas},
+                        title=view.geometry.name, links=links)
+
+
+def drill_html(view: Any, *, base: str, page_: bool = False) -> str:
+    """``drill_svg`` with the trail (全区 › 街道 › 社区 › 网格), a link per level for the whole
+    district, and the counts table."""
+    body = environment().get_template("drill.html").render(
+        v=view, svg=Markup(drill_svg(view, base=base)),
+        href=lambda **query: _drill_href(base, **query),
+        links={a.code: _drill_href(base, within=a.code) for a in view.areas if a.deeper},
+        labels={"street": "街道", "community": "社区", "grid": "网格", "sub_grid": "子网格"})
+    return page(view.geometry.name, Markup(body)) if page_ else body
 
 
 def daily_html(report: DailyReport, geometry: GridGeometry, *, page_: bool = True) -> str:

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from sqlalchemy import ColumnElement, DateTime, and_, case, func, or_, select
+from sqlalchemy import ColumnElement, DateTime, and_, case, func, select
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql.functions import FunctionElement
@@ -130,8 +130,10 @@ def _seconds_late(dialect: str, sla_grace_s: float) -> ColumnElement[float]:
 
 @dataclass(frozen=True)
 class SLAFilter:
-    """Restrict the report: department, agent and grid by code (a level-1 grid includes its
-    level-2 grids), category and channel by value. None: no restriction."""
+    """Restrict the report: department, agent and grid by code (``grid`` may name a street,
+    a community, a level-1 grid with its level-2 grids, or a level-2 grid: the drill-down
+    street → community → grid → sub-grid), category and channel by value. None: no
+    restriction."""
 
     department: str | None = None
     agent: str | None = None
@@ -249,12 +251,12 @@ def _resolve(session: Session, filters: SLAFilter) -> _Resolved:
             raise UnknownFilterValue(f"no agent with code {filters.agent!r}",
                                      {"agent": filters.agent})
     if filters.grid:
-        parent = aliased(Grid)
-        grid_ids = tuple(session.scalars(
-            select(Grid.id).outerjoin(parent, Grid.parent_id == parent.id)
-            .where(or_(Grid.code == filters.grid, parent.code == filters.grid))))
+        from hotline.grid.maps import grid_ids_within
+
+        grid_ids = grid_ids_within(session, filters.grid)
         if not grid_ids:
-            raise UnknownFilterValue(f"no grid with code {filters.grid!r}", {"grid": filters.grid})
+            raise UnknownFilterValue(f"no street, community or grid with code "
+                                     f"{filters.grid!r}", {"grid": filters.grid})
     if filters.channel and filters.channel not in CHANNELS:
         raise UnknownFilterValue(
             f"unknown channel {filters.channel!r} (known: {', '.join(CHANNELS)})",

@@ -10,7 +10,9 @@ from __future__ import annotations
 from typing import Any
 
 __all__ = ["TicketError", "InvalidIntake", "NoSuchTicket", "NoSuchDepartment", "NoSuchGrid",
-           "NoSuchIncident", "IllegalTransition", "IncidentMismatch"]
+           "NoSuchIncident", "IllegalTransition", "IncidentMismatch", "InvalidRequest",
+           "TicketChanged", "NotAllowed", "NoSuchExtension", "NoSuchAttachment",
+           "AttachmentRefused"]
 
 
 class TicketError(Exception):
@@ -93,3 +95,64 @@ class IncidentMismatch(TicketError):
 
     status_code = 409
     error_id = "incident-mismatch"
+
+
+class InvalidRequest(TicketError):
+    """A lifecycle request is missing or has a bad field (an empty reason, a negative number of
+    days...); ``details["fields"]`` maps each bad field to why."""
+
+    status_code = 400
+    error_id = "invalid-request"
+
+    def __init__(self, problems: dict[str, str]) -> None:
+        text = "; ".join(f"{field}: {why}" for field, why in problems.items())
+        super().__init__(f"invalid request: {text}", {"fields": problems})
+        self.problems = problems
+
+
+class TicketChanged(TicketError):
+    """Someone else changed the ticket since the caller read it (optimistic concurrency): the
+    caller's version is stale. ``details["ticket"]`` is the ticket as it is now, so the page
+    can show what changed; nothing of the caller's request was applied."""
+
+    status_code = 409
+    error_id = "ticket-changed"
+
+    def __init__(self, number: str, expected: int, current: dict[str, Any]) -> None:
+        super().__init__(
+            f"工单 {number} 已被他人修改，请查看最新状态后重试 (ticket {number} changed: you had "
+            f"version {expected}, it is now version {current.get('version')})",
+            {"expected_version": expected, "ticket": current})
+
+
+class NotAllowed(TicketError):
+    """The user's role (or department) may not take this action on this ticket."""
+
+    status_code = 403
+    error_id = "forbidden"
+
+
+class NoSuchExtension(TicketError):
+    status_code = 404
+    error_id = "no-such-extension"
+
+    def __init__(self, extension: int) -> None:
+        super().__init__(f"no extension request {extension}", {"extension": extension})
+
+
+class NoSuchAttachment(TicketError):
+    status_code = 404
+    error_id = "no-such-attachment"
+
+    def __init__(self, attachment: int) -> None:
+        super().__init__(f"no attachment {attachment}", {"attachment": attachment})
+
+
+class AttachmentRefused(TicketError):
+    """A file that cannot be attached: too large (413), or of a type not accepted (415)."""
+
+    error_id = "attachment-refused"
+
+    def __init__(self, message: str, *, status: int, details: dict[str, Any]) -> None:
+        super().__init__(message, details)
+        self.status_code = status

@@ -1,6 +1,7 @@
 # -*- test-case-name: tests.web.test_api -*-
-"""The tickets' HTTP routes: list, read, file (desk intake), reply, who is calling, and a
-ticket's page. Registered by L{hotline.tickets.plugin}; the console serves them."""
+"""The tickets' HTTP routes: list, read, file (desk intake), who is calling, and a ticket's page
+(with the steps the user may take now). The steps themselves, the reply included, are in
+L{hotline.tickets.life_api}. Registered by L{hotline.tickets.plugin}; the console serves them."""
 
 from __future__ import annotations
 
@@ -12,7 +13,6 @@ from sqlalchemy.orm import Session, joinedload
 
 from db.models import Agent, Call, Ticket, utcnow
 from hotline import phone
-from hotline.tickets.exceptions import NoSuchTicket, TicketError
 from hotline.tickets.schemas import (
     OPEN_STATUSES,
     BadPromise,
@@ -25,11 +25,10 @@ from hotline.tickets.service import lookup_caller
 from hotline.web import accounts, audit
 from hotline.web.accounts import AccountError, Principal
 from hotline.web.api import int_param
-from hotline.web.roles import DESK, REPLIERS, TICKET_READERS, Role
+from hotline.web.roles import DESK, TICKET_READERS, Role
 from hotline.web.routing import Ctx, HTTPError, Response, Router, html_response, json_response
 
-__all__ = ["register", "load_ticket", "caller_view", "list_tickets", "reply_to_ticket",
-           "desk_intake_payload"]
+__all__ = ["register", "load_ticket", "caller_view", "list_tickets", "desk_intake_payload"]
 
 _STATUSES = {s.value for s in TicketStatus}
 
@@ -39,7 +38,6 @@ def register(router: Router) -> None:
     router.add("GET", "/api/tickets", _tickets, roles=TICKET_READERS)
     router.add("POST", "/api/tickets", _create_ticket, roles=DESK)
     router.add("GET", "/api/tickets/{ticket_id:int}", _ticket, roles=TICKET_READERS)
-    router.add("POST", "/api/tickets/{ticket_id:int}/reply", _reply, roles=REPLIERS)
     router.add("GET", "/api/callers/{number:str}", _caller, roles=DESK)
     router.add("GET", "/tickets/{ticket_id:int}", _ticket_page, roles=TICKET_READERS, page=True)
 
@@ -72,18 +70,17 @@ def _transcripts(ticket: Ticket) -> list[dict[str, Any]]:
     return out
 
 
-def _visible(ticket: Ticket, user: Principal) -> bool:
-    return user.role != Role.LIAISON or (
-        user.department_id is not None and ticket.department_id == user.department_id)
-
-
 def load_ticket(session: Session, console: Any, user: Principal, ticket_id: int, *,
                 events: bool = False) -> dict[str, Any]:
-    """One ticket as ``user`` may see it; NoSuchTicket also for another department's."""
-    ticket = session.get(Ticket, ticket_id)
-    if ticket is None or not _visible(ticket, user):
-        raise NoSuchTicket(ticket_id)
-    return _ticket_dict(ticket, user, events=events)
+    """One ticket as ``user`` may see it; NoSuchTicket also for another department's (a
+    co-handling department sees it). With its events comes its life after intake: light,
+    attachments, extensions, notices, the steps the user may take (hotline.tickets.actions)."""
+    actions = console.ticket_life.actions
+    ticket = actions.readable(session, user, ticket_id)
+    data = _ticket_dict(ticket, user, events=events)
+    if events:
+        data.update(actions.extras(session, ticket, user))
+    return data
 
 
 def list_tickets(session: Session, user: Principal, *, status: str | None = None,
@@ -162,35 +159,9 @@ async def _create_ticket(ctx: Ctx) -> Response:
         session.flush()
         return _ticket_dict(ticket, user)
 
-    return json_response(await console.db.run(file), 201)
-
-
-def reply_to_ticket(session: Session, console: Any, user: Principal, ticket_id: int,
-                    text: str, ip: str) -> dict[str, Any]:
-    """Record a department's answer (taking the ticket up first when it was only dispatched)."""
-    text = (text or "").strip()
-    if not text:
-        raise TicketError("回复内容不能为空 (a reply needs its text)", {"field": "text"})
-    if len(text) > 5000:
-        raise TicketError("回复最多 5000 字 (at most 5000 characters)", {"field": "text"})
-    ticket = session.get(Ticket, ticket_id)
-    if ticket is None or not _visible(ticket, user):
-        raise NoSuchTicket(ticket_id)
-    if ticket.status == TicketStatus.DISPATCHED:
-        console.tickets.start_handling(session, ticket_id, actor=user.username)
-    console.tickets.reply(session, ticket_id, actor=user.username, text=text)
-    audit.record(session, actor=user.username, role=user.role, action="ticket.reply",
-                 target=ticket.number, ip=ip)
-    session.flush()
-    return _ticket_dict(ticket, user)
-
-
-async def _reply(ctx: Ctx) -> Response:
-    body = ctx.json_body()
-    if not isinstance(body, dict) or not isinstance(body.get("text"), str):
-        raise HTTPError(400, "invalid-body", 'send {"text": "..."}')
-    return json_response(await ctx.console.db.run(
-        reply_to_ticket, ctx.console, ctx.user, ctx.params["ticket_id"], body["text"], ctx.ip))
+    filed = await console.db.run(file)
+    console.ticket_life.stream.ticket_changed(filed)  # the dispatcher's queue shows it now
+    return json_response(filed, 201)
 
 
 def caller_view(session: Session, number: str, *, contacts: int = 5) -> dict[str, Any]:
@@ -232,6 +203,23 @@ async def _caller(ctx: Ctx) -> Response:
 
 
 async def _ticket_page(ctx: Ctx) -> Response:
-    ticket = await ctx.console.db.run(load_ticket, ctx.console, ctx.user, ctx.params["ticket_id"],
-                                      events=True)
-    return html_response(ctx.console.render_page("ticket.html", ctx, ticket=ticket))
+    from hotline.tickets.life_api import department_rows
+    from hotline.tickets.permissions import ACTION_LABELS
+    from hotline.tickets.schemas import KIND_LABELS, STATUS_LABELS
+
+    console = ctx.console
+
+    def read(session: Session) -> dict[str, Any]:
+        ticket = load_ticket(session, console, ctx.user, ctx.params["ticket_id"], events=True)
+        values: dict[str, Any] = {"ticket": ticket}
+        for extras in console.ticket_page_extras:  # what other packages add (the grid's photos)
+            values.update(extras(session, ticket["id"]))
+        # The forms of the steps the user may take now (templates/ticket_actions.html).
+        values["departments"] = department_rows(session) if "dispatch" in ticket["actions"] \
+            else []
+        return values
+
+    return html_response(console.render_page(
+        "ticket.html", ctx, action_labels=ACTION_LABELS, kinds=KIND_LABELS,
+        statuses=STATUS_LABELS, done=(ctx.query("done") or "")[:40],
+        error=(ctx.query("error") or "")[:400], **await console.db.run(read)))

@@ -130,7 +130,8 @@ async def _create(ctx: Ctx) -> Response:
     payload = {"channel": key.channel, "kind": code,
                "description": ctx.form("description"), "phone": ctx.form("phone"),
                "citizen_name": name, "address": address,
-               "category": ctx.form("attribute[category]"), "grid": ctx.form("attribute[grid]")}
+               "category": ctx.form("attribute[category]"), "grid": ctx.form("attribute[grid]"),
+               "latitude": lat, "longitude": lon}
     request = load_intake({k: v for k, v in payload.items() if v not in (None, "")})
     console = ctx.console
 
@@ -156,8 +157,8 @@ def _as_request(ticket: Ticket, reply: str | None) -> dict[str, Any]:
             "updated_datetime": ticket.updated_at.isoformat(),
             "expected_datetime": ticket.promised_reply_at.isoformat()
             if ticket.promised_reply_at else None,
-            "address": ticket.address, "address_id": None, "zipcode": None, "lat": None,
-            "long": None, "media_url": None}
+            "address": ticket.address, "address_id": None, "zipcode": None,
+            "lat": ticket.latitude, "long": ticket.longitude, "media_url": None}
 
 
 def _time(ctx: Ctx, name: str) -> dt.datetime | None:

@@ -18,7 +18,8 @@ from hotline.channels import CHANNELS, PHONE_CHANNELS, Channel, register_channel
 from hotline.tickets.exceptions import InvalidIntake
 
 __all__ = ["TicketKind", "TicketStatus", "OPEN_STATUSES", "Channel", "CHANNELS", "PHONE_CHANNELS",
-           "register_channel", "IntakeRequest", "load_intake", "ticket_summary",
+           "register_channel", "IntakeRequest", "load_intake", "ticket_summary", "text_field",
+           "number_field", "KIND_LABELS", "STATUS_LABELS", "DISPATCH_QUEUE", "WITH_DEPARTMENT",
            "BadPromise", "promised_reply_time"]
 
 
@@ -43,12 +44,29 @@ class TicketStatus(enum.StrEnum):
     CLOSED = "closed"            # 办结
     REOPENED = "reopened"        # 重办
     MERGED = "merged"            # 合并 (into another ticket; final)
+    RETURNED = "returned"        # 退单 (the department handed it back to the dispatcher)
 
 
 #: Statuses in which a ticket still needs work: what the agent sees as "open" for a caller.
 OPEN_STATUSES: frozenset[str] = frozenset({
     TicketStatus.RECEIVED, TicketStatus.DISPATCHED, TicketStatus.HANDLING,
-    TicketStatus.REPLIED, TicketStatus.FOLLOWED_UP, TicketStatus.REOPENED})
+    TicketStatus.REPLIED, TicketStatus.FOLLOWED_UP, TicketStatus.REOPENED,
+    TicketStatus.RETURNED})
+#: The dispatcher's queue (派单): tickets waiting for a department to be chosen, or chosen again.
+DISPATCH_QUEUE: tuple[str, ...] = (TicketStatus.RECEIVED, TicketStatus.RETURNED,
+                                   TicketStatus.REOPENED)
+#: With a department, on its clock: a department's worklist and the 督办 list.
+WITH_DEPARTMENT: tuple[str, ...] = (TicketStatus.DISPATCHED, TicketStatus.HANDLING,
+                                    TicketStatus.REOPENED)
+
+STATUS_LABELS: dict[str, str] = {
+    TicketStatus.RECEIVED: "已受理", TicketStatus.DISPATCHED: "已派单",
+    TicketStatus.HANDLING: "办理中", TicketStatus.REPLIED: "已回复",
+    TicketStatus.FOLLOWED_UP: "已回访", TicketStatus.CLOSED: "已办结",
+    TicketStatus.REOPENED: "重办", TicketStatus.MERGED: "已合并", TicketStatus.RETURNED: "已退单"}
+KIND_LABELS: dict[str, str] = {
+    TicketKind.COMPLAINT: "投诉", TicketKind.HELP: "求助", TicketKind.CONSULTATION: "咨询",
+    TicketKind.SUGGESTION: "建议", TicketKind.PRAISE: "表扬"}
 
 
 _MAX = {"description": 10_000, "category": 50, "address": 200, "citizen_name": 50,
@@ -70,10 +88,16 @@ class IntakeRequest:
     department: str | None = None
     promised_reply_at: dt.datetime | None = None
     call_uniqueid: str | None = None
+    #: Where the problem is (WGS-84); a ticket without a grid is placed by it (hotline.grid).
+    latitude: float | None = None
+    longitude: float | None = None
 
 
-def _text(payload: Mapping[str, Any], field: str, problems: dict[str, str],
-          required: bool = False) -> str | None:
+def text_field(payload: Mapping[str, Any], field: str, problems: dict[str, str], *,
+               limit: int = 200, required: bool = False) -> str | None:
+    """``payload[field]`` as stripped text of at most ``limit`` characters; None when absent
+    or blank. What is wrong goes into ``problems`` under ``field`` (so every field is checked
+    before anything is refused)."""
     value = payload.get(field)
     if value is None or (isinstance(value, str) and not value.strip()):
         if required:
@@ -83,10 +107,32 @@ def _text(payload: Mapping[str, Any], field: str, problems: dict[str, str],
         problems[field] = f"must be text, got {type(value).__name__}"
         return None
     value = value.strip()
-    if len(value) > _MAX.get(field, 200):
-        problems[field] = f"is {len(value)} characters; at most {_MAX.get(field, 200)}"
+    if len(value) > limit:
+        problems[field] = f"is {len(value)} characters; at most {limit}"
         return None
     return value
+
+
+def number_field(payload: Mapping[str, Any], field: str, lo: float, hi: float,
+                 problems: dict[str, str]) -> float | None:
+    """``payload[field]`` as a number within [lo, hi]; None when absent (see text_field)."""
+    value = payload.get(field)
+    if value in (None, ""):
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        problems[field] = "must be a decimal number"
+        return None
+    if not lo <= number <= hi:
+        problems[field] = f"must be between {lo:g} and {hi:g}"
+        return None
+    return number
+
+
+def _text(payload: Mapping[str, Any], field: str, problems: dict[str, str],
+          required: bool = False) -> str | None:
+    return text_field(payload, field, problems, limit=_MAX.get(field, 200), required=required)
 
 
 def parse_time(value: Any) -> dt.datetime:
@@ -171,11 +217,20 @@ def load_intake(payload: Mapping[str, Any]) -> IntakeRequest:
             problems["promised_reply_at"] = str(e)
     fields = {f: _text(payload, f, problems) for f in
               ("citizen_name", "category", "address", "grid", "department", "call_uniqueid")}
+    position = {f: number_field(payload, f, -limit, limit, problems)
+                for f, limit in (("latitude", 90.0), ("longitude", 180.0))}
+    if (position["latitude"] is None) != (position["longitude"] is None) \
+            and not problems.keys() & position.keys():
+        problems["latitude"] = "latitude and longitude go together"
     if problems:
         raise InvalidIntake(problems)
     assert channel is not None and kind is not None and description is not None
     return IntakeRequest(channel=channel, kind=kind, description=description, phone=number,
-                         promised_reply_at=promised, **fields)
+                         promised_reply_at=promised, **fields, **position)
+
+
+def _iso(value: dt.datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
 
 
 def ticket_summary(ticket: Any) -> dict[str, Any]:
@@ -191,4 +246,11 @@ def ticket_summary(ticket: Any) -> dict[str, Any]:
         if ticket.promised_reply_at else None,
         "created_at": ticket.created_at.isoformat(),
         "updated_at": ticket.updated_at.isoformat(),
+        "version": ticket.version,
+        "clock_started_at": _iso(ticket.clock_started_at), "due_at": _iso(ticket.due_at),
+        "first_contact_due_at": _iso(ticket.first_contact_due_at),
+        "first_contacted_at": _iso(ticket.first_contacted_at),
+        "reopen_count": ticket.reopen_count,
+        "needs_completion": bool(ticket.needs_completion),
+        "latitude": ticket.latitude, "longitude": ticket.longitude,
     }

@@ -13,11 +13,12 @@ import datetime as dt
 import zoneinfo
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
-from sqlalchemy import bindparam, func, or_, select, union_all, update
+from sqlalchemy import bindparam, delete, func, or_, select, union_all, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from db.models import (
     Call,
@@ -26,50 +27,128 @@ from db.models import (
     Department,
     Grid,
     Incident,
+    SurveyCall,
     Ticket,
+    TicketAttachment,
+    TicketCoDepartment,
     TicketEvent,
+    TicketExtension,
     TicketSequence,
     utcnow,
 )
 from hotline import phone
+from hotline.tickets.clock import (
+    Clock,
+    DeadlineRules,
+    WorkCalendar,
+    dispatch_clock,
+    extended_clock,
+    start_clock,
+)
 from hotline.tickets.exceptions import (
     IllegalTransition,
     IncidentMismatch,
+    InvalidRequest,
+    NoSuchAttachment,
     NoSuchDepartment,
+    NoSuchExtension,
     NoSuchGrid,
     NoSuchIncident,
     NoSuchTicket,
+    TicketChanged,
     TicketError,
 )
 from hotline.tickets.schemas import (
     OPEN_STATUSES,
+    WITH_DEPARTMENT,
     BadPromise,
     IntakeRequest,
+    TicketKind,
     TicketStatus,
     load_intake,
     promised_reply_time,
+    ticket_summary,
 )
 
-__all__ = ["citizen_id_for", "TicketService", "TRANSITIONS", "IncidentProposal", "CallerInfo", "TicketSummary",
-           "lookup_caller", "get_or_create_citizen"]
+__all__ = ["citizen_id_for", "TicketService", "TRANSITIONS", "IN_PLACE", "allowed_from",
+           "EDITABLE", "IncidentProposal", "CallerInfo", "TicketSummary", "GridPlacer",
+           "lookup_caller", "get_or_create_citizen", "default_rules", "MAX_EXTENSION_DAYS"]
 
 S = TicketStatus
 
+
+class _Placed(Protocol):
+    grid_id: int
+
+
+class GridPlacer(Protocol):
+    """Finds the grid of a position or an address (hotline.grid.locate.GridLocator, which the
+    grid plugin gives the console's ticket service: tickets do not import the map)."""
+
+    def place(self, session: Session, *, latitude: float | None = None,
+              longitude: float | None = None, address: str | None = None) -> _Placed | None:
+        ...
+
+
 #: action → (statuses it is allowed from, status it leads to). The whole lifecycle in one place.
 TRANSITIONS: dict[str, tuple[frozenset[str], str]] = {
-    # A ticket may be re-dispatched when the first department hands it back.
-    "dispatch": (frozenset({S.RECEIVED, S.REOPENED, S.DISPATCHED}), S.DISPATCHED),
-    "start_handling": (frozenset({S.DISPATCHED}), S.HANDLING),
-    # From received/reopened: the agent answered it on the spot (most consultations).
+    # Re-dispatching before the department took it up corrects a wrong choice; a reopened
+    # ticket may be sent elsewhere.
+    "dispatch": (frozenset({S.RECEIVED, S.RETURNED, S.REOPENED, S.DISPATCHED}), S.DISPATCHED),
+    "accept": (frozenset({S.DISPATCHED, S.REOPENED}), S.HANDLING),          # 签收
+    "return": (frozenset({S.DISPATCHED, S.REOPENED}), S.RETURNED),          # 退单
+    # From received: the agent answered it on the spot (most consultations).
     "reply": (frozenset({S.RECEIVED, S.HANDLING, S.REOPENED}), S.REPLIED),
     "follow_up": (frozenset({S.REPLIED}), S.FOLLOWED_UP),
     "close": (frozenset({S.REPLIED, S.FOLLOWED_UP}), S.CLOSED),
     "reopen": (frozenset({S.REPLIED, S.FOLLOWED_UP, S.CLOSED}), S.REOPENED),
-    "merge": (frozenset({S.RECEIVED, S.DISPATCHED, S.HANDLING, S.REOPENED}), S.MERGED),
+    "merge": (frozenset({S.RECEIVED, S.DISPATCHED, S.HANDLING, S.REOPENED, S.RETURNED}),
+              S.MERGED),
 }
+
+#: Actions that change a ticket without moving it: the statuses each is allowed from.
+IN_PLACE: dict[str, frozenset[str]] = {
+    "extend": frozenset({S.HANDLING}),                  # 延期申请
+    "decide_extension": frozenset(WITH_DEPARTMENT),     # 延期审批
+    "contact": frozenset(WITH_DEPARTMENT),              # 首次联系
+    "edit": frozenset(OPEN_STATUSES),                   # 更正
+}
+
+
+def allowed_from(action: str) -> frozenset[str]:
+    """The statuses ``action`` may be taken from (what the pages offer, what is refused)."""
+    if action in TRANSITIONS:
+        return TRANSITIONS[action][0]
+    return IN_PLACE[action]
+
+
+#: Fields ``edit`` corrects, with their longest length.
+EDITABLE: dict[str, int] = {"kind": 16, "category": 50, "address": 200, "grid": 32,
+                            "description": 10_000, "citizen_name": 50, "phone": 20}
+EDIT_LABELS = {"kind": "类型", "category": "分类", "address": "地址", "grid": "网格",
+               "description": "诉求内容", "citizen_name": "市民姓名", "phone": "联系电话"}
+#: The longest extension one request may ask for (working days).
+MAX_EXTENSION_DAYS = 60
 
 #: Statuses in which a ticket may join an incident (it still needs handling).
 _GROUPABLE = frozenset({S.RECEIVED, S.DISPATCHED, S.HANDLING, S.REOPENED})
+
+
+def default_rules() -> DeadlineRules:
+    """The deadline rules of the embedded defaults (``[tickets]`` in hotline/defaults.toml)."""
+    from hotline.config import loads
+
+    return DeadlineRules.from_settings(loads("", source="defaults")["tickets"])
+
+
+def _required(value: Any, field: str, longest: int, *, message: str | None = None) -> str:
+    """Non-empty text of at most ``longest`` characters, stripped; InvalidRequest otherwise."""
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidRequest({field: message or "is required"})
+    value = value.strip()
+    if len(value) > longest:
+        raise InvalidRequest({field: f"is {len(value)} characters; at most {longest}"})
+    return value
 
 
 def _insert_ignoring_conflict(session: Session, model: type, values: dict[str, Any]) -> None:
@@ -121,17 +200,23 @@ class TicketService:
 
     ``clock`` returns the current aware UTC time (tests pass a fixed one); ``timezone`` is the
     site's zone, which dates ticket numbers; ``incident_window`` is how close in time similar
-    tickets must be to be proposed as one incident.
+    tickets must be to be proposed as one incident; ``locator`` places a ticket filed without a
+    grid by its coordinates or address (None: such a ticket stays without a grid).
     """
 
     NUMBER_PREFIX = "RX"
 
     def __init__(self, *, clock: Callable[[], dt.datetime] = utcnow,
                  timezone: str = "Asia/Shanghai",
-                 incident_window: dt.timedelta = dt.timedelta(hours=72)) -> None:
+                 incident_window: dt.timedelta = dt.timedelta(hours=72),
+                 locator: GridPlacer | None = None,
+                 rules: DeadlineRules | None = None) -> None:
         self.clock = clock
         self.zone = zoneinfo.ZoneInfo(timezone)
         self.incident_window = incident_window
+        self.locator = locator
+        #: The deadline rules (``[tickets]``); the embedded defaults unless given.
+        self.rules = rules or _DEFAULT_RULES.get()
 
     # -- reading ---------------------------------------------------------------------------------
 
@@ -156,13 +241,20 @@ class TicketService:
         """Accept a new ticket from any channel; returns it flushed (id and number set).
 
         ``request`` is an ``IntakeRequest`` or a payload for ``load_intake``. The citizen is
-        found or created by phone; a grid or department code must exist; a call uniqueid links
-        the call row to the ticket. Raises InvalidIntake, NoSuchGrid, NoSuchDepartment.
+        found or created by phone; a grid or department code must exist; without one the
+        ticket is placed by its coordinates (point in polygon) or its address (the address
+        table); a call uniqueid links the call row to the ticket. Raises InvalidIntake,
+        NoSuchGrid, NoSuchDepartment.
         """
         if not isinstance(request, IntakeRequest):
             request = load_intake(request)
         now = self.clock()
         grid = self._grid(session, request.grid) if request.grid else None
+        if grid is None and self.locator is not None and (
+                request.latitude is not None or request.address):
+            placed = self.locator.place(session, latitude=request.latitude,
+                                        longitude=request.longitude, address=request.address)
+            grid = session.get(Grid, placed.grid_id) if placed is not None else None
         department = self._department(session, request.department) if request.department \
             else None
         citizen = get_or_create_citizen(session, request.phone, request.citizen_name) \
@@ -172,7 +264,10 @@ class TicketService:
             channel=request.channel, status=S.RECEIVED.value, category=request.category,
             grid=grid, address=request.address, description=request.description,
             citizen=citizen, department=department,
-            promised_reply_at=request.promised_reply_at, created_at=now, updated_at=now)
+            promised_reply_at=request.promised_reply_at, created_at=now, updated_at=now,
+            latitude=request.latitude, longitude=request.longitude)
+        self._set_clock(ticket, dispatch_clock(now, self.rules, self.calendar(session),
+                                               self.zone))
         session.add(ticket)
         self._event(ticket, now, actor, "intake", None, S.RECEIVED, request.description)
         if request.promised_reply_at is not None:
@@ -197,56 +292,331 @@ class TicketService:
         return f"{self.NUMBER_PREFIX}{day}-{value:06d}"
 
     # -- lifecycle -------------------------------------------------------------------------------
+    #
+    # Every change goes through ``_claim``: the ticket is read, the caller's ``version`` (what
+    # their page showed) is compared, the action is checked against the ticket's status, and the
+    # version is bumped by a conditional UPDATE that only matches the version read. Whoever's
+    # UPDATE matched owns the change; anyone else gets TicketChanged (409) with the current
+    # state, on SQLite (one writer at a time) and PostgreSQL (the row lock, then the WHERE
+    # re-checked) alike. Nothing is changed before the checks pass.
 
     def dispatch(self, session: Session, ticket_id: int, *, department: str, actor: str,
-                 text: str | None = None) -> Ticket:
-        """Send the ticket to a department (派单) by department code."""
+                 text: str | None = None, co_departments: Sequence[str] = (),
+                 version: int | None = None) -> Ticket:
+        """Send the ticket to a lead department (主办) and optional co-handling ones (协办) by
+        code, with an instruction; the department's clock starts now. Raises
+        NoSuchDepartment, IllegalTransition, TicketChanged."""
         target = self._department(session, department)
-        ticket = self.get(session, ticket_id)
-        self._check("dispatch", [ticket])
+        co = [self._department(session, c) for c in dict.fromkeys(co_departments)
+              if c != target.code]
+        ticket = self._claim(session, ticket_id, "dispatch", version)
+        now = self.clock()
         ticket.department = target
-        return self._move(ticket, "dispatch", actor, text or f"→ {target.code} {target.name}")
+        session.execute(delete(TicketCoDepartment)
+                        .where(TicketCoDepartment.ticket_id == ticket.id))
+        for d in co:
+            session.add(TicketCoDepartment(ticket_id=ticket.id, department_id=d.id))
+        self._set_clock(ticket, start_clock(ticket.kind, now, self.rules,
+                                            self.calendar(session), self.zone))
+        ticket.first_contacted_at = None
+        what = f"→ {target.code} {target.name}"
+        if co:
+            what += "；协办 " + "、".join(f"{d.code} {d.name}" for d in co)
+        due = self.local(ticket.due_at)
+        text = f"{what}；办理期限 {due}" + (f"；{text.strip()}" if text and text.strip() else "")
+        self._move(ticket, "dispatch", actor, text)
+        session.flush()
+        session.expire(ticket, ["co_departments"])
+        return ticket
+
+    def accept(self, session: Session, ticket_id: int, *, actor: str, text: str | None = None,
+               version: int | None = None) -> Ticket:
+        """The department's liaison takes the ticket up (签收); its clock keeps running."""
+        ticket = self._claim(session, ticket_id, "accept", version)
+        return self._move(ticket, "accept", actor, text)
 
     def start_handling(self, session: Session, ticket_id: int, *, actor: str,
                        text: str | None = None) -> Ticket:
-        """The department has taken the ticket up (办理)."""
-        return self._act(session, ticket_id, "start_handling", actor, text)
+        """``accept``, by the name this step had before 签收 was its own screen."""
+        return self.accept(session, ticket_id, actor=actor, text=text)
 
-    def reply(self, session: Session, ticket_id: int, *, actor: str, text: str) -> Ticket:
-        """Record the answer given to the citizen (回复); the answer text is required."""
-        if not text or not text.strip():
-            raise TicketError("a reply needs its text", {"field": "text"})
-        return self._act(session, ticket_id, "reply", actor, text)
+    def return_ticket(self, session: Session, ticket_id: int, *, actor: str, reason: str,
+                      version: int | None = None) -> Ticket:
+        """The department hands the ticket back (退单) with a reason: it leaves the department
+        and goes back to the dispatcher's queue on the dispatcher's clock, so the time it spent
+        counts against neither this department nor the next one."""
+        reason = _required(reason, "reason", 2000)
+        ticket = self._claim(session, ticket_id, "return", version)
+        before = ticket.department
+        ticket.department = None
+        session.execute(delete(TicketCoDepartment)
+                        .where(TicketCoDepartment.ticket_id == ticket.id))
+        self._set_clock(ticket, dispatch_clock(self.clock(), self.rules,
+                                               self.calendar(session), self.zone))
+        who = f"{before.code} {before.name}" if before else "-"
+        self._move(ticket, "return", actor, f"退单 ← {who}：{reason}")
+        session.flush()
+        session.expire(ticket, ["co_departments"])
+        return ticket
+
+    def request_extension(self, session: Session, ticket_id: int, *, actor: str, days: float,
+                          reason: str, version: int | None = None) -> TicketExtension:
+        """The department asks for more time (延期申请): ``days`` working days from the deadline in
+        force, with a reason; a supervisor decides. One request pending at a time."""
+        problems = {}
+        if isinstance(days, bool) or not isinstance(days, int | float) or not \
+                0 < days <= MAX_EXTENSION_DAYS:
+            problems["days"] = f"must be a number of working days from 1 to {MAX_EXTENSION_DAYS}"
+        if not isinstance(reason, str) or not reason.strip():
+            problems["reason"] = "is required (延期理由)"
+        if problems:
+            raise InvalidRequest(problems)
+        ticket = self._claim(session, ticket_id, "extend", version)
+        pending = session.scalars(select(TicketExtension).where(
+            TicketExtension.ticket_id == ticket.id,
+            TicketExtension.status == "pending")).first()
+        if pending is not None:
+            raise IllegalTransition("request extension", {ticket.number: "extension pending"},
+                                    ["no extension pending"])
+        now = self.clock()
+        extension = TicketExtension(ticket=ticket, department_id=ticket.department_id,
+                                    days=float(days),
+                                    reason=reason.strip()[:2000], status="pending",
+                                    requested_by=actor, requested_at=now)
+        session.add(extension)
+        self._event(ticket, now, actor, "extension_request", None, None,
+                    f"延期申请 {days:g} 个工作日：{reason.strip()}")
+        ticket.updated_at = now
+        session.flush()
+        return extension
+
+    def decide_extension(self, session: Session, extension_id: int, *, actor: str,
+                         approve: bool, note: str | None = None,
+                         version: int | None = None) -> TicketExtension:
+        """A supervisor approves (the deadline moves by the days asked, recorded) or refuses
+        (a note saying why is required) a pending extension request."""
+        extension = session.get(TicketExtension, extension_id)
+        if extension is None:
+            raise NoSuchExtension(extension_id)
+        if not approve:
+            note = _required(note, "note", 2000)
+        ticket = self._claim(session, extension.ticket_id, "decide_extension", version)
+        if extension.status != "pending":
+            raise IllegalTransition("decide extension", {ticket.number: extension.status},
+                                    ["pending"])
+        now = self.clock()
+        extension.decided_by, extension.decided_at = actor, now
+        extension.decision_note = note.strip() if note and note.strip() else None
+        extension.old_due_at = ticket.due_at
+        if approve:
+            clock = extended_clock(self._clock_of(ticket), extension.days, self.rules,
+                                   self.calendar(session), self.zone)
+            self._set_clock(ticket, clock, keep_first_contact=True)
+            extension.status, extension.new_due_at = "approved", ticket.due_at
+            text = (f"延期批准 {extension.days:g} 个工作日：期限 {self.local(extension.old_due_at)} → "
+                    f"{self.local(ticket.due_at)}")
+        else:
+            extension.status = "refused"
+            text = f"延期不予批准：{extension.decision_note}"
+        self._event(ticket, now, actor, f"extension_{extension.status}", None, None,
+                    text + (f"（{extension.decision_note}）" if approve and
+                            extension.decision_note else ""))
+        ticket.updated_at = now
+        session.flush()
+        return extension
+
+    def contact(self, session: Session, ticket_id: int, *, actor: str, text: str | None = None,
+                version: int | None = None) -> Ticket:
+        """The department has contacted the citizen (首次联系): stops the 24 h clock of
+        complaints and requests for help."""
+        ticket = self._claim(session, ticket_id, "contact", version)
+        now = self.clock()
+        if ticket.first_contacted_at is None:
+            ticket.first_contacted_at = now
+        self._event(ticket, now, actor, "contact", None, None, text or "已联系市民")
+        ticket.updated_at = now
+        return ticket
+
+    def reply(self, session: Session, ticket_id: int, *, actor: str, text: str,
+              attachments: Sequence[int] = (), version: int | None = None) -> Ticket:
+        """Record the handling result (办理回复), with attachments uploaded for this ticket
+        before. The answer text is required. The department's clock stops; the follow-up (回访)
+        is next."""
+        text = _required(text, "text", 5000)
+        ticket = self._claim(session, ticket_id, "reply", version)
+        files = []
+        for attachment_id in dict.fromkeys(attachments):
+            found = session.get(TicketAttachment, attachment_id)
+            if found is None or found.ticket_id != ticket.id or found.event_id is not None:
+                raise NoSuchAttachment(attachment_id)
+            files.append(found)
+        if ticket.first_contacted_at is None and ticket.first_contact_due_at is not None:
+            ticket.first_contacted_at = self.clock()
+        event = self._move(ticket, "reply", actor, text).events[-1]
+        session.flush()
+        for found in files:
+            found.event_id = event.id
+        return ticket
 
     def follow_up(self, session: Session, ticket_id: int, *, actor: str,
-                  text: str | None = None) -> Ticket:
-        """The citizen was asked how it went (回访)."""
-        return self._act(session, ticket_id, "follow_up", actor, text)
+                  text: str | None = None, satisfied: bool | None = None,
+                  solved: bool | None = None, version: int | None = None) -> Ticket:
+        """The citizen was asked how it went (回访). With a verdict: satisfied closes the ticket
+        (办结); not satisfied reopens it to the same department with a shorter deadline
+        (不满意重办). Without one the ticket waits as followed up."""
+        if satisfied is False and (not text or not text.strip()):
+            raise InvalidRequest({"text": "say what the citizen is not satisfied with"})
+        ticket = self._claim(session, ticket_id, "follow_up", version)
+        parts = ["回访"]
+        if solved is not None:
+            parts.append("问题已解决" if solved else "问题未解决")
+        if satisfied is not None:
+            parts.append("满意" if satisfied else "不满意")
+        summary = "：".join([parts[0], "，".join(parts[1:])]) if len(parts) > 1 else parts[0]
+        summary += f"（{text.strip()}）" if text and text.strip() else ""
+        self._move(ticket, "follow_up", actor, summary)
+        if satisfied is True:
+            self._move(ticket, "close", actor, "市民满意，办结")
+            self._cancel_callbacks(session, [ticket])
+        elif satisfied is False:
+            self._reopen(session, ticket, actor, text or "")
+        return ticket
 
     def close(self, session: Session, ticket_id: int, *, actor: str,
-              text: str | None = None) -> Ticket:
+              text: str | None = None, version: int | None = None) -> Ticket:
         """Close the ticket (办结); pending callbacks for it are cancelled."""
-        ticket = self._act(session, ticket_id, "close", actor, text)
+        ticket = self._claim(session, ticket_id, "close", version)
+        self._move(ticket, "close", actor, text)
         self._cancel_callbacks(session, [ticket])
         return ticket
 
-    def reopen(self, session: Session, ticket_id: int, *, actor: str, text: str) -> Ticket:
-        """Reopen an answered or closed ticket (the citizen is not satisfied); why is required."""
-        if not text or not text.strip():
-            raise TicketError("reopening needs a reason", {"field": "text"})
-        return self._act(session, ticket_id, "reopen", actor, text)
+    def reopen(self, session: Session, ticket_id: int, *, actor: str, text: str,
+               version: int | None = None) -> Ticket:
+        """Reopen an answered or closed ticket (the citizen is not satisfied); why is required.
+        It goes back to the same department with a new, shorter deadline (不满意重办), or to the
+        dispatcher's queue when no department had it."""
+        text = _required(text, "text", 2000, message="reopening needs a reason")
+        ticket = self._claim(session, ticket_id, "reopen", version)
+        return self._reopen(session, ticket, actor, text)
+
+    def _reopen(self, session: Session, ticket: Ticket, actor: str, text: str) -> Ticket:
+        now = self.clock()
+        calendar = self.calendar(session)
+        if ticket.department_id is not None:
+            clock = start_clock(ticket.kind, now, self.rules, calendar, self.zone,
+                                reopened=True)
+        else:
+            clock = dispatch_clock(now, self.rules, calendar, self.zone)
+        ticket.reopen_count = (ticket.reopen_count or 0) + 1
+        self._set_clock(ticket, clock)
+        where = (f"重办 → {ticket.department.code} {ticket.department.name}，新期限 "
+                 f"{self.local(ticket.due_at)}" if ticket.department is not None
+                 else "重办 → 派单")
+        self._move(ticket, "reopen", actor, f"{where}：{text.strip()}" if text.strip()
+                   else where)
+        # A survey still owed for the answer just rejected would ask about it again.
+        session.execute(update(SurveyCall).where(SurveyCall.ticket_id == ticket.id,
+                                                 SurveyCall.status == "pending")
+                        .values(status="cancelled", finished_at=now))
+        return ticket
+
+    def edit(self, session: Session, ticket_id: int, changes: Mapping[str, Any], *,
+             actor: str, version: int | None = None) -> Ticket:
+        """Correct a ticket's category, address, grid, content, kind (before dispatch) or the
+        citizen's name and phone; each change is kept in the ticket's history (old → new).
+        Raises InvalidRequest naming every bad field, NoSuchGrid, TicketChanged."""
+        problems: dict[str, str] = {}
+        unknown = sorted(set(changes) - set(EDITABLE))
+        for field in unknown:
+            problems[field] = f"cannot be edited (editable: {', '.join(EDITABLE)})"
+        values: dict[str, Any] = {}
+        for field in set(changes) & set(EDITABLE):
+            raw = changes[field]
+            if raw is None or (isinstance(raw, str) and not raw.strip()):
+                if field in ("description", "kind", "phone"):
+                    problems[field] = "cannot be emptied"
+                else:
+                    values[field] = None
+                continue
+            if not isinstance(raw, str):
+                problems[field] = f"must be text, got {type(raw).__name__}"
+                continue
+            raw = raw.strip()
+            if len(raw) > EDITABLE[field]:
+                problems[field] = f"is {len(raw)} characters; at most {EDITABLE[field]}"
+                continue
+            values[field] = raw
+        if "kind" in values:
+            try:
+                values["kind"] = TicketKind(values["kind"]).value
+            except ValueError:
+                problems["kind"] = (f"unknown kind {values['kind']!r} "
+                                    f"(one of {', '.join(k.value for k in TicketKind)})")
+        if values.get("phone") is not None:
+            try:
+                values["phone"] = phone.normalise(values["phone"])
+            except phone.InvalidPhoneNumber as e:
+                problems["phone"] = str(e)
+        if not changes:
+            problems["changes"] = "name at least one field to correct"
+        if problems:
+            raise InvalidRequest(problems)
+        grid = self._grid(session, values["grid"]) if values.get("grid") else None
+        ticket = self._claim(session, ticket_id, "edit", version)
+        if "kind" in values and values["kind"] != ticket.kind and ticket.status not in (
+                S.RECEIVED, S.RETURNED):
+            raise InvalidRequest({"kind": "can only be corrected before the ticket is "
+                                          "dispatched (its deadline depends on it)"})
+        notes = []
+
+        def show(value: Any) -> str:
+            return "（空）" if value in (None, "") else str(value)
+
+        for field in ("kind", "category", "address", "description"):
+            if field in values and values[field] != getattr(ticket, field):
+                notes.append(f"{EDIT_LABELS[field]}：{show(getattr(ticket, field))} → "
+                             f"{show(values[field])}")
+                setattr(ticket, field, values[field])
+        if "grid" in values:
+            old = ticket.grid.code if ticket.grid else None
+            new = grid.code if grid else None
+            if old != new:
+                notes.append(f"{EDIT_LABELS['grid']}：{show(old)} → {show(new)}")
+                ticket.grid = grid
+        if values.get("phone") is not None:
+            old_phone = ticket.citizen.phone if ticket.citizen else None
+            if values["phone"] != old_phone:
+                citizen = get_or_create_citizen(session, values["phone"])
+                notes.append(f"{EDIT_LABELS['phone']}：{show(phone.mask(old_phone)) if old_phone else '（空）'}"
+                             f" → {phone.mask(values['phone'])}")
+                ticket.citizen = citizen
+        if "citizen_name" in values:
+            if ticket.citizen is None:
+                if values["citizen_name"] is not None:
+                    raise InvalidRequest({"citizen_name": "the ticket has no citizen: give the "
+                                                          "phone number first"})
+            elif values["citizen_name"] != ticket.citizen.name:
+                notes.append(f"{EDIT_LABELS['citizen_name']}：{show(ticket.citizen.name)} → "
+                             f"{show(values['citizen_name'])}")
+                ticket.citizen.name = values["citizen_name"]
+        now = self.clock()
+        ticket.needs_completion = False
+        ticket.updated_at = now
+        self._event(ticket, now, actor, "edit", None, None,
+                    "更正 " + "；".join(notes) if notes else "核对无误（未更改）")
+        session.flush()
+        return ticket
 
     def merge(self, session: Session, ticket_id: int, *, into: int, actor: str,
-              text: str | None = None) -> Ticket:
+              text: str | None = None, version: int | None = None) -> Ticket:
         """Merge a duplicate into another open ticket; the duplicate ends as ``merged``."""
-        ticket = self.get(session, ticket_id)
         target = self.get(session, into)
-        if target.id == ticket.id:
-            raise TicketError("a ticket cannot be merged into itself", {"ticket": ticket.number})
+        if target.id == ticket_id:
+            raise TicketError("a ticket cannot be merged into itself", {"ticket": target.number})
         if target.status in (S.MERGED, S.CLOSED):
             raise IllegalTransition("merge into", {target.number: target.status},
                                     sorted(OPEN_STATUSES))
-        self._check("merge", [ticket])
+        ticket = self._claim(session, ticket_id, "merge", version)
         ticket.merged_into = target
         self._move(ticket, "merge", actor, text or f"merged into {target.number}")
         self._event(target, self.clock(), actor, "merged_in", None, None,
@@ -289,15 +659,64 @@ class TicketService:
         session.flush()
         return ticket
 
+    # -- the clock -------------------------------------------------------------------------------
+
+    def calendar(self, session: Session) -> WorkCalendar:
+        """China's working days with the site's exceptions as stored now."""
+        from hotline.tickets.calendar import load_calendar
+
+        return load_calendar(session)
+
+    def local(self, at: dt.datetime | None) -> str:
+        """A time as the site reads it in event texts."""
+        return at.astimezone(self.zone).strftime("%Y-%m-%d %H:%M") if at else "-"
+
+    @staticmethod
+    def _clock_of(ticket: Ticket) -> Clock:
+        assert ticket.clock_started_at is not None and ticket.due_at is not None
+        return Clock(ticket.clock_started_at, ticket.due_at, ticket.warn_at or ticket.due_at,
+                     ticket.first_contact_due_at)
+
+    @staticmethod
+    def _set_clock(ticket: Ticket, clock: Clock, *, keep_first_contact: bool = False) -> None:
+        """A new deadline: its reminder and 督办 notice are owed afresh."""
+        ticket.clock_started_at, ticket.due_at, ticket.warn_at = (
+            clock.started_at, clock.due_at, clock.warn_at)
+        if not keep_first_contact:
+            ticket.first_contact_due_at = clock.first_contact_due_at
+        ticket.warned_at = ticket.overdue_at = None
+
+    # -- checks and the record -------------------------------------------------------------------
+
+    def _claim(self, session: Session, ticket_id: int, action: str,
+               version: int | None) -> Ticket:
+        """The ticket, checked and claimed for ``action`` (see the section's comment).
+
+        Raises NoSuchTicket, TicketChanged (``version`` is not the ticket's, or another change
+        won the race), IllegalTransition.
+        """
+        ticket = self.get(session, ticket_id)
+        if version is not None and ticket.version != version:
+            raise TicketChanged(ticket.number, version, ticket_summary(ticket))
+        self._check(action, [ticket])
+        read = ticket.version
+        won = session.execute(
+            update(Ticket).where(Ticket.id == ticket.id, Ticket.version == read)
+            .values(version=read + 1).execution_options(synchronize_session=False))
+        if won.rowcount != 1:
+            session.refresh(ticket)
+            raise TicketChanged(ticket.number, read, ticket_summary(ticket))
+        set_committed_value(ticket, "version", read + 1)
+        return ticket
+
     def _act(self, session: Session, ticket_id: int, action: str, actor: str,
              text: str | None) -> Ticket:
-        ticket = self.get(session, ticket_id)
-        self._check(action, [ticket])
+        ticket = self._claim(session, ticket_id, action, None)
         return self._move(ticket, action, actor, text)
 
     def _check(self, action: str, tickets: Sequence[Ticket]) -> None:
         """Refuse the action unless it is legal for every ticket; nothing is changed before."""
-        allowed, _ = TRANSITIONS[action]
+        allowed = allowed_from(action)
         wrong = {t.number: t.status for t in tickets if t.status not in allowed}
         if wrong:
             raise IllegalTransition(action, wrong, sorted(allowed))
@@ -446,14 +865,11 @@ class TicketService:
     def dispatch_incident(self, session: Session, incident_id: int, *, department: str,
                           actor: str, text: str | None = None) -> list[Ticket]:
         """Dispatch every ticket of the incident to one department, all or none."""
-        target = self._department(session, department)
+        self._department(session, department)
         tickets = self._incident_tickets(session, incident_id)
         self._check("dispatch", tickets)
-        for t in tickets:
-            t.department = target
-            self._move(t, "dispatch", actor, text or f"→ {target.code} {target.name} "
-                       f"(incident {incident_id})")
-        return tickets
+        return [self.dispatch(session, t.id, department=department, actor=actor,
+                              text=text or f"incident {incident_id}") for t in tickets]
 
     def reply_incident(self, session: Session, incident_id: int, *, actor: str,
                        text: str) -> list[Ticket]:
@@ -462,9 +878,7 @@ class TicketService:
             raise TicketError("a reply needs its text", {"field": "text"})
         tickets = self._incident_tickets(session, incident_id)
         self._check("reply", tickets)
-        for t in tickets:
-            self._move(t, "reply", actor, text)
-        return tickets
+        return [self.reply(session, t.id, actor=actor, text=text) for t in tickets]
 
     def close_incident(self, session: Session, incident_id: int, *, actor: str,
                        text: str | None = None) -> list[Ticket]:
@@ -472,11 +886,24 @@ class TicketService:
         incident = self.get_incident(session, incident_id)
         tickets = self._incident_tickets(session, incident_id)
         self._check("close", tickets)
-        for t in tickets:
-            self._move(t, "close", actor, text)
-        self._cancel_callbacks(session, tickets)
+        closed = [self.close(session, t.id, actor=actor, text=text) for t in tickets]
         incident.status = "closed"
-        return tickets
+        return closed
+
+
+class _LazyRules:
+    """The default rules, read from the embedded defaults once, when first needed."""
+
+    def __init__(self) -> None:
+        self._rules: DeadlineRules | None = None
+
+    def get(self) -> DeadlineRules:
+        if self._rules is None:
+            self._rules = default_rules()
+        return self._rules
+
+
+_DEFAULT_RULES = _LazyRules()
 
 
 def _address_key(address: str) -> str:

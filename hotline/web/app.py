@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import zoneinfo
+from collections.abc import Callable
 from importlib import resources
 from typing import TYPE_CHECKING, Any
 
@@ -28,6 +29,8 @@ from hotline.web.roles import ROLE_LABELS
 from hotline.web.routing import SESSION_COOKIE, Ctx, Router
 
 if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
     from hotline.dependencies import Dependencies
 
 __all__ = ["WebConsole"]
@@ -90,6 +93,15 @@ class WebConsole:
         self._port: IListeningPort | None = None
         #: Run at start (after the database is up), e.g. the directory plugin's index load.
         self.on_start: list[Any] = []
+        #: Run at stop, before the port closes (the ticket pages' stream ends its listeners).
+        self.on_stop: list[Any] = []
+        #: hotline.tickets' life after intake: its actions and the ticket pages' push stream
+        #: (hotline.tickets.plugin).
+        self.ticket_life: Any = None
+        #: What other packages add to a ticket's page: each takes (session, ticket id) and
+        #: returns template values, in the page's unit of work (the grid's photos and
+        #: verifications, hotline.grid.plugin).
+        self.ticket_page_extras: list[Callable[[Session, int], dict[str, Any]]] = []
         #: A wall board feed the controller shares with the board pages (None: each console
         #: runs its own while a board is open); the board's streams (hotline.reports.plugin).
         self.wallboard: Any = None
@@ -133,6 +145,11 @@ class WebConsole:
     def directory(self) -> Any:
         return self.deps.directory
 
+    @property
+    def grid(self) -> Any:
+        """hotline.grid's plugin: the map and the grid workers' service and limits."""
+        return self.deps.grid
+
     def mount(self, name: bytes, resource: Resource) -> None:
         """Serve C{resource} under C{/name/} (the softphone's files and credentials)."""
         self._root.putChild(name, resource)
@@ -152,6 +169,8 @@ class WebConsole:
     async def stop(self) -> None:
         """Stop listening and close the event streams; a second call does nothing."""
         self.events.stop()
+        for hook in self.on_stop:
+            hook()
         if self._port is not None:
             port, self._port = self._port, None
             await port.stopListening()
@@ -205,9 +224,12 @@ class WebConsole:
             value = dt.datetime.fromisoformat(value)
         return value.astimezone(self.zone).strftime(fmt)
 
-    def render_page(self, name: str, ctx: Ctx | None, **values: Any) -> str:
+    def render_page(self, name: str, ctx: Ctx | None, *, templates: Environment | None = None,
+                    **values: Any) -> str:
+        """A page with what every page gets (user, CSRF token, role, site); ``templates`` is
+        a package's own environment (default: the console's)."""
         user = ctx.user if ctx else None
-        return self.templates.get_template(name).render(
+        return (templates or self.templates).get_template(name).render(
             user=user, csrf=ctx.csrf() if ctx and user else "",
             role_label=ROLE_LABELS.get(user.role, "") if user else "",
             site_name=self.config["site"]["name"], hotline=self.config["site"]["hotline_number"],

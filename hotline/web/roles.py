@@ -1,12 +1,13 @@
 # -*- test-case-name: tests.web.test_auth -*-
-"""Who may do what in the console: four roles and the pages and calls each may reach."""
+"""Who may do what in the console: the roles and the pages and calls each may reach."""
 
 from __future__ import annotations
 
 import enum
 
 __all__ = ["Role", "ROLE_LABELS", "DESK", "SUPERVISION", "ADMIN", "LIAISON", "TICKET_READERS",
-           "REPLIERS", "parse_role"]
+           "REPLIERS", "DISPATCH", "GRID_WORKERS", "VERIFY_SENDERS", "MAP_READERS",
+           "ALL_ROLES", "home_page", "parse_role"]
 
 
 class Role(enum.StrEnum):
@@ -16,10 +17,13 @@ class Role(enum.StrEnum):
     SUPERVISOR = "supervisor"  # 班长: watches the floor, reads the audit log
     ADMIN = "admin"            # 管理员: everything, accounts
     LIAISON = "liaison"        # 联络员: one partner department's dispatched tickets, masked numbers
+    DISPATCHER = "dispatcher"  # 派单员: sends received and returned tickets to departments
+    GRID_WORKER = "grid_worker"  # 网格员: one level-1 grid and its sub-grids, from a phone
 
 
 ROLE_LABELS: dict[str, str] = {Role.AGENT: "坐席", Role.SUPERVISOR: "班长",
-                               Role.ADMIN: "管理员", Role.LIAISON: "部门联络员"}
+                               Role.ADMIN: "管理员", Role.LIAISON: "部门联络员",
+                               Role.GRID_WORKER: "网格员", Role.DISPATCHER: "派单员"}
 
 #: The agent desk: taking calls and filing tickets.
 DESK = frozenset({Role.AGENT, Role.SUPERVISOR, Role.ADMIN})
@@ -28,10 +32,25 @@ SUPERVISION = frozenset({Role.SUPERVISOR, Role.ADMIN})
 ADMIN = frozenset({Role.ADMIN})
 #: The department view (a liaison sees their own department only).
 LIAISON = frozenset({Role.LIAISON, Role.SUPERVISOR, Role.ADMIN})
+#: The dispatcher's queue (supervisors may also dispatch).
+DISPATCH = frozenset({Role.DISPATCHER, Role.SUPERVISOR, Role.ADMIN})
 #: Reading tickets over the API (a liaison: their department's, numbers masked).
-TICKET_READERS = DESK | {Role.LIAISON}
+TICKET_READERS = DESK | {Role.LIAISON, Role.DISPATCHER}
 #: Recording a department's answer to a ticket.
 REPLIERS = LIAISON
+#: The grid worker's phone page and calls (reports, visits, tasks, daily log).
+GRID_WORKERS = frozenset({Role.GRID_WORKER})
+#: Sending a ticket to the grid worker of its grid to verify on site (核实): the dispatchers.
+VERIFY_SENDERS = DISPATCH
+#: Reading the map hierarchy (streets → sub-grids) and placing a point or an address.
+MAP_READERS = DESK | {Role.LIAISON, Role.GRID_WORKER, Role.DISPATCHER}
+ALL_ROLES = frozenset(Role)
+
+
+def home_page(role: str) -> str:
+    """Where a user of ``role`` lands after signing in."""
+    return {Role.LIAISON: "/liaison", Role.GRID_WORKER: "/grid/",
+            Role.DISPATCHER: "/dispatch"}.get(role, "/desk")
 
 
 def parse_role(text: str) -> Role:

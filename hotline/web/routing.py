@@ -160,6 +160,8 @@ class Route:
     #: A page (errors as pages, sign-in by redirect) or an API call (errors as JSON).
     page: bool
     csrf: bool
+    #: The largest body this route takes (photo uploads and map files need more than forms).
+    max_body: int = MAX_BODY
 
 
 _PARAM = re.compile(r"\{(\w+)(?::(int|str|path))?\}")
@@ -191,15 +193,17 @@ class Router(Resource):
         self.routes: list[Route] = []
 
     def add(self, method: str, path: str, handler: Handler, *,
-            roles: Iterable[str] | None, page: bool = False, csrf: bool | None = None) -> None:
+            roles: Iterable[str] | None, page: bool = False, csrf: bool | None = None,
+            max_body: int = MAX_BODY) -> None:
         """Serve ``method path`` with ``handler``. ``roles`` None makes it public; ``csrf``
-        defaults to on for state-changing methods of signed-in routes."""
+        defaults to on for state-changing methods of signed-in routes; ``max_body`` bounds
+        the request body (413 above it)."""
         pattern, converters = _compile(path)
         m = method.upper().encode()
         need_csrf = (m in UNSAFE_METHODS and roles is not None) if csrf is None else csrf
         self.routes.append(Route(m, pattern, converters, handler,
                                  frozenset(roles) if roles is not None else None, page,
-                                 need_csrf))
+                                 need_csrf, max_body))
 
     def render(self, request: Request) -> Any:
         d = defer.ensureDeferred(self._dispatch(request))
@@ -246,10 +250,11 @@ class Router(Resource):
         try:
             length = int(request.getHeader(b"content-length") or 0)
         except ValueError:
-            length = MAX_BODY + 1
+            length = route.max_body + 1
         try:
-            if length > MAX_BODY:
-                raise HTTPError(413, "body-too-large", f"the body is over {MAX_BODY} bytes")
+            if length > route.max_body:
+                raise HTTPError(413, "body-too-large",
+                                f"the body is over {route.max_body} bytes")
             if route.roles is not None:
                 await self._authorise(ctx, route)
             result = await route.handler(ctx)

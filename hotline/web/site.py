@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from hotline.web import accounts, audit
 from hotline.web.auth import new_token
-from hotline.web.roles import DESK, SUPERVISION, Role
+from hotline.web.roles import ALL_ROLES, SUPERVISION, home_page
 from hotline.web.routing import (
     SESSION_COOKIE,
     Ctx,
@@ -27,10 +27,10 @@ LOGIN_COOKIE = b"hl_login"
 
 
 def register(router: Router) -> None:
-    router.add("GET", "/", _home, roles=DESK | {Role.LIAISON}, page=True)
+    router.add("GET", "/", _home, roles=ALL_ROLES, page=True)
     router.add("GET", "/login", _login_form, roles=None, page=True)
     router.add("POST", "/login", _login, roles=None, page=True)
-    router.add("POST", "/logout", _logout, roles=DESK | {Role.LIAISON}, page=True)
+    router.add("POST", "/logout", _logout, roles=ALL_ROLES, page=True)
     router.add("GET", "/supervisor", _supervisor, roles=SUPERVISION, page=True)
 
 
@@ -44,7 +44,7 @@ def _safe_next(target: str | None) -> str:
 
 async def _home(ctx: Ctx) -> Response:
     assert ctx.user is not None
-    return redirect("/liaison" if ctx.user.role == Role.LIAISON else "/desk")
+    return redirect(home_page(ctx.user.role))
 
 
 def _login_page(ctx: Ctx, *, error: str | None = None, status: int = 200,
@@ -105,7 +105,7 @@ async def _login(ctx: Ctx) -> Response:
     _, role = found
     target = _safe_next(ctx.form("next"))
     if target == "/":
-        target = "/liaison" if role == Role.LIAISON else "/desk"
+        target = home_page(role)
     resp = redirect(target)
     resp.cookies.append((SESSION_COOKIE, console.signer.sign(token).encode(),
                          console.cookie_options(max_age=int(console.session_hours * 3600))))
@@ -142,4 +142,3 @@ async def _supervisor(ctx: Ctx) -> Response:
     return html_response(console.render_page(
         "supervisor.html", ctx, board=board, live_agents=live_agents, records=records,
         entries=entries))
-

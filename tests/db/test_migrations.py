@@ -73,3 +73,28 @@ def test_downgrade_to_base_removes_everything(empty_db_url):
 def test_current_is_none_before_any_migration(empty_db_url):
     """An empty database reports no current revision."""
     assert migrate.current_revision(empty_db_url) is None
+
+
+def test_0013_moves_grid_workers_to_their_level1_grid(empty_db_url):
+    """A grid worker seeded on a level-2 grid before 0013 is on its level-1 grid after it, and
+    the grid_worker role is accepted by the database."""
+    migrate.upgrade(empty_db_url, "0009")
+    engine = make_engine(empty_db_url)
+    with engine.begin() as connection:
+        connection.execute(sa.text(
+            "INSERT INTO grid (id, code, name, level, parent_id) VALUES "
+            "(1, 'G001', '第1网格', 1, NULL), (2, 'G001-01', '第1网格1号子网格', 2, 1)"))
+        connection.execute(sa.text(
+            "INSERT INTO grid_worker (id, grid_id, name, phone) VALUES (1, 2, '王伟', '99910000')"))
+    engine.dispose()
+    migrate.upgrade(empty_db_url)
+    engine = make_engine(empty_db_url)
+    try:
+        with engine.begin() as connection:
+            assert connection.execute(sa.text(
+                "SELECT grid_id FROM grid_worker WHERE id = 1")).scalar_one() == 1
+            connection.execute(sa.text(
+                "INSERT INTO console_user (username, display_name, role, password_hash, active, "
+                "created_at) VALUES ('w1', 'w1', 'grid_worker', 'x', true, CURRENT_TIMESTAMP)"))
+    finally:
+        engine.dispose()

@@ -91,3 +91,29 @@ def test_day_with_clock_change() -> None:
     """A day on which clocks change has 23 or 25 hours; the period's bounds follow the zone."""
     p = period("2026-03-08", "2026-03-08", "America/New_York")
     assert (p.end - p.start) == dt.timedelta(hours=23)
+
+
+def test_daily_report_shows_the_grid_workers_logs(seeded: tuple[Session, dict]) -> None:
+    """The report of a day with grid-worker logs (民情日志) lists each with its worker and
+    grid, escaped in the page; another day's log is not in it."""
+    from db.models import Grid, GridLog, GridWorker
+    from hotline.reports.charts import load_geometry
+    from hotline.reports.render import daily_html
+
+    session, _ = seeded
+    grid = session.scalar(select(Grid).where(Grid.code == "G001"))
+    worker = GridWorker(name="王伟", grid=grid)
+    session.add(worker)
+    at = dt.datetime(2026, 11, 3, 10, tzinfo=dt.UTC)
+    session.add_all([
+        GridLog(worker=worker, day=DAY, text="幸福路 <b>积水</b> 已报修；走访独居老人 3 户",
+                created_at=at, updated_at=at),
+        GridLog(worker=worker, day="2026-11-02", text="前一天的日志", created_at=at,
+                updated_at=at)])
+    session.flush()
+    report = build_daily(session, DAY, timezone=TZ, now=NOW)
+    assert [(g["worker"], g["grid"], g["text"]) for g in report.grid_logs] == \
+        [("王伟", "G001", "幸福路 <b>积水</b> 已报修；走访独居老人 3 户")]
+    html = daily_html(report, load_geometry())
+    assert "民情日志" in html and "幸福路 &lt;b&gt;积水&lt;/b&gt; 已报修" in html
+    assert "前一天的日志" not in html

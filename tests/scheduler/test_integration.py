@@ -297,3 +297,86 @@ async def test_a_callback_cancelled_by_closing_the_ticket_is_never_placed(make_h
     cb, attempts, _ = h.read(callback_state, cb_id)
     assert cb.status == "cancelled" and attempts == []
     assert h.watch.count("agent 1001") == 0 and ("place", cb_id) not in h.scheduler.book
+
+
+def _ticket_due_soon(s, phone: str, duty: str, *, warn_s: float, due_s: float) -> int:
+    """A ticket dispatched to D01 (duty number ``duty``) whose clock is set to turn yellow and
+    red within seconds (the working-day rule itself is tested without the PBX)."""
+    from db.models import Department, Ticket
+
+    ticket_id = new_ticket(s, phone, department="D01")
+    s.scalars(select(Department).where(Department.code == "D01")).one().duty_number = duty
+    ticket = s.get(Ticket, ticket_id)
+    ticket.warn_at = utcnow() + dt.timedelta(seconds=warn_s)
+    ticket.due_at = utcnow() + dt.timedelta(seconds=due_s)
+    return ticket_id
+
+
+def _notices(h: Harness, ticket_id: int, done: int):
+    from db.models import DepartmentNotice
+
+    def check():
+        rows = h.read(lambda s: [(n.kind, n.call_status, n.call_outcome, n.call_digit,
+                                  n.call_attempts) for n in s.scalars(
+            select(DepartmentNotice).where(DepartmentNotice.ticket_id == ticket_id)
+            .order_by(DepartmentNotice.id))])
+        return rows if sum(r[1] == "done" for r in rows) >= done else None
+    return check
+
+
+@pytest_twisted.ensureDeferred
+async def test_reminder_call_reaches_the_duty_number_and_its_confirmation_is_recorded(
+        make_harness):
+    """Before the deadline the department's duty number is called (the city simulator answers
+    and presses 1): the reminder is confirmed; after the deadline the 督办 notice is called the
+    same way; both notices are pushed to the console's listeners and on the ticket's record."""
+    from hotline.web import accounts
+    from tests.web.support import HTTP, EventReader, sign_in
+
+    duty = "041100000011"
+    h = await make_harness(reminder_ring_s=8.0, reminder_retry_s=1.0, reminder_max_attempts=2)
+    pushed = []
+    h.scheduler.on_ticket_notice(pushed.append)
+    await h.write(lambda s: accounts.create_user(s, "duty-boss", role="supervisor",
+                                                 password="duty-boss-pass-1"))
+    boss = HTTP(h.controller.web.port)
+    await sign_in(boss, "duty-boss", "duty-boss-pass-1")
+    page = EventReader(boss.port, boss.cookies, "/api/tickets/stream").start()
+    await h.city.set_number(duty, mode="answer", delay_s=0.3, dtmf="1")
+    try:
+        await until(lambda: page.named("hello"), timeout=10)
+        ticket_id = await h.write(lambda s: _ticket_due_soon(s, "13900000021", duty,
+                                                              warn_s=1, due_s=6))
+        rows = await until(_notices(h, ticket_id, done=2), timeout=90)
+        # The supervisor's page was told of both notices and of each call's outcome.
+        shown = await until(lambda: [(n["kind"], n["call_outcome"]) for n in
+                                     page.named("notice")] if len(page.named("notice")) >= 4
+                            else None, timeout=10)
+    finally:
+        page.close()
+    assert ("remind", "confirmed") in shown and ("supervise", "confirmed") in shown
+    assert [r[:4] for r in rows] == [("remind", "done", "confirmed", "1"),
+                                     ("supervise", "done", "confirmed", "1")]
+    assert h.watch.count(f"number {duty}") == 2
+    kinds = [(p.notice or {}).get("kind") for p in pushed if p.notice]
+    assert "remind" in kinds and "supervise" in kinds
+    assert any((p.notice or {}).get("call_outcome") == "confirmed" for p in pushed)
+    actions = h.read(lambda s: [e.action for e in s.scalars(
+        select(TicketEvent).where(TicketEvent.ticket_id == ticket_id,
+                                  TicketEvent.actor == "scheduler").order_by(TicketEvent.id))])
+    assert actions.count("reminder_call") == 2 and "remind" in actions \
+        and "supervise" in actions
+
+
+@pytest_twisted.ensureDeferred
+async def test_reminder_call_not_answered_is_tried_again_then_recorded(make_harness):
+    """A duty number nobody answers is called the configured number of times, then the
+    reminder's call is recorded as not answered."""
+    duty = "041100000012"
+    h = await make_harness(reminder_ring_s=3.0, reminder_retry_s=1.0, reminder_max_attempts=2)
+    await h.city.set_number(duty, mode="noanswer")
+    ticket_id = await h.write(lambda s: _ticket_due_soon(s, "13900000022", duty, warn_s=0.5,
+                                                          due_s=3600))
+    rows = await until(_notices(h, ticket_id, done=1), timeout=60)
+    assert rows == [("remind", "done", "no_answer", None, 2)]
+    assert h.watch.count(f"number {duty}") == 2

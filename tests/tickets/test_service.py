@@ -141,12 +141,13 @@ def _drive_to(service, session, status: str):
     paths = {
         "received": [],
         "dispatched": ["dispatch"],
-        "handling": ["dispatch", "start_handling"],
-        "replied": ["dispatch", "start_handling", "reply"],
-        "followed_up": ["dispatch", "start_handling", "reply", "follow_up"],
-        "closed": ["dispatch", "start_handling", "reply", "close"],
-        "reopened": ["dispatch", "start_handling", "reply", "close", "reopen"],
+        "handling": ["dispatch", "accept"],
+        "replied": ["dispatch", "accept", "reply"],
+        "followed_up": ["dispatch", "accept", "reply", "follow_up"],
+        "closed": ["dispatch", "accept", "reply", "close"],
+        "reopened": ["dispatch", "accept", "reply", "close", "reopen"],
         "merged": ["merge"],
+        "returned": ["dispatch", "return"],
     }
     for action in paths[status]:
         _do(service, session, t, action)
@@ -161,6 +162,8 @@ def _do(service, session, ticket, action):
         return service.reply(session, ticket.id, actor="D01", text="已修复")
     if action == "reopen":
         return service.reopen(session, ticket.id, actor="1001", text="市民不满意")
+    if action == "return":
+        return service.return_ticket(session, ticket.id, actor="D01", reason="不属于本部门职责")
     if action == "merge":
         other = _intake(service, session)
         return service.merge(session, ticket.id, into=other.id, actor="1001")
@@ -199,7 +202,7 @@ def test_full_lifecycle_event_trail(service, session, org):
     """接-派-办-评 from intake to closure leaves one event per step, in order, with actors."""
     t = _intake(service, session)
     service.dispatch(session, t.id, department="U01", actor="1001")
-    service.start_handling(session, t.id, actor="U01")
+    service.accept(session, t.id, actor="U01")
     service.reply(session, t.id, actor="U01", text="已派人维修")
     service.follow_up(session, t.id, actor="1002", text="市民满意")
     service.close(session, t.id, actor="1002")
@@ -209,7 +212,7 @@ def test_full_lifecycle_event_trail(service, session, org):
                             .order_by(TicketEvent.id)).all()
     assert [tuple(r) for r in trail] == [
         ("intake", "1001", "received"), ("dispatch", "1001", "dispatched"),
-        ("start_handling", "U01", "handling"), ("reply", "U01", "replied"),
+        ("accept", "U01", "handling"), ("reply", "U01", "replied"),
         ("follow_up", "1002", "followed_up"), ("close", "1002", "closed")]
     assert t.department.code == "U01"
 

@@ -20,6 +20,8 @@ class Reply:
     status: int
     headers: http.client.HTTPMessage
     text: str
+    #: The body as sent (a photo is not text).
+    content: bytes = b""
 
     def json(self) -> Any:
         return jsonlib.loads(self.text)
@@ -39,10 +41,11 @@ class HTTP:
         self.cookies: dict[str, str] = {}
 
     def request_blocking(self, method: str, path: str, *, form: dict[str, str] | None = None,
-                         json: Any = None, headers: dict[str, str] | None = None) -> Reply:
+                         json: Any = None, headers: dict[str, str] | None = None,
+                         body: bytes | None = None) -> Reply:
+        """One request; ``body`` is sent as it is (give its Content-Type in ``headers``)."""
         conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
         hdrs = dict(headers or {})
-        body = None
         if form is not None:
             body = urlencode(form).encode()
             hdrs["Content-Type"] = "application/x-www-form-urlencoded"
@@ -54,7 +57,8 @@ class HTTP:
         try:
             conn.request(method, path, body=body, headers=hdrs)
             resp = conn.getresponse()
-            text = resp.read().decode("utf-8", "replace")
+            content = resp.read()
+            text = content.decode("utf-8", "replace")
         finally:
             conn.close()
         for raw in resp.headers.get_all("Set-Cookie") or []:
@@ -65,7 +69,7 @@ class HTTP:
                     self.cookies.pop(name, None)
                 else:
                     self.cookies[name] = morsel.value
-        return Reply(resp.status, resp.headers, text)
+        return Reply(resp.status, resp.headers, text, content)
 
     async def request(self, method: str, path: str, **kw: Any) -> Reply:
         return await threads.deferToThread(self.request_blocking, method, path, **kw)
@@ -100,10 +104,11 @@ class EventReader:
     event is parsed into ``events`` as ``(name, data)`` the moment it arrives. ``close()``
     ends it (so does the console stopping)."""
 
-    def __init__(self, port: int, cookies: dict[str, str]) -> None:
+    def __init__(self, port: int, cookies: dict[str, str], path: str = "/api/events") -> None:
         import threading
 
         self.port = port
+        self.path = path
         self.cookie = "; ".join(f"{k}={v}" for k, v in cookies.items())
         self.events: list[tuple[str, Any]] = []
         self.status: int | None = None
@@ -117,7 +122,7 @@ class EventReader:
     def _read(self) -> None:
         conn = self._conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=120)
         try:
-            conn.request("GET", "/api/events", headers={"Cookie": self.cookie,
+            conn.request("GET", self.path, headers={"Cookie": self.cookie,
                                                         "Accept": "text/event-stream"})
             resp = conn.getresponse()
             self.status = resp.status

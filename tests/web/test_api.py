@@ -122,7 +122,7 @@ async def test_liaison_sees_own_department_masked_and_replies(web_controller):
     with ctl.db.begin() as s:
         t = s.get(Ticket, ids[0])
         assert [(e.actor, e.action) for e in t.events][-2:] == [
-            ("liaison-a", "start_handling"), ("liaison-a", "reply")]
+            ("liaison-a", "accept"), ("liaison-a", "reply")]
 
 
 @pytest_twisted.ensureDeferred
