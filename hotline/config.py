@@ -14,7 +14,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Config", "ConfigError", "load", "DEFAULTS_TEXT", "check_ticket_clock"]
+__all__ = ["Config", "ConfigError", "load", "DEFAULTS_TEXT"]
 
 DEFAULTS_TEXT: str = resources.files("hotline").joinpath("defaults.toml").read_text("utf-8")
 
@@ -139,7 +139,7 @@ def _validate(data: dict[str, Any], problems: list[str]) -> None:
 
 
 def _validate_tickets(tickets: dict[str, Any], problems: list[str]) -> None:
-    check_ticket_clock(tickets, problems)
+    check_ticket_settings(tickets, problems)
     if tickets["follow_up"] not in ("survey", "agent"):
         problems.append(f"'tickets.follow_up' must be \"survey\" or \"agent\", got "
                         f"{tickets['follow_up']!r}")
@@ -149,10 +149,9 @@ def _validate_tickets(tickets: dict[str, Any], problems: list[str]) -> None:
         problems.append("'tickets.attachment_max_bytes' must be at least 1")
 
 
-def check_ticket_clock(settings: Mapping[str, Any], problems: list[str]) -> None:
-    """Append one line per ``[tickets]`` clock setting that makes no sense (``hotline config
-    check``, L{hotline.tickets.clock.DeadlineRules.from_settings}). Here, not in the tickets
-    package, so that reading the configuration imports no domain package (no import cycle)."""
+def check_ticket_settings(settings: Mapping[str, Any], problems: list[str]) -> None:
+    """Append one line per ``[tickets]`` setting that makes no sense (``hotline config check``,
+    and the deadline rules when they are built)."""
     for table in ("deadline_days", "reopen_days"):
         for kind, days in settings[table].items():
             if not isinstance(days, int | float) or isinstance(days, bool) or days <= 0:
@@ -214,9 +213,6 @@ class Config:
 
     def __getitem__(self, section: str) -> dict[str, Any]:
         return self.data[section]
-
-    def __contains__(self, section: object) -> bool:
-        return section in self.data
 
     @property
     def state_dir(self) -> Path:

@@ -7,8 +7,8 @@ The console subscribes its board streams with ``WallboardFeed.add_listener`` (a 
 to L{WallboardChanged} on the controller's bus) and renders the tiles with
 ``hotline.reports.render.wallboard_html``; the payload pushed equals ``await feed.figures()``.
 
-A call counts as answered today from the moment an agent takes it (L{CallAnswered}), not only
-once its row is written at hangup: the feed keeps the calls answered whose final row is not yet
+A call counts as answered from the moment an agent takes it (L{CallAnswered}), not only once
+its row is written at hangup: the feed keeps the calls answered whose final row is not yet
 committed (until L{CallFinalised}) and adds them to the rows' figures, leaving those calls out
 of the query so that none is counted twice.
 """
@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import zoneinfo
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,18 +27,20 @@ from twisted.internet import defer, task
 from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 
-from db.models import Call, Callback, CallbackStatus, CallStatus
+from db.models import Callback, CallbackStatus
 from db.session import Database
 from hotline.bus import EventBus, Subscription
 from hotline.calls.events import CallAnswered, CallArrived, CallEnded, CallFinalised
 from hotline.calls.model import CallState
 from hotline.calls.service import CallService
+from hotline.reports.service_level import ServiceFigures, figures_between
 
 __all__ = ["WallboardFeed", "WallboardChanged", "database_figures", "SERVICE_LEVEL_DEFINITION"]
 
 #: Printed under the service-level tile.
 SERVICE_LEVEL_DEFINITION = ("inbound calls today answered within the threshold ÷ (answered + "
-                            "abandoned); calls still waiting are not counted yet")
+                            "abandoned); calls still waiting are not counted yet "
+                            "(GB/T 33358-2016: within 15 s)")
 
 #: Callback statuses that need nothing more.
 _FINISHED = (CallbackStatus.DONE, CallbackStatus.FAILED, CallbackStatus.CANCELLED)
@@ -60,37 +62,62 @@ class WallboardChanged:
     board: dict[str, Any]
 
 
-def database_figures(session: Session, now: dt.datetime, *, timezone: str,
-                     service_level_s: float, leave_out: Collection[str] = ()) -> dict[str, Any]:
-    """Today's (site-local day) inbound call figures and the callbacks due soon.
+def _with_live(figures: ServiceFigures, live: Mapping[str, tuple[float, float]],
+               since: dt.datetime, threshold_s: float) -> ServiceFigures:
+    """``figures`` plus the calls of ``live`` (uniqueid -> (start, wait)) begun at ``since`` or
+    later, each counted as answered."""
+    for started, wait in live.values():
+        if started >= since.timestamp():
+            figures.add(answered=True, wait_s=wait, threshold_s=threshold_s)
+    return figures
 
-    @param leave_out: uniqueids of calls not to count (the feed counts them from its events).
+
+def database_figures(session: Session, now: dt.datetime, *, timezone: str,
+                     service_level_s: float,
+                     answered_live: Mapping[str, tuple[float, float]] | None = None
+                     ) -> dict[str, Any]:
+    """Today's (site-local day) and the last 24 hours' service figures
+    (L{hotline.reports.service_level}) and the callbacks due soon.
+
+    @param answered_live: calls answered whose rows may not be written yet, uniqueid ->
+        (start as a timestamp, queue wait): their rows are left out and they count as answered
+        in the spans they began in (the feed follows them from the calls' events).
+
     @return: C{answered_today}, C{answered_in_time_today}, C{abandoned_today},
-        C{service_level} (None before the first settled call), C{callbacks_due_next_hour},
-        C{callbacks_overdue} (not finished, due time passed).
+        C{service_level} (None before the first settled call), C{abandon_rate_today},
+        C{average_wait_today_s}, C{longest_wait_today_s}, C{connection_rate_24h},
+        C{settled_24h}, C{callbacks_due_next_hour}, C{callbacks_overdue} (not finished,
+        due time passed).
     """
     start = _day_start(now, timezone)
-    today = (Call.direction == "inbound", Call.started_at >= start, Call.started_at <= now)
-    if leave_out:
-        today += (Call.uniqueid.not_in(list(leave_out)),)
-    answered = session.scalar(select(func.count()).select_from(Call).where(
-        *today, Call.answered_at.is_not(None))) or 0
-    in_time = session.scalar(select(func.count()).select_from(Call).where(
-        *today, Call.answered_at.is_not(None), Call.queue_wait_s <= service_level_s)) or 0
-    abandoned = session.scalar(select(func.count()).select_from(Call).where(
-        *today, Call.status == CallStatus.ABANDONED)) or 0
+    live = answered_live or {}
+    just_after = now + dt.timedelta(microseconds=1)
+    day_ago = now - dt.timedelta(hours=24)
+    today = _with_live(figures_between(session, start, just_after, threshold_s=service_level_s,
+                                       leave_out=live.keys()),
+                       live, start, service_level_s)
+    day = _with_live(figures_between(session, day_ago, just_after, threshold_s=service_level_s,
+                                     leave_out=live.keys()),
+                     live, day_ago, service_level_s)
     due_at = func.coalesce(Callback.next_attempt_at, Callback.due_at)
     open_callback = Callback.status.not_in(_FINISHED)
     due_soon = session.scalar(select(func.count()).select_from(Callback).where(
         open_callback, due_at >= now, due_at < now + dt.timedelta(hours=1))) or 0
     overdue = session.scalar(select(func.count()).select_from(Callback).where(
         open_callback, Callback.due_at < now)) or 0
-    settled = answered + abandoned
-    return {"answered_today": answered, "answered_in_time_today": in_time,
-            "abandoned_today": abandoned,
-            "service_level": in_time / settled if settled else None,
+    return {"answered_today": today.answered, "answered_in_time_today": today.answered_in_time,
+            "abandoned_today": today.abandoned,
+            "service_level": today.service_level,
             "service_level_s": service_level_s,
+            "abandon_rate_today": today.abandon_rate,
+            "average_wait_today_s": _rounded(today.average_wait_s),
+            "longest_wait_today_s": _rounded(today.longest_wait_s),
+            "connection_rate_24h": day.connection_rate, "settled_24h": day.settled,
             "callbacks_due_next_hour": due_soon, "callbacks_overdue": overdue}
+
+
+def _rounded(value: float | None) -> float | None:
+    return None if value is None else round(value, 1)
 
 
 class WallboardFeed:
@@ -103,7 +130,7 @@ class WallboardFeed:
     _log = Logger(namespace="hotline.reports.wallboard")
 
     def __init__(self, *, calls: CallService | None, database: Database, timezone: str,
-                 service_level_s: float = 20.0, interval_s: float = 5.0,
+                 service_level_s: float = 15.0, interval_s: float = 5.0,
                  clock: IReactorTime, bus: EventBus | None = None) -> None:
         """
         @param calls: the live view; None shows the database figures only (a node without AMI).
@@ -177,31 +204,26 @@ class WallboardFeed:
         """The latest board computed (a new console shows it at once)."""
         return self._last
 
-    def _answered_today(self, start: dt.datetime) -> dict[str, tuple[float, float]]:
-        """The calls answered today whose rows may not be in the database yet (older ones are
-        forgotten: they no longer count today)."""
-        since = start.timestamp()
-        for uid in [uid for uid, (started, _) in self._answered.items() if started < since]:
+    def _answered_live(self, since: dt.datetime) -> dict[str, tuple[float, float]]:
+        """The calls answered whose rows may not be in the database yet (those begun before
+        ``since`` are forgotten: no figure counts them any more)."""
+        cutoff = since.timestamp()
+        for uid in [uid for uid, (started, _) in self._answered.items() if started < cutoff]:
             del self._answered[uid]
         return dict(self._answered)
 
     async def figures(self) -> dict[str, Any]:
-        """The board now: live figures from the tracker, today's from the database and from
-        the calls answered whose rows are still being written."""
+        """The board now: live figures from the tracker, today's and the last 24 hours' from
+        the database and from the calls answered whose rows are still being written."""
         now = dt.datetime.fromtimestamp(self._clock.seconds(), dt.UTC)
         live: dict[str, Any] = self._calls.wallboard() if self._calls is not None else {
             "calls_waiting": 0, "calls_talking": 0, "longest_wait_s": 0.0, "agents_free": 0,
-            "agents_ringing": 0, "agents_talking": 0, "agents_paused": 0,
+            "agents_ringing": 0, "agents_talking": 0, "agents_paused": 0, "agents_wrapup": 0,
             "agents_unavailable": 0}
-        answered = self._answered_today(_day_start(now, self._timezone))
+        answered = self._answered_live(min(_day_start(now, self._timezone),
+                                           now - dt.timedelta(hours=24)))
         stored = await self._db.run(database_figures, now, timezone=self._timezone,
-                                    service_level_s=self._threshold, leave_out=answered.keys())
-        stored["answered_today"] += len(answered)
-        stored["answered_in_time_today"] += sum(wait <= self._threshold
-                                                for _, wait in answered.values())
-        settled = stored["answered_today"] + stored["abandoned_today"]
-        stored["service_level"] = (stored["answered_in_time_today"] / settled
-                                   if settled else None)
+                                    service_level_s=self._threshold, answered_live=answered)
         board = {k: v for k, v in live.items() if k not in ("answered", "abandoned", "since")}
         board.update(stored)
         board["now"] = now.isoformat()

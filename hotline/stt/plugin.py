@@ -29,9 +29,11 @@ def build(deps: Dependencies, **kwargs: Any) -> TranscriptionService:
                                    bus=deps.bus, **kwargs)
     if deps.finaliser is not None:
         # The job is queued in the call's own final unit of work; once that is committed a
-        # free worker may take it (no database work of its own per call).
+        # free worker may take it (no database work of its own per call). A call captioned
+        # live is left to on_call_finalised, which stores its live words instead.
         remove = deps.finaliser.add_step(service.enqueue_step)
-        listening = deps.bus.subscribe(CallFinalised, lambda e: service.kick(sweep=False))
+        listening = deps.bus.subscribe(CallFinalised, lambda e: service.on_call_finalised(
+            e.call_id, e.uniqueid, queued=True))
 
         def detach() -> None:
             remove()
@@ -39,7 +41,7 @@ def build(deps: Dependencies, **kwargs: Any) -> TranscriptionService:
         service.detach = detach
     else:
         service.detach = deps.bus.subscribe(
-            CallFinalised, lambda e: service.on_call_finalised(e.call_id)).cancel
+            CallFinalised, lambda e: service.on_call_finalised(e.call_id, e.uniqueid)).cancel
     deps.stt = service
     return service
 

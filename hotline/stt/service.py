@@ -23,7 +23,7 @@ from twisted.internet.threads import deferToThreadPool
 from twisted.logger import Logger
 from twisted.python.threadpool import ThreadPool
 
-from db.models import utcnow
+from db.models import Transcript, utcnow
 from db.session import unit_of_work
 from hotline.bus import EventBus
 from hotline.config import Config
@@ -31,6 +31,7 @@ from hotline.directory.service import load_entries
 from hotline.stt import jobs
 from hotline.stt.decoder import AudioError, decode_file
 from hotline.stt.keywords import KeywordSpotter
+from hotline.stt.live import LiveTranscripts
 from hotline.stt.models import ModelError, ModelRegistry
 from hotline.tickets.service import TicketService
 
@@ -95,6 +96,8 @@ class TranscriptionService:
         self._model_ready = False
         self._model_problem: str | None = None
         self._idle: list[defer.Deferred[None]] = []
+        #: The live captions' segments of calls still up (hotline/floor/captions.py fills it).
+        self.live = LiveTranscripts()
         #: Set by its plugin: stops queueing a job for every finalised call.
         self.detach: Callable[[], None] = lambda: None
 
@@ -134,9 +137,25 @@ class TranscriptionService:
 
     # -- intake ----------------------------------------------------------------------------------
 
-    def on_call_finalised(self, call_id: int) -> defer.Deferred[Any]:
+    def on_call_finalised(self, call_id: int, uniqueid: str | None = None, *,
+                          queued: bool = False) -> defer.Deferred[Any]:
         """The finaliser's listener: queue the call's job (once) and start it if a worker is
-        free. Calls without speech recordings are skipped."""
+        free. Calls without speech recordings are skipped. A call that was captioned live
+        (L{live}, by its citizen channel's C{uniqueid}) is not decoded again: once its streams
+        have ended, the live segments become its transcript and the ticket's note.
+
+        C{queued}: the finaliser's own unit of work queued the job already (L{enqueue_step});
+        a free worker only needs to take it, with no database work here."""
+        if uniqueid is not None and self.live.captured(uniqueid):
+            d = self.live.finished(uniqueid)
+            d.addCallback(lambda segments: self._run(self._store_live, call_id,
+                                                     segments or []))
+            d.addCallback(lambda done: done and self.bus.publish(
+                TranscriptReady(call_id, done[0], done[1])))
+            return d
+        if queued:
+            self.kick(sweep=False)
+            return defer.succeed(None)
         spec = self.registry.current
         d = self._run(jobs.enqueue, call_id, model=spec.name, language=spec.language,
                         now=self.now())
@@ -149,9 +168,45 @@ class TranscriptionService:
         d.addCallback(queued)
         return d
 
+    def _store_live(self, session: Any, call_id: int,
+                    segments: list[jobs.Segment]) -> tuple[int, str] | None:
+        """The live transcript of call C{call_id} as its job, done at once, and its note."""
+        spec = self.registry.current
+        job = jobs.enqueue(session, call_id, model=spec.name, language=spec.language,
+                           now=self.now())
+        if job is None:  # no recording to fall back on: the live words are all there is
+            job = Transcript(call_id=call_id, kind="call", model=spec.name,
+                                  language=spec.language, status=jobs.QUEUED, attempts=0,
+                                  created_at=self.now())
+            session.add(job)
+            session.flush()
+        if job.status in (jobs.DONE, jobs.FAILED):
+            return None
+        job.source = jobs.LIVE
+        results = [jobs.SpeakerResult(speaker=speaker, path="",
+                                      segments=[g for g in segments if g.speaker == speaker])
+                   for speaker in sorted({g.speaker for g in segments})]
+        spotter = KeywordSpotter(load_entries(session))
+        suggestion = spotter.suggest(" ".join(g.text for g in segments)) \
+            if len(spotter) and segments else None
+        row = jobs.finish(session, job.id, results,
+                          suggestion=suggestion.as_dict() if suggestion else None,
+                          now=self.now())
+        if not results:
+            row.status, row.error = jobs.DONE, None  # a silent call: an empty transcript
+        jobs.post_note(session, row, tickets=self.tickets, call_language=self.call_language)
+        _log.info("stt: call {call_id}: the live transcript ({n} segments) is its note",
+                  call_id=call_id, n=len(segments))
+        return row.id, row.status
+
     def enqueue_step(self, session: Any, call: Any) -> None:
         """The finaliser's step: queue the call's job in the call's own final unit of work
-        (L{hotline.calls.finaliser.CallFinaliser.add_step}); calls without speech are skipped."""
+        (L{hotline.calls.finaliser.CallFinaliser.add_step}); calls without speech are skipped,
+        and so are calls captioned live: their live words become the transcript once the
+        streams end (L{on_call_finalised}). (C{live} is the reactor's; a membership test from
+        this pool thread reads a dict the reactor only adds to and pops from.)"""
+        if self.live.captured(call.uniqueid):
+            return
         spec = self.registry.current
         jobs.enqueue_finalised(session, call, model=spec.name, language=spec.language,
                                now=self.now())

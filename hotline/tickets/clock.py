@@ -24,6 +24,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from hotline.config import check_ticket_settings
+
 __all__ = ["Light", "LIGHT_LABELS", "DeadlineRules", "WorkCalendar", "Clock", "start_clock",
            "dispatch_clock", "extended_clock", "add_working_seconds", "working_seconds",
            "add_working_days", "light"]
@@ -182,11 +184,9 @@ class DeadlineRules:
     @classmethod
     def from_settings(cls, settings: Mapping[str, Any]) -> DeadlineRules:
         """From the ``[tickets]`` section. Raises ValueError naming a setting that makes no
-        sense (L{hotline.config.check_ticket_clock} lists them all)."""
-        from hotline.config import check_ticket_clock
-
+        sense (``hotline.config.check_ticket_settings`` lists them all)."""
         problems: list[str] = []
-        check_ticket_clock(settings, problems)
+        check_ticket_settings(settings, problems)
         if problems:
             raise ValueError("; ".join(problems))
         return cls(working_days=dict(settings["deadline_days"]),
@@ -199,8 +199,6 @@ class DeadlineRules:
     def days(self, kind: str, *, reopened: bool = False) -> float:
         table = self.reopen_working_days if reopened else self.working_days
         return float(table.get(kind, table.get("default", 20)))
-
-
 
 
 @dataclass(frozen=True)
