@@ -35,7 +35,7 @@ from sqlalchemy.types import TypeDecorator
 from hotline import phone
 
 __all__ = [
-    "Base", "UTCDateTime", "utcnow", "KeptPlace",
+    "Base", "UTCDateTime", "utcnow", "KeptPlace", "KeptPlaceStatus",
     "Department", "Grid", "GridWorker", "Citizen", "Agent", "AgentSession", "AgentStateChange",
     "Incident", "Ticket", "TicketEvent", "TicketSequence", "MunicipalHotline",
     "Call", "CallRecording", "Bridge", "BridgeParticipant",
@@ -662,6 +662,16 @@ class Transcript(Base):
         return f"<Transcript {self.id} call={self.call_id} {self.status}>"
 
 
+class KeptPlaceStatus(enum.StrEnum):
+    """Where a kept place stands (``kept_place.status``)."""
+
+    WAITING = "waiting"          # the stand-in holds the place in the queue
+    CALLING = "calling"          # its turn came: an agent is reserved, the citizen dialled
+    REACHED = "reached"          # the citizen answered
+    NOT_REACHED = "not_reached"  # the citizen did not answer
+    CANCELLED = "cancelled"      # taken back (取消) while still waiting
+
+
 class KeptPlace(Base):
     """A waiting citizen who pressed 1 to keep their place in the queue and be called back
     (hotline/floor/keepplace.py): their place is held in the queue by a stand-in that arrived
@@ -679,7 +689,7 @@ class KeptPlace(Base):
     joined_at: Mapped[dt.datetime]
     kept_at: Mapped[dt.datetime]
     position: Mapped[int | None]
-    #: waiting (the stand-in holds the place), calling, reached, not_reached, cancelled.
+    #: L{KeptPlaceStatus}.
     status: Mapped[str] = mapped_column(String(16), index=True)
     agent_code: Mapped[str | None] = mapped_column(String(16))
     called_at: Mapped[dt.datetime | None]
