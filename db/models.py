@@ -406,6 +406,7 @@ class TranscriptStatus(enum.StrEnum):
     RUNNING = "running"  # claimed by a worker (``worker``, ``claimed_at``)
     DONE = "done"        # decoded and stored
     FAILED = "failed"    # given up: bad audio or attempts exhausted
+    SKIPPED = "skipped"  # not transcribed on purpose: nobody answered, the caller gave up early
 
 
 class Call(Base):

@@ -22,15 +22,19 @@ from sqlalchemy.orm import Session
 from db.models import Call, CallRecording, Transcript, TranscriptSegment, TranscriptStatus
 from hotline.tickets.service import TicketService
 
-__all__ = ["enqueue_finalised", "QUEUED", "RUNNING", "DONE", "FAILED", "RECORDING", "LIVE",
+__all__ = ["enqueue_finalised", "QUEUED", "RUNNING", "DONE", "FAILED", "SKIPPED", "RECORDING",
+           "LIVE",
            "SPEAKER_OF_DIRECTION", "SPEAKER_LABELS",
            "JobInput", "SpeakerResult", "Segment", "enqueue", "enqueue_missed", "requeue_stale", "claim_next",
            "finish", "retry_or_fail", "post_note", "post_pending_notes", "compose_note",
            "merged_dialog", "clock_text", "NOTE_ACTOR"]
 
-#: The job statuses under their short names here (L{db.models.TranscriptStatus}).
-QUEUED, RUNNING, DONE, FAILED = (TranscriptStatus.QUEUED, TranscriptStatus.RUNNING,
-                                 TranscriptStatus.DONE, TranscriptStatus.FAILED)
+#: The job statuses under their short names here (L{db.models.TranscriptStatus}). SKIPPED: not
+#: transcribed on purpose (nobody answered and the caller gave up early); the row records the
+#: decision, so no sweep picks the call up again.
+QUEUED, RUNNING, DONE, FAILED, SKIPPED = (
+    TranscriptStatus.QUEUED, TranscriptStatus.RUNNING, TranscriptStatus.DONE,
+    TranscriptStatus.FAILED, TranscriptStatus.SKIPPED)
 #: Where a transcript's words come from (``Transcript.source``): the recordings decoded after
 #: hang-up, or the live captions the agent saw during the call (hotline/floor/captions.py).
 RECORDING, LIVE = "recording", "live"
@@ -78,49 +82,73 @@ class SpeakerResult:
 
 
 def enqueue(session: Session, call_id: int, *, model: str, language: str,
-            now: dt.datetime) -> Transcript | None:
+            now: dt.datetime, skip_abandoned_under_s: float = 0.0) -> Transcript | None:
     """Queue the call's transcription once; returns the job (new or existing), or None when
-    the call has no speech recording to transcribe."""
+    the call has no speech recording to transcribe, or nobody answered it and it lasted less
+    than ``skip_abandoned_under_s``."""
     existing = session.scalars(select(Transcript).where(
         Transcript.call_id == call_id, Transcript.kind == "call")).first()
     if existing is not None:
-        return existing
+        return existing if existing.status != SKIPPED else None
+    skip = skip_abandoned_under_s > 0 and _abandoned_early(session, call_id,
+                                                          skip_abandoned_under_s)
     directions = session.scalars(select(CallRecording.direction).where(
         CallRecording.call_id == call_id)).all()
     if not any(d in SPEAKER_OF_DIRECTION for d in directions):
         return None
-    job = Transcript(call_id=call_id, kind="call", model=model, language=language,
-                     status=QUEUED, attempts=0, created_at=now)
+    job = _new_job(call_id, model, language, now, skip_abandoned_under_s if skip else None)
     try:
         with session.begin_nested():  # another unit may be queueing the same call right now
             session.add(job)
     except IntegrityError:
-        return session.scalars(select(Transcript).where(
+        job = session.scalars(select(Transcript).where(
             Transcript.call_id == call_id, Transcript.kind == "call")).one()
-    return job
+    return job if job.status != SKIPPED else None
+
+
+def _new_job(call_id: int, model: str, language: str, now: dt.datetime,
+             skipped_under_s: float | None) -> Transcript:
+    """A call's job: queued, or (``skipped_under_s``) recorded as skipped, with why."""
+    skip = skipped_under_s is not None
+    return Transcript(call_id=call_id, kind="call", model=model, language=language,
+                      status=SKIPPED if skip else QUEUED, attempts=0, created_at=now,
+                      error=f"not transcribed: nobody answered and it lasted under "
+                            f"{skipped_under_s:g} s" if skip else None)
+
+
+def _abandoned_early(session: Session, call_id: int, under_s: float) -> bool:
+    return _row_abandoned_early(session.get(Call, call_id), under_s)
+
+
+def _row_abandoned_early(call: Call | None, under_s: float) -> bool:
+    if call is None or call.answered_at is not None or call.ended_at is None:
+        return False
+    return (call.ended_at - call.started_at).total_seconds() < under_s
 
 
 def enqueue_finalised(session: Session, call: Call, *, model: str, language: str,
-                      now: dt.datetime) -> Transcript | None:
+                      now: dt.datetime, skip_abandoned_under_s: float = 0.0
+                      ) -> Transcript | None:
     """L{enqueue} for a call row just finalised in this session (the finaliser's step): its
     recordings are known without a query, and the job is inserted first (the unique index
-    on call and kind turns a second finalisation into a no-op) instead of looked for."""
+    on call and kind turns a second finalisation into a no-op) instead of looked for. A call
+    abandoned early is recorded as skipped, as L{enqueue} does (None returned)."""
     if not any(r.direction in SPEAKER_OF_DIRECTION for r in call.recordings):
         return None
-    job = Transcript(call_id=call.id, kind="call", model=model, language=language,
-                     status=QUEUED, attempts=0, created_at=now)
+    skip = skip_abandoned_under_s > 0 and _row_abandoned_early(call, skip_abandoned_under_s)
+    job = _new_job(call.id, model, language, now, skip_abandoned_under_s if skip else None)
     try:
         with session.begin_nested():
             session.add(job)
     except IntegrityError:
-        return session.scalars(select(Transcript).where(
+        job = session.scalars(select(Transcript).where(
             Transcript.call_id == call.id, Transcript.kind == "call")).one()
-    return job
+    return job if job.status != SKIPPED else None
 
 
 def enqueue_missed(session: Session, *, since: dt.datetime, model: str, language: str,
                    now: dt.datetime, settle: dt.timedelta = dt.timedelta(seconds=60),
-                   limit: int = 50) -> list[int]:
+                   limit: int = 50, skip_abandoned_under_s: float = 0.0) -> list[int]:
     """Queue the calls started since ``since`` and ended ``settle`` ago or more that have speech
     recordings but no job: calls recorded without the finaliser (the reconciler's, a controller
     that was down); the settle time leaves fresh calls to the finaliser. Returns their ids."""
@@ -132,9 +160,12 @@ def enqueue_missed(session: Session, *, since: dt.datetime, model: str, language
     call_ids = session.scalars(
         select(Call.id).where(Call.started_at >= since, Call.ended_at <= now - settle,
                               has_speech, ~has_job).order_by(Call.id).limit(limit)).all()
+    queued = []
     for call_id in call_ids:
-        enqueue(session, call_id, model=model, language=language, now=now)
-    return list(call_ids)
+        if enqueue(session, call_id, model=model, language=language, now=now,
+                   skip_abandoned_under_s=skip_abandoned_under_s) is not None:
+            queued.append(call_id)
+    return queued
 
 
 def requeue_stale(session: Session, *, worker: str, lease: dt.timedelta,
