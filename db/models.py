@@ -249,6 +249,10 @@ class Incident(Base):
     status: Mapped[str] = mapped_column(String(16), default="open")
     confirmed_by: Mapped[str] = mapped_column(String(50))
     confirmed_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    #: The one reply to every ticket (migration 0016): the callbacks to its citizens are those
+    #: of its tickets created since, which is how its page counts "n of N reached".
+    replied_at: Mapped[dt.datetime | None]
+    replied_by: Mapped[str | None] = mapped_column(String(64))
 
     tickets: Mapped[list[Ticket]] = relationship(back_populates="incident")
 
@@ -1288,3 +1292,39 @@ class GridLog(Base):
 
 __all__ += ["Street", "Community", "MapImport", "GridAddress", "GridReport", "TicketPhoto",
             "GridVisit", "VerificationTask", "GridLog"]
+
+
+# -- duplicates at intake and co-reporters (hotline/tickets/duplicates.py; migration 0016) -------
+
+class TicketReporter(Base):
+    """A citizen who reported a ticket's problem after its first reporter (一事多诉): the agent
+    attached their call to the existing ticket instead of opening a new one. They are told the
+    outcome like the first reporter (``Ticket.citizen``)."""
+
+    __tablename__ = "ticket_reporter"
+    __table_args__ = (Index("ix_ticket_reporter_ticket_citizen", "ticket_id", "citizen_id",
+                            unique=True),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("ticket.id"))
+    citizen_id: Mapped[int] = mapped_column(ForeignKey("citizen.id"), index=True)
+    #: The call the agent attached (null: attached from the API or the command line).
+    call_id: Mapped[int | None] = mapped_column(ForeignKey("call.id"))
+    #: What this citizen said, in their own words.
+    description: Mapped[str | None] = mapped_column(Text)
+    added_by: Mapped[str] = mapped_column(String(64))
+    added_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    ticket: Mapped[Ticket] = relationship()
+    citizen: Mapped[Citizen] = relationship()
+
+    def __repr__(self) -> str:
+        return f"<TicketReporter ticket={self.ticket_id} citizen={self.citizen_id}>"
+
+
+#: The candidates of one intake: open tickets of the same grid and category, newest first within
+#: the window; without a grid, the same category (hotline.tickets.duplicates).
+Index("ix_ticket_grid_category_created", Ticket.grid_id, Ticket.category, Ticket.created_at)
+Index("ix_ticket_category_created", Ticket.category, Ticket.created_at)
+
+__all__ += ["TicketReporter"]

@@ -535,8 +535,11 @@ def promise(session: Session, ticket: str | int, at: dt.datetime, *, owner_code:
         if owner_id is None:
             raise PromiseError(f"no agent with code {owner_code!r}")
     service.set_promised_reply(session, row.id, at, actor=actor)
-    cb = session.scalars(select(Callback).where(Callback.ticket_id == row.id,
-                                                Callback.status == CallbackStatus.PENDING)).one()
+    # The first reporter's pending callback (co-reporters have their own: issue 18).
+    cb = session.scalars(select(Callback).where(
+        Callback.ticket_id == row.id, Callback.status == CallbackStatus.PENDING,
+        or_(Callback.citizen_id == row.citizen_id, Callback.citizen_id.is_(None)))
+        .order_by(Callback.id)).first()
     cb.owner_agent_id = owner_id
     cb.next_attempt_at = None
     session.flush()
