@@ -18,14 +18,15 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy.exc import OperationalError
 from twisted.internet.defer import Deferred, DeferredSemaphore
-from twisted.internet.task import LoopingCall, deferLater
+from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
 
+from db.models import ReminderCallStatus
 from hotline.bus import EventBus
 from hotline.calls.tracker import CallTracker
 from hotline.cluster.routing import free_seats, seat_node
+from hotline.naming import parse_attempt_key
 from hotline.pbx.topology import nodes
 from scheduler import deadlines, store
 from scheduler.engine import DueBook, make_scheduler
@@ -56,8 +57,6 @@ _log = Logger(namespace="scheduler.service")
 #: Reactor time spent applying book changes per turn while loading (bounds the stall of a
 #: large rebuild).
 _APPLY_BUDGET_S = 0.005
-#: Tries of a unit of work that SQLite refused as locked.
-_DB_TRIES = 5
 #: Every this many syncs, attempts left open with nobody following them are settled.
 _SETTLE_EVERY = 20
 #: The scheduler's units of work running at once on the database's thread pool. One: SQLite
@@ -109,7 +108,8 @@ class CallbackScheduler:
         if self._own_tracker:
             tracker = CallTracker(ami=ami, clock=reactor, queue_name=self.queue)
         self.tracker = tracker
-        bus = tracker.bus if tracker is not None else EventBus()
+        #: The controller's bus (the tracker's): the calls' events in, the notices out.
+        self.bus = bus = tracker.bus if tracker is not None else EventBus()
         self.placer = CallPlacer(ami=ami, bus=bus, settings=self.settings, reactor=reactor,
                                  now=now)
         #: This node's number and where each configured seat rings (several PBXs).
@@ -130,10 +130,8 @@ class CallbackScheduler:
         self._active: set[int] = set()
         self._surveys: set[int] = set()
         self._reminders: set[int] = set()
-        self._ticket_listeners: list[Callable[[deadlines.TicketNotice], object]] = []
         self._reserved: set[str] = set()
         self._rotation = itertools.count()
-        self._listeners: list[Callable[[store.Notice], object]] = []
         self._sync_loop: LoopingCall | None = None
         self._syncing = False
         self._syncs = 0
@@ -181,22 +179,11 @@ class CallbackScheduler:
         return self.placer
 
     def _db(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Deferred[Any]:
-        """``db.run`` with a few quick retries when SQLite refuses a write because another
-        transaction wrote first ("database is locked"): every unit of work here is safe to
-        run again after its rollback (conditional updates). At most ``_DB_CONCURRENCY`` run
-        at once: more would not go faster (one writer) but would keep more threads wanting
-        the GIL, which the reactor feels as stalls (see the constant)."""
-        async def attempt() -> Any:
-            for n in range(_DB_TRIES):
-                try:
-                    return await self._db_slots.run(self.db.run, fn, *args, **kwargs)
-                except OperationalError as e:
-                    if "locked" not in str(e) or n == _DB_TRIES - 1:
-                        raise
-                    await deferLater(self.reactor, 0.05 * (n + 1), lambda: None)
-            return None
-
-        return Deferred.fromCoroutine(attempt())
+        """``db.run`` (whose one retry policy runs a unit again when SQLite refuses it as
+        locked; every unit here is safe to run again after its rollback), at most
+        ``_DB_CONCURRENCY`` at once: more would not go faster (one writer) but would keep more
+        threads wanting the GIL, which the reactor feels as stalls (see the constant)."""
+        return self._db_slots.run(self.db.run, fn, *args, **kwargs)
 
     # -- life ------------------------------------------------------------------------------
 
@@ -241,24 +228,22 @@ class CallbackScheduler:
     def leading(self) -> bool:
         return self.leader.leading
 
-    def on_notice(self, listener: Callable[[store.Notice], object]) -> None:
+    def on_notice(self, listener: Callable[[store.Notice], object]) -> Callable[[], None]:
         """Call ``listener(notice)`` for every reminder and escalation sent (the console
-        pushes them); failures are logged and harm nothing."""
-        self._listeners.append(listener)
+        pushes them); failures are logged and harm nothing. A subscription to
+        L{store.Notice} on the bus; returns its remover."""
+        return self.bus.subscribe(store.Notice, listener).cancel
 
-    def on_ticket_notice(self, listener: Callable[[deadlines.TicketNotice], object]) -> None:
+    def on_ticket_notice(self, listener: Callable[[deadlines.TicketNotice], object]
+                         ) -> Callable[[], None]:
         """Call ``listener(notice)`` for every deadline reminder, 督办 notice, reminder call
-        outcome and survey verdict (the console pushes them to the pages)."""
-        self._ticket_listeners.append(listener)
+        outcome and survey verdict (the console pushes them to the pages). A subscription to
+        L{deadlines.TicketNotice} on the bus, like L{on_notice}; returns its remover."""
+        return self.bus.subscribe(deadlines.TicketNotice, listener).cancel
 
     def _ticket_notify(self, notice: deadlines.TicketNotice | None) -> None:
-        if notice is None:
-            return
-        for listener in list(self._ticket_listeners):
-            try:
-                listener(notice)
-            except Exception:  # noqa: BLE001
-                _log.failure("ticket notice listener {l!r} failed", l=listener)
+        if notice is not None:
+            self.bus.publish(notice)
 
     def _leading_changed(self, leading: bool) -> None:
         if not self._running:
@@ -295,7 +280,7 @@ class CallbackScheduler:
                                                                 key=k))
             d.addBoth(lambda _, cid=attempt.callback_id: self._release(cid))
         for key in await self._db(deadlines.open_reminder_calls):
-            ident = int(key.split("-")[1])
+            ident = _ident(key)
             if ident in self._reminders or self.placer.following(key):
                 continue
             self._reminders.add(ident)
@@ -304,7 +289,7 @@ class CallbackScheduler:
                                                         key=k))
             d.addBoth(lambda _, i=ident: self._reminders.discard(i))
         for key in await self._db(store.open_surveys):
-            ident = int(key.split("-")[1])
+            ident = _ident(key)
             if ident in self._surveys or self.placer.following(key):
                 continue
             self._surveys.add(ident)
@@ -419,11 +404,7 @@ class CallbackScheduler:
         if notice is None:
             return
         _log.info("{text}", text=notice.text, callback=notice.callback_id)
-        for listener in list(self._listeners):
-            try:
-                listener(notice)
-            except Exception:  # noqa: BLE001
-                _log.failure("notice listener {l!r} failed", l=listener)
+        self.bus.publish(notice)
 
     # -- placing callbacks -----------------------------------------------------------------
 
@@ -497,7 +478,7 @@ class CallbackScheduler:
         step, at = await self._db(store.finish, key, result, now=self.now(),
                                      policy=self.policy)
         self.placed.append((key, agent, result.outcome))
-        ident = int(key.split("-")[1])
+        ident = _ident(key)
         _log.info("attempt {key}: {outcome} ({detail}) -> {step}", key=key,
                   outcome=result.outcome, detail=result.detail, step=step)
         if step == "retry" and at is not None and self.leading:
@@ -584,7 +565,7 @@ class CallbackScheduler:
             return
         _log.info("{text}", text=notice.notice["text"], ticket=notice.notice["ticket"])
         self._ticket_notify(notice)
-        if notice.notice["call_status"] == "pending" and self.leading:
+        if notice.notice["call_status"] == ReminderCallStatus.PENDING and self.leading:
             self.book.set(("reminder_call", notice.notice["id"]), self.now())
 
     async def _reminder_call(self, ident: int) -> None:
@@ -616,7 +597,7 @@ class CallbackScheduler:
                   step=step)
         self._ticket_notify(notice)
         if step == "retry" and at is not None and self.leading:
-            self.book.set(("reminder_call", int(key.split("-")[1])), at)
+            self.book.set(("reminder_call", _ident(key)), at)
         await self.placer.forget_trace(key, "reminder")
 
     # -- surveys ---------------------------------------------------------------------------
@@ -647,11 +628,19 @@ class CallbackScheduler:
                                      tickets=self.tickets,
                                      reopen_max_score=int(self.settings["reopen_max_score"]))
         _log.info("survey {key}: {detail} -> {step}", key=key, detail=out.detail, step=step)
-        if step == "done" and self._ticket_listeners:
+        if step == "done" and self.bus.listening(deadlines.TicketNotice):
             self._ticket_notify(await self._db(deadlines.surveyed_ticket, key))
         if step == "retry" and at is not None and self.leading:
-            self.book.set(("survey", int(key.split("-")[1])), at)
+            self.book.set(("survey", _ident(key)), at)
         await self.placer.forget_trace(key, "survey")
+
+
+def _ident(key: str) -> int:
+    """The row id in an attempt key (cb-/sv-/rm-<id>-<n>, L{hotline.naming})."""
+    parsed = parse_attempt_key(key)
+    if parsed is None:
+        raise ValueError(f"not an attempt key: {key!r}")
+    return parsed.ident
 
 
 async def _nothing() -> None:

@@ -18,7 +18,14 @@ from hotline.naming import agent_interface
 from hotline.tickets import status
 from hotline.tickets.duplicates import DuplicateQuery, duplicate_settings, load_query
 from hotline.tickets.exceptions import TicketError
-from hotline.tickets.schemas import OPEN_STATUSES, TicketStatus, load_intake, ticket_summary
+from hotline.tickets.schemas import (
+    OPEN_STATUSES,
+    BadPromise,
+    TicketStatus,
+    load_intake,
+    promised_reply_time,
+    ticket_summary,
+)
 from hotline.tickets.service import lookup_caller
 from hotline.web import accounts, audit
 from hotline.web.accounts import AccountError, Principal
@@ -150,17 +157,11 @@ def desk_intake_payload(body: Any, zone: dt.tzinfo) -> dict[str, Any]:
     promised = payload.get("promised_reply_at")
     if isinstance(promised, str):
         try:
-            when = dt.datetime.fromisoformat(promised)
-        except ValueError:
-            when = None
-        if when is not None:
-            if when.tzinfo is None:
-                when = when.replace(tzinfo=zone)
-            if when <= utcnow():
-                raise HTTPError(400, "invalid-intake", "承诺回复时间必须晚于现在 "
-                                "(promised_reply_at is in the past)",
-                                {"fields": {"promised_reply_at": "is in the past"}})
-            payload["promised_reply_at"] = when.isoformat()
+            when = promised_reply_time(promised, now=utcnow(), zone=zone)
+        except BadPromise as e:
+            raise HTTPError(400, "invalid-intake", f"承诺回复时间有误 ({e})",
+                            {"fields": {"promised_reply_at": str(e)}}) from None
+        payload["promised_reply_at"] = when.isoformat()
     return payload
 
 

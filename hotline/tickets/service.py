@@ -65,16 +65,18 @@ from hotline.tickets.exceptions import (
 from hotline.tickets.schemas import (
     OPEN_STATUSES,
     WITH_DEPARTMENT,
+    BadPromise,
     IntakeRequest,
     TicketKind,
     TicketStatus,
     load_intake,
+    promised_reply_time,
     ticket_summary,
 )
 
-__all__ = ["TicketService", "TRANSITIONS", "IN_PLACE", "allowed_from", "EDITABLE",
-           "IncidentProposal", "CallerInfo", "TicketSummary", "GridPlacer", "lookup_caller",
-           "get_or_create_citizen", "default_rules", "MAX_EXTENSION_DAYS"]
+__all__ = ["citizen_id_for", "TicketService", "TRANSITIONS", "IN_PLACE", "allowed_from",
+           "EDITABLE", "IncidentProposal", "CallerInfo", "TicketSummary", "GridPlacer",
+           "lookup_caller", "get_or_create_citizen", "default_rules", "MAX_EXTENSION_DAYS"]
 
 S = TicketStatus
 
@@ -159,6 +161,19 @@ def _insert_ignoring_conflict(session: Session, model: type, values: dict[str, A
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     session.execute(insert(model).values(**values).on_conflict_do_nothing())
+
+
+def citizen_id_for(session: Session, number: str) -> int:
+    """The id of the citizen with normalised phone ``number``, created if new, in one
+    statement when it is new (INSERT ... RETURNING; another node's concurrent insert wins and
+    is read back). For the per-call path, which needs the id and not the object."""
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    made = session.execute(insert(Citizen).values(phone=number, name=None, created_at=utcnow())
+                           .on_conflict_do_nothing().returning(Citizen.id)).scalar()
+    if made is not None:
+        return made
+    return session.execute(select(Citizen.id).where(Citizen.phone == number)).scalar_one()
 
 
 def get_or_create_citizen(session: Session, number: str, name: str | None = None) -> Citizen:
@@ -646,12 +661,11 @@ class TicketService:
         Raises TicketError for a naive time or one in the past, IllegalTransition when the
         ticket is closed or merged.
         """
-        if at.tzinfo is None:
-            raise TicketError("the promised reply time needs a time zone", {"field": "at"})
         now = self.clock()
-        if at <= now:
-            raise TicketError("the promised reply time is in the past",
-                              {"field": "at", "at": at.isoformat()})
+        try:
+            at = promised_reply_time(at, now=now)
+        except BadPromise as e:
+            raise TicketError(str(e), {"field": "at"}) from None
         ticket = self.get(session, ticket_id)
         if ticket.status in (S.CLOSED, S.MERGED):
             raise IllegalTransition("set promised reply", {ticket.number: ticket.status},
