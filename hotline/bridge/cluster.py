@@ -59,6 +59,11 @@ class ClusterBridge:
     def auto_fallback(self) -> bool:
         return self.own.auto_fallback
 
+    @property
+    def zone(self) -> Any:
+        """The site's time zone (every node's bridge has the same)."""
+        return self.own.zone
+
     def service_for(self, call_id: int | str) -> BridgeService:
         """The service of the PBX holding the call: the one with its room, else the one whose
         view shows it live, else this node's (which then says it has no such call)."""
