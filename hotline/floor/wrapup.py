@@ -76,10 +76,7 @@ class WrapUp:
     async def end(self, code: str) -> AgentStatus:
         """End agent C{code}'s wrap-up now (the agent is ready early, or the time is up);
         raises L{AgentError} when they are not in one."""
-        timer = self._timers.pop(code, None)
-        if timer is not None and timer.active():
-            timer.cancel()
-        self.ends_at.pop(code, None)
+        self._drop(code)
         status = await self.agents.end_wrap_up(code)
         _log.info("agent {code} ready after wrap-up", code=code)
         return status
@@ -88,12 +85,25 @@ class WrapUp:
         code = event.agent_code
         if code is None or self.seconds <= 0 or code not in self.agents.agents:
             return
-        status = await self.agents.wrap_up(code)
+        # The clock runs before the pause is asked for: the pause reaches the live view (整理中)
+        # as soon as the PBX has it, and by then the time left must be known.
+        self._schedule(code, self.seconds)
+        try:
+            status = await self.agents.wrap_up(code)
+        except BaseException:
+            self._drop(code)
+            raise
         if status is None:
+            self._drop(code)
             return  # paused during the call, or logged out: nothing to wrap up
         _log.info("agent {code} in wrap-up for {seconds} s after call {uniqueid}", code=code,
                   seconds=self.seconds, uniqueid=event.uniqueid)
-        self._schedule(code, self.seconds)
+
+    def _drop(self, code: str) -> None:
+        timer = self._timers.pop(code, None)
+        if timer is not None and timer.active():
+            timer.cancel()
+        self.ends_at.pop(code, None)
 
     def _schedule(self, code: str, delay: float) -> None:
         old = self._timers.pop(code, None)

@@ -12,7 +12,7 @@ from twisted.internet.task import Clock
 
 from db.models import Agent, AgentStateChange
 from hotline.agents import AgentError
-from hotline.calls.events import AgentCallCompleted
+from hotline.calls.events import AgentCallCompleted, LegKind
 from hotline.calls.model import AgentState
 from hotline.calls.tracker import CallTracker
 from hotline.controller import Controller
@@ -66,6 +66,42 @@ async def wrapup_controller(pbx_sandbox):
     finally:
         await ctl.stop()
 
+
+
+def test_time_left_is_known_while_the_pause_is_on_its_way():
+    """While the wrap-up pause is still being asked of the PBX (whose event already shows
+    整理中), the time left is known; when the pause is refused, no wrap-up is left behind."""
+    from twisted.internet import defer
+
+    from hotline.bus import EventBus
+    from hotline.floor.wrapup import WrapUp
+
+    class Agents:
+        agents = {"1001": object(), "1002": object()}
+
+        def __init__(self) -> None:
+            self.pending: list[defer.Deferred] = []
+
+        def wrap_up(self, code: str) -> defer.Deferred:
+            d: defer.Deferred = defer.Deferred()
+            self.pending.append(d)
+            return d
+
+    clock, bus, agents = Clock(), EventBus(), Agents()
+    wrapup = WrapUp(agents=agents, bus=bus, clock=clock, seconds=30.0)  # type: ignore[arg-type]
+    for code in ("1001", "1002"):
+        defer.ensureDeferred(wrapup._completed(_completed(code)))
+    assert wrapup.remaining("1001") == 30.0 and wrapup.remaining("1002") == 30.0
+    agents.pending[0].callback(object())  # paused
+    agents.pending[1].callback(None)      # paused during the call already: nothing to wrap up
+    clock.advance(10)
+    assert wrapup.remaining("1001") == 20.0 and wrapup.remaining("1002") is None
+    assert list(wrapup._timers) == ["1001"]
+
+
+def _completed(code: str) -> AgentCallCompleted:
+    return AgentCallCompleted(uniqueid="1.1", kind=LegKind.INBOUND, at=0.0, agent_interface=f"PJSIP/agent-{code}",
+                              agent_code=code, reason="caller", talk_time=5)
 
 @pytest_twisted.ensureDeferred
 async def test_wrapup_delays_the_agents_next_call(wrapup_controller, city):
