@@ -223,8 +223,11 @@ def document(console: Any = None) -> dict[str, Any]:
     }
     from hotline.tickets.life_api import openapi_paths, openapi_schemas
 
+    from hotline.indices.http import openapi_paths as indices_paths
+
     paths.update(_grid_paths())
     paths.update(openapi_paths())
+    paths.update(indices_paths())
     return {
         "openapi": "3.1.0",
         "info": {"title": "365 Hotline console API", "version": "1",

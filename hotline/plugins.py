@@ -15,6 +15,7 @@ from hotline.cluster import plugin as cluster
 from hotline.dependencies import Dependencies
 from hotline.directory import plugin as directory
 from hotline.grid import plugin as grid
+from hotline.indices import plugin as indices
 from hotline.reports import plugin as reports
 from hotline.softphone import plugin as softphone
 from hotline.stt import plugin as stt
@@ -28,7 +29,7 @@ if TYPE_CHECKING:
 __all__ = ["PLUGINS", "load_plugins", "web_console"]
 
 PLUGINS = (web, calls, cluster, agents, tickets, grid, directory, bridge, scheduler, softphone,
-           stt, reports)
+           stt, reports, indices)
 
 
 def load_plugins(deps: Dependencies) -> Dependencies:
