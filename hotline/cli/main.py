@@ -22,6 +22,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "department",
     "directory",
     "grid",
+    "index",
     "pbx",
     "report",
     "run",
