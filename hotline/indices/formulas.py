@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.indices.test_formulas -*-
+# -*- test-case-name: tests.indices.test_aggregate -*-
 """The dimension indices' formulas: one place that computes them from counters and says in
 words (printed on every page) how. Pure: no database, no clock."""
 

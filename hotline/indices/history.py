@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.indices.test_history -*-
+# -*- test-case-name: tests.indices.test_aggregate -*-
 """Generated SAMPLE history: tickets through their whole life (received, dispatched, replied,
 followed up, closed or reopened, rated), written in bulk so that a demo, a test or a benchmark
 has months of it in seconds. Every ticket's number starts with ``SX`` (sample) and its text

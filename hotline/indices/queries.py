@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.indices.test_queries -*-
+# -*- test-case-name: tests.indices.test_aggregate -*-
 """Reading the indices from the daily aggregate: ranking tables per street, community, grid,
 department or category over a period, and trend series per day, week or month."""
 
@@ -15,8 +15,8 @@ from sqlalchemy.orm import Session
 
 from db.models import Community, Department, Grid, IndexDay, IndexFold, Street
 from hotline.indices.aggregate import COUNTERS
-from hotline.indices.formulas import Indices, indices_of
 from hotline.indices.exceptions import BadIndexQuery
+from hotline.indices.formulas import Indices, indices_of
 
 __all__ = ["Dimension", "Granularity", "IndexRow", "TrendPoint", "index_table", "trend",
            "parse_day", "last_folded"]

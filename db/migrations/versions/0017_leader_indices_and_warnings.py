@@ -62,7 +62,7 @@ def upgrade() -> None:
         sa.Column("grid_id", sa.Integer(), nullable=False),
         sa.Column("category", sa.String(length=50), nullable=False),
         sa.Column("count", sa.Integer(), nullable=False),
-        sa.Column("baseline", sa.Float(), nullable=False),
+        sa.Column("baseline", sa.Double(), nullable=False),
         sa.Column("control_limit", sa.Integer(), nullable=False),
         sa.Column("evidence", sa.JSON(), nullable=False),
         sa.Column("status", sa.String(length=16), nullable=False),
