@@ -1213,15 +1213,19 @@ __all__ += ["Street", "Community", "MapImport", "GridAddress", "GridReport", "Ti
 # -- the leader's indices and early warnings (hotline/indices, migration 0017) -----------------
 
 class IndexDay(Base):
-    """One site-local day's counts for one level-1 grid × department × category: the aggregate
-    the dimension indices read. A day's rows are rewritten whole when that day is folded
+    """One site-local day's counts for one level-1 grid × category, or for one department: the
+    aggregate the dimension indices read. A day's rows are rewritten whole when that day is folded
     (``hotline.indices.aggregate.fold_day``), from that day's events only."""
 
     __tablename__ = "index_day"
-    __table_args__ = (Index("ix_index_day_day_grid", "day", "grid_id"),)
+    __table_args__ = (Index("ix_index_day_cut_day", "cut", "day"),
+                      CheckConstraint("cut in ('area', 'department')", name="cut"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     day: Mapped[dt.date] = mapped_column(Date)
+    #: ``area``: one row per level-1 grid × category (department None); ``department``: one
+    #: row per lead department (grid None, category '').
+    cut: Mapped[str] = mapped_column(String(12))
     grid_id: Mapped[int | None] = mapped_column(ForeignKey("grid.id"))
     department_id: Mapped[int | None] = mapped_column(ForeignKey("department.id"))
     #: '' for tickets without a category (a key part, never NULL).

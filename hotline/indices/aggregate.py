@@ -6,14 +6,17 @@ aggregate rows instead of every ticket.
 What a day's events add (the definitions the pages print live in ``formulas``):
 
 - ``demands``: tickets received that day; ``repeats``: of those, tickets whose citizen had
-  already filed one in the same category in the previous ``REPEAT_WINDOW`` days;
+  already filed one in the same category since the start of the ``REPEAT_WINDOW`` days
+  before that day (or earlier the same day);
 - ``finished``: replies (办理回复) that day to tickets with a statutory clock; ``on_time``: of
   those, replies by the ticket's deadline (``Ticket.due_at``, the one deadline rule's answer);
 - ``closed`` / ``reopened``: follow-ups that closed the ticket / sent it back (不满意重办);
 - ``surveyed`` / ``satisfied``: satisfaction ratings that day / with a score ≥ the threshold.
 
-A ticket counts where it stands when its day is folded (its grid, rolled up to the level-1
-grid; its lead department; its category). Folding a day rewrites that day's rows only, from
+Two cuts are kept: ``area`` rows (level-1 grid × category: streets, communities, grids and
+categories are summed from them, and the early warning reads them) and ``department`` rows
+(one per lead department). A ticket counts where it stands when its day is folded (its grid,
+rolled up to the level-1 grid; its lead department; its category). Folding a day rewrites that day's rows only, from
 that day's events only: the cost of keeping the indices up to date is one day's events.
 """
 
@@ -25,13 +28,13 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import delete, func, insert, select
-from sqlalchemy.orm import Session
+from sqlalchemy import delete, exists, func, select
+from sqlalchemy.orm import Session, aliased
 
 from db.models import Grid, IndexDay, IndexFold, SurveyResult, Ticket, TicketEvent, utcnow
 
 __all__ = ["COUNTERS", "REPEAT_WINDOW", "FoldResult", "day_bounds", "fold_day", "catch_up",
-           "grid_rollup", "local_day"]
+           "grid_rollup", "local_day", "count_events"]
 
 #: The counters of one ``index_day`` row, in order.
 COUNTERS = ("demands", "repeats", "finished", "on_time", "closed", "reopened", "surveyed",
@@ -70,10 +73,12 @@ def grid_rollup(session: Session) -> dict[int, int]:
         select(Grid.id, Grid.parent_id))}
 
 
-def fold_day(session: Session, day: dt.date, *, timezone: str, satisfied_min_score: int = 4,
-             rollup: dict[int, int] | None = None) -> FoldResult:
-    """Rewrite ``day``'s aggregate rows from that day's events; returns what was done."""
-    start, end = day_bounds(day, timezone)
+def count_events(session: Session, start: dt.datetime, end: dt.datetime, *,
+                 rollup: dict[int, int] | None = None, satisfied_min_score: int = 4
+                 ) -> tuple[dict[_Key, dict[str, int]], int]:
+    """The counters of the events from ``start`` to ``end`` by (level-1 grid, department,
+    category), and how many events were read: what a fold writes for a day, or (over a
+    longer span) the same figures recomputed from the raw rows."""
     rollup = grid_rollup(session) if rollup is None else rollup
     counts: dict[_Key, dict[str, int]] = defaultdict(lambda: dict.fromkeys(COUNTERS, 0))
     events = 0
@@ -82,17 +87,17 @@ def fold_day(session: Session, day: dt.date, *, timezone: str, satisfied_min_sco
         return (rollup.get(grid_id, grid_id) if grid_id is not None else None, department_id,
                 category or "")
 
-    todays = list(session.execute(
-        select(Ticket.id, Ticket.grid_id, Ticket.department_id, Ticket.category,
-               Ticket.citizen_id, Ticket.created_at)
-        .where(Ticket.created_at >= start, Ticket.created_at < end)))
-    filed = _earlier_tickets(session, start, end)
-    for ticket_id, grid_id, dept_id, category, citizen_id, created_at in todays:
+    earlier = aliased(Ticket)
+    repeat = exists().where(earlier.citizen_id == Ticket.citizen_id,
+                            earlier.category == Ticket.category,
+                            earlier.created_at >= start - REPEAT_WINDOW,
+                            earlier.created_at < Ticket.created_at)
+    for grid_id, dept_id, category, citizen_id, is_repeat in session.execute(
+            select(Ticket.grid_id, Ticket.department_id, Ticket.category, Ticket.citizen_id,
+                   repeat).where(Ticket.created_at >= start, Ticket.created_at < end)):
         row = counts[key(grid_id, dept_id, category)]
         row["demands"] += 1
-        if citizen_id is not None and category and any(
-                other != ticket_id and created_at - REPEAT_WINDOW <= at < created_at
-                for other, at in filed.get((citizen_id, category), ())):
+        if citizen_id is not None and category and is_repeat:
             row["repeats"] += 1
         events += 1
     for grid_id, dept_id, category, action, at, due_at in session.execute(
@@ -120,11 +125,20 @@ def fold_day(session: Session, day: dt.date, *, timezone: str, satisfied_min_sco
         events += 1
         row["surveyed"] += 1
         row["satisfied"] += int(score >= satisfied_min_score)
+    return counts, events
+
+
+def fold_day(session: Session, day: dt.date, *, timezone: str, satisfied_min_score: int = 4,
+             rollup: dict[int, int] | None = None) -> FoldResult:
+    """Rewrite ``day``'s aggregate rows from that day's events; returns what was done."""
+    start, end = day_bounds(day, timezone)
+    counts, events = count_events(session, start, end, rollup=rollup,
+                                  satisfied_min_score=satisfied_min_score)
     session.execute(delete(IndexDay).where(IndexDay.day == day))
-    rows = [{"day": day, "grid_id": g, "department_id": d, "category": c, **values}
-            for (g, d, c), values in counts.items()]
+    rows = [{"day": day, "cut": cut, "grid_id": g, "department_id": d, "category": c,
+             **values} for (cut, g, d, c), values in _cuts(counts).items()]
     if rows:
-        session.execute(insert(IndexDay), rows)
+        session.connection().execute(IndexDay.__table__.insert(), rows)
     fold = session.get(IndexFold, day)
     if fold is None:
         session.add(IndexFold(day=day, folded_at=utcnow(), events=events))
@@ -134,20 +148,17 @@ def fold_day(session: Session, day: dt.date, *, timezone: str, satisfied_min_sco
     return FoldResult(day, events, len(rows))
 
 
-def _earlier_tickets(session: Session, start: dt.datetime, end: dt.datetime
-                     ) -> dict[tuple[int, str], list[tuple[int, dt.datetime]]]:
-    """The tickets filed from ``REPEAT_WINDOW`` before ``start`` to ``end`` by the citizens
-    who filed one in [start, end), by (citizen, category)."""
-    citizens = (select(Ticket.citizen_id)
-                .where(Ticket.created_at >= start, Ticket.created_at < end,
-                       Ticket.citizen_id.is_not(None)).scalar_subquery())
-    found: dict[tuple[int, str], list[tuple[int, dt.datetime]]] = defaultdict(list)
-    for ticket_id, citizen_id, category, at in session.execute(
-            select(Ticket.id, Ticket.citizen_id, Ticket.category, Ticket.created_at)
-            .where(Ticket.citizen_id.in_(citizens), Ticket.category.is_not(None),
-                   Ticket.created_at >= start - REPEAT_WINDOW, Ticket.created_at < end)):
-        found[(citizen_id, category)].append((ticket_id, at))
-    return found
+def _cuts(counts: dict[_Key, dict[str, int]]) -> dict[tuple[str, int | None, int | None, str],
+                                                     dict[str, int]]:
+    """The fine counters summed into the two cuts the aggregate keeps."""
+    out: dict[tuple[str, int | None, int | None, str], dict[str, int]] = defaultdict(
+        lambda: dict.fromkeys(COUNTERS, 0))
+    for (grid, department, category), values in counts.items():
+        for key in (("area", grid, None, category), ("department", None, department, "")):
+            row = out[key]
+            for name, value in values.items():
+                row[name] += value
+    return out
 
 
 def _first_day(session: Session, timezone: str) -> dt.date | None:

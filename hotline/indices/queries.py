@@ -129,7 +129,9 @@ def index_table(session: Session, by: Dimension | str, first: dt.date, last: dt.
         raise BadIndexQuery(f"unknown dimension {by!r} (one of "
                             f"{', '.join(d.value for d in Dimension)})", {"by": by}) from None
     _check(first, last)
-    q = select(*_sums()).select_from(IndexDay).where(IndexDay.day >= first, IndexDay.day <= last)
+    cut = "department" if by is Dimension.DEPARTMENT else "area"
+    q = select(*_sums()).select_from(IndexDay).where(IndexDay.cut == cut, IndexDay.day >= first,
+                                                     IndexDay.day <= last)
     if by is Dimension.CATEGORY:
         q = q.add_columns(IndexDay.category, IndexDay.category).group_by(IndexDay.category)
     elif by is Dimension.DEPARTMENT:
@@ -179,7 +181,8 @@ def trend(session: Session, first: dt.date, last: dt.date, *,
         raise BadIndexQuery(f"unknown step {step!r} (day, week or month)", {"step": step}) \
             from None
     _check(first, last)
-    q = (select(IndexDay.day, *_sums()).where(IndexDay.day >= first, IndexDay.day <= last)
+    q = (select(IndexDay.day, *_sums()).where(IndexDay.cut == "area", IndexDay.day >= first,
+                                              IndexDay.day <= last)
          .group_by(IndexDay.day))
     people = _populations(session)
     population = people["district"][None] or None

@@ -62,7 +62,8 @@ def scan(session: Session, day: dt.date, *, timezone: str) -> list[EarlyWarning]
     for grid_id, category, d, n in session.execute(
             select(IndexDay.grid_id, IndexDay.category, IndexDay.day,
                    func.sum(IndexDay.demands))
-            .where(IndexDay.day >= first, IndexDay.day <= day, IndexDay.grid_id.is_not(None),
+            .where(IndexDay.cut == "area", IndexDay.day >= first, IndexDay.day <= day,
+                   IndexDay.grid_id.is_not(None),
                    IndexDay.category != "")
             .group_by(IndexDay.grid_id, IndexDay.category, IndexDay.day)):
         history[(grid_id, category)][d] = int(n)

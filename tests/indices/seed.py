@@ -69,9 +69,11 @@ def recompute(session: Session, first: dt.date, last: dt.date, key: str,
         if inside(t.created_at):
             row = out[where(t)]
             row["demands"] += 1
+            midnight = dt.datetime.combine(t.created_at.astimezone(zone).date(), dt.time(),
+                                           zone)
             if t.citizen_id and t.category and any(
                     o.id != t.id and o.citizen_id == t.citizen_id and o.category == t.category
-                    and t.created_at - dt.timedelta(days=30) <= o.created_at < t.created_at
+                    and midnight - dt.timedelta(days=30) <= o.created_at < t.created_at
                     for o in tickets.values()):
                 row["repeats"] += 1
     for e in session.scalars(select(TicketEvent)):

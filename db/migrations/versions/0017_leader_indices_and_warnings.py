@@ -38,6 +38,7 @@ def upgrade() -> None:
         "index_day",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("day", sa.Date(), nullable=False),
+        sa.Column("cut", sa.String(length=12), nullable=False),
         sa.Column("grid_id", sa.Integer(), nullable=True),
         sa.Column("department_id", sa.Integer(), nullable=True),
         sa.Column("category", sa.String(length=50), nullable=False),
@@ -45,9 +46,10 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(["grid_id"], ["grid.id"], name=op.f("fk_index_day_grid_id_grid")),
         sa.ForeignKeyConstraint(["department_id"], ["department.id"],
                                 name=op.f("fk_index_day_department_id_department")),
+        sa.CheckConstraint("cut in ('area', 'department')", name=op.f("ck_index_day_cut")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_index_day")),
     )
-    op.create_index("ix_index_day_day_grid", "index_day", ["day", "grid_id"], unique=False)
+    op.create_index("ix_index_day_cut_day", "index_day", ["cut", "day"], unique=False)
     op.create_table(
         "index_fold",
         sa.Column("day", sa.Date(), nullable=False),
@@ -85,7 +87,7 @@ def downgrade() -> None:
     op.drop_index("ix_early_warning_cell", table_name="early_warning")
     op.drop_table("early_warning")
     op.drop_table("index_fold")
-    op.drop_index("ix_index_day_day_grid", table_name="index_day")
+    op.drop_index("ix_index_day_cut_day", table_name="index_day")
     op.drop_table("index_day")
     with op.batch_alter_table("grid") as batch:
         batch.drop_column("population")
