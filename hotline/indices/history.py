@@ -21,7 +21,11 @@ from sqlalchemy.orm import Session
 from db.models import Citizen, Department, Grid, SurveyResult, Ticket, TicketEvent
 from hotline.indices.aggregate import day_bounds
 
-__all__ = ["SAMPLE_CATEGORIES", "Spike", "HistoryResult", "generate_history"]
+__all__ = ["SAMPLE_CATEGORIES", "SAMPLE_PREFIX", "Spike", "HistoryResult", "generate_history",
+           "demo_history", "has_sample_history"]
+
+#: Every generated ticket's number starts with this.
+SAMPLE_PREFIX = "SX"
 
 #: The categories sample tickets are spread over, with their relative weights.
 SAMPLE_CATEGORIES = {"供水": 5, "供暖": 4, "噪声扰民": 4, "物业管理": 6, "道路交通": 3,
@@ -173,3 +177,26 @@ def generate_history(session: Session, *, first_day: dt.date, days: int, per_day
     session.flush()
     return HistoryResult(totals[0], totals[1], totals[2], first_day,
                          first_day + dt.timedelta(days=days - 1))
+
+
+def has_sample_history(session: Session) -> bool:
+    """Whether generated SAMPLE tickets are in the database (pages then say so)."""
+    return session.scalar(select(Ticket.id).where(Ticket.number.like(f"{SAMPLE_PREFIX}%"))
+                          .limit(1)) is not None
+
+
+def demo_history(session: Session, *, today: dt.date, timezone: str, now: dt.datetime,
+                 days: int = 90, per_day: int = 150) -> HistoryResult | None:
+    """The demo's SAMPLE history (``make run``): ``days`` days up to yesterday, a spike in the
+    first grid yesterday so the early warning has something to show, and a
+    sample population (3,000-6,000) on level-1 grids that have none. None (nothing written)
+    when sample history is already there."""
+    if has_sample_history(session):
+        return None
+    grids = list(session.scalars(select(Grid).where(Grid.level == 1).order_by(Grid.code)))
+    for n, grid in enumerate(grids):
+        if grid.population is None:
+            grid.population = 3000 + (n * 397) % 3000
+    spikes = [Spike(today - dt.timedelta(days=1), grids[0].code, "供水", 15)] if grids else []
+    return generate_history(session, first_day=today - dt.timedelta(days=days), days=days,
+                            per_day=per_day, timezone=timezone, now=now, spikes=spikes)

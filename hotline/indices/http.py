@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from db.models import EarlyWarning
 from hotline.indices.exceptions import IndicesError
 from hotline.indices.formulas import DEFINITIONS, INDEX_NAMES, WEIGHTS
+from hotline.indices.history import has_sample_history
 from hotline.indices.queries import (
     DIMENSION_LABELS,
     GRANULARITY_LABELS,
@@ -96,7 +97,7 @@ def _read(session: Session, by: str, first: dt.date, last: dt.date, step: str,
     rows = index_table(session, by, first, last)
     points = trend(session, first, last, step=step, grid=grid)
     day, folded_at = last_folded(session)
-    return {"by": by, "from": first.isoformat(), "to": last.isoformat(), "step": step,
+    return {"sample": has_sample_history(session),"by": by, "from": first.isoformat(), "to": last.isoformat(), "step": step,
             "grid": grid, "definitions": DEFINITIONS, "weights": WEIGHTS,
             "names": INDEX_NAMES, "rows": [r.as_dict() for r in rows],
             "trend": [p.as_dict() for p in points],
