@@ -105,8 +105,9 @@ def _update(args: argparse.Namespace, cfg: Any) -> int:
     def work(session: Any) -> tuple[list[Any], list[dict[str, Any]]]:
         folded = catch_up(session, local_day(now, zone), timezone=zone, rebuild=args.rebuild,
                           satisfied_min_score=cfg["reports"]["satisfied_min_score"])
-        raised = [warning_view(w) for fold in folded[-2:]
-                  for w in scan(session, fold.day, timezone=zone)]
+        today = local_day(now, zone)
+        raised = [warning_view(w) for day in (today - dt.timedelta(days=1), today)
+                  for w in scan(session, day, timezone=zone)]
         return folded, raised
 
     folded, raised = _unit(cfg, work)

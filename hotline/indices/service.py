@@ -17,14 +17,15 @@ __all__ = ["refresh"]
 
 def refresh(session: Session, *, timezone: str, now: dt.datetime,
             satisfied_min_score: int = 4) -> dict[str, Any]:
-    """Fold up to ``now``'s site-local day and scan the days folded; returns the days folded
+    """Fold up to ``now``'s site-local day and scan yesterday and today; returns the days folded
     and the warnings raised for the first time (as ``warning_view`` gives them)."""
     today = local_day(now, timezone)
     folded = catch_up(session, today, timezone=timezone,
                       satisfied_min_score=satisfied_min_score)
     raised = []
-    for fold in folded[-2:]:  # a full baseline is read per cell: the newest two days suffice
-        raised.extend(scan(session, fold.day, timezone=timezone))
+    # Yesterday (its last events may have come after the previous scan) and today.
+    for day in (today - dt.timedelta(days=1), today):
+        raised.extend(scan(session, day, timezone=timezone))
     return {"folded": [f.day.isoformat() for f in folded],
             "events": sum(f.events for f in folded),
             "raised": [warning_view(w) for w in raised]}

@@ -9,45 +9,14 @@ import zoneinfo
 
 import pytest_twisted
 from sqlalchemy import select
-from twisted.internet import reactor
 
 from db.models import Ticket
-from hotline import config as config_mod
-from hotline.indices.history import Spike, generate_history
 from hotline.openapi import document
-from hotline.plugins import web_console
-from hotline.web import accounts
-from tests.indices.seed import TZ, recompute, small_district
+from tests.indices.conftest import LEADER
+from tests.indices.seed import TZ, recompute
 from tests.support.waiting import until
-from tests.web.conftest import PASSWORDS, add_users
+from tests.web.conftest import PASSWORDS
 from tests.web.support import HTTP, EventReader, form_csrf, sign_in
-
-LEADER = ("chief", "chief-pass-0001")
-
-
-@pytest_twisted.async_yield_fixture
-async def leader_console(db, tmp_path):
-    """A console (no PBX) whose refresh job is off (the tests refresh through the API), with
-    a small district holding 35 days of sample history and a spike yesterday in G003 供水."""
-    add_users(db)
-    today = dt.datetime.now(zoneinfo.ZoneInfo(TZ)).date()
-    yesterday = today - dt.timedelta(days=1)
-    with db.begin() as s:
-        accounts.create_user(s, LEADER[0], role="leader", password=LEADER[1],
-                             display_name="区领导")
-        small_district(s)
-        generate_history(s, first_day=today - dt.timedelta(days=35), days=35, per_day=40,
-                         timezone=TZ, now=dt.datetime.now(dt.UTC), citizens=150,
-                         spikes=[Spike(yesterday, "G003", "供水", 12)])
-    config = config_mod.loads("", source="tests").with_overrides(
-        {"site": {"state_dir": str(tmp_path)}, "web": {"port": 0},
-         "indices": {"refresh_s": 0.0}})
-    web = web_console(config=config, db=db, reactor=reactor)
-    await web.start()
-    try:
-        yield web
-    finally:
-        await web.stop()
 
 
 async def _client(console, user: str, password: str) -> tuple[HTTP, str]:
