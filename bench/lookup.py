@@ -45,7 +45,7 @@ def _phone(i: int) -> str:
 
 def _cache_path() -> Path:
     base = Path(os.environ.get("HOTLINE_BENCH_DIR") or tempfile.gettempdir())
-    return base / f"hotline-bench-lookup-{migrate.head_revision()}-{CITIZENS}-{TICKETS}.db"
+    return base / f"hotline-bench-lookup-{migrate.schema_fingerprint()}-{CITIZENS}-{TICKETS}.db"
 
 
 def build(path: Path) -> float:

@@ -88,7 +88,7 @@ def _cache_dir() -> Path:
 
 
 def _cache_path() -> Path:
-    return _cache_dir() / (f"report-{migrate.head_revision()}-{DATA_VERSION}-{TICKETS}-"
+    return _cache_dir() / (f"report-{migrate.schema_fingerprint()}-{DATA_VERSION}-{TICKETS}-"
                            f"{CALLBACKS}.db")
 
 

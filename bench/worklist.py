@@ -84,7 +84,7 @@ TABLES: dict[str, list[str]] = {
 def _cache_path() -> Path:
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(base) / "hotline" / "bench" / (
-        f"worklist-{migrate.head_revision()}-{DATA_VERSION}-{TICKETS}.db")
+        f"worklist-{migrate.schema_fingerprint()}-{DATA_VERSION}-{TICKETS}.db")
 
 
 def _ts(moment: dt.datetime) -> str:

@@ -7,6 +7,7 @@ runs on is the one the migrations build, not ``metadata.create_all``.
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 from alembic import command
@@ -16,7 +17,8 @@ from alembic.script import ScriptDirectory
 
 from db.session import make_engine
 
-__all__ = ["alembic_config", "upgrade", "downgrade", "current_revision", "head_revision"]
+__all__ = ["alembic_config", "upgrade", "downgrade", "current_revision", "head_revision",
+           "schema_fingerprint"]
 
 ALEMBIC_INI = Path(__file__).with_name("alembic.ini")
 
@@ -54,3 +56,16 @@ def head_revision() -> str:
     head = ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
     assert head is not None
     return head
+
+
+def schema_fingerprint() -> str:
+    """The head revision and a digest of every migration's text.
+
+    Caches of generated databases (the benchmarks') are keyed by it: two branches can give the
+    same head id to different chains while they are being merged, and a cache built on the old
+    chain would lack the other's columns.
+    """
+    digest = hashlib.sha256()
+    for version in sorted((ALEMBIC_INI.parent / "migrations" / "versions").glob("*.py")):
+        digest.update(version.name.encode() + b"\0" + version.read_bytes())
+    return f"{head_revision()}-{digest.hexdigest()[:10]}"

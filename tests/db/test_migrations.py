@@ -98,3 +98,10 @@ def test_0013_moves_grid_workers_to_their_level1_grid(empty_db_url):
                 "created_at) VALUES ('w1', 'w1', 'grid_worker', 'x', true, CURRENT_TIMESTAMP)"))
     finally:
         engine.dispose()
+
+
+def test_schema_fingerprint_names_the_head_and_the_chain_text():
+    """The benchmarks' cache key starts with the head revision and carries a digest of the chain."""
+    head, digest = migrate.schema_fingerprint().split("-", 1)
+    assert head == migrate.head_revision()
+    assert len(digest) == 10 and int(digest, 16) >= 0
