@@ -55,7 +55,10 @@ def register(router: Router, plugin: IndicesPlugin) -> None:
                roles=WARNING_HANDLERS, page=True)
     router.add("POST", "/leader/warnings/{warning_id:int}/dismiss", _dismiss_form,
                roles=WARNING_HANDLERS, page=True)
+    router.add("GET", "/leader/daily/{day:str}", _daily_page, roles=LEADERSHIP, page=True)
     router.add("GET", "/api/indices", _indices, roles=LEADERSHIP)
+    router.add("GET", "/api/daily-reports", _daily_list, roles=LEADERSHIP)
+    router.add("GET", "/api/daily-reports/{day:str}/pdf", _daily_pdf, roles=LEADERSHIP)
     router.add("GET", "/api/indices/trend", _trend, roles=LEADERSHIP)
     router.add("POST", "/api/indices/refresh", _refresh, roles=WARNING_HANDLERS)
     router.add("GET", "/api/warnings", _warnings, roles=LEADERSHIP)
@@ -190,6 +193,62 @@ async def _dismiss_form(ctx: Ctx) -> Response:
     return redirect("/leader#warnings")
 
 
+# -- the daily report inbox ---------------------------------------------------------------------
+
+def _inbox(session: Session, limit: int = 30) -> list[dict[str, Any]]:
+    """The stored daily reports (民情报告), newest first: day, when written, tickets."""
+    from sqlalchemy import select
+
+    from db.models import ReportRecord
+    from hotline.reports.daily import KIND
+
+    return [{"day": r.day, "generated_at": r.generated_at.isoformat(),
+             "tickets": (r.data or {}).get("tickets")}
+            for r in session.scalars(select(ReportRecord).where(ReportRecord.kind == KIND)
+                                     .order_by(ReportRecord.day.desc()).limit(limit))]
+
+
+def _stored(session: Session, day: str) -> str:
+    from hotline.reports.daily import load_daily
+
+    record = load_daily(session, day[:10])
+    if record is None:
+        raise HTTPError(404, "no-such-report", f"no daily report of {day[:10]!r} was written",
+                        {"day": day[:10]})
+    return record.html
+
+
+async def _daily_list(ctx: Ctx) -> Response:
+    return json_response({"reports": await _unit(ctx, _inbox)})
+
+
+async def _daily_page(ctx: Ctx) -> Response:
+    html = await _unit(ctx, _stored, ctx.params["day"])
+    await ctx.console.audit(ctx, "view", target=f"/leader/daily/{ctx.params['day'][:10]}")
+    resp = html_response(html)
+    from hotline.reports.http import REPORT_CSP
+
+    resp.headers[b"Content-Security-Policy"] = REPORT_CSP
+    return resp
+
+
+async def _daily_pdf(ctx: Ctx) -> Response:
+    from twisted.internet import threads
+
+    from hotline.reports.pdf import html_to_pdf
+
+    day = ctx.params["day"][:10]
+    html = await _unit(ctx, _stored, day)
+    pdf = await threads.deferToThreadPool(ctx.console.reactor, ctx.console.db.pool,
+                                          html_to_pdf, html)
+    await ctx.console.audit(ctx, "download", target=f"/api/daily-reports/{day}/pdf")
+    resp = Response(200, pdf, b"application/pdf")
+    resp.headers[b"Content-Disposition"] = (
+        f"attachment; filename=\"daily-{day}.pdf\"; filename*=UTF-8''%E6%B0%91%E6%83%85"
+        f"%E6%8A%A5%E5%91%8A-{day}.pdf").encode()
+    return resp
+
+
 def _chart(points: list[dict[str, Any]], key: str) -> dict[str, Any]:
     """Bar heights (0-100) of one index over the trend, for the page's inline chart."""
     values = [p.get(key) or 0 for p in points]
@@ -205,6 +264,7 @@ async def _page(ctx: Ctx) -> Response:
     step = ctx.query("step") or "day"
     data = await _unit(ctx, _read, by, first, last, step, ctx.query("grid") or None)
     warnings = await _unit(ctx, list_warnings, limit=50)
+    inbox = await _unit(ctx, _inbox)
     await ctx.console.audit(ctx, "view", target="/leader")
     assert ctx.user is not None
     body = ctx.console.render_page(
@@ -212,7 +272,7 @@ async def _page(ctx: Ctx) -> Response:
         dimensions=DIMENSION_LABELS, steps=GRANULARITY_LABELS, current=Dimension(by),
         demand_chart=_chart(data["trend"], "demands"),
         composite_chart=_chart(data["trend"], "composite"), warnings=warnings, rule=RULE,
-        may_act=ctx.user.role in WARNING_HANDLERS)
+        may_act=ctx.user.role in WARNING_HANDLERS, inbox=inbox)
     return html_response(body)
 
 
@@ -262,6 +322,17 @@ def openapi_paths() -> dict[str, Any]:
             "summary": "Fold the days since the last fold into the aggregate and scan them for "
                        "early warnings now (the controller does it every indices.refresh_s)",
             "security": write, "responses": responses("200", 401, 403)}},
+        "/api/daily-reports": {"get": {
+            "summary": "The leaders' inbox: the stored daily reports (民情报告), newest first",
+            "security": session, "responses": responses("200", 401, 403)}},
+        "/api/daily-reports/{day}/pdf": {"get": {
+            "summary": "One stored daily report as a PDF (Chinese font embedded)",
+            "security": session,
+            "parameters": [{"name": "day", "in": "path", "required": True,
+                            "schema": {"type": "string", "format": "date"}}],
+            "responses": {"200": {"description": "the PDF", "content": {
+                "application/pdf": {"schema": {"type": "string", "format": "binary"}}}},
+                **{k: v for k, v in responses("200", 401, 403, 404).items() if k != "200"}}}},
         "/api/warnings": {"get": {
             "summary": "Early warnings (风险预警) with their evidence and the rule, newest first",
             "security": session,

@@ -112,3 +112,30 @@ def test_every_call_is_in_the_openapi_document():
                  "/api/warnings", "/api/warnings/stream", "/api/warnings/{warning_id}/task",
                  "/api/warnings/{warning_id}/dismiss"):
         assert path in paths, path
+
+
+@pytest_twisted.ensureDeferred
+async def test_leader_inbox_lists_opens_and_downloads_the_daily_report(leader_console, db):
+    """A stored daily report is in the leader's inbox (API and page), opens as its page and
+    downloads as a PDF; a day without a report is a 404; an agent may not read the inbox."""
+    from hotline.reports.daily import run_daily_report
+
+    yesterday = (dt.datetime.now(zoneinfo.ZoneInfo(TZ)).date()
+                 - dt.timedelta(days=1)).isoformat()
+    settings = dict(leader_console.config["reports"])
+    run_daily_report(db.unit_factory, settings, timezone=TZ, day=yesterday)
+    leader = HTTP(leader_console.port)
+    assert (await sign_in(leader, *LEADER)).status == 303
+    inbox = (await leader.get("/api/daily-reports")).json()["reports"]
+    assert [r["day"] for r in inbox] == [yesterday] and inbox[0]["tickets"] > 0
+    page = await leader.get("/leader")
+    assert f"/leader/daily/{yesterday}" in page.text
+    stored = await leader.get(f"/leader/daily/{yesterday}")
+    assert stored.status == 200 and "民情报告" in stored.text
+    pdf = await leader.get(f"/api/daily-reports/{yesterday}/pdf")
+    assert pdf.status == 200 and pdf.content.startswith(b"%PDF")
+    assert pdf.headers["Content-Type"] == "application/pdf"
+    assert (await leader.get("/leader/daily/2001-01-01")).status == 404
+    agent = HTTP(leader_console.port)
+    assert (await sign_in(agent, "agent1", PASSWORDS["agent1"])).status == 303
+    assert (await agent.get("/api/daily-reports")).status == 403
