@@ -98,3 +98,19 @@ def test_no_mail_without_a_server(db_url: str, session: Session, smtp) -> None:
     assert inbox.messages == []
     session.expire_all()
     assert load_daily(session, DAY) is not None
+
+
+def test_daily_report_reads_in_chinese(session: Session) -> None:
+    """The daily report's headings, empty-table notes and chart legends are Chinese: none of
+    the former English labels is left."""
+    from hotline.reports.charts import load_geometry
+    from hotline.reports.daily import build_daily
+    from hotline.reports.render import daily_html
+
+    seed_daily(session)
+    html = daily_html(build_daily(session, DAY, timezone=TZ), load_geometry(None))
+    for words in ("各渠道诉求量", "各类别诉求量", "网格热点", "民情日志", "分时话务压力曲线", "坐席接听能力"):
+        assert words in html, words
+    for english in ("Volumes by", "Hot spots", "Notable tickets", "Pressure by hour",
+                    "agent capacity", "Daily public-sentiment"):
+        assert english not in html, english
