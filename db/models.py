@@ -1287,4 +1287,25 @@ class EarlyWarning(Base):
         return f"<EarlyWarning {self.day} grid={self.grid_id} {self.category} {self.count}>"
 
 
-__all__ += ["IndexDay", "IndexFold", "EarlyWarning"]
+class MonthlyTopic(Base):
+    """每月一题: the recurring problem (a level-1 grid × category) a leader picked as a month's
+    topic to follow; one per month."""
+
+    __tablename__ = "monthly_topic"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: YYYY-MM.
+    month: Mapped[str] = mapped_column(String(7), unique=True)
+    grid_id: Mapped[int] = mapped_column(ForeignKey("grid.id"))
+    category: Mapped[str] = mapped_column(String(50))
+    picked_by: Mapped[str] = mapped_column(String(50))
+    picked_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    note: Mapped[str | None] = mapped_column(Text)
+
+    grid: Mapped[Grid] = relationship()
+
+    def __repr__(self) -> str:
+        return f"<MonthlyTopic {self.month} grid={self.grid_id} {self.category}>"
+
+
+__all__ += ["IndexDay", "IndexFold", "EarlyWarning", "MonthlyTopic"]

@@ -1,5 +1,5 @@
 # -*- test-case-name: tests.indices.test_cli -*-
-"""``hotline index update | show | trend | warnings | task | dismiss``: the leader's dimension
+"""``hotline index update | show | trend | warnings | task | dismiss | topics | pick``: the leader's dimension
 indices and early warnings from the command line, through the same functions as the pages."""
 
 from __future__ import annotations
@@ -55,6 +55,65 @@ def register(sub: argparse._SubParsersAction) -> None:
     dismiss.add_argument("warning", type=int, metavar="ID")
     acting_as(dismiss)
     dismiss.set_defaults(func=_dismiss)
+    _register_topics(isub)
+
+
+def _register_topics(isub: argparse._SubParsersAction) -> None:
+    shortlist = isub.add_parser("topics", help="每月一题: a month's shortlist and the topics "
+                                               "picked, with their follow-up")
+    shortlist.add_argument("--month", metavar="YYYY-MM", help="default: this month")
+    shortlist.add_argument("--format", choices=["table", "json"], default="table")
+    shortlist.set_defaults(func=_topics)
+    pick = isub.add_parser("pick", help="pick a grid × category as a month's topic")
+    pick.add_argument("month", metavar="YYYY-MM")
+    pick.add_argument("grid", metavar="GRID")
+    pick.add_argument("category")
+    pick.add_argument("--note", default=None)
+    acting_as(pick)
+    pick.set_defaults(func=_pick)
+
+
+def _topics(args: argparse.Namespace, cfg: Any) -> int:
+    import zoneinfo
+
+    from hotline.indices import topics
+
+    month = args.month or f"{dt.datetime.now(zoneinfo.ZoneInfo(cfg['site']['timezone'])):%Y-%m}"
+    shortlist, chosen = _unit(cfg, lambda s: (topics.shortlist(s, month), topics.topics(s)))
+    if args.format == "json":
+        print(json.dumps({"month": month, "rule": topics.RULE, "shortlist": shortlist,
+                          "topics": chosen}, ensure_ascii=False, indent=1))
+        return 0
+    print(topics.RULE)
+    for n, c in enumerate(shortlist, 1):
+        print(f"{n:>3} {c['grid']:8} {c['category']:8} {c['demands']:>6} "
+              f"{_pct(c['satisfaction']):>7} {c['score']:>8}")
+    for t in chosen:
+        print(f"{t['month']} 每月一题: {t['grid']} {t['category']} ({t['picked_by']}) "
+              + " ".join(f"{f['month']}:{f['demands']}" for f in t["follow"]))
+    return 0
+
+
+def _pick(args: argparse.Namespace, cfg: Any) -> int:
+    from hotline.indices import topics
+    from hotline.web import audit
+    from hotline.web.roles import LEADERSHIP
+
+    user = console_user(cfg, args)
+    if user.role not in LEADERSHIP:
+        raise CommandError(f"{user.username} ({user.role}) may not pick the month's topic")
+
+    def work(session: Any) -> None:
+        topic = topics.pick(session, args.month, args.grid, args.category,
+                            actor=user.username, note=args.note)
+        audit.record(session, actor=user.username, role=user.role, action="topic.pick",
+                     target=f"topic:{topic.month}", details={"grid": args.grid,
+                                                             "category": args.category,
+                                                             "via": "cli"})
+
+    _unit(cfg, work)
+    print(f"{args.month} 每月一题: {args.grid} {args.category}")
+    return 0
 
 
 def _period(p: argparse.ArgumentParser) -> None:

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy.orm import Session
 
 from db.models import EarlyWarning
+from hotline.indices import topics
 from hotline.indices.exceptions import IndicesError
 from hotline.indices.formulas import DEFINITIONS, INDEX_NAMES, WEIGHTS
 from hotline.indices.history import has_sample_history
@@ -56,6 +57,12 @@ def register(router: Router, plugin: IndicesPlugin) -> None:
     router.add("POST", "/leader/warnings/{warning_id:int}/dismiss", _dismiss_form,
                roles=WARNING_HANDLERS, page=True)
     router.add("GET", "/leader/daily/{day:str}", _daily_page, roles=LEADERSHIP, page=True)
+    router.add("GET", "/leader/topics", _topics_page, roles=LEADERSHIP, page=True)
+    router.add("POST", "/leader/topics", _pick_form, roles=LEADERSHIP, page=True)
+    router.add("GET", "/api/topics", _topics, roles=LEADERSHIP)
+    router.add("POST", "/api/topics", _pick, roles=LEADERSHIP)
+    router.add("GET", "/api/topics/shortlist", _shortlist, roles=LEADERSHIP)
+    router.add("GET", "/api/topics/tickets", _cell_tickets, roles=LEADERSHIP)
     router.add("GET", "/api/indices", _indices, roles=LEADERSHIP)
     router.add("GET", "/api/daily-reports", _daily_list, roles=LEADERSHIP)
     router.add("GET", "/api/daily-reports/{day:str}/pdf", _daily_pdf, roles=LEADERSHIP)
@@ -193,6 +200,69 @@ async def _dismiss_form(ctx: Ctx) -> Response:
     return redirect("/leader#warnings")
 
 
+# -- 每月一题 ---------------------------------------------------------------------------------------
+
+def _month(ctx: Ctx) -> str:
+    return (ctx.query("month") or f"{_plugin(ctx).now().astimezone(ctx.console.zone):%Y-%m}")[:7]
+
+
+async def _shortlist(ctx: Ctx) -> Response:
+    month = _month(ctx)
+    return json_response({"month": month, "rule": topics.RULE,
+                          "shortlist": await _unit(ctx, topics.shortlist, month)})
+
+
+async def _cell_tickets(ctx: Ctx) -> Response:
+    rows = await _unit(ctx, topics.cell_tickets, _month(ctx), ctx.query("grid") or "",
+                       ctx.query("category") or "", timezone=_plugin(ctx).timezone)
+    return json_response({"tickets": rows})
+
+
+async def _topics(ctx: Ctx) -> Response:
+    return json_response({"topics": await _unit(ctx, topics.topics)})
+
+
+def _picked(session: Session, fields: dict[str, Any], ctx: Ctx) -> dict[str, Any]:
+    assert ctx.user is not None
+    topic = topics.pick(session, str(fields.get("month") or "")[:7],
+                        str(fields.get("grid") or "")[:32], str(fields.get("category") or ""),
+                        actor=ctx.user.username, note=(str(fields.get("note") or "")[:500]
+                                                       or None))
+    audit.record(session, actor=ctx.user.username, role=ctx.user.role, action="topic.pick",
+                 target=f"topic:{topic.month}", outcome="ok", ip=ctx.ip,
+                 details={"grid": topic.grid.code, "category": topic.category})
+    return {"month": topic.month, "grid": topic.grid.code, "category": topic.category,
+            "picked_by": topic.picked_by}
+
+
+async def _pick(ctx: Ctx) -> Response:
+    body = ctx.json_body()
+    if not isinstance(body, dict):
+        raise HTTPError(400, "bad-body", "send an object: month, grid, category[, note]")
+    return json_response(await _unit(ctx, _picked, body, ctx), status=201)
+
+
+async def _pick_form(ctx: Ctx) -> Response:
+    fields = {name: ctx.form(name) for name in ("month", "grid", "category", "note")}
+    await _unit(ctx, _picked, fields, ctx)
+    return redirect(f"/leader/topics?month={fields['month']}")
+
+
+async def _topics_page(ctx: Ctx) -> Response:
+    month = _month(ctx)
+    grid, category = ctx.query("grid"), ctx.query("category")
+    candidates = await _unit(ctx, topics.shortlist, month)
+    drill = (await _unit(ctx, topics.cell_tickets, month, grid, category,
+                         timezone=_plugin(ctx).timezone) if grid and category else None)
+    chosen = await _unit(ctx, topics.topics)
+    await ctx.console.audit(ctx, "view", target="/leader/topics")
+    body = ctx.console.render_page(
+        "topics.html", ctx, templates=_plugin(ctx).templates, month=month,
+        candidates=candidates, drill=drill, grid=grid, category=category, topics=chosen,
+        rule=topics.RULE)
+    return html_response(body)
+
+
 # -- the daily report inbox ---------------------------------------------------------------------
 
 def _inbox(session: Session, limit: int = 30) -> list[dict[str, Any]]:
@@ -284,6 +354,7 @@ def openapi_paths() -> dict[str, Any]:
     def responses(status: str, *codes: int) -> dict[str, Any]:
         text = {400: "bad input (the message names the field)", 401: "not signed in",
                 403: "role not allowed, or CSRF token missing", 404: "no such warning",
+                415: "body is not JSON",
                 409: "the warning was already turned into a task or dismissed",
                 503: "too many streams"}
         out = {status: {"description": "OK", "content": {"application/json": {"schema": obj}}}}
@@ -333,6 +404,34 @@ def openapi_paths() -> dict[str, Any]:
             "responses": {"200": {"description": "the PDF", "content": {
                 "application/pdf": {"schema": {"type": "string", "format": "binary"}}}},
                 **{k: v for k, v in responses("200", 401, 403, 404).items() if k != "200"}}}},
+        "/api/topics": {
+            "get": {"summary": "每月一题: every month's picked topic with its follow-up by month",
+                    "security": session, "responses": responses("200", 401, 403)},
+            "post": {"summary": "Pick a grid × category as a month's topic (replaces that "
+                                "month's choice)",
+                     "security": write,
+                     "requestBody": {"required": True, "content": {"application/json": {
+                         "schema": {"type": "object", "required": ["month", "grid", "category"],
+                                    "properties": {
+                                        "month": {"type": "string", "pattern": "^[0-9]{4}-[0-9]{2}$"},
+                                        "grid": {"type": "string", "maxLength": 32},
+                                        "category": {"type": "string", "maxLength": 50},
+                                        "note": {"type": "string", "maxLength": 500}}}}}},
+                     "responses": responses("201", 400, 401, 403, 415)}},
+        "/api/topics/shortlist": {"get": {
+            "summary": "A month's shortlist of recurring problems (grid × category), ranked",
+            "security": session,
+            "parameters": [query("month", {"type": "string", "pattern": "^[0-9]{4}-[0-9]{2}$"},
+                                 "YYYY-MM (default: this month)")],
+            "responses": responses("200", 400, 401, 403)}},
+        "/api/topics/tickets": {"get": {
+            "summary": "Drill-down: a month's tickets of one grid × category",
+            "security": session,
+            "parameters": [query("month", {"type": "string", "pattern": "^[0-9]{4}-[0-9]{2}$"},
+                                 "YYYY-MM"),
+                           query("grid", {"type": "string", "maxLength": 32}, "level-1 grid"),
+                           query("category", {"type": "string", "maxLength": 50}, "category")],
+            "responses": responses("200", 400, 401, 403)}},
         "/api/warnings": {"get": {
             "summary": "Early warnings (风险预警) with their evidence and the rule, newest first",
             "security": session,

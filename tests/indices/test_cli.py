@@ -61,6 +61,11 @@ def test_update_show_and_task(env: Session, capsys: pytest.CaptureFixture[str]) 
     assert env.scalar(select(Ticket.status).where(Ticket.channel == "proactive")) == "received"
     assert main(["index", "warnings", "--status", "tasked"]) == 0
     assert "tasked" in capsys.readouterr().out
+    month = f"{today:%Y-%m}"
+    assert main(["index", "pick", month, "G003", "供水", "--as", "chief"]) == 0
+    assert main(["index", "topics", "--month", month, "--format", "json"]) == 0
+    chosen = json.loads(capsys.readouterr().out.split("\n", 1)[1])["topics"]
+    assert [(t["grid"], t["category"]) for t in chosen] == [("G003", "供水")]
 
 
 @pytest.mark.parametrize("argv, message", [

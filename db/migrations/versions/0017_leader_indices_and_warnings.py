@@ -1,5 +1,6 @@
 """What the district leader reads (hotline/indices): the leader role, residents per grid, the
-daily aggregate of the dimension indices, the days folded into it, and early warnings.
+daily aggregate of the dimension indices, the days folded into it, early warnings and the
+month's topic (每月一题).
 
 Revision ID: 0017
 Revises: 0010
@@ -81,9 +82,24 @@ def upgrade() -> None:
     )
     op.create_index("ix_early_warning_cell", "early_warning", ["day", "grid_id", "category"],
                     unique=True)
+    op.create_table(
+        "monthly_topic",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("month", sa.String(length=7), nullable=False),
+        sa.Column("grid_id", sa.Integer(), nullable=False),
+        sa.Column("category", sa.String(length=50), nullable=False),
+        sa.Column("picked_by", sa.String(length=50), nullable=False),
+        sa.Column("picked_at", _TS, nullable=False),
+        sa.Column("note", sa.Text(), nullable=True),
+        sa.ForeignKeyConstraint(["grid_id"], ["grid.id"],
+                                name=op.f("fk_monthly_topic_grid_id_grid")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_monthly_topic")),
+        sa.UniqueConstraint("month", name=op.f("uq_monthly_topic_month")),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("monthly_topic")
     op.drop_index("ix_early_warning_cell", table_name="early_warning")
     op.drop_table("early_warning")
     op.drop_table("index_fold")
