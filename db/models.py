@@ -35,7 +35,7 @@ from sqlalchemy.types import TypeDecorator
 from hotline import phone
 
 __all__ = [
-    "Base", "UTCDateTime", "utcnow",
+    "Base", "UTCDateTime", "utcnow", "KeptPlace",
     "Department", "Grid", "GridWorker", "Citizen", "Agent", "AgentSession", "AgentStateChange",
     "Incident", "Ticket", "TicketEvent", "TicketSequence", "MunicipalHotline",
     "Call", "CallRecording", "Bridge", "BridgeParticipant",
@@ -632,6 +632,10 @@ class Transcript(Base):
     suggestion: Mapped[dict[str, Any] | None]
     #: The ticket note that carries the merged dialog, once written.
     ticket_event_id: Mapped[int | None] = mapped_column(ForeignKey("ticket_event.id"))
+    # -- live captions (hotline/floor/captions.py, migration 0014) --
+    #: "recording": decoded after hang-up; "live": the captions shown during the call.
+    source: Mapped[str] = mapped_column(String(16), default="recording",
+                                        server_default="recording")
 
     call: Mapped[Call] = relationship(back_populates="transcripts")
     segments: Mapped[list[TranscriptSegment]] = relationship(
@@ -639,6 +643,37 @@ class Transcript(Base):
 
     def __repr__(self) -> str:
         return f"<Transcript {self.id} call={self.call_id} {self.status}>"
+
+
+class KeptPlace(Base):
+    """A waiting citizen who pressed 1 to keep their place in the queue and be called back
+    (hotline/floor/keepplace.py): their place is held in the queue by a stand-in that arrived
+    when they did; when its turn comes an agent is reserved and the citizen is dialled.
+    """
+
+    __tablename__ = "kept_place"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: The citizen's channel of the call in which they kept their place.
+    uniqueid: Mapped[str] = mapped_column(String(64), unique=True)
+    caller_number: Mapped[str] = mapped_column(String(20))
+    queue: Mapped[str] = mapped_column(String(64))
+    #: When they joined the queue: the place they keep.
+    joined_at: Mapped[dt.datetime]
+    kept_at: Mapped[dt.datetime]
+    position: Mapped[int | None]
+    #: waiting (the stand-in holds the place), calling, reached, not_reached, cancelled.
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    agent_code: Mapped[str | None] = mapped_column(String(16))
+    called_at: Mapped[dt.datetime | None]
+    reached_at: Mapped[dt.datetime | None]
+    ended_at: Mapped[dt.datetime | None]
+    #: How the callback ended (the dialplan's DIALSTATUS, lower case: answer, noanswer, ...).
+    outcome: Mapped[str | None] = mapped_column(String(16))
+    call_id: Mapped[int | None] = mapped_column(ForeignKey("call.id"))
+
+    def __repr__(self) -> str:
+        return f"<KeptPlace {self.id} {self.caller_number} {self.status}>"
 
 
 class TranscriptSegment(Base):

@@ -139,9 +139,7 @@ def _validate(data: dict[str, Any], problems: list[str]) -> None:
 
 
 def _validate_tickets(tickets: dict[str, Any], problems: list[str]) -> None:
-    from hotline.tickets.clock import check_settings
-
-    check_settings(tickets, problems)
+    check_ticket_settings(tickets, problems)
     if tickets["follow_up"] not in ("survey", "agent"):
         problems.append(f"'tickets.follow_up' must be \"survey\" or \"agent\", got "
                         f"{tickets['follow_up']!r}")
@@ -149,6 +147,29 @@ def _validate_tickets(tickets: dict[str, Any], problems: list[str]) -> None:
         problems.append("'tickets.reopen_max_score' must be a survey score from 1 to 4")
     if tickets["attachment_max_bytes"] < 1:
         problems.append("'tickets.attachment_max_bytes' must be at least 1")
+
+
+def check_ticket_settings(settings: Mapping[str, Any], problems: list[str]) -> None:
+    """Append one line per ``[tickets]`` setting that makes no sense (``hotline config check``,
+    and the deadline rules when they are built)."""
+    for table in ("deadline_days", "reopen_days"):
+        for kind, days in settings[table].items():
+            if not isinstance(days, int | float) or isinstance(days, bool) or days <= 0:
+                problems.append(f"'tickets.{table}.{kind}' must be a positive number of "
+                                f"working days, got {days!r}")
+    for kind, days in settings["reopen_days"].items():
+        first = settings["deadline_days"].get(kind)
+        if isinstance(first, int | float) and isinstance(days, int | float) and days > first:
+            problems.append(f"'tickets.reopen_days.{kind}' ({days}) must not be longer than "
+                            f"'tickets.deadline_days.{kind}' ({first}): a reopened ticket gets "
+                            "a shorter deadline")
+    if not 0 < settings["warn_fraction"] < 1:
+        problems.append("'tickets.warn_fraction' must be between 0 and 1 (0.75 = yellow at 75 % "
+                        "of the time used)")
+    if settings["first_contact_hours"] <= 0:
+        problems.append("'tickets.first_contact_hours' must be positive")
+    if settings["dispatch_days"] <= 0:
+        problems.append("'tickets.dispatch_days' must be positive")
 
 
 def _validate_cluster(data: dict[str, Any], problems: list[str]) -> None:

@@ -100,6 +100,10 @@ class Controller:
         return self.deps.daily_report
 
     @property
+    def floor(self) -> Any:
+        return self.deps.floor
+
+    @property
     def web(self) -> Any:
         return self.deps.console
 
@@ -126,6 +130,7 @@ class Controller:
         for peer in self.deps.peers:
             peer.start()  # another node's PBX may be down: its link retries by itself
         await self.bridge.start()
+        await self.floor.start()
         await self.softphone.start()
         await self.web.start()
         await self.scheduler.start()
@@ -157,7 +162,8 @@ class Controller:
         steps: list[tuple[str, Any]] = [
             ("daily report", self.daily_report.stop), ("scheduler", self.scheduler.stop),
             ("console", self.web.stop), ("softphone", self.softphone.stop),
-            ("bridge", self.bridge.stop), ("FastAGI port", close_agi),
+            ("bridge", self.bridge.stop), ("floor", self.floor.stop),
+            ("FastAGI port", close_agi),
             ("reconciler", self.reconciler.stop), ("AMI link", self.ami.stop),
             *((f"node {p.node.number}'s AMI link", p.stop) for p in self.deps.peers),
             ("call finaliser", self.finaliser.unsubscribe), ("live view", self.tracker.stop),

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from hotline.calls.tracker import CallTracker
     from hotline.config import Config
     from hotline.directory.service import DirectoryService
+    from hotline.floor.plugin import Floor
     from hotline.grid.plugin import GridPlugin
     from hotline.reports.job import DailyReportJob
     from hotline.softphone.plugin import Softphone
@@ -77,3 +78,4 @@ class Dependencies:
     #: The other nodes' PBXs this controller follows (L{hotline.cluster.plugin}); none alone.
     peers: list[Any] = field(default_factory=list)
     grid: GridPlugin | None = None
+    floor: Floor | None = None

@@ -15,7 +15,8 @@ from typing import NamedTuple
 __all__ = ["agent_interface", "agent_endpoint", "agent_code", "agent_code_of_channel",
            "is_peer_member", "seat_interface",
            "AttemptKey", "attempt_key", "survey_key", "parse_attempt_key", "room_name",
-           "is_room", "is_room_leg"]
+           "is_room", "is_room_leg", "spy_leg_id", "is_spy_leg", "caption_leg_id",
+           "is_caption_leg"]
 
 _AGENT = "agent-"
 
@@ -167,3 +168,41 @@ def is_room_leg(uniqueid: str | None) -> bool:
     (True, False)
     """
     return bool(uniqueid) and uniqueid.startswith("hb") and "-d" in uniqueid
+
+
+def spy_leg_id() -> str:
+    """The ChannelId of a supervisor's listening leg (their phone running ChanSpy): random,
+    ``sp-`` first so the tracker knows the leg for what it is.
+
+    >>> is_spy_leg(spy_leg_id())
+    True
+    """
+    return f"sp-{secrets.token_hex(6)}"
+
+
+def is_spy_leg(uniqueid: str | None) -> bool:
+    """Whether a channel's uniqueid is a supervisor's listening leg.
+
+    >>> is_spy_leg("sp-0a1b2c3d4e5f"), is_spy_leg("1700000000.12")
+    (True, False)
+    """
+    return bool(uniqueid) and uniqueid.startswith("sp-")
+
+
+def caption_leg_id(speaker: str) -> str:
+    """The ChannelId of a live-caption fork (an AudioSocket channel spying on one speaker of a
+    call): ``lc-`` first, then the speaker and a random part that is also the stream's UUID.
+
+    >>> caption_leg_id("citizen").startswith("lc-citizen-")
+    True
+    """
+    return f"lc-{speaker}-{secrets.token_hex(6)}"
+
+
+def is_caption_leg(uniqueid: str | None) -> bool:
+    """Whether a channel's uniqueid is a live-caption fork.
+
+    >>> is_caption_leg("lc-agent-0a1b2c3d4e5f"), is_caption_leg("sp-0a1b")
+    (True, False)
+    """
+    return bool(uniqueid) and uniqueid.startswith("lc-")

@@ -46,6 +46,8 @@ def _path(name: str, schema: dict[str, Any]) -> dict[str, Any]:
 
 
 _OBJ: dict[str, Any] = {"type": "object"}
+_SPY_MODES = ["listen", "whisper", "barge"]
+_SPY_SESSION = _path("session", {"type": "string", "pattern": "^sp-[0-9a-f]{1,32}$"})
 _SESSION = [{"session": []}]
 _WRITE = [{"session": [], "csrf": []}]
 _KEY = [{"open311Key": []}]
@@ -122,6 +124,55 @@ def document(console: Any = None) -> dict[str, Any]:
                 "type": "object", "properties": {"reason": {"type": "string",
                                                              "maxLength": 100}}}}}},
             "responses": {"200": _json(_OBJ), **_errors(400, 401, 403, 404, 409, 415, 503)}}},
+        "/api/floor/spy": {
+            "get": {"summary": "Supervisors' phones listening to live calls now (监听/耳语/强插)",
+                    "security": _SESSION,
+                    "responses": {"200": _json(_OBJ), **_errors(401, 403, 503)}},
+            "post": {"summary": "Ring the supervisor's seat phone (or `seat`) into a live call "
+                                "talking with an agent: listen, whisper to the agent, or barge "
+                                "in; audited, the agent is not told", "security": _WRITE,
+                     "requestBody": {"required": True, "content": {"application/json": {
+                         "schema": {"type": "object", "required": ["call"], "properties": {
+                             "call": {"type": "string", "maxLength": 64},
+                             "mode": {"type": "string", "enum": _SPY_MODES},
+                             "seat": {"type": "string", "maxLength": 16}}}}}},
+                     "responses": {"201": _json(_OBJ),
+                                   **_errors(400, 401, 403, 404, 409, 415, 503)}}},
+        "/api/floor/spy/{session}": {
+            "post": {"summary": "Switch a listening session's mode; the phone keeps its call",
+                     "security": _WRITE, "parameters": [_SPY_SESSION],
+                     "requestBody": {"required": True, "content": {"application/json": {
+                         "schema": {"type": "object", "required": ["mode"], "properties": {
+                             "mode": {"type": "string", "enum": _SPY_MODES}}}}}},
+                     "responses": {"200": _json(_OBJ),
+                                   **_errors(400, 401, 403, 404, 409, 415, 503)}},
+            "delete": {"summary": "Hang the supervisor's phone up; the call goes on",
+                       "security": _WRITE, "parameters": [_SPY_SESSION],
+                       "responses": {"200": _json(_OBJ), **_errors(401, 403, 404, 503)}}},
+        "/api/floor/kept": {"get": {
+            "summary": "Kept places (keep-my-place callbacks), newest first, with the ordering "
+                       "rule: callers are served in the order they joined the queue",
+            "security": _SESSION, "responses": {"200": _json(_OBJ), **_errors(401, 403, 503)}}},
+        "/api/floor/kept/{key}": {"delete": {
+            "summary": "Give up a kept place still waiting: its stand-in leaves the queue",
+            "security": _WRITE,
+            "parameters": [_path("key", {"type": "string", "maxLength": 64})],
+            "responses": {"200": _json(_OBJ), **_errors(401, 403, 404, 409, 503)}}},
+        "/api/floor/wrapup": {"get": {
+            "summary": "The user's seat: after-call work time (话后整理) and what is left of it",
+            "security": _SESSION, "responses": {"200": _json(_OBJ), **_errors(401, 403, 503)}}},
+        "/api/floor/wrapup/end": {"post": {
+            "summary": "End the user's after-call work early: the queue may ring the seat",
+            "security": _WRITE, "responses": {"200": _json(_OBJ),
+                                              **_errors(401, 403, 409, 503)}}},
+        "/api/reports/service": {"get": {
+            "summary": "Service figures by hour or day: answered within reports.service_level_s "
+                       "(15 s), connection and abandon rates, average and longest wait",
+            "security": _SESSION,
+            "parameters": [_query("from", {"type": "string", "format": "date"}, required=True),
+                           _query("to", {"type": "string", "format": "date"}, required=True),
+                           _query("by", {"type": "string", "enum": ["hour", "day"]})],
+            "responses": {"200": _json(_OBJ), **_errors(400, 401, 403)}}},
         "/api/bridge": {
             "get": {"summary": "The three-way call (三方通话) at the user's seat: participants, "
                                "the last failure, which actions apply", "security": _SESSION,

@@ -21,6 +21,7 @@ from twisted.logger import Logger
 
 from db.models import Agent, AgentSession, AgentStateChange
 from hotline.ami.actions import AMIError
+from hotline.calls.model import WRAPUP_REASON
 from hotline.naming import agent_interface
 
 if TYPE_CHECKING:
@@ -31,8 +32,10 @@ __all__ = ["AgentService", "AgentError", "AgentStatus", "interface_of", "member_
 
 _log = Logger(namespace="hotline.agents")
 
-#: States an agent is in, as the records and the console show them.
-OFFLINE, AVAILABLE, PAUSED = "offline", "available", "paused"
+#: States an agent is in, as the records and the console show them; WRAPUP is after-call work
+#: (话后整理, 整理中): paused by the controller when a call ends, until the time is up or the
+#: agent ends it early (L{hotline.floor.wrapup}).
+OFFLINE, AVAILABLE, PAUSED, WRAPUP = "offline", "available", "paused", "wrapup"
 
 
 class AgentError(Exception):
@@ -122,6 +125,9 @@ class AgentService:
             raise AgentError("a pause needs a reason")
         if len(reason) > 100 or any(c in reason for c in "\r\n"):
             raise AgentError("a pause reason is one line of at most 100 characters")
+        if reason == WRAPUP_REASON:
+            raise AgentError(f"{WRAPUP_REASON!r} is the after-call work's own reason; give "
+                             "another")
         current = await self._logged_in(code)
         await self.ami.action("QueuePause", Queue=self.queue, Interface=interface_of(code),
                               Paused="true", Reason=reason)
@@ -146,6 +152,39 @@ class AgentService:
                 await self.ami.action("QueuePause", Queue=self.queue,
                                       Interface=interface_of(code), Paused="true",
                                       Reason=current.reason or "")
+            raise
+
+    async def wrap_up(self, code: str) -> AgentStatus | None:
+        """Start after-call work: the queue rings the agent no more (a pause with the reason
+        L{WRAPUP_REASON}) until L{end_wrap_up}. Only an available agent starts one; for any
+        other (paused during the call, logged out) nothing changes and None is returned."""
+        self._check(code)
+        current = await self.db.run(_status, code)
+        if current is None or current.state != AVAILABLE:
+            return None
+        await self.ami.action("QueuePause", Queue=self.queue, Interface=interface_of(code),
+                              Paused="true", Reason=WRAPUP_REASON)
+        try:
+            return await self.db.run(_record_state, code, WRAPUP, None, self.clock())
+        except Exception:
+            await self.ami.action("QueuePause", Queue=self.queue, Interface=interface_of(code),
+                                  Paused="false")
+            raise
+
+    async def end_wrap_up(self, code: str) -> AgentStatus:
+        """End after-call work (its time is up, or the agent is ready early): the queue may ring
+        the agent again. An agent not in wrap-up is refused with L{AgentError}."""
+        self._check(code)
+        current = await self._logged_in(code)
+        if current.state != WRAPUP:
+            raise AgentError(f"agent {code} is not in after-call work (整理中) but {current.state}")
+        await self.ami.action("QueuePause", Queue=self.queue, Interface=interface_of(code),
+                              Paused="false")
+        try:
+            return await self.db.run(_record_state, code, AVAILABLE, None, self.clock())
+        except Exception:
+            await self.ami.action("QueuePause", Queue=self.queue, Interface=interface_of(code),
+                                  Paused="true", Reason=WRAPUP_REASON)
             raise
 
     async def status(self) -> list[AgentStatus]:
@@ -197,8 +236,9 @@ class AgentService:
         for agent in logged_in:
             if agent.code not in self.agents:
                 continue
-            added = await self._queue_add(agent.code, paused=agent.state == PAUSED,
-                                          reason=agent.reason)
+            added = await self._queue_add(
+                agent.code, paused=agent.state in (PAUSED, WRAPUP),
+                reason=WRAPUP_REASON if agent.state == WRAPUP else agent.reason)
             if added:
                 _log.info("agent {code} put back in queue {queue} ({state})", code=agent.code,
                           queue=self.queue, state=agent.state)
@@ -256,8 +296,9 @@ def _record_logout(session: Session, code: str, now: dt.datetime) -> AgentStatus
 def _record_state(session: Session, code: str, state: str, reason: str | None,
                   now: dt.datetime) -> AgentStatus:
     agent = _agent(session, code)
-    session.add(AgentStateChange(agent_id=agent.id, at=now,
-                                 state="pause" if state == PAUSED else "unpause", reason=reason))
+    change = {PAUSED: "pause", WRAPUP: "wrapup"}.get(
+        state, "wrapup_end" if agent.state == WRAPUP else "unpause")
+    session.add(AgentStateChange(agent_id=agent.id, at=now, state=change, reason=reason))
     agent.state = state
     session.flush()
     return _as_status(session, agent)

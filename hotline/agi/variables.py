@@ -36,6 +36,8 @@ __all__ = [
     "HOTLINE_ROOM_REC",
     "HOTLINE_CITIZEN_CHANNEL",
     "HOTLINE_BRIDGE_NUMBER",
+    "HOTLINE_SPY_TARGET",
+    "HOTLINE_CAPTION_TARGET",
     "HOTLINE_CALLBACK_KEY",
     "HOTLINE_TICKET_NUMBER",
     "HOTLINE_CITIZEN",
@@ -104,6 +106,10 @@ HOTLINE_ROOM_REC: Final = "HOTLINE_ROOM_REC"
 HOTLINE_CITIZEN_CHANNEL: Final = "HOTLINE_CITIZEN_CHANNEL"
 #: On a bridge's department leg: the number dialled.
 HOTLINE_BRIDGE_NUMBER: Final = "HOTLINE_BRIDGE_NUMBER"
+#: On a supervisor's listening leg: the agent's channel ChanSpy listens to (hotline/floor/spy).
+HOTLINE_SPY_TARGET: Final = "HOTLINE_SPY_TARGET"
+#: On a live-caption fork: the channel whose own voice it streams (hotline/floor/captions).
+HOTLINE_CAPTION_TARGET: Final = "HOTLINE_CAPTION_TARGET"
 #: On a callback's agent leg: the attempt key (L{hotline.naming.attempt_key}).
 HOTLINE_CALLBACK_KEY: Final = "HOTLINE_CALLBACK_KEY"
 #: On callback and survey legs: the ticket's number, said to the agent.

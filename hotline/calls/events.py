@@ -24,7 +24,8 @@ __all__ = ["LegKind", "LegEvent", "CallArrived", "CallRecording", "CallQueued", 
            "OriginateResult", "RecordingStarted", "CallbackProgress", "SurveyAnswered",
            "ReminderAnswered",
            "RoomChanged", "RoomChange", "ViewChanged", "CallUpdated", "CallRemoved",
-           "AgentStateChanged", "AgentRemoved", "ViewResynced", "CallFinalised"]
+           "AgentStateChanged", "AgentRemoved", "ViewResynced", "CallFinalised",
+           "AgentCallCompleted", "KeepPlaceProgress"]
 
 
 class LegKind(enum.StrEnum):
@@ -36,6 +37,7 @@ class LegKind(enum.StrEnum):
     SURVEY = "survey"          # a satisfaction survey call to a citizen (sv-<id>-<n>)
     REMINDER = "reminder"      # a deadline reminder call to a department's duty number (rm-..)
     DEPARTMENT = "department"  # a municipal hotline dialled into a bridge room (hb..-dN)
+    SUPERVISOR = "supervisor"  # a supervisor's phone listening to a call (ChanSpy, sp-...)
     OTHER = "other"            # anything else (Local channels, announcers, the trunk's far end)
 
 
@@ -105,6 +107,34 @@ class CallEnded(LegEvent):
     cause: int | None
     cause_txt: str | None
     complete_reason: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class AgentCallCompleted(LegEvent):
+    """The queue's call (C{uniqueid}, the citizen's) with agent C{agent_interface} is over for
+    the agent (C{AgentComplete}: either side hung up, or the agent left a bridge room): the
+    moment after-call work starts."""
+
+    agent_interface: str
+    agent_code: str | None
+    reason: str | None
+    talk_time: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class KeepPlaceProgress(LegEvent):
+    """The keep-my-place dialplan reported a stage of kept place C{key} (the citizen's
+    channel's uniqueid): C{kept} (they pressed 1: C{caller}, C{joined_at}, C{position},
+    C{queue}), C{turn} (an agent took its stand-in), C{citizen} (the citizen answered the
+    call back), C{end} (with C{dial_status})."""
+
+    key: str
+    stage: str
+    caller: str
+    joined_at: float | None
+    position: int | None
+    queue: str
+    dial_status: str
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,7 +13,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 __all__ = ["CallState", "AgentState", "Call", "Agent", "call_to_dict", "agent_to_dict",
-           "agent_state_from_member"]
+           "agent_state_from_member", "WRAPUP_REASON"]
+
+#: The queue pause reason that marks after-call work (话后整理): the controller pauses an agent
+#: with it when a call ends (L{hotline.floor.wrapup}), and the view shows the agent 整理中.
+WRAPUP_REASON = "wrapup"
 
 
 class CallState(enum.StrEnum):
@@ -33,6 +37,7 @@ class AgentState(enum.StrEnum):
     RINGING = "ringing"
     TALKING = "talking"
     PAUSED = "paused"
+    WRAPUP = "wrapup"            # after-call work (整理中): paused by the controller for a while
     UNAVAILABLE = "unavailable"  # logged in, but the phone is unregistered or unreachable
     LOGGED_OUT = "logged_out"
 
@@ -166,12 +171,14 @@ _DEVICE_RINGING = {6}          # RINGING
 _DEVICE_GONE = {4, 5}          # INVALID, UNAVAILABLE
 
 
-def agent_state_from_member(*, paused: bool, status: int | None, in_call: bool) -> AgentState:
+def agent_state_from_member(*, paused: bool, status: int | None, in_call: bool,
+                            reason: str | None = None) -> AgentState:
     """
     The agent state a QueueMember* event or QueueStatus entry describes.
 
-    Pause wins (a paused agent on a call is still paused for the queue); then the call flag
-    and the device state number.
+    Pause wins (a paused agent on a call is still paused for the queue), and a pause for
+    after-call work (C{reason} L{WRAPUP_REASON}) is wrap-up; then the call flag and the
+    device state number.
 
     >>> agent_state_from_member(paused=False, status=1, in_call=False).value
     'free'
@@ -179,9 +186,11 @@ def agent_state_from_member(*, paused: bool, status: int | None, in_call: bool) 
     'paused'
     >>> agent_state_from_member(paused=False, status=6, in_call=False).value
     'ringing'
+    >>> agent_state_from_member(paused=True, status=1, in_call=False, reason="wrapup").value
+    'wrapup'
     """
     if paused:
-        return AgentState.PAUSED
+        return AgentState.WRAPUP if reason == WRAPUP_REASON else AgentState.PAUSED
     if in_call or status in _DEVICE_BUSY:
         return AgentState.TALKING
     if status in _DEVICE_RINGING:

@@ -58,7 +58,7 @@ class CallService:
 
         @return: C{calls_waiting} (waiting or ringing), C{calls_talking}, C{longest_wait_s}
             (0 when none waits), C{agents_free}, C{agents_ringing}, C{agents_talking},
-            C{agents_paused}, C{agents_unavailable}, C{answered} and C{abandoned} since
+            C{agents_paused}, C{agents_wrapup} (整理中), C{agents_unavailable}, C{answered} and C{abandoned} since
             C{since} (when the tracker started), and C{now}.
         """
         tracker = self._tracker
@@ -76,6 +76,7 @@ class CallService:
             "agents_ringing": agent_states.count(AgentState.RINGING),
             "agents_talking": agent_states.count(AgentState.TALKING),
             "agents_paused": agent_states.count(AgentState.PAUSED),
+            "agents_wrapup": agent_states.count(AgentState.WRAPUP),
             "agents_unavailable": agent_states.count(AgentState.UNAVAILABLE),
             "answered": tracker.answered,
             "abandoned": tracker.abandoned,

@@ -35,7 +35,14 @@ from hotline.calls.model import (
     call_to_dict,
 )
 from hotline.calls.notifier import CallNotifier
-from hotline.naming import agent_code, is_peer_member, is_room, is_room_leg, parse_attempt_key
+from hotline.naming import (
+    agent_code,
+    is_peer_member,
+    is_room,
+    is_room_leg,
+    is_spy_leg,
+    parse_attempt_key,
+)
 
 if TYPE_CHECKING:
     from hotline.ami.client import AMIClient
@@ -88,12 +95,20 @@ def _kind_of(uniqueid: str, name: str, context: str | None) -> LegKind:
     """A new channel's kind from its uniqueid (our ChannelIds), name and first context."""
     if is_room_leg(uniqueid):
         return LegKind.DEPARTMENT
+    if is_spy_leg(uniqueid):
+        return LegKind.SUPERVISOR
     key = parse_attempt_key(uniqueid)
     if key is not None:
         return {"cb": LegKind.CALLBACK, "sv": LegKind.SURVEY}.get(key.kind, LegKind.REMINDER)
     if context == INBOUND_CONTEXT:
         return LegKind.INBOUND
     return LegKind.OTHER
+
+
+def _dialled_by_us(uniqueid: str) -> bool:
+    """Whether the ChannelId is one we gave a leg we originated (department, callback,
+    survey, a supervisor's listening leg)."""
+    return is_room_leg(uniqueid) or is_spy_leg(uniqueid) or parse_attempt_key(uniqueid) is not None
 
 
 class CallTracker:
@@ -252,7 +267,7 @@ class CallTracker:
         C{Newchannel} was missed (a leg we dialled, seen first after a reconnect)."""
         uid = _str(m, "Uniqueid")
         ch = self._channels.get(uid)
-        if ch is None and uid and (is_room_leg(uid) or parse_attempt_key(uid) is not None):
+        if ch is None and uid and _dialled_by_us(uid):
             ch = self._channels[uid] = self._leg_from(m, uid)
         return ch
 
@@ -481,6 +496,12 @@ class CallTracker:
                 self._agent_at_rest(agent, now)
 
     def _agent_complete(self, m: Message) -> None:
+        interface = _str(m, "Interface")
+        if interface and self._our_queue(_str(m, "Queue")):
+            self.bus.publish(ev.AgentCallCompleted(
+                _str(m, "Uniqueid"), LegKind.INBOUND, _ts(m, self.clock), interface,
+                agent_code(interface, _str(m, "MemberName") or None), _str(m, "Reason") or None,
+                _int(m.get("TalkTime"))))
         call = self._call_for(m)
         if call is None:
             return
@@ -503,7 +524,7 @@ class CallTracker:
         ch = self._channels.pop(uid, None)
         self._view_hangup(m, uid, ch)
         if ch is None:
-            if is_room_leg(uid) or parse_attempt_key(uid) is not None:
+            if _dialled_by_us(uid):
                 ch = self._leg_from(m, uid)  # a leg we dialled whose Newchannel was missed
             else:
                 return
@@ -560,6 +581,11 @@ class CallTracker:
             self.bus.publish(ev.CallbackProgress(
                 _str(m, "Uniqueid"), LegKind.CALLBACK, _ts(m, self.clock), key,
                 _str(m, "Stage"), _str(m, "DialStatus"), citizen_at))
+        elif name == "HotlineKeepPlace":
+            self.bus.publish(ev.KeepPlaceProgress(
+                key, LegKind.INBOUND, _ts(m, self.clock), key, _str(m, "Stage"),
+                _str(m, "Caller"), _float(_str(m, "Joined")), _int(m.get("Position")),
+                _str(m, "Queue"), _str(m, "DialStatus")))
         elif name == "HotlineSurvey":
             self.bus.publish(ev.SurveyAnswered(_str(m, "Uniqueid"), LegKind.SURVEY,
                                                _ts(m, self.clock), key, _str(m, "Score")))
@@ -630,7 +656,7 @@ class CallTracker:
         self._cancel_timer("agent", interface)
         _apply_member(agent, m, queue)
         state = agent_state_from_member(paused=agent.paused, status=agent.status,
-                                        in_call=agent.in_call)
+                                        in_call=agent.in_call, reason=agent.paused_reason)
         agent.move(state, now)
         if agent_to_dict(agent) != before:
             self.notifier.agent_updated(agent)
@@ -657,7 +683,8 @@ class CallTracker:
 
     def _agent_at_rest(self, agent: Agent, now: float) -> None:
         agent.call_uniqueid = None
-        state = agent_state_from_member(paused=agent.paused, status=None, in_call=False)
+        state = agent_state_from_member(paused=agent.paused, status=None, in_call=False,
+                                        reason=agent.paused_reason)
         if agent.move(state, now):
             self.notifier.agent_updated(agent)
 
@@ -726,7 +753,8 @@ class CallTracker:
                     agent.since = old.since
             _apply_member(agent, m, _str(m, "Queue"))
             agent.move(agent_state_from_member(paused=agent.paused, status=agent.status,
-                                               in_call=agent.in_call), now)
+                                               in_call=agent.in_call,
+                                               reason=agent.paused_reason), now)
 
         new_calls: dict[str, Call] = {}
         for m in status:

@@ -1,5 +1,6 @@
 # -*- test-case-name: tests.sim.test_cli -*-
-"""``hotline agent login|logout|pause|resume|list``: an agent's seat in the queue, on record."""
+"""``hotline agent login|logout|pause|resume|ready|list``: an agent's seat in the queue, on
+record (``ready`` ends after-call work, 话后整理, early)."""
 
 from __future__ import annotations
 
@@ -25,6 +26,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     pause.add_argument("--reason", required=True, help="why (shown to supervisors)")
     resume = verbs.add_parser("resume", help="ring a paused agent again")
     resume.add_argument("code")
+    ready = verbs.add_parser("ready", help="end an agent's after-call work (整理中) early")
+    ready.add_argument("code")
     verbs.add_parser("list", help="every agent on record and their state")
     p.set_defaults(func=_agent)
 
@@ -53,6 +56,8 @@ async def _act(reactor: Any, cfg: Config, args: argparse.Namespace) -> None:
                 shown = [await service.pause(args.code, args.reason)]
             elif args.verb == "resume":
                 shown = [await service.resume(args.code)]
+            elif args.verb == "ready":
+                shown = [await service.end_wrap_up(args.code)]
             else:
                 shown = await service.status()
         except AgentError as e:

@@ -21,6 +21,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "db",
     "department",
     "directory",
+    "floor",
     "grid",
     "index",
     "pbx",

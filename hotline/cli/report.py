@@ -41,6 +41,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     _output_args(rates)
     rates.set_defaults(func=_rates)
 
+    service = rsub.add_parser("service", help="service level (answered within "
+                                              "reports.service_level_s), connection and "
+                                              "abandon rates, waits, by hour or day")
+    _period_args(service)
+    service.add_argument("--by", choices=["hour", "day"], default="hour")
+    service.add_argument("--format", choices=["html", "csv", "json"], default="html")
+    service.add_argument("-o", "--output", metavar="FILE", help="write here (default: stdout)")
+    service.set_defaults(func=_service)
+
     daily = rsub.add_parser("daily", help="the daily public-sentiment report (民情报告)")
     daily.add_argument("--date", required=True, metavar="YYYY-MM-DD", help="site-local day")
     daily.add_argument("--store", action="store_true",
@@ -134,6 +143,19 @@ def _rates(args: argparse.Namespace, cfg: Any) -> int:
                   satisfied_min_score=cfg["reports"]["satisfied_min_score"])
     return _write(args, render.rates_csv(report) if args.format == "csv"
                   else render.rates_html(report))
+
+
+def _service(args: argparse.Namespace, cfg: Any) -> int:
+    from hotline.reports import render
+    from hotline.reports.service_level import service_report
+
+    p = _period(args, cfg)
+    report = _run(cfg, service_report, p, by=args.by,
+                  threshold_s=float(cfg["reports"]["service_level_s"]))
+    if args.format == "json":
+        return _write(args, json.dumps(report.as_dict(), ensure_ascii=False, indent=1) + "\n")
+    return _write(args, render.service_csv(report) if args.format == "csv"
+                  else render.service_html(report))
 
 
 def _daily(args: argparse.Namespace, cfg: Any) -> int:

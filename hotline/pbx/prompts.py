@@ -72,6 +72,21 @@ PROMPTS: dict[str, tuple[str, str]] = {
         "fei1 chang2 man3 yi4 qing3 an4 wu3, man3 yi4 an4 si4, ji1 ben3 man3 yi4 an4 san1, "
         "bu4 man3 yi4 an4 er4, fei1 chang2 bu4 man3 yi4 an4 yi1.",
     ),
+    # hotline/floor/keepplace.py: the waiting caller's offer (queue periodic announcement),
+    # what they hear after pressing 1, and what the agent hears when the place's turn comes.
+    "keep-place-offer": (
+        "按1保留排队位置，稍后为您回电。",
+        "an4 yi1 bao3 liu2 pai2 dui4 wei4 zhi4, shao1 hou4 wei4 nin2 hui2 dian4.",
+    ),
+    "keep-place-kept": (
+        "已为您保留排队位置，轮到您时我们将给您回电，再见。",
+        "yi3 wei4 nin2 bao3 liu2 pai2 dui4 wei4 zhi4, lun2 dao4 nin2 shi2 wo3 men5 jiang1 "
+        "gei3 nin2 hui2 dian4, zai4 jian4.",
+    ),
+    "keep-place-agent": (
+        "保留排队位置的市民，正在为您回拨。",
+        "bao3 liu2 pai2 dui4 wei4 zhi4 de5 shi4 min2, zheng4 zai4 wei4 nin2 hui2 bo1.",
+    ),
     "survey-thanks": (
         "感谢您的评价，再见。",
         "gan3 xie4 nin2 de5 ping2 jia4, zai4 jian4.",

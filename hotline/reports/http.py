@@ -51,11 +51,11 @@ REPORT_CSP = SECURITY_HEADERS[b"Content-Security-Policy"].replace(
 
 REPORT_LABELS = {"sla": "定时回复考核（回访 SLA）", "rates": "响应率 · 办结率 · 满意率",
                  "daily": "民情日报", "heat-map": "网格热力图", "pressure": "话务压力曲线",
-                 "wallboard": "实时大屏"}
+                 "wallboard": "实时大屏", "service": "服务水平（按时 / 按日）"}
 GROUPINGS = {"department": "按部门", "agent": "按坐席", "category": "按类别",
              "channel": "按渠道"}
 #: Views whose HTML has a fragment form that fits inside the console's page.
-_FRAGMENTS = frozenset({"sla", "rates", "heat-map"})
+_FRAGMENTS = frozenset({"sla", "rates", "heat-map", "service"})
 
 
 def register(router: Router, console: WebConsole) -> WallboardStreams:
@@ -66,6 +66,7 @@ def register(router: Router, console: WebConsole) -> WallboardStreams:
     router.add("GET", "/reports/report.css", _stylesheet, roles=SUPERVISION, page=True)
     router.add("GET", "/reports/wallboard", streams.page, roles=SUPERVISION, page=True)
     router.add("GET", "/reports/wallboard/events", streams.open, roles=SUPERVISION)
+    router.add("GET", "/api/reports/service", _service_json, roles=SUPERVISION)
     for name, view in VIEWS.items():
         router.add("GET", f"/reports/{name}", _mount(name, view), roles=SUPERVISION, page=True)
     return streams
@@ -106,6 +107,16 @@ async def _index(ctx: Ctx) -> Response:
     await console.audit(ctx, "view", target="/reports")
     return _page(ctx, "reports.html", departments=departments, f=_filters(ctx, console),
                  current=None)
+
+
+async def _service_json(ctx: Ctx) -> Response:
+    """The service figures as JSON (the page's ``format=json``), for other tools."""
+    args: dict[bytes, list[bytes]] = dict(ctx.request.args)
+    args[b"format"] = [b"json"]
+    rendered: Rendered = await ctx.console.db.run(VIEWS["service"], args,
+                                                  settings=_settings(ctx.console))
+    await ctx.console.audit(ctx, "report", target=ctx.path)
+    return Response(200, rendered.body, rendered.content_type.encode())
 
 
 async def _stylesheet(ctx: Ctx) -> Response:

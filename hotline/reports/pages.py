@@ -15,6 +15,7 @@ A ``ReportError`` (bad date, unknown code, ...) carries ``status_code`` 400, ``e
 from __future__ import annotations
 
 import datetime as dt
+import json
 import zoneinfo
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -29,6 +30,8 @@ from hotline.reports.daily import build_daily, load_daily, pressure_by_hour, tic
 from hotline.reports.exceptions import ReportError
 from hotline.reports.periods import day_period, period
 from hotline.reports.rates import rates_report
+from hotline.reports.service_level import GROUPINGS as SERVICE_GROUPINGS
+from hotline.reports.service_level import service_report
 from hotline.reports.sla import SLAFilter, sla_report, sla_tickets, weekly_trend
 
 __all__ = ["Rendered", "SiteSettings", "sla_view", "rates_view", "daily_view", "heat_map_view",
@@ -206,6 +209,27 @@ def pressure_view(session: Session, params: Mapping[str, Any], *,
                     .encode("utf-8"))
 
 
+def service_view(session: Session, params: Mapping[str, Any], *,
+                 settings: SiteSettings) -> Rendered:
+    """Service figures (服务水平, 接通率, 放弃率, waits) by hour or day. Parameters: from, to,
+    by=hour|day, format=html|csv|json, fragment=1."""
+    p = _period(params, settings)
+    by = _one(params, "by", "hour") or "hour"
+    if by not in SERVICE_GROUPINGS:
+        raise ReportError(f"group by one of {', '.join(SERVICE_GROUPINGS)}", {"field": "by"})
+    report = service_report(session, p, by=by, threshold_s=float(
+        settings.reports.get("service_level_s", 15.0)))
+    fmt = _format(params, ("html", "csv", "json"))
+    if fmt == "csv":
+        return Rendered(_CSV, render.service_csv(report),
+                        f"service-{by}-{p.first.isoformat()}-{p.last.isoformat()}.csv")
+    if fmt == "json":
+        return Rendered("application/json; charset=utf-8",
+                        json.dumps(report.as_dict(), ensure_ascii=False).encode("utf-8"))
+    return Rendered(_HTML, render.service_html(report, page_=not _fragment(params))
+                    .encode("utf-8"))
+
+
 #: Path segment → view, for the console to mount under /reports/.
 VIEWS = {"sla": sla_view, "rates": rates_view, "daily": daily_view,
-         "heat-map": heat_map_view, "pressure": pressure_view}
+         "heat-map": heat_map_view, "pressure": pressure_view, "service": service_view}

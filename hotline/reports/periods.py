@@ -71,6 +71,10 @@ def period(first: str | dt.date, last: str | dt.date, timezone: str) -> Period:
     """The period from ``first`` to ``last`` (both included); raises BadPeriod when a date is
     malformed, the order is wrong, the period is too long, or the zone is unknown."""
     start, end = parse_day(first, "from"), parse_day(last, "to")
+    for day, name in ((start, "from"), (end, "to")):
+        if not 1900 <= day.year <= 9998:  # the zone's offset would leave the calendar
+            raise BadPeriod(f"{name} {day.isoformat()} is outside the years 1900 to 9998",
+                            {"field": name, "value": day.isoformat()})
     if end < start:
         raise BadPeriod(f"the period ends ({end}) before it starts ({start})",
                         {"from": start.isoformat(), "to": end.isoformat()})

@@ -28,12 +28,14 @@ from hotline.reports.charts import (
 )
 from hotline.reports.daily import DailyReport
 from hotline.reports.rates import RatesReport
+from hotline.reports.service_level import DEFINITIONS as SERVICE_DEFINITIONS
+from hotline.reports.service_level import ServiceReport
 from hotline.reports.sla import OUTCOMES, SLAReport, SLATicket
 
 __all__ = ["environment", "page", "sla_html", "sla_csv", "sla_tickets_html", "sla_tickets_csv",
            "rates_html", "rates_csv", "daily_html", "wallboard_html", "heat_map_html",
            "drill_svg", "drill_html",
-           "safe_cell", "CSV_ENCODING"]
+           "safe_cell", "CSV_ENCODING", "service_html", "service_csv"]
 
 #: CSV files carry a byte-order mark so spreadsheet programs read the Chinese text as UTF-8.
 CSV_ENCODING = "utf-8-sig"
@@ -215,3 +217,23 @@ def wallboard_html(figures: Mapping[str, Any], *, page_: bool = False) -> str:
     """The wall board tiles; the console replaces the fragment on every push."""
     body = environment().get_template("wallboard.html").render(f=figures)
     return page("Wall board", body) if page_ else body
+
+
+def service_html(report: ServiceReport, *, page_: bool = True) -> str:
+    """Service level, connection and abandon rates and waits by hour or day, with their
+    definitions."""
+    body = environment().get_template("service.html").render(
+        r=report, definitions=SERVICE_DEFINITIONS)
+    return page(f"Service figures {report.period.label}", body) if page_ else body
+
+
+def service_csv(report: ServiceReport) -> bytes:
+    rows: list[list[Any]] = [[report.by, "settled", "answered", "answered_in_time",
+                              "service_level", "connection_rate", "abandoned", "abandon_rate",
+                              "average_wait_s", "longest_wait_s"]]
+    for f in [*report.rows, report.total]:
+        rows.append([f.label, f.settled, f.answered, f.answered_in_time, _rate(f.service_level),
+                     _rate(f.connection_rate), f.abandoned, _rate(f.abandon_rate),
+                     "" if f.average_wait_s is None else round(f.average_wait_s, 1),
+                     "" if f.longest_wait_s is None else round(f.longest_wait_s, 1)])
+    return _csv(rows)

@@ -20,15 +20,17 @@ from twisted.internet import defer, task
 from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 
-from db.models import Call, Callback
+from db.models import Callback
 from db.session import Database
 from hotline.calls.service import CallService
+from hotline.reports.service_level import figures_between
 
 __all__ = ["WallboardFeed", "database_figures", "SERVICE_LEVEL_DEFINITION"]
 
 #: Printed under the service-level tile.
 SERVICE_LEVEL_DEFINITION = ("inbound calls today answered within the threshold ÷ (answered + "
-                            "abandoned); calls still waiting are not counted yet")
+                            "abandoned); calls still waiting are not counted yet "
+                            "(GB/T 33358-2016: within 15 s)")
 
 #: Callback statuses that need nothing more.
 _FINISHED = ("done", "failed", "cancelled")
@@ -44,32 +46,39 @@ def _day_start(now: dt.datetime, timezone: str) -> dt.datetime:
 
 def database_figures(session: Session, now: dt.datetime, *, timezone: str,
                      service_level_s: float) -> dict[str, Any]:
-    """Today's (site-local day) inbound call figures and the callbacks due soon.
+    """Today's (site-local day) and the last 24 hours' service figures
+    (L{hotline.reports.service_level}) and the callbacks due soon.
 
     @return: C{answered_today}, C{answered_in_time_today}, C{abandoned_today},
-        C{service_level} (None before the first settled call), C{callbacks_due_next_hour},
-        C{callbacks_overdue} (not finished, due time passed).
+        C{service_level} (None before the first settled call), C{abandon_rate_today},
+        C{average_wait_today_s}, C{longest_wait_today_s}, C{connection_rate_24h},
+        C{settled_24h}, C{callbacks_due_next_hour}, C{callbacks_overdue} (not finished,
+        due time passed).
     """
     start = _day_start(now, timezone)
-    today = (Call.direction == "inbound", Call.started_at >= start, Call.started_at <= now)
-    answered = session.scalar(select(func.count()).select_from(Call).where(
-        *today, Call.answered_at.is_not(None))) or 0
-    in_time = session.scalar(select(func.count()).select_from(Call).where(
-        *today, Call.answered_at.is_not(None), Call.queue_wait_s <= service_level_s)) or 0
-    abandoned = session.scalar(select(func.count()).select_from(Call).where(
-        *today, Call.status == "abandoned")) or 0
+    just_after = now + dt.timedelta(microseconds=1)
+    today = figures_between(session, start, just_after, threshold_s=service_level_s)
+    day = figures_between(session, now - dt.timedelta(hours=24), just_after,
+                          threshold_s=service_level_s)
     due_at = func.coalesce(Callback.next_attempt_at, Callback.due_at)
     open_callback = Callback.status.not_in(_FINISHED)
     due_soon = session.scalar(select(func.count()).select_from(Callback).where(
         open_callback, due_at >= now, due_at < now + dt.timedelta(hours=1))) or 0
     overdue = session.scalar(select(func.count()).select_from(Callback).where(
         open_callback, Callback.due_at < now)) or 0
-    settled = answered + abandoned
-    return {"answered_today": answered, "answered_in_time_today": in_time,
-            "abandoned_today": abandoned,
-            "service_level": in_time / settled if settled else None,
+    return {"answered_today": today.answered, "answered_in_time_today": today.answered_in_time,
+            "abandoned_today": today.abandoned,
+            "service_level": today.service_level,
             "service_level_s": service_level_s,
+            "abandon_rate_today": today.abandon_rate,
+            "average_wait_today_s": _rounded(today.average_wait_s),
+            "longest_wait_today_s": _rounded(today.longest_wait_s),
+            "connection_rate_24h": day.connection_rate, "settled_24h": day.settled,
             "callbacks_due_next_hour": due_soon, "callbacks_overdue": overdue}
+
+
+def _rounded(value: float | None) -> float | None:
+    return None if value is None else round(value, 1)
 
 
 class WallboardFeed:
@@ -82,7 +91,7 @@ class WallboardFeed:
     _log = Logger(namespace="hotline.reports.wallboard")
 
     def __init__(self, *, calls: CallService | None, database: Database, timezone: str,
-                 service_level_s: float = 20.0, interval_s: float = 5.0,
+                 service_level_s: float = 15.0, interval_s: float = 5.0,
                  clock: IReactorTime) -> None:
         """
         @param calls: the live view; None shows the database figures only (a node without AMI).
@@ -118,7 +127,7 @@ class WallboardFeed:
         now = dt.datetime.fromtimestamp(self._clock.seconds(), dt.UTC)
         live: dict[str, Any] = self._calls.wallboard() if self._calls is not None else {
             "calls_waiting": 0, "calls_talking": 0, "longest_wait_s": 0.0, "agents_free": 0,
-            "agents_ringing": 0, "agents_talking": 0, "agents_paused": 0,
+            "agents_ringing": 0, "agents_talking": 0, "agents_paused": 0, "agents_wrapup": 0,
             "agents_unavailable": 0}
         stored = await self._db.run(database_figures, now, timezone=self._timezone,
                                     service_level_s=self._threshold)

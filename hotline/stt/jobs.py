@@ -22,12 +22,15 @@ from sqlalchemy.orm import Session
 from db.models import Call, CallRecording, Transcript, TranscriptSegment
 from hotline.tickets.service import TicketService
 
-__all__ = ["QUEUED", "RUNNING", "DONE", "FAILED", "SPEAKER_OF_DIRECTION", "SPEAKER_LABELS",
+__all__ = ["QUEUED", "RUNNING", "DONE", "FAILED", "RECORDING", "LIVE", "SPEAKER_OF_DIRECTION", "SPEAKER_LABELS",
            "JobInput", "SpeakerResult", "Segment", "enqueue", "enqueue_missed", "requeue_stale", "claim_next",
            "finish", "retry_or_fail", "post_note", "post_pending_notes", "compose_note",
            "merged_dialog", "clock_text", "NOTE_ACTOR"]
 
 QUEUED, RUNNING, DONE, FAILED = "queued", "running", "done", "failed"
+#: Where a transcript's words come from (``Transcript.source``): the recordings decoded after
+#: hang-up, or the live captions the agent saw during the call (hotline/floor/captions.py).
+RECORDING, LIVE = "recording", "live"
 #: Which recordings are speech, and whose: the mix is both sides again, so it is left out.
 SPEAKER_OF_DIRECTION: dict[str, str] = {"citizen": "citizen", "agent": "agent",
                                         "room": "department"}
@@ -222,7 +225,9 @@ def compose_note(job: Transcript, *, call_language: str) -> str:
     the call's, the dialog in time order, what could not be transcribed, the suggestion."""
     lines = []
     if job.status == DONE:
-        lines.append(f"Call transcript (speech model {job.model}, language {job.language})")
+        how = ", live captions" if job.source == LIVE else ""
+        lines.append(f"Call transcript (speech model {job.model}, language {job.language}"
+                     f"{how})")
     else:
         lines.append(f"Call transcript failed (speech model {job.model}): {job.error}")
     if job.language != call_language:

@@ -28,7 +28,7 @@ def build(deps: Dependencies, **kwargs: Any) -> TranscriptionService:
     service = TranscriptionService(config=deps.config, db=deps.db, reactor=deps.reactor,
                                    bus=deps.bus, **kwargs)
     service.detach = deps.bus.subscribe(
-        CallFinalised, lambda e: service.on_call_finalised(e.call_id)).cancel
+        CallFinalised, lambda e: service.on_call_finalised(e.call_id, e.uniqueid)).cancel
     deps.stt = service
     return service
 

@@ -25,13 +25,14 @@ from twisted.internet.threads import deferToThreadPool
 from twisted.logger import Logger
 from twisted.python.threadpool import ThreadPool
 
-from db.models import utcnow
+from db.models import Transcript, utcnow
 from hotline.bus import EventBus
 from hotline.config import Config
 from hotline.directory.service import load_entries
 from hotline.stt import jobs
 from hotline.stt.decoder import AudioError, decode_file
 from hotline.stt.keywords import KeywordSpotter
+from hotline.stt.live import LiveTranscripts
 from hotline.stt.models import ModelError, ModelRegistry
 from hotline.tickets.service import TicketService
 
@@ -97,6 +98,8 @@ class TranscriptionService:
         self._model_ready = False
         self._model_problem: str | None = None
         self._idle: list[defer.Deferred[None]] = []
+        #: The live captions' segments of calls still up (hotline/floor/captions.py fills it).
+        self.live = LiveTranscripts()
         #: Set by its plugin: stops queueing a job for every finalised call.
         self.detach: Callable[[], None] = lambda: None
 
@@ -136,9 +139,18 @@ class TranscriptionService:
 
     # -- intake ----------------------------------------------------------------------------------
 
-    def on_call_finalised(self, call_id: int) -> defer.Deferred[Any]:
+    def on_call_finalised(self, call_id: int, uniqueid: str | None = None) -> defer.Deferred[Any]:
         """The finaliser's listener: queue the call's job (once) and start it if a worker is
-        free. Calls without speech recordings are skipped."""
+        free. Calls without speech recordings are skipped. A call that was captioned live
+        (L{live}, by its citizen channel's C{uniqueid}) is not decoded again: once its streams
+        have ended, the live segments become its transcript and the ticket's note."""
+        if uniqueid is not None and self.live.captured(uniqueid):
+            d = self.live.finished(uniqueid)
+            d.addCallback(lambda segments: self._run(self._store_live, call_id,
+                                                     segments or []))
+            d.addCallback(lambda done: done and self.bus.publish(
+                TranscriptReady(call_id, done[0], done[1])))
+            return d
         spec = self.registry.current
         d = self._run(jobs.enqueue, call_id, model=spec.name, language=spec.language,
                         now=self.now())
@@ -150,6 +162,37 @@ class TranscriptionService:
                 self.kick()
         d.addCallback(queued)
         return d
+
+    def _store_live(self, session: Any, call_id: int,
+                    segments: list[jobs.Segment]) -> tuple[int, str] | None:
+        """The live transcript of call C{call_id} as its job, done at once, and its note."""
+        spec = self.registry.current
+        job = jobs.enqueue(session, call_id, model=spec.name, language=spec.language,
+                           now=self.now())
+        if job is None:  # no recording to fall back on: the live words are all there is
+            job = Transcript(call_id=call_id, kind="call", model=spec.name,
+                                  language=spec.language, status=jobs.QUEUED, attempts=0,
+                                  created_at=self.now())
+            session.add(job)
+            session.flush()
+        if job.status in (jobs.DONE, jobs.FAILED):
+            return None
+        job.source = jobs.LIVE
+        results = [jobs.SpeakerResult(speaker=speaker, path="",
+                                      segments=[g for g in segments if g.speaker == speaker])
+                   for speaker in sorted({g.speaker for g in segments})]
+        spotter = KeywordSpotter(load_entries(session))
+        suggestion = spotter.suggest(" ".join(g.text for g in segments)) \
+            if len(spotter) and segments else None
+        row = jobs.finish(session, job.id, results,
+                          suggestion=suggestion.as_dict() if suggestion else None,
+                          now=self.now())
+        if not results:
+            row.status, row.error = jobs.DONE, None  # a silent call: an empty transcript
+        jobs.post_note(session, row, tickets=self.tickets, call_language=self.call_language)
+        _log.info("stt: call {call_id}: the live transcript ({n} segments) is its note",
+                  call_id=call_id, n=len(segments))
+        return row.id, row.status
 
     def kick(self) -> None:
         """Claim due jobs while workers are free (safe to call any time, from the reactor)."""

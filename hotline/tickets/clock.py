@@ -24,9 +24,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from hotline.config import check_ticket_settings
+
 __all__ = ["Light", "LIGHT_LABELS", "DeadlineRules", "WorkCalendar", "Clock", "start_clock",
            "dispatch_clock", "extended_clock", "add_working_seconds", "working_seconds",
-           "add_working_days", "light", "check_settings"]
+           "add_working_days", "light"]
 
 _DAY_S = 86_400.0
 #: How far a deadline may be counted before the calendar is judged to have no working days.
@@ -182,9 +184,9 @@ class DeadlineRules:
     @classmethod
     def from_settings(cls, settings: Mapping[str, Any]) -> DeadlineRules:
         """From the ``[tickets]`` section. Raises ValueError naming a setting that makes no
-        sense (``check_settings`` lists them all)."""
+        sense (``hotline.config.check_ticket_settings`` lists them all)."""
         problems: list[str] = []
-        check_settings(settings, problems)
+        check_ticket_settings(settings, problems)
         if problems:
             raise ValueError("; ".join(problems))
         return cls(working_days=dict(settings["deadline_days"]),
@@ -197,28 +199,6 @@ class DeadlineRules:
     def days(self, kind: str, *, reopened: bool = False) -> float:
         table = self.reopen_working_days if reopened else self.working_days
         return float(table.get(kind, table.get("default", 20)))
-
-
-def check_settings(settings: Mapping[str, Any], problems: list[str]) -> None:
-    """Append one line per ``[tickets]`` setting that makes no sense (``hotline config check``)."""
-    for table in ("deadline_days", "reopen_days"):
-        for kind, days in settings[table].items():
-            if not isinstance(days, int | float) or isinstance(days, bool) or days <= 0:
-                problems.append(f"'tickets.{table}.{kind}' must be a positive number of "
-                                f"working days, got {days!r}")
-    for kind, days in settings["reopen_days"].items():
-        first = settings["deadline_days"].get(kind)
-        if isinstance(first, int | float) and isinstance(days, int | float) and days > first:
-            problems.append(f"'tickets.reopen_days.{kind}' ({days}) must not be longer than "
-                            f"'tickets.deadline_days.{kind}' ({first}): a reopened ticket gets "
-                            "a shorter deadline")
-    if not 0 < settings["warn_fraction"] < 1:
-        problems.append("'tickets.warn_fraction' must be between 0 and 1 (0.75 = yellow at 75 % "
-                        "of the time used)")
-    if settings["first_contact_hours"] <= 0:
-        problems.append("'tickets.first_contact_hours' must be positive")
-    if settings["dispatch_days"] <= 0:
-        problems.append("'tickets.dispatch_days' must be positive")
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ from twisted.web.resource import Resource
 from twisted.web.server import Site
 from twisted.web.static import File
 
+from hotline import phone
 from hotline.web import accounts, audit
 from hotline.web.auth import LoginRateLimiter, SessionSigner, session_key
 from hotline.web.roles import ROLE_LABELS
@@ -81,6 +82,7 @@ class WebConsole:
                                      autoescape=select_autoescape(["html"]),
                                      trim_blocks=True, lstrip_blocks=True)
         self.templates.filters["local"] = self.local_time
+        self.templates.filters["mask_phone"] = lambda n: phone.mask(n) if n else ""
         self.router = Router(self)
         from hotline.web import api, events, site
         self.events = events.EventStream(self)

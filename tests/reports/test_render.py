@@ -70,11 +70,17 @@ def test_rates_html_prints_definitions(session: Session) -> None:
 
 
 def test_wallboard_fragment() -> None:
-    """The wall board tiles show the figures; a missing service level is a dash."""
+    """The wall board tiles show the figures (wrap-up, the 24-hour connection rate, today's
+    abandon rate and waits among them); a missing service level is a dash."""
     figures = {"calls_waiting": 3, "longest_wait_s": 41.6, "agents_free": 1,
-               "agents_talking": 2, "agents_paused": 1, "service_level": None,
-               "service_level_s": 20.0, "abandoned_today": 4, "callbacks_due_next_hour": 5,
-               "now": "2026-11-26T10:00:00+00:00"}
+               "agents_talking": 2, "agents_paused": 1, "agents_wrapup": 2,
+               "service_level": None, "service_level_s": 15.0, "abandoned_today": 4,
+               "abandon_rate_today": 0.25, "connection_rate_24h": 0.955,
+               "average_wait_today_s": 7.5, "longest_wait_today_s": 63.0,
+               "callbacks_due_next_hour": 5, "now": "2026-11-26T10:00:00+00:00"}
     html = render.wallboard_html(figures)
     assert "data-k=\"calls_waiting\"><div class=\"v\">3<" in html
     assert ">42 s<" in html and ">—<" in html
+    assert ">95.5 %<" in html and "(25.0 %)" in html and ">7.5 s<" in html
+    assert "longest 63.0 s" in html and "within 15.0 s" in html
+    assert "data-k=\"agents_wrapup\"><div class=\"v\">2<" in html

@@ -64,6 +64,12 @@ TEST_OVERRIDES = {
     # Test controllers share one database; only the scheduler's own tests (each on its own
     # database) turn the scheduler on, so no other test's promise is ever dialled.
     "scheduler": {"enabled": False},
+    # No after-call work between one agent's calls, except in the tests that set it
+    # (tests/floor/): most tests hand an agent call after call.
+    "queue": {"wrapup_s": 0.0},
+    # Live captions only where a test turns them on (tests/floor/test_captions.py); the
+    # AudioSocket server on a free port when it does.
+    "captions": {"enabled": False, "port": 0},
 }
 #: Prompts are 0.3 s of silence in tests (a greeting of ~10 s per call, a department's
 #: introduction of ~12 s per bridge otherwise); tests/pbx/test_prompts.py keeps the real ones.

@@ -17,7 +17,7 @@
                 promised_reply_at: "承诺回复时间", phone: "来电号码", call_uniqueid: "通话", channel: "渠道" };
   var WHY = { "is required": "必填" };
   var STATE = { arriving: "呼入", waiting: "排队", ringing: "振铃中", talking: "通话中", ended: "已挂机",
-                free: "空闲", paused: "小休", unavailable: "离线", logged_out: "未签入" };
+                free: "空闲", paused: "小休", wrapup: "整理中", unavailable: "离线", logged_out: "未签入" };
   var draftKey = "new";
   var saveTimer = null;
   var currentCall = null;
@@ -168,6 +168,8 @@
     b.textContent = STATE[agent.state] || agent.state;
     b.className = "badge " + agent.state;
     b.dataset.state = agent.state;
+    var end = $("wrapup-end");
+    if (end) end.hidden = agent.state !== "wrapup";
   }
   function connect() {
     var es = new EventSource("/api/events");
@@ -177,6 +179,7 @@
     es.addEventListener("bridge", function (ev) { showRoom(JSON.parse(ev.data)); });
     es.addEventListener("callback", function (ev) { onCallback(JSON.parse(ev.data)); });
     es.addEventListener("transcript", function (ev) { showTranscript(JSON.parse(ev.data)); });
+    es.addEventListener("caption", function (ev) { showCaption(JSON.parse(ev.data)); });
     es.addEventListener("hello", function () { desk.dataset.live = "yes"; });
     es.onerror = function () { desk.dataset.live = "no"; };
   }
@@ -434,6 +437,32 @@
     }, t.status === "done" ? "（没有听到说话）" : (JOB[t.status] || t.status) + "…");
     window.hotlineDesk.transcripts.push({ call: t.call, status: t.status, at: Date.now() });
   }
+  // -- live captions: partial text replaces the speaker's open line, a final one closes it ------
+  var captionCall = null, openLine = {};
+  var WHO = { citizen: "市民", agent: "坐席" };
+  function showCaption(c) {
+    var card = $("captions-card"), list = $("captions");
+    if (c.call !== captionCall) { captionCall = c.call; openLine = {}; list.textContent = ""; }
+    card.hidden = false; card.dataset.call = c.call;
+    var line = openLine[c.speaker];
+    if (!line) {
+      line = document.createElement("li");
+      line.className = c.speaker; line.dataset.speaker = c.speaker;
+      var who = document.createElement("span"); who.className = "who"; who.textContent = WHO[c.speaker] || c.speaker;
+      var said = document.createElement("span"); said.className = "said";
+      line.appendChild(who); line.appendChild(said);
+      list.appendChild(line);
+      openLine[c.speaker] = line;
+    }
+    line.dataset.kind = c.kind;
+    line.lastChild.textContent = c.text;
+    if (c.kind === "final") {
+      openLine[c.speaker] = null;
+      var s = c.suggestion;
+      if (s) $("captions-suggestion").textContent = "建议：" + (s.category ? s.category + " · " : "") + s.department_name + " · " + s.hotline_name + " " + s.hotline_number;
+    }
+    window.hotlineDesk.captions = (window.hotlineDesk.captions || 0) + 1;
+  }
   function loadTranscript() {
     if (!seat) return;
     api("GET", "/api/transcripts/latest").then(showTranscript).catch(function () { /* no call yet */ });
@@ -462,6 +491,14 @@
       else seatAction("pause", { reason: $("pause-reason").value });
     }
   });
+
+  if ($("wrapup-end")) {
+    $("wrapup-end").addEventListener("click", function () {
+      api("POST", "/api/floor/wrapup/end").then(function () {
+        $("seat-message").textContent = "整理结束，可以接听来电";
+      }).catch(function (e) { $("seat-message").textContent = e.message; });
+    });
+  }
 
   loadDraft("new");
   loadCallbacks();
