@@ -40,7 +40,10 @@ class IndicesPlugin:
         self.reactor = deps.reactor
         self.timezone = deps.config["site"]["timezone"]
         self.satisfied_min_score = int(deps.config["reports"]["satisfied_min_score"])
-        self.refresh_s = float(deps.config["indices"]["refresh_s"])
+        # Only a controller (linked to its PBX) keeps the aggregate fresh on a timer; a console
+        # served alone (tests, a reports node) folds when asked (API, command line).
+        self.refresh_s = float(deps.config["indices"]["refresh_s"]) if deps.ami is not None \
+            else 0.0
         self.tickets = deps.tickets
         self.stream = WarningStream(deps.reactor)
         self.templates = Environment(
@@ -67,7 +70,9 @@ class IndicesPlugin:
         if self.refresh_s > 0:
             self._loop = task.LoopingCall(self._tick)
             self._loop.clock = self.reactor
-            self._loop.start(self.refresh_s, now=True)
+            # The first fold waits one period: the controller's start is busy enough (and the
+            # demo folds right after loading its history).
+            self._loop.start(self.refresh_s, now=False)
 
     def stop(self) -> None:
         if self._loop is not None and self._loop.running:
