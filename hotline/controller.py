@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gc
 import socket
+from pathlib import Path
 from typing import Any
 
 from twisted.internet.interfaces import IListeningPort
@@ -16,6 +17,7 @@ from hotline.agi.routes import RouteTable
 from hotline.agi.server import listen as agi_listen
 from hotline.ami.client import AMIClient
 from hotline.bus import EventBus
+from hotline.calls.recording_space import RecordingSpace
 from hotline.config import Config
 from hotline.dependencies import Dependencies
 from hotline.pbx.link import ami_address, ami_credentials
@@ -46,9 +48,16 @@ class Controller:
         self.ami = AMIClient(username=username, secret=secret, host=host, port=port,
                              reactor=reactor,
                              keepalive_interval=float(ami["keepalive_s"]),
-                             action_timeout=float(ami["action_timeout_s"]))
+                             action_timeout=float(ami["action_timeout_s"]),
+                             max_message=int(ami["max_message_bytes"]))
         self.db = Database.from_config(config, reactor=reactor)
+        # New calls go unrecorded while the recordings disk is nearly full (calls still pass).
+        self.recording_space = RecordingSpace(
+            folder=_recordings_folder(config),
+            min_free_mb=float(config["calls"]["min_free_disk_mb"]),
+            interval_s=float(config["calls"]["disk_check_s"]), clock=reactor, alert=self._alert)
         self.deps = load_plugins(Dependencies(
+            record_calls=lambda: self.recording_space.allowed,
             config=config, reactor=reactor, db=self.db, bus=EventBus(), ami=self.ami,
             routes=self.routes, host_path=_host_path(config), node=socket.gethostname()))
         self._agi_port: IListeningPort | None = None
@@ -107,6 +116,14 @@ class Controller:
     def web(self) -> Any:
         return self.deps.console
 
+    def _alert(self, action: str, details: dict[str, Any]) -> None:
+        """An operational alert: into the audit log a supervisor reads (/supervisor)."""
+        from hotline.web import audit
+
+        d = self.db.run(audit.record, actor="system", role=None, action=action,
+                        outcome="alert", details=details)
+        d.addErrback(lambda f: _log.failure("alert {action} not audited", f, action=action))
+
     async def start(self) -> None:
         """Bring the schema up to date, listen for FastAGI, connect to AMI and wait for login."""
         from twisted.internet import threads
@@ -115,6 +132,7 @@ class Controller:
         self.config.state_dir.mkdir(parents=True, exist_ok=True)
         await threads.deferToThread(migrate.upgrade, self.db.url)
         self.db.start()
+        self.recording_space.start()
         await self.stt.start()
         self.finaliser.subscribe()
         self.tracker.subscribe()
@@ -167,7 +185,7 @@ class Controller:
             ("reconciler", self.reconciler.stop), ("AMI link", self.ami.stop),
             *((f"node {p.node.number}'s AMI link", p.stop) for p in self.deps.peers),
             ("call finaliser", self.finaliser.unsubscribe), ("live view", self.tracker.stop),
-            ("speech-to-text", self.stt.stop),
+            ("speech-to-text", self.stt.stop), ("disk watch", self.recording_space.stop),
             ("database", lambda: threads.deferToThread(self.db.stop)),
         ]
         for name, stop in steps:
@@ -177,6 +195,19 @@ class Controller:
                     await result
             except Exception:
                 _log.failure("controller stop: the {part} did not stop cleanly", part=name)
+
+
+def _recordings_folder(config: Config) -> Path | None:
+    """Where the PBX writes recordings, as this host sees it (None: not visible from here)."""
+    if config["calls"]["recordings_dir"]:
+        return Path(config["calls"]["recordings_dir"])
+    if not config["pbx"]["sandbox"]:
+        return None
+    from hotline.pbx.render import InstanceDirs
+    from hotline.pbx.sandbox import Sandbox
+
+    # Through the sandbox's root, as Asterisk sees it (a disk mounted there is the one it fills).
+    return Sandbox(config).merged / InstanceDirs("pbx").recordings.lstrip("/")
 
 
 def _host_path(config: Config):

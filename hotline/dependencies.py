@@ -62,6 +62,8 @@ class Dependencies:
     routes: RouteTable | None = None
     host_path: Callable[[str], str] = _same
     node: str = ""
+    #: Whether new calls are recorded now (no: the recordings disk is nearly full).
+    record_calls: Callable[[], bool] = lambda: True
     console: WebConsole | None = None
     tracker: CallTracker | None = None
     calls: CallService | None = None

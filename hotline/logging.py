@@ -17,6 +17,8 @@ from twisted.logger import (
     textFileLogObserver,
 )
 
+from hotline.terminal import QuietStream
+
 __all__ = ["start_logging"]
 
 
@@ -34,7 +36,7 @@ def start_logging(log_dir: Path, *, console_level: LogLevel = LogLevel.info,
     path = log_dir / "controller.jsonl"
     jsonl = jsonFileLogObserver(open(path, "a", encoding="utf-8"))  # noqa: SIM115 - lives as long as the process
     readable = FilteringLogObserver(
-        textFileLogObserver(console or sys.stderr),
+        textFileLogObserver(console or QuietStream(sys.stderr)),  # a dead pipe stops nothing
         [LogLevelFilterPredicate(defaultLogLevel=console_level)])
     beginner.beginLoggingTo([jsonl, readable], redirectStandardIO=False)
     return path

@@ -50,9 +50,10 @@ _SPY_MODES = ["listen", "whisper", "barge"]
 _SPY_SESSION = _path("session", {"type": "string", "pattern": "^sp-[0-9a-f]{1,32}$"})
 _SESSION = [{"session": []}]
 _WRITE = [{"session": [], "csrf": []}]
-_KEY = [{"open311Key": []}]
-_API_KEY_PARAM = _query("api_key", {"type": "string", "maxLength": 200},
-                        "the intake channel's key", required=True)
+_KEY = [{"open311Key": []}, {"open311KeyQuery": []}]
+_API_KEY_PARAM = {**_query("api_key", {"type": "string", "maxLength": 200},
+                           "the intake channel's key; prefer the X-API-Key header"),
+                  "deprecated": True}
 
 
 def register(router: Router) -> None:
@@ -289,7 +290,8 @@ def document(console: Any = None) -> dict[str, Any]:
             "securitySchemes": {
                 "session": {"type": "apiKey", "in": "cookie", "name": "hl_session"},
                 "csrf": {"type": "apiKey", "in": "header", "name": "X-CSRF-Token"},
-                "open311Key": {"type": "apiKey", "in": "query", "name": "api_key"}},
+                "open311Key": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
+                "open311KeyQuery": {"type": "apiKey", "in": "query", "name": "api_key"}},
             "schemas": {
                 "Error": {"type": "object", "required": ["error_id", "message"],
                           "properties": {"error_id": {"type": "string"},
@@ -355,7 +357,7 @@ def document(console: Any = None) -> dict[str, Any]:
                                           "status": {"type": "string", "enum": statuses},
                                           "kind": {"type": "string"},
                                           "citizen_phone": {"type": ["string", "null"]}}},
-                "Open311RequestIn": {"type": "object", "required": ["api_key", "service_code"],
+                "Open311RequestIn": {"type": "object", "required": ["service_code"],
                                      "properties": {
                                          "api_key": {"type": "string"},
                                          "service_code": {"type": "string"},

@@ -8,7 +8,9 @@ normalised on intake, before it is stored or looked up.
 
 from __future__ import annotations
 
-__all__ = ["InvalidPhoneNumber", "normalise", "mask", "is_mobile"]
+import re
+
+__all__ = ["InvalidPhoneNumber", "normalise", "mask", "is_mobile", "redact_numbers"]
 
 _SEPARATORS = str.maketrans("", "", " -()./\t")
 _COUNTRY_PREFIXES = ("+86", "0086")
@@ -64,3 +66,25 @@ def mask(number: str) -> str:
     if len(number) <= 7:
         return "*" * max(len(number) - 2, 1) + number[-2:] if len(number) > 2 else "*" * len(number)
     return number[:3] + "*" * (len(number) - 7) + number[-4:]
+
+
+#: Digits as a transcript may write them: Arabic, or Chinese numerals as said aloud (幺 is how a
+#: 1 is read out in a phone number).
+_DIGIT = "0-9０-９零〇一二三四五六七八九幺两"
+_NUMERAL_VALUE = str.maketrans("０１２３４５６７８９零〇一二三四五六七八九幺两",
+                               "01234567890012345678912")
+#: A run of at least seven digits, single spaces or hyphens allowed between them.
+_NUMBER_RUN = re.compile(rf"[{_DIGIT}](?:[ \-]?[{_DIGIT}]){{6,}}")
+
+
+def redact_numbers(text: str) -> str:
+    """Mask every phone-number-like run of digits in free text (a transcript), as ``mask`` does
+    for a number: ``我的电话是一三八一二三四零零零零`` → ``我的电话是138****0000``.
+
+    For readers whose lists show masked numbers only: a number said aloud is the same number.
+    """
+    def masked(m: re.Match[str]) -> str:
+        digits = re.sub(r"[ \-]", "", m.group(0)).translate(_NUMERAL_VALUE)
+        return mask(digits)
+
+    return _NUMBER_RUN.sub(masked, text)

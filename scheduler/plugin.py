@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from scheduler import http
+from hotline.agi.scripts import overflow
+from scheduler import http, store
 from scheduler.service import CallbackScheduler
 
 if TYPE_CHECKING:
@@ -22,5 +23,10 @@ def load(deps: Dependencies) -> None:
         deps.scheduler = CallbackScheduler(config=deps.config, ami=deps.ami, db=deps.db,
                                            reactor=deps.reactor, node=deps.node,
                                            tracker=deps.tracker)
+    if deps.routes is not None:
+        # Callers the queue could not take are promised a callback (queue.overflow).
+        overflow.register(deps.routes, db=deps.db, settings=deps.config["queue"],
+                          timezone=deps.config["site"]["timezone"],
+                          file_promise=store.overflow_promise)
     if deps.console is not None:
         http.register(deps.console.router)

@@ -8,10 +8,11 @@ unit tests check every rule without a reactor.
 from __future__ import annotations
 
 import datetime as dt
-import re
 import zoneinfo
 from dataclasses import dataclass
 from typing import Any
+
+from hotline.daytime import BadTime, daily_window
 
 __all__ = [
     "PolicyError", "QuietHours", "SchedulerPolicy", "AttemptOutcome",
@@ -28,14 +29,6 @@ class PolicyError(ValueError):
     """A scheduler setting cannot be used; the message names it and says why."""
 
 
-_CLOCK = re.compile(r"^(\d{1,2}):(\d{2})(?::(\d{2}))?$")
-
-
-def _clock(text: str, what: str) -> dt.time:
-    m = _CLOCK.match(text.strip())
-    if not m or int(m[1]) > 23 or int(m[2]) > 59 or int(m[3] or 0) > 59:
-        raise PolicyError(f"{what}: {text!r} is not a time of day (HH:MM or HH:MM:SS)")
-    return dt.time(int(m[1]), int(m[2]), int(m[3] or 0))
 
 
 @dataclass(frozen=True)
@@ -56,15 +49,11 @@ class QuietHours:
             tz = zoneinfo.ZoneInfo(zone)
         except (zoneinfo.ZoneInfoNotFoundError, ValueError):
             raise PolicyError(f"unknown time zone {zone!r}") from None
-        if not text.strip():
-            return cls(None, None, tz)
-        parts = text.split("-")
-        if len(parts) != 2:
-            raise PolicyError(f"quiet hours {text!r}: write START-END, e.g. 21:00-08:00")
-        start, end = _clock(parts[0], "quiet hours start"), _clock(parts[1], "quiet hours end")
-        if start == end:
-            return cls(None, None, tz)
-        return cls(start, end, tz)
+        try:
+            window = daily_window(text, "quiet hours")
+        except BadTime as e:
+            raise PolicyError(str(e)) from None
+        return cls(None, None, tz) if window is None else cls(*window, tz)
 
     @property
     def active(self) -> bool:

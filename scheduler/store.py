@@ -641,3 +641,17 @@ def prepare_dial(session: Session, callback_id: int, *, agent_code: str, now: dt
 
 
 __all__ += ["DialRefused", "prepare_dial"]
+
+
+def overflow_promise(session: Session, *, uniqueid: str, caller: str, reason: str,
+                     due: dt.datetime, timezone: str) -> str:
+    """File the ticket of a call the queue could not take (``reason``: Asterisk's QUEUESTATUS,
+    FULL or TIMEOUT) and promise its callback by ``due``; returns the ticket's number."""
+    from hotline.tickets.service import TicketService
+
+    ticket = TicketService(timezone=timezone).intake(session, {
+        "channel": "hotline", "kind": "help", "phone": caller, "call_uniqueid": uniqueid,
+        "description": f"来电未能接通（{'排队已满' if reason == 'FULL' else '等待超时'}），"
+                       "系统已承诺回电"}, actor="overflow")
+    promise(session, ticket.id, due, owner_code=None, actor="overflow", timezone=timezone)
+    return ticket.number

@@ -64,3 +64,45 @@ def test_missing_file_says_what_to_do(tmp_path: Path):
     """A configuration path that does not exist is one clear error."""
     with pytest.raises(config.ConfigError, match="no such file"):
         config.load(tmp_path / "nope.toml")
+
+
+def _numbers(data, prefix=""):
+    for key, value in data.items():
+        if isinstance(value, dict):
+            if prefix:  # a table of named entries (stt.models): no numbers to range
+                continue
+            yield from _numbers(value, f"{key}.")
+        elif isinstance(value, int | float) and not isinstance(value, bool):
+            yield prefix + key
+
+
+def test_every_numeric_setting_has_a_range():
+    """Each number in the defaults is range-checked, so a new setting cannot slip past check."""
+    from hotline.config_checks import CHECKED_BY_OWNER, RANGES
+
+    missing = sorted(set(_numbers(config.loads("").data)) - set(RANGES) - CHECKED_BY_OWNER)
+    assert missing == []
+
+
+@pytest.mark.parametrize("text, expected", [
+    ('[scheduler]\nquiet_hours = "25:00-08:00"\n', "'scheduler.quiet_hours' = '25:00-08:00'"),
+    ("[scheduler]\nmax_attempts = -3\n", "'scheduler.max_attempts' = -3 must be between 1"),
+    ("[scheduler]\nretry_factor = 0.5\n", "'scheduler.retry_factor'"),
+    ("[web]\nsession_hours = 0\n", "'web.session_hours' = 0.0 must be between"),
+    ('[reports]\ndaily_time = "24:10"\n', "'reports.daily_time' = '24:10' must be a time"),
+    ("[stt]\nworkers = 0\n", "'stt.workers' = 0 must be between 1"),
+    ('[stt]\nmodel = "fr"\n', "'stt.model' = 'fr' is not one of"),
+    ("[queue]\nagents = [\"1001\", \"1001\"]\n", "'queue.agents' lists a seat twice"),
+    ("[ami]\nmax_message_bytes = 65536\n", "'ami.max_message_bytes' = 65536 must be between"),
+    ("[reports]\nsla_target = 1.5\n", "'reports.sla_target' = 1.5 must be between 0 and 1"),
+])
+def test_config_check_explains_values_out_of_range(tmp_path: Path, text, expected):
+    """`hotline config check` refuses a value out of its range or form, naming the setting."""
+    from hotline.cli.main import main
+
+    site = tmp_path / "site.toml"
+    site.write_text(text)
+    with pytest.raises(config.ConfigError) as e:
+        config.load(site)
+    assert any(expected in p for p in e.value.problems), e.value.problems
+    assert main(["--config", str(site), "config", "check"]) == 2

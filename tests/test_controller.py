@@ -232,3 +232,25 @@ async def test_a_part_that_fails_to_stop_does_not_keep_the_others_running(pbx_sa
         assert again._agi_port.getHost().port == port
     finally:
         await again.stop()
+
+
+@pytest_twisted.ensureDeferred
+async def test_caller_id_with_field_separators_is_recorded_after_a_controller_outage(
+        pbx_sandbox, city):
+    """A carrier's caller ID name and number holding '|' (the summary's old separator) still
+    leave a readable AstDB summary: the calls made while the controller was down are recorded
+    when it returns, caller number and all."""
+    await city.ami.when_ready()
+    callers = [("13812340077", "Zhang|San|x"), ("1381234|0078", "Li Si")]
+    for number, name in callers:
+        await city.call(number, name=name, tone=str(CITIZEN_HZ), hold_s=3)
+    await sleep(8)  # greeting, the queue (nobody logged in), the citizens hang up
+    returned = Controller(config=pbx_sandbox.config, reactor=reactor)
+    await returned.start()
+    try:
+        for number, _ in callers:
+            row, _ = await wait_final_call(returned.db, number, timeout=20)
+            assert row.status == "abandoned"
+            assert row.ended_at is not None
+    finally:
+        await returned.stop()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import selectors
 import signal
 import subprocess
 import sys
@@ -77,3 +78,68 @@ def test_demo_places_a_sample_call_and_ctrl_c_stops_everything(tmp_path: Path):
         if leftover or mounts:
             sandbox.stop(log=lambda *_: None)
     assert (leftover, mounts) == ([], [])
+
+
+def _left_running(folder: Path) -> list[str]:
+    """Processes whose working directory is inside ``folder`` (the sandbox's Asterisks)."""
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            cwd = os.readlink(f"/proc/{pid}/cwd")
+            cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        if cwd.startswith(str(folder)) and int(pid) != os.getpid():
+            found.append(f"{pid} {cmd.strip()[:100]}")
+    return found
+
+
+def _read_until(proc: subprocess.Popen, text: str, timeout: float) -> str:
+    """What the process printed up to the first line containing ``text``."""
+    seen: list[str] = []
+    selector = selectors.DefaultSelector()
+    selector.register(proc.stdout, selectors.EVENT_READ)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not selector.select(timeout=1.0):
+            continue
+        line = proc.stdout.readline().decode("utf-8", "replace")
+        if not line:
+            break
+        seen.append(line)
+        if text in line:
+            return "".join(seen)
+    raise AssertionError(f"the demo never printed {text!r}:\n" + "".join(seen[-30:]))
+
+
+@pytest.mark.pbx
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_demo_stops_everything_when_its_pipe_reader_is_gone(tmp_path, signum):
+    """With its output piped to a reader that dies first, Ctrl-C (or SIGTERM) still stops the
+    controller's thread pools and both Asterisk instances, and the process exits."""
+    state_dir = tmp_path / "demo"
+    state_dir.mkdir()
+    cfg = sandbox_config(state_dir, sandbox_ports(2))
+    path = _site_file(cfg, tmp_path / "site.toml")
+    # As from a terminal: Ctrl-C not ignored (a pytest-xdist worker ignores SIGINT).
+    proc = subprocess.Popen([sys.executable, "-m", "hotline", "--config", str(path), "demo",
+                             "--calls", "1"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            start_new_session=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    try:
+        _read_until(proc, "console: http://", timeout=180)
+        proc.stdout.close()  # the reader (tee) is gone: every later write is a broken pipe
+        proc.send_signal(signum)
+        try:
+            proc.wait(timeout=45)
+        except subprocess.TimeoutExpired:
+            threads = sorted(Path(f"/proc/{proc.pid}/task").glob("*/comm"))
+            names = [t.read_text().strip() for t in threads]
+            pytest.fail(f"the demo was still running 45 s after the signal; threads {names}; "
+                        f"left: {_left_running(state_dir)}")
+        assert _left_running(state_dir) == []
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        Sandbox(cfg).stop(log=lambda *_: None)

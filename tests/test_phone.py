@@ -46,3 +46,19 @@ def test_mobile_masks_keep_length_and_ends(number):
     masked = phone.mask(number)
     assert masked == number[:3] + "****" + number[-4:]
     assert phone.is_mobile(phone.normalise("+86" + number))
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("我的电话是一三八一二三四零零零零", "我的电话是138****0000"),
+    ("号码 138 1234 5678 谢谢", "号码 138****5678 谢谢"),
+    ("幺三九 一二三四 五六七八", "139****5678"),
+    ("家里电话八 三 六 五 八 三 六 五", "家里电话836*8365"),
+    ("幸福路12号三楼", "幸福路12号三楼"),
+    ("2026年11月27日下午", "2026年11月27日下午"),
+])
+def test_redact_numbers_masks_numbers_said_aloud(text, expected):
+    """Phone-number-like digit runs, in Arabic or spoken Chinese numerals, are masked; short
+    numbers (addresses, dates) are left as said."""
+    from hotline.phone import redact_numbers
+
+    assert redact_numbers(text) == expected

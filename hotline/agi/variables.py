@@ -30,6 +30,8 @@ __all__ = [
     "HOTLINE_QUEUE",
     "HOTLINE_QUEUE_PRIORITY",
     "HOTLINE_RECORDING",
+    "HOTLINE_RECORD",
+    "HOTLINE_CALLBACK_FILED",
     "HOTLINE_ROLE",
     "HOTLINE_SURVEY_SCORE",
     "HOTLINE_BRIDGE_REC",
@@ -93,6 +95,12 @@ HOTLINE_QUEUE_PRIORITY: Final = "HOTLINE_QUEUE_PRIORITY"
 #: Path stem of the call's recordings, set by the dialplan before MixMonitor:
 #: C{<stem>-mix.wav}, C{<stem>-citizen.wav} (what the caller said), C{<stem>-agent.wav}.
 HOTLINE_RECORDING: Final = "HOTLINE_RECORDING"
+#: Whether the dialplan records this call: C{0} when the recordings disk is nearly full
+#: (L{hotline.calls.recording_space}); anything else, the controller's silence included, records.
+HOTLINE_RECORD: Final = "HOTLINE_RECORD"
+#: Set to C{1} by the overflow script once a callback is promised to a caller the queue could
+#: not take; the dialplan then tells the caller so.
+HOTLINE_CALLBACK_FILED: Final = "HOTLINE_CALLBACK_FILED"
 #: Who this channel is in the call, set by the dialplan: C{citizen}, C{agent}, C{department}.
 HOTLINE_ROLE: Final = "HOTLINE_ROLE"
 #: The digit a citizen pressed in the satisfaction survey.

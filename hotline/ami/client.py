@@ -128,6 +128,7 @@ class _ProtocolFactory(Factory):
             clock=self.client.clock,
             action_timeout=self.client.action_timeout,
             on_event=self.client._dispatch,
+            max_message=self.client.max_message,
         )
         proto.factory = self
         proto.client = self.client
@@ -163,6 +164,7 @@ class AMIClient:
         retry_policy: Callable[[int], float] | None = None,
         id_generator: Callable[[], str] | None = None,
         log_events: bool = False,
+        max_message: int | None = None,
     ) -> None:
         """
         @param username: the C{manager.conf} user.
@@ -177,6 +179,8 @@ class AMIClient:
         @param retry_policy: seconds to wait after N failed attempts; default capped backoff.
         @param id_generator: makes ActionIDs (inject one for deterministic transcripts).
         @param log_events: log every event at debug level (costs ~10 us an event, so opt-in).
+        @param max_message: bytes one AMI message may have; a longer one is skipped to its end
+            and logged, the link stays up (default L{AMIProtocol.MAX_MESSAGE}).
         """
         if reactor is None:
             from twisted.internet import reactor as global_reactor
@@ -196,6 +200,7 @@ class AMIClient:
         self.keepalive_interval = keepalive_interval
         self.action_timeout = action_timeout
         self.log_events = log_events
+        self.max_message = max_message
         self.ids: Callable[[], str] = id_generator or ActionIdGenerator(f"hotline-{id(self):x}")
         self._retry_policy = retry_policy or backoffPolicy(initialDelay=0.5, maxDelay=30.0)
         self._login_failures = 0
@@ -281,7 +286,12 @@ class AMIClient:
             await self._login(proto)
         except Exception as e:
             self._login_failures += 1
-            self._log.error("AMI login as {user} failed: {error}", user=self.username, error=e)
+            if isinstance(e, AMIConnectionLost):
+                self._log.warn("AMI link lost during login as {user} ({error}); trying again",
+                               user=self.username, error=e)
+            else:
+                self._log.error("AMI login as {user} failed: {error}", user=self.username,
+                                error=e)
             if proto.transport is not None:
                 proto.transport.loseConnection()
             return
@@ -296,7 +306,12 @@ class AMIClient:
                 return
             try:
                 await ensureDeferred(_as_awaitable(hook(self)))
-            except Exception:
+            except Exception as e:
+                if self._protocol is not proto or isinstance(e, AMIConnectionLost):
+                    # Not a fault of the hook: the link went. The next login resyncs again.
+                    self._log.warn("AMI resync stopped, the link dropped ({reason}); it runs "
+                                   "again at the next login", reason=e)
+                    return
                 self._log.failure("AMI resync hook {hook!r} failed", hook=hook)
         if self._protocol is not proto:
             return

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 from twisted.internet.defer import Deferred
@@ -34,7 +35,16 @@ class MalformedMessage(AMIParseError):
 
 
 class MessageTooLong(AMIParseError):
-    """A message grew past L{AMIProtocol.MAX_MESSAGE} without its blank line."""
+    """A message grew past L{AMIProtocol.MAX_MESSAGE} before its blank line."""
+
+
+#: Where a message ends: a blank line, with CRLF or (tolerated) bare LF endings.
+_END = re.compile(rb"\r?\n\r?\n")
+
+
+def _may_end(chunk: bytes) -> bool:
+    """Whether ``chunk`` may hold the blank line ending a message (CRLF CRLF, LF LF, LF CRLF)."""
+    return b"\n\n" in chunk or b"\n\r\n" in chunk
 
 
 def decode_message(data: bytes) -> str:
@@ -66,7 +76,9 @@ class AMIProtocol(Protocol):
     @ivar banner: the greeting line's version (C{"Asterisk Call Manager/9.0.0"}), once seen.
     """
 
-    MAX_MESSAGE = 64 * 1024  # bytes; longer input means a broken peer: log, drop, reconnect
+    MAX_MESSAGE = 4 * 1024 * 1024  # bytes; a longer message is skipped to its end and logged;
+                                   # the link stays up (Asterisk does send large VarSet values,
+                                   # Command output, long variable lists)
 
     _log = Logger(namespace="hotline.ami.protocol")
 
@@ -76,18 +88,33 @@ class AMIProtocol(Protocol):
         clock: IReactorTime | None = None,
         action_timeout: float | None = None,
         on_event: Callable[[Message], object] | None = None,
+        max_message: int | None = None,
     ) -> None:
         """
         @param clock: schedules action timeouts (the reactor in production, a Clock in tests).
         @param action_timeout: default seconds an action may wait for its reply; None: forever.
         @param on_event: called with every event that is not part of an action's reply.
+        @param max_message: bytes a message may have (default L{MAX_MESSAGE}); a longer one is
+            skipped to its end.
         """
+        if max_message is not None:
+            self.MAX_MESSAGE = max_message
         self.banner: str | None = None
         self.action_timeout = action_timeout
         self._clock = clock
         self._on_event = on_event
         self._pending: dict[str, Action] = {}
         self._buffer = b""
+        # An unfinished message too long to rescan on every read: its pieces, joined once its
+        # end may have come.
+        self._parts: list[bytes] = []
+        self._parts_len = 0
+        self._parts_tail = b""
+        # Skipping an oversized message to its end: bytes dropped so far, and the last three
+        # bytes seen (its blank line may be cut by a read boundary).
+        self._skipping = False
+        self._skipped = 0
+        self._skip_tail = b""
         self._greeting = True
         self._reading = False
         self._later: list[bytes] = []
@@ -114,6 +141,7 @@ class AMIProtocol(Protocol):
                 except Exception:
                     self._log.failure("AMI input could not be handled; dropping the link")
                     self._buffer = b""
+                    self._parts.clear()
                     self._later.clear()
                     self._drop()
                     return
@@ -125,6 +153,23 @@ class AMIProtocol(Protocol):
             self._reading = False
 
     def _consume(self, data: bytes) -> None:
+        if self._skipping:
+            data = self._skip(data)
+            if not data:
+                return
+        if self._parts:
+            # Most reads of a long message do not end it: keep them without rescanning.
+            window = self._parts_tail + data
+            if not _may_end(window):
+                self._parts.append(data)
+                self._parts_len += len(data)
+                self._parts_tail = window[-3:]
+                if self._parts_len > self.MAX_MESSAGE:
+                    self._too_long(b"".join(self._parts))
+                return
+            data = b"".join(self._parts) + data
+            self._parts.clear()
+            self._parts_len = 0
         buf = self._buffer + data if self._buffer else data
         if self._greeting:
             newline = buf.find(b"\n")
@@ -159,6 +204,7 @@ class AMIProtocol(Protocol):
                 return
             if check_length and len(frame) > self.MAX_MESSAGE:
                 self.messageLengthExceeded(frame)
+                self.messageSkipped(len(frame) + 4)
                 continue
             try:
                 text = frame.decode("utf-8")
@@ -196,11 +242,38 @@ class AMIProtocol(Protocol):
         self.messageReceived(Message(frame))
 
     def _keep(self, buf: bytes) -> None:
+        self._buffer = b""
         if len(buf) > self.MAX_MESSAGE:
-            self._buffer = b""
-            self.messageLengthExceeded(buf)
-        else:
+            self._too_long(buf)
+        elif self._greeting:
             self._buffer = buf
+        else:
+            self._parts = [buf]
+            self._parts_len = len(buf)
+            self._parts_tail = buf[-3:]
+
+    def _too_long(self, start: bytes) -> None:
+        """The unfinished message passed MAX_MESSAGE: report it, drop it up to its end."""
+        self._parts.clear()
+        self._parts_len = 0
+        self._skipping = True
+        self._skipped = len(start)
+        self._skip_tail = start[-3:]
+        self.messageLengthExceeded(start)
+
+    def _skip(self, data: bytes) -> bytes:
+        """Drop ``data`` up to the blank line ending the skipped message; return what follows."""
+        window = self._skip_tail + data
+        end = _END.search(window)
+        if end is None:
+            self._skipped += len(data)
+            self._skip_tail = window[-3:]
+            return b""
+        self._skipped += end.end() - len(self._skip_tail)
+        self._skipping = False
+        self._skip_tail = b""
+        self.messageSkipped(self._skipped)
+        return window[end.end():]
 
     def messageReceived(self, message: Message) -> None:
         """Route one message: to its pending action by ActionID, else as an event."""
@@ -238,13 +311,19 @@ class AMIProtocol(Protocol):
         self._log.warn("AMI frame ignored: {error}", error=error, frame=frame[:200])
 
     def messageLengthExceeded(self, data: bytes) -> None:
-        """Input passed C{MAX_MESSAGE} without a blank line; by default drop the connection."""
-        self._log.error(
-            "AMI message over {limit} bytes; dropping the link",
+        """A message passed C{MAX_MESSAGE} (C{data} is what came of it so far); it is skipped
+        to its end and the link stays up. By default log it, naming the message."""
+        first = data.split(b"\n", 1)[0].rstrip(b"\r")[:80].decode("latin-1")
+        self._log.warn(
+            "AMI message over {limit} bytes ({first}); skipping it to its end, the link stays up",
             limit=self.MAX_MESSAGE,
+            first=first,
             error=MessageTooLong(len(data)),
         )
-        self._drop()
+
+    def messageSkipped(self, size: int) -> None:
+        """An oversized message ended after C{size} bytes, all dropped; reading goes on."""
+        self._log.info("AMI oversized message skipped: {size} bytes", size=size)
 
     # -- sending ----------------------------------------------------------------------------
 
@@ -306,6 +385,7 @@ class AMIProtocol(Protocol):
         """Fail every pending action with L{AMIConnectionLost} and stop delivering."""
         self._lost = True
         self._buffer = b""
+        self._parts.clear()
         pending, self._pending = list(self._pending.values()), {}
         why = reason.getErrorMessage() if reason is not None else "connection closed"
         waiters, self._lost_waiters = self._lost_waiters, []

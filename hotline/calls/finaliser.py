@@ -89,6 +89,11 @@ class CallFinaliser:
         """True while this finaliser will write the call's final row itself."""
         return uniqueid in self._open or uniqueid in self._finishing
 
+    def forget(self, uniqueid: str) -> bool:
+        """Stop following a call whose Hangup will never come (it ended while the AMI link was
+        down: the reconciler records it from the PBX's summary); True if it was followed."""
+        return self._open.pop(uniqueid, None) is not None
+
     def on_finalised(self, listener: Callable[[int], Any]) -> Callable[[], None]:
         """Call ``listener(call_id)`` once each call's final row is committed.
 

@@ -38,7 +38,8 @@ def load(deps: Dependencies) -> None:
     if deps.tracker is not None and deps.calls is None:
         deps.calls = CallService(tracker=deps.tracker)
     if deps.routes is not None:
-        inbound.register(deps.routes, db=deps.db, open_call=open_inbound_call)
+        inbound.register(deps.routes, db=deps.db, open_call=open_inbound_call,
+                         record=deps.record_calls)
     if deps.console is not None:
         http.register(deps.console.router)
         CallStream(console=deps.console, bus=deps.bus).start()

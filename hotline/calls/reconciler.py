@@ -15,6 +15,7 @@ import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote
 
 from twisted.internet import threads
 from twisted.internet.task import LoopingCall
@@ -69,10 +70,14 @@ def _int(text: str) -> int | None:
 
 
 def parse_summary(uniqueid: str, value: str) -> CallSummary:
-    """Parse one ``v1|...`` summary; raises ValueError with the reason for a value it cannot use."""
+    """Parse one summary: ``v2|...`` (each field URI-encoded, as the dialplan writes them now)
+    or ``v1|...`` (plain, left by an older dialplan). Raises ValueError with the reason for a
+    value it cannot use."""
     fields = value.split("|")
-    if fields[0] != "v1" or len(fields) != 11:
-        raise ValueError(f"not a v1 call summary with 11 fields: {value!r}")
+    if fields[0] not in ("v1", "v2") or len(fields) != 11:
+        raise ValueError(f"not a v1/v2 call summary with 11 fields: {value!r}")
+    if fields[0] == "v2":
+        fields = [unquote(f, errors="replace") for f in fields]
     _, linkedid, caller, start, qstart, hold, member, cause, source, recording, end = fields
     started_at, ended_at = _epoch(start), _epoch(end)
     if started_at is None or ended_at is None:
@@ -116,6 +121,7 @@ class CallReconciler:
         self._settling: Any = None  # the sweep due once skipped summaries settle
         self._sweeping = False
         self.recorded = 0  # calls this reconciler wrote that the finaliser had not
+        self._login_at: float | None = None  # clock seconds of the latest AMI login
 
     def start(self) -> None:
         self.ami.add_resync_hook(lambda _client: self._after_login())
@@ -132,6 +138,7 @@ class CallReconciler:
         self._settling = None
 
     def _after_login(self) -> None:
+        self._login_at = self.clock()
         # Not awaited: the sweep needs AMI ready and the hooks run before it is.
         self.ami.when_ready().addCallback(lambda _: self._tick())
 
@@ -166,7 +173,8 @@ class CallReconciler:
         for entry in entries:
             key = (entry.get("Key") or "").rsplit("/", 1)[-1]
             value = entry.get("Val") or ""
-            if not key or self.finaliser.is_following(key):
+            if not key or (self.finaliser.is_following(key)
+                           and not self._missed_hangup(key, value)):
                 continue
             try:
                 summary = parse_summary(key, value)
@@ -193,6 +201,24 @@ class CallReconciler:
                 self._settling is None or not self._settling.active()):
             self._settling = self.db.reactor.callLater(max(unsettled) + 0.1, self._tick)
         return settled
+
+    def _missed_hangup(self, uniqueid: str, value: str) -> bool:
+        """Whether the finaliser follows ``uniqueid`` only because its Hangup never reached us:
+        the PBX's summary says the call ended before our latest AMI login, so its Hangup came
+        while the link was down and will never come. The finaliser then lets it go and the
+        summary is the call's record (else it would wait for the Hangup for ever, and the call
+        would never get a row)."""
+        if self._login_at is None:
+            return False
+        try:
+            ended = parse_summary(uniqueid, value).ended_at.timestamp()
+        except ValueError:
+            return False
+        if ended >= self._login_at or not self.finaliser.forget(uniqueid):
+            return False
+        _log.warn("call {uniqueid} ended while the AMI link was down: recorded from the PBX's "
+                  "summary", uniqueid=uniqueid)
+        return True
 
 
 def _write(session: Any, summary: CallSummary, recordings: list[Any]) -> bool:

@@ -7,6 +7,7 @@ import sys
 from typing import Any
 
 from hotline import config as config_mod
+from hotline.config import toml_value
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -48,16 +49,5 @@ def _defaults(_args: argparse.Namespace, _cfg: Any) -> int:
     return 0
 
 
-def _toml_value(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, str):
-        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
-    if isinstance(value, list):
-        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
-    if isinstance(value, dict):  # a nested table (e.g. models by name) as an inline table
-        return "{ " + ", ".join(f"{_toml_value(str(k))} = {_toml_value(v)}"
-                                for k, v in value.items()) + " }"
-    return str(value)
-
-
+#: The one TOML writer is hotline.config's (kept under this name for its callers).
+_toml_value = toml_value

@@ -28,23 +28,41 @@ def _where(url: str) -> str:
 
 
 def _upgrade(args: argparse.Namespace, cfg: Any) -> int:
+    from sqlalchemy.exc import SQLAlchemyError
+
     from db import migrate
+    from hotline.cli.database import database_problem, sqlite_path
 
     url = cfg.database_url
-    if url.startswith("sqlite:///"):
-        cfg.state_dir.mkdir(parents=True, exist_ok=True)
-    before = migrate.current_revision(url)
-    migrate.upgrade(url, args.revision)
-    after = migrate.current_revision(url)
+    path = sqlite_path(url)
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        before = migrate.current_revision(url)
+        migrate.upgrade(url, args.revision)
+        after = migrate.current_revision(url)
+    except SQLAlchemyError as e:
+        raise database_problem(url, e) from None
     print(f"database {_where(url)}: {before or 'empty'} -> {after}")
     return 0
 
 
 def _current(_args: argparse.Namespace, cfg: Any) -> int:
+    from sqlalchemy.exc import SQLAlchemyError
+
     from db import migrate
+    from hotline.cli.database import database_problem, sqlite_path
 
     url = cfg.database_url
-    current = migrate.current_revision(url)
+    path = sqlite_path(url)
+    if path is not None and not path.exists():
+        print(f"database {_where(url)}: none yet (run hotline db upgrade, or any command "
+              "that uses it)")
+        return 0
+    try:
+        current = migrate.current_revision(url)
+    except SQLAlchemyError as e:
+        raise database_problem(url, e) from None
     head = migrate.head_revision()
     state = "up to date" if current == head else f"behind (newest is {head}; run hotline db upgrade)"
     print(f"database {_where(url)}: revision {current or 'none'}, {state}")
@@ -52,22 +70,15 @@ def _current(_args: argparse.Namespace, cfg: Any) -> int:
 
 
 def _seed(_args: argparse.Namespace, cfg: Any) -> int:
-    from db import migrate
-    from db.session import begin, make_engine, make_session_factory
+    from hotline.cli.database import with_session
     from hotline.directory.service import DirectoryService
     from hotline.sample import AlreadySeeded, seed_sample
 
-    url = cfg.database_url
-    if migrate.current_revision(url) != migrate.head_revision():
-        raise CommandError("the database schema is not up to date: run hotline db upgrade first")
-    engine = make_engine(url)
     try:
-        with begin(make_session_factory(engine)) as session:
-            result = seed_sample(session, DirectoryService(timezone=cfg["site"]["timezone"]))
+        result = with_session(cfg, seed_sample,
+                              DirectoryService(timezone=cfg["site"]["timezone"]))
     except AlreadySeeded as e:
         raise CommandError(str(e)) from None
-    finally:
-        engine.dispose()
     print(f"seeded {result.level1_grids} level-1 and {result.level2_grids} level-2 grids, "
           f"{result.grid_workers} grid workers, {result.departments} departments, "
           f"{result.directory_entries} directory entries (sample data)")

@@ -3,12 +3,12 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Any
 
 from twisted.internet import defer, threads
 from twisted.internet.task import deferLater
+from twisted.logger import Logger
 
 from hotline.ami.client import AMIClient
 from hotline.ami.message import Message
@@ -17,8 +17,11 @@ from hotline.controller import Controller
 from hotline.pbx.sandbox import Sandbox, SandboxError
 from hotline.sim.city import CitySimulator
 from hotline.sim.speech import synthesise
+from hotline.terminal import say
 
 __all__ = ["run_demo", "SAMPLE_CALLS"]
+
+_log = Logger(namespace="hotline.demo")
 
 #: Sample citizens: number, and what they say (tone-numbered pinyin for espeak-ng), with the
 #: Chinese for the reader of this file.
@@ -32,7 +35,7 @@ SAMPLE_CALLS: list[tuple[str, str, str]] = [
 
 
 def _say(line: str) -> None:
-    print(line, file=sys.stderr, flush=True)
+    say(line)
 
 
 async def run_demo(reactor: Any, cfg: Config, *, calls: int, keep_sandbox: bool,
@@ -61,16 +64,23 @@ async def run_demo(reactor: Any, cfg: Config, *, calls: int, keep_sandbox: bool,
     city = CitySimulator(ami=city_ami, hotline_number=cfg["site"]["hotline_number"])
 
     async def shutdown() -> None:
+        """Every step runs whatever the one before did: a failed logout or a console that does
+        not close must not leave the thread pools and both Asterisk instances running."""
         _say("stopping ...")
         for agent in agents:
             try:
                 await controller.agents.logout(agent)
             except Exception as e:  # the PBX may be gone already; the records say so
                 _say(f"agent {agent} not logged out: {e}")
-        await controller.stop()
-        await city_ami.stop()
+        steps = [("controller", controller.stop), ("city AMI link", city_ami.stop)]
         if started_here and not keep_sandbox:
-            await threads.deferToThread(sandbox.stop, log=_say)
+            steps.append(("PBX sandbox",
+                          lambda: threads.deferToThread(sandbox.stop, log=_say)))
+        for name, stop in steps:
+            try:
+                await stop()
+            except Exception:
+                _log.failure("demo stop: the {part} did not stop cleanly", part=name)
 
     agents = cfg["queue"]["agents"][:2]
     reactor.addSystemEventTrigger("before", "shutdown",

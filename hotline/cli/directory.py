@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from hotline.cli.database import unit_of_work, with_session
 from hotline.cli.main import CommandError
 
 
@@ -32,13 +33,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     search.set_defaults(func=_search)
 
 
-def _session(cfg: Any):
-    from db.session import begin, make_engine, make_session_factory
-
-    engine = make_engine(cfg.database_url)
-    return engine, begin(make_session_factory(engine))
-
-
 def _service(cfg: Any):
     from hotline.directory.service import DirectoryService
 
@@ -53,15 +47,12 @@ def _import(args: argparse.Namespace, cfg: Any) -> int:
     except (OSError, UnicodeDecodeError) as e:
         raise CommandError(f"cannot read {args.file}: {e}") from None
     service = _service(cfg)
-    engine, unit = _session(cfg)
     try:
-        with unit as session:
+        with unit_of_work(cfg) as session:
             result = service.import_csv(session, text, replace=args.replace)
     except DirectoryImportError as e:
         print(f"hotline: {args.file}: {e}", file=sys.stderr)
         return 1
-    finally:
-        engine.dispose()
     print(f"imported {result.added} entries from {args.file}"
           + (f", replacing {result.removed}" if args.replace else "")
           + (f"; new departments: {', '.join(result.departments_created)}"
@@ -70,12 +61,7 @@ def _import(args: argparse.Namespace, cfg: Any) -> int:
 
 
 def _export(args: argparse.Namespace, cfg: Any) -> int:
-    engine, unit = _session(cfg)
-    try:
-        with unit as session:
-            text = _service(cfg).export_csv(session)
-    finally:
-        engine.dispose()
+    text = with_session(cfg, _service(cfg).export_csv)
     if args.output:
         Path(args.output).write_text(text, "utf-8")
     else:
@@ -85,12 +71,7 @@ def _export(args: argparse.Namespace, cfg: Any) -> int:
 
 def _search(args: argparse.Namespace, cfg: Any) -> int:
     service = _service(cfg)
-    engine, unit = _session(cfg)
-    try:
-        with unit as session:
-            service.refresh(session)
-    finally:
-        engine.dispose()
+    with_session(cfg, service.refresh)
     hits = service.search(" ".join(args.query), category=args.category,
                           open_now=args.open_now, limit=args.limit)
     for e in hits:

@@ -131,23 +131,15 @@ def register(sub: argparse._SubParsersAction) -> None:
 @contextlib.contextmanager
 def _unit(cfg: Any) -> Iterator[Any]:
     """One unit of work on the configured database (schema brought up to date first)."""
-    from db import migrate
-    from db.session import begin, make_engine, make_session_factory
+    from hotline.cli.database import unit_of_work
     from hotline.grid.exceptions import GridError
     from hotline.tickets.exceptions import TicketError
 
-    url = cfg.database_url
-    if url.startswith("sqlite:///"):
-        cfg.state_dir.mkdir(parents=True, exist_ok=True)
-    migrate.upgrade(url)
-    engine = make_engine(url)
     try:
-        with begin(make_session_factory(engine)) as session:
+        with unit_of_work(cfg) as session:
             yield session
     except (GridError, TicketError) as e:
         raise CommandError(e.message) from None
-    finally:
-        engine.dispose()
 
 
 def _read(path: str) -> bytes:

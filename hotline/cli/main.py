@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 
 from hotline import config as config_mod
+from hotline.private import PRIVATE_UMASK
 
 #: Command-group modules under ``hotline.cli``. Each defines ``register(subparsers)``, which adds
 #: its sub-commands with ``set_defaults(func=...)``; ``func(args, config) -> int`` runs one.
@@ -55,6 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    os.umask(PRIVATE_UMASK)  # the database, logs and keys it creates are the owner's alone
     parser = build_parser()
     args = parser.parse_args(argv)
     needs_config = getattr(args, "needs_config", True)
@@ -72,6 +75,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.func(args, cfg) or 0)
     except CommandError as e:
         print(f"hotline: {e}", file=sys.stderr)
+        return 1
+    except Exception as e:  # a database that failed under a command: one line, no traceback
+        from sqlalchemy.exc import SQLAlchemyError
+
+        if not isinstance(e, SQLAlchemyError):
+            raise
+        from hotline.cli.database import database_problem
+
+        print(f"hotline: {database_problem(cfg.database_url if cfg else '?', e)}",
+              file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130

@@ -36,6 +36,10 @@ def react(main: Callable[[Any], Coroutine[Any, Any, object]]) -> int:
                 raise CommandError(str(exc)) from None
             if isinstance(exc, CommandError):
                 raise exc from None
+            from sqlalchemy.exc import SQLAlchemyError
+
+            if isinstance(exc, SQLAlchemyError):
+                raise exc from None  # main() says it in one line, knowing the database
             raise CommandError(f"{type(exc).__name__}: {exc}") from None
         return int(e.code or 0)
     return 0
@@ -85,11 +89,11 @@ async def pbx_and_database(reactor: Any, cfg: Config) -> AsyncIterator[tuple[Any
     to date, the database's threads started, AMI logged in; all closed again on the way out."""
     from twisted.internet import threads
 
-    from db import migrate
     from db.session import Database
+    from hotline.cli.database import ready_url
 
+    await threads.deferToThread(ready_url, cfg)
     db = Database.from_config(cfg, reactor=reactor)
-    await threads.deferToThread(migrate.upgrade, db.url)
     db.start()
     try:
         ami = await connect_ami(reactor, cfg)

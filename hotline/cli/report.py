@@ -88,17 +88,13 @@ def _write(args: argparse.Namespace, data: str | bytes) -> int:
 
 def _run(cfg: Any, fn, *args: Any, **kwargs: Any) -> Any:
     """One read-only unit of work on the configured database; report errors as one line."""
-    from db.session import begin, make_engine, make_session_factory
+    from hotline.cli.database import with_session
     from hotline.reports.exceptions import ReportError
 
-    engine = make_engine(cfg.database_url)
     try:
-        with begin(make_session_factory(engine)) as session:
-            return fn(session, *args, **kwargs)
+        return with_session(cfg, fn, *args, **kwargs)
     except ReportError as e:
         raise CommandError(e.message) from None
-    finally:
-        engine.dispose()
 
 
 def _period(args: argparse.Namespace, cfg: Any):

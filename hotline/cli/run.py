@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import sys
 
 from twisted.internet import defer
 
 from hotline.cli.reactor import react as _react
 from hotline.config import Config
+from hotline.terminal import say
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -46,8 +46,8 @@ async def _serve(reactor, cfg: Config) -> None:
 
     controller = Controller(config=cfg, reactor=reactor)
     await controller.start()
-    print(f"controller running; FastAGI {cfg['agi']['bind']}:{cfg['agi']['port']}; "
-          "Ctrl-C stops it", file=sys.stderr)
+    say(f"controller running; FastAGI {cfg['agi']['bind']}:{cfg['agi']['port']}; "
+        "Ctrl-C or SIGTERM stops it")
     stopped = defer.Deferred()
     reactor.addSystemEventTrigger("before", "shutdown",
                                   lambda: defer.Deferred.fromCoroutine(controller.stop()))

@@ -9,6 +9,7 @@ import sys
 import zoneinfo
 from typing import Any
 
+from hotline.cli.database import with_session
 from hotline.cli.main import CommandError
 
 _STATUSES = ("pending", "in_progress", "done", "failed", "cancelled")
@@ -38,13 +39,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     run.set_defaults(func=_run)
 
 
-def _unit(cfg: Any):
-    from db.session import begin, make_engine, make_session_factory
-
-    engine = make_engine(cfg.database_url)
-    return engine, begin(make_session_factory(engine))
-
-
 def _local(value: dt.datetime | None, zone: zoneinfo.ZoneInfo) -> str:
     return value.astimezone(zone).strftime("%m-%d %H:%M:%S") if value else "-"
 
@@ -55,12 +49,7 @@ def _list(args: argparse.Namespace, cfg: Any) -> int:
     if args.limit < 1:
         raise CommandError("--limit must be at least 1")
     zone = zoneinfo.ZoneInfo(cfg["site"]["timezone"])
-    engine, unit = _unit(cfg)
-    try:
-        with unit as session:
-            rows = list_callbacks(session, status=args.status, limit=args.limit)
-    finally:
-        engine.dispose()
+    rows = with_session(cfg, list_callbacks, status=args.status, limit=args.limit)
     print(f"{'id':>5}  {'ticket':<18} {'citizen':<12} {'due':<15} {'owner':<6} "
           f"{'status':<12} {'tries':>5}  {'next':<15} {'SLA':<7} notes")
     for r in rows:
@@ -95,15 +84,11 @@ def _promise(args: argparse.Namespace, cfg: Any) -> int:
         if at.tzinfo is None:
             at = at.replace(tzinfo=zone)
     ticket: str | int = int(args.ticket) if args.ticket.isdigit() else args.ticket
-    engine, unit = _unit(cfg)
     try:
-        with unit as session:
-            cb_id = promise(session, ticket, at.astimezone(dt.UTC), owner_code=args.owner,
-                            actor=args.actor, timezone=cfg["site"]["timezone"])
+        cb_id = with_session(cfg, promise, ticket, at.astimezone(dt.UTC), owner_code=args.owner,
+                             actor=args.actor, timezone=cfg["site"]["timezone"])
     except (TicketError, PromiseError) as e:
         raise CommandError(str(e)) from None
-    finally:
-        engine.dispose()
     print(f"callback {cb_id}: reply to {args.ticket} promised by "
           f"{at.astimezone(zone):%Y-%m-%d %H:%M:%S}")
     return 0

@@ -131,15 +131,12 @@ def _actions(cfg: Any) -> Any:
 
 
 def run_unit(cfg: Any, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-    """``fn(session, ...)`` in one unit of work on the configured database."""
-    from db.session import begin, make_engine, make_session_factory
+    """``fn(session, ...)`` in one unit of work on the configured database, its schema brought
+    up to date first (a database that cannot be reached is one line: hotline.cli.database)."""
+    from hotline.cli.database import unit_of_work
 
-    engine = make_engine(cfg.database_url)
-    try:
-        with begin(make_session_factory(engine)) as session:
-            return fn(session, *args, **kwargs)
-    finally:
-        engine.dispose()
+    with unit_of_work(cfg) as session:
+        return fn(session, *args, **kwargs)
 
 
 def console_user(cfg: Any, args: argparse.Namespace) -> Any:

@@ -54,20 +54,13 @@ def _password(args: argparse.Namespace) -> str:
 
 
 def _user(args: argparse.Namespace, cfg: Any) -> int:
-    from db import migrate
-    from db.session import begin, make_engine, make_session_factory
+    from hotline.cli.database import unit_of_work
     from hotline.web import accounts
     from hotline.web.auth import WeakPassword
 
-    url = cfg.database_url
-    if url.startswith("sqlite:///"):
-        cfg.state_dir.mkdir(parents=True, exist_ok=True)
-    migrate.upgrade(url)
     password = _password(args) if args.verb in ("add", "passwd") else None
-    engine = make_engine(url)
-    factory = make_session_factory(engine)
     try:
-        with begin(factory) as session:
+        with unit_of_work(cfg) as session:
             if args.verb == "add":
                 user = accounts.create_user(
                     session, args.name, role=args.role, password=password,
@@ -104,8 +97,6 @@ def _user(args: argparse.Namespace, cfg: Any) -> int:
                 print(f"API key {args.name} revoked")
     except (accounts.AccountError, WeakPassword) as e:
         raise CommandError(str(e)) from None
-    finally:
-        engine.dispose()
     return 0
 
 

@@ -18,6 +18,16 @@ PROMPTS: dict[str, tuple[str, str]] = {
         "nin2 hao3, huan1 ying2 zhi4 dian4 san1 liu4 wu3 min2 sheng1 re4 xian4, "
         "ba1 san1 liu4 wu3 ba1 san1 liu4 wu3. ben3 ci4 tong1 hua4 jiang1 bei4 lu4 yin1.",
     ),
+    # The queue could not take the call (full, or waited queue.max_wait_s).
+    "overflow-callback": (
+        "现在来电较多，我们已记下您的号码，稍后给您回电。再见。",
+        "xian4 zai4 lai2 dian4 jiao4 duo1, wo3 men5 yi3 ji4 xia4 nin2 de5 hao4 ma3, "
+        "shao1 hou4 gei3 nin2 hui2 dian4. zai4 jian4.",
+    ),
+    "overflow-busy": (
+        "现在来电较多，请您稍后再拨。再见。",
+        "xian4 zai4 lai2 dian4 jiao4 duo1, qing3 nin2 shao1 hou4 zai4 bo1. zai4 jian4.",
+    ),
     "please-hold": (
         "坐席正忙，请稍候。",
         "zuo4 xi2 zheng4 mang2, qing3 shao1 hou4.",

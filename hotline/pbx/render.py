@@ -10,6 +10,8 @@ from typing import Any
 
 import jinja2
 
+from hotline.private import write_private
+
 __all__ = ["InstanceDirs", "render_instance", "repo_file", "environment", "CHROOT_BASE"]
 
 #: Where the sandbox's run directory appears inside the root (a bind mount of RUN/var).
@@ -111,14 +113,12 @@ def render_instance(instance: str, var_dir: Path, context: dict[str, Any], *,
             names[tpl.name[:-3]] = f"{folder}/{tpl.name}"
     for target, template in sorted(names.items()):
         out = etc / target
-        out.write_text(env.get_template(template).render(ctx))
+        write_private(out, env.get_template(template).render(ctx))  # secrets: 0600 at once
         written.append(out)
     if kind == "pbx":
         (etc / "dialplan").mkdir()
         for tpl in sorted(repo_file("dialplan").glob("*.conf.j2")):
             out = etc / "dialplan" / tpl.name[:-3]
-            out.write_text(env.get_template(f"dialplan/{tpl.name}").render(ctx))
+            write_private(out, env.get_template(f"dialplan/{tpl.name}").render(ctx))
             written.append(out)
-    for f in written:
-        f.chmod(0o600)
     return written

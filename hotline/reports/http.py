@@ -25,13 +25,13 @@ from db.models import Department
 from hotline.reports import render
 from hotline.reports.pages import VIEWS, Rendered, SiteSettings
 from hotline.reports.wallboard import WallboardFeed
+from hotline.web.auth import token_hash
 from hotline.web.events import StreamClient as _Client
 from hotline.web.roles import SUPERVISION
 from hotline.web.routing import (
     SECURITY_HEADERS,
     STREAMING,
     Ctx,
-    HTTPError,
     Response,
     Router,
     html_response,
@@ -209,16 +209,15 @@ class WallboardStreams:
 
     async def open(self, ctx: Ctx) -> object:
         events = self.console.events
-        if len(events.clients) >= events.MAX_CLIENTS:
-            raise HTTPError(503, "too-many-streams", "too many open event streams")
         assert ctx.user is not None
+        events.admit(ctx.user)
         request: Request = ctx.request
         request.setResponseCode(200)
         for name, value in SECURITY_HEADERS.items():
             request.setHeader(name, value)
         request.setHeader(b"Content-Type", b"text/event-stream; charset=utf-8")
         request.setHeader(b"X-Accel-Buffering", b"no")
-        client = _BoardClient(request, ctx.user.username, None)
+        client = _BoardClient(request, ctx.user.username, None, token_hash(ctx.user.token))
         self.clients.append(client)
         events.clients.append(client)
         request.notifyFinish().addBoth(lambda _: self._gone(client))

@@ -38,11 +38,13 @@ class CitySimulator:
 
     async def call(self, caller: str, *, play: str | None = None, tone: str | None = None,
                    dtmf: str | None = None, hold_s: float = 600.0, pause_s: float = 0.2,
-                   number: str | None = None, channel_id: str | None = None) -> CitizenCall:
+                   number: str | None = None, channel_id: str | None = None,
+                   name: str | None = None) -> CitizenCall:
         """Place a citizen's call to the hotline; returns once the city accepted it.
 
         ``play`` is a sound path inside the sandbox (no extension), ``tone`` an Asterisk tone
         list (``"400"``); the citizen hangs up after ``hold_s`` seconds unless hung up first.
+        ``name`` is the caller ID name the carrier sends (none by default).
         """
         self._seq += 1
         channel_id = channel_id or f"citizen-{caller}-{self._seq}-{id(self) % 10000}"
@@ -55,7 +57,8 @@ class CitySimulator:
             variables.append(f"SIM_DTMF={dtmf}")
         await self.ami.action(
             "Originate", Channel=f"PJSIP/{number or self.hotline_number}@{self.trunk}",
-            Context="sim-citizen", Exten="s", Priority="1", CallerID=f"<{caller}>",
+            Context="sim-citizen", Exten="s", Priority="1",
+            CallerID=f'"{name}" <{caller}>' if name else f"<{caller}>",
             Timeout="30000", Async="true", ChannelId=channel_id, Variable=variables)
         return CitizenCall(channel_id=channel_id, caller=caller)
 

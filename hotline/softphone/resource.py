@@ -2,8 +2,9 @@
 """The softphone's HTTP side: the JavaScript bundle, and credentials for the signed-in agent.
 
 The console mounts one L{SoftphoneResource} (e.g. at ``/softphone``) and passes the check that
-says who is signed in: ``who(request) -> agent code | None`` (sync or awaitable). The check owns
-sessions and CSRF; this resource never sees a cookie's meaning.
+says who is signed in: ``who(request) -> agent code | (agent code, session) | None`` (sync or
+awaitable), the session naming who holds the credentials (they are revoked when it ends). The
+check owns sessions and CSRF; this resource never sees a cookie's meaning.
 
 - ``GET  softphone.js`` — the bundle (``hotline/softphone/static/``; built by ``make``).
 - ``POST credentials`` — this session's SIP credentials as JSON (``Cache-Control: no-store``);
@@ -31,7 +32,8 @@ __all__ = ["SoftphoneResource", "bundle_path"]
 
 _log = Logger(namespace="hotline.softphone")
 
-WhoCheck = Callable[[Any], "str | None | Awaitable[str | None]"]
+Who = "str | tuple[str, str] | None"
+WhoCheck = Callable[[Any], "Who | Awaitable[Who]"]
 
 
 def bundle_path() -> str:
@@ -65,15 +67,16 @@ class _Credentials(Resource):
         return NOT_DONE_YET
 
     async def _issue(self, request: Any) -> None:
-        code = self.who(request)
-        if inspect.isawaitable(code):
-            code = await code
+        who = self.who(request)
+        if inspect.isawaitable(who):
+            who = await who
+        code, holder = who if isinstance(who, tuple) else (who, None)
         if not code:
             body = _json(request, 401, {"error": "not_signed_in",
                                         "message": "sign in as an agent to use the softphone"})
         else:
             try:
-                creds = await self.service.issue(str(code))
+                creds = await self.service.issue(str(code), holder=holder)
             except SoftphoneError as e:
                 body = _json(request, 409, {"error": "softphone_refused", "message": str(e)})
             else:

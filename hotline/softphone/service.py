@@ -34,6 +34,9 @@ _log = Logger(namespace="hotline.softphone")
 
 #: The sorcery AstDB prefix (sorcery.conf); objects live in ``<prefix>/<type>``.
 ASTDB_FAMILY = "hotline-softphone"
+#: Which console session holds each agent's credentials (key: agent code; value: the session's
+#: token hash), kept beside them so a restarted controller can check the session still lives.
+HOLDER_FAMILY = "hotline-softphone-holder"
 _LOOPBACK = {"127.0.0.1", "::1", "localhost"}
 
 
@@ -112,6 +115,9 @@ class SoftphoneService:
         self.ws_url = websocket_url(config)
         #: Agents holding credentials now (issued and not revoked), by code.
         self.active: dict[str, Credentials] = {}
+        #: The console session (token hash) each agent's credentials were issued to; None when
+        #: unknown (issued by an older controller, or without a console).
+        self.holders: dict[str, str | None] = {}
         self._released: list[Callable[[str], object]] = []
 
     def on_released(self, listener: Callable[[str], object]) -> None:
@@ -119,8 +125,12 @@ class SoftphoneService:
         is the seat's phone again, if it is registered)."""
         self._released.append(listener)
 
-    async def issue(self, code: str, *, display_name: str | None = None) -> Credentials:
-        """A fresh password for agent ``code``'s browser; a previous one stops working at once."""
+    async def issue(self, code: str, *, display_name: str | None = None,
+                    holder: str | None = None) -> Credentials:
+        """A fresh password for agent ``code``'s browser; a previous one stops working at once.
+
+        ``holder`` names the console session it is for (its token hash): the credentials are
+        revoked once that session ends, however it ends."""
         if code not in self.agents:
             raise SoftphoneError(f"no agent {code!r}: the configured agents are "
                                  f"{', '.join(self.agents) or 'none'}")
@@ -145,6 +155,11 @@ class SoftphoneService:
         await self._put("auth", _auth_of(code), auth)
         await self._put("aor", ep, aor)
         await self._put("endpoint", ep, endpoint)
+        if holder:
+            await self.ami.action("DBPut", Family=HOLDER_FAMILY, Key=code, Val=holder)
+        else:
+            await self._forget_holder(code)
+        self.holders[code] = holder
         host = urlsplit(self.ws_url).hostname
         creds = Credentials(code=code, username=ep, password=password, uri=f"sip:{ep}@{host}",
                             ws_url=self.ws_url, display_name=name,
@@ -156,13 +171,11 @@ class SoftphoneService:
     async def revoke(self, code: str) -> None:
         """Forget agent ``code``'s browser: the desk phone endpoint of that name is back."""
         held = self.active.pop(code, None) is not None
+        self.holders.pop(code, None)
         for kind, key in (("endpoint", endpoint_of(code)), ("aor", endpoint_of(code)),
                           ("auth", _auth_of(code))):
-            try:
-                await self.ami.action("DBDel", Family=f"{ASTDB_FAMILY}/{kind}", Key=key)
-            except AMIError as e:
-                if "not" not in str(e).lower():  # "Database entry not found": already gone
-                    raise
+            await self._delete(f"{ASTDB_FAMILY}/{kind}", key)
+        await self._forget_holder(code)
         _log.info("softphone credentials revoked for agent {code}", code=code)
         if held:
             for listener in self._released:
@@ -199,8 +212,24 @@ class SoftphoneService:
                 code=code, username=ep, password=password, uri=f"sip:{ep}@{host}",
                 ws_url=self.ws_url, display_name=f"Agent {code}",
                 register_expires=int(self.config["softphone"]["register_expires_s"]))
+            try:
+                found = await self.ami.action("DBGet", Family=HOLDER_FAMILY, Key=code)
+                self.holders[code] = next((m.get("Val") for m in _messages(found)
+                                           if m.get("Val")), None)
+            except AMIError:
+                self.holders[code] = None  # issued by a controller that did not say to whom
             adopted.append(code)
         return adopted
+
+    async def _forget_holder(self, code: str) -> None:
+        await self._delete(HOLDER_FAMILY, code)
+
+    async def _delete(self, family: str, key: str) -> None:
+        try:
+            await self.ami.action("DBDel", Family=family, Key=key)
+        except AMIError as e:
+            if "not" not in str(e).lower():  # "Database entry not found": already gone
+                raise
 
     async def _put(self, kind: str, key: str, fields: dict[str, str]) -> None:
         try:

@@ -22,12 +22,16 @@ from sqlalchemy.orm import Session
 from db.models import Call, CallRecording, Transcript, TranscriptSegment
 from hotline.tickets.service import TicketService
 
-__all__ = ["QUEUED", "RUNNING", "DONE", "FAILED", "RECORDING", "LIVE", "SPEAKER_OF_DIRECTION", "SPEAKER_LABELS",
+__all__ = ["QUEUED", "RUNNING", "DONE", "FAILED", "SKIPPED", "RECORDING", "LIVE",
+           "SPEAKER_OF_DIRECTION", "SPEAKER_LABELS",
            "JobInput", "SpeakerResult", "Segment", "enqueue", "enqueue_missed", "requeue_stale", "claim_next",
            "finish", "retry_or_fail", "post_note", "post_pending_notes", "compose_note",
            "merged_dialog", "clock_text", "NOTE_ACTOR"]
 
 QUEUED, RUNNING, DONE, FAILED = "queued", "running", "done", "failed"
+#: Not transcribed on purpose: nobody answered and the caller gave up early. The row records
+#: the decision, so no sweep picks the call up again.
+SKIPPED = "skipped"
 #: Where a transcript's words come from (``Transcript.source``): the recordings decoded after
 #: hang-up, or the live captions the agent saw during the call (hotline/floor/captions.py).
 RECORDING, LIVE = "recording", "live"
@@ -75,31 +79,43 @@ class SpeakerResult:
 
 
 def enqueue(session: Session, call_id: int, *, model: str, language: str,
-            now: dt.datetime) -> Transcript | None:
+            now: dt.datetime, skip_abandoned_under_s: float = 0.0) -> Transcript | None:
     """Queue the call's transcription once; returns the job (new or existing), or None when
-    the call has no speech recording to transcribe."""
+    the call has no speech recording to transcribe, or nobody answered it and it lasted less
+    than ``skip_abandoned_under_s``."""
     existing = session.scalars(select(Transcript).where(
         Transcript.call_id == call_id, Transcript.kind == "call")).first()
     if existing is not None:
-        return existing
+        return existing if existing.status != SKIPPED else None
+    skip = skip_abandoned_under_s > 0 and _abandoned_early(session, call_id,
+                                                          skip_abandoned_under_s)
     directions = session.scalars(select(CallRecording.direction).where(
         CallRecording.call_id == call_id)).all()
     if not any(d in SPEAKER_OF_DIRECTION for d in directions):
         return None
     job = Transcript(call_id=call_id, kind="call", model=model, language=language,
-                     status=QUEUED, attempts=0, created_at=now)
+                     status=SKIPPED if skip else QUEUED, attempts=0, created_at=now,
+                     error=f"not transcribed: nobody answered and it lasted under "
+                           f"{skip_abandoned_under_s:g} s" if skip else None)
     try:
         with session.begin_nested():  # another unit may be queueing the same call right now
             session.add(job)
     except IntegrityError:
-        return session.scalars(select(Transcript).where(
+        job = session.scalars(select(Transcript).where(
             Transcript.call_id == call_id, Transcript.kind == "call")).one()
-    return job
+    return job if job.status != SKIPPED else None
+
+
+def _abandoned_early(session: Session, call_id: int, under_s: float) -> bool:
+    call = session.get(Call, call_id)
+    if call is None or call.answered_at is not None or call.ended_at is None:
+        return False
+    return (call.ended_at - call.started_at).total_seconds() < under_s
 
 
 def enqueue_missed(session: Session, *, since: dt.datetime, model: str, language: str,
                    now: dt.datetime, settle: dt.timedelta = dt.timedelta(seconds=60),
-                   limit: int = 50) -> list[int]:
+                   limit: int = 50, skip_abandoned_under_s: float = 0.0) -> list[int]:
     """Queue the calls started since ``since`` and ended ``settle`` ago or more that have speech
     recordings but no job: calls recorded without the finaliser (the reconciler's, a controller
     that was down); the settle time leaves fresh calls to the finaliser. Returns their ids."""
@@ -111,9 +127,12 @@ def enqueue_missed(session: Session, *, since: dt.datetime, model: str, language
     call_ids = session.scalars(
         select(Call.id).where(Call.started_at >= since, Call.ended_at <= now - settle,
                               has_speech, ~has_job).order_by(Call.id).limit(limit)).all()
+    queued = []
     for call_id in call_ids:
-        enqueue(session, call_id, model=model, language=language, now=now)
-    return list(call_ids)
+        if enqueue(session, call_id, model=model, language=language, now=now,
+                   skip_abandoned_under_s=skip_abandoned_under_s) is not None:
+            queued.append(call_id)
+    return queued
 
 
 def requeue_stale(session: Session, *, worker: str, lease: dt.timedelta,

@@ -89,6 +89,7 @@ class TranscriptionService:
         self.chunk_frames = int(stt["chunk_frames"])
         self.call_language = stt["call_language"]
         self.keyword_pass = bool(stt["keyword_pass"])
+        self.skip_abandoned_under_s = float(stt["skip_abandoned_under_s"])
         self.pool = ThreadPool(minthreads=0, maxthreads=self.workers, name="hotline-stt")
         self._poll = LoopingCall(self.kick)
         self._poll.clock = reactor
@@ -153,7 +154,7 @@ class TranscriptionService:
             return d
         spec = self.registry.current
         d = self._run(jobs.enqueue, call_id, model=spec.name, language=spec.language,
-                        now=self.now())
+                      now=self.now(), skip_abandoned_under_s=self.skip_abandoned_under_s)
 
         def queued(job: Any) -> None:
             if job is not None:
@@ -222,7 +223,8 @@ class TranscriptionService:
             spec = self.registry.current
             now = self.now()
             missed = await self._run(jobs.enqueue_missed, since=now - _MISSED_WINDOW,
-                                     model=spec.name, language=spec.language, now=now)
+                                     model=spec.name, language=spec.language, now=now,
+                                     skip_abandoned_under_s=self.skip_abandoned_under_s)
             if missed:
                 _log.info("stt: queued calls recorded without the finaliser: {ids}", ids=missed)
             await self._run(jobs.post_pending_notes, tickets=self.tickets,

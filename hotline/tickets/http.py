@@ -5,6 +5,7 @@ L{hotline.tickets.life_api}. Registered by L{hotline.tickets.plugin}; the consol
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from typing import Any
 
@@ -13,17 +14,22 @@ from sqlalchemy.orm import Session, joinedload
 
 from db.models import Agent, Call, Ticket, utcnow
 from hotline import phone
+from hotline.naming import agent_interface
 from hotline.tickets.schemas import OPEN_STATUSES, TicketStatus, load_intake, ticket_summary
 from hotline.tickets.service import lookup_caller
 from hotline.web import accounts, audit
 from hotline.web.accounts import AccountError, Principal
-from hotline.web.api import int_param
+from hotline.web.api import int_param, refused
 from hotline.web.roles import DESK, TICKET_READERS, Role
 from hotline.web.routing import Ctx, HTTPError, Response, Router, html_response, json_response
 
-__all__ = ["register", "load_ticket", "caller_view", "list_tickets", "desk_intake_payload"]
+__all__ = ["register", "load_ticket", "caller_view", "list_tickets", "desk_intake_payload",
+           "AGENT_PAGE_DEPTH"]
 
 _STATUSES = {s.value for s in TicketStatus}
+#: How deep an agent may page through tickets (and the citizens' numbers on them): the newest
+#: this many. An older ticket is found by the caller's number (/api/callers/{number}).
+AGENT_PAGE_DEPTH = 200
 
 
 def register(router: Router) -> None:
@@ -45,12 +51,15 @@ def _ticket_dict(ticket: Ticket, user: Principal, *, events: bool = False) -> di
         data["events"] = [{"at": e.at.isoformat(), "actor": e.actor, "action": e.action,
                            "from_status": e.from_status, "to_status": e.to_status,
                            "text": e.text} for e in ticket.events]
-        data["transcripts"] = _transcripts(ticket)
+        # Roles that see masked numbers read them masked in what the citizen said, too.
+        data["transcripts"] = _transcripts(ticket, redact=user.role not in DESK)
     return data
 
 
-def _transcripts(ticket: Ticket) -> list[dict[str, Any]]:
-    """The finished transcripts of the ticket's calls, utterance by utterance."""
+def _transcripts(ticket: Ticket, *, redact: bool) -> list[dict[str, Any]]:
+    """The finished transcripts of the ticket's calls, utterance by utterance; with ``redact``
+    every phone-number-like digit run masked."""
+    shown = phone.redact_numbers if redact else str
     out = []
     for call in ticket.calls:
         for t in call.transcripts:
@@ -58,7 +67,7 @@ def _transcripts(ticket: Ticket) -> list[dict[str, Any]]:
                 continue
             out.append({"call": call.uniqueid, "model": t.model, "language": t.language,
                         "segments": [{"speaker": seg.speaker, "start_s": seg.start_s,
-                                      "end_s": seg.end_s, "text": seg.text}
+                                      "end_s": seg.end_s, "text": shown(seg.text)}
                                      for seg in t.segments]})
     return out
 
@@ -100,6 +109,11 @@ async def _tickets(ctx: Ctx) -> Response:
                         {"parameter": "status"})
     limit = int_param(ctx, "limit", 50, 1, 200)
     offset = int_param(ctx, "offset", 0, 0, 1_000_000)
+    if ctx.user.role == Role.AGENT and offset + limit > AGENT_PAGE_DEPTH:
+        raise await refused(ctx, "tickets.page", f"offset={offset}", HTTPError(
+            400, "invalid-parameter", f"坐席只能翻阅最新的 {AGENT_PAGE_DEPTH} 张工单，请按来电号码查找 "
+            f"(agents page through the newest {AGENT_PAGE_DEPTH} tickets; find older ones by "
+            "the caller's number)", {"parameter": "offset", "max": AGENT_PAGE_DEPTH}))
     rows = await ctx.console.db.run(list_tickets, ctx.user, status=status, limit=limit,
                                     offset=offset)
     return json_response({"tickets": rows, "limit": limit, "offset": offset})
@@ -144,9 +158,22 @@ async def _create_ticket(ctx: Ctx) -> Response:
     assert user is not None
     request = load_intake(desk_intake_payload(ctx.json_body(), console.zone))
     draft_key = ctx.query("draft")
+    # Calls ringing or talking at the agent's seat now (the ticket is filed during the call).
+    seat_calls = ({c["uniqueid"] for c in console.calls.live_calls()
+                   if (c.get("agent") or {}).get("interface") == agent_interface(user.agent_code)}
+                  if console.calls is not None and user.agent_code else set())
 
     def file(session: Session) -> dict[str, Any]:
-        ticket = console.tickets.intake(session, request, actor=user.username)
+        wanted = request
+        if request.call_uniqueid:
+            refusal = _call_link_refusal(session, user, request.call_uniqueid, seat_calls)
+            if refusal is not None:
+                raise refusal
+            if _linked_elsewhere(session, request.call_uniqueid):
+                # A second matter raised in the same call: a ticket of its own; the call
+                # stays with the ticket it was first filed under.
+                wanted = dataclasses.replace(request, call_uniqueid=None)
+        ticket = console.tickets.intake(session, wanted, actor=user.username)
         if draft_key:
             try:
                 accounts.delete_draft(session, user.user_id, draft_key)
@@ -158,9 +185,34 @@ async def _create_ticket(ctx: Ctx) -> Response:
         session.flush()
         return _ticket_dict(ticket, user)
 
-    filed = await console.db.run(file)
+    try:
+        filed = await console.db.run(file)
+    except HTTPError as e:
+        if e.error_id == "not-your-call":
+            raise await refused(ctx, "ticket.create", request.call_uniqueid, e) from None
+        raise
     console.ticket_life.stream.ticket_changed(filed)  # the dispatcher's queue shows it now
     return json_response(filed, 201)
+
+
+def _call_link_refusal(session: Session, user: Principal, uniqueid: str,
+                       seat_calls: set[str]) -> HTTPError | None:
+    """Why a new ticket may not name call ``uniqueid``, or None: an agent names only a call of
+    their own seat (live at it now, or taken there)."""
+    if user.role != Role.AGENT:
+        return None
+    call = session.scalars(select(Call).where(Call.uniqueid == uniqueid)).one_or_none()
+    taken_here = call is not None and call.agent is not None and \
+        call.agent.code == user.agent_code
+    if uniqueid in seat_calls or taken_here:
+        return None
+    return HTTPError(403, "not-your-call", "只能关联自己接听的通话 (you can link only a call "
+                     "your seat took)", {"call": uniqueid})
+
+
+def _linked_elsewhere(session: Session, uniqueid: str) -> bool:
+    """Whether call ``uniqueid`` already belongs to a ticket (it is never moved to another)."""
+    return session.scalar(select(Call.ticket_id).where(Call.uniqueid == uniqueid)) is not None
 
 
 def caller_view(session: Session, number: str, *, contacts: int = 5) -> dict[str, Any]:

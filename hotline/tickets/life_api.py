@@ -21,6 +21,7 @@ from hotline.tickets.exceptions import InvalidRequest, NoSuchDepartment, TicketE
 from hotline.tickets.permissions import ACTION_ROLES
 from hotline.tickets.worklists import LISTS
 from hotline.web import audit
+from hotline.web.auth import token_hash
 from hotline.web.roles import SUPERVISION, TICKET_READERS
 from hotline.web.routing import STREAMING, Ctx, HTTPError, Response, Router, json_response
 
@@ -173,7 +174,12 @@ def _stream(plugin: TicketLife) -> Any:
             raise HTTPError(503, "too-many-streams", "too many open event streams")
         user = ctx.user
         assert user is not None
-        plugin.stream.attach(ctx.request, role=user.role, department=user.department_code)
+        events = ctx.console.events
+        events.admit(user)  # the user's cap counts every kind of stream
+        events.adopt(plugin.stream.attach(ctx.request, role=user.role,
+                                          department=user.department_code,
+                                          username=user.username,
+                                          session=token_hash(user.token)))
         return STREAMING
     return handle
 
@@ -295,6 +301,7 @@ def openapi_paths() -> dict[str, Any]:
                 409: "not allowed from the ticket's status, or the ticket changed since "
                      "your version (details.ticket is its current state)",
                 413: "file too large", 415: "body is not JSON, or file type not accepted",
+                429: "too many open streams of yours ([web] max_streams_per_user)",
                 503: "too many streams"}
         out = {"200": ok}
         out.update({str(c): {"description": text[c], "content": {
@@ -399,7 +406,7 @@ def openapi_paths() -> dict[str, Any]:
         "security": [{"session": []}],
         "responses": {"200": {"description": "an event stream", "content": {
             "text/event-stream": {"schema": {"type": "string"}}}},
-            **{k: v for k, v in responses(obj, 401, 503).items() if k != "200"}}}}
+            **{k: v for k, v in responses(obj, 401, 429, 503).items() if k != "200"}}}}
     day = {"type": "string", "format": "date"}
     paths["/api/calendar"] = {
         "get": {"summary": "Working days from..to (default this year) and why: site, national "

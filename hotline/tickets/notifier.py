@@ -6,17 +6,21 @@ Two events: ``ticket`` (a ticket changed: its number, status, department, light,
 version; the page fetches its list again) and ``notice`` (a reminder, a 督办 notice or the
 outcome of its call, in the serialisation ``worklists.notice_dict`` gives the API). A liaison's
 stream carries only their department's; everyone else's carries all.
+
+Each stream is also one of the console's event streams (``console.events``): it counts towards
+the user's stream cap and ends with its session (sign-out, expiry, ``user disable|passwd``), as
+the desk's and the wall board's do.
 """
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from twisted.internet import task
 from twisted.logger import Logger
 from twisted.web.server import Request
 
+from hotline.web.events import StreamClient
 from hotline.web.roles import Role
 from hotline.web.routing import SECURITY_HEADERS
 
@@ -25,22 +29,24 @@ __all__ = ["TicketStream"]
 _log = Logger(namespace="hotline.tickets.notifier")
 
 
-class _Listener:
-    def __init__(self, request: Request, role: str, department: str | None) -> None:
-        self.request = request
+class _Listener(StreamClient):
+    """A worklist page's stream: it hears ticket changes and notices, not the desk's calls."""
+
+    EVENTS = frozenset({"hello", "ticket", "notice"})
+
+    def __init__(self, request: Request, username: str, session: str | None, role: str,
+                 department: str | None) -> None:
+        super().__init__(request, username, None, session)
         self.role = role
         self.department = department
-        self.open = True
 
     def wants(self, departments: set[str | None]) -> bool:
         return self.role != Role.LIAISON or (self.department is not None
                                              and self.department in departments)
 
     def send(self, event: str, data: Any) -> None:
-        if not self.open:
-            return
-        body = json.dumps(data, ensure_ascii=False, default=str)
-        self.request.write(f"event: {event}\ndata: {body}\n\n".encode())
+        if event in self.EVENTS:
+            super().send(event, data)
 
 
 class TicketStream:
@@ -73,14 +79,16 @@ class TicketStream:
                 request.finish()
         self.listeners.clear()
 
-    def attach(self, request: Request, *, role: str, department: str | None) -> None:
-        """Turn ``request`` into an event stream for a user of ``role`` (and department)."""
+    def attach(self, request: Request, *, role: str, department: str | None,
+               username: str = "", session: str | None = None) -> _Listener:
+        """Turn ``request`` into an event stream for a user of ``role`` (and department),
+        opened by console session ``session`` (a token hash); returns the stream."""
         request.setResponseCode(200)
         for name, value in SECURITY_HEADERS.items():
             request.setHeader(name, value)
         request.setHeader(b"Content-Type", b"text/event-stream; charset=utf-8")
         request.setHeader(b"X-Accel-Buffering", b"no")
-        listener = _Listener(request, role, department)
+        listener = _Listener(request, username, session, role, department)
         self.listeners.append(listener)
 
         def gone(_: object) -> None:
@@ -91,6 +99,7 @@ class TicketStream:
         request.notifyFinish().addBoth(gone)
         request.write(b"retry: 2000\n\n")
         listener.send("hello", {"role": role, "department": department})
+        return listener
 
     def ticket_changed(self, view: dict[str, Any]) -> None:
         """A ticket changed (``view`` as ``TicketActions.view`` gives it, or a row of a

@@ -3,7 +3,9 @@
 apps): ``/open311/v2/services``, ``/open311/v2/requests`` (POST files a ticket, GET reads the
 channel's own tickets) and ``/open311/v2/requests/{id}``. JSON only (``.json`` or no suffix).
 
-Every request call needs an ``api_key`` (``hotline user apikey-add``); a key files under its own
+Every request call needs a key (``hotline user apikey-add``) in the ``X-API-Key`` header (or, as
+GeoReport has it, ``api_key`` in the query or form, which the access log never writes down); a
+key files under its own
 channel and reads that channel's tickets only, never phone numbers. Errors are GeoReport's list
 ``[{"code": 400, "description": "..."}]`` with the HTTP status in ``code``.
 """
@@ -71,7 +73,10 @@ def _guard(handler: Callable[[Ctx], Awaitable[Response]]) -> Callable[[Ctx], Awa
 
 
 async def _key(ctx: Ctx) -> Any:
-    raw = ctx.query("api_key")
+    # The X-API-Key header is the way; the query string (GeoReport's) still works, and the
+    # access log never writes a query string down.
+    header = ctx.request.getHeader(b"x-api-key")
+    raw = header.decode("ascii", "replace").strip() if header else ctx.query("api_key")
     if not raw:
         raise HTTPError(401, "no-api-key", "api_key is required (ask the hotline for a key)")
     key = await ctx.console.db.run(accounts.resolve_api_key, raw)

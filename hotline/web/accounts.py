@@ -25,7 +25,8 @@ from hotline.web.auth import (
 from hotline.web.roles import Role, parse_role
 
 __all__ = ["AccountError", "Principal", "create_user", "set_password", "set_active",
-           "list_users", "authenticate", "open_session", "resolve_session", "revoke_session",
+           "list_users", "authenticate", "stored_hash", "open_session", "resolve_session", "revoke_session",
+           "live_sessions", "seats_signed_in",
            "create_api_key", "resolve_api_key", "list_api_keys", "revoke_api_key",
            "get_draft", "save_draft", "delete_draft", "ensure_demo_accounts"]
 
@@ -139,6 +140,16 @@ def authenticate(session: Session, username: str, password: str) -> ConsoleUser 
     return user
 
 
+def stored_hash(session: Session, username: str) -> tuple[int, str] | None:
+    """The id and password hash of the active user ``username``, or None. The hash is checked
+    by the caller off the database threads (``WebConsole.check_password``)."""
+    user = session.scalars(select(ConsoleUser).where(
+        ConsoleUser.username == username.strip().lower())).first()
+    if user is None or not user.active:
+        return None
+    return user.id, user.password_hash
+
+
 def open_session(session: Session, user_id: int, token: str, *, hours: float,
                  ip: str | None) -> None:
     """Record a new signed-in session for ``token``."""
@@ -164,6 +175,28 @@ def resolve_session(session: Session, token: str) -> Principal | None:
     return Principal(user.id, user.username, user.display_name, user.role, user.agent_code,
                      user.department_id, dept.code if dept else None,
                      dept.name if dept else None, token)
+
+
+def live_sessions(session: Session, hashes: set[str]) -> set[str]:
+    """Which of these session token hashes still sign someone in (not expired, not revoked,
+    account active): what the console's open streams and softphones are checked against."""
+    if not hashes:
+        return set()
+    rows = session.execute(
+        select(ConsoleSession.token_hash).join(ConsoleUser)
+        .where(ConsoleSession.token_hash.in_(sorted(hashes)),
+               ConsoleSession.revoked_at.is_(None), ConsoleSession.expires_at > utcnow(),
+               ConsoleUser.active.is_(True)))
+    return {h for (h,) in rows}
+
+
+def seats_signed_in(session: Session) -> set[str]:
+    """The agent seats some live session is signed in to."""
+    rows = session.execute(
+        select(ConsoleUser.agent_code).join(ConsoleSession)
+        .where(ConsoleUser.agent_code.is_not(None), ConsoleUser.active.is_(True),
+               ConsoleSession.revoked_at.is_(None), ConsoleSession.expires_at > utcnow()))
+    return {code for (code,) in rows}
 
 
 def revoke_session(session: Session, token: str) -> None:

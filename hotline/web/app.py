@@ -16,8 +16,12 @@ from importlib import resources
 from typing import TYPE_CHECKING, Any
 
 from jinja2 import Environment, PackageLoader, select_autoescape
+from twisted.internet import threads
+from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IListeningPort
+from twisted.internet.threads import deferToThreadPool
 from twisted.logger import Logger
+from twisted.python.threadpool import ThreadPool
 from twisted.web.pages import notFound
 from twisted.web.resource import Resource
 from twisted.web.server import Site
@@ -25,9 +29,20 @@ from twisted.web.static import File
 
 from hotline import phone
 from hotline.web import accounts, audit
-from hotline.web.auth import LoginRateLimiter, SessionSigner, session_key
+from hotline.web.access_log import access_log_formatter
+from hotline.web.auth import (
+    LoginRateLimiter,
+    SessionSigner,
+    session_key,
+    token_hash,
+    verify_password,
+)
+from hotline.web.body_limit import limited_request_factory
+from hotline.web.client_address import client_address, parse_networks
+from hotline.web.connection_limit import ConnectionLimit
 from hotline.web.roles import ROLE_LABELS
 from hotline.web.routing import SESSION_COOKIE, Ctx, Router
+from hotline.web.session_watch import SessionWatch
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -68,13 +83,19 @@ class WebConsole:
         self.reactor = deps.reactor
         self.zone = zoneinfo.ZoneInfo(config["site"]["timezone"])
         self.signer = SessionSigner(session_key(config))
-        #: Per user name; and per address, looser: a call centre's agents share one address.
+        #: Per user name only, with growing delays: agents behind one proxy address must not
+        #: lock each other out.
         self.limiter = LoginRateLimiter(attempts=int(web["login_attempts"]),
                                         window_s=float(web["login_window_s"]),
+                                        delay_s=float(web["login_delay_s"]),
+                                        max_delay_s=float(web["login_max_delay_s"]),
                                         clock=deps.reactor.seconds)
-        self.address_limiter = LoginRateLimiter(attempts=int(web["login_attempts"]) * 4,
-                                                window_s=float(web["login_window_s"]),
-                                                clock=deps.reactor.seconds)
+        #: Proxies whose X-Forwarded-For names the client ([web] trusted_proxies).
+        self.trusted_proxies = parse_networks(web["trusted_proxies"])
+        #: Password hashing (argon2, ~50 ms of a core each) on threads of its own: sign-ins
+        #: must not hold the database threads that FastAGI lookups wait for.
+        self.hash_pool = ThreadPool(minthreads=0, maxthreads=int(web["hash_threads"]),
+                                    name="hotline-hash")
         self.secure_cookies = bool(web["secure_cookies"]) or \
             config["site"]["mode"] == "production"
         self.session_hours = float(web["session_hours"])
@@ -90,9 +111,14 @@ class WebConsole:
             module.register(self.router)
         self.events.register(self.router)
         self._root = _Root(self.router)
-        self.site = Site(self._root)
+        self.site = Site(self._root,
+                         requestFactory=limited_request_factory(self.body_limit),
+                         logFormatter=access_log_formatter(self.client_ip))
         self.site.displayTracebacks = False
         self._port: IListeningPort | None = None
+        #: Ends the streams and softphones of sessions that ended (expiry, sign-out, CLI).
+        self.session_watch = SessionWatch(console=self,
+                                          interval_s=float(web["session_check_s"]))
         #: Run at start (after the database is up), e.g. the directory plugin's index load.
         self.on_start: list[Any] = []
         #: Run at stop, before the port closes (the ticket pages' stream ends its listeners).
@@ -162,22 +188,48 @@ class WebConsole:
 
     async def start(self) -> None:
         """Run the plugins' start hooks (the directory index) and listen on [web] bind/port."""
+        if not self.hash_pool.started:
+            self.hash_pool.start()
         for hook in self.on_start:
             await hook()
         web = self.config["web"]
-        self._port = self.reactor.listenTCP(int(web["port"]), self.site,
+        self.connections = ConnectionLimit(
+            self.site, total=int(web["max_connections"]),
+            per_address=int(web["max_connections_per_address"]), trusted=self.trusted_proxies)
+        self._port = self.reactor.listenTCP(int(web["port"]), self.connections,
                                             interface=web["bind"])
         self.events.start()
+        await self.session_watch.start()
         _log.info("web console on http://{bind}:{port}/", bind=web["bind"], port=self.port)
 
     async def stop(self) -> None:
         """Stop listening and close the event streams; a second call does nothing."""
+        self.session_watch.stop()
         self.events.stop()
         for hook in self.on_stop:
             hook()
         if self._port is not None:
             port, self._port = self._port, None
             await port.stopListening()
+        if self.hash_pool.started:
+            await threads.deferToThread(self.hash_pool.stop)
+
+    def body_limit(self, method: bytes, path: bytes) -> int:
+        """The longest body a request may send: its route's limit, else ``max_body_bytes``."""
+        return self.router.body_limit(method, path, int(self.config["web"]["max_body_bytes"]))
+
+    def client_ip(self, request: Any) -> str:
+        """Where ``request`` comes from: its peer, or behind a trusted proxy the client the
+        proxy names (L{hotline.web.client_address})."""
+        host = getattr(request.getClientAddress(), "host", None)
+        peer = str(host) if host else "?"
+        return client_address(peer, request.requestHeaders.getRawHeaders(b"x-forwarded-for"),
+                              self.trusted_proxies)
+
+    def check_password(self, stored_hash: str | None, password: str) -> Deferred[bool]:
+        """``verify_password`` on the hashing threads."""
+        return deferToThreadPool(self.reactor, self.hash_pool, verify_password, stored_hash,
+                                 password)
 
     @property
     def port(self) -> int:
@@ -187,9 +239,10 @@ class WebConsole:
 
     # -- helpers for handlers --------------------------------------------------------------------
 
-    async def softphone_agent(self, request: Any) -> str | None:
-        """The agent code a softphone credentials request may have: a signed-in agent's own,
-        with the session's CSRF token in ``X-CSRF-Token``; None refuses it."""
+    async def softphone_agent(self, request: Any) -> tuple[str, str] | None:
+        """Who a softphone credentials request is for: a signed-in agent's own seat, with the
+        session's CSRF token in ``X-CSRF-Token``, and the session (its token hash) that holds
+        them; None refuses it."""
         cookie = request.getCookie(SESSION_COOKIE)
         token = self.signer.unsign(cookie.decode("ascii", "replace") if cookie else None)
         user = await self.resolve(token) if token else None
@@ -199,7 +252,7 @@ class WebConsole:
         if not self.signer.check_csrf(user.token,
                                       offered.decode("ascii", "replace") if offered else None):
             return None
-        return user.agent_code
+        return user.agent_code, token_hash(user.token)
 
     async def resolve(self, token: str) -> accounts.Principal | None:
         return await self.db.run(accounts.resolve_session, token)

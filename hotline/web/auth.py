@@ -17,8 +17,7 @@ import hmac
 import os
 import secrets
 import time
-from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from pathlib import Path
 
 from argon2 import PasswordHasher
@@ -121,54 +120,69 @@ class SessionSigner:
 
 
 class LoginRateLimiter:
-    """Refuses sign-in attempts for a key (user name, address) after too many recent failures.
+    """Slows down guessing one user's password, without refusing anyone else.
 
+    Each key (a user name) has ``attempts`` free tries; after that every further try must wait
+    a delay that doubles with each failure (``delay_s``, 2 ``delay_s`` ... up to
+    ``max_delay_s``) after the previous one. The failures are forgotten once ``window_s`` passes
+    without one, and a right password forgets them at once. Nothing here counts per address: a
+    call centre's agents behind one proxy must not lock each other out.
+
+    An attempt is counted when it is let through (L{acquire}), before the password is checked,
+    so concurrent attempts cannot all pass the check; L{succeeded} takes it back.
     ``clock`` returns seconds (``reactor.seconds`` in the console, a ``Clock`` in tests).
     Memory stays bounded: keys without recent failures are forgotten.
     """
 
     MAX_KEYS = 100_000
 
-    def __init__(self, *, attempts: int, window_s: float,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, *, attempts: int, window_s: float, delay_s: float = 2.0,
+                 max_delay_s: float = 300.0, clock: Callable[[], float] = time.monotonic) -> None:
         self.attempts = attempts
         self.window_s = window_s
+        self.delay_s = delay_s
+        self.max_delay_s = max_delay_s
         self.clock = clock
-        self._failures: dict[str, deque[float]] = {}
+        self._failures: dict[str, list[float]] = {}
 
-    def _recent(self, key: str, now: float) -> deque[float]:
+    def _recent(self, key: str, now: float) -> list[float]:
         failures = self._failures.get(key)
-        if failures is None:
-            return deque()
-        while failures and failures[0] <= now - self.window_s:
-            failures.popleft()
-        if not failures:
+        if failures and failures[-1] <= now - self.window_s:
             del self._failures[key]
-        return failures
+            return []
+        return failures or []
 
-    def retry_after(self, keys: Iterable[str]) -> float | None:
-        """Seconds until an attempt for any of ``keys`` is allowed again; None: allowed now."""
+    def retry_after(self, key: str) -> float | None:
+        """Seconds until an attempt for ``key`` is allowed; None: allowed now."""
         now = self.clock()
-        waits = []
-        for key in keys:
-            failures = self._recent(key, now)
-            if len(failures) >= self.attempts:
-                waits.append(failures[0] + self.window_s - now)
-        return max(waits) if waits else None
+        failures = self._recent(key, now)
+        over = len(failures) - self.attempts
+        if over < 0:
+            return None
+        delay = min(self.delay_s * 2 ** min(over, 30), self.max_delay_s)
+        wait = failures[-1] + delay - now
+        return wait if wait > 0 else None
 
-    def failed(self, keys: Iterable[str]) -> None:
-        """Count a failed attempt against every key."""
+    def acquire(self, key: str) -> float | None:
+        """Let one attempt for ``key`` through, counting it as failed until it succeeds;
+        returns None when let through, else the seconds to wait (nothing counted)."""
+        wait = self.retry_after(key)
+        if wait is not None:
+            return wait
+        self.failed(key)
+        return None
+
+    def failed(self, key: str) -> None:
+        """Count a failed attempt (L{acquire} already did, for attempts it let through)."""
         now = self.clock()
         if len(self._failures) > self.MAX_KEYS:
-            for key in list(self._failures):
-                self._recent(key, now)
-        for key in keys:
-            self._failures.setdefault(key, deque()).append(now)
+            for k in list(self._failures):
+                self._recent(k, now)
+        self._failures.setdefault(key, []).append(now)
 
-    def succeeded(self, keys: Iterable[str]) -> None:
-        """Forget the failures of ``keys`` (a right password ends a run of typos)."""
-        for key in keys:
-            self._failures.pop(key, None)
+    def succeeded(self, key: str) -> None:
+        """Forget the failures of ``key`` (a right password ends a run of typos)."""
+        self._failures.pop(key, None)
 
 
 def session_key(config: Config) -> bytes:

@@ -26,6 +26,7 @@ from twisted.logger import Logger
 from twisted.web.server import Request
 
 from hotline.naming import agent_interface
+from hotline.web.auth import token_hash
 from hotline.web.roles import DESK
 from hotline.web.routing import SECURITY_HEADERS, STREAMING, Ctx, HTTPError, Router
 
@@ -43,10 +44,13 @@ class StreamClient:
     @ivar seen: per-stream memory a feeder may keep (the calls already popped, by uniqueid).
     """
 
-    def __init__(self, request: Request, username: str, seat: str | None) -> None:
+    def __init__(self, request: Request, username: str, seat: str | None,
+                 session: str | None = None) -> None:
         self.request = request
         self.username = username
         self.seat = seat
+        #: The console session (token hash) that opened the stream: it ends with it.
+        self.session = session
         self.interface = agent_interface(seat) if seat else None
         self.seen: set[str] = set()
         self.open = True
@@ -96,15 +100,51 @@ class EventStream:
     def stop(self) -> None:
         if self._keepalive is not None and self._keepalive.running:
             self._keepalive.stop()
-        for client in list(self.clients):
+        self.end(lambda client: True)
+
+    @property
+    def max_per_user(self) -> int:
+        """Streams one user may hold open (``[web] max_streams_per_user``)."""
+        return int(self.console.config["web"]["max_streams_per_user"])
+
+    def admit(self, user: Any) -> None:
+        """Refuse one more stream when the console, or this user, holds too many already."""
+        if len(self.clients) >= self.MAX_CLIENTS:
+            raise HTTPError(503, "too-many-streams", "too many open event streams")
+        mine = sum(1 for c in self.clients if c.username == user.username and c.open)
+        if mine >= self.max_per_user:
+            raise HTTPError(429, "too-many-streams",
+                            f"至多同时打开 {self.max_per_user} 个实时页面 (at most "
+                            f"{self.max_per_user} open event streams per user; close a tab)",
+                            {"limit": self.max_per_user})
+
+    def adopt(self, client: StreamClient) -> None:
+        """Hold a stream another part of the console opened (the worklists'): it counts
+        towards its user's cap and ends with its session and the console, as ours do."""
+        self.clients.append(client)
+
+        def gone(_: object) -> None:
+            if client in self.clients:
+                self.clients.remove(client)
+
+        client.request.notifyFinish().addBoth(gone)
+
+    def end(self, which: Callable[[StreamClient], bool]) -> int:
+        """Close every stream ``which(client)`` picks (its session ended, the console stops);
+        returns how many."""
+        ended = 0
+        for client in [c for c in self.clients if which(c)]:
             client.open = False
+            if client in self.clients:
+                self.clients.remove(client)
             request = client.request
             # A connection lost while its channel was paused is never reported to
             # notifyFinish (Twisted's documented caveat), and finish() then raises: only live
             # streams are finished.
             if not request.finished and not getattr(request, "_disconnected", False):
                 request.finish()
-        self.clients.clear()
+            ended += 1
+        return ended
 
     # -- pushing ---------------------------------------------------------------------------------
 
@@ -134,17 +174,16 @@ class EventStream:
     async def _open(self, ctx: Ctx) -> object:
         if not self.live:
             raise HTTPError(503, "not-available", "the live call view is not connected")
-        if len(self.clients) >= self.MAX_CLIENTS:
-            raise HTTPError(503, "too-many-streams", "too many open event streams")
         user = ctx.user
         assert user is not None
+        self.admit(user)
         request = ctx.request
         request.setResponseCode(200)
         for name, value in SECURITY_HEADERS.items():
             request.setHeader(name, value)
         request.setHeader(b"Content-Type", b"text/event-stream; charset=utf-8")
         request.setHeader(b"X-Accel-Buffering", b"no")
-        client = StreamClient(request, user.username, user.agent_code)
+        client = StreamClient(request, user.username, user.agent_code, token_hash(user.token))
         self.clients.append(client)
 
         def gone(_: object) -> None:

@@ -103,8 +103,8 @@ class Ctx:
 
     @property
     def ip(self) -> str:
-        host = getattr(self.request.getClientAddress(), "host", None)
-        return str(host) if host else "?"
+        """The client's address (behind a trusted proxy: from X-Forwarded-For)."""
+        return self.console.client_ip(self.request)
 
     @property
     def path(self) -> str:
@@ -205,6 +205,17 @@ class Router(Resource):
                                  frozenset(roles) if roles is not None else None, page,
                                  need_csrf, max_body))
 
+    def body_limit(self, method: bytes, path: bytes, default: int) -> int:
+        """The longest body a request for ``method path`` may send: its route's own
+        ``max_body`` when it set one, else ``default`` (the console's ``max_body_bytes``).
+        Read by the request itself while the body arrives (hotline.web.body_limit)."""
+        text = path.split(b"?", 1)[0].decode("utf-8", "replace")
+        method = b"GET" if method == b"HEAD" else method
+        for route in self.routes:
+            if route.method == method and route.pattern.match(text):
+                return route.max_body if route.max_body != MAX_BODY else default
+        return default
+
     def render(self, request: Request) -> Any:
         d = defer.ensureDeferred(self._dispatch(request))
         d.addErrback(self._crashed, request)
@@ -247,14 +258,15 @@ class Router(Resource):
                                         page=page))
             return
         ctx = Ctx(request, self.console, params)
+        limit = route.max_body if route.max_body != MAX_BODY else \
+            int(self.console.config["web"]["max_body_bytes"])
         try:
             length = int(request.getHeader(b"content-length") or 0)
         except ValueError:
-            length = route.max_body + 1
+            length = limit + 1
         try:
-            if length > route.max_body:
-                raise HTTPError(413, "body-too-large",
-                                f"the body is over {route.max_body} bytes")
+            if length > limit:
+                raise HTTPError(413, "body-too-large", f"the body is over {limit} bytes")
             if route.roles is not None:
                 await self._authorise(ctx, route)
             result = await route.handler(ctx)

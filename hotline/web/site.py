@@ -8,8 +8,9 @@ from urllib.parse import urlsplit
 
 from sqlalchemy.orm import Session
 
+from db.models import ConsoleUser
 from hotline.web import accounts, audit
-from hotline.web.auth import new_token
+from hotline.web.auth import new_token, token_hash
 from hotline.web.roles import ALL_ROLES, SUPERVISION, home_page
 from hotline.web.routing import (
     SESSION_COOKIE,
@@ -73,10 +74,9 @@ async def _login(ctx: Ctx) -> Response:
         raise HTTPError(403, "csrf-token-invalid", "登录表单已过期或缺少安全令牌，请刷新页面后重试")
     username = (ctx.form("username") or "").strip().lower()[:50]
     password = ctx.form("password") or ""
-    keys, addresses = ("user:" + username,), ("ip:" + ctx.ip,)
-    waits = [w for w in (console.limiter.retry_after(keys),
-                         console.address_limiter.retry_after(addresses)) if w is not None]
-    wait = max(waits) if waits else None
+    key = "user:" + username
+    # Counted now, before the password is checked: concurrent guesses cannot all slip through.
+    wait = console.limiter.acquire(key)
     if wait is not None:
         await console.audit(ctx, "login", actor=username or "-", outcome="denied",
                             details={"why": "rate-limited"})
@@ -85,24 +85,24 @@ async def _login(ctx: Ctx) -> Response:
         resp.headers[b"Retry-After"] = str(int(wait) + 1).encode()
         return resp
     token = new_token()
+    record = await console.db.run(accounts.stored_hash, username)
+    # The same argon2 work whether or not the user exists (no timing tells user names apart).
+    matches = await console.check_password(record[1] if record else None, password)
 
-    def check(session: Session) -> tuple[int, str] | None:
-        user = accounts.authenticate(session, username, password)
-        if user is None:
+    def finish(session: Session) -> str | None:
+        user = session.get(ConsoleUser, record[0]) if record and matches else None
+        if user is None or not user.active:
             audit.record(session, actor=username or "-", action="login", outcome="failed",
                          ip=ctx.ip)
             return None
         accounts.open_session(session, user.id, token, hours=console.session_hours, ip=ctx.ip)
         audit.record(session, actor=user.username, role=user.role, action="login", ip=ctx.ip)
-        return user.id, user.role
+        return user.role
 
-    found = await console.db.run(check)
-    if found is None:
-        console.limiter.failed(keys)
-        console.address_limiter.failed(addresses)
+    role = await console.db.run(finish)
+    if role is None:
         return _login_page(ctx, error="用户名或密码错误", status=401, username=username)
-    console.limiter.succeeded(keys)
-    _, role = found
+    console.limiter.succeeded(key)
     target = _safe_next(ctx.form("next"))
     if target == "/":
         target = home_page(role)
@@ -122,6 +122,8 @@ async def _logout(ctx: Ctx) -> Response:
         audit.record(session, actor=user.username, role=user.role, action="logout", ip=ctx.ip)
 
     await ctx.console.db.run(end)
+    ended = token_hash(user.token)
+    ctx.console.events.end(lambda client: client.session == ended)
     softphone = ctx.console.softphone
     if softphone is not None and user.agent_code and user.agent_code in softphone.service.active:
         # The browser stops being this seat's phone: the desk phone takes the queue's calls.

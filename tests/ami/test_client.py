@@ -4,6 +4,7 @@ import hashlib
 
 from twisted.internet.error import ConnectionDone
 from twisted.internet.testing import MemoryReactorClock, StringTransport
+from twisted.logger import Logger, LogLevel, formatEvent
 from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase
 
@@ -124,6 +125,50 @@ class ClientTests(SynchronousTestCase):
                 self.assertFalse(client.ready)
                 self.reactor.advance(2)
                 self.assertEqual(len(self.reactor.tcpClients), 2)
+
+    def test_resync_cut_by_link_loss_waits_quietly(self):
+        """A resync whose link drops (and stays down) logs one warning with the reason, no
+        critical traceback, runs no further hook, and resyncs again at the next login."""
+        events = []
+        client = self.make(keepalive_interval=None, action_timeout=5.0)
+        client._log = Logger(namespace="hotline.ami.client", observer=events.append)
+        runs = []
+
+        @client.add_resync_hook
+        async def channels(c):
+            runs.append("channels")
+            await c.action("CoreShowChannels")
+
+        @client.add_resync_hook
+        def queues(c):
+            runs.append("queues")
+
+        link = FakeLink(self.reactor, 0)
+        link.reply("t-1")
+        self.assertIn(b"Action: CoreShowChannels", link.sent())
+        link.drop()
+        self.reactor.advance(30)  # the parked read-only action gives up: the link stayed down
+        levels = [e["log_level"] for e in events]
+        self.assertNotIn(LogLevel.critical, levels)
+        self.assertNotIn(LogLevel.error, levels)
+        warnings = [formatEvent(e) for e in events if e["log_level"] == LogLevel.warn]
+        resync = [w for w in warnings if "resync" in w]
+        self.assertEqual(len(resync), 1, warnings)
+        self.assertIn("link", resync[0])
+        self.assertEqual(runs, ["channels"])
+        self.assertFalse(client.ready)
+
+        index = len(self.reactor.tcpClients) - 1
+        again = FakeLink(self.reactor, index)
+        again.reply(again.sent().split(b"ActionID: ")[1].split(b"\r\n")[0].decode())
+        sent = again.sent()
+        self.assertIn(b"Action: CoreShowChannels", sent)
+        action_id = sent.split(b"ActionID: ")[1].split(b"\r\n")[0].decode()
+        again.feed(f"Response: Success\r\nActionID: {action_id}\r\nEventList: start\r\n\r\n"
+                   f"Event: CoreShowChannelsComplete\r\nActionID: {action_id}\r\n"
+                   "EventList: Complete\r\nListItems: 0\r\n\r\n".encode())
+        self.assertTrue(client.ready)
+        self.assertEqual(runs, ["channels", "channels", "queues"])
 
     def test_link_loss_policy(self):
         """On link loss Originate fails with AMIConnectionLost while Ping is resent after login."""

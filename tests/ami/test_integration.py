@@ -6,7 +6,7 @@ import pytest
 import pytest_twisted
 from twisted.internet import defer, reactor
 
-from hotline.ami.actions import AMIConnectionLost, AMIError
+from hotline.ami.actions import AMIActionTimeout, AMIConnectionLost, AMIError
 from hotline.ami.client import AMIClient
 from hotline.ami.message import Message
 from hotline.pbx.sandbox import Sandbox
@@ -128,3 +128,35 @@ async def test_reconnects_and_resyncs_after_asterisk_restart(pbx_sandbox: Sandbo
     await until(lambda: client.ready and len(resyncs) >= 2, timeout=30)
     reply = await client.action("Ping")
     assert reply["Response"] == "Success"
+
+
+@pytest_twisted.ensureDeferred
+async def test_message_over_64_kib_is_read_and_the_link_stays_up(pbx_sandbox: Sandbox, clients):
+    """A reply of several hundred KiB from the real Asterisk (Command output listing an AstDB
+    family) is parsed whole; with a lower cap it is skipped and the same link answers a Ping."""
+    client = ami_client(pbx_sandbox, action_timeout=10.0)
+    capped = ami_client(pbx_sandbox, action_timeout=2.0, max_message=32 * 1024)
+    clients.extend([client, capped])
+    client.start()
+    capped.start()
+    await defer.gatherResults([client.when_ready(), capped.when_ready()])
+    family = "hotline-test-big"
+    value = "x" * 900
+    try:
+        for i in range(300):
+            await client.action("DBPut", Family=family, Key=f"k{i:04d}", Val=value)
+        reply = await client.action("Command", Command=f"database show {family}")
+        text = reply.get("Output") or ""
+        output = "\n".join(text) if isinstance(text, list) else text
+        assert output.count(value) == 300
+        assert sum(len(line) for line in output.splitlines()) > 256 * 1024
+        assert client.ready and client.protocol is not None
+        lost = client.protocol.when_lost()
+        assert not lost.called
+
+        with pytest.raises(AMIActionTimeout):  # its one reply was skipped
+            await capped.action("Command", Command=f"database show {family}")
+        assert capped.ready
+        assert (await capped.action("Ping"))["Response"] == "Success"
+    finally:
+        await client.action("DBDelTree", Family=family)

@@ -27,6 +27,7 @@ class RecordingProtocol(AMIProtocol):
         self.events = []
         self.failures = []
         self.exceeded = []
+        self.skipped = []
 
     def eventReceived(self, message):
         self.events.append(message)
@@ -37,6 +38,10 @@ class RecordingProtocol(AMIProtocol):
     def messageLengthExceeded(self, data):
         self.exceeded.append(len(data))
         super().messageLengthExceeded(data)
+
+    def messageSkipped(self, size):
+        self.skipped.append(size)
+        super().messageSkipped(size)
 
 
 def connect(**kw):
@@ -121,21 +126,50 @@ class FramingTests(SynchronousTestCase):
         self.assertEqual([m.name for m in proto.events], ["A"])
         self.assertFalse(transport.disconnecting)
 
-    def test_too_long(self):
-        """A message past MAX_MESSAGE without its blank line drops the connection."""
-        proto, transport = connect()
-        proto.dataReceived(BANNER + b"Event: A\r\nX: " + b"y" * AMIProtocol.MAX_MESSAGE)
-        self.assertEqual(len(proto.exceeded), 1)
-        self.assertTrue(transport.disconnecting)
-        proto.dataReceived(b"\r\n\r\nEvent: B\r\n\r\n")
-        self.assertEqual(proto.events, [])
+    def test_message_of_one_mebibyte_is_parsed(self):
+        """A 1 MiB message (a long VarSet value, Command output) is parsed, whatever the reads."""
+        value = b"v" * (1024 * 1024)
+        data = BANNER + b"Event: VarSet\r\nValue: " + value + b"\r\n\r\nEvent: After\r\n\r\n"
+        for size in (1400, 4093, 65536, len(data)):
+            proto, transport = connect()
+            feed(proto, data, size)
+            self.assertEqual([m.name for m in proto.events], ["VarSet", "After"])
+            self.assertEqual(len(proto.events[0]["Value"]), len(value))
+            self.assertEqual(proto.exceeded, [])
+            self.assertFalse(transport.disconnecting)
+
+    def test_too_long_is_skipped_to_its_end(self):
+        """A message past MAX_MESSAGE is reported and skipped to its blank line; the link stays
+        up and the next message arrives, in every chunk size."""
+        data = (BANNER + b"Event: A\r\n\r\nEvent: Big\r\nX: " + b"y" * 300
+                + b"\r\nZ: z\r\n\r\nEvent: B\r\nUniqueid: 2\r\n\r\n")
+        for size in range(1, 10):
+            proto, transport = connect(max_message=100)
+            feed(proto, data, size)
+            self.assertEqual([m.name for m in proto.events], ["A", "B"], size)
+            self.assertEqual(proto.events[1]["Uniqueid"], "2")
+            self.assertEqual(len(proto.exceeded), 1)
+            self.assertEqual(proto.skipped, [len(b"Event: Big\r\nX: " + b"y" * 300
+                                                 + b"\r\nZ: z\r\n\r\n")])
+            self.assertFalse(transport.disconnecting)
 
     def test_too_long_in_one_read(self):
-        """A whole oversized message arriving in one read is refused too."""
+        """A whole oversized message arriving in one read is skipped; its neighbours arrive."""
         proto, transport = connect()
-        proto.dataReceived(BANNER + b"Event: A\r\nX: " + b"y" * AMIProtocol.MAX_MESSAGE + b"\r\n\r\n")
+        proto.dataReceived(BANNER + b"Event: A\r\nX: " + b"y" * AMIProtocol.MAX_MESSAGE
+                           + b"\r\n\r\nEvent: B\r\n\r\n")
         self.assertEqual(len(proto.exceeded), 1)
-        self.assertTrue(transport.disconnecting)
+        self.assertEqual([m.name for m in proto.events], ["B"])
+        self.assertFalse(transport.disconnecting)
+
+    def test_reply_after_skipped_message_reaches_its_action(self):
+        """An action's reply that follows an oversized event is still routed to it."""
+        proto, transport = connect(max_message=64)
+        d = proto.send_action(Action("Ping", ActionID="p-1"))
+        proto.dataReceived(BANNER + b"Event: Big\r\nX: " + b"y" * 200 + b"\r\n\r\n"
+                           + b"Response: Success\r\nActionID: p-1\r\nPing: Pong\r\n\r\n")
+        self.assertEqual(self.successResultOf(d)["Ping"], "Pong")
+        self.assertFalse(transport.disconnecting)
 
     def test_stops_delivering_when_disconnecting(self):
         """Once a handler closes the link, no further message is delivered."""

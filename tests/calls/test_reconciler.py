@@ -55,8 +55,17 @@ def test_call_that_never_reached_the_queue():
     assert s.answered_at is None and s.recording is None
 
 
+def test_v2_fields_are_uri_decoded_so_a_separator_in_caller_id_is_data():
+    """A v2 summary's fields are URI-encoded by the dialplan: '|' in the caller is data."""
+    s = parse_summary("pbx-1.7", _summary(v="v2", caller="1381234%7C0078",
+                                          recording="%2Fsrv%2Fhotline%2Fx",
+                                          source="PJSIP%2Fagent-1002-00000013"))
+    assert s.caller == "1381234|0078"
+    assert s.recording == "/srv/hotline/x" and s.hungup_by == "agent"
+
+
 @pytest.mark.parametrize("value", [
-    "", "v2|a|b", _summary(v="v0"), _summary(start=""), _summary(end="soon"),
+    "", "v2|a|b", "v3|" + "|".join(["x"] * 10), _summary(v="v0"), _summary(start=""), _summary(end="soon"),
     _summary() + "|extra",
 ])
 def test_values_it_cannot_use_are_refused_with_the_reason(value):
@@ -114,3 +123,32 @@ async def test_a_summary_too_fresh_to_read_is_swept_once_it_settles(db):
     with db.begin() as s:
         row = s.scalars(select(Call).where(Call.uniqueid == "pbx-9.1")).one()
         assert (row.caller_number, row.ended_at is not None) == ("13800138000", True)
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_call_whose_hangup_came_while_the_link_was_down_is_recorded_from_its_summary(db):
+    """A call the finaliser still follows, but whose summary says it ended before the latest
+    AMI login (its Hangup was lost with the link), is recorded from the summary; a call that
+    ended after the login is left to the finaliser."""
+    from hotline.bus import EventBus
+    from hotline.calls.events import CallArrived, LegKind
+    from hotline.calls.finaliser import CallFinaliser
+
+    now = int(time.time())
+    pbx = _SummaryPBX("pbx-9.2", _summary(start=str(now - 40), qstart=str(now - 38),
+                                           end=str(now - 20), recording=""))
+    pbx.tree["pbx-9.3"] = _summary(start=str(now - 40), qstart="", hold="", member="",
+                                   end=str(now - 5), recording="", caller="13900139000")
+    bus = EventBus()
+    finaliser = CallFinaliser(bus=bus, db=db)
+    finaliser.subscribe()
+    for uid in ("pbx-9.2", "pbx-9.3"):
+        bus.publish(CallArrived(uid, LegKind.INBOUND, now - 40, uid, "13800138000", "PJSIP/x"))
+    reconciler = CallReconciler(ami=pbx, db=db, finaliser=finaliser, interval_s=3600.0,
+                                settle_s=1.0, clock=lambda: now - 10.0)
+    reconciler._login_at = now - 10.0  # the link came back 10 s ago
+    assert await reconciler.sweep() == 1
+    assert pbx.deleted == ["pbx-9.2"] and reconciler.recorded == 1
+    assert not finaliser.is_following("pbx-9.2") and finaliser.is_following("pbx-9.3")
+    with db.begin() as s:
+        assert s.scalars(select(Call.uniqueid)).all() == ["pbx-9.2"]

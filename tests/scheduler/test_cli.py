@@ -59,10 +59,11 @@ def test_bad_promises_are_refused_and_change_nothing(tmp_path, monkeypatch, caps
 
 
 def test_run_refuses_bad_scheduler_settings(tmp_path, capsys):
-    """`hotline callbacks run` with quiet hours it cannot read: exit 1, the reason, no start."""
+    """`hotline callbacks run` with quiet hours it cannot read: the configuration is refused
+    (exit 2) with the reason, nothing starts."""
     config = tmp_path / "site.toml"
     config.write_text(f'[site]\nstate_dir = "{tmp_path}"\n[scheduler]\n'
                       'quiet_hours = "25:00-08:00"\n')
-    assert main(["--config", str(config), "callbacks", "run"]) == 1
+    assert main(["--config", str(config), "callbacks", "run"]) == 2
     assert "quiet hours" in capsys.readouterr().err
     assert not (tmp_path / "logs").exists()

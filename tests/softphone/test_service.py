@@ -71,8 +71,12 @@ async def test_issue_writes_auth_before_endpoint_and_rotates_the_password():
     ami = _RecordingAMI()
     service = SoftphoneService(ami=ami, config=_config(), agents=["1001"])
     first = await service.issue("1001")
-    second = await service.issue("1001")
+    second = await service.issue("1001", holder="h-2")
     assert first.password != second.password and len(first.password) >= 24
+    holder = [(n, h) for n, h in ami.sent if h["Family"] == "hotline-softphone-holder"]
+    assert [(n, h.get("Val")) for n, h in holder] == [("DBDel", None), ("DBPut", "h-2")]
+    assert service.holders == {"1001": "h-2"}
+    ami.sent = [(n, h) for n, h in ami.sent if (n, h) not in holder]
     kinds = [h["Family"] for _n, h in ami.sent]
     assert kinds == ["hotline-softphone/auth", "hotline-softphone/aor",
                      "hotline-softphone/endpoint"] * 2

@@ -36,6 +36,23 @@ def test_enqueue_is_once_per_call_and_skips_calls_without_speech(session):
     assert session.scalars(select(Transcript)).all() == [job]
 
 
+def test_a_call_abandoned_early_is_not_transcribed_and_not_looked_at_again(session):
+    """A call nobody answered that lasted under the threshold gets no job (a 'skipped' row
+    records why), and the sweep for missed calls passes over it; a longer one is queued."""
+    short, _ = make_call(session, "1700000000.5", {"citizen": "/nowhere/c.wav"}, ticket=False)
+    assert jobs.enqueue(session, short, now=NOW, skip_abandoned_under_s=20, **CLAIM) is None
+    row = session.scalars(select(Transcript).where(Transcript.call_id == short)).one()
+    assert row.status == jobs.SKIPPED and "under 20 s" in row.error
+    assert jobs.enqueue(session, short, now=NOW, **CLAIM) is None  # decided once
+    later = dt.datetime.now(dt.UTC) + dt.timedelta(hours=1)
+    assert jobs.enqueue_missed(session, since=NOW, now=later, skip_abandoned_under_s=20,
+                               **CLAIM) == []
+    long_wait, _ = make_call(session, "1700000000.6", {"citizen": "/nowhere/c.wav"},
+                             ticket=False)
+    assert jobs.enqueue(session, long_wait, now=NOW, skip_abandoned_under_s=5,
+                        **CLAIM).status == jobs.QUEUED
+
+
 def test_enqueue_after_another_unit_queued_the_call_returns_its_job(db_url):
     """A second unit of work queueing a call another one has just queued gets that job."""
     from db.session import make_engine, make_session_factory

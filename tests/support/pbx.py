@@ -28,8 +28,9 @@ from hotline.pbx.sandbox import Sandbox
 _SHIFT = int(os.environ.get("HOTLINE_TEST_PORT_SHIFT", "0"))
 #: pytest-xdist's worker number (gw0 -> 0); 0 without xdist. Each worker runs its own sandbox.
 WORKER = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)
-#: Sandboxes one worker may run at once: the session's (slot 0) and tests' own (1, 2, 3).
-SLOTS = 4
+#: Sandboxes one worker may run at once: the session's (slot 0), tests' own (1, 2, 3) and the
+#: spare one of the fault suite and the queue tests (4, for the session once started).
+SLOTS = 5
 
 
 def sandbox_ports(slot: int = 0) -> dict[str, dict[str, int]]:
@@ -162,6 +163,20 @@ def ensure_root(cfg: config_mod.Config) -> None:
 def pbx_sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
     """The real hotline PBX and city simulator, started once for the session."""
     with running_sandbox(sandbox_config(tmp_path_factory.mktemp("sandbox"))) as sandbox:
+        yield sandbox
+
+
+#: The spare sandbox's queue: short enough that overflow and faults show within a test.
+SPARE_QUEUE = {"max_length": 3, "max_wait_s": 6, "overflow": "callback",
+               "overflow_callback_in_s": 60.0}
+
+
+@pytest.fixture(scope="session")
+def spare_sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
+    """A second PBX sandbox (ports apart) for tests that restart or starve it, and that need a
+    short queue (SPARE_QUEUE); the session's own sandbox is never touched by them."""
+    overrides = {**sandbox_ports(4), "queue": SPARE_QUEUE}
+    with running_sandbox(sandbox_config(tmp_path_factory.mktemp("spare"), overrides)) as sandbox:
         yield sandbox
 
 

@@ -62,30 +62,44 @@ def test_csrf_token_is_bound_to_the_session():
     assert not signer.check_csrf(None, token)
 
 
-def test_rate_limiter_blocks_after_attempts_and_opens_after_window():
-    """Five failures block the key until the first of them leaves the window."""
+def test_rate_limiter_delays_grow_after_the_free_attempts_and_end_after_quiet():
+    """Five free failures; then each try waits a delay doubling per failure, capped; a quiet
+    window forgets them all, and other user names are never slowed."""
+    clock = Clock()
+    limiter = LoginRateLimiter(attempts=5, window_s=300, delay_s=2, max_delay_s=10,
+                               clock=clock.seconds)
+    for _ in range(5):
+        assert limiter.acquire("user:li") is None
+        clock.advance(1)
+    assert limiter.acquire("user:li") == pytest.approx(1)  # 2 s after the last failure
+    assert limiter.acquire("user:other") is None
+    waits = []
+    for _ in range(4):
+        wait = limiter.retry_after("user:li")
+        clock.advance(wait)
+        assert limiter.acquire("user:li") is None
+        waits.append(wait)
+    assert waits == pytest.approx([1, 4, 8, 10])  # 2, 4, 8, then the 10 s cap
+    clock.advance(301)
+    assert limiter.acquire("user:li") is None
+
+
+def test_rate_limiter_counts_an_attempt_before_its_password_is_checked():
+    """Attempts let through count at once: of many concurrent tries only the free ones pass."""
     clock = Clock()
     limiter = LoginRateLimiter(attempts=5, window_s=300, clock=clock.seconds)
-    keys = ("user:li", "ip:127.0.0.1")
-    for _ in range(5):
-        assert limiter.retry_after(keys) is None
-        limiter.failed(keys)
-        clock.advance(10)
-    wait = limiter.retry_after(keys)
-    assert wait == pytest.approx(250)
-    assert limiter.retry_after(("user:other",)) is None
-    clock.advance(251)
-    assert limiter.retry_after(keys) is None
+    passed = [limiter.acquire("user:li") is None for _ in range(20)]
+    assert passed.count(True) == 5
 
 
 def test_rate_limiter_success_forgets_the_users_failures():
     """A right password clears the run of typos for that user."""
     clock = Clock()
     limiter = LoginRateLimiter(attempts=2, window_s=60, clock=clock.seconds)
-    limiter.failed(["user:li"])
-    limiter.succeeded(["user:li"])
-    limiter.failed(["user:li"])
-    assert limiter.retry_after(["user:li"]) is None
+    limiter.failed("user:li")
+    limiter.succeeded("user:li")
+    limiter.failed("user:li")
+    assert limiter.retry_after("user:li") is None
 
 
 def test_session_key_sandbox_generates_private_file_once(tmp_path, monkeypatch):

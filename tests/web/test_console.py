@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import pytest
 import pytest_twisted
 from sqlalchemy import select
+from twisted.internet import reactor
 
 from db.models import AuditEntry, ConsoleSession, TicketDraft
-from tests.web.conftest import PASSWORDS
+from hotline.plugins import web_console
+from tests.web.conftest import PASSWORDS, add_users, web_config
 from tests.web.support import HTTP, form_csrf, sign_in
 
 
@@ -206,3 +209,72 @@ async def test_ticket_page_shows_transcript_and_escapes_text(console, db):
     assert "&lt;i&gt;门口&lt;/i&gt;积水" in page.text and "<i>门口" not in page.text
     data = (await client.get(f"/api/tickets/{ticket_id}")).json()
     assert [seg["speaker"] for seg in data["transcripts"][0]["segments"]] == ["citizen", "agent"]
+
+
+@pytest_twisted.ensureDeferred
+async def test_concurrent_wrong_passwords_get_only_the_free_attempts(console, db, monkeypatch):
+    """Twelve wrong passwords for one user sent at once: only the five free attempts reach the
+    password check (401), the others wait (429); the hashing runs on its own threads, never on
+    the database's."""
+    from twisted.internet import defer
+
+    import hotline.web.app as app_module
+
+    threads_used: list[str] = []
+    real = app_module.verify_password
+
+    def spy(stored, password):
+        import threading
+        threads_used.append(threading.current_thread().name)
+        return real(stored, password)
+
+    monkeypatch.setattr(app_module, "verify_password", spy)
+    clients = [HTTP(console.port) for _ in range(12)]
+    pages = [await c.get("/login") for c in clients]
+
+    def attempt(client, page):
+        return client.request_blocking("POST", "/login", form={
+            "_csrf": form_csrf(page.text), "username": "agent1",
+            "password": "wrong-password-x", "next": "/"})
+
+    from twisted.internet import threads
+    replies = await defer.gatherResults(
+        [threads.deferToThread(attempt, c, p) for c, p in zip(clients, pages, strict=True)])
+    statuses = sorted(r.status for r in replies)
+    assert statuses.count(401) == 5 and statuses.count(429) == 7
+    assert len(threads_used) == 5
+    assert all("hotline-hash" in name for name in threads_used), threads_used
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_crowd_behind_one_address_does_not_lock_out_a_colleague(console):
+    """Twenty failures by four users from one address (a call centre behind its proxy) slow
+    those four only: a colleague from the same address signs in at once."""
+    for user in ("nobody1", "nobody2", "nobody3", "agent1"):
+        for _ in range(5):
+            assert (await sign_in(HTTP(console.port), user, "wrong-password-x")).status == 401
+    reply = await sign_in(HTTP(console.port), "boss", PASSWORDS["boss"])
+    assert reply.status == 303
+
+
+@pytest.mark.parametrize("trusted, expected", [(["127.0.0.1"], "203.0.113.7"),
+                                               ([], "127.0.0.1")])
+@pytest_twisted.ensureDeferred
+async def test_client_address_from_a_trusted_proxy_only(db, tmp_path, trusted, expected):
+    """Behind a trusted proxy the audit records the client X-Forwarded-For names; from anyone
+    else the header is ignored."""
+    add_users(db)
+    web = web_console(config=web_config(tmp_path, trusted_proxies=trusted), db=db,
+                      reactor=reactor)
+    await web.start()
+    try:
+        client = HTTP(web.port)
+        page = await client.get("/login")
+        await client.post("/login", form={"_csrf": form_csrf(page.text), "username": "boss",
+                                          "password": PASSWORDS["boss"], "next": "/"},
+                          headers={"X-Forwarded-For": "198.51.100.1, 203.0.113.7"})
+        with db.begin() as s:
+            ips = s.scalars(select(AuditEntry.ip).where(AuditEntry.action == "login")).all()
+        assert ips == [expected]
+    finally:
+        await web.stop()

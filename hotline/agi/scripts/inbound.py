@@ -39,8 +39,10 @@ def inbound_variables(result: InboundCall) -> list[tuple[str, str]]:
 
 
 def register(routes: RouteTable, *, db: Database, open_call: Callable[..., InboundCall],
-             clock: Callable[[], dt.datetime] | None = None) -> None:
+             clock: Callable[[], dt.datetime] | None = None,
+             record: Callable[[], bool] = lambda: True) -> None:
     """Add ``inbound`` to ``routes``; the lookup and the row run on the database's pool.
+    ``record()`` says whether new calls are recorded (no: the recordings disk is full).
 
     ``open_call(session, uniqueid=, linkedid=, caller_number=, now=)`` is the calls package's
     ``open_inbound_call`` (handed in by its plugin, so this package imports no other)."""
@@ -54,6 +56,8 @@ def register(routes: RouteTable, *, db: Database, open_call: Callable[..., Inbou
                               caller_number=request.callerid, now=now())
         for name, value in inbound_variables(result):
             await agi.set_variable(name, value)
+        if not record():
+            await agi.set_variable(v.HOTLINE_RECORD, "0")
         _log.info("inbound call {uniqueid} from {masked}: call_id={call_id} known={known} "
                   "open={open_tickets} repeat={repeat}", uniqueid=request.uniqueid,
                   masked=result.caller.masked_phone, call_id=result.call_id,
