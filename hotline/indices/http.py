@@ -29,6 +29,7 @@ from hotline.indices.queries import (
 )
 from hotline.indices.warning import RULE, dismiss, list_warnings, make_task, warning_view
 from hotline.web import audit
+from hotline.web.auth import token_hash
 from hotline.web.roles import LEADERSHIP, WARNING_HANDLERS
 from hotline.web.routing import (
     STREAMING,
@@ -155,8 +156,12 @@ async def _stream(ctx: Ctx) -> object:
     stream = _plugin(ctx).stream
     if stream.full:
         raise HTTPError(503, "too-many-streams", "too many open event streams")
-    assert ctx.user is not None
-    stream.attach(ctx.request, role=ctx.user.role, department=None)
+    user = ctx.user
+    assert user is not None
+    events = ctx.console.events
+    events.admit(user)  # the user's cap counts every kind of stream
+    events.adopt(stream.attach(ctx.request, role=user.role, department=None,
+                               username=user.username, session=token_hash(user.token)))
     return STREAMING
 
 

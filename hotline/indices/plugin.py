@@ -15,6 +15,7 @@ from twisted.logger import Logger
 from hotline.indices import http
 from hotline.indices.service import refresh
 from hotline.tickets.notifier import TicketStream
+from hotline.web.events import StreamClient
 
 if TYPE_CHECKING:
     from hotline.dependencies import Dependencies
@@ -29,7 +30,14 @@ class WarningStream(TicketStream):
     ``warning`` events carry a warning as ``GET /api/warnings`` lists it."""
 
     def warning(self, view: dict[str, Any]) -> None:
-        self._fan_out("warning", view, set())
+        # The ticket streams' listeners pass on only their own events: a warning is written
+        # through the plain stream client underneath.
+        for listener in list(self.listeners):
+            try:
+                StreamClient.send(listener, "warning", view)
+            except Exception:  # noqa: BLE001 - one broken stream must not stop the rest
+                _log.failure("warning stream: cannot write to a listener")
+                listener.open = False
 
 
 class IndicesPlugin:
