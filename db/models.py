@@ -6,7 +6,8 @@ UTC (naive UTC text on SQLite, ``timestamp with time zone`` on PostgreSQL) and a
 aware UTC datetimes, so no code has to guess a zone. The site's zone is for display only.
 
 Enumerations (ticket kind, channel, status, ...) are plain short strings checked by the services,
-not database enums: a new intake channel or call outcome must not need a migration.
+not database enums: a new intake channel or call outcome must not need a migration. Each status
+set is one StrEnum here (L{CallStatus}, L{TranscriptStatus}, L{CallbackStatus}, ...).
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from sqlalchemy.types import TypeDecorator
 from hotline import phone
 
 __all__ = [
-    "Base", "UTCDateTime", "utcnow", "KeptPlace",
+    "Base", "UTCDateTime", "utcnow", "KeptPlace", "KeptPlaceStatus",
     "Department", "Grid", "GridWorker", "Citizen", "Agent", "AgentSession", "AgentStateChange",
     "Incident", "Ticket", "TicketEvent", "TicketSequence", "MunicipalHotline",
     "Call", "CallRecording", "Bridge", "BridgeParticipant",
@@ -252,6 +253,10 @@ class Incident(Base):
     status: Mapped[str] = mapped_column(String(16), default="open")
     confirmed_by: Mapped[str] = mapped_column(String(50))
     confirmed_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    #: The one reply to every ticket (migration 0016): the callbacks to its citizens are those
+    #: of its tickets created since, which is how its page counts "n of N reached".
+    replied_at: Mapped[dt.datetime | None]
+    replied_by: Mapped[str | None] = mapped_column(String(64))
 
     tickets: Mapped[list[Ticket]] = relationship(back_populates="incident")
 
@@ -391,6 +396,27 @@ class MunicipalHotline(Base):
 
 # -- calls ----------------------------------------------------------------------------------------
 
+class CallStatus(enum.StrEnum):
+    """Where a call's row stands (``call.status``); the one set every module uses."""
+
+    RINGING = "ringing"      # the row's default: nothing known yet
+    QUEUED = "queued"        # the inbound script opened the row; in the dialplan or the queue
+    ANSWERED = "answered"    # an agent took it (a row written while the call is up)
+    COMPLETED = "completed"  # ended after an agent (or, for a callback, the citizen) answered
+    ABANDONED = "abandoned"  # the citizen hung up before any agent answered
+    FAILED = "failed"        # a callback's call that never reached the citizen
+
+
+class TranscriptStatus(enum.StrEnum):
+    """Where a speech-to-text job stands (``transcript.status``)."""
+
+    QUEUED = "queued"    # waiting for a worker (again, after a failed try within the bound)
+    RUNNING = "running"  # claimed by a worker (``worker``, ``claimed_at``)
+    DONE = "done"        # decoded and stored
+    FAILED = "failed"    # given up: bad audio or attempts exhausted
+    SKIPPED = "skipped"  # not transcribed on purpose: nobody answered, the caller gave up early
+
+
 class Call(Base):
     """One call leg as Asterisk saw it: inbound from a citizen, or a callback/survey we placed."""
 
@@ -412,8 +438,8 @@ class Call(Base):
     hangup_cause: Mapped[int | None]
     #: citizen, agent, department, system.
     hungup_by: Mapped[str | None] = mapped_column(String(16))
-    #: ringing, queued, answered, abandoned, completed, failed.
-    status: Mapped[str] = mapped_column(String(16), default="ringing")
+    #: A L{CallStatus}.
+    status: Mapped[str] = mapped_column(String(16), default=CallStatus.RINGING)
     ticket_id: Mapped[int | None] = mapped_column(ForeignKey("ticket.id"), index=True)
 
     citizen: Mapped[Citizen | None] = relationship(back_populates="calls")
@@ -614,7 +640,7 @@ class Transcript(Base):
     model: Mapped[str] = mapped_column(String(100))
     language: Mapped[str] = mapped_column(String(16))
     #: queued, running, done, failed.
-    status: Mapped[str] = mapped_column(String(16), default="queued", index=True)
+    status: Mapped[str] = mapped_column(String(16), default=TranscriptStatus.QUEUED, index=True)
     error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     finished_at: Mapped[dt.datetime | None]
@@ -645,6 +671,16 @@ class Transcript(Base):
         return f"<Transcript {self.id} call={self.call_id} {self.status}>"
 
 
+class KeptPlaceStatus(enum.StrEnum):
+    """Where a kept place stands (``kept_place.status``)."""
+
+    WAITING = "waiting"          # the stand-in holds the place in the queue
+    CALLING = "calling"          # its turn came: an agent is reserved, the citizen dialled
+    REACHED = "reached"          # the citizen answered
+    NOT_REACHED = "not_reached"  # the citizen did not answer
+    CANCELLED = "cancelled"      # taken back (取消) while still waiting
+
+
 class KeptPlace(Base):
     """A waiting citizen who pressed 1 to keep their place in the queue and be called back
     (hotline/floor/keepplace.py): their place is held in the queue by a stand-in that arrived
@@ -662,7 +698,7 @@ class KeptPlace(Base):
     joined_at: Mapped[dt.datetime]
     kept_at: Mapped[dt.datetime]
     position: Mapped[int | None]
-    #: waiting (the stand-in holds the place), calling, reached, not_reached, cancelled.
+    #: L{KeptPlaceStatus}.
     status: Mapped[str] = mapped_column(String(16), index=True)
     agent_code: Mapped[str | None] = mapped_column(String(16))
     called_at: Mapped[dt.datetime | None]
@@ -1009,6 +1045,23 @@ class WorkCalendarDay(Base):
         return f"<WorkCalendarDay {self.day} {'work' if self.workday else 'off'}>"
 
 
+class ReminderCallStatus(enum.StrEnum):
+    """Where a notice's reminder call stands (``department_notice.call_status``)."""
+
+    NONE = "none"                # no call owed: the department has no duty number
+    PENDING = "pending"          # waiting for its time (``call_next_at``): first try or a retry
+    IN_PROGRESS = "in_progress"  # an attempt is being placed now (``call_key``)
+    DONE = "done"                # finished, with ``call_outcome``
+
+
+class ReminderCallOutcome(enum.StrEnum):
+    """How a finished reminder call ended (``department_notice.call_outcome``)."""
+
+    CONFIRMED = "confirmed"  # answered and 1 pressed
+    ANSWERED = "answered"    # answered, no confirmation
+    NO_ANSWER = "no_answer"  # every attempt went unanswered
+
+
 class DepartmentNotice(Base):
     """A deadline reminder (临期) or a 督办 notice (overdue) to a department: shown on its page
     and the supervisor's, and called to its duty number ("press 1 to confirm")."""
@@ -1026,13 +1079,13 @@ class DepartmentNotice(Base):
     due_at: Mapped[dt.datetime]
     text: Mapped[str] = mapped_column(Text)
     duty_number: Mapped[str | None] = mapped_column(String(20))
-    #: The reminder call: none (no duty number), pending, in_progress, done.
-    call_status: Mapped[str] = mapped_column(String(16), default="none")
+    #: The reminder call (L{ReminderCallStatus}).
+    call_status: Mapped[str] = mapped_column(String(16), default=ReminderCallStatus.NONE)
     call_attempts: Mapped[int] = mapped_column(default=0)
     call_next_at: Mapped[dt.datetime | None]
     #: The ChannelId of the attempt in progress (rm-<id>-<n>).
     call_key: Mapped[str | None] = mapped_column(String(64))
-    #: confirmed (1 pressed), answered (no confirmation), no_answer.
+    #: L{ReminderCallOutcome}.
     call_outcome: Mapped[str | None] = mapped_column(String(16))
     call_digit: Mapped[str | None] = mapped_column(String(4))
     call_finished_at: Mapped[dt.datetime | None]
@@ -1053,7 +1106,7 @@ Index("ix_ticket_needs_completion", Ticket.needs_completion, Ticket.created_at)
 Index("ix_survey_call_ticket_round", SurveyCall.ticket_id, SurveyCall.round, unique=True)
 
 __all__ += ["TicketCoDepartment", "TicketExtension", "TicketAttachment", "WorkCalendarDay",
-            "DepartmentNotice"]
+            "DepartmentNotice", "ReminderCallStatus", "ReminderCallOutcome"]
 # -- the district's map and its grid workers (hotline/grid, migration 0013) ---------------------
 
 class Street(Base):
@@ -1243,6 +1296,42 @@ class GridLog(Base):
 
 __all__ += ["Street", "Community", "MapImport", "GridAddress", "GridReport", "TicketPhoto",
             "GridVisit", "VerificationTask", "GridLog"]
+
+
+# -- duplicates at intake and co-reporters (hotline/tickets/duplicates.py; migration 0016) -------
+
+class TicketReporter(Base):
+    """A citizen who reported a ticket's problem after its first reporter (一事多诉): the agent
+    attached their call to the existing ticket instead of opening a new one. They are told the
+    outcome like the first reporter (``Ticket.citizen``)."""
+
+    __tablename__ = "ticket_reporter"
+    __table_args__ = (Index("ix_ticket_reporter_ticket_citizen", "ticket_id", "citizen_id",
+                            unique=True),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("ticket.id"))
+    citizen_id: Mapped[int] = mapped_column(ForeignKey("citizen.id"), index=True)
+    #: The call the agent attached (null: attached from the API or the command line).
+    call_id: Mapped[int | None] = mapped_column(ForeignKey("call.id"))
+    #: What this citizen said, in their own words.
+    description: Mapped[str | None] = mapped_column(Text)
+    added_by: Mapped[str] = mapped_column(String(64))
+    added_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    ticket: Mapped[Ticket] = relationship()
+    citizen: Mapped[Citizen] = relationship()
+
+    def __repr__(self) -> str:
+        return f"<TicketReporter ticket={self.ticket_id} citizen={self.citizen_id}>"
+
+
+#: The candidates of one intake: open tickets of the same grid and category, newest first within
+#: the window; without a grid, the same category (hotline.tickets.duplicates).
+Index("ix_ticket_grid_category_created", Ticket.grid_id, Ticket.category, Ticket.created_at)
+Index("ix_ticket_category_created", Ticket.category, Ticket.created_at)
+
+__all__ += ["TicketReporter"]
 
 
 # -- the leader's indices and early warnings (hotline/indices, migration 0017) -----------------

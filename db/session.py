@@ -27,7 +27,8 @@ from twisted.internet.interfaces import IReactorThreads
 from twisted.internet.threads import deferToThreadPool
 from twisted.python.threadpool import ThreadPool
 
-__all__ = ["make_engine", "make_session_factory", "begin", "run_in_pool", "Database"]
+__all__ = ["make_engine", "make_session_factory", "begin", "run_in_pool", "Database",
+           "unit_of_work", "is_locked", "locked_pause", "LOCKED_RETRIES"]
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -95,12 +96,23 @@ def begin(factory: sessionmaker[Session]) -> Iterator[Session]:
 #: Execution option asking SQLite for BEGIN IMMEDIATE (ignored by PostgreSQL).
 IMMEDIATE_OPTION = "hotline_immediate"
 
-#: Attempts of one unit of work that SQLite refused with "database is locked".
+#: Attempts of one unit of work that SQLite refused with "database is locked". This is the
+#: controller's one retry policy for it: callers (the scheduler, speech-to-text, the
+#: finaliser, the web) go through ``Database.run``/``unit`` and never retry on top, or one
+#: write would be tried tries × tries times.
 LOCKED_RETRIES = 8
 
 
-def _is_locked(error: OperationalError) -> bool:
-    return "database is locked" in str(error) or "database table is locked" in str(error)
+def is_locked(error: BaseException) -> bool:
+    """Whether C{error} is SQLite refusing a write because another connection holds the lock."""
+    return isinstance(error, OperationalError) and (
+        "database is locked" in str(error) or "database table is locked" in str(error))
+
+
+def locked_pause(attempt: int) -> float:
+    """Seconds to wait before trying a refused unit again after C{attempt} (0-based) refusals:
+    doubling from 10 ms, jittered so that two refused writers do not collide again."""
+    return 0.01 * 2 ** attempt * (0.5 + random.random())
 
 
 def unit_of_work(factory: sessionmaker[Session], fn: Callable[Concatenate[Session, P], T],
@@ -110,17 +122,18 @@ def unit_of_work(factory: sessionmaker[Session], fn: Callable[Concatenate[Sessio
     SQLite refuses at once, without waiting for its busy timeout, a transaction that read and
     then must write after another connection committed ("database is locked": its snapshot
     cannot be upgraded). Seen with 200 calls finalised in 10 s, where it lost a call's final
-    row. The unit is rolled back, so it is run again from the start, a few times, with a short
-    growing pause. ``fn`` must keep its effects inside the session for that to be safe.
+    row. The unit is rolled back, so it is run again from the start, up to L{LOCKED_RETRIES}
+    times in all, pausing L{locked_pause} between tries. ``fn`` must keep its effects inside
+    the session for that to be safe.
     """
     for attempt in range(LOCKED_RETRIES):
         try:
             with begin(factory) as session:
                 return fn(session, *args, **kwargs)
         except OperationalError as e:
-            if not _is_locked(e) or attempt == LOCKED_RETRIES - 1:
+            if not is_locked(e) or attempt == LOCKED_RETRIES - 1:
                 raise
-            time.sleep(0.01 * 2 ** attempt * (0.5 + random.random()))
+            time.sleep(locked_pause(attempt))
     raise AssertionError("unreachable")
 
 

@@ -201,6 +201,9 @@ class Config:
     def __getitem__(self, section: str) -> dict[str, Any]:
         return self.data[section]
 
+    def __contains__(self, section: object) -> bool:
+        return section in self.data
+
     @property
     def state_dir(self) -> Path:
         """Where the embedded database, logs and sandbox run files live."""

@@ -46,7 +46,7 @@ class Controller:
         ami = config["ami"]
         host, port = ami_address(config)
         self.ami = AMIClient(username=username, secret=secret, host=host, port=port,
-                             reactor=reactor,
+                             reactor=reactor, wait_booted=True,
                              keepalive_interval=float(ami["keepalive_s"]),
                              action_timeout=float(ami["action_timeout_s"]),
                              max_message=int(ami["max_message_bytes"]))

@@ -263,7 +263,14 @@ def document(console: Any = None) -> dict[str, Any]:
                      "requestBody": {"required": True, "content": {
                          "application/x-www-form-urlencoded": {"schema": {
                              "$ref": "#/components/schemas/Open311RequestIn"}}}},
-                     "responses": {"201": _json({"type": "array", "items": _OBJ}),
+                     "responses": {"201": _json({"type": "array", "items": {
+                         "type": "object", "properties": {
+                             "service_request_id": {"type": "string"},
+                             "service_notice": {"type": "string"},
+                             "possible_duplicates": {
+                                 "type": "array", "items": {"type": "string"},
+                                 "description": "open requests that may be the same problem "
+                                                "(same grid or category, similar content)"}}}}),
                                    **_open311_errors(400, 401, 403, 404)}}},
         "/open311/v2/requests/{service_request_id}.json": {"get": {
             "summary": "One service request", "security": _KEY,
@@ -278,6 +285,7 @@ def document(console: Any = None) -> dict[str, Any]:
 
     paths.update(_grid_paths())
     paths.update(openapi_paths())
+    paths.update(_duplicate_paths())
     paths.update(indices_paths())
     return {
         "openapi": "3.1.0",
@@ -530,4 +538,98 @@ def _grid_paths() -> dict[str, Any]:
             "responses": {"200": {"description": "the photo", "content": {
                 "image/jpeg": {"schema": {"type": "string", "format": "binary"}}}},
                 **_errors(401, 403, 404)}}},
+    }
+
+
+def _duplicate_paths() -> dict[str, Any]:
+    """Possible duplicates at intake, co-reporters (一事多诉) and incidents (同类事件批量处理)."""
+    ticket_id = _path("ticket_id", {"type": "integer", "minimum": 0, "maximum": 999_999_999})
+    incident_id = _path("incident_id", {"type": "integer", "minimum": 0,
+                                        "maximum": 999_999_999})
+    text = {"type": "string", "maxLength": 5000}
+    query = {"type": "object", "properties": {
+        "category": {"type": "string", "maxLength": 50},
+        "grid": {"type": "string", "maxLength": 32},
+        "address": {"type": "string", "maxLength": 200},
+        "description": {"type": "string", "maxLength": 10_000},
+        "phone": {"type": "string", "maxLength": 20},
+        "latitude": {"type": "number", "minimum": -90, "maximum": 90},
+        "longitude": {"type": "number", "minimum": -180, "maximum": 180}}}
+    candidate = {"type": "object", "properties": {
+        "id": {"type": "integer"}, "number": {"type": "string"}, "status": {"type": "string"},
+        "kind": {"type": "string"}, "category": {"type": ["string", "null"]},
+        "grid": {"type": ["string", "null"]}, "address": {"type": ["string", "null"]},
+        "description": {"type": "string"}, "created_at": {"type": "string"},
+        "score": {"type": "number", "minimum": 0, "maximum": 1},
+        "reason": {"type": "string", "enum": ["same_grid", "same_category", "own"]}}}
+    found = {"type": "object", "properties": {
+        "grid": {"type": ["string", "null"]},
+        "candidates": {"type": "array", "items": candidate},
+        "own_open_tickets": {"type": "array", "items": candidate}}}
+
+    def body(properties: dict[str, Any], required: list[str]) -> dict[str, Any]:
+        return {"required": True, "content": {"application/json": {"schema": {
+            "type": "object", "properties": properties, "required": required}}}}
+
+    return {
+        "/api/tickets/duplicates": {"post": {
+            "summary": "Possible duplicates of what the agent has typed: open tickets of the "
+                       "same grid (or address) and category within [tickets] duplicate_days, "
+                       "ranked by content similarity, and the caller's own open tickets",
+            "security": _WRITE,
+            "requestBody": {"required": True, "content": {"application/json": {
+                "schema": query}}},
+            "responses": {"200": _json(found), **_errors(400, 401, 403, 415)}}},
+        "/api/tickets/{ticket_id}/duplicates": {"get": {
+            "summary": "Possible duplicates of a filed ticket", "security": _SESSION,
+            "parameters": [ticket_id],
+            "responses": {"200": _json(found), **_errors(401, 403, 404)}}},
+        "/api/tickets/{ticket_id}/reporters": {"post": {
+            "summary": "Attach a call to an existing open ticket (一事多诉): the caller becomes "
+                       "a co-reporter, called back when the ticket is replied",
+            "security": _WRITE, "parameters": [ticket_id],
+            "requestBody": body({"phone": {"type": "string", "maxLength": 20},
+                                 "citizen_name": {"type": "string", "maxLength": 50},
+                                 "call_uniqueid": {"type": "string", "maxLength": 64},
+                                 "text": {"type": "string", "maxLength": 10_000}}, ["phone"]),
+            "responses": {"200": _json(_OBJ), **_errors(400, 401, 403, 404, 409, 415)}}},
+        "/api/public/status": {"get": {
+            "summary": "The citizen's own status line (no sign-in): a ticket's status, "
+                       "department and deadline by its number and the last four digits of the "
+                       "reporting phone; 404 when they do not match; no personal data",
+            "security": [],
+            "parameters": [_query("number", {"type": "string",
+                                             "pattern": "^RX[0-9]{8}-[0-9]{6}$"},
+                                  required=True),
+                           _query("last4", {"type": "string", "pattern": "^[0-9]{4}$"},
+                                  required=True)],
+            "responses": {"200": _json(_OBJ), **_errors(400, 404)}}},
+        "/api/incidents": {"get": {
+            "summary": "Incidents: proposed groups of similar open tickets and confirmed ones",
+            "security": _SESSION,
+            "responses": {"200": _json(_OBJ), **_errors(401, 403)}},
+            "post": {
+            "summary": "Confirm an incident (同类事件) from two or more open tickets of one kind "
+                       "and category",
+            "security": _WRITE,
+            "requestBody": body({"tickets": {"type": "array", "minItems": 2, "maxItems": 500,
+                                             "items": {"type": "string", "maxLength": 24}},
+                                 "title": {"type": "string", "maxLength": 200}}, ["tickets"]),
+            "responses": {"200": _json(_OBJ), **_errors(400, 401, 403, 404, 409, 415)}}},
+        "/api/incidents/{incident_id}": {"get": {
+            "summary": "One incident: its tickets and how many citizens were reached",
+            "security": _SESSION, "parameters": [incident_id],
+            "responses": {"200": _json(_OBJ), **_errors(401, 403, 404)}}},
+        "/api/incidents/{incident_id}/dispatch": {"post": {
+            "summary": "Dispatch every ticket of the incident to one department, all or none",
+            "security": _WRITE, "parameters": [incident_id],
+            "requestBody": body({"department": {"type": "string", "maxLength": 32},
+                                 "instruction": text}, ["department"]),
+            "responses": {"200": _json(_OBJ), **_errors(400, 401, 403, 404, 409, 415)}}},
+        "/api/incidents/{incident_id}/reply": {"post": {
+            "summary": "One reply for every ticket of the incident (the department accepts "
+                       "the dispatched ones with it); every citizen gets a callback",
+            "security": _WRITE, "parameters": [incident_id],
+            "requestBody": body({"text": text}, ["text"]),
+            "responses": {"200": _json(_OBJ), **_errors(400, 401, 403, 404, 409, 415)}}},
     }

@@ -19,8 +19,16 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from db.models import Department, DepartmentNotice, Ticket, TicketEvent
+from db.models import (
+    Department,
+    DepartmentNotice,
+    ReminderCallOutcome,
+    ReminderCallStatus,
+    Ticket,
+    TicketEvent,
+)
 from hotline import phone
+from hotline.naming import reminder_key
 from hotline.tickets.schemas import WITH_DEPARTMENT
 from hotline.tickets.worklists import notice_dict
 
@@ -65,7 +73,7 @@ def scan_deadlines(session: Session, *, until: dt.datetime) -> dict[tuple[str, i
         out[("deadline_overdue", ticket_id)] = _aware(at)  # type: ignore[assignment]
     for notice_id, at in session.execute(
             select(DepartmentNotice.id, DepartmentNotice.call_next_at).where(
-                DepartmentNotice.call_status == "pending",
+                DepartmentNotice.call_status == ReminderCallStatus.PENDING,
                 DepartmentNotice.call_next_at <= until)):
         out[("reminder_call", notice_id)] = _aware(at)  # type: ignore[assignment]
     return out
@@ -111,7 +119,7 @@ def send_deadline_notice(session: Session, ticket_id: int, kind: str, *, now: dt
     notice = DepartmentNotice(
         ticket_id=ticket.id, department_id=ticket.department_id, kind=notice_kind, at=now,
         due_at=ticket.due_at, text=text, duty_number=number,
-        call_status="pending" if call else "none", call_attempts=0,
+        call_status=ReminderCallStatus.PENDING if call else ReminderCallStatus.NONE, call_attempts=0,
         call_next_at=now if call else None)
     session.add(notice)
     session.add(TicketEvent(ticket_id=ticket.id, at=now, actor="scheduler",
@@ -140,14 +148,14 @@ def claim_reminder_call(session: Session, notice_id: int, *,
     """Take the next attempt of a reminder call; None if it is not pending (done, or another
     node took it)."""
     n = session.get(DepartmentNotice, notice_id)
-    if n is None or n.call_status != "pending" or not n.duty_number:
+    if n is None or n.call_status != ReminderCallStatus.PENDING or not n.duty_number:
         return None
-    key = f"rm-{n.id}-{n.call_attempts + 1}"
+    key = reminder_key(n.id, n.call_attempts + 1)
     won = session.execute(
         update(DepartmentNotice).where(DepartmentNotice.id == n.id,
-                                       DepartmentNotice.call_status == "pending",
+                                       DepartmentNotice.call_status == ReminderCallStatus.PENDING,
                                        DepartmentNotice.call_attempts == n.call_attempts)
-        .values(call_status="in_progress", call_attempts=n.call_attempts + 1, call_key=key)
+        .values(call_status=ReminderCallStatus.IN_PROGRESS, call_attempts=n.call_attempts + 1, call_key=key)
         .execution_options(synchronize_session=False))
     if won.rowcount != 1:
         return None
@@ -165,20 +173,21 @@ def finish_reminder_call(session: Session, key: str, *, answered: bool, digit: i
     no_answer) on the notice and the ticket's record."""
     n = session.scalars(select(DepartmentNotice)
                         .where(DepartmentNotice.call_key == key)).one_or_none()
-    if n is None or n.call_status != "in_progress":
+    if n is None or n.call_status != ReminderCallStatus.IN_PROGRESS:
         return "gone", None, None
     ticket_number = session.scalar(select(Ticket.number).where(Ticket.id == n.ticket_id)) or ""
     code = session.scalar(select(Department.code).where(Department.id == n.department_id))
     if not answered and n.call_attempts < max_attempts:
-        n.call_status = "pending"
+        n.call_status = ReminderCallStatus.PENDING
         n.call_next_at = now + dt.timedelta(seconds=retry_s)
         session.flush()
         return "retry", n.call_next_at, TicketNotice(notice=notice_dict(n, ticket_number, code))
-    n.call_status, n.call_finished_at = "done", now
+    n.call_status, n.call_finished_at = ReminderCallStatus.DONE, now
     n.call_digit = str(digit) if digit is not None else None
-    n.call_outcome = "confirmed" if digit == 1 else ("answered" if answered else "no_answer")
-    said = {"confirmed": "已接听并按 1 确认", "answered": "已接听，未确认",
-            "no_answer": f"{n.call_attempts} 次拨打均未接听"}[n.call_outcome]
+    out = ReminderCallOutcome
+    n.call_outcome = out.CONFIRMED if digit == 1 else (out.ANSWERED if answered else out.NO_ANSWER)
+    said = {out.CONFIRMED: "已接听并按 1 确认", out.ANSWERED: "已接听，未确认",
+            out.NO_ANSWER: f"{n.call_attempts} 次拨打均未接听"}[n.call_outcome]
     session.add(TicketEvent(ticket_id=n.ticket_id, at=now, actor="scheduler",
                             action="reminder_call",
                             text=f"{'督办' if n.kind == 'supervise' else '临期提醒'}电话 "
@@ -200,7 +209,8 @@ def surveyed_ticket(session: Session, key: str) -> TicketNotice | None:
 def open_reminder_calls(session: Session) -> list[str]:
     """Attempts claimed but never finished (the scheduler stopped meanwhile)."""
     return list(session.scalars(select(DepartmentNotice.call_key).where(
-        DepartmentNotice.call_status == "in_progress", DepartmentNotice.call_key.is_not(None))))
+        DepartmentNotice.call_status == ReminderCallStatus.IN_PROGRESS,
+        DepartmentNotice.call_key.is_not(None))))
 
 
 # -- what the call says ---------------------------------------------------------------------------

@@ -230,6 +230,15 @@ class CallPlacer:
                                  "recovered from AstDB")
         return self._from_trace(key, trace)
 
+    async def holds(self, key: str, kind: str = "callback") -> bool:
+        """Whether this PBX has leg ``key`` up or holds its trace (with several PBXs, the one
+        to ask what became of it)."""
+        channels = await self.ami.action("CoreShowChannels")
+        if any(m.get("Uniqueid") == key for m in (channels if isinstance(channels, list)
+                                                   else [])):
+            return True
+        return await self._trace(key, kind) is not None
+
     def _from_trace(self, key: str, trace: str | None) -> AttemptOutcome:
         """``agent:<t>`` | ``citizen:<t>`` | ``end:<DIALSTATUS>:<citizen t or ->:<t>``."""
         if trace is None:

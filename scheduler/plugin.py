@@ -23,6 +23,13 @@ def load(deps: Dependencies) -> None:
         deps.scheduler = CallbackScheduler(config=deps.config, ami=deps.ami, db=deps.db,
                                            reactor=deps.reactor, node=deps.node,
                                            tracker=deps.tracker)
+        if deps.peers:
+            # Several PBXs: a seat of another node is rung on its own PBX (hotline/cluster).
+            from hotline.cluster.links import acting_link
+
+            for peer in deps.peers:
+                deps.scheduler.add_peer(peer.node.number, tracker=peer.tracker,
+                                        ami=acting_link(deps.config, peer.node, deps.reactor))
     if deps.routes is not None:
         # Callers the queue could not take are promised a callback (queue.overflow).
         overflow.register(deps.routes, db=deps.db, settings=deps.config["queue"],

@@ -17,12 +17,27 @@ from hotline.daytime import BadTime, daily_window
 __all__ = [
     "PolicyError", "QuietHours", "SchedulerPolicy", "AttemptOutcome",
     "CITIZEN_OUTCOMES", "AGENT_OUTCOMES", "outcome_from_dialstatus", "outcome_from_originate",
+    "sla_deadline",
 ]
 
 #: Outcomes of an attempt where the citizen's phone was tried (they count against the limit).
 CITIZEN_OUTCOMES = frozenset({"no_answer", "busy", "failed", "citizen_hangup"})
 #: Outcomes where no agent took the callback leg: the citizen's phone never rang.
 AGENT_OUTCOMES = frozenset({"agent_no_answer", "agent_busy", "agent_failed", "agent_hangup"})
+
+
+def sla_deadline(due_at: dt.datetime, grace_s: float) -> dt.datetime:
+    """The one SLA deadline rule: the promise is kept when the citizen is reached by the
+    promised time plus the grace (``scheduler.sla_grace_s``).
+
+    The scheduler stores it on the callback at its first attempt (so history is never
+    recomputed with a later grace); the reports use the stored one and, for a callback not
+    attempted yet, this same rule in SQL (L{hotline.reports.sla.deadline_expression}). The
+    grace is in the rule because a citizen called back a few minutes after the promised time
+    was called back as promised: the scheduler cannot ring everyone due in the same minute at
+    once (retries, free agents, quiet hours), and the report's definitions say so.
+    """
+    return due_at + dt.timedelta(seconds=grace_s)
 
 
 class PolicyError(ValueError):
@@ -143,8 +158,8 @@ class SchedulerPolicy:
         self.quiet = QuietHours.parse(s["quiet_hours"], timezone)
 
     def sla_deadline(self, due_at: dt.datetime) -> dt.datetime:
-        """The SLA is met when the citizen is reached by this time."""
-        return due_at + dt.timedelta(seconds=self.settings["sla_grace_s"])
+        """The SLA is met when the citizen is reached by this time (L{sla_deadline})."""
+        return sla_deadline(due_at, self.settings["sla_grace_s"])
 
     def is_late(self, due_at: dt.datetime, first_attempt_at: dt.datetime) -> bool:
         return first_attempt_at > due_at + dt.timedelta(seconds=self.settings["late_tolerance_s"])

@@ -18,13 +18,16 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy.exc import OperationalError
 from twisted.internet.defer import Deferred, DeferredSemaphore
-from twisted.internet.task import LoopingCall, deferLater
+from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
 
+from db.models import ReminderCallStatus
 from hotline.bus import EventBus
 from hotline.calls.tracker import CallTracker
+from hotline.cluster.routing import free_seats, seat_node
+from hotline.naming import parse_attempt_key
+from hotline.pbx.topology import nodes
 from scheduler import deadlines, store
 from scheduler.engine import DueBook, make_scheduler
 from scheduler.leader import Leadership
@@ -54,8 +57,6 @@ _log = Logger(namespace="scheduler.service")
 #: Reactor time spent applying book changes per turn while loading (bounds the stall of a
 #: large rebuild).
 _APPLY_BUDGET_S = 0.005
-#: Tries of a unit of work that SQLite refused as locked.
-_DB_TRIES = 5
 #: Every this many syncs, attempts left open with nobody following them are settled.
 _SETTLE_EVERY = 20
 #: The scheduler's units of work running at once on the database's thread pool. One: SQLite
@@ -107,9 +108,16 @@ class CallbackScheduler:
         if self._own_tracker:
             tracker = CallTracker(ami=ami, clock=reactor, queue_name=self.queue)
         self.tracker = tracker
-        bus = tracker.bus if tracker is not None else EventBus()
+        #: The controller's bus (the tracker's): the calls' events in, the notices out.
+        self.bus = bus = tracker.bus if tracker is not None else EventBus()
         self.placer = CallPlacer(ami=ami, bus=bus, settings=self.settings, reactor=reactor,
                                  now=now)
+        #: This node's number and where each configured seat rings (several PBXs).
+        self.node_number = int(config["cluster"]["node"])
+        self._seats = {code: n.number for n in nodes(config) for code in n.seats}
+        #: Other nodes' PBXs (L{add_peer}): node → (its view's tracker, a placer on a link of
+        #: this scheduler's own to that PBX).
+        self.peers: dict[int, tuple[Any, CallPlacer]] = {}
         self.aps = make_scheduler(reactor)
         self.book = DueBook(self.aps, self._on_due)
         self.leader = Leadership(engine=db.engine, reactor=reactor,
@@ -122,10 +130,8 @@ class CallbackScheduler:
         self._active: set[int] = set()
         self._surveys: set[int] = set()
         self._reminders: set[int] = set()
-        self._ticket_listeners: list[Callable[[deadlines.TicketNotice], object]] = []
         self._reserved: set[str] = set()
         self._rotation = itertools.count()
-        self._listeners: list[Callable[[store.Notice], object]] = []
         self._sync_loop: LoopingCall | None = None
         self._syncing = False
         self._syncs = 0
@@ -133,23 +139,51 @@ class CallbackScheduler:
         #: Placed attempts since start, for logs and tests: (key, agent, outcome).
         self.placed: list[tuple[str, str | None, str]] = []
 
-    def _db(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Deferred[Any]:
-        """``db.run`` with a few quick retries when SQLite refuses a write because another
-        transaction wrote first ("database is locked"): every unit of work here is safe to
-        run again after its rollback (conditional updates). At most ``_DB_CONCURRENCY`` run
-        at once: more would not go faster (one writer) but would keep more threads wanting
-        the GIL, which the reactor feels as stalls (see the constant)."""
-        async def attempt() -> Any:
-            for n in range(_DB_TRIES):
-                try:
-                    return await self._db_slots.run(self.db.run, fn, *args, **kwargs)
-                except OperationalError as e:
-                    if "locked" not in str(e) or n == _DB_TRIES - 1:
-                        raise
-                    await deferLater(self.reactor, 0.05 * (n + 1), lambda: None)
-            return None
+    def add_peer(self, node: int, *, ami: Any, tracker: Any) -> None:
+        """Place callbacks on node ``node``'s PBX too: a seat of that PBX is rung there (its
+        phone registers nowhere else) and the citizen's leg leaves through that PBX's trunk,
+        so one PBX holds the whole attempt and its AstDB trace. ``ami`` is a link (not
+        started) owned by this scheduler; ``tracker`` that PBX's view (free seats, and the
+        events that tell how the legs end: Asterisk sends them to every session)."""
+        self.peers[node] = (tracker, CallPlacer(ami=ami, bus=tracker.bus,
+                                                settings=self.settings, reactor=self.reactor,
+                                                now=self.now))
 
-        return Deferred.fromCoroutine(attempt())
+    def _placers(self) -> dict[int, CallPlacer]:
+        return {self.node_number: self.placer, **{n: p for n, (_, p) in self.peers.items()}}
+
+    def _free(self) -> dict[str, int]:
+        """Every free seat of every PBX this scheduler places on, with its node, this
+        node's first."""
+        by_node = {self.node_number: self.tracker.free_agents()}
+        by_node.update({n: tracker.free_agents() for n, (tracker, _) in self.peers.items()})
+        return free_seats(by_node, own=self.node_number)
+
+    def _placer_of(self, agent: str, free: dict[str, int] | None = None) -> CallPlacer:
+        """The placer of the PBX that rings seat ``agent``."""
+        node = (free or {}).get(agent) or seat_node(agent, seats=self._seats,
+                                                     own=self.node_number)
+        return self._placers().get(node, self.placer)
+
+    async def _placer_holding(self, key: str) -> CallPlacer:
+        """The placer of the PBX where attempt ``key`` is up or left its trace (this node's
+        when none says so, or when a peer's PBX cannot be asked)."""
+        if not self.peers:
+            return self.placer
+        for placer in self._placers().values():
+            try:
+                if await placer.holds(key):
+                    return placer
+            except Exception:  # noqa: BLE001 - that PBX is down: ask the next
+                continue
+        return self.placer
+
+    def _db(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Deferred[Any]:
+        """``db.run`` (whose one retry policy runs a unit again when SQLite refuses it as
+        locked; every unit here is safe to run again after its rollback), at most
+        ``_DB_CONCURRENCY`` at once: more would not go faster (one writer) but would keep more
+        threads wanting the GIL, which the reactor feels as stalls (see the constant)."""
+        return self._db_slots.run(self.db.run, fn, *args, **kwargs)
 
     # -- life ------------------------------------------------------------------------------
 
@@ -165,6 +199,9 @@ class CallbackScheduler:
             if self.ami.ready:
                 await self.tracker.resync(self.ami)
         self.placer.subscribe()
+        for _, placer in self.peers.values():
+            placer.subscribe()
+            placer.ami.start()
         self.aps.start()
         self.leader.start()
 
@@ -179,8 +216,11 @@ class CallbackScheduler:
         self.book.clear()
         if self.aps.running:
             self.aps.shutdown(wait=False)
-        self.placer.unsubscribe()
-        self.placer.abandon()
+        for placer in self._placers().values():
+            placer.unsubscribe()
+            placer.abandon()
+        for _, placer in self.peers.values():
+            await placer.ami.stop()
         if self._own_tracker:
             self.tracker.stop()
 
@@ -188,24 +228,22 @@ class CallbackScheduler:
     def leading(self) -> bool:
         return self.leader.leading
 
-    def on_notice(self, listener: Callable[[store.Notice], object]) -> None:
+    def on_notice(self, listener: Callable[[store.Notice], object]) -> Callable[[], None]:
         """Call ``listener(notice)`` for every reminder and escalation sent (the console
-        pushes them); failures are logged and harm nothing."""
-        self._listeners.append(listener)
+        pushes them); failures are logged and harm nothing. A subscription to
+        L{store.Notice} on the bus; returns its remover."""
+        return self.bus.subscribe(store.Notice, listener).cancel
 
-    def on_ticket_notice(self, listener: Callable[[deadlines.TicketNotice], object]) -> None:
+    def on_ticket_notice(self, listener: Callable[[deadlines.TicketNotice], object]
+                         ) -> Callable[[], None]:
         """Call ``listener(notice)`` for every deadline reminder, 督办 notice, reminder call
-        outcome and survey verdict (the console pushes them to the pages)."""
-        self._ticket_listeners.append(listener)
+        outcome and survey verdict (the console pushes them to the pages). A subscription to
+        L{deadlines.TicketNotice} on the bus, like L{on_notice}; returns its remover."""
+        return self.bus.subscribe(deadlines.TicketNotice, listener).cancel
 
     def _ticket_notify(self, notice: deadlines.TicketNotice | None) -> None:
-        if notice is None:
-            return
-        for listener in list(self._ticket_listeners):
-            try:
-                listener(notice)
-            except Exception:  # noqa: BLE001
-                _log.failure("ticket notice listener {l!r} failed", l=listener)
+        if notice is not None:
+            self.bus.publish(notice)
 
     def _leading_changed(self, leading: bool) -> None:
         if not self._running:
@@ -233,7 +271,8 @@ class CallbackScheduler:
         """Attempts and surveys claimed but never finished, that nobody here follows: at
         take-over (the last leader died) and now and then after (a write that failed)."""
         for attempt in await self._db(store.open_attempts):
-            if attempt.callback_id in self._active or self.placer.following(attempt.key):
+            if attempt.callback_id in self._active or any(
+                    p.following(attempt.key) for p in self._placers().values()):
                 continue
             self._active.add(attempt.callback_id)
             d = Deferred.fromCoroutine(self._recover(attempt))
@@ -241,7 +280,7 @@ class CallbackScheduler:
                                                                 key=k))
             d.addBoth(lambda _, cid=attempt.callback_id: self._release(cid))
         for key in await self._db(deadlines.open_reminder_calls):
-            ident = int(key.split("-")[1])
+            ident = _ident(key)
             if ident in self._reminders or self.placer.following(key):
                 continue
             self._reminders.add(ident)
@@ -250,7 +289,7 @@ class CallbackScheduler:
                                                         key=k))
             d.addBoth(lambda _, i=ident: self._reminders.discard(i))
         for key in await self._db(store.open_surveys):
-            ident = int(key.split("-")[1])
+            ident = _ident(key)
             if ident in self._surveys or self.placer.following(key):
                 continue
             self._surveys.add(ident)
@@ -365,11 +404,7 @@ class CallbackScheduler:
         if notice is None:
             return
         _log.info("{text}", text=notice.text, callback=notice.callback_id)
-        for listener in list(self._listeners):
-            try:
-                listener(notice)
-            except Exception:  # noqa: BLE001
-                _log.failure("notice listener {l!r} failed", l=listener)
+        self.bus.publish(notice)
 
     # -- placing callbacks -----------------------------------------------------------------
 
@@ -395,7 +430,8 @@ class CallbackScheduler:
                 self.book.set(("place", ident), info.at)
             _log.info("callback {id}: {why}", id=ident, why=info.why)
             return
-        free = [a for a in self.tracker.free_agents() if a not in self._reserved]
+        seats = self._free()
+        free = [a for a in seats if a not in self._reserved]
         hand_over = False
         agent: str | None = None
         if info.owner_code and not info.handed_over:
@@ -420,7 +456,7 @@ class CallbackScheduler:
                 return
             _log.info("callback {id}: attempt {key} rings agent {agent}{how}", id=ident,
                       key=key, agent=agent, how=" (handed over)" if hand_over else "")
-            await self._dial(key, info, agent)
+            await self._dial(key, info, agent, self._placer_of(agent, seats))
         finally:
             self._reserved.discard(agent)
 
@@ -430,22 +466,24 @@ class CallbackScheduler:
         return free[next(self._rotation) % len(free)]
 
     async def _recover(self, attempt: store.OpenAttempt) -> None:
-        result = await self.placer.recover(attempt.key)
+        placer = await self._placer_holding(attempt.key)
+        result = await placer.recover(attempt.key)
         assert isinstance(result, AttemptOutcome)
         _log.info("attempt {key} left open by a previous run: {outcome}", key=attempt.key,
                   outcome=result.outcome)
-        await self._finish(attempt.key, result, result.agent_code)
+        await self._finish(attempt.key, result, result.agent_code, placer)
 
-    async def _finish(self, key: str, result: AttemptOutcome, agent: str | None) -> None:
+    async def _finish(self, key: str, result: AttemptOutcome, agent: str | None,
+                      placer: CallPlacer | None = None) -> None:
         step, at = await self._db(store.finish, key, result, now=self.now(),
                                      policy=self.policy)
         self.placed.append((key, agent, result.outcome))
-        ident = int(key.split("-")[1])
+        ident = _ident(key)
         _log.info("attempt {key}: {outcome} ({detail}) -> {step}", key=key,
                   outcome=result.outcome, detail=result.detail, step=step)
         if step == "retry" and at is not None and self.leading:
             self.book.set(("place", ident), at)
-        await self.placer.forget_trace(key, "callback")
+        await (placer or self.placer).forget_trace(key, "callback")
 
     # -- dialling from the desk ------------------------------------------------------------
 
@@ -489,7 +527,8 @@ class CallbackScheduler:
             raise
         _log.info("callback {id}: attempt {key} dialled from the desk by agent {agent}",
                   id=callback_id, key=key, agent=agent_code)
-        ended = Deferred.fromCoroutine(self._dial(key, info, agent_code))
+        ended = Deferred.fromCoroutine(self._dial(key, info, agent_code,
+                                                  self._placer_of(agent_code, self._free())))
 
         def released(result: Any) -> Any:
             self._reserved.discard(agent_code)
@@ -500,10 +539,12 @@ class CallbackScheduler:
                            ticket_number=info.ticket_number, agent_code=agent_code,
                            ended=ended)
 
-    async def _dial(self, key: str, info: store.CallbackInfo, agent: str) -> AttemptOutcome:
-        """Place a claimed attempt and record its outcome: a due attempt and a desk press alike."""
+    async def _dial(self, key: str, info: store.CallbackInfo, agent: str,
+                    placer: CallPlacer) -> AttemptOutcome:
+        """Place a claimed attempt on the PBX of ``placer`` and record its outcome: a due
+        attempt and a desk press alike."""
         try:
-            result = await self.placer.place_callback(
+            result = await placer.place_callback(
                 key=key, agent_code=agent, citizen=info.citizen_phone,
                 ticket_id=info.ticket_id, ticket_number=info.ticket_number,
                 callback_id=info.id)
@@ -511,10 +552,10 @@ class CallbackScheduler:
             # Asterisk knows rather than leave it open
             _log.warn("attempt {key}: {error}; asking Asterisk what happened", key=key,
                       error=e)
-            await self.ami.when_ready()
-            result = await self.placer.recover(key)
+            await placer.ami.when_ready()
+            result = await placer.recover(key)
         assert isinstance(result, AttemptOutcome)
-        await self._finish(key, result, agent)
+        await self._finish(key, result, agent, placer)
         return result
 
     # -- deadline reminders and 督办 ----------------------------------------------------------
@@ -524,7 +565,7 @@ class CallbackScheduler:
             return
         _log.info("{text}", text=notice.notice["text"], ticket=notice.notice["ticket"])
         self._ticket_notify(notice)
-        if notice.notice["call_status"] == "pending" and self.leading:
+        if notice.notice["call_status"] == ReminderCallStatus.PENDING and self.leading:
             self.book.set(("reminder_call", notice.notice["id"]), self.now())
 
     async def _reminder_call(self, ident: int) -> None:
@@ -556,7 +597,7 @@ class CallbackScheduler:
                   step=step)
         self._ticket_notify(notice)
         if step == "retry" and at is not None and self.leading:
-            self.book.set(("reminder_call", int(key.split("-")[1])), at)
+            self.book.set(("reminder_call", _ident(key)), at)
         await self.placer.forget_trace(key, "reminder")
 
     # -- surveys ---------------------------------------------------------------------------
@@ -587,11 +628,19 @@ class CallbackScheduler:
                                      tickets=self.tickets,
                                      reopen_max_score=int(self.settings["reopen_max_score"]))
         _log.info("survey {key}: {detail} -> {step}", key=key, detail=out.detail, step=step)
-        if step == "done" and self._ticket_listeners:
+        if step == "done" and self.bus.listening(deadlines.TicketNotice):
             self._ticket_notify(await self._db(deadlines.surveyed_ticket, key))
         if step == "retry" and at is not None and self.leading:
-            self.book.set(("survey", int(key.split("-")[1])), at)
+            self.book.set(("survey", _ident(key)), at)
         await self.placer.forget_trace(key, "survey")
+
+
+def _ident(key: str) -> int:
+    """The row id in an attempt key (cb-/sv-/rm-<id>-<n>, L{hotline.naming})."""
+    parsed = parse_attempt_key(key)
+    if parsed is None:
+        raise ValueError(f"not an attempt key: {key!r}")
+    return parsed.ident
 
 
 async def _nothing() -> None:

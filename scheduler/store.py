@@ -24,6 +24,7 @@ from db.models import (
     CallbackAttempt,
     CallbackOutcome,
     CallbackStatus,
+    CallStatus,
     Citizen,
     Department,
     SchedulerState,
@@ -332,7 +333,7 @@ def _call_row(session: Session, cb: Callback, attempt: CallbackAttempt, key: str
     call = Call(uniqueid=key, linkedid=key, direction="callback", caller_number=citizen_phone,
                 citizen_id=cb.citizen_id, started_at=attempt.started_at, answered_at=answered,
                 ended_at=now, talk_s=(now - answered).total_seconds() if answered else None,
-                agent_id=attempt.agent_id, status="completed" if answered else "failed",
+                agent_id=attempt.agent_id, status=CallStatus.COMPLETED if answered else CallStatus.FAILED,
                 ticket_id=cb.ticket_id)
     session.add(call)
     session.flush()
@@ -488,16 +489,17 @@ def survey_verdict(session: Session, sv: SurveyCall, score: int, *, tickets: Any
     Only for the round surveyed (a ticket reopened since is left alone); returns the step
     taken, or None."""
     from hotline.tickets.exceptions import TicketError
+    from hotline.tickets.schemas import TicketStatus as S
 
     ticket = session.get(Ticket, sv.ticket_id)
     if ticket is None or (ticket.reopen_count or 0) != sv.round:
         return None
     try:
-        if score <= reopen_max_score and ticket.status in ("replied", "followed_up", "closed"):
+        if score <= reopen_max_score and ticket.status in (S.REPLIED, S.FOLLOWED_UP, S.CLOSED):
             tickets.reopen(session, ticket.id, actor="survey",
                            text=f"满意度回访 {score} 分：市民不满意")
             return "reopen"
-        if score > reopen_max_score and ticket.status == "replied":
+        if score > reopen_max_score and ticket.status == S.REPLIED:
             tickets.follow_up(session, ticket.id, actor="survey", satisfied=True,
                               text=f"满意度回访 {score} 分")
             return "close"
@@ -533,8 +535,11 @@ def promise(session: Session, ticket: str | int, at: dt.datetime, *, owner_code:
         if owner_id is None:
             raise PromiseError(f"no agent with code {owner_code!r}")
     service.set_promised_reply(session, row.id, at, actor=actor)
-    cb = session.scalars(select(Callback).where(Callback.ticket_id == row.id,
-                                                Callback.status == CallbackStatus.PENDING)).one()
+    # The first reporter's pending callback (co-reporters have their own: issue 18).
+    cb = session.scalars(select(Callback).where(
+        Callback.ticket_id == row.id, Callback.status == CallbackStatus.PENDING,
+        or_(Callback.citizen_id == row.citizen_id, Callback.citizen_id.is_(None)))
+        .order_by(Callback.id)).first()
     cb.owner_agent_id = owner_id
     cb.next_attempt_at = None
     session.flush()

@@ -14,10 +14,14 @@ from _waiting import wait_for_events  # noqa: E402
 host, port, n, limit = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4])
 stall = float(sys.argv[5]) if len(sys.argv) > 5 else limit
 state = {"count": 0, "start": None, "end": None, "cpu": None, "cpu_end": None}
+#: (event name, Uniqueid) of every event handled: read by each handler, as a consumer would.
+seen: set = set()
 done = threading.Event()
 
 
 def on_event(event, source):
+    # Equal work in every reader: the event name and the Uniqueid header.
+    seen.add((event.name, event.keys.get("Uniqueid")))
     state["count"] += 1
     if state["start"] is None:
         state["start"] = time.perf_counter()

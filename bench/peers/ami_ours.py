@@ -17,12 +17,16 @@ host, port, n, limit = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), float(sy
 stall = float(sys.argv[5]) if len(sys.argv) > 5 else limit
 state = {"count": 0, "start": None, "cpu": None, "end": None, "cpu_end": None, "note": "",
          "seen": 0}
+#: (event name, Uniqueid) of every event handled: read by each handler, as a consumer would.
+seen_events: set = set()
 client = AMIClient(host=host, port=port, username="bench", secret="bench", reactor=reactor,
                    keepalive_interval=None)
 
 
 @client.subscribe("*")
 def count(message):
+    # Equal work in every reader: the event name and the Uniqueid header.
+    seen_events.add((message.name, message.get("Uniqueid")))
     state["count"] += 1
     if state["start"] is None:
         state["start"] = time.perf_counter()

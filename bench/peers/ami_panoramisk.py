@@ -10,6 +10,8 @@ from panoramisk import Manager
 host, port, n, limit = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4])
 stall = float(sys.argv[5]) if len(sys.argv) > 5 else limit
 state = {"count": 0, "start": None, "end": None, "cpu": None, "cpu_end": None}
+#: (event name, Uniqueid) of every event handled: read by each handler, as a consumer would.
+seen: set = set()
 
 
 async def main():
@@ -17,6 +19,8 @@ async def main():
     manager = Manager(host=host, port=port, username="bench", secret="bench", ping_delay=3600)
 
     def on_event(manager, message):
+        # Equal work in every reader: the event name and the Uniqueid header.
+        seen.add((message.event, message.get("Uniqueid")))
         state["count"] += 1
         if state["start"] is None:
             state["start"] = time.perf_counter()

@@ -165,6 +165,7 @@ class AMIClient:
         id_generator: Callable[[], str] | None = None,
         log_events: bool = False,
         max_message: int | None = None,
+        wait_booted: bool = False,
     ) -> None:
         """
         @param username: the C{manager.conf} user.
@@ -181,6 +182,10 @@ class AMIClient:
         @param log_events: log every event at debug level (costs ~10 us an event, so opt-in).
         @param max_message: bytes one AMI message may have; a longer one is skipped to its end
             and logged, the link stays up (default L{AMIProtocol.MAX_MESSAGE}).
+        @param wait_booted: after each login, wait until Asterisk is fully booted before the
+            resync hooks run (a PBX restarting takes logins before its modules are loaded, and
+            the hooks' QueueStatus or QueueAdd would be unknown commands). Needs the
+            ``command`` write permission; off for peers that cannot answer it (test fakes).
         """
         if reactor is None:
             from twisted.internet import reactor as global_reactor
@@ -201,6 +206,7 @@ class AMIClient:
         self.action_timeout = action_timeout
         self.log_events = log_events
         self.max_message = max_message
+        self.wait_booted = wait_booted
         self.ids: Callable[[], str] = id_generator or ActionIdGenerator(f"hotline-{id(self):x}")
         self._retry_policy = retry_policy or backoffPolicy(initialDelay=0.5, maxDelay=30.0)
         self._login_failures = 0
@@ -301,6 +307,7 @@ class AMIClient:
         self._protocol = proto
         proto.when_lost().addCallback(lambda _: self._link_lost(proto))
         self._start_keepalive(proto)
+        await self._until_booted(proto)
         for hook in list(self._resync_hooks):
             if self._protocol is not proto:
                 return
@@ -332,6 +339,18 @@ class AMIClient:
             request.park_timer = None
             if not request.deferred.called:
                 self._attempt(request)
+
+    async def _until_booted(self, proto: AMIProtocol) -> None:
+        """With C{wait_booted}: return once Asterisk says it is fully booted (at once when it
+        is); a failure is logged and the resync goes on as without."""
+        if not self.wait_booted:
+            return
+        try:
+            await proto.send_action(Action("Command", Command="core waitfullybooted",
+                                           id_generator=self.ids))
+        except Exception as e:  # noqa: BLE001 - the hooks then run as they would have
+            self._log.warn("AMI: cannot tell whether Asterisk is fully booted ({error})",
+                           error=e)
 
     async def _login(self, proto: AMIProtocol) -> None:
         extra: dict[str, str] = {} if self.events is None else {"Events": self.events}

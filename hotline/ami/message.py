@@ -190,9 +190,34 @@ class Message:
         return self._headers[key]  # type: ignore[index]
 
     def get(self, name: str, default: HeaderValue | None = None) -> HeaderValue | None:
-        """The value of header C{name} (any case), C{default} when absent."""
+        """The value of header C{name} (any case), C{default} when absent.
+
+        Before the headers are parsed, one header that appears exactly once, spelt as asked
+        (Asterisk's own spelling: C{Uniqueid}), is cut out of the text without parsing the
+        rest: most consumers of the event stream read one or two headers of each event.
+        """
+        if self._headers is None:
+            value = self._find(name)
+            if value is not None:
+                return value
         key = self._key(name)
         return default if key is None else self._headers[key]  # type: ignore[index]
+
+    def _find(self, name: str) -> str | None:
+        """Header C{name}'s value straight from the text when it stands there once, in this
+        spelling and in no other; None means "parse to know"."""
+        raw = self.raw
+        tag = "\r\n" + name + ": "
+        at = raw.find(tag)
+        if at < 0 or raw.find(tag, at + 1) >= 0 or raw.startswith(name + ": "):
+            return None
+        lowered = raw.lower()
+        if lowered.count("\r\n" + name.lower() + ":") != 1 \
+                or lowered.startswith(name.lower() + ":"):
+            return None  # the same header in another spelling too: merge them by parsing
+        start = at + len(tag)
+        end = raw.find("\r\n", start)
+        return raw[start:] if end < 0 else raw[start:end]
 
     def getlist(self, name: str) -> list[str]:
         """Header C{name} as a list whether it appeared once, several times or not at all."""

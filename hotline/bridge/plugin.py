@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from twisted.logger import Logger
 
-from hotline.bridge import http
+from hotline.bridge import http, records
 from hotline.bridge.events import RoomUpdated
 from hotline.bridge.service import BridgeService
 from hotline.bridge.views import room_for, room_view
@@ -30,9 +30,17 @@ def load(deps: Dependencies) -> None:
         deps.bridge = BridgeService(config=deps.config, ami=deps.ami, db=deps.db,
                                     reactor=deps.reactor, tracker=deps.tracker, bus=deps.bus,
                                     host_path=deps.host_path)
+        if deps.peers:
+            # Several PBXs: a bridge acts on the PBX that holds the call.
+            from hotline.bridge.cluster import cluster_bridge
+
+            deps.bridge = cluster_bridge(deps, deps.bridge)
         deps.bridge.subscribe()
         if deps.finaliser is not None:
-            deps.finaliser.on_finalised(deps.bridge.call_finalised)
+            # In the call's own final unit of work: its ticket exists by then.
+            zone = deps.bridge.zone
+            deps.finaliser.add_step(
+                lambda session, call: records.note_call_bridges(session, call.id, zone=zone))
     if deps.console is not None:
         http.register(deps.console.router)
         RoomStream(console=deps.console).start(deps)

@@ -26,10 +26,17 @@ from hotline.calls.events import (
 from hotline.calls.journal import RecordingFile, finalise_call
 
 if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from db.models import Call
     from db.session import Database
     from hotline.bus import EventBus
 
-__all__ = ["CallFinaliser", "RECORDING_SUFFIXES", "recording_files", "agent_code"]
+#: Work another package adds to a call's final unit of work: C{step(session, call_row)}.
+FinalStep = Callable[["Session", "Call"], object]
+
+__all__ = ["CallFinaliser", "RECORDING_SUFFIXES", "recording_files", "agent_code",
+           "FinalStep", "finalise_with_steps"]
 
 #: The files the dialplan's MixMonitor writes per call, by direction.
 RECORDING_SUFFIXES: dict[str, str] = {"citizen": "-citizen.wav", "agent": "-agent.wav",
@@ -47,6 +54,22 @@ def agent_code(member: str | None, interface: str | None) -> str | None:
     """``PJSIP/agent-1001`` → ``1001``; the member name (``agent 1001``) is the fallback
     (L{hotline.naming.agent_code}, kept under this name for its callers)."""
     return naming.agent_code(interface, member)
+
+
+def finalise_with_steps(session: Session, steps: tuple[FinalStep, ...],
+                        **call: Any) -> Call:
+    """The call's one final unit of work: its row (L{finalise_call}), then every package's
+    step on it (the transcription job, the bridges noted on the ticket), each in a savepoint
+    of its own, so that a failing step is logged and loses neither the row nor the others."""
+    row = finalise_call(session, **call)
+    for step in steps:
+        try:
+            with session.begin_nested():
+                step(session, row)
+        except Exception:  # noqa: BLE001 - the row must be written whatever a step does
+            _log.failure("a final step {step!r} failed for call {uniqueid}", step=step,
+                         uniqueid=row.uniqueid)
+    return row
 
 
 @dataclass
@@ -82,6 +105,7 @@ class CallFinaliser:
         self.now = now or (lambda: dt.datetime.now(dt.UTC))
         self._open: dict[str, _Open] = {}
         self._subs: list[Any] = []
+        self._steps: tuple[FinalStep, ...] = ()
         #: Calls hung up whose row is being written (between Hangup and commit).
         self._finishing: set[str] = set()
 
@@ -104,6 +128,20 @@ class CallFinaliser:
         the bus, which is what this finaliser publishes.)
         """
         return self.bus.subscribe(CallFinalised, lambda e: listener(e.call_id)).cancel
+
+    def add_step(self, step: FinalStep) -> Callable[[], None]:
+        """Run C{step(session, call_row)} inside each call's final unit of work from now on
+        (one transaction per call instead of one per follow-up); returns the remover.
+
+        The step runs on a database thread, in a savepoint: it must only touch the session.
+        Work that is not the database's (starting a decoder, pushing to a desk) listens to
+        L{CallFinalised} instead, which is published once the unit is committed.
+        """
+        self._steps = (*self._steps, step)
+
+        def remove() -> None:
+            self._steps = tuple(s for s in self._steps if s is not step)
+        return remove
 
     def _notify(self, call_id: int, uniqueid: str) -> None:
         self.bus.publish(CallFinalised(call_id, uniqueid))
@@ -165,7 +203,7 @@ class CallFinaliser:
         d.addCallback(lambda _: threads.deferToThreadPool(
             self.db.reactor, self.db.pool, recording_files, call.recording, self.host_path))
         d.addCallback(lambda recs: self.db.run(
-            finalise_call, uniqueid=call.uniqueid, linkedid=call.linkedid,
+            finalise_with_steps, self._steps, uniqueid=call.uniqueid, linkedid=call.linkedid,
             caller_number=call.caller, started_at=call.started_at, ended_at=ended,
             answered_at=call.answered_at, queue_wait_s=call.wait_s, talk_s=talk,
             agent_code=call.agent_code, hangup_cause=cause, hungup_by=hungup_by,

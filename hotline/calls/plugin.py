@@ -25,7 +25,8 @@ __all__ = ["load"]
 
 def load(deps: Dependencies) -> None:
     """Build what follows calls when there is a PBX link (C{deps.ami}); always register the
-    routes and the desk's call streams on C{deps.console}."""
+    routes on C{deps.console}, and feed its desk streams when there is a live view (without
+    one, ``/api/events`` answers 503)."""
     config = deps.config
     if deps.ami is not None and deps.tracker is None:
         deps.tracker = CallTracker(ami=deps.ami, clock=deps.reactor,
@@ -42,4 +43,5 @@ def load(deps: Dependencies) -> None:
                          record=deps.record_calls)
     if deps.console is not None:
         http.register(deps.console.router)
-        CallStream(console=deps.console, bus=deps.bus).start()
+        if deps.calls is not None:
+            CallStream(console=deps.console, bus=deps.bus).start()

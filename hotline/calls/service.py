@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from hotline.bus import EventBus
 from hotline.calls.model import AgentState, CallState, agent_to_dict, call_to_dict
 from hotline.calls.tracker import CallTracker
 
@@ -24,6 +25,11 @@ class CallService:
     def __init__(self, *, tracker: CallTracker) -> None:
         """@param tracker: the tracker whose view is read (never changed here)."""
         self._tracker = tracker
+
+    @property
+    def bus(self) -> EventBus:
+        """Where the tracker publishes the calls' domain events."""
+        return self._tracker.bus
 
     def live_calls(self) -> list[dict[str, Any]]:
         """Every call in the view, ended ones still lingering included: talking first, then by age."""

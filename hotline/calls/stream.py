@@ -53,7 +53,6 @@ class CallStream:
                 ViewResynced: self._resynced,
             })
             self.console.events.on_open(self._opened)
-            self.console.events.live = True
 
     def _opened(self, client: StreamClient) -> None:
         calls = self.console.calls

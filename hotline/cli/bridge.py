@@ -7,6 +7,10 @@ agent channels from ``CoreShowChannels``, makes the room, dials the entry, and s
 the room (printing each step and writing its rows) until the room ends. Ctrl-C only stops the
 following: the PBX keeps the room, and its dialplan still sends a citizen left alone back to
 the queue. The console calls the same ``bridge()`` on the controller's own service.
+
+With several nodes (``hotline --node N bridge``) the command acts on whichever PBX holds the
+call: it opens a link to every node's PBX it can reach (this node's first) and bridges through
+the one whose channels show the call, as the console does (hotline/bridge/cluster.py).
 """
 
 from __future__ import annotations
@@ -40,27 +44,69 @@ async def _act(reactor: Any, cfg: Config, args: argparse.Namespace) -> None:
     from hotline.calls.tracker import CallTracker
 
     async with pbx_and_database(reactor, cfg) as (db, ami):
-        # The room is followed from the tracker's events; the call itself is looked up over
-        # AMI (no tracker handed to the service: this one has seen no call arrive).
-        tracker = CallTracker(ami=ami, clock=reactor, queue_name=cfg["queue"]["name"])
-        tracker.subscribe()
-        service = BridgeService(config=cfg, ami=ami, db=db, reactor=reactor, bus=tracker.bus)
-        service.subscribe()
+        peers = await _peer_links(reactor, cfg)
+        services = []
+        for link in [ami, *peers]:
+            # The room is followed from the tracker's events; the call itself is looked up
+            # over AMI (no tracker handed to the service: this one has seen no call arrive).
+            tracker = CallTracker(ami=link, clock=reactor, queue_name=cfg["queue"]["name"])
+            tracker.subscribe()
+            service = BridgeService(config=cfg, ami=link, db=db, reactor=reactor,
+                                    bus=tracker.bus)
+            service.subscribe()
+            services.append((service, tracker))
         try:
-            await _follow(service, args)
+            await _follow([s for s, _ in services], args)
         finally:
-            await service.stop()
-            tracker.stop()
+            for service, tracker in services:
+                await service.stop()
+                tracker.stop()
+            for link in peers:
+                await link.stop()
 
 
-async def _follow(service: Any, args: argparse.Namespace) -> None:
-    """Bridge, say how each department leg went, and follow the room unless told not to."""
-    from hotline.bridge.outcomes import REASON_TEXT, BridgeError
+async def _peer_links(reactor: Any, cfg: Config, timeout: float = 5.0) -> list[Any]:
+    """Logged-in links to the other nodes' PBXs (none on a single node); a PBX that does not
+    answer in ``timeout`` seconds is left out, with a note."""
+    import sys
 
-    try:
-        attempt = await service.bridge(args.call_id, args.entry, number=args.number)
-    except BridgeError as e:
-        raise CommandError(f"{e} ({e.error_id})") from None
+    from hotline.cluster.links import peer_link
+    from hotline.pbx.topology import nodes
+
+    links = []
+    for node in nodes(cfg):
+        if node.number == cfg["cluster"]["node"]:
+            continue
+        link = peer_link(cfg, node, reactor)
+        link.start()
+        try:
+            await link.when_ready().addTimeout(timeout, reactor)
+        except Exception:  # noqa: BLE001 - that PBX is down: its calls cannot be bridged
+            print(f"node {node.number}'s PBX at {node.address} does not answer: left out",
+                  file=sys.stderr)
+            await link.stop()
+            continue
+        links.append(link)
+    return links
+
+
+async def _follow(services: list[Any], args: argparse.Namespace) -> None:
+    """Bridge on the PBX holding the call, say how each department leg went, and follow the
+    room unless told not to."""
+    from hotline.bridge.outcomes import REASON_TEXT, BridgeError, NoSuchCall
+
+    attempt = missing = None
+    for service in services:
+        try:
+            attempt = await service.bridge(args.call_id, args.entry, number=args.number)
+            break
+        except NoSuchCall as e:  # not on this PBX (nothing changed): the next one
+            missing = missing or e
+        except BridgeError as e:
+            raise CommandError(f"{e} ({e.error_id})") from None
+    if attempt is None:
+        assert missing is not None
+        raise CommandError(f"{missing} ({missing.error_id})")
     room = attempt.room
     print(f"room {room.name}: citizen and agent moved in; dialling {room.entry_name} "
           f"{attempt.leg.number}", flush=True)

@@ -26,6 +26,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "floor",
     "grid",
     "index",
+    "incident",
     "pbx",
     "report",
     "run",

@@ -117,9 +117,10 @@ def _sla(args: argparse.Namespace, cfg: Any) -> int:
     outcome = None if args.tickets in (None, "all") else args.tickets
 
     def work(session):
-        report = sla_report(session, p, filters, by=args.by)
-        rows = (sla_tickets(session, p, filters, outcome=outcome, limit=args.limit)
-                if args.tickets else None)
+        grace = float(cfg["scheduler"]["sla_grace_s"])
+        report = sla_report(session, p, filters, by=args.by, sla_grace_s=grace)
+        rows = (sla_tickets(session, p, filters, outcome=outcome, limit=args.limit,
+                            sla_grace_s=grace) if args.tickets else None)
         return report, rows
 
     report, rows = _run(cfg, work)
@@ -168,7 +169,8 @@ def _daily(args: argparse.Namespace, cfg: Any) -> int:
 
     def work(session):
         report = build_daily(session, args.date, timezone=cfg["site"]["timezone"],
-                             calls_per_agent_hour=settings["calls_per_agent_hour"])
+                             calls_per_agent_hour=settings["calls_per_agent_hour"],
+                             sla_grace_s=float(cfg["scheduler"]["sla_grace_s"]))
         html = render.daily_html(report, geometry)
         if args.store:
             store_daily(session, report, html)

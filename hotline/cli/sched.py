@@ -68,6 +68,7 @@ def _list(args: argparse.Namespace, cfg: Any) -> int:
 
 def _promise(args: argparse.Namespace, cfg: Any) -> int:
     from hotline.tickets.exceptions import TicketError
+    from hotline.tickets.schemas import BadPromise, promised_reply_time
     from scheduler.store import PromiseError, promise
 
     zone = zoneinfo.ZoneInfo(cfg["site"]["timezone"])
@@ -77,12 +78,9 @@ def _promise(args: argparse.Namespace, cfg: Any) -> int:
         at = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=args.in_s)
     else:
         try:
-            at = dt.datetime.fromisoformat(args.at)
-        except ValueError:
-            raise CommandError(f"--at {args.at!r} is not an ISO time "
-                               "(2026-11-27T17:00)") from None
-        if at.tzinfo is None:
-            at = at.replace(tzinfo=zone)
+            at = promised_reply_time(args.at, now=dt.datetime.now(dt.UTC), zone=zone)
+        except BadPromise as e:
+            raise CommandError(f"--at: {e}") from None
     ticket: str | int = int(args.ticket) if args.ticket.isdigit() else args.ticket
     try:
         cb_id = with_session(cfg, promise, ticket, at.astimezone(dt.UTC), owner_code=args.owner,

@@ -100,6 +100,27 @@ def register(sub: argparse._SubParsersAction) -> None:
     ro = step("reopen", "reopen the ticket (重办)")
     ro.add_argument("--reason", required=True)
     ro.set_defaults(func=_step("reopen", lambda a: {"reason": a.reason}))
+    dup = tsub.add_parser("duplicates", help="possible duplicates: of a filed ticket, or of what "
+                                             "you would file (--category, --grid ...)")
+    dup.add_argument("ticket", nargs="?", help="ticket number (RX...) or id")
+    for name in ("category", "grid", "address", "description", "phone"):
+        dup.add_argument(f"--{name}")
+    acting_as(dup)
+    dup.set_defaults(func=_duplicates)
+    att = tsub.add_parser("attach", help="attach a caller to an existing open ticket as a "
+                                         "co-reporter (一事多诉)")
+    att.add_argument("ticket", help="ticket number (RX...) or id")
+    att.add_argument("--phone", required=True)
+    att.add_argument("--name", dest="citizen_name")
+    att.add_argument("--call", dest="call_uniqueid", help="the call's uniqueid")
+    att.add_argument("--text", help="what this caller said")
+    acting_as(att)
+    att.set_defaults(func=_attach)
+    st = tsub.add_parser("status", help="where a ticket stands, as the citizen's status line "
+                                        "says it (number + last four phone digits; no sign-in)")
+    st.add_argument("ticket", help="ticket number (RX...)")
+    st.add_argument("--last4", required=True, help="last four digits of the reporting phone")
+    st.set_defaults(func=_status)
     e = step("edit", "correct fields; the history keeps old and new")
     for field in _EDIT_FIELDS:
         e.add_argument(f"--{field.replace('_', '-')}", dest=field)
@@ -310,3 +331,82 @@ def _reply(args: argparse.Namespace, cfg: Any) -> int:
     view = _do(cfg, args, "reply", lambda s, actions, user, tid: actions.perform(
         s, user, "reply", tid, body, ip="cli", files=files))
     return _said(view, cfg)
+
+
+def _desk_user(cfg: Any, args: argparse.Namespace) -> Any:
+    """The ``--as`` account, which must be a desk role (agent, supervisor, admin) as on the
+    console; a refusal is audited."""
+    from hotline.web import audit
+    from hotline.web.roles import DESK
+
+    user = console_user(cfg, args)
+    if user.role not in DESK:
+        run_unit(cfg, lambda s: audit.record(
+            s, actor=user.username, role=user.role, action=f"ticket.{args.ticket_command}",
+            target=getattr(args, "ticket", None), outcome="denied", ip="cli"))
+        raise CommandError(f"{user.username} ({user.role}) may not do this: desk roles only")
+    return user
+
+
+def _duplicates(args: argparse.Namespace, cfg: Any) -> int:
+    from hotline.tickets.duplicates import duplicate_settings, load_query
+    from hotline.tickets.exceptions import TicketError
+    from hotline.tickets.http import ticket_duplicates
+
+    _desk_user(cfg, args)
+    service = _actions(cfg).service
+    settings = duplicate_settings(cfg)
+    try:
+        if args.ticket:
+            found = run_unit(cfg, lambda s: ticket_duplicates(s, service, _ticket_id(s, args.ticket),
+                                                              settings))
+        else:
+            query = load_query({k: getattr(args, k) for k in
+                                ("category", "grid", "address", "description", "phone")})
+            found = run_unit(cfg, lambda s: service.duplicates(s, query, **settings).to_dict())
+    except TicketError as e:
+        raise CommandError(e.message) from None
+    zone = site_zone(cfg)
+    rows = found["candidates"] + found["own_open_tickets"]
+    print(f"{'score':<6} {'ticket':<18} {'status':<11} {'why':<14} {'filed':<12} description")
+    for c in rows:
+        print(f"{c['score']:<6.2f} {c['number']:<18} {c['status']:<11} {c['reason']:<14} "
+              f"{_local(c['created_at'], zone):<12} {c['description'][:40]}")
+    if not rows:
+        print("(none)")
+    return 0
+
+
+def _attach(args: argparse.Namespace, cfg: Any) -> int:
+    from hotline.tickets.exceptions import TicketError
+    from hotline.tickets.http import attach_call
+    from hotline.web.routing import HTTPError
+
+    user = _desk_user(cfg, args)
+    service = _actions(cfg).service
+    body = {k: getattr(args, k) for k in ("phone", "citizen_name", "call_uniqueid", "text")}
+    try:
+        view = run_unit(cfg, lambda s: attach_call(s, service, user, _ticket_id(s, args.ticket),
+                                                   body, ip="cli"))
+    except (TicketError, HTTPError) as e:
+        raise CommandError(e.message) from None
+    print(f"{view['number']}: {'co-reporter added' if view['added'] else 'already a reporter'}"
+          f" ({len(view['reporters'])} co-reporters)")
+    return 0
+
+
+def _status(args: argparse.Namespace, cfg: Any) -> int:
+    from hotline.tickets import status
+    from hotline.tickets.exceptions import TicketError
+
+    service = _actions(cfg).service
+    try:
+        number, last4 = status.check_query(args.ticket, args.last4)
+    except TicketError as e:
+        raise CommandError(e.message) from None
+    found = run_unit(cfg, status.public_status, number, last4, local=service.local)
+    if found is None:
+        raise CommandError("未找到 (no such ticket for these digits)")
+    print(f"{found['number']}: {found['status_label']} ({found['status']})  "
+          f"department {found['department'] or '-'}  due {found['due_local'] or '-'}")
+    return 0

@@ -6,11 +6,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from hotline.ami.client import AMIClient
+from hotline.cluster.links import peer_link
 from hotline.cluster.lost import LostCalls
 from hotline.cluster.peers import PeerView
 from hotline.cluster.service import ClusterCallService
-from hotline.pbx.link import ami_credentials
 from hotline.pbx.topology import nodes
 
 if TYPE_CHECKING:
@@ -29,17 +28,12 @@ def load(deps: Dependencies) -> None:
     if isinstance(deps.calls, ClusterCallService):
         return
     me = config["cluster"]["node"]
-    username, secret = ami_credentials(config)
-    ami = config["ami"]
     peers = []
     for node in nodes(config):
         if node.number == me:
             continue
-        link = AMIClient(username=username, secret=secret, host=node.address,
-                         port=node.ami_port if config["pbx"]["sandbox"] else ami["port"],
-                         reactor=deps.reactor, keepalive_interval=float(ami["keepalive_s"]),
-                         action_timeout=float(ami["action_timeout_s"]))
-        peers.append(PeerView(node=node, ami=link, clock=deps.reactor,
+        peers.append(PeerView(node=node, ami=peer_link(config, node, deps.reactor),
+                              clock=deps.reactor,
                               queue_name=config["queue"]["name"], bus=deps.bus))
     deps.peers = peers
     deps.calls = ClusterCallService(own=deps.calls, node=me, peers=peers)

@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 from twisted.internet import defer
 from twisted.logger import Logger
 
-from db.models import KeptPlace
+from db.models import KeptPlace, KeptPlaceStatus
 from hotline.calls.events import CallAnswered, KeepPlaceProgress
 from hotline.naming import agent_code
 from hotline.phone import mask
@@ -45,8 +45,10 @@ STAND_IN_PREFIX = "Local/kp"
 ORDERING = ("callers are served in the order they joined the queue, whether they stayed on "
             "the line or kept their place")
 
+#: The statuses under their short names here (L{db.models.KeptPlaceStatus}).
 WAITING, CALLING, REACHED, NOT_REACHED, CANCELLED = (
-    "waiting", "calling", "reached", "not_reached", "cancelled")
+    KeptPlaceStatus.WAITING, KeptPlaceStatus.CALLING, KeptPlaceStatus.REACHED,
+    KeptPlaceStatus.NOT_REACHED, KeptPlaceStatus.CANCELLED)
 
 
 class KeepPlaceError(Exception):

@@ -31,7 +31,7 @@ from db.session import begin
 from hotline.grid.service import day_logs
 from hotline.reports.charts import HourLoad
 from hotline.reports.periods import Period, day_period
-from hotline.reports.sla import deadline_expression, outcome_expression
+from hotline.reports.sla import DEFAULT_SLA_GRACE_S, deadline_expression, outcome_expression
 from hotline.tickets.schemas import CHANNELS
 
 __all__ = ["DailyReport", "build_daily", "store_daily", "load_daily", "report_day",
@@ -126,8 +126,10 @@ def tickets_by_grid(session: Session, period: Period) -> list[tuple[str, str, in
 
 
 def build_daily(session: Session, day: str | dt.date, *, timezone: str,
-                calls_per_agent_hour: float = 6.0, now: dt.datetime | None = None) -> DailyReport:
-    """The report of site-local ``day`` (raises BadPeriod for a malformed day)."""
+                calls_per_agent_hour: float = 6.0, now: dt.datetime | None = None,
+                sla_grace_s: float = DEFAULT_SLA_GRACE_S) -> DailyReport:
+    """The report of site-local ``day`` (raises BadPeriod for a malformed day); a promise is
+    missed by L{deadline_expression} with the site's ``sla_grace_s``."""
     now = now or utcnow()
     p = day_period(day, timezone)
     in_day = (Ticket.created_at >= p.start, Ticket.created_at < p.end)
@@ -161,8 +163,8 @@ def build_daily(session: Session, day: str | dt.date, *, timezone: str,
             .order_by(Incident.id))]
 
     # Promises whose deadline fell in the day and were not kept (or are still open past it).
-    outcome = outcome_expression()
-    deadline = deadline_expression()
+    outcome = outcome_expression(sla_grace_s)
+    deadline = deadline_expression(sla_grace_s)
     overdue_rows = session.execute(
         select(Ticket.number, Department.code, Callback.due_at, deadline, outcome)
         .select_from(Callback).join(Ticket, Ticket.id == Callback.ticket_id)
@@ -262,7 +264,8 @@ def run_daily_report(factory: sessionmaker[Session], settings: dict[str, Any], *
     """The scheduler's job: build, render and store the report of ``day`` (default: the
     site-local day before now) in one unit of work of its own, then, when ``[reports]``
     names an SMTP server and recipients, mail it to them as a PDF. ``settings`` is the
-    configuration's ``[reports]`` section. Returns the day written (YYYY-MM-DD)."""
+    configuration's ``[reports]`` section, with ``sla_grace_s`` from ``[scheduler]``. Returns
+    the day written (YYYY-MM-DD)."""
     from hotline.reports.charts import load_geometry
     from hotline.reports.mail import daily_message, mail_configured, send_message
     from hotline.reports.pdf import html_to_pdf
@@ -274,7 +277,8 @@ def run_daily_report(factory: sessionmaker[Session], settings: dict[str, Any], *
     with begin(factory) as session:
         report = build_daily(session, target, timezone=timezone,
                              calls_per_agent_hour=settings.get("calls_per_agent_hour", 6.0),
-                             now=now)
+                             now=now,
+                             sla_grace_s=settings.get("sla_grace_s", DEFAULT_SLA_GRACE_S))
         html = daily_html(report, geometry)
         store_daily(session, report, html)
     if mail_configured(settings):

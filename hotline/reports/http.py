@@ -191,7 +191,7 @@ class WallboardStreams:
                 timezone=self.console.config["site"]["timezone"],
                 service_level_s=float(settings["service_level_s"]),
                 interval_s=float(settings["wallboard_interval_s"]),
-                clock=self.console.reactor)
+                clock=self.console.reactor, bus=self.console.deps.bus)
         return self._own
 
     @property

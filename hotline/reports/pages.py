@@ -32,7 +32,13 @@ from hotline.reports.periods import day_period, period
 from hotline.reports.rates import rates_report
 from hotline.reports.service_level import GROUPINGS as SERVICE_GROUPINGS
 from hotline.reports.service_level import service_report
-from hotline.reports.sla import SLAFilter, sla_report, sla_tickets, weekly_trend
+from hotline.reports.sla import (
+    DEFAULT_SLA_GRACE_S,
+    SLAFilter,
+    sla_report,
+    sla_tickets,
+    weekly_trend,
+)
 
 __all__ = ["Rendered", "SiteSettings", "sla_view", "rates_view", "daily_view", "heat_map_view",
            "pressure_view", "VIEWS"]
@@ -61,10 +67,13 @@ class SiteSettings:
 
     timezone: str
     reports: Mapping[str, Any]
+    #: ``scheduler.sla_grace_s``: the SLA deadline rule's grace (L{scheduler.policy.sla_deadline}).
+    sla_grace_s: float = DEFAULT_SLA_GRACE_S
 
     @classmethod
     def from_config(cls, config: Any) -> SiteSettings:
-        return cls(config["site"]["timezone"], dict(config["reports"]))
+        return cls(config["site"]["timezone"], dict(config["reports"]),
+                   float(config["scheduler"]["sla_grace_s"]))
 
 
 def _one(params: Mapping[str, Any], name: str, default: str | None = None) -> str | None:
@@ -123,18 +132,20 @@ def sla_view(session: Session, params: Mapping[str, Any], *, settings: SiteSetti
     rows = None
     if want_tickets:
         rows = sla_tickets(session, p, filters, outcome=outcome,
-                           limit=_int(params, "limit", 200), offset=_int(params, "offset", 0))
+                           limit=_int(params, "limit", 200), offset=_int(params, "offset", 0),
+                           sla_grace_s=settings.sla_grace_s)
     name = f"sla-{p.first.isoformat()}-{p.last.isoformat()}"
     if fmt == "csv":
         if rows is not None:
             return Rendered(_CSV, render.sla_tickets_csv(rows, timezone=p.timezone),
                             f"{name}-callbacks.csv")
-        return Rendered(_CSV, render.sla_csv(sla_report(session, p, filters, by=by)),
+        return Rendered(_CSV, render.sla_csv(sla_report(session, p, filters, by=by,
+                                                        sla_grace_s=settings.sla_grace_s)),
                         f"{name}.csv")
-    report = sla_report(session, p, filters, by=by)
+    report = sla_report(session, p, filters, by=by, sla_grace_s=settings.sla_grace_s)
     weeks = _int(params, "weeks", 0)
-    trend = (weekly_trend(session, p.last, weeks=weeks, timezone=p.timezone, filters=filters)
-             if weeks else None)
+    trend = (weekly_trend(session, p.last, weeks=weeks, timezone=p.timezone, filters=filters,
+                          sla_grace_s=settings.sla_grace_s) if weeks else None)
     html = render.sla_html(report, tickets=rows, trend=trend, page_=not _fragment(params))
     return Rendered(_HTML, html.encode("utf-8"))
 
@@ -165,7 +176,8 @@ def daily_view(session: Session, params: Mapping[str, Any], *,
         return Rendered(_HTML, record.html.encode("utf-8"))
     report = build_daily(session, p.first, timezone=settings.timezone,
                          calls_per_agent_hour=float(settings.reports.get("calls_per_agent_hour",
-                                                                         6.0)))
+                                                                         6.0)),
+                         sla_grace_s=settings.sla_grace_s)
     geometry = load_geometry(settings.reports.get("grid_geometry") or None)
     return Rendered(_HTML, render.daily_html(report, geometry).encode("utf-8"))
 

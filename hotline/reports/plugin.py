@@ -34,7 +34,10 @@ def daily_report(deps: Any) -> DailyReportJob:
             return True
         return bool(scheduler.leading)
 
-    job = DailyReportJob(database=deps.db, settings=dict(deps.config["reports"]),
+    settings = dict(deps.config["reports"])
+    if "scheduler" in deps.config:  # a whole configuration (a test may hand in a part)
+        settings["sla_grace_s"] = float(deps.config["scheduler"]["sla_grace_s"])
+    job = DailyReportJob(database=deps.db, settings=settings,
                          timezone=deps.config["site"]["timezone"], clock=deps.reactor,
                          leading=leading)
     deps.daily_report = job
@@ -49,7 +52,7 @@ def wallboard_feed(deps: Dependencies) -> WallboardFeed:
                          timezone=deps.config["site"]["timezone"],
                          service_level_s=float(settings["service_level_s"]),
                          interval_s=float(settings["wallboard_interval_s"]),
-                         clock=deps.reactor)
+                         clock=deps.reactor, bus=deps.bus)
 
 
 def load(deps: Dependencies) -> None:

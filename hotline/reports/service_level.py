@@ -14,14 +14,14 @@ from __future__ import annotations
 
 import datetime as dt
 import zoneinfo
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from db.models import Call
+from db.models import Call, CallStatus
 from hotline.reports.periods import Period
 
 __all__ = ["ServiceFigures", "ServiceReport", "DEFINITIONS", "GROUPINGS", "figures_between",
@@ -119,24 +119,29 @@ def _round(value: float | None) -> float | None:
     return None if value is None else round(value, 1)
 
 
-def settled_rows(session: Session, start: dt.datetime,
-                 end: dt.datetime) -> Iterable[tuple[dt.datetime, bool, float | None]]:
+def settled_rows(session: Session, start: dt.datetime, end: dt.datetime, *,
+                 leave_out: Collection[str] = ()
+                 ) -> Iterable[tuple[dt.datetime, bool, float | None]]:
     """(started_at, answered, queue wait) of every inbound call begun in [start, end) that
-    settled in the queue: answered by an agent or abandoned while waiting."""
+    settled in the queue: answered by an agent or abandoned while waiting. ``leave_out``:
+    uniqueids not to read (the wall board counts them from the calls' events)."""
     query = (select(Call.started_at, Call.answered_at, Call.queue_wait_s)
              .where(Call.direction == "inbound", Call.started_at >= start,
                     Call.started_at < end,
-                    or_(Call.answered_at.is_not(None), Call.status == "abandoned"))
+                    or_(Call.answered_at.is_not(None), Call.status == CallStatus.ABANDONED))
              .execution_options(yield_per=2000))
+    if leave_out:
+        query = query.where(Call.uniqueid.not_in(list(leave_out)))
     for started, answered_at, wait in session.execute(query):
         yield started, answered_at is not None, wait
 
 
 def figures_between(session: Session, start: dt.datetime, end: dt.datetime, *,
-                    threshold_s: float, label: str = "") -> ServiceFigures:
-    """The service figures of the inbound calls begun in [start, end)."""
+                    threshold_s: float, label: str = "",
+                    leave_out: Collection[str] = ()) -> ServiceFigures:
+    """The service figures of the inbound calls begun in [start, end) (but ``leave_out``)."""
     out = ServiceFigures(label)
-    for _, answered, wait in settled_rows(session, start, end):
+    for _, answered, wait in settled_rows(session, start, end, leave_out=leave_out):
         out.add(answered=answered, wait_s=wait, threshold_s=threshold_s)
     return out
 

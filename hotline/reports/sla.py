@@ -15,10 +15,22 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, func, select
+from sqlalchemy import ColumnElement, DateTime, and_, case, func, select
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session, aliased
+from sqlalchemy.sql.functions import FunctionElement
 
-from db.models import Agent, Callback, Citizen, Department, Grid, Ticket, utcnow
+from db.models import (
+    Agent,
+    Callback,
+    CallbackStatus,
+    Citizen,
+    Department,
+    Grid,
+    Ticket,
+    utcnow,
+)
+from hotline import config as config_mod
 from hotline import phone
 from hotline.reports.charts import WeekSLA
 from hotline.reports.exceptions import UnknownFilterValue
@@ -36,7 +48,7 @@ DIMENSIONS = ("department", "agent", "category", "channel", "grid")
 OUTCOMES = ("met", "late", "not_reached", "pending", "cancelled")
 
 #: Callback statuses after which nothing more will happen to it.
-_FINAL_STATUSES = ("done", "failed")
+_FINAL_STATUSES = (CallbackStatus.DONE, CallbackStatus.FAILED)
 
 #: Upper bounds (seconds late, included) and labels of the lateness distribution.
 LATENESS_BUCKETS: tuple[tuple[float | None, str], ...] = (
@@ -61,29 +73,59 @@ DEFINITIONS: tuple[tuple[str, str], ...] = (
 )
 
 
-def deadline_expression() -> ColumnElement[Any]:
-    """The SLA deadline of a callback: fixed when scheduled, else the promised time itself."""
-    return func.coalesce(Callback.sla_deadline_at, Callback.due_at)
+#: ``scheduler.sla_grace_s`` as shipped; callers pass the site's (L{SiteSettings}, the command).
+DEFAULT_SLA_GRACE_S = float(config_mod.loads("", source="defaults")["scheduler"]["sla_grace_s"])
 
 
-def outcome_expression() -> ColumnElement[str]:
+class _PlusSeconds(FunctionElement[dt.datetime]):
+    """``timestamp + N seconds`` in SQL, the way each database can say it."""
+
+    type = DateTime(timezone=True)
+    inherit_cache = True
+
+
+@compiles(_PlusSeconds)
+def _plus_seconds_pg(element: _PlusSeconds, compiler: Any, **kw: Any) -> str:
+    when, seconds = list(element.clauses)
+    return (f"({compiler.process(when, **kw)} + make_interval(secs => "
+            f"{compiler.process(seconds, **kw)}))")
+
+
+@compiles(_PlusSeconds, "sqlite")
+def _plus_seconds_sqlite(element: _PlusSeconds, compiler: Any, **kw: Any) -> str:
+    # The text SQLAlchemy stores (YYYY-MM-DD HH:MM:SS.ffffff), so comparisons stay textual.
+    when, seconds = list(element.clauses)
+    return (f"(strftime('%Y-%m-%d %H:%M:%f', {compiler.process(when, **kw)}, "
+            f"({compiler.process(seconds, **kw)}) || ' seconds') || '000')")
+
+
+def deadline_expression(sla_grace_s: float = DEFAULT_SLA_GRACE_S) -> ColumnElement[Any]:
+    """The SLA deadline of a callback: the one the scheduler fixed at its first attempt, else
+    (not attempted yet) the same rule, L{scheduler.policy.sla_deadline}: due + grace."""
+    return func.coalesce(Callback.sla_deadline_at,
+                         _PlusSeconds(Callback.due_at, float(sla_grace_s)))
+
+
+def outcome_expression(sla_grace_s: float = DEFAULT_SLA_GRACE_S) -> ColumnElement[str]:
     """The SQL expression giving a callback's outcome (one of ``OUTCOMES``)."""
     reached = Callback.reached_at.is_not(None)
     return case(
-        (Callback.status == "cancelled", "cancelled"),
+        (Callback.status == CallbackStatus.CANCELLED, "cancelled"),
         (and_(Callback.reached_at.is_(None), Callback.sla_met.is_(None),
               Callback.status.not_in(_FINAL_STATUSES)), "pending"),
         (Callback.sla_met.is_(True), "met"),
-        (and_(reached, Callback.sla_met.is_(None), Callback.reached_at <= deadline_expression()), "met"),
+        (and_(reached, Callback.sla_met.is_(None),
+              Callback.reached_at <= deadline_expression(sla_grace_s)), "met"),
         (reached, "late"),
         else_="not_reached",
     )
 
 
-def _seconds_late(dialect: str) -> ColumnElement[float]:
+def _seconds_late(dialect: str, sla_grace_s: float) -> ColumnElement[float]:
+    deadline = deadline_expression(sla_grace_s)
     if dialect == "sqlite":
-        return (func.julianday(Callback.reached_at) - func.julianday(deadline_expression())) * 86400.0
-    return func.extract("epoch", Callback.reached_at - deadline_expression())
+        return (func.julianday(Callback.reached_at) - func.julianday(deadline)) * 86400.0
+    return func.extract("epoch", Callback.reached_at - deadline)
 
 
 @dataclass(frozen=True)
@@ -296,8 +338,9 @@ def _labeller(session: Session, by: str, keys: Sequence[Any]) -> dict[Any, tuple
 
 # -- queries --------------------------------------------------------------------------------------
 
-def _grouped(session: Session, period: Period, r: _Resolved, by: str) -> list[SLAGroup]:
-    inner = (_keyed(by, outcome_expression().label("outcome"))
+def _grouped(session: Session, period: Period, r: _Resolved, by: str,
+             sla_grace_s: float) -> list[SLAGroup]:
+    inner = (_keyed(by, outcome_expression(sla_grace_s).label("outcome"))
              .where(*_conditions(period, r)).subquery())
     rows = session.execute(select(inner.c.k, inner.c.outcome, func.count())
                            .group_by(inner.c.k, inner.c.outcome)).all()
@@ -312,11 +355,13 @@ def _grouped(session: Session, period: Period, r: _Resolved, by: str) -> list[SL
     return groups
 
 
-def _lateness(session: Session, period: Period, r: _Resolved) -> list[tuple[str, int]]:
+def _lateness(session: Session, period: Period, r: _Resolved,
+              sla_grace_s: float) -> list[tuple[str, int]]:
     dialect = session.get_bind().dialect.name
-    late = (select(_seconds_late(dialect).label("s"))
+    late = (select(_seconds_late(dialect, sla_grace_s).label("s"))
             .select_from(Callback)
-            .where(*_conditions(period, r), outcome_expression() == "late").subquery())
+            .where(*_conditions(period, r), outcome_expression(sla_grace_s) == "late")
+            .subquery())
     whens = [(late.c.s <= bound, i) for i, (bound, _) in enumerate(LATENESS_BUCKETS)
              if bound is not None]
     bucketed = select(case(*whens, else_=len(LATENESS_BUCKETS) - 1).label("b")).subquery()
@@ -331,10 +376,11 @@ def _offenders(groups: Sequence[SLAGroup], limit: int) -> list[SLAGroup]:
     return missing[:limit]
 
 
-def sla_counts(session: Session, period: Period, filters: SLAFilter = SLAFilter()) -> SLACounts:
+def sla_counts(session: Session, period: Period, filters: SLAFilter = SLAFilter(), *,
+               sla_grace_s: float = DEFAULT_SLA_GRACE_S) -> SLACounts:
     """Only the totals (the weekly trend asks this once per week)."""
     r = _resolve(session, filters)
-    inner = (select(outcome_expression().label("outcome"))
+    inner = (select(outcome_expression(sla_grace_s).label("outcome"))
              .select_from(Callback).where(*_conditions(period, r)).subquery())
     rows = session.execute(select(inner.c.outcome, func.count()).group_by(inner.c.outcome))
     return SLACounts(**dict(rows.all()))
@@ -342,23 +388,26 @@ def sla_counts(session: Session, period: Period, filters: SLAFilter = SLAFilter(
 
 def sla_report(session: Session, period: Period, filters: SLAFilter = SLAFilter(), *,
                by: str = "department", offenders: int = 10,
-               now: dt.datetime | None = None) -> SLAReport:
-    """The SLA report for ``period`` under ``filters``, grouped ``by`` one of DIMENSIONS.
+               now: dt.datetime | None = None,
+               sla_grace_s: float = DEFAULT_SLA_GRACE_S) -> SLAReport:
+    """The SLA report for ``period`` under ``filters``, grouped ``by`` one of DIMENSIONS;
+    ``sla_grace_s`` is the site's ``scheduler.sla_grace_s`` (see L{deadline_expression}).
 
     Raises UnknownFilterValue for a dimension or code that does not exist (nothing is read).
     """
     _check_dimension(by)
     r = _resolve(session, filters)
-    groups = _grouped(session, period, r, by)
+    groups = _grouped(session, period, r, by, sla_grace_s)
     totals = sum((g.counts for g in groups), SLACounts())
     return SLAReport(period=period, filters=filters, by=by, totals=totals, groups=groups,
-                     lateness=_lateness(session, period, r),
+                     lateness=_lateness(session, period, r, sla_grace_s),
                      offenders=_offenders(groups, offenders),
                      generated_at=now or utcnow())
 
 
 def sla_tickets(session: Session, period: Period, filters: SLAFilter = SLAFilter(), *,
-                outcome: str | None = None, limit: int = 100, offset: int = 0) -> list[SLATicket]:
+                outcome: str | None = None, limit: int = 100, offset: int = 0,
+                sla_grace_s: float = DEFAULT_SLA_GRACE_S) -> list[SLATicket]:
     """The drill-down: callbacks due in the period (of one outcome when given), oldest due
     first, with their tickets. Drill into a group by adding its key to ``filters``."""
     if outcome is not None and outcome not in OUTCOMES:
@@ -373,8 +422,8 @@ def sla_tickets(session: Session, period: Period, filters: SLAFilter = SLAFilter
                     Ticket.number, Ticket.category, Ticket.channel,
                     Department.code.label("department"), Agent.code.label("agent"),
                     Citizen.phone, Callback.due_at, Callback.reached_at,
-                    outcome_expression().label("outcome"),
-                    _seconds_late(dialect).label("late_s"))
+                    outcome_expression(sla_grace_s).label("outcome"),
+                    _seconds_late(dialect, sla_grace_s).label("late_s"))
              .select_from(Callback).join(Ticket, Ticket.id == Callback.ticket_id)
              .outerjoin(Department, Department.id == Ticket.department_id)
              .outerjoin(Agent, Agent.id == Callback.owner_agent_id)
@@ -402,7 +451,8 @@ def _aware(value: Any) -> Any:
 
 
 def weekly_trend(session: Session, last_day: dt.date, *, weeks: int, timezone: str,
-                 filters: SLAFilter = SLAFilter()) -> list[WeekSLA]:
+                 filters: SLAFilter = SLAFilter(),
+                 sla_grace_s: float = DEFAULT_SLA_GRACE_S) -> list[WeekSLA]:
     """The met rate of each of the ``weeks`` ISO weeks (Monday to Sunday, site-local) up to
     the one holding ``last_day``, oldest first: one small indexed count per week."""
     from hotline.reports.periods import period as make_period
@@ -414,7 +464,7 @@ def weekly_trend(session: Session, last_day: dt.date, *, weeks: int, timezone: s
     for k in range(weeks - 1, -1, -1):
         first = monday - dt.timedelta(weeks=k)
         counts = sla_counts(session, make_period(first, first + dt.timedelta(days=6), timezone),
-                            filters)
+                            filters, sla_grace_s=sla_grace_s)
         year, week, _ = first.isocalendar()
         out.append(WeekSLA(f"{year}-W{week:02d}", counts.met_rate, counts.settled))
     return out

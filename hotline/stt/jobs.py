@@ -19,19 +19,22 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from db.models import Call, CallRecording, Transcript, TranscriptSegment
+from db.models import Call, CallRecording, Transcript, TranscriptSegment, TranscriptStatus
 from hotline.tickets.service import TicketService
 
-__all__ = ["QUEUED", "RUNNING", "DONE", "FAILED", "SKIPPED", "RECORDING", "LIVE",
+__all__ = ["enqueue_finalised", "QUEUED", "RUNNING", "DONE", "FAILED", "SKIPPED", "RECORDING",
+           "LIVE",
            "SPEAKER_OF_DIRECTION", "SPEAKER_LABELS",
            "JobInput", "SpeakerResult", "Segment", "enqueue", "enqueue_missed", "requeue_stale", "claim_next",
            "finish", "retry_or_fail", "post_note", "post_pending_notes", "compose_note",
            "merged_dialog", "clock_text", "NOTE_ACTOR"]
 
-QUEUED, RUNNING, DONE, FAILED = "queued", "running", "done", "failed"
-#: Not transcribed on purpose: nobody answered and the caller gave up early. The row records
-#: the decision, so no sweep picks the call up again.
-SKIPPED = "skipped"
+#: The job statuses under their short names here (L{db.models.TranscriptStatus}). SKIPPED: not
+#: transcribed on purpose (nobody answered and the caller gave up early); the row records the
+#: decision, so no sweep picks the call up again.
+QUEUED, RUNNING, DONE, FAILED, SKIPPED = (
+    TranscriptStatus.QUEUED, TranscriptStatus.RUNNING, TranscriptStatus.DONE,
+    TranscriptStatus.FAILED, TranscriptStatus.SKIPPED)
 #: Where a transcript's words come from (``Transcript.source``): the recordings decoded after
 #: hang-up, or the live captions the agent saw during the call (hotline/floor/captions.py).
 RECORDING, LIVE = "recording", "live"
@@ -93,10 +96,7 @@ def enqueue(session: Session, call_id: int, *, model: str, language: str,
         CallRecording.call_id == call_id)).all()
     if not any(d in SPEAKER_OF_DIRECTION for d in directions):
         return None
-    job = Transcript(call_id=call_id, kind="call", model=model, language=language,
-                     status=SKIPPED if skip else QUEUED, attempts=0, created_at=now,
-                     error=f"not transcribed: nobody answered and it lasted under "
-                           f"{skip_abandoned_under_s:g} s" if skip else None)
+    job = _new_job(call_id, model, language, now, skip_abandoned_under_s if skip else None)
     try:
         with session.begin_nested():  # another unit may be queueing the same call right now
             session.add(job)
@@ -106,11 +106,44 @@ def enqueue(session: Session, call_id: int, *, model: str, language: str,
     return job if job.status != SKIPPED else None
 
 
+def _new_job(call_id: int, model: str, language: str, now: dt.datetime,
+             skipped_under_s: float | None) -> Transcript:
+    """A call's job: queued, or (``skipped_under_s``) recorded as skipped, with why."""
+    skip = skipped_under_s is not None
+    return Transcript(call_id=call_id, kind="call", model=model, language=language,
+                      status=SKIPPED if skip else QUEUED, attempts=0, created_at=now,
+                      error=f"not transcribed: nobody answered and it lasted under "
+                            f"{skipped_under_s:g} s" if skip else None)
+
+
 def _abandoned_early(session: Session, call_id: int, under_s: float) -> bool:
-    call = session.get(Call, call_id)
+    return _row_abandoned_early(session.get(Call, call_id), under_s)
+
+
+def _row_abandoned_early(call: Call | None, under_s: float) -> bool:
     if call is None or call.answered_at is not None or call.ended_at is None:
         return False
     return (call.ended_at - call.started_at).total_seconds() < under_s
+
+
+def enqueue_finalised(session: Session, call: Call, *, model: str, language: str,
+                      now: dt.datetime, skip_abandoned_under_s: float = 0.0
+                      ) -> Transcript | None:
+    """L{enqueue} for a call row just finalised in this session (the finaliser's step): its
+    recordings are known without a query, and the job is inserted first (the unique index
+    on call and kind turns a second finalisation into a no-op) instead of looked for. A call
+    abandoned early is recorded as skipped, as L{enqueue} does (None returned)."""
+    if not any(r.direction in SPEAKER_OF_DIRECTION for r in call.recordings):
+        return None
+    skip = skip_abandoned_under_s > 0 and _row_abandoned_early(call, skip_abandoned_under_s)
+    job = _new_job(call.id, model, language, now, skip_abandoned_under_s if skip else None)
+    try:
+        with session.begin_nested():
+            session.add(job)
+    except IntegrityError:
+        job = session.scalars(select(Transcript).where(
+            Transcript.call_id == call.id, Transcript.kind == "call")).one()
+    return job if job.status != SKIPPED else None
 
 
 def enqueue_missed(session: Session, *, since: dt.datetime, model: str, language: str,

@@ -27,8 +27,21 @@ def build(deps: Dependencies, **kwargs: Any) -> TranscriptionService:
     caller awaits ``start()`` after ``db.start()`` and ``stop()`` before ``db.stop()``."""
     service = TranscriptionService(config=deps.config, db=deps.db, reactor=deps.reactor,
                                    bus=deps.bus, **kwargs)
-    service.detach = deps.bus.subscribe(
-        CallFinalised, lambda e: service.on_call_finalised(e.call_id, e.uniqueid)).cancel
+    if deps.finaliser is not None:
+        # The job is queued in the call's own final unit of work; once that is committed a
+        # free worker may take it (no database work of its own per call). A call captioned
+        # live is left to on_call_finalised, which stores its live words instead.
+        remove = deps.finaliser.add_step(service.enqueue_step)
+        listening = deps.bus.subscribe(CallFinalised, lambda e: service.on_call_finalised(
+            e.call_id, e.uniqueid, queued=True))
+
+        def detach() -> None:
+            remove()
+            listening.cancel()
+        service.detach = detach
+    else:
+        service.detach = deps.bus.subscribe(
+            CallFinalised, lambda e: service.on_call_finalised(e.call_id, e.uniqueid)).cancel
     deps.stt = service
     return service
 

@@ -13,12 +13,10 @@ from __future__ import annotations
 
 import datetime as dt
 import socket
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy.exc import OperationalError
 from twisted.internet import defer
 from twisted.internet.task import LoopingCall
 from twisted.internet.threads import deferToThreadPool
@@ -26,6 +24,7 @@ from twisted.logger import Logger
 from twisted.python.threadpool import ThreadPool
 
 from db.models import Transcript, utcnow
+from db.session import unit_of_work
 from hotline.bus import EventBus
 from hotline.config import Config
 from hotline.directory.service import load_entries
@@ -52,7 +51,6 @@ class TranscriptReady:
 
 
 _log = Logger(namespace="hotline.stt.service")
-_LOCK_RETRIES = 8
 #: How far back finished calls without a job are looked for (calls the finaliser never saw).
 _MISSED_WINDOW = dt.timedelta(days=2)
 
@@ -140,11 +138,15 @@ class TranscriptionService:
 
     # -- intake ----------------------------------------------------------------------------------
 
-    def on_call_finalised(self, call_id: int, uniqueid: str | None = None) -> defer.Deferred[Any]:
+    def on_call_finalised(self, call_id: int, uniqueid: str | None = None, *,
+                          queued: bool = False) -> defer.Deferred[Any]:
         """The finaliser's listener: queue the call's job (once) and start it if a worker is
         free. Calls without speech recordings are skipped. A call that was captioned live
         (L{live}, by its citizen channel's C{uniqueid}) is not decoded again: once its streams
-        have ended, the live segments become its transcript and the ticket's note."""
+        have ended, the live segments become its transcript and the ticket's note.
+
+        C{queued}: the finaliser's own unit of work queued the job already (L{enqueue_step});
+        a free worker only needs to take it, with no database work here."""
         if uniqueid is not None and self.live.captured(uniqueid):
             d = self.live.finished(uniqueid)
             d.addCallback(lambda segments: self._run(self._store_live, call_id,
@@ -152,6 +154,9 @@ class TranscriptionService:
             d.addCallback(lambda done: done and self.bus.publish(
                 TranscriptReady(call_id, done[0], done[1])))
             return d
+        if queued:
+            self.kick(sweep=False)
+            return defer.succeed(None)
         spec = self.registry.current
         d = self._run(jobs.enqueue, call_id, model=spec.name, language=spec.language,
                       now=self.now(), skip_abandoned_under_s=self.skip_abandoned_under_s)
@@ -195,9 +200,26 @@ class TranscriptionService:
                   call_id=call_id, n=len(segments))
         return row.id, row.status
 
-    def kick(self) -> None:
-        """Claim due jobs while workers are free (safe to call any time, from the reactor)."""
-        d = defer.Deferred.fromCoroutine(self._fill())
+    def enqueue_step(self, session: Any, call: Any) -> None:
+        """The finaliser's step: queue the call's job in the call's own final unit of work
+        (L{hotline.calls.finaliser.CallFinaliser.add_step}); calls without speech are skipped,
+        and so are calls captioned live: their live words become the transcript once the
+        streams end (L{on_call_finalised}). (C{live} is the reactor's; a membership test from
+        this pool thread reads a dict the reactor only adds to and pops from.)"""
+        if self.live.captured(call.uniqueid):
+            return
+        spec = self.registry.current
+        jobs.enqueue_finalised(session, call, model=spec.name, language=spec.language,
+                               now=self.now(),
+                               skip_abandoned_under_s=self.skip_abandoned_under_s)
+
+    def kick(self, *, sweep: bool = True) -> None:
+        """Claim due jobs while workers are free (safe to call any time, from the reactor).
+
+        C{sweep} also queues the calls recorded without the finaliser and posts pending notes
+        first: the periodic poll does that; a call just finalised (C{sweep=False}) only needs a
+        free worker to take its job, and costs nothing at all while no model can run."""
+        d = defer.Deferred.fromCoroutine(self._fill(sweep=sweep))
         d.addErrback(lambda f: _log.failure("stt: cannot take jobs", f))
 
     def on_transcribed(self, listener: Callable[[int, int, str], object]) -> Callable[[], None]:
@@ -215,20 +237,25 @@ class TranscriptionService:
 
     # -- the reactor side of a job ---------------------------------------------------------------
 
-    async def _fill(self) -> None:
+    async def _fill(self, *, sweep: bool = True) -> None:
         if self._filling or self._stopping:
             return
+        if not sweep and (self._running >= self.workers
+                          or (not self._model_ready and self._model_problem is not None)):
+            return  # every worker busy, or no model to decode with: the poll comes back
         self._filling = True
         try:
             spec = self.registry.current
             now = self.now()
-            missed = await self._run(jobs.enqueue_missed, since=now - _MISSED_WINDOW,
-                                     model=spec.name, language=spec.language, now=now,
-                                     skip_abandoned_under_s=self.skip_abandoned_under_s)
-            if missed:
-                _log.info("stt: queued calls recorded without the finaliser: {ids}", ids=missed)
-            await self._run(jobs.post_pending_notes, tickets=self.tickets,
-                            call_language=self.call_language)
+            if sweep:
+                missed = await self._run(jobs.enqueue_missed, since=now - _MISSED_WINDOW,
+                                         model=spec.name, language=spec.language, now=now,
+                                         skip_abandoned_under_s=self.skip_abandoned_under_s)
+                if missed:
+                    _log.info("stt: queued calls recorded without the finaliser: {ids}",
+                              ids=missed)
+                await self._run(jobs.post_pending_notes, tickets=self.tickets,
+                                call_language=self.call_language)
             if not await self._ensure_model():
                 return
             while self._running < self.workers and not self._stopping:
@@ -268,26 +295,19 @@ class TranscriptionService:
             for d in waiting:
                 d.callback(None)
         if not self._stopping:
-            self.kick()
+            self.kick(sweep=False)
 
     # -- units of work -----------------------------------------------------------------------------
 
     def _unit(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        """``fn(session, ...)`` in one unit of work, blocking (pool threads only).
+        """``fn(session, ...)`` in one unit of work, blocking (pool threads only), under the
+        database's one retry policy for SQLite's "database is locked"
+        (L{db.session.unit_of_work}).
 
-        SQLite answers "database is locked" at once, without waiting, when a transaction that
-        has read must write after another connection committed; the whole unit is then tried
-        again from the start (a few times), which is safe because it changed nothing.
-        """
-        for attempt in range(_LOCK_RETRIES):
-            try:
-                with self.db.begin() as session:
-                    return fn(session, *args, **kwargs)
-            except OperationalError as e:
-                if "locked" not in str(e) or attempt == _LOCK_RETRIES - 1:
-                    raise
-                time.sleep(0.02 * (attempt + 1))
-        raise AssertionError("unreachable")
+        A plain (deferred) transaction, not the write lock up front: most of this service's
+        units only read (the poll runs every ``poll_s``), and taking SQLite's one write lock
+        for each would make every other writer wait on them."""
+        return unit_of_work(self.db.session_factory, fn, *args, **kwargs)
 
     def _run(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> defer.Deferred[Any]:
         """``_unit`` on the database's thread pool, for the reactor side."""

@@ -12,10 +12,20 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
 
-from db.models import Agent, Call, Ticket, utcnow
+from db.models import Agent, Call, Citizen, Ticket, TicketReporter, utcnow
 from hotline import phone
 from hotline.naming import agent_interface
-from hotline.tickets.schemas import OPEN_STATUSES, TicketStatus, load_intake, ticket_summary
+from hotline.tickets import status
+from hotline.tickets.duplicates import DuplicateQuery, duplicate_settings, load_query
+from hotline.tickets.exceptions import TicketError
+from hotline.tickets.schemas import (
+    OPEN_STATUSES,
+    BadPromise,
+    TicketStatus,
+    load_intake,
+    promised_reply_time,
+    ticket_summary,
+)
 from hotline.tickets.service import lookup_caller
 from hotline.web import accounts, audit
 from hotline.web.accounts import AccountError, Principal
@@ -24,7 +34,7 @@ from hotline.web.roles import DESK, TICKET_READERS, Role
 from hotline.web.routing import Ctx, HTTPError, Response, Router, html_response, json_response
 
 __all__ = ["register", "load_ticket", "caller_view", "list_tickets", "desk_intake_payload",
-           "AGENT_PAGE_DEPTH"]
+           "attach_call", "ticket_duplicates", "reporter_rows", "AGENT_PAGE_DEPTH"]
 
 _STATUSES = {s.value for s in TicketStatus}
 #: How deep an agent may page through tickets (and the citizens' numbers on them): the newest
@@ -39,6 +49,14 @@ def register(router: Router) -> None:
     router.add("GET", "/api/tickets/{ticket_id:int}", _ticket, roles=TICKET_READERS)
     router.add("GET", "/api/callers/{number:str}", _caller, roles=DESK)
     router.add("GET", "/tickets/{ticket_id:int}", _ticket_page, roles=TICKET_READERS, page=True)
+    # Possible duplicates at intake and co-reporters (一事多诉), hotline.tickets.duplicates.
+    router.add("POST", "/api/tickets/duplicates", _duplicates, roles=DESK)
+    router.add("GET", "/api/tickets/{ticket_id:int}/duplicates", _ticket_duplicates,
+               roles=DESK)
+    router.add("POST", "/api/tickets/{ticket_id:int}/reporters", _add_reporter, roles=DESK)
+    # The citizen's own status line on the web, without signing in (hotline.tickets.status).
+    router.add("GET", "/status", _status_page, roles=None, page=True)
+    router.add("GET", "/api/public/status", _status, roles=None)
 
 
 def _ticket_dict(ticket: Ticket, user: Principal, *, events: bool = False) -> dict[str, Any]:
@@ -139,17 +157,11 @@ def desk_intake_payload(body: Any, zone: dt.tzinfo) -> dict[str, Any]:
     promised = payload.get("promised_reply_at")
     if isinstance(promised, str):
         try:
-            when = dt.datetime.fromisoformat(promised)
-        except ValueError:
-            when = None
-        if when is not None:
-            if when.tzinfo is None:
-                when = when.replace(tzinfo=zone)
-            if when <= utcnow():
-                raise HTTPError(400, "invalid-intake", "承诺回复时间必须晚于现在 "
-                                "(promised_reply_at is in the past)",
-                                {"fields": {"promised_reply_at": "is in the past"}})
-            payload["promised_reply_at"] = when.isoformat()
+            when = promised_reply_time(promised, now=utcnow(), zone=zone)
+        except BadPromise as e:
+            raise HTTPError(400, "invalid-intake", f"承诺回复时间有误 ({e})",
+                            {"fields": {"promised_reply_at": str(e)}}) from None
+        payload["promised_reply_at"] = when.isoformat()
     return payload
 
 
@@ -253,6 +265,125 @@ async def _caller(ctx: Ctx) -> Response:
 
 
 
+def ticket_duplicates(session: Session, service: Any, ticket_id: int,
+                      settings: dict[str, Any]) -> dict[str, Any]:
+    """The possible duplicates of a filed ticket (its page shows them): as at its intake."""
+    ticket = service.get(session, ticket_id)
+    query = DuplicateQuery(category=ticket.category,
+                           grid=ticket.grid.code if ticket.grid else None,
+                           address=ticket.address, description=ticket.description,
+                           phone=ticket.citizen.phone if ticket.citizen else None,
+                           exclude_ticket_id=ticket.id)
+    return service.duplicates(session, query, **settings).to_dict()
+
+
+def reporter_rows(session: Session, ticket_id: int) -> list[dict[str, Any]]:
+    """The co-reporters of a ticket as its page shows them (numbers masked)."""
+    rows = session.execute(
+        select(Citizen.phone, TicketReporter.added_at, TicketReporter.added_by,
+               TicketReporter.description)
+        .join(Citizen, Citizen.id == TicketReporter.citizen_id)
+        .where(TicketReporter.ticket_id == ticket_id).order_by(TicketReporter.id)).all()
+    return [{"masked_phone": phone.mask(r[0]), "added_at": r[1].isoformat(),
+             "added_by": r[2], "description": r[3]} for r in rows]
+
+
+async def _duplicates(ctx: Ctx) -> Response:
+    console = ctx.console
+    query = load_query(ctx.json_body())
+    found = await console.db.run(console.tickets.duplicates, query,
+                                 **duplicate_settings(console.config))
+    return json_response(found.to_dict())
+
+
+async def _ticket_duplicates(ctx: Ctx) -> Response:
+    console = ctx.console
+    return json_response(await console.db.run(
+        ticket_duplicates, console.tickets, ctx.params["ticket_id"],
+        duplicate_settings(console.config)))
+
+
+def attach_call(session: Session, service: Any, user: Principal, ticket_id: int, body: Any,
+                *, ip: str | None) -> dict[str, Any]:
+    """Attach a caller to an existing open ticket (一事多诉) as ``user``, audited; the ticket
+    as the desk sees it afterwards, with its co-reporters and ``added`` (false when the caller
+    was already one). The console and ``hotline ticket attach`` share it."""
+    if not isinstance(body, dict):
+        raise HTTPError(400, "invalid-body", "the body must be a JSON object")
+    for name in ("phone", "citizen_name", "call_uniqueid", "text"):
+        if body.get(name) is not None and not isinstance(body[name], str):
+            raise HTTPError(400, "invalid-request", f"{name} must be text",
+                            {"fields": {name: "must be text"}})
+    added = service.add_reporter(
+        session, ticket_id, phone_number=body.get("phone") or "", actor=user.username,
+        citizen_name=body.get("citizen_name") or None,
+        call_uniqueid=body.get("call_uniqueid") or None, text=body.get("text"))
+    ticket = service.get(session, ticket_id)
+    audit.record(session, actor=user.username, role=user.role, action="ticket.co_report",
+                 target=ticket.number, ip=ip,
+                 details={"call": body.get("call_uniqueid"), "added": added is not None})
+    session.flush()
+    view = _ticket_dict(ticket, user)
+    view["reporters"] = reporter_rows(session, ticket.id)
+    view["added"] = added is not None
+    return view
+
+
+async def _add_reporter(ctx: Ctx) -> Response:
+    """Attach the call to an existing ticket (一事多诉) instead of opening a new one."""
+    console = ctx.console
+    view = await console.db.run(attach_call, console.tickets, ctx.user,
+                                ctx.params["ticket_id"], ctx.json_body(), ip=ctx.ip)
+    console.ticket_life.stream.ticket_changed(view)
+    return json_response(view)
+
+
+async def _status_lookup(ctx: Ctx, number: str, last4: str) -> dict[str, Any] | None:
+    """The public view, counted against the ticket's allowance of misses (429 once spent)."""
+    limiter = ctx.console.status_limiter
+    wait = limiter.acquire(number)
+    if wait is not None:
+        raise HTTPError(429, "too-many-attempts", "查询过于频繁，请稍后再试 (too many attempts "
+                        "for this ticket; try again later)", {"retry_after_s": round(wait, 1)})
+    found = await ctx.console.db.run(status.public_status, number, last4,
+                                     local=ctx.console.tickets.local)
+    if found is not None:
+        limiter.succeeded(number)
+    return found
+
+
+async def _status(ctx: Ctx) -> Response:
+    number, last4 = status.check_query(ctx.query("number"), ctx.query("last4"))
+    found = await _status_lookup(ctx, number, last4)
+    if found is None:
+        raise HTTPError(404, "not-found", "未找到：工单号或手机号后四位不符 (no such ticket for "
+                        "these digits)")
+    return json_response(found)
+
+
+async def _status_page(ctx: Ctx) -> Response:
+    """The form, and with a number and digits the answer (or 未找到)."""
+    found = None
+    error = ""
+    asked = ctx.query("number") is not None or ctx.query("last4") is not None
+    if asked:
+        try:
+            number, last4 = status.check_query(ctx.query("number"), ctx.query("last4"))
+        except TicketError:
+            error = "请输入完整的工单号（如 RX20261126-000123）和手机号后四位。"
+        else:
+            try:
+                found = await _status_lookup(ctx, number, last4)
+            except HTTPError:
+                error = "查询过于频繁，请稍后再试。"
+            else:
+                if found is None:
+                    error = "未找到：工单号或手机号后四位不符。"
+    return html_response(ctx.console.render_page(
+        "status.html", ctx, found=found, error=error,
+        number=(ctx.query("number") or "")[:24]))
+
+
 async def _ticket_page(ctx: Ctx) -> Response:
     from hotline.tickets.life_api import department_rows
     from hotline.tickets.permissions import ACTION_LABELS
@@ -268,6 +399,10 @@ async def _ticket_page(ctx: Ctx) -> Response:
         # The forms of the steps the user may take now (templates/ticket_actions.html).
         values["departments"] = department_rows(session) if "dispatch" in ticket["actions"] \
             else []
+        values["reporters"] = reporter_rows(session, ticket["id"])
+        values["duplicates"] = ticket_duplicates(
+            session, console.tickets, ticket["id"], duplicate_settings(console.config)) \
+            if ctx.user.role in DESK else None
         return values
 
     return html_response(console.render_page(

@@ -20,6 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
 
 from db.models import Ticket, TicketEvent
+from hotline.tickets.duplicates import DuplicateQuery, duplicate_settings
 from hotline.tickets.exceptions import InvalidIntake, TicketError
 from hotline.tickets.schemas import TicketKind, load_intake
 from hotline.web import accounts, audit
@@ -140,15 +141,22 @@ async def _create(ctx: Ctx) -> Response:
     request = load_intake({k: v for k, v in payload.items() if v not in (None, "")})
     console = ctx.console
 
-    def file(session: Session) -> str:
+    def file(session: Session) -> tuple[str, list[str]]:
         ticket = console.tickets.intake(session, request, actor=f"open311:{key.name}")
         audit.record(session, actor=f"key:{key.name}", action="open311.create",
                      target=ticket.number, ip=ctx.ip, details={"channel": key.channel})
-        return ticket.number
+        # The same duplicate check as the desk's (issue 18), without the caller's own tickets:
+        # the numbers of open requests that may be the same problem, nothing personal.
+        found = console.tickets.duplicates(session, DuplicateQuery(
+            category=ticket.category, grid=ticket.grid.code if ticket.grid else None,
+            address=ticket.address, description=ticket.description,
+            exclude_ticket_id=ticket.id), **duplicate_settings(console.config))
+        return ticket.number, [c.number for c in found.candidates if c.score > 0]
 
-    number = await console.db.run(file)
+    number, duplicates = await console.db.run(file)
     return json_response([{"service_request_id": number, "account_id": None,
-                           "service_notice": f"已受理，工单号 {number}"}], 201)
+                           "service_notice": f"已受理，工单号 {number}",
+                           "possible_duplicates": duplicates}], 201)
 
 
 def _as_request(ticket: Ticket, reply: str | None) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from twisted.logger import Logger
 
-from hotline.tickets import desk, http, liaison, life_api, open311, pages
+from hotline.tickets import desk, http, incident_http, liaison, life_api, open311, pages
 from hotline.tickets.actions import TicketActions
 from hotline.tickets.attachments import AttachmentStore
 from hotline.tickets.clock import DeadlineRules
@@ -82,6 +82,7 @@ def load(deps: Dependencies) -> None:
         module.register(console.router)
     life_api.register(console.router, life)
     pages.register(console.router, life)
+    incident_http.register(console.router, life)
 
     async def start() -> None:
         life.start(deps.scheduler)

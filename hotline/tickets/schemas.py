@@ -19,7 +19,8 @@ from hotline.tickets.exceptions import InvalidIntake
 
 __all__ = ["TicketKind", "TicketStatus", "OPEN_STATUSES", "Channel", "CHANNELS", "PHONE_CHANNELS",
            "register_channel", "IntakeRequest", "load_intake", "ticket_summary", "text_field",
-           "number_field", "KIND_LABELS", "STATUS_LABELS", "DISPATCH_QUEUE", "WITH_DEPARTMENT"]
+           "number_field", "KIND_LABELS", "STATUS_LABELS", "DISPATCH_QUEUE", "WITH_DEPARTMENT",
+           "BadPromise", "promised_reply_time"]
 
 
 class TicketKind(enum.StrEnum):
@@ -147,6 +148,38 @@ def parse_time(value: Any) -> dt.datetime:
     if value.tzinfo is None:
         raise ValueError("has no time zone (write e.g. 2026-11-27T17:00+08:00)")
     return value.astimezone(dt.UTC)
+
+
+class BadPromise(ValueError):
+    """A promised reply time that cannot be kept: not a time, no zone, or not in the future."""
+
+
+def promised_reply_time(value: Any, *, now: dt.datetime,
+                        zone: dt.tzinfo | None = None) -> dt.datetime:
+    """The one check of a promised reply time (定时回复), wherever it is typed: the desk's form,
+    ``hotline callbacks promise --at`` and L{TicketService.set_promised_reply} under it.
+
+    @param value: a datetime or ISO 8601 text.
+    @param zone: the zone of a time written without one (what an agent typed is site-local);
+        None refuses such a time, because guessing its zone would break a promise.
+    @return: the time in UTC.
+    @raise BadPromise: saying what is wrong, in words for the person who typed it.
+    """
+    if isinstance(value, dt.datetime) and value.tzinfo is None and zone is not None:
+        value = value.replace(tzinfo=zone)
+    elif isinstance(value, str) and zone is not None:
+        try:
+            parsed = dt.datetime.fromisoformat(value)
+        except ValueError:
+            raise BadPromise(f"{value!r} is not an ISO time (2026-11-27T17:00)") from None
+        value = parsed if parsed.tzinfo else parsed.replace(tzinfo=zone)
+    try:
+        at = parse_time(value)
+    except ValueError as e:
+        raise BadPromise(str(e)) from None
+    if at <= now:
+        raise BadPromise(f"the promised reply time {at.isoformat()} is in the past")
+    return at
 
 
 def load_intake(payload: Mapping[str, Any]) -> IntakeRequest:

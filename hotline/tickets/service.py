@@ -23,6 +23,8 @@ from sqlalchemy.orm.attributes import set_committed_value
 from db.models import (
     Call,
     Callback,
+    CallbackOutcome,
+    CallbackStatus,
     Citizen,
     Department,
     Grid,
@@ -33,6 +35,7 @@ from db.models import (
     TicketCoDepartment,
     TicketEvent,
     TicketExtension,
+    TicketReporter,
     TicketSequence,
     utcnow,
 )
@@ -45,6 +48,7 @@ from hotline.tickets.clock import (
     extended_clock,
     start_clock,
 )
+from hotline.tickets.duplicates import DuplicateQuery, Duplicates, find_duplicates
 from hotline.tickets.exceptions import (
     IllegalTransition,
     IncidentMismatch,
@@ -61,16 +65,18 @@ from hotline.tickets.exceptions import (
 from hotline.tickets.schemas import (
     OPEN_STATUSES,
     WITH_DEPARTMENT,
+    BadPromise,
     IntakeRequest,
     TicketKind,
     TicketStatus,
     load_intake,
+    promised_reply_time,
     ticket_summary,
 )
 
-__all__ = ["TicketService", "TRANSITIONS", "IN_PLACE", "allowed_from", "EDITABLE",
-           "IncidentProposal", "CallerInfo", "TicketSummary", "GridPlacer", "lookup_caller",
-           "get_or_create_citizen", "default_rules", "MAX_EXTENSION_DAYS"]
+__all__ = ["citizen_id_for", "TicketService", "TRANSITIONS", "IN_PLACE", "allowed_from",
+           "EDITABLE", "IncidentProposal", "CallerInfo", "TicketSummary", "GridPlacer",
+           "lookup_caller", "get_or_create_citizen", "default_rules", "MAX_EXTENSION_DAYS"]
 
 S = TicketStatus
 
@@ -155,6 +161,19 @@ def _insert_ignoring_conflict(session: Session, model: type, values: dict[str, A
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     session.execute(insert(model).values(**values).on_conflict_do_nothing())
+
+
+def citizen_id_for(session: Session, number: str) -> int:
+    """The id of the citizen with normalised phone ``number``, created if new, in one
+    statement when it is new (INSERT ... RETURNING; another node's concurrent insert wins and
+    is read back). For the per-call path, which needs the id and not the object."""
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    made = session.execute(insert(Citizen).values(phone=number, name=None, created_at=utcnow())
+                           .on_conflict_do_nothing().returning(Citizen.id)).scalar()
+    if made is not None:
+        return made
+    return session.execute(select(Citizen.id).where(Citizen.phone == number)).scalar_one()
 
 
 def get_or_create_citizen(session: Session, number: str, name: str | None = None) -> Citizen:
@@ -441,7 +460,26 @@ class TicketService:
         session.flush()
         for found in files:
             found.event_id = event.id
+        self._tell_reporters(session, ticket)
         return ticket
+
+    def _tell_reporters(self, session: Session, ticket: Ticket) -> None:
+        """A ticket reported by several citizens (一事多诉): each of them is called back with
+        the answer, the first reporter too unless a promised callback is already pending for
+        them. One callback each, due now, which the scheduler places (attempts, retries and
+        SLA of its own). A ticket with one reporter is followed up as before."""
+        others = self.reporter_ids(session, ticket.id)
+        if not others:
+            return
+        now = self.clock()
+        pending = set(session.scalars(select(Callback.citizen_id).where(
+            Callback.ticket_id == ticket.id, Callback.status == "pending")))
+        for citizen_id in [ticket.citizen_id, *others]:
+            if citizen_id is None or citizen_id in pending:
+                continue
+            pending.add(citizen_id)
+            session.add(Callback(ticket_id=ticket.id, citizen_id=citizen_id, due_at=now,
+                                 status="pending", attempts=0, created_at=now))
 
     def follow_up(self, session: Session, ticket_id: int, *, actor: str,
                   text: str | None = None, satisfied: bool | None = None,
@@ -623,12 +661,11 @@ class TicketService:
         Raises TicketError for a naive time or one in the past, IllegalTransition when the
         ticket is closed or merged.
         """
-        if at.tzinfo is None:
-            raise TicketError("the promised reply time needs a time zone", {"field": "at"})
         now = self.clock()
-        if at <= now:
-            raise TicketError("the promised reply time is in the past",
-                              {"field": "at", "at": at.isoformat()})
+        try:
+            at = promised_reply_time(at, now=now)
+        except BadPromise as e:
+            raise TicketError(str(e), {"field": "at"}) from None
         ticket = self.get(session, ticket_id)
         if ticket.status in (S.CLOSED, S.MERGED):
             raise IllegalTransition("set promised reply", {ticket.number: ticket.status},
@@ -729,9 +766,13 @@ class TicketService:
         """One pending callback per ticket carries the promise; a new time moves it."""
         pending = None
         if ticket.id is not None:
+            # The first reporter's: co-reporters and an incident's citizens have their own.
             pending = session.scalars(
                 select(Callback).where(Callback.ticket_id == ticket.id,
-                                       Callback.status == "pending")).first()
+                                       Callback.status == "pending",
+                                       or_(Callback.citizen_id == ticket.citizen_id,
+                                           Callback.citizen_id.is_(None)))
+                .order_by(Callback.id)).first()
         if pending is None:
             session.add(Callback(ticket=ticket, citizen=ticket.citizen, due_at=due_at,
                                  status="pending", attempts=0, created_at=now))
@@ -757,6 +798,68 @@ class TicketService:
         if grid is None:
             raise NoSuchGrid(code)
         return grid
+
+    # -- duplicates at intake, co-reporters ------------------------------------------------------
+
+    def duplicates(self, session: Session, query: DuplicateQuery, *, days: float = 7,
+                   limit: int = 10) -> Duplicates:
+        """The open tickets that may be the same problem as ``query`` and the caller's own
+        open ones (hotline.tickets.duplicates). Reads only."""
+        return find_duplicates(session, query, now=self.clock(), days=days, limit=limit,
+                               locator=self.locator)
+
+    def reporter_ids(self, session: Session, ticket_id: int) -> list[int]:
+        """The citizens who reported the ticket after its first reporter, in order."""
+        return list(session.scalars(select(TicketReporter.citizen_id)
+                                    .where(TicketReporter.ticket_id == ticket_id)
+                                    .order_by(TicketReporter.id)))
+
+    def add_reporter(self, session: Session, ticket_id: int, *, phone_number: str, actor: str,
+                     citizen_name: str | None = None, call_uniqueid: str | None = None,
+                     text: str | None = None) -> TicketReporter | None:
+        """Attach a caller to an existing open ticket instead of opening a new one (一事多诉):
+        the citizen becomes a co-reporter, told the outcome like the first reporter; the call
+        is linked to the ticket. The first reporter or a citizen already attached is not added
+        twice (None is returned). Raises NoSuchTicket, InvalidRequest, IllegalTransition."""
+        problems: dict[str, str] = {}
+        try:
+            number = phone.normalise(phone_number or "")
+        except phone.InvalidPhoneNumber as e:
+            problems["phone"] = str(e)
+        if text is not None and len(text) > 10_000:
+            problems["text"] = f"is {len(text)} characters; at most 10000"
+        if citizen_name is not None and len(citizen_name) > 50:
+            problems["citizen_name"] = f"is {len(citizen_name)} characters; at most 50"
+        if problems:
+            raise InvalidRequest(problems)
+        ticket = self.get(session, ticket_id)
+        if ticket.status not in OPEN_STATUSES:
+            raise IllegalTransition("attach a reporter", {ticket.number: ticket.status},
+                                    sorted(str(s) for s in OPEN_STATUSES))
+        citizen = get_or_create_citizen(session, number, citizen_name)
+        now = self.clock()
+        if call_uniqueid:
+            call = session.scalars(select(Call).where(Call.uniqueid == call_uniqueid)) \
+                .one_or_none()
+            if call is not None:
+                call.ticket = ticket
+                call.citizen_id = call.citizen_id or citizen.id
+        if citizen.id == ticket.citizen_id or citizen.id in self.reporter_ids(session, ticket.id):
+            return None
+        reporter = TicketReporter(ticket_id=ticket.id, citizen_id=citizen.id,
+                                  description=text.strip() if text and text.strip() else None,
+                                  call_id=None, added_by=actor, added_at=now)
+        if call_uniqueid:
+            reporter.call_id = session.scalar(select(Call.id)
+                                              .where(Call.uniqueid == call_uniqueid))
+        session.add(reporter)
+        ticket.version += 1
+        ticket.updated_at = now
+        self._event(ticket, now, actor, "co_report", None, None,
+                    f"一事多诉：{phone.mask(number)} 也反映此问题"
+                    + (f"（{text.strip()}）" if text and text.strip() else ""))
+        session.flush()
+        return reporter
 
     # -- incidents -------------------------------------------------------------------------------
 
@@ -824,7 +927,8 @@ class TicketService:
         first = tickets[0]
         now = self.clock()
         incident = Incident(
-            title=title or f"{first.category} ({len(tickets)} tickets)", kind=first.kind,
+            title=(title or "").strip()[:200] or f"{first.category}（{len(tickets)} 件）",
+            kind=first.kind,
             category=first.category, grid_id=first.grid_id, address=first.address,
             status="open", confirmed_by=actor, confirmed_at=now)
         session.add(incident)
@@ -833,7 +937,7 @@ class TicketService:
             t.incident = incident
             t.updated_at = now
             self._event(t, now, actor, "incident", None, None,
-                        f"grouped into incident {incident.id}: {incident.title}")
+                        f"并入事件 {incident.id}：{incident.title}")
         session.flush()
         return incident
 
@@ -854,17 +958,74 @@ class TicketService:
         self._department(session, department)
         tickets = self._incident_tickets(session, incident_id)
         self._check("dispatch", tickets)
-        return [self.dispatch(session, t.id, department=department, actor=actor,
-                              text=text or f"incident {incident_id}") for t in tickets]
+        note = text.strip() if text and text.strip() else f"事件 {incident_id} 批量派单"
+        return [self.dispatch(session, t.id, department=department, actor=actor, text=note)
+                for t in tickets]
 
     def reply_incident(self, session: Session, incident_id: int, *, actor: str,
                        text: str) -> list[Ticket]:
-        """One answer reaching every citizen of the incident, all or none."""
-        if not text or not text.strip():
-            raise TicketError("a reply needs its text", {"field": "text"})
+        """One answer for every ticket of the incident, all or none: the department replying
+        takes up (签收) the tickets still waiting for it, each ticket is replied (and later
+        followed up) on its own, and every citizen in it (first reporters and co-reporters,
+        once each) gets a callback, which the scheduler places at its bounded rate."""
+        text = _required(text, "text", 5000)
+        incident = self.get_incident(session, incident_id)
         tickets = self._incident_tickets(session, incident_id)
-        self._check("reply", tickets)
-        return [self.reply(session, t.id, actor=actor, text=text) for t in tickets]
+        waiting = allowed_from("accept") - allowed_from("reply")
+        self._check("reply", [t for t in tickets if t.status not in waiting])
+        self._check("accept", [t for t in tickets if t.status in waiting])
+        now = self.clock()
+        replied = []
+        for t in tickets:
+            if t.status in waiting:
+                self.accept(session, t.id, actor=actor, text=f"事件 {incident_id} 统一答复")
+            replied.append(self._reply_quietly(session, t.id, actor=actor, text=text))
+        told: set[int] = set()
+        for t in replied:
+            for citizen_id in [t.citizen_id, *self.reporter_ids(session, t.id)]:
+                if citizen_id is None or citizen_id in told:
+                    continue
+                told.add(citizen_id)
+                session.add(Callback(ticket_id=t.id, citizen_id=citizen_id, due_at=now,
+                                     status="pending", attempts=0, created_at=now))
+        incident.replied_at = now
+        incident.replied_by = actor
+        incident.status = "replied"
+        session.flush()
+        return replied
+
+    def _reply_quietly(self, session: Session, ticket_id: int, *, actor: str,
+                       text: str) -> Ticket:
+        """``reply`` without its callbacks to co-reporters: the incident calls each citizen
+        once itself."""
+        ticket = self._claim(session, ticket_id, "reply", None)
+        if ticket.first_contacted_at is None and ticket.first_contact_due_at is not None:
+            ticket.first_contacted_at = self.clock()
+        self._move(ticket, "reply", actor, text)
+        return ticket
+
+    def incident_progress(self, session: Session, incident_id: int) -> dict[str, int]:
+        """How many citizens of a replied incident were reached: the callbacks of its tickets
+        created at its reply, by status (``reached`` n of ``total`` N)."""
+        incident = self.get_incident(session, incident_id)
+        if incident.replied_at is None:
+            return {"total": 0, "reached": 0, "not_reached": 0, "pending": 0}
+        rows = session.execute(
+            select(Callback.status, Callback.outcome, func.count())
+            .join(Ticket, Ticket.id == Callback.ticket_id)
+            .where(Ticket.incident_id == incident_id,
+                   Callback.created_at >= incident.replied_at)
+            .group_by(Callback.status, Callback.outcome)).all()
+        out = {"total": 0, "reached": 0, "not_reached": 0, "pending": 0}
+        for status, outcome, n in rows:
+            out["total"] += n
+            if outcome == CallbackOutcome.REACHED:
+                out["reached"] += n
+            elif status in (CallbackStatus.DONE, CallbackStatus.FAILED, CallbackStatus.CANCELLED):
+                out["not_reached"] += n
+            else:
+                out["pending"] += n
+        return out
 
     def close_incident(self, session: Session, incident_id: int, *, actor: str,
                        text: str | None = None) -> list[Ticket]:

@@ -90,6 +90,13 @@ class WebConsole:
                                         delay_s=float(web["login_delay_s"]),
                                         max_delay_s=float(web["login_max_delay_s"]),
                                         clock=deps.reactor.seconds)
+        #: The public status line (hotline.tickets.status), per ticket number: four digits are
+        #: 10,000 guesses, so misses on one ticket slow down like a password's.
+        self.status_limiter = LoginRateLimiter(attempts=int(web["login_attempts"]),
+                                               window_s=float(web["login_window_s"]),
+                                               delay_s=float(web["login_delay_s"]),
+                                               max_delay_s=float(web["login_max_delay_s"]),
+                                               clock=deps.reactor.seconds)
         #: Proxies whose X-Forwarded-For names the client ([web] trusted_proxies).
         self.trusted_proxies = parse_networks(web["trusted_proxies"])
         #: Password hashing (argon2, ~50 ms of a core each) on threads of its own: sign-ins

@@ -82,7 +82,8 @@ class EventStream:
         self.clients: list[StreamClient] = []
         self._keepalive: task.LoopingCall | None = None
         self._open_hooks: list[Callable[[StreamClient], object]] = []
-        #: Whether a feeder of live calls is wired (else a stream is refused: 503).
+        #: Whether a feeder of live calls is wired besides the console's live call view (a
+        #: test's console): else a console without one refuses a stream (503).
         self.live = False
 
     def register(self, router: Router) -> None:
@@ -172,7 +173,9 @@ class EventStream:
     # -- streams ---------------------------------------------------------------------------------
 
     async def _open(self, ctx: Ctx) -> object:
-        if not self.live:
+        if self.console.calls is None and not self.live:
+            # A console without a PBX link has no live calls to stream: the desk says so
+            # rather than showing a stream that never carries a call.
             raise HTTPError(503, "not-available", "the live call view is not connected")
         user = ctx.user
         assert user is not None

@@ -86,3 +86,30 @@ class LazyParseTests(SynchronousTestCase):
         message = Message("Event: Hangup\r\nuniqueid: 1.1\r\nUniqueid: 1.2", "Hangup")
         self.assertEqual(message["UNIQUEID"], ["1.1", "1.2"])
         self.assertEqual(len(message), 2)
+
+
+class OneHeaderTests(SynchronousTestCase):
+    """Reading one header of an event cuts it out of the text, with the same answers as a full
+    parse in every case where the two could differ."""
+
+    def test_a_header_standing_once_is_read_without_parsing_the_rest(self):
+        """The Uniqueid of an event comes back while the other headers stay unparsed."""
+        m = Message("Event: Newchannel\r\nChannel: PJSIP/x-1\r\nUniqueid: 1.1\r\nLinkedid: 1.1")
+        self.assertEqual(m.get("Uniqueid"), "1.1")
+        self.assertIsNone(m._headers)
+        self.assertEqual(Message("Event: Hangup\r\nUniqueid: 2.2").get("Uniqueid"), "2.2")
+
+    def test_the_answers_equal_a_full_parse(self):
+        """Repeated headers, other spellings, the first line, a missing header, an empty value:
+        the same answers as the parsed mapping."""
+        texts = ["Event: Newstate\r\nChanVariable: A=1\r\nChanVariable: B=2",
+                 "Event: X\r\nUniqueid: 1\r\nuniqueid: 2",
+                 "Uniqueid: 1\r\nEvent: X",
+                 "Event: X\r\nChannel: c",
+                 "Event: X\r\nAccountCode: \r\nUniqueid: 3"]
+        for text in texts:
+            for name in ("ChanVariable", "Uniqueid", "AccountCode", "Channel", "Missing"):
+                parsed = Message(text)
+                parsed._parse()
+                self.assertEqual(Message(text).get(name, "-"), parsed.get(name, "-"),
+                                 (text, name))

@@ -14,11 +14,13 @@ from pathlib import Path
 import pytest
 import pytest_twisted
 from sqlalchemy import func, select
-from twisted.internet import reactor
+from twisted.internet import reactor, threads
 
-from db.models import Call, CallbackAttempt
+from db.models import Agent, Bridge, BridgeParticipant, Call, CallbackAttempt
 from hotline.ami.client import AMIClient
+from hotline.bridge.service import Target
 from hotline.controller import Controller
+from hotline.directory.service import DirectoryService
 from hotline.pbx.database import SharedDatabase
 from hotline.pbx.link import node_view
 from hotline.pbx.sandbox import Sandbox
@@ -45,7 +47,8 @@ def _overrides() -> dict:
     ports = sandbox_ports(_SLOT)
     return {**ports, "pbx": {**ports["pbx"], "short_prompts": True},
             "cluster": {**ports["cluster"], "nodes": 2},
-            "scheduler": {**FAST, "enabled": True}}
+            # max_talk_s at the lowest a site may set (issue 24's ranges): it ends the callbacks
+            "scheduler": {**FAST, "max_talk_s": 10.0, "enabled": True}}
 
 
 @pytest.fixture(scope="module")
@@ -105,9 +108,10 @@ def _node_of(call: dict) -> int:
 @pytest_twisted.ensureDeferred
 async def test_two_nodes_spread_overflow_and_survive_a_pbx_and_a_controller(cluster, tmp_path):
     """Calls land on both PBXs, a call whose PBX has no free agent is answered by the other's,
-    either console shows both; a PBX killed is out of the rotation within 5 s and new calls go
-    to the other; a controller killed hands its scheduler over within 10 s, with every
-    callback placed once and every call row recorded once."""
+    either console shows both and bridges a department into a call the other PBX holds; a PBX
+    killed is out of the rotation within 5 s and new calls go
+    to the other; a controller killed hands its scheduler over within 10 s, whose callback
+    rings its owner's seat on the other PBX once, and every call row is recorded once."""
     sandbox = cluster
     config = node_view(sandbox.config, 1)
     assert config["database"]["url"].startswith("postgresql")
@@ -152,10 +156,55 @@ async def test_two_nodes_spread_overflow_and_survive_a_pbx_and_a_controller(clus
         row, code = await until(lambda: _final(db, on_one["caller"]), timeout=20)
         assert code in ("1003", "1004") and row.answered_at is not None
 
-        # -- a PBX killed: out of the rotation within 5 s, every new call answered on the other.
+        # -- a bridge from the other node: controller 1 brings a department into the call PBX 2
+        # holds (its rows, participants and room recording written as on one node).
+        on_two = next(c for c in calls if c["node"] == 2)
+        department = "99900201"
+        await city.set_number(department, mode="answer", delay_s=0.5)
+        attempt = await first.bridge.bridge(on_two["uniqueid"], Target(
+            id=None, name="区自来水公司", number=department))
+        assert await attempt.leg.done == "answered"
+        room = attempt.room
+        await until(lambda: room.in_room("department") and room.in_room("citizen"), timeout=15)
+        assert first.bridge.room_of(on_two["uniqueid"]) is room
+        await city.hangup(next(p.channel_id for p in placed if p.caller == on_two["caller"]))
+        await room.ended_d
+        bridge = await until(lambda: _bridge_of(db, room.call_id), timeout=15)
+        assert bridge["outcome"] == "answered", bridge
+        assert f"PJSIP/agent-{bridge['agent']}" == on_two["agent"]["interface"], bridge
+        assert bridge["participants"] == [("agent", None, True), ("citizen", None, True),
+                                          ("department", department, True)], bridge
+        assert bridge["recording"] and Path(bridge["recording"]).exists(), bridge
+        row, code = await until(lambda: _final(db, on_two["caller"]), timeout=20)
+        assert row.id == room.call_id and code in ("1003", "1004")
+
+        # -- `hotline --node 2 bridge` on a call PBX 1 holds: the command acts on that PBX.
         for code in ("1001", "1002"):
             await first.agents.login(code)
-        lost = next(c for c in calls if c["node"] == 2)
+        await write(db, lambda s: DirectoryService().import_csv(s, _DIRECTORY))
+        await city.set_number("99900202", mode="answer", delay_s=0.5)
+        one = await _call_on_node(first, city, 1)
+        command = subprocess.Popen(
+            [sys.executable, "-m", "hotline", "--config", str(second.config), "--node", "2",
+             "bridge", one["uniqueid"], "99900202"], stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT, text=True)
+        try:
+            await until(lambda: _department_joined(db, one["caller"]), timeout=30)
+            await city.hangup(one["channel_id"])
+            out = await threads.deferToThread(command.communicate, timeout=30)
+        finally:
+            if command.poll() is None:
+                command.kill()
+        assert command.returncode == 0, out
+        assert "99900202: 已接通 (answered)" in out[0] and "ended: answered" in out[0], out
+        row, code = await until(lambda: _final(db, one["caller"]), timeout=20)
+        bridge = await until(lambda: _bridge_of(db, row.id), timeout=15)
+        assert bridge["outcome"] == "answered" and bridge["agent"] == code, bridge
+        assert bridge["participants"] == [("agent", None, True), ("citizen", None, True),
+                                          ("department", "99900202", True)], bridge
+
+        # -- a PBX killed: out of the rotation within 5 s, every new call answered on the other.
+        lost = await _call_on_node(first, city, 2)
         killed_at = time.monotonic()
         sandbox.kill("pbx2")
         await until(lambda: _rotation(sandbox) == {"127.0.1.1": True, "127.0.1.2": False},
@@ -175,11 +224,16 @@ async def test_two_nodes_spread_overflow_and_survive_a_pbx_and_a_controller(clus
 
         # -- a controller killed: PBX 2 fails open, node 1's scheduler takes over within 10 s,
         # the callback due meanwhile is placed once.
-        await until(lambda: any(a["node"] == 2 and a["interface"] == "PJSIP/agent-1003"
+        # The owner: the seat of node 2 that was not on the lost call (the simulated phone of
+        # that one still holds its half of the call PBX 2 dropped without a BYE).
+        owner = ({"1003", "1004"} - {lost["agent"]["interface"].rsplit("-", 1)[1]}).pop()
+        await until(lambda: any(a["node"] == 2 and a["interface"] == f"PJSIP/agent-{owner}"
                                 and a["state"] == "free" for a in first.calls.agents()),
                     timeout=20)
         ticket = await write(db, lambda s: new_ticket(s, "13922220000"))
-        cb_id = await write(db, lambda s: promise_in(s, ticket, 4.0))
+        await city.set_number("13922220000", mode="answer", delay_s=0.3)
+        # Owned by a seat of PBX 2: the leader on node 1 rings it there, no hand-over.
+        cb_id = await write(db, lambda s: promise_in(s, ticket, 4.0, owner=owner))
         assert not first.scheduler.leading  # node 2's scheduler leads until it dies
         second.kill()
         killed_at = time.monotonic()
@@ -190,6 +244,18 @@ async def test_two_nodes_spread_overflow_and_survive_a_pbx_and_a_controller(clus
         await sleep(3)
         cb, attempts, _ = await db.run(lambda s: callback_state(s, cb_id))
         assert len(attempts) == 1, attempts
+        await until(lambda: _attempt_of(db, cb_id)[0] is not None, timeout=20)
+        outcome, agent = _attempt_of(db, cb_id)
+        assert (outcome, agent) == ("answered", owner)
+        # The desk's 回拨 pressed by that agent on controller 1's console rings them on PBX 2.
+        await until(lambda: any(a["interface"] == f"PJSIP/agent-{owner}" and a["state"] == "free"
+                                for a in first.calls.agents()), timeout=20)
+        await city.set_number("13922220001", mode="answer", delay_s=0.3)
+        later = await write(db, lambda s: new_ticket(s, "13922220001"))
+        cb2 = await write(db, lambda s: promise_in(s, later, 3600.0, owner=owner))
+        started = await first.scheduler.dial_now(cb2, owner)
+        assert (await started.ended).outcome == "answered"
+        assert _attempt_of(db, cb2) == ("answered", owner)
         # PBX 2 without its controller still answers: a call landing there reaches agent 1003
         # (or 1004); it is recorded when a controller of node 2 is back, not before.
         before = await db.run(_count_calls)
@@ -207,6 +273,60 @@ async def test_two_nodes_spread_overflow_and_survive_a_pbx_and_a_controller(clus
         second.kill()
         await first.stop()
         await city_ami.stop()
+
+
+_DIRECTORY = ("name,department_code,department_name,department_kind,number,fallback_numbers,"
+              "categories,keywords,service_hours,notes\n"
+              "区供电公司,U02,区供电公司,utility,99900202,,供电,停电,24/7,\n")
+
+
+async def _call_on_node(controller: Controller, city: CitySimulator, node: int) -> dict:
+    """Place calls until one talks on ``node``'s PBX (the edge's round robin is not strictly
+    alternating); the others are hung up. Returns that call as the view shows it, with the
+    city's channel as ``channel_id``."""
+    for n in range(4):
+        caller = f"139555{node}555{n}"
+        placed = await city.call(caller, hold_s=120)
+        call = await until(lambda c=caller: next(
+            (x for x in controller.calls.live_calls() if x["caller"] == c
+             and x["state"] == "talking"), None), timeout=20)
+        if call["node"] == node:
+            return dict(call, channel_id=placed.channel_id)
+        await city.hangup(placed.channel_id)
+        await until(lambda c=caller: _final(controller.db, c), timeout=20)
+    raise AssertionError(f"no call landed on node {node}")
+
+
+def _department_joined(db, caller: str) -> bool:
+    """A department has joined the bridge room of the call from ``caller`` (its row says so)."""
+    with db.begin() as s:
+        return s.scalar(select(func.count()).select_from(BridgeParticipant)
+                        .join(Bridge, BridgeParticipant.bridge_id == Bridge.id)
+                        .join(Call, Bridge.call_id == Call.id)
+                        .where(Call.caller_number == caller,
+                               BridgeParticipant.role == "department",
+                               BridgeParticipant.joined_at.is_not(None))) > 0
+
+
+def _bridge_of(db, call_id: int) -> dict | None:
+    """The call's one bridge once it has ended, with its parties (role, number, joined)."""
+    with db.begin() as s:
+        rows = s.scalars(select(Bridge).where(Bridge.call_id == call_id)).all()
+        if len(rows) != 1 or rows[0].ended_at is None:
+            return None
+        b = rows[0]
+        return {"outcome": b.outcome, "agent": b.agent_code, "recording": b.recording_path,
+                "participants": sorted((p.role, p.number_dialled, p.joined_at is not None)
+                                       for p in b.participants)}
+
+
+def _attempt_of(db, cb_id: int) -> tuple[str | None, str | None]:
+    """The callback's one attempt: its outcome (None while open) and the seat rung."""
+    with db.begin() as s:
+        row = s.scalars(select(CallbackAttempt)
+                        .where(CallbackAttempt.callback_id == cb_id)).one()
+        agent = s.get(Agent, row.agent_id) if row.agent_id is not None else None
+        return row.outcome, agent.code if agent is not None else None
 
 
 def _cli(process: ControllerProcess, *argv: str) -> str:

@@ -199,3 +199,54 @@ def test_reached_at_deadline_is_met(seeded: Session) -> None:
     exact = [r for r in rows if r.reached_at == r.due_at]
     assert len(exact) == 1
     assert exact[0].due_at == WEEK.start + dt.timedelta(days=1)
+
+
+def test_the_report_and_the_scheduler_share_one_deadline(session: Session) -> None:
+    """A callback's SLA deadline in the report is the scheduler's rule (due + grace) before the
+    scheduler's first attempt and, once the scheduler stored its own, the very same time; a
+    citizen reached within the grace with no verdict recorded counts as met, as the scheduler
+    would have judged it."""
+    from hotline import config as config_mod
+    from hotline.reports.sla import deadline_expression, outcome_expression
+    from scheduler import store
+    from scheduler.policy import SchedulerPolicy
+    from tests.scheduler.support import ensure_agents, new_ticket
+
+    grace = 600.0
+    policy = SchedulerPolicy(dict(config_mod.loads("")["scheduler"], quiet_hours="",
+                                  sla_grace_s=grace), timezone="Asia/Shanghai")
+    now = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    due = now - dt.timedelta(seconds=1)
+    ensure_agents(session, "1001")
+    cb_id = store.promise(session, new_ticket(session, "13900000777"),
+                          now + dt.timedelta(seconds=60), owner_code=None, actor="t",
+                          timezone="Asia/Shanghai")
+    session.get(Callback, cb_id).due_at = due
+    session.flush()
+
+    def in_report(expression, callback_id: int):
+        value = session.scalar(select(expression).where(Callback.id == callback_id))
+        if isinstance(value, dt.datetime) and value.tzinfo is None:
+            value = value.replace(tzinfo=dt.UTC)
+        return value
+
+    assert in_report(deadline_expression(grace), cb_id) == policy.sla_deadline(due)
+    info = store.prepare(session, cb_id, now=now, policy=policy)
+    assert store.claim(session, info, agent_code="1001", now=now, policy=policy)
+    session.expire_all()
+    stored = session.get(Callback, cb_id).sla_deadline_at
+    stored = stored if stored.tzinfo else stored.replace(tzinfo=dt.UTC)
+    assert stored == policy.sla_deadline(due)
+    assert in_report(deadline_expression(grace), cb_id) == stored
+
+    other = session.get(Callback, store.promise(
+        session, new_ticket(session, "13900000778"), now + dt.timedelta(seconds=60),
+        owner_code=None, actor="t", timezone="Asia/Shanghai"))
+    other.due_at, other.status = due, "done"
+    other.reached_at = due + dt.timedelta(seconds=grace - 1)
+    session.flush()
+    assert other.sla_met is None and other.sla_deadline_at is None
+    assert in_report(outcome_expression(grace), other.id) == "met"
+    other.reached_at = due + dt.timedelta(seconds=grace + 1)
+    session.flush()
+    assert in_report(outcome_expression(grace), other.id) == "late"

@@ -63,19 +63,37 @@ def test_database_figures(session: Session) -> None:
     assert (f["callbacks_due_next_hour"], f["callbacks_overdue"]) == (2, 1)
 
 
+def _live(db: Database, *, seed: bool = True) -> tuple[Clock, FakeAMI, CallTracker]:
+    """A clock at NOW, the seeded rows (unless not), and a tracker on a fake AMI link with
+    agent 1001 in the queue."""
+    clock = Clock()
+    clock.advance(NOW.timestamp())
+    if seed:
+        with db.begin() as s:
+            _seed(s, NOW)
+    ami = FakeAMI()
+    tracker = CallTracker(ami=ami, clock=clock, queue_name="hotline", linger=5.0)
+    tracker.subscribe()
+    ami.deliver(member("QueueMemberAdded"))
+    return clock, ami, tracker
+
+
+def _answer(ami: FakeAMI, hold_s: int) -> None:
+    """The citizen's call arrives, queues and is answered by agent 1001 after C{hold_s}."""
+    from tests.calls.support import AGENT_IF, agent_leg
+
+    ami.emit("Newchannel", **citizen(state=4, context="from-city", exten="83658365"))
+    ami.emit("QueueCallerJoin", **citizen(), Queue="hotline", Position=1, Count=1)
+    ami.emit("AgentConnect", **citizen(), **agent_leg(prefix="Dest"), Queue="hotline",
+             Interface=AGENT_IF, MemberName="Agent 1001", HoldTime=hold_s, RingTime=2)
+
+
 @pytest_twisted.ensureDeferred
 async def test_feed_pushes_when_the_board_changes(db: Database) -> None:
     """The feed merges the tracker's live figures with the database's and pushes a board when
     something changed (a caller waiting and for how long, an agent paused); an unchanged tick
     pushes nothing."""
-    clock = Clock()
-    clock.advance(NOW.timestamp())
-    with db.begin() as s:
-        _seed(s, NOW)
-    ami = FakeAMI()
-    tracker = CallTracker(ami=ami, clock=clock, queue_name="hotline", linger=5.0)
-    tracker.subscribe()
-    ami.deliver(member("QueueMemberAdded"))
+    clock, ami, tracker = _live(db)
     feed = WallboardFeed(calls=CallService(tracker=tracker), database=db, timezone=TZ,
                          service_level_s=20.0, interval_s=5.0, clock=clock)
     pushed: list[dict] = []
@@ -102,4 +120,54 @@ async def test_feed_pushes_when_the_board_changes(db: Database) -> None:
         assert feed.last == third
     finally:
         feed.stop()
+        tracker.stop()
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_call_counts_as_answered_when_the_agent_takes_it(db: Database) -> None:
+    """A call counts in today's answered (and in-time) figures from the moment an agent takes
+    it, while its row is not written yet, and still once (not twice) after its final row is
+    committed and the finaliser says so."""
+    from hotline.calls.events import CallFinalised
+    from tests.calls.support import CITIZEN_UID
+
+    clock, ami, tracker = _live(db)
+    feed = WallboardFeed(calls=CallService(tracker=tracker), database=db, timezone=TZ,
+                         service_level_s=20.0, interval_s=5.0, clock=clock)
+    try:
+        before = await feed.figures()
+        assert (before["answered_today"], before["answered_in_time_today"]) == (5, 3)
+        _answer(ami, hold_s=4)
+        talking = await feed.figures()
+        assert (talking["answered_today"], talking["answered_in_time_today"]) == (6, 4)
+        assert talking["service_level"] == pytest.approx(4 / 8)
+        ami.emit("Hangup", **citizen(), Cause=16, Cause_txt="Normal Clearing")
+        with db.begin() as s:  # the finaliser's one unit of work at hangup
+            s.add(Call(uniqueid=CITIZEN_UID, linkedid=CITIZEN_UID, direction="inbound",
+                       started_at=NOW, status="completed", queue_wait_s=4.0,
+                       answered_at=NOW))
+        written = await feed.figures()  # the row is in, the finaliser has not said so yet
+        assert (written["answered_today"], written["answered_in_time_today"]) == (6, 4)
+        tracker.bus.publish(CallFinalised(99, CITIZEN_UID))
+        final = await feed.figures()
+        assert (final["answered_today"], final["answered_in_time_today"]) == (6, 4)
+    finally:
+        feed.close()
+        tracker.stop()
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_feed_built_mid_call_counts_the_calls_already_talking(db: Database) -> None:
+    """A feed built while a call is already talking (a board page opened mid-call) counts it
+    as answered from the live view."""
+    clock, ami, tracker = _live(db, seed=False)
+    _answer(ami, hold_s=30)
+    feed = WallboardFeed(calls=CallService(tracker=tracker), database=db, timezone=TZ,
+                         service_level_s=20.0, interval_s=5.0, clock=clock)
+    try:
+        board = await feed.figures()
+        assert (board["answered_today"], board["answered_in_time_today"]) == (1, 0)
+        assert board["calls_talking"] == 1
+    finally:
+        feed.close()
         tracker.stop()

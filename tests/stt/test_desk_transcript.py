@@ -16,10 +16,13 @@ from twisted.internet import reactor
 
 from db.models import Call, Transcript, TranscriptSegment
 from hotline.bus import EventBus
+from hotline.calls.service import CallService
+from hotline.calls.tracker import CallTracker
 from hotline.plugins import web_console
 from hotline.stt import jobs
 from hotline.stt.service import TranscriptionService
 from hotline.web import accounts
+from tests.calls.support import FakeAMI
 from tests.scheduler.support import ensure_agents
 from tests.stt.conftest import DECODES, stt_config
 from tests.stt.support import make_call, say, track
@@ -53,17 +56,19 @@ def _call_at_seat(db, uniqueid: str, recordings, seat: str = "1001") -> int:
 
 @pytest_twisted.async_yield_fixture
 async def desk(db, registry, stt_state, tmp_path):
-    """A console (no PBX: a bare call notifier) whose desk hears the transcription service,
-    with agent1 at seat 1001 and agent2 at seat 1002."""
+    """A console (no PBX: a live call view over a fake AMI link, so the desk's event streams
+    open) whose desk hears the transcription service, with agent1 at seat 1001 and agent2 at
+    seat 1002."""
     add_users(db)
     with db.begin() as s:
         accounts.create_user(s, "agent2", role="agent", password=OTHER_PASSWORD,
                              agent_code="1002")
     bus = EventBus()
+    calls = CallService(tracker=CallTracker(ami=FakeAMI(), clock=reactor, bus=bus))
     service = TranscriptionService(config=stt_config(stt_state), db=db, reactor=reactor,
                                    registry=registry, worker_name="desk-test", bus=bus)
     web = web_console(config=web_config(tmp_path), db=db, reactor=reactor, bus=bus,
-                      stt=service)
+                      stt=service, calls=calls)
     await service.start()
     await web.start()
     try:

@@ -172,3 +172,37 @@ async def test_jobs_queued_before_a_restart_finish_after_it(database, registry, 
     assert first.status == second.status == jobs.DONE
     assert segs_a == segs_b and segs_a, "the same audio gave different transcripts"
     assert note_a is not None and note_b is not None
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_locked_unit_is_tried_as_often_as_the_one_policy_says(tmp_path, stt_state,
+                                                                      monkeypatch):
+    """The service's units of work go through the database's one retry policy for SQLite's
+    "database is locked": ``LOCKED_RETRIES`` tries in all, from the reactor side and from a
+    worker thread alike, then the error reaches the caller."""
+    import sqlite3
+
+    from sqlalchemy.exc import OperationalError
+
+    from db import session as session_mod
+
+    monkeypatch.setattr(session_mod, "locked_pause", lambda attempt: 0.0)
+    database = Database(f"sqlite:///{tmp_path / 'stt.db'}", threads=2, reactor=reactor)
+    database.start()
+    tries = []
+
+    def refused(session):
+        tries.append(1)
+        raise OperationalError("UPDATE", {}, sqlite3.OperationalError("database is locked"))
+
+    try:
+        service = _service(database, stt_state)
+        with pytest.raises(OperationalError, match="locked"):
+            await service._run(refused)
+        assert len(tries) == session_mod.LOCKED_RETRIES
+        tries.clear()
+        with pytest.raises(OperationalError, match="locked"):
+            service._unit(refused)
+        assert len(tries) == session_mod.LOCKED_RETRIES
+    finally:
+        database.stop()

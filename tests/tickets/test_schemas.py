@@ -7,7 +7,14 @@ import datetime as dt
 import pytest
 
 from hotline.tickets.exceptions import InvalidIntake
-from hotline.tickets.schemas import CHANNELS, TicketKind, load_intake, register_channel
+from hotline.tickets.schemas import (
+    CHANNELS,
+    BadPromise,
+    TicketKind,
+    load_intake,
+    promised_reply_time,
+    register_channel,
+)
 
 
 def test_the_districts_twelve_channels_are_registered():
@@ -54,3 +61,28 @@ def test_every_problem_is_reported_at_once():
     assert "time zone" in problems["promised_reply_at"]
     assert caught.value.status_code == 400
     assert caught.value.to_dict()["error_id"] == "invalid-intake"
+
+
+def test_a_promised_reply_time_is_checked_in_one_place():
+    """A promised reply time must be a time, carry a zone (or be typed where the site's zone is
+    implied) and lie in the future; it comes back in UTC."""
+    import zoneinfo
+
+    now = dt.datetime(2026, 11, 26, 4, 0, tzinfo=dt.UTC)
+    shanghai = zoneinfo.ZoneInfo("Asia/Shanghai")
+    assert promised_reply_time("2026-11-26T13:00+08:00", now=now) == \
+        dt.datetime(2026, 11, 26, 5, 0, tzinfo=dt.UTC)
+    assert promised_reply_time("2026-11-26T13:00", now=now, zone=shanghai) == \
+        dt.datetime(2026, 11, 26, 5, 0, tzinfo=dt.UTC)
+    assert promised_reply_time(dt.datetime(2026, 11, 26, 13, 0), now=now, zone=shanghai) == \
+        dt.datetime(2026, 11, 26, 5, 0, tzinfo=dt.UTC)
+    with pytest.raises(BadPromise, match="time zone"):
+        promised_reply_time("2026-11-26T13:00", now=now)
+    with pytest.raises(BadPromise, match="in the past"):
+        promised_reply_time("2026-11-26T11:00", now=now, zone=shanghai)
+    with pytest.raises(BadPromise, match="in the past"):
+        promised_reply_time(now, now=now)
+    with pytest.raises(BadPromise, match="not an ISO time"):
+        promised_reply_time("tomorrow", now=now, zone=shanghai)
+    with pytest.raises(BadPromise, match="ISO 8601"):
+        promised_reply_time("tomorrow", now=now)

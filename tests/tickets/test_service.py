@@ -13,6 +13,7 @@ from hotline.tickets.exceptions import (
     IllegalTransition,
     IncidentMismatch,
     InvalidIntake,
+    InvalidRequest,
     NoSuchDepartment,
     NoSuchGrid,
     NoSuchIncident,
@@ -350,12 +351,38 @@ def test_incident_action_is_all_or_nothing(service, session, org):
     incident = service.confirm_incident(session, [a.id, b.id], actor="supervisor")
     service.dispatch_incident(session, incident.id, department="D01", actor="supervisor")
     service.start_handling(session, a.id, actor="D01")
+    service.return_ticket(session, b.id, actor="D01", reason="不归我部门")
     session.commit()
     with pytest.raises(IllegalTransition) as caught:
         service.reply_incident(session, incident.id, actor="D01", text="答复")
     session.rollback()
-    assert caught.value.details["tickets"] == {b.number: "dispatched"}
-    assert (a.status, b.status) == ("handling", "dispatched")
+    assert caught.value.details["tickets"] == {b.number: "returned"}
+    assert (a.status, b.status) == ("handling", "returned")
+    assert session.scalars(select(Callback)).all() == []
+
+
+def test_incident_reply_takes_up_waiting_tickets_and_calls_each_citizen_once(
+        service, session, org):
+    """The department's one reply accepts the dispatched tickets, replies every ticket, and
+    owes one callback per citizen (a citizen in two tickets and a co-reporter included)."""
+    a = _intake(service, session, phone="13900000001")
+    b = _intake(service, session, phone="13900000002")
+    c = _intake(service, session, phone="13900000001")  # the same citizen again
+    service.add_reporter(session, b.id, phone_number="13900000003", actor="1001")
+    incident = service.confirm_incident(session, [a.id, b.id, c.id], actor="supervisor")
+    service.dispatch_incident(session, incident.id, department="D01", actor="supervisor")
+    service.start_handling(session, a.id, actor="D01")
+    with pytest.raises(InvalidRequest):
+        service.reply_incident(session, incident.id, actor="D01", text=" ")
+    service.reply_incident(session, incident.id, actor="D01", text="已统一抢修")
+    session.commit()
+    assert {t.status for t in (a, b, c)} == {"replied"}
+    assert [e.action for e in b.events][-2:] == ["accept", "reply"]
+    phones = sorted(cb.citizen.phone for cb in session.scalars(select(Callback)))
+    assert phones == ["13900000001", "13900000002", "13900000003"]
+    assert service.incident_progress(session, incident.id) == {
+        "total": 3, "reached": 0, "not_reached": 0, "pending": 3}
+    assert incident.status == "replied" and incident.replied_by == "D01"
 
 
 def test_confirm_incident_refusals(service, session, org):

@@ -3,7 +3,7 @@ daily aggregate of the dimension indices, the days folded into it, early warning
 month's topic (每月一题).
 
 Revision ID: 0017
-Revises: 0014 (written on 0010; re-chained onto main's head, issue 21's floor tools)
+Revises: 0016 (written on 0010; re-chained onto main's head: issue 21's 0014, issue 18's 0016)
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0017"
-down_revision = "0014"
+down_revision = "0016"
 branch_labels = None
 depends_on = None
 

@@ -92,6 +92,64 @@
   }
   form.addEventListener("input", saveDraftSoon);
   form.addEventListener("change", saveDraftSoon);
+
+  // -- possible duplicates while the agent types; attaching the call to one of them ------------
+  var dupTimer = null;
+  var REASON = { same_grid: "同网格同分类", same_category: "同分类", own: "本人未办结" };
+  function checkDuplicatesSoon() {
+    clearTimeout(dupTimer);
+    dupTimer = setTimeout(checkDuplicates, 350);
+  }
+  function checkDuplicates() {
+    var data = formData();
+    var query = { category: data.category, grid: data.grid, address: data.address,
+                  description: data.description, phone: data.phone };
+    if (!query.category && !query.phone) { $("duplicates").replaceChildren(); return; }
+    $("duplicates-state").textContent = "查找中…";
+    api("POST", "/api/tickets/duplicates", query).then(function (found) {
+      $("duplicates-state").textContent = "";
+      var items = found.candidates.concat(found.own_open_tickets);
+      fill($("duplicates"), items, renderDuplicate, "未发现可能重复的工单");
+    }).catch(function (e) { $("duplicates-state").textContent = "无法查重：" + e.message; });
+  }
+  function renderDuplicate(c) {
+    var item = li("");
+    item.dataset.number = c.number;
+    var link = document.createElement("a");
+    link.href = "/tickets/" + c.id; link.textContent = c.number; link.target = "_blank";
+    item.appendChild(link);
+    item.appendChild(document.createTextNode(" · " + (STATUS[c.status] || c.status) + " · " +
+      (REASON[c.reason] || c.reason) + " · 相似度 " + Math.round(c.score * 100) + "% · " + c.description + " "));
+    var attach = document.createElement("button");
+    attach.type = "button"; attach.className = "attach-call"; attach.textContent = "并入此工单";
+    attach.addEventListener("click", function () { attachTo(c); });
+    item.appendChild(attach);
+    return item;
+  }
+  function attachTo(c) {
+    var data = formData();
+    var msg = $("ticket-message");
+    msg.className = ""; msg.textContent = "并入中…";
+    api("POST", "/api/tickets/" + c.id + "/reporters", { phone: data.phone, citizen_name: data.citizen_name,
+      call_uniqueid: data.call_uniqueid, text: data.description }).then(function (t) {
+      try { localStorage.removeItem(storageKey()); } catch (e) { /* ignore */ }
+      api("DELETE", "/api/drafts/" + encodeURIComponent(draftKey)).catch(function () { /* none */ });
+      msg.className = "ok";
+      msg.textContent = (t.added ? "已并入工单 " : "该来电人已在工单 ") + t.number + "（共同反映人 " + t.reporters.length + " 位）";
+      msg.dataset.ticket = t.number;
+      clearForm(data.call_uniqueid ? "saved-" + data.call_uniqueid : "new");
+      if (currentCall) { $("f-phone").value = currentCall.caller || ""; }
+      $("duplicates").replaceChildren();
+    }).catch(function (e) {
+      msg.className = "error";
+      var fields = e.data && e.data.details && e.data.details.fields;
+      msg.textContent = "未并入：" + (fields ? Object.keys(fields).map(function (k) {
+        return (FIELD[k] || k) + " " + (WHY[fields[k]] || fields[k]);
+      }).join("；") : e.message);
+    });
+  }
+  form.addEventListener("input", checkDuplicatesSoon);
+  form.addEventListener("change", checkDuplicatesSoon);
   window.addEventListener("online", pushDraft);
 
   form.addEventListener("submit", function (ev) {

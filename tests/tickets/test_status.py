@@ -1,0 +1,100 @@
+"""The citizen's own status line on the web, over the JSON API and from the command line (no
+sign-in), on SQLite and PostgreSQL: the number plus the last four digits give the status, the
+department and the deadline, and nothing personal; anything else gives the same 未找到."""
+
+from __future__ import annotations
+
+import re
+
+import pytest_twisted
+
+from hotline.cli.main import main
+from hotline.tickets.service import TicketService
+from tests.web.support import HTTP
+
+PHONE = re.compile(r"1[3-9]\d{9}")
+
+
+def dispatched(db) -> str:
+    """A complaint by 张敏 at 幸福路 8 号, a co-reporter, dispatched to 区水务局; its number."""
+    with db.begin() as s:
+        service = TicketService()
+        t = service.intake(s, {"channel": "hotline", "kind": "complaint",
+                               "phone": "13812345678", "citizen_name": "张敏",
+                               "address": "幸福路 8 号", "description": "自来水发黄已三天"},
+                           actor="agent1")
+        service.add_reporter(s, t.id, phone_number="13700002468", actor="agent1")
+        service.dispatch(s, t.id, department="W01", actor="disp")
+        return t.number
+
+
+@pytest_twisted.ensureDeferred
+async def test_status_page_shows_where_it_stands_and_nothing_personal(life_console, db):
+    """With the right digits (first or co-reporter's) the page shows status, department and
+    deadline; the HTML holds no phone number, name, address or content."""
+    number = dispatched(db)
+    client = HTTP(life_console.port)  # not signed in
+    for last4 in ("5678", "2468"):
+        page = await client.get(f"/status?number={number}&last4={last4}")
+        assert page.status == 200
+        assert 'data-status="dispatched"' in page.text and "区水务局" in page.text
+        assert PHONE.findall(page.text) == []
+        for private in ("张敏", "幸福路", "自来水发黄", "5678", "2468"):
+            assert private not in page.text
+    wrong = await client.get(f"/status?number={number}&last4=0000")
+    unknown = await client.get("/status?number=RX20990101-000001&last4=5678")
+    assert "未找到" in wrong.text and "未找到" in unknown.text
+    assert 'id="status-answer"' not in wrong.text
+    bad = await client.get("/status?number=abc&last4=12")
+    assert bad.status == 200 and 'id="status-error"' in bad.text
+
+
+@pytest_twisted.ensureDeferred
+async def test_status_api_answers_404_for_wrong_digits_and_400_for_bad_input(life_console, db):
+    """The JSON call: 200 with the status, 404 for wrong digits, 400 naming a bad field."""
+    number = dispatched(db)
+    client = HTTP(life_console.port)
+    ok = await client.get(f"/api/public/status?number={number}&last4=5678")
+    assert ok.status == 200 and ok.json()["department"] == "区水务局"
+    assert PHONE.findall(ok.text) == []
+    assert (await client.get(f"/api/public/status?number={number}&last4=1111")).status == 404
+    bad = await client.get(f"/api/public/status?number={number}&last4=12a4")
+    assert bad.status == 400 and "last4" in bad.json()["details"]["fields"]
+
+
+def test_status_from_the_command_line(db_url, db, monkeypatch, tmp_path, capsys):
+    """`hotline ticket status NUMBER --last4 DDDD` prints the same answer, or fails."""
+    from db.models import Department
+
+    monkeypatch.setenv("HOTLINE_DATABASE_URL", db_url)
+    monkeypatch.delenv("HOTLINE_CONFIG", raising=False)
+    monkeypatch.chdir(tmp_path)
+    with db.begin() as s:
+        s.add(Department(code="W01", name="区水务局"))
+    number = dispatched(db)
+    assert main(["ticket", "status", number, "--last4", "5678"]) == 0
+    out = capsys.readouterr().out
+    assert "dispatched" in out and "区水务局" in out and not PHONE.findall(out)
+    assert main(["ticket", "status", number, "--last4", "0000"]) != 0
+
+
+@pytest_twisted.ensureDeferred
+async def test_guessing_the_digits_of_one_ticket_is_slowed_down(life_console, db):
+    """Misses on one ticket spend its allowance: then even the right digits get 429 with a
+    Retry-After (and the page says so) while another ticket still answers."""
+    number = dispatched(db)
+    other = dispatched(db)
+    client = HTTP(life_console.port)
+    refused = None
+    for guess in range(100):
+        answer = await client.get(f"/api/public/status?number={number}&last4={guess:04d}")
+        if answer.status == 429:
+            refused = answer
+            break
+        assert answer.status == 404
+    assert refused is not None and refused.headers.get("Retry-After")
+    right = await client.get(f"/api/public/status?number={number}&last4=5678")
+    assert right.status == 429
+    page = await client.get(f"/status?number={number}&last4=5678")
+    assert "查询过于频繁" in page.text and 'id="status-answer"' not in page.text
+    assert (await client.get(f"/api/public/status?number={other}&last4=5678")).status == 200
