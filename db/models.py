@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     CheckConstraint,
+    Date,
     DateTime,
     ForeignKey,
     Index,
@@ -130,6 +131,9 @@ class Grid(Base):
     #: The community (社区) a level-1 grid lies in; None for level 2 (see ``parent``).
     community_id: Mapped[int | None] = mapped_column(ForeignKey("community.id"), index=True)
     geometry: Mapped[dict[str, Any] | None]
+    #: Residents of a level-1 grid (site data, migration 0017): the demand intensity index
+    #: divides by it; None where the site has not said.
+    population: Mapped[int | None]
 
     parent: Mapped[Grid | None] = relationship(back_populates="children", remote_side=[id])
     children: Mapped[list[Grid]] = relationship(back_populates="parent")
@@ -846,7 +850,7 @@ class ConsoleUser(Base):
     __tablename__ = "console_user"
     __table_args__ = (
         CheckConstraint("role in ('agent', 'supervisor', 'admin', 'liaison', 'grid_worker', "
-                        "'dispatcher')",
+                        "'dispatcher', 'leader')",
                         name="role"),
     )
 
@@ -1328,3 +1332,104 @@ Index("ix_ticket_grid_category_created", Ticket.grid_id, Ticket.category, Ticket
 Index("ix_ticket_category_created", Ticket.category, Ticket.created_at)
 
 __all__ += ["TicketReporter"]
+
+
+# -- the leader's indices and early warnings (hotline/indices, migration 0017) -----------------
+
+class IndexDay(Base):
+    """One site-local day's counts for one level-1 grid × category, or for one department: the
+    aggregate the dimension indices read. A day's rows are rewritten whole when that day is folded
+    (``hotline.indices.aggregate.fold_day``), from that day's events only."""
+
+    __tablename__ = "index_day"
+    __table_args__ = (Index("ix_index_day_cut_day", "cut", "day"),
+                      CheckConstraint("cut in ('area', 'department')", name="cut"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    day: Mapped[dt.date] = mapped_column(Date)
+    #: ``area``: one row per level-1 grid × category (department None); ``department``: one
+    #: row per lead department (grid None, category '').
+    cut: Mapped[str] = mapped_column(String(12))
+    grid_id: Mapped[int | None] = mapped_column(ForeignKey("grid.id"))
+    department_id: Mapped[int | None] = mapped_column(ForeignKey("department.id"))
+    #: '' for tickets without a category (a key part, never NULL).
+    category: Mapped[str] = mapped_column(String(50), default="")
+    demands: Mapped[int] = mapped_column(default=0)
+    repeats: Mapped[int] = mapped_column(default=0)
+    finished: Mapped[int] = mapped_column(default=0)
+    on_time: Mapped[int] = mapped_column(default=0)
+    closed: Mapped[int] = mapped_column(default=0)
+    reopened: Mapped[int] = mapped_column(default=0)
+    surveyed: Mapped[int] = mapped_column(default=0)
+    satisfied: Mapped[int] = mapped_column(default=0)
+
+    def __repr__(self) -> str:
+        return f"<IndexDay {self.day} grid={self.grid_id} {self.category} n={self.demands}>"
+
+
+class IndexFold(Base):
+    """A day folded into ``index_day``: when, and how many events it read."""
+
+    __tablename__ = "index_fold"
+
+    day: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    folded_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    events: Mapped[int] = mapped_column(default=0)
+
+    def __repr__(self) -> str:
+        return f"<IndexFold {self.day} {self.events}>"
+
+
+class EarlyWarning(Base):
+    """An early warning (风险预警): a level-1 grid × category whose day count crossed its
+    control limit; ``evidence`` keeps the baseline days and the day's ticket numbers; turned
+    into a proactive task (未诉先办) it points at that ticket."""
+
+    __tablename__ = "early_warning"
+    __table_args__ = (
+        Index("ix_early_warning_cell", "day", "grid_id", "category", unique=True),
+        CheckConstraint("status in ('open', 'tasked', 'dismissed')", name="status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    day: Mapped[dt.date] = mapped_column(Date)
+    grid_id: Mapped[int] = mapped_column(ForeignKey("grid.id"))
+    category: Mapped[str] = mapped_column(String(50))
+    count: Mapped[int]
+    baseline: Mapped[float]
+    control_limit: Mapped[int]
+    evidence: Mapped[dict[str, Any]]
+    status: Mapped[str] = mapped_column(String(16), default="open")
+    raised_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    ticket_id: Mapped[int | None] = mapped_column(ForeignKey("ticket.id"))
+    handled_by: Mapped[str | None] = mapped_column(String(50))
+
+    grid: Mapped[Grid] = relationship()
+    ticket: Mapped[Ticket | None] = relationship()
+
+    def __repr__(self) -> str:
+        return f"<EarlyWarning {self.day} grid={self.grid_id} {self.category} {self.count}>"
+
+
+class MonthlyTopic(Base):
+    """每月一题: the recurring problem (a level-1 grid × category) a leader picked as a month's
+    topic to follow; one per month."""
+
+    __tablename__ = "monthly_topic"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: YYYY-MM.
+    month: Mapped[str] = mapped_column(String(7), unique=True)
+    grid_id: Mapped[int] = mapped_column(ForeignKey("grid.id"))
+    category: Mapped[str] = mapped_column(String(50))
+    picked_by: Mapped[str] = mapped_column(String(50))
+    picked_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    note: Mapped[str | None] = mapped_column(Text)
+
+    grid: Mapped[Grid] = relationship()
+
+    def __repr__(self) -> str:
+        return f"<MonthlyTopic {self.month} grid={self.grid_id} {self.category}>"
+
+
+__all__ += ["IndexDay", "IndexFold", "EarlyWarning", "MonthlyTopic"]

@@ -48,6 +48,7 @@ for _code, _label, _phone in (
     ("residents_council", "居民议事会", False),
     ("service_window", "服务窗口", False),
     ("walk_in", "来访", False),
+    ("proactive", "未诉先办（预警转任务）", False),
 ):
     register_channel(_code, _label, requires_phone=_phone)
 

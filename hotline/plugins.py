@@ -16,6 +16,7 @@ from hotline.dependencies import Dependencies
 from hotline.directory import plugin as directory
 from hotline.floor import plugin as floor
 from hotline.grid import plugin as grid
+from hotline.indices import plugin as indices
 from hotline.reports import plugin as reports
 from hotline.softphone import plugin as softphone
 from hotline.stt import plugin as stt
@@ -29,7 +30,7 @@ if TYPE_CHECKING:
 __all__ = ["PLUGINS", "load_plugins", "web_console"]
 
 PLUGINS = (web, calls, cluster, agents, tickets, grid, directory, bridge, scheduler, softphone,
-           stt, reports, floor)
+           stt, reports, floor, indices)
 
 
 def load_plugins(deps: Dependencies) -> Dependencies:

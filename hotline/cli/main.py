@@ -25,6 +25,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "directory",
     "floor",
     "grid",
+    "index",
     "incident",
     "pbx",
     "report",

@@ -54,7 +54,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     daily.add_argument("--date", required=True, metavar="YYYY-MM-DD", help="site-local day")
     daily.add_argument("--store", action="store_true",
                        help="also keep it in the database, as the scheduled job does")
-    daily.add_argument("--format", choices=["html", "json"], default="html")
+    daily.add_argument("--format", choices=["html", "json", "pdf"], default="html",
+                       help="pdf: the page laid out with the Chinese font (needs -o)")
     daily.add_argument("-o", "--output", metavar="FILE", help="write here (default: stdout)")
     daily.set_defaults(func=_daily)
 
@@ -176,6 +177,12 @@ def _daily(args: argparse.Namespace, cfg: Any) -> int:
         return report, html
 
     report, html = _run(cfg, work)
+    if args.format == "pdf":
+        if not args.output:
+            raise CommandError("a PDF goes to a file: add -o FILE.pdf")
+        from hotline.reports.pdf import html_to_pdf
+
+        return _write(args, html_to_pdf(html))
     if args.format == "json":
         return _write(args, json.dumps(report.as_dict(), ensure_ascii=False, indent=1) + "\n")
     return _write(args, html)

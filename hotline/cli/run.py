@@ -18,6 +18,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     d.add_argument("--calls", type=int, default=3, help="sample citizen calls to place")
     d.add_argument("--keep-sandbox", action="store_true",
                    help="leave the PBX sandbox running on exit")
+    d.add_argument("--no-history", dest="history", action="store_false",
+                   help="skip the 90 days of generated SAMPLE history (tickets through their "
+                        "life, ratings) that fill the indices, warnings and reports")
     d.set_defaults(func=_demo)
 
 
@@ -34,7 +37,8 @@ def _demo(args: argparse.Namespace, cfg: Config) -> int:
 
     log_path = start_logging(cfg.state_dir / "logs")
     return _react(lambda reactor: run_demo(reactor, cfg, calls=args.calls,
-                                           keep_sandbox=args.keep_sandbox, log_path=log_path))
+                                           keep_sandbox=args.keep_sandbox, log_path=log_path,
+                                           history=args.history))
 
 
 async def _serve(reactor, cfg: Config) -> None:

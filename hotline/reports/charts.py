@@ -186,8 +186,8 @@ def pressure_curve_svg(hours: Sequence[HourLoad], *, title: str = "Pressure by h
         bx = left + i * slot
         out.append(f"<rect class='calls' x='{bx + slot * 0.15:.1f}' y='{y(x.calls):.1f}' "
                    f"width='{slot * 0.7:.1f}' height='{top + plot_h - y(x.calls):.1f}' "
-                   f"fill='#9ecae1'><title>{x.hour:02d}:00 calls {x.calls}, tickets "
-                   f"{x.tickets}, capacity {x.capacity:g}</title></rect>")
+                   f"fill='#9ecae1'><title>{x.hour:02d}时 来电 {x.calls} 通，诉求 "
+                   f"{x.tickets} 件，接听能力 {x.capacity:g} 通</title></rect>")
         if i % 2 == 0:
             out.append(f"<text x='{bx + slot / 2:.1f}' y='{h - bottom + 14}' "
                        f"text-anchor='middle' {_FONT} font-size='10'>{x.hour:02d}</text>")
@@ -202,7 +202,7 @@ def pressure_curve_svg(hours: Sequence[HourLoad], *, title: str = "Pressure by h
                       f"{left + (i + 1) * slot:.1f},{y(x.capacity):.1f}"]
         out.append(f"<polyline class='capacity' points='{' '.join(steps)}' fill='none' "
                    "stroke='#31a354' stroke-width='2' stroke-dasharray='6 3'/>")
-    legend = (("#9ecae1", "calls"), ("#e6550d", "tickets"), ("#31a354", "agent capacity"))
+    legend = (("#9ecae1", "来电量"), ("#e6550d", "诉求量"), ("#31a354", "坐席接听能力"))
     for i, (colour, label) in enumerate(legend):
         lx = left + i * 150
         out.append(f"<rect x='{lx}' y='{h - 16}' width='14' height='8' fill='{colour}'/>"

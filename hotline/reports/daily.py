@@ -262,10 +262,13 @@ def run_daily_report(factory: sessionmaker[Session], settings: dict[str, Any], *
                      timezone: str, day: str | dt.date | None = None,
                      clock: Callable[[], dt.datetime] = utcnow) -> str:
     """The scheduler's job: build, render and store the report of ``day`` (default: the
-    site-local day before now) in one unit of work of its own. ``settings`` is the
+    site-local day before now) in one unit of work of its own, then, when ``[reports]``
+    names an SMTP server and recipients, mail it to them as a PDF. ``settings`` is the
     configuration's ``[reports]`` section, with ``sla_grace_s`` from ``[scheduler]``. Returns
     the day written (YYYY-MM-DD)."""
     from hotline.reports.charts import load_geometry
+    from hotline.reports.mail import daily_message, mail_configured, send_message
+    from hotline.reports.pdf import html_to_pdf
     from hotline.reports.render import daily_html
 
     now = clock()
@@ -276,5 +279,12 @@ def run_daily_report(factory: sessionmaker[Session], settings: dict[str, Any], *
                              calls_per_agent_hour=settings.get("calls_per_agent_hour", 6.0),
                              now=now,
                              sla_grace_s=settings.get("sla_grace_s", DEFAULT_SLA_GRACE_S))
-        store_daily(session, report, daily_html(report, geometry))
+        html = daily_html(report, geometry)
+        store_daily(session, report, html)
+    if mail_configured(settings):
+        # After the report is stored: a mail server that is down loses no report.
+        send_message(settings, daily_message(
+            day=report.day, pdf=html_to_pdf(html), sender=settings["mail_from"],
+            recipients=list(settings["daily_recipients"]),
+            site_name=settings.get("site_name", "365 热线"), tickets=report.tickets))
     return report.day

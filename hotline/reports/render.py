@@ -207,9 +207,9 @@ def daily_html(report: DailyReport, geometry: GridGeometry, *, page_: bool = Tru
     body = environment().get_template("daily.html").render(
         r=report,
         heat_svg=Markup(heat_map_svg(geometry, report.grid_counts,
-                                     title=f"Tickets by grid {report.day}")),
+                                     title=f"{report.day} 各网格诉求量")),
         pressure_svg=Markup(pressure_curve_svg(report.pressure,
-                                               title=f"Pressure by hour {report.day}")))
+                                               title=f"{report.day} 分时话务压力")))
     return page(f"民情报告 {report.day}", body) if page_ else body
 
 

@@ -210,12 +210,12 @@ def revoke_session(session: Session, token: str) -> None:
 def ensure_demo_accounts(session: Session, agent_codes: tuple[str, ...] | list[str]
                          ) -> dict[str, str]:
     """Accounts for a demonstration (``make run``): one agent per seat code, a supervisor, an
-    admin and a dispatcher (派单员), each with a fresh random password (an existing account
+    admin, a dispatcher (派单员) and a district leader (区领导), each with a fresh random password (an existing account
     gets a new one, its sessions ended). Returns user name → password, to be shown once on the
     terminal."""
     wanted = [(f"agent{code}", "agent", code) for code in agent_codes]
     wanted += [("supervisor", "supervisor", None), ("admin", "admin", None),
-               ("dispatcher", "dispatcher", None)]
+               ("dispatcher", "dispatcher", None), ("leader", "leader", None)]
     passwords: dict[str, str] = {}
     for username, role, code in wanted:
         password = secrets.token_urlsafe(9)

@@ -133,6 +133,8 @@ class WebConsole:
         #: hotline.tickets' life after intake: its actions and the ticket pages' push stream
         #: (hotline.tickets.plugin).
         self.ticket_life: Any = None
+        #: hotline.indices: the leader's indices, early warnings and their stream.
+        self.indices: Any = None
         #: What other packages add to a ticket's page: each takes (session, ticket id) and
         #: returns template values, in the page's unit of work (the grid's photos and
         #: verifications, hotline.grid.plugin).

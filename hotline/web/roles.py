@@ -7,7 +7,7 @@ import enum
 
 __all__ = ["Role", "ROLE_LABELS", "DESK", "SUPERVISION", "ADMIN", "LIAISON", "TICKET_READERS",
            "REPLIERS", "DISPATCH", "GRID_WORKERS", "VERIFY_SENDERS", "MAP_READERS",
-           "ALL_ROLES", "home_page", "parse_role"]
+           "LEADERSHIP", "WARNING_HANDLERS", "ALL_ROLES", "home_page", "parse_role"]
 
 
 class Role(enum.StrEnum):
@@ -19,11 +19,13 @@ class Role(enum.StrEnum):
     LIAISON = "liaison"        # 联络员: one partner department's dispatched tickets, masked numbers
     DISPATCHER = "dispatcher"  # 派单员: sends received and returned tickets to departments
     GRID_WORKER = "grid_worker"  # 网格员: one level-1 grid and its sub-grids, from a phone
+    LEADER = "leader"          # 区领导: reads indices, early warnings and the daily report
 
 
 ROLE_LABELS: dict[str, str] = {Role.AGENT: "坐席", Role.SUPERVISOR: "班长",
                                Role.ADMIN: "管理员", Role.LIAISON: "部门联络员",
-                               Role.GRID_WORKER: "网格员", Role.DISPATCHER: "派单员"}
+                               Role.GRID_WORKER: "网格员", Role.DISPATCHER: "派单员",
+                               Role.LEADER: "区领导"}
 
 #: The agent desk: taking calls and filing tickets.
 DESK = frozenset({Role.AGENT, Role.SUPERVISOR, Role.ADMIN})
@@ -44,13 +46,18 @@ GRID_WORKERS = frozenset({Role.GRID_WORKER})
 VERIFY_SENDERS = DISPATCH
 #: Reading the map hierarchy (streets → sub-grids) and placing a point or an address.
 MAP_READERS = DESK | {Role.LIAISON, Role.GRID_WORKER, Role.DISPATCHER}
+#: The leader's pages: dimension indices, early warnings, the daily report inbox (read-only
+#: for leaders; supervisors also turn warnings into proactive tasks).
+LEADERSHIP = frozenset({Role.LEADER, Role.SUPERVISOR, Role.ADMIN})
+#: Acting on an early warning (turning it into a proactive task, dismissing it).
+WARNING_HANDLERS = SUPERVISION
 ALL_ROLES = frozenset(Role)
 
 
 def home_page(role: str) -> str:
     """Where a user of ``role`` lands after signing in."""
     return {Role.LIAISON: "/liaison", Role.GRID_WORKER: "/grid/",
-            Role.DISPATCHER: "/dispatch"}.get(role, "/desk")
+            Role.DISPATCHER: "/dispatch", Role.LEADER: "/leader"}.get(role, "/desk")
 
 
 def parse_role(text: str) -> Role:

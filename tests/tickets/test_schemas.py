@@ -17,12 +17,13 @@ from hotline.tickets.schemas import (
 )
 
 
-def test_the_districts_eleven_channels_are_registered():
+def test_the_districts_twelve_channels_are_registered():
     """The 83658365 line, 12345, both opinion sites, deputies, web, WeChat, grid workers,
-    residents' councils, service windows and walk-ins are all known."""
+    residents' councils, service windows, walk-ins and proactive tasks from early warnings
+    are all known."""
     assert set(CHANNELS) == {"hotline", "sub_12345", "provincial_site", "city_site",
                              "deputies_office", "web", "wechat", "grid_worker",
-                             "residents_council", "service_window", "walk_in"}
+                             "residents_council", "service_window", "walk_in", "proactive"}
 
 
 def test_register_channel_extends_and_refuses_duplicates():

@@ -67,10 +67,11 @@ def test_demo_accounts_get_fresh_passwords_each_run(session):
 
     first = accounts.ensure_demo_accounts(session, ["1001", "1002"])
     session.flush()
-    assert set(first) == {"agent1001", "agent1002", "supervisor", "admin", "dispatcher"}
+    assert set(first) == {"agent1001", "agent1002", "supervisor", "admin", "dispatcher",
+                          "leader"}
     second = accounts.ensure_demo_accounts(session, ["1001", "1002"])
     users = {u.username: u for u in accounts.list_users(session)}
-    assert len(users) == 5 and users["agent1002"].agent_code == "1002"
+    assert len(users) == 6 and users["agent1002"].agent_code == "1002"
     assert first["admin"] != second["admin"]
     assert accounts.authenticate(session, "admin", second["admin"]) is not None
     assert accounts.authenticate(session, "admin", first["admin"]) is None

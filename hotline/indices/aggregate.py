@@ -1,0 +1,187 @@
+# -*- test-case-name: tests.indices.test_aggregate -*-
+"""The daily aggregate behind the dimension indices: one site-local day's events folded into
+``index_day`` rows (level-1 grid × department × category), so a page reads a few hundred
+aggregate rows instead of every ticket.
+
+What a day's events add (the definitions the pages print live in ``formulas``):
+
+- ``demands``: tickets received that day; ``repeats``: of those, tickets whose citizen had
+  already filed one in the same category since the start of the ``REPEAT_WINDOW`` days
+  before that day (or earlier the same day);
+- ``finished``: replies (办理回复) that day to tickets with a statutory clock; ``on_time``: of
+  those, replies by the ticket's deadline (``Ticket.due_at``, the one deadline rule's answer);
+- ``closed`` / ``reopened``: follow-ups that closed the ticket / sent it back (不满意重办);
+- ``surveyed`` / ``satisfied``: satisfaction ratings that day / with a score ≥ the threshold.
+
+Two cuts are kept: ``area`` rows (level-1 grid × category: streets, communities, grids and
+categories are summed from them, and the early warning reads them) and ``department`` rows
+(one per lead department). A ticket counts where it stands when its day is folded (its grid,
+rolled up to the level-1 grid; its lead department; its category). Folding a day rewrites that day's rows only, from
+that day's events only: the cost of keeping the indices up to date is one day's events.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import zoneinfo
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from sqlalchemy import delete, exists, func, select
+from sqlalchemy.orm import Session, aliased
+
+from db.models import Grid, IndexDay, IndexFold, SurveyResult, Ticket, TicketEvent, utcnow
+
+__all__ = ["COUNTERS", "REPEAT_WINDOW", "FoldResult", "day_bounds", "fold_day", "catch_up",
+           "grid_rollup", "local_day", "count_events"]
+
+#: The counters of one ``index_day`` row, in order.
+COUNTERS = ("demands", "repeats", "finished", "on_time", "closed", "reopened", "surveyed",
+            "satisfied")
+#: A demand is a repeat when the same citizen filed one in the same category this recently.
+REPEAT_WINDOW = dt.timedelta(days=30)
+
+_Key = tuple[int | None, int | None, str]
+
+
+@dataclass(frozen=True)
+class FoldResult:
+    """What folding one day did: the day, the events read and the aggregate rows written."""
+
+    day: dt.date
+    events: int
+    rows: int
+
+
+def day_bounds(day: dt.date, timezone: str) -> tuple[dt.datetime, dt.datetime]:
+    """The UTC instants where site-local ``day`` begins and the next begins."""
+    zone = zoneinfo.ZoneInfo(timezone)
+    start = dt.datetime.combine(day, dt.time(), zone)
+    end = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), zone)
+    return start.astimezone(dt.UTC), end.astimezone(dt.UTC)
+
+
+def local_day(at: dt.datetime, timezone: str) -> dt.date:
+    """The site-local day of instant ``at``."""
+    return at.astimezone(zoneinfo.ZoneInfo(timezone)).date()
+
+
+def grid_rollup(session: Session) -> dict[int, int]:
+    """Each grid's level-1 grid (a sub-grid's parent, a level-1 grid itself)."""
+    return {gid: parent or gid for gid, parent in session.execute(
+        select(Grid.id, Grid.parent_id))}
+
+
+def count_events(session: Session, start: dt.datetime, end: dt.datetime, *,
+                 rollup: dict[int, int] | None = None, satisfied_min_score: int = 4
+                 ) -> tuple[dict[_Key, dict[str, int]], int]:
+    """The counters of the events from ``start`` to ``end`` by (level-1 grid, department,
+    category), and how many events were read: what a fold writes for a day, or (over a
+    longer span) the same figures recomputed from the raw rows."""
+    rollup = grid_rollup(session) if rollup is None else rollup
+    counts: dict[_Key, dict[str, int]] = defaultdict(lambda: dict.fromkeys(COUNTERS, 0))
+    events = 0
+
+    def key(grid_id: int | None, department_id: int | None, category: str | None) -> _Key:
+        return (rollup.get(grid_id, grid_id) if grid_id is not None else None, department_id,
+                category or "")
+
+    earlier = aliased(Ticket)
+    repeat = exists().where(earlier.citizen_id == Ticket.citizen_id,
+                            earlier.category == Ticket.category,
+                            earlier.created_at >= start - REPEAT_WINDOW,
+                            earlier.created_at < Ticket.created_at)
+    for grid_id, dept_id, category, citizen_id, is_repeat in session.execute(
+            select(Ticket.grid_id, Ticket.department_id, Ticket.category, Ticket.citizen_id,
+                   repeat).where(Ticket.created_at >= start, Ticket.created_at < end)):
+        row = counts[key(grid_id, dept_id, category)]
+        row["demands"] += 1
+        if citizen_id is not None and category and is_repeat:
+            row["repeats"] += 1
+        events += 1
+    for grid_id, dept_id, category, action, at, due_at in session.execute(
+            select(Ticket.grid_id, Ticket.department_id, Ticket.category, TicketEvent.action,
+                   TicketEvent.at, Ticket.due_at)
+            .join(Ticket, Ticket.id == TicketEvent.ticket_id)
+            .where(TicketEvent.at >= start, TicketEvent.at < end,
+                   TicketEvent.action.in_(("reply", "close", "reopen")))):
+        row = counts[key(grid_id, dept_id, category)]
+        events += 1
+        if action == "reply":
+            if due_at is not None:
+                row["finished"] += 1
+                row["on_time"] += int(at <= due_at)
+        elif action == "close":
+            row["closed"] += 1
+        else:
+            row["reopened"] += 1
+    for grid_id, dept_id, category, score in session.execute(
+            select(Ticket.grid_id, Ticket.department_id, Ticket.category, SurveyResult.score)
+            .join(Ticket, Ticket.id == SurveyResult.ticket_id)
+            .where(SurveyResult.at >= start, SurveyResult.at < end,
+                   SurveyResult.outcome == "rated", SurveyResult.score.is_not(None))):
+        row = counts[key(grid_id, dept_id, category)]
+        events += 1
+        row["surveyed"] += 1
+        row["satisfied"] += int(score >= satisfied_min_score)
+    return counts, events
+
+
+def fold_day(session: Session, day: dt.date, *, timezone: str, satisfied_min_score: int = 4,
+             rollup: dict[int, int] | None = None) -> FoldResult:
+    """Rewrite ``day``'s aggregate rows from that day's events; returns what was done."""
+    start, end = day_bounds(day, timezone)
+    counts, events = count_events(session, start, end, rollup=rollup,
+                                  satisfied_min_score=satisfied_min_score)
+    session.execute(delete(IndexDay).where(IndexDay.day == day))
+    rows = [{"day": day, "cut": cut, "grid_id": g, "department_id": d, "category": c,
+             **values} for (cut, g, d, c), values in _cuts(counts).items()]
+    if rows:
+        session.connection().execute(IndexDay.__table__.insert(), rows)
+    fold = session.get(IndexFold, day)
+    if fold is None:
+        session.add(IndexFold(day=day, folded_at=utcnow(), events=events))
+    else:
+        fold.folded_at, fold.events = utcnow(), events
+    session.flush()
+    return FoldResult(day, events, len(rows))
+
+
+def _cuts(counts: dict[_Key, dict[str, int]]) -> dict[tuple[str, int | None, int | None, str],
+                                                     dict[str, int]]:
+    """The fine counters summed into the two cuts the aggregate keeps."""
+    out: dict[tuple[str, int | None, int | None, str], dict[str, int]] = defaultdict(
+        lambda: dict.fromkeys(COUNTERS, 0))
+    for (grid, department, category), values in counts.items():
+        for key in (("area", grid, None, category), ("department", None, department, "")):
+            row = out[key]
+            for name, value in values.items():
+                row[name] += value
+    return out
+
+
+def _first_day(session: Session, timezone: str) -> dt.date | None:
+    first = session.scalar(select(func.min(Ticket.created_at)))
+    return local_day(first, timezone) if first is not None else None
+
+
+def catch_up(session: Session, today: dt.date, *, timezone: str, satisfied_min_score: int = 4,
+             rebuild: bool = False) -> list[FoldResult]:
+    """Fold every day from the last one folded (again: it may have had events since) to
+    ``today``; with nothing folded yet (or ``rebuild``) from the first ticket's day."""
+    last = None if rebuild else session.scalar(select(func.max(IndexFold.day)))
+    first = last if last is not None else _first_day(session, timezone)
+    if first is None or first > today:
+        return []
+    rollup = grid_rollup(session)
+    return [fold_day(session, day, timezone=timezone, satisfied_min_score=satisfied_min_score,
+                     rollup=rollup) for day in _days(first, today)]
+
+
+def _days(first: dt.date, last: dt.date) -> Iterable[dt.date]:
+    day = first
+    while day <= last:
+        yield day
+        day += dt.timedelta(days=1)
+

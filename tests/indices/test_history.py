@@ -1,0 +1,39 @@
+"""Tests for L{hotline.indices.history}: the demo's SAMPLE history on the shipped sample map
+fills the indices and raises its one planted warning; loading it twice writes nothing more."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from db.models import Grid, Ticket
+from hotline.indices.history import demo_history, has_sample_history
+from hotline.indices.queries import index_table
+from hotline.indices.service import refresh
+from hotline.sample import seed_sample
+
+TZ = "Asia/Shanghai"
+
+
+def test_demo_history_fills_indices_and_plants_one_warning(session: Session) -> None:
+    """On the sample district, 90 days of sample history give every street indices, every
+    level-1 grid a sample population, and the refresh raises the planted warning; a second
+    load is skipped."""
+    seed_sample(session)
+    now = dt.datetime(2026, 11, 20, 2, 0, tzinfo=dt.UTC)
+    today = dt.date(2026, 11, 20)
+    written = demo_history(session, today=today, timezone=TZ, now=now, days=40, per_day=120)
+    assert written is not None and written.tickets > 40 * 80 and has_sample_history(session)
+    assert session.scalar(select(func.count()).where(Grid.level == 1,
+                                                     Grid.population.is_(None))) == 0
+    result = refresh(session, timezone=TZ, now=now)
+    assert [(w["grid"], w["category"]) for w in result["raised"]] == [("G001", "供水")]
+    streets = index_table(session, "street", today - dt.timedelta(days=29), today)
+    assert len(streets) == 7 and all(r.indices.composite is not None for r in streets)
+    count = session.scalar(select(func.count(Ticket.id)))
+    assert demo_history(session, today=today, timezone=TZ, now=now) is None
+    assert session.scalar(select(func.count(Ticket.id))) == count
+    assert session.scalar(select(func.count(Ticket.id)).where(
+        Ticket.number.not_like("SX%"))) == 0
