@@ -14,6 +14,7 @@ from tests.web.conftest import PASSWORDS, console  # noqa: F401 - console is a f
 
 #: Grid worker accounts of the sample map: user → (password, level-1 grid).
 WORKERS = {"wang": ("wang-grid-pass-1", "G001"), "li": ("li-grid-pass-01", "G002")}
+DISPATCHER_PASSWORD = "paidan-pass-0001"
 
 
 def load_sample_map(db, service) -> None:
@@ -27,6 +28,9 @@ def load_sample_map(db, service) -> None:
             accounts.create_user(s, user, role="grid_worker", password=password,
                                  display_name=f"网格员{user}")
             service.bind(s, user, grid, name={"wang": "王伟", "li": "李娜"}[user])
+        # The dispatcher (派单员) who sends tickets back to a grid worker to verify on site.
+        accounts.create_user(s, "paidan", role="dispatcher", password=DISPATCHER_PASSWORD,
+                             display_name="派单员")
 
 
 def inside(db, code: str) -> tuple[float, float]:

@@ -11,7 +11,7 @@ import pytest_twisted
 from sqlalchemy import select
 
 from db.models import GridReport, Ticket, TicketPhoto, VerificationTask
-from tests.grid.conftest import PASSWORDS, WORKERS, inside
+from tests.grid.conftest import DISPATCHER_PASSWORD, WORKERS, inside
 from tests.grid.test_photos import jpeg
 from tests.support.waiting import until
 from tests.web.test_browser import _sign_in
@@ -89,7 +89,7 @@ async def test_report_with_photo_then_verification_round_trip(grid_console, db, 
     desk = await browser.page(base)
 
     def dispatch(page) -> str:
-        _sign_in(page, "boss", PASSWORDS["boss"])
+        _sign_in(page, "paidan", DISPATCHER_PASSWORD)
         page.goto("/grid/verify")
         page.fill("#verify-number", number)
         page.fill("#verify-note", "请现场核实并拍照")
