@@ -25,7 +25,8 @@ from tests.support.waiting import until
 from tests.web.conftest import ensure_user
 from tests.web.support import HTTP, EventReader, sign_in
 
-pytestmark = pytest.mark.pbx
+# Decodes live: on the worker that holds the other decoding tests (one model, no fight for CPU).
+pytestmark = [pytest.mark.pbx, pytest.mark.xdist_group("vosk")]
 
 SEAT, CALLER, PASSWORD = "1003", "13812346101", "captions-agent-pass-1"
 
