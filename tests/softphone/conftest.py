@@ -24,7 +24,7 @@ async def softphone(controller):
     if not (Path(bundle_path()) / "softphone.js").exists():
         pytest.fail("the softphone bundle is not built: `make softphone` (make test does it)")
     phone = controller.softphone
-    port = page.serve(phone)
+    port = page.serve(phone, await controller.db.run(_console_sessions, list(phone.service.agents)))
     try:
         yield phone, f"http://127.0.0.1:{port.getHost().port}"
     finally:
@@ -42,3 +42,27 @@ async def browser(chromium: Browser):
         yield session
     finally:
         await session.close()
+
+
+def _console_sessions(session, codes: list[str]) -> dict[str, str]:
+    """A live console session per agent code (one test user), by token hash: the browser's
+    credentials are issued to it, as the console issues them to the signed-in agent's."""
+    from sqlalchemy import select
+
+    from db.models import ConsoleUser
+    from hotline.web import accounts
+    from hotline.web.auth import new_token, token_hash
+
+    user = session.scalars(select(ConsoleUser).where(ConsoleUser.username == "softphone-test")).first()
+    if user is None:
+        accounts.create_user(session, "softphone-test", role="supervisor",
+                             password="softphone-test-pass-1")
+        session.flush()
+        user = session.scalars(select(ConsoleUser)
+                               .where(ConsoleUser.username == "softphone-test")).one()
+    holders = {}
+    for code in codes:
+        token = new_token()
+        accounts.open_session(session, user.id, token, hours=2, ip="127.0.0.1")
+        holders[code] = token_hash(token)
+    return holders

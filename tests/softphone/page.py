@@ -55,9 +55,17 @@ def who(request: Any) -> str | None:
     return value.decode()
 
 
-def serve(softphone: Softphone) -> Any:
-    """Listen on a free loopback port; returns the listening port."""
+def serve(softphone: Softphone, holders: dict[str, str] | None = None) -> Any:
+    """Listen on a free loopback port; returns the listening port. ``holders`` maps an agent
+    code to the console session (token hash) its credentials are issued to, as the console's
+    own check says: credentials held by no live session are revoked by the session watch."""
     root = Resource()
     root.putChild(b"", _Page(csp(softphone.service.ws_url)))
-    root.putChild(b"softphone", softphone.resource(who))
+    sessions = holders or {}
+
+    def check(request: Any) -> str | tuple[str, str] | None:
+        code = who(request)
+        return (code, sessions[code]) if code and code in sessions else code
+
+    root.putChild(b"softphone", softphone.resource(check))
     return reactor.listenTCP(0, Site(root), interface="127.0.0.1")

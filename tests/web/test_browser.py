@@ -116,7 +116,7 @@ async def test_agent_desk_pops_caller_saves_ticket_and_searches_directory(
         # The promise made on the form is now in "my callbacks due".
         await browser.run(lambda: page.wait_for_function(
             f"document.getElementById('callbacks').textContent.includes('{saved}')",
-            timeout=10000))
+            timeout=15000))
         await browser.run(browser.shot, page, "desk-2-saved")
 
         # Directory by pinyin initials, from the keyboard.
