@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import case, or_, select
 from sqlalchemy.orm import Session
 from twisted.logger import Logger
 
@@ -30,16 +30,19 @@ def register(router: Router) -> None:
 
 
 def due_callbacks(session: Session, user: Principal, *, limit: int = 50) -> list[dict[str, Any]]:
-    """Pending callbacks this agent owns or anyone may take, soonest first."""
+    """Pending callbacks this agent owns or anyone may take: the agent's own promises first
+    (a burst of anyone's callbacks, an incident's, must not push them off the list), each
+    group soonest first."""
     query = (select(Callback, Ticket, Citizen)
              .join(Ticket, Callback.ticket_id == Ticket.id)
              .outerjoin(Citizen, Callback.citizen_id == Citizen.id)
-             .where(Callback.status.in_((CallbackStatus.PENDING, CallbackStatus.IN_PROGRESS)))
-             .order_by(Callback.due_at).limit(limit))
+             .where(Callback.status.in_((CallbackStatus.PENDING, CallbackStatus.IN_PROGRESS))))
     if user.role == Role.AGENT:
         agent_id = session.scalar(select(Agent.id).where(Agent.code == (user.agent_code or "")))
         query = query.where(or_(Callback.owner_agent_id.is_(None),
-                                Callback.owner_agent_id == agent_id))
+                                Callback.owner_agent_id == agent_id)).order_by(
+            case((Callback.owner_agent_id == agent_id, 0), else_=1))
+    query = query.order_by(Callback.due_at).limit(limit)
     return [{"id": cb.id, "due_at": cb.due_at.isoformat(), "status": cb.status,
              "attempts": cb.attempts, "ticket_id": t.id, "ticket": t.number,
              "owned": cb.owner_agent_id is not None,

@@ -242,3 +242,25 @@ def test_a_promise_to_an_unknown_agent_changes_nothing(session):
                       actor="t", timezone="Asia/Shanghai")
     session.rollback()
     assert session.scalar(select(func.count()).select_from(Callback)) == 0
+
+
+def test_an_agents_own_promise_heads_their_list_before_anyones_earlier_callbacks(session):
+    """The desk's 我的回拨: the agent's own promise is listed first even when many callbacks
+    anyone may take fall due sooner (an incident's burst must not push it off the list)."""
+    from hotline.web.accounts import Principal
+    from scheduler.http import due_callbacks
+
+    ensure_agents(session, "1002")
+    for n in range(3):
+        store.promise(session, new_ticket(session, f"1390000020{n}"),
+                      _now() + dt.timedelta(seconds=60 + n), owner_code=None, actor="t",
+                      timezone="Asia/Shanghai")
+    mine = store.promise(session, new_ticket(session, "13900000210"),
+                         _now() + dt.timedelta(hours=2), owner_code="1002", actor="t",
+                         timezone="Asia/Shanghai")
+    agent = Principal(user_id=1, username="agent2", display_name="", role="agent",
+                      agent_code="1002", department_id=None, department_code=None,
+                      department_name=None, token="t")
+    listed = due_callbacks(session, agent, limit=2)
+    assert [c["id"] for c in listed][0] == mine and len(listed) == 2
+    assert listed[1]["owned"] is False
