@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+import functools
 import zoneinfo
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -91,20 +92,28 @@ class WorkCalendar:
     @staticmethod
     def knows(year: int) -> bool:
         """Whether the holiday package has data for ``year``."""
-        import chinese_calendar
-
-        return min(chinese_calendar.holidays).year <= year <= max(chinese_calendar.holidays).year
+        first, last = _package_years()
+        return first <= year <= last
 
     def _national(self, day: dt.date) -> bool:
-        import chinese_calendar
-
-        try:
-            return bool(chinese_calendar.is_workday(day))
-        except NotImplementedError:
+        """The package's answer; for a year it has no data for, Monday to Friday (logged once
+        per year) — asked before, not by catching the package's NotImplementedError."""
+        if not self.knows(day.year):
             if day.year not in self._unknown_years:
                 self._unknown_years.add(day.year)
                 self.on_fallback(day.year)
             return day.weekday() < 5
+        import chinese_calendar
+
+        return bool(chinese_calendar.is_workday(day))
+
+
+@functools.cache
+def _package_years() -> tuple[int, int]:
+    """The first and last year the holiday package knows (read once: it does not change)."""
+    import chinese_calendar
+
+    return min(chinese_calendar.holidays).year, max(chinese_calendar.holidays).year
 
 
 def _local_midnight(day: dt.date, zone: dt.tzinfo) -> dt.datetime:
