@@ -269,8 +269,12 @@ async def test_supervisor_reads_filters_downloads_and_watches_the_board(web_cont
 
     def open_board() -> int:
         page.click("a[href='/reports/wallboard']")
-        page.wait_for_function("document.getElementById('wallboard-page').dataset.live === 'yes'"
-                               " && Number(document.getElementById('wallboard-page').dataset"
+        # The click navigates: a predicate evaluated on the page being left finds no board and
+        # throws (wait_for_function does not retry a throwing predicate), so wait for the board.
+        page.wait_for_url("**/reports/wallboard")
+        page.wait_for_selector("#wallboard-page")
+        page.wait_for_function("document.getElementById('wallboard-page')?.dataset.live === 'yes'"
+                               " && Number(document.getElementById('wallboard-page')?.dataset"
                                ".pushes || 0) >= 1", timeout=20000)
         return int(page.inner_text("#wallboard-tiles [data-k=abandoned_today] .v"))
 
