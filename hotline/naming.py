@@ -13,7 +13,7 @@ import secrets
 from typing import NamedTuple
 
 __all__ = ["agent_interface", "agent_endpoint", "agent_code", "agent_code_of_channel",
-           "is_peer_member", "seat_interface",
+           "is_peer_member", "peer_member_node", "seat_interface",
            "AttemptKey", "attempt_key", "survey_key", "parse_attempt_key", "room_name",
            "is_room", "is_room_leg", "spy_leg_id", "is_spy_leg", "caption_leg_id",
            "is_caption_leg"]
@@ -67,6 +67,19 @@ def is_peer_member(interface: str | None) -> bool:
     (True, False)
     """
     return bool(interface) and "@peer-" in str(interface)
+
+
+def peer_member_node(interface: str | None) -> int | None:
+    """The node whose PBX a peer member (``PJSIP/agent-1003@peer-2``) rings the seat through:
+    the seat's own node; None for any other interface.
+
+    >>> peer_member_node("PJSIP/agent-1003@peer-2"), peer_member_node("PJSIP/agent-1001")
+    (2, None)
+    """
+    if not is_peer_member(interface):
+        return None
+    number = str(interface).rsplit("@peer-", 1)[1]
+    return int(number) if number.isdigit() else None
 
 
 def seat_interface(interface: str | None) -> str | None:

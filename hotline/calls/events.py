@@ -113,12 +113,17 @@ class CallEnded(LegEvent):
 class AgentCallCompleted(LegEvent):
     """The queue's call (C{uniqueid}, the citizen's) with agent C{agent_interface} is over for
     the agent (C{AgentComplete}: either side hung up, or the agent left a bridge room): the
-    moment after-call work starts."""
+    moment after-call work starts.
+
+    @ivar node: the node whose PBX held the call when another node's view passed the event on
+        (L{hotline.cluster.peers.PeerView}); None for this controller's own PBX.
+    """
 
     agent_interface: str
     agent_code: str | None
     reason: str | None
     talk_time: int | None
+    node: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

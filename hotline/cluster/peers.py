@@ -8,11 +8,15 @@ and the console of the other node goes on showing them), and AMI already says ev
 view needs. Only the view is shared: the peer trackers publish on a bus of their own, and just
 their L{ViewChanged} events are passed on, so the finaliser, the bridge and the scheduler of
 this controller never act on another PBX's calls (its own controller, or its reconciler when
-that controller is back, records them).
+that controller is back, records them). The one other event passed on is the end of a queue
+call for an agent (L{AgentCallCompleted}, tagged with the PBX's node): a seat of this node that
+took another PBX's call through the overflow is wrapped up here, on its own PBX
+(L{hotline.floor.wrapup}, L{hotline.cluster.routing.wrapup_node}).
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from twisted.logger import Logger
@@ -64,6 +68,7 @@ class PeerView:
         self._subs = self._own_bus.subscribe_all({
             ev.CallUpdated: lambda e: self._bus.publish(ev.CallUpdated(tag_call(e.call, self.node.number))),
             ev.CallRemoved: lambda e: self._bus.publish(ev.CallRemoved(tag_call(e.call, self.node.number))),
+            ev.AgentCallCompleted: lambda e: self._bus.publish(replace(e, node=self.node.number)),
             ev.AgentStateChanged: self._agent,
             ev.AgentRemoved: self._agent,
             ev.ViewResynced: lambda e: self._bus.publish(ev.ViewResynced(

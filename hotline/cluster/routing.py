@@ -1,14 +1,16 @@
 # -*- test-case-name: tests.cluster.test_routing -*-
 """Which PBX of a cluster an action goes to, decided from what the views show. Pure: no I/O.
 
-Two rules, one per kind of action a controller takes on another node's PBX:
+Three rules, one per kind of action a controller takes for another node's PBX:
 
 - a bridge acts on a live call, so it goes to the PBX that holds the call (the citizen's
   channel): L{node_holding};
 - a callback rings an agent first, so it goes to the PBX the agent's phone registers to (where
   the seat is free now, else where the configuration puts it): L{free_seats}, L{seat_node}.
   The citizen's leg then goes out through that same PBX's trunk (the dialplan dials it once
-  the agent answers), so one PBX holds the whole attempt and its AstDB trace.
+  the agent answers), so one PBX holds the whole attempt and its AstDB trace;
+- a wrap-up (话后整理) pauses the seat's queue member, which only the seat's own PBX has, so
+  it is taken by the controller of that node, whichever PBX held the call: L{wrapup_node}.
 """
 
 from __future__ import annotations
@@ -16,7 +18,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-__all__ = ["node_holding", "free_seats", "seat_node"]
+from hotline.naming import peer_member_node
+
+__all__ = ["node_holding", "free_seats", "seat_node", "wrapup_node"]
 
 
 def node_holding(key: int | str, calls: Iterable[Mapping[str, Any]]) -> int | None:
@@ -62,3 +66,16 @@ def seat_node(code: str, *, seats: Mapping[str, int], own: int) -> int:
     (2, 2)
     """
     return seats.get(code, own)
+
+
+def wrapup_node(interface: str, *, holder: int) -> int:
+    """The node whose controller starts the wrap-up of the agent who took a queue call of node
+    ``holder``'s PBX as member ``interface``: the node whose PBX has the seat's own queue member
+    (the one a pause must reach), acting on its own PBX. A seat rung through another PBX (an
+    overflowed call, ``PJSIP/agent-1003@peer-2``) is that node's; an own member, the holder's.
+    One owner per call, so a seat is never paused twice nor on a PBX that does not ring it.
+
+    >>> wrapup_node("PJSIP/agent-1003@peer-2", holder=1), wrapup_node("PJSIP/agent-1001", holder=1)
+    (2, 1)
+    """
+    return peer_member_node(interface) or holder

@@ -53,7 +53,8 @@ def load(deps: Dependencies) -> None:
                            clock=deps.reactor,
                            caller_id=config["site"]["hotline_number"][-4:]),
             wrapup=WrapUp(agents=deps.agents, bus=deps.bus, clock=deps.reactor,
-                          seconds=float(config["queue"]["wrapup_s"])),
+                          seconds=float(config["queue"]["wrapup_s"]),
+                          node=int(config["cluster"]["node"])),
             keep_place=KeepPlace(ami=deps.ami, tracker=deps.tracker, bus=deps.bus, db=deps.db),
             captions=_captions(deps))
     if deps.console is not None:

@@ -8,6 +8,12 @@ agent's state) and lifts when the time is up. The queue keeps a short C{wrapupti
 (C{queue.wrapup_guard_s}) so that no waiting call reaches the agent in the few milliseconds
 before the pause arrives. If the controller stops during a wrap-up, the next one ends it when
 its time is up (from the recorded start), so no agent stays paused by a dead timer.
+
+With several nodes a seat may take a call another PBX holds (the overflow rings it through
+that PBX as member ``PJSIP/agent-1003@peer-2``). The pause must reach the seat's own queue
+member, so the wrap-up is started by the controller of the seat's node, on its own PBX, from
+the other PBX's report that its view passes on; the controller of the PBX that held the call
+leaves it alone (L{hotline.cluster.routing.wrapup_node}: one owner, never two pauses).
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ from twisted.logger import Logger
 
 from hotline.agents.service import WRAPUP, AgentError, AgentStatus
 from hotline.calls.events import AgentCallCompleted
+from hotline.cluster.routing import wrapup_node
 
 if TYPE_CHECKING:
     from hotline.agents.service import AgentService
@@ -34,10 +41,12 @@ class WrapUp:
     """Starts an agent's wrap-up when their queue call completes and ends it on time."""
 
     def __init__(self, *, agents: AgentService, bus: EventBus, clock: IReactorTime,
-                 seconds: float) -> None:
+                 seconds: float, node: int = 1) -> None:
         """
         @param seconds: the queue's wrap-up time (C{queue.wrapup_s}); 0 turns wrap-up off.
+        @param node: this controller's node (C{cluster.node}): the wrap-ups it owns.
         """
+        self.node = node
         self.agents = agents
         self.bus = bus
         self.clock = clock
@@ -85,6 +94,8 @@ class WrapUp:
         code = event.agent_code
         if code is None or self.seconds <= 0 or code not in self.agents.agents:
             return
+        if wrapup_node(event.agent_interface, holder=event.node or self.node) != self.node:
+            return  # a seat of another node took this PBX's call: its own controller pauses it
         # The clock runs before the pause is asked for: the pause reaches the live view (整理中)
         # as soon as the PBX has it, and by then the time left must be known.
         self._schedule(code, self.seconds)

@@ -8,7 +8,7 @@ import pytest_twisted
 from hotline.bridge.cluster import ClusterBridge
 from hotline.bridge.outcomes import NoRoom
 from hotline.bus import EventBus
-from hotline.cluster.routing import free_seats, node_holding, seat_node
+from hotline.cluster.routing import free_seats, node_holding, seat_node, wrapup_node
 
 CALLS = [
     {"uniqueid": "pbx-1.1", "hotline_call_id": "7", "state": "talking", "node": 1},
@@ -54,6 +54,15 @@ def test_a_busy_seat_rings_on_its_configured_pbx():
     assert seat_node("1003", seats=seats, own=1) == 2
     assert seat_node("1001", seats=seats, own=2) == 1
     assert seat_node("9999", seats=seats, own=2) == 2
+
+
+def test_a_wrapup_belongs_to_the_node_whose_pbx_has_the_seats_own_member():
+    """A seat that took an overflowed call is wrapped up by its own node, in either direction;
+    a seat that took its own PBX's call, by that PBX's node."""
+    assert wrapup_node("PJSIP/agent-1003@peer-2", holder=1) == 2
+    assert wrapup_node("PJSIP/agent-1001@peer-1", holder=2) == 1
+    assert wrapup_node("PJSIP/agent-1001", holder=1) == 1
+    assert wrapup_node("PJSIP/agent-1004", holder=2) == 2
 
 
 class _Service:

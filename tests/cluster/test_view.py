@@ -4,8 +4,13 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
-from hotline.cluster.peers import tag_call
+from twisted.internet.task import Clock
+
+from hotline.bus import EventBus
+from hotline.calls.events import AgentCallCompleted
+from hotline.cluster.peers import PeerView, tag_call
 from hotline.cluster.service import ClusterCallService
+from tests.calls.support import FakeAMI
 
 
 class _Service:
@@ -79,3 +84,23 @@ def test_agents_are_counted_where_their_seat_is():
     assert (board["agents_free"], board["agents_talking"]) == (0, 3)
     assert board["answered"] == 5 and board["since"] == 8.0 and board["now"] == 50.0
     assert board["nodes"]["2"]["agents_talking"] == 2
+
+
+def test_the_peers_completed_queue_calls_are_passed_on_with_its_node():
+    """A queue call completed on the other PBX reaches this controller's bus tagged with that
+    PBX's node (so this node wraps up its own seat that took it through the overflow)."""
+    class AMI(FakeAMI):
+        def start(self) -> None:
+            pass
+
+    ami, bus = AMI(), EventBus()
+    seen: list[AgentCallCompleted] = []
+    bus.subscribe(AgentCallCompleted, seen.append)
+    view = PeerView(node=SimpleNamespace(number=2, address="127.0.1.2"), ami=ami,  # type: ignore[arg-type]
+                    clock=Clock(), queue_name="hotline", bus=bus)
+    view.start()
+    ami.emit("AgentComplete", Queue="hotline", Uniqueid="pbx2-1.7",
+             Interface="PJSIP/agent-1001@peer-1", MemberName="agent 1001", Reason="agent",
+             TalkTime="30", HoldTime="2")
+    assert [(e.uniqueid, e.agent_interface, e.agent_code, e.node) for e in seen] == [
+        ("pbx2-1.7", "PJSIP/agent-1001@peer-1", "1001", 2)]

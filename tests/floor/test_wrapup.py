@@ -4,6 +4,8 @@ until the agent ends it early, as the queue and the rows show it."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 import pytest_twisted
 from sqlalchemy import select
@@ -97,6 +99,41 @@ def test_time_left_is_known_while_the_pause_is_on_its_way():
     clock.advance(10)
     assert wrapup.remaining("1001") == 20.0 and wrapup.remaining("1002") is None
     assert list(wrapup._timers) == ["1001"]
+
+
+def test_an_overflowed_calls_wrapup_is_started_once_by_the_seats_own_node():
+    """Each node's wrap-up hears both PBXs' completed calls (its own, and the other's passed on
+    by its view); a seat's wrap-up is started only by the node whose PBX has the seat's own
+    member: 1003 after PBX 1's overflowed call by node 2, 1001 after PBX 2's by node 1, and
+    never by the PBX that held the call, even when both nodes know every seat."""
+    from twisted.internet import defer
+
+    from hotline.bus import EventBus
+    from hotline.floor.wrapup import WrapUp
+
+    class Agents:
+        agents = ("1001", "1002", "1003", "1004")
+
+        def __init__(self) -> None:
+            self.wrapped: list[str] = []
+
+        def wrap_up(self, code: str) -> defer.Deferred:
+            self.wrapped.append(code)
+            return defer.succeed(object())
+
+    agents = {1: Agents(), 2: Agents()}
+    wrapups = {n: WrapUp(agents=agents[n], bus=EventBus(), clock=Clock(), seconds=15.0, node=n)
+               for n in (1, 2)}  # type: ignore[arg-type]
+    for holder, interface in ((1, "PJSIP/agent-1003@peer-2"), (2, "PJSIP/agent-1001@peer-1"),
+                              (2, "PJSIP/agent-1004"), (1, "PJSIP/agent-1002")):
+        event = _completed(interface.split("-", 1)[1].split("@")[0])
+        event = replace(event, agent_interface=interface)
+        for node, wrapup in wrapups.items():
+            seen = event if node == holder else replace(event, node=holder)
+            defer.ensureDeferred(wrapup._completed(seen))
+    assert agents[1].wrapped == ["1001", "1002"]
+    assert agents[2].wrapped == ["1003", "1004"]
+    assert wrapups[2].remaining("1003") == 15.0 and wrapups[1].remaining("1003") is None
 
 
 def _completed(code: str) -> AgentCallCompleted:
