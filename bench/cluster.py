@@ -14,7 +14,10 @@ the database. Capacity is calls answered per second from the first call's start 
 call's end (the time to serve the whole burst); ``scaling_efficiency`` = two-node capacity ÷
 (2 × one-node capacity), on one 2-core machine where both nodes share the cores. (Counting only
 to the last answer, as this bench first did, leaves out the last round of talks, a larger share
-of the shorter two-node run: it read 1.11, above what twice the seats can give.) Controller CPU is user+system time of every controller process. Ports are the defaults
+of the shorter two-node run: it read 1.11, above what twice the seats can give.) Controller CPU is user+system time of every controller process. Each run also counts the
+calls one PBX held and a seat of the other answered (the overflow, both directions) and the
+wrap-ups recorded (one per answered call when every seat, overflowed or not, gets its
+after-call work). Ports are the defaults
 shifted by HOTLINE_TEST_PORT_SHIFT + 600, so the run keeps away from the test suite's. The last
 line is JSON.
 """
@@ -83,9 +86,9 @@ async def _city(reactor, cfg):
 
 
 async def _run(reactor, state: Path, *, nodes: int, args) -> dict:
-    from sqlalchemy import select
+    from sqlalchemy import func, select
 
-    from db.models import Call
+    from db.models import AgentStateChange, Call
     from hotline.controller import Controller
     from hotline.pbx.link import node_view
     from hotline.pbx.sandbox import Sandbox
@@ -147,7 +150,8 @@ async def _run(reactor, state: Path, *, nodes: int, args) -> dict:
                           tone="400", on_placed=lambda c: placed.__setitem__(c.caller,
                                                                              c.channel_id))
         def rows(s):
-            return [(r.started_at, r.answered_at, r.queue_wait_s, r.ended_at) for r in s.scalars(
+            return [(r.started_at, r.answered_at, r.queue_wait_s, r.ended_at, r.uniqueid,
+                     r.agent.code if r.agent is not None else None) for r in s.scalars(
                 select(Call).where(Call.caller_number.in_(numbers), Call.ended_at.is_not(None)))]
         deadline = reactor.seconds() + 300
         while len(found := await controller.db.run(rows)) < len(numbers) \
@@ -157,6 +161,15 @@ async def _run(reactor, state: Path, *, nodes: int, args) -> dict:
         me.stop()
         other_cpu = (_cpu_rss([other.pid])[0] - other_cpu0) if other else 0.0
         answered = [r for r in found if r[1] is not None]
+        overflowed = _overflowed(cfg, answered) if nodes > 1 else {}
+        if found:
+            # Wrap-ups must have ended for the count to be whole (a seat's last one runs on).
+            await task.deferLater(reactor, float(cfg["queue"]["wrapup_s"]) + 1.0, lambda: None)
+        since = min((r[0] for r in found), default=None)
+        wrapups = await controller.db.run(
+            lambda s: s.scalar(select(func.count()).select_from(AgentStateChange).where(
+                AgentStateChange.state == "wrapup", AgentStateChange.at >= since)) or 0) \
+            if since is not None else 0
         waits = sorted(r[2] or 0.0 for r in answered)
         span = (max(r[3] for r in found) - min(r[0] for r in found)).total_seconds() \
             if answered else 0.0
@@ -165,7 +178,8 @@ async def _run(reactor, state: Path, *, nodes: int, args) -> dict:
         return {"nodes": nodes, "rows": len(found), "answered": len(answered),
                 "capacity_per_s": len(answered) / span if span else 0.0, "span_s": span,
                 "wait_p95_s": waits[max(0, int(round(0.95 * len(waits))) - 1)] if waits else None,
-                "controller_cpu_s": me.cpu + other_cpu}
+                "controller_cpu_s": me.cpu + other_cpu,
+                "overflowed": overflowed, "wrapups": wrapups}
     finally:
         if other is not None and other.poll() is None:
             other.terminate()
@@ -179,6 +193,25 @@ async def _run(reactor, state: Path, *, nodes: int, args) -> dict:
         SharedDatabase(sandbox.run_dir).remove()
 
 
+def _overflowed(cfg, answered) -> dict[str, int]:
+    """Answered calls by the node whose PBX held them (the uniqueid's system name) and the
+    node of the seat that took them, for the pairs that differ: ``{"1->2": n, ...}``."""
+    from hotline.pbx.topology import instance_name, node_of_seat
+
+    count = cfg["cluster"]["nodes"]
+    out: dict[str, int] = {}
+    for row in answered:
+        uniqueid, code = row[4], row[5]
+        held = next((n for n in range(1, count + 1)
+                     if uniqueid.startswith(f"{instance_name(n)}-")), None)
+        if held is None or code is None or code not in cfg["queue"]["agents"]:
+            continue
+        seat = node_of_seat(cfg, code)
+        if seat != held:
+            out[f"{held}->{seat}"] = out.get(f"{held}->{seat}", 0) + 1
+    return out
+
+
 async def main(reactor, args) -> None:
     one = await _run(reactor, Path(tempfile.mkdtemp(prefix="hotline-bench-cluster1-")),
                      nodes=1, args=args)
@@ -189,10 +222,13 @@ async def main(reactor, args) -> None:
           f"{args.seats} simulated agents per PBX; capacity = answered ÷ (first start → last "
           "call's end)")
     print_table(
-        ["run", "answered", "capacity calls/s", "wait p95 s", "controller CPU ms/call"],
+        ["run", "answered", "capacity calls/s", "wait p95 s", "controller CPU ms/call",
+         "overflowed (PBX->seat's node)", "wrap-ups"],
         [[f"{r['nodes']} node(s)", f"{r['answered']}/{n}", f"{r['capacity_per_s']:.2f}",
           f"{r['wait_p95_s']:.1f}" if r["wait_p95_s"] is not None else "-",
-          f"{1000 * r['controller_cpu_s'] / n:.1f}"] for r in (one, two)])
+          f"{1000 * r['controller_cpu_s'] / n:.1f}",
+          ", ".join(f"{k}: {v}" for k, v in sorted(r["overflowed"].items())) or "-",
+          str(r["wrapups"])] for r in (one, two)])
     efficiency = two["capacity_per_s"] / (2 * one["capacity_per_s"]) \
         if one["capacity_per_s"] else None
     print_json_line({

@@ -16,7 +16,7 @@ import pytest_twisted
 from sqlalchemy import func, select
 from twisted.internet import reactor, threads
 
-from db.models import Agent, Bridge, BridgeParticipant, Call, CallbackAttempt
+from db.models import Agent, AgentStateChange, Bridge, BridgeParticipant, Call, CallbackAttempt
 from hotline.ami.client import AMIClient
 from hotline.bridge.service import Target
 from hotline.controller import Controller
@@ -47,6 +47,9 @@ def _overrides() -> dict:
     ports = sandbox_ports(_SLOT)
     return {**ports, "pbx": {**ports["pbx"], "short_prompts": True},
             "cluster": {**ports["cluster"], "nodes": 2},
+            # a short after-call work, to see a seat wrapped up on its own PBX after an
+            # overflowed call (the queue's guard: 1 s)
+            "queue": {"wrapup_s": 2.0, "wrapup_guard_s": 1},
             # max_talk_s at the lowest a site may set (issue 24's ranges): it ends the callbacks
             "scheduler": {**FAST, "max_talk_s": 10.0, "enabled": True}}
 
@@ -107,8 +110,8 @@ def _node_of(call: dict) -> int:
 
 @pytest_twisted.ensureDeferred
 async def test_two_nodes_spread_overflow_and_survive_a_pbx_and_a_controller(cluster, tmp_path):
-    """Calls land on both PBXs, a call whose PBX has no free agent is answered by the other's,
-    either console shows both and bridges a department into a call the other PBX holds; a PBX
+    """Calls land on both PBXs, a call whose PBX has no free agent is answered by the other's
+    and its seat wrapped up on its own PBX once, either console shows both and bridges a department into a call the other PBX holds; a PBX
     killed is out of the rotation within 5 s and new calls go
     to the other; a controller killed hands its scheduler over within 10 s, whose callback
     rings its owner's seat on the other PBX once, and every call row is recorded once."""
@@ -153,8 +156,16 @@ async def test_two_nodes_spread_overflow_and_survive_a_pbx_and_a_controller(clus
         on_one = next(c for c in calls if c["node"] == 1)
         # The overflowed call is node 1's record, answered by a seat of node 2.
         await city.hangup(next(p.channel_id for p in placed if p.caller == on_one["caller"]))
+        # Its seat's after-call work is held on the seat's own PBX, by node 2's controller (PBX 1
+        # rang it through its member ...@peer-2, which stays unpaused), and ends on time.
+        seat = on_one["agent"]["interface"]
+        await until(lambda: _agent_state(first, 2, seat) == "wrapup", timeout=10, step=0.05)
+        member = next(a for a in first.calls.own.agents() if a["interface"] == f"{seat}@peer-2")
+        assert member["state"] not in ("paused", "wrapup"), member
+        await until(lambda: _agent_state(first, 2, seat) == "free", timeout=10, step=0.05)
         row, code = await until(lambda: _final(db, on_one["caller"]), timeout=20)
-        assert code in ("1003", "1004") and row.answered_at is not None
+        assert seat == f"PJSIP/agent-{code}" and row.answered_at is not None
+        assert await db.run(lambda s: _changes(s, code)) == ["login", "wrapup", "wrapup_end"]
 
         # -- a bridge from the other node: controller 1 brings a department into the call PBX 2
         # holds (its rows, participants and room recording written as on one node).
@@ -295,6 +306,20 @@ async def _call_on_node(controller: Controller, city: CitySimulator, node: int) 
         await city.hangup(placed.channel_id)
         await until(lambda c=caller: _final(controller.db, c), timeout=20)
     raise AssertionError(f"no call landed on node {node}")
+
+
+def _agent_state(controller: Controller, node: int, interface: str) -> str | None:
+    """Seat ``interface``'s state on node ``node``'s PBX, as the merged view shows it."""
+    return next((a["state"] for a in controller.calls.agents()
+                 if a["node"] == node and a["interface"] == interface), None)
+
+
+def _changes(s, code: str) -> list[str]:
+    """The recorded changes of seat ``code``'s state, oldest first."""
+    agent = s.scalars(select(Agent).where(Agent.code == code)).one()
+    return list(s.scalars(select(AgentStateChange.state)
+                          .where(AgentStateChange.agent_id == agent.id)
+                          .order_by(AgentStateChange.id)))
 
 
 def _department_joined(db, caller: str) -> bool:
