@@ -17,7 +17,7 @@ to the last answer, as this bench first did, leaves out the last round of talks,
 of the shorter two-node run: it read 1.11, above what twice the seats can give.) Controller CPU is user+system time of every controller process. Each run also counts the
 calls one PBX held and a seat of the other answered (the overflow, both directions) and the
 wrap-ups recorded (one per answered call when every seat, overflowed or not, gets its
-after-call work). Ports are the defaults
+after-call work) and the calls a seat answered while its wrap-up should still have held it. Ports are the defaults
 shifted by HOTLINE_TEST_PORT_SHIFT + 600, so the run keeps away from the test suite's. The last
 line is JSON.
 """
@@ -162,6 +162,7 @@ async def _run(reactor, state: Path, *, nodes: int, args) -> dict:
         other_cpu = (_cpu_rss([other.pid])[0] - other_cpu0) if other else 0.0
         answered = [r for r in found if r[1] is not None]
         overflowed = _overflowed(cfg, answered) if nodes > 1 else {}
+        early = _early(answered, float(cfg["queue"]["wrapup_s"]))
         if found:
             # Wrap-ups must have ended for the count to be whole (a seat's last one runs on).
             await task.deferLater(reactor, float(cfg["queue"]["wrapup_s"]) + 1.0, lambda: None)
@@ -179,7 +180,7 @@ async def _run(reactor, state: Path, *, nodes: int, args) -> dict:
                 "capacity_per_s": len(answered) / span if span else 0.0, "span_s": span,
                 "wait_p95_s": waits[max(0, int(round(0.95 * len(waits))) - 1)] if waits else None,
                 "controller_cpu_s": me.cpu + other_cpu,
-                "overflowed": overflowed, "wrapups": wrapups}
+                "overflowed": overflowed, "wrapups": wrapups, "early_answers": early}
     finally:
         if other is not None and other.poll() is None:
             other.terminate()
@@ -212,6 +213,23 @@ def _overflowed(cfg, answered) -> dict[str, int]:
     return out
 
 
+def _early(answered, wrapup_s: float) -> int:
+    """Calls a seat answered before its wrap-up after its previous call could be over (less
+    than 90 % of ``wrapup_s`` after that call's end): after-call work that did not hold."""
+    if wrapup_s <= 0:
+        return 0
+    by_seat: dict[str, list] = {}
+    for row in answered:
+        if row[5] is not None:
+            by_seat.setdefault(row[5], []).append(row)
+    early = 0
+    for rows in by_seat.values():
+        rows.sort(key=lambda r: r[1])
+        early += sum((b[1] - a[3]).total_seconds() < 0.9 * wrapup_s
+                     for a, b in zip(rows, rows[1:], strict=False))
+    return early
+
+
 async def main(reactor, args) -> None:
     one = await _run(reactor, Path(tempfile.mkdtemp(prefix="hotline-bench-cluster1-")),
                      nodes=1, args=args)
@@ -223,12 +241,12 @@ async def main(reactor, args) -> None:
           "call's end)")
     print_table(
         ["run", "answered", "capacity calls/s", "wait p95 s", "controller CPU ms/call",
-         "overflowed (PBX->seat's node)", "wrap-ups"],
+         "overflowed (PBX->seat's node)", "wrap-ups", "answered in wrap-up"],
         [[f"{r['nodes']} node(s)", f"{r['answered']}/{n}", f"{r['capacity_per_s']:.2f}",
           f"{r['wait_p95_s']:.1f}" if r["wait_p95_s"] is not None else "-",
           f"{1000 * r['controller_cpu_s'] / n:.1f}",
           ", ".join(f"{k}: {v}" for k, v in sorted(r["overflowed"].items())) or "-",
-          str(r["wrapups"])] for r in (one, two)])
+          str(r["wrapups"]), str(r["early_answers"])] for r in (one, two)])
     efficiency = two["capacity_per_s"] / (2 * one["capacity_per_s"]) \
         if one["capacity_per_s"] else None
     print_json_line({
