@@ -161,8 +161,8 @@ async def _run(reactor, state: Path, *, nodes: int, args) -> dict:
         me.stop()
         other_cpu = (_cpu_rss([other.pid])[0] - other_cpu0) if other else 0.0
         answered = [r for r in found if r[1] is not None]
-        overflowed = _overflowed(cfg, answered) if nodes > 1 else {}
-        early = _early(answered, float(cfg["queue"]["wrapup_s"]))
+        overflowed = _overflowed(cfg, answered)
+        early, early_after_overflow = _early(cfg, answered)
         if found:
             # Wrap-ups must have ended for the count to be whole (a seat's last one runs on).
             await task.deferLater(reactor, float(cfg["queue"]["wrapup_s"]) + 1.0, lambda: None)
@@ -180,7 +180,8 @@ async def _run(reactor, state: Path, *, nodes: int, args) -> dict:
                 "capacity_per_s": len(answered) / span if span else 0.0, "span_s": span,
                 "wait_p95_s": waits[max(0, int(round(0.95 * len(waits))) - 1)] if waits else None,
                 "controller_cpu_s": me.cpu + other_cpu,
-                "overflowed": overflowed, "wrapups": wrapups, "early_answers": early}
+                "overflowed": overflowed, "wrapups": wrapups, "early_answers": early,
+                "early_after_overflow": early_after_overflow}
     finally:
         if other is not None and other.poll() is None:
             other.terminate()
@@ -194,40 +195,48 @@ async def _run(reactor, state: Path, *, nodes: int, args) -> dict:
         SharedDatabase(sandbox.run_dir).remove()
 
 
-def _overflowed(cfg, answered) -> dict[str, int]:
-    """Answered calls by the node whose PBX held them (the uniqueid's system name) and the
-    node of the seat that took them, for the pairs that differ: ``{"1->2": n, ...}``."""
+def _crossing(cfg, row) -> str | None:
+    """``"1->2"`` for an answered call PBX 1 held and a seat of node 2 took (the overflow),
+    from the uniqueid's system name and the seat's node; None for a PBX's own seat."""
     from hotline.pbx.topology import instance_name, node_of_seat
 
-    count = cfg["cluster"]["nodes"]
+    uniqueid, code = row[4], row[5]
+    held = next((n for n in range(1, cfg["cluster"]["nodes"] + 1)
+                 if uniqueid.startswith(f"{instance_name(n)}-")), None)
+    if held is None or code is None or code not in cfg["queue"]["agents"]:
+        return None
+    seat = node_of_seat(cfg, code)
+    return f"{held}->{seat}" if seat != held else None
+
+
+def _overflowed(cfg, answered) -> dict[str, int]:
+    """How many answered calls crossed from one PBX to another's seat, by direction."""
     out: dict[str, int] = {}
     for row in answered:
-        uniqueid, code = row[4], row[5]
-        held = next((n for n in range(1, count + 1)
-                     if uniqueid.startswith(f"{instance_name(n)}-")), None)
-        if held is None or code is None or code not in cfg["queue"]["agents"]:
-            continue
-        seat = node_of_seat(cfg, code)
-        if seat != held:
-            out[f"{held}->{seat}"] = out.get(f"{held}->{seat}", 0) + 1
+        if (way := _crossing(cfg, row)) is not None:
+            out[way] = out.get(way, 0) + 1
     return out
 
 
-def _early(answered, wrapup_s: float) -> int:
+def _early(cfg, answered) -> tuple[int, int]:
     """Calls a seat answered before its wrap-up after its previous call could be over (less
-    than 90 % of ``wrapup_s`` after that call's end): after-call work that did not hold."""
+    than 90 % of ``queue.wrapup_s`` after that call's end): after-call work that did not hold;
+    and how many of those followed an overflowed call."""
+    wrapup_s = float(cfg["queue"]["wrapup_s"])
     if wrapup_s <= 0:
-        return 0
+        return 0, 0
     by_seat: dict[str, list] = {}
     for row in answered:
         if row[5] is not None:
             by_seat.setdefault(row[5], []).append(row)
-    early = 0
+    early = after_overflow = 0
     for rows in by_seat.values():
         rows.sort(key=lambda r: r[1])
-        early += sum((b[1] - a[3]).total_seconds() < 0.9 * wrapup_s
-                     for a, b in zip(rows, rows[1:], strict=False))
-    return early
+        for a, b in zip(rows, rows[1:], strict=False):
+            if (b[1] - a[3]).total_seconds() < 0.9 * wrapup_s:
+                early += 1
+                after_overflow += _crossing(cfg, a) is not None
+    return early, after_overflow
 
 
 async def main(reactor, args) -> None:
@@ -241,12 +250,13 @@ async def main(reactor, args) -> None:
           "call's end)")
     print_table(
         ["run", "answered", "capacity calls/s", "wait p95 s", "controller CPU ms/call",
-         "overflowed (PBX->seat's node)", "wrap-ups", "answered in wrap-up"],
+         "overflowed (PBX->seat's node)", "wrap-ups", "answered in wrap-up (after overflow)"],
         [[f"{r['nodes']} node(s)", f"{r['answered']}/{n}", f"{r['capacity_per_s']:.2f}",
           f"{r['wait_p95_s']:.1f}" if r["wait_p95_s"] is not None else "-",
           f"{1000 * r['controller_cpu_s'] / n:.1f}",
           ", ".join(f"{k}: {v}" for k, v in sorted(r["overflowed"].items())) or "-",
-          str(r["wrapups"]), str(r["early_answers"])] for r in (one, two)])
+          str(r["wrapups"]), f"{r['early_answers']} ({r['early_after_overflow']})"]
+         for r in (one, two)])
     efficiency = two["capacity_per_s"] / (2 * one["capacity_per_s"]) \
         if one["capacity_per_s"] else None
     print_json_line({
