@@ -32,6 +32,8 @@ RANGES: dict[str, tuple[float | None, float | None]] = {
     "city.rtp_start": (1024, 65535), "city.rtp_end": (1024, 65535),
     "queue.ring_timeout_s": (1, 600), "queue.max_length": (0, 100_000),
     "queue.max_wait_s": (0, 86400), "queue.overflow_callback_in_s": (0, 86400 * 7),
+    "status_line.menu_wait_s": (0.1, 30), "status_line.digit_timeout_s": (1, 60),
+    "status_line.tries": (1, 10), "status_line.script_timeout_s": (10, 3600),
     "calls.reconcile_interval_s": (1, 86400), "calls.min_free_disk_mb": (0, 10_000_000),
     "calls.disk_check_s": (1, 3600), "stt.skip_abandoned_under_s": (0, 86400),
     "stt.workers": (1, 64), "stt.retries": (1, 100), "stt.retry_delay_s": (0, 86400),

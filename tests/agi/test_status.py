@@ -1,0 +1,152 @@
+"""Tests for L{hotline.agi.scripts.status}: the status line's dialogue with a caller, driven
+through the real FastAGI protocol with Asterisk's replies played by a scripted caller."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from twisted.trial.unittest import SynchronousTestCase
+
+from hotline.agi.routes import RouteTable
+from hotline.agi.scripts import status
+from hotline.agi.scripts.status import StatusReply
+from tests.agi.support import Session, block_for
+
+SETTINGS = {"tries": 3, "digit_timeout_s": 6.0, "menu_wait_s": 2.0, "script_timeout_s": 180.0}
+NUMBER = "20261126000123"
+ANSWER = ("status-intro", "status-handling", "status-department", "said/phrase-1",
+          "reminder-due", "num-10", "digit-2", "word-yue")
+STATUS_OK = b'SET VARIABLE "HOTLINE_AGI_STATUS" "OK"\n'
+
+
+class Caller:
+    """Plays Asterisk's side: answers each command the script sends, from a list of keys the
+    caller types at the GET DATA prompts (in order) and what they press during/after the end
+    prompt; hangs up when the keys run out if ``hang_up`` is set."""
+
+    def __init__(self, keys: list[str], *, after_answer: str = "", hang_up: bool = False):
+        self.keys = list(keys)
+        self.after_answer = after_answer
+        self.hang_up = hang_up
+        self.commands: list[str] = []
+
+    def reply(self, line: str) -> bytes:
+        self.commands.append(line)
+        if line.startswith('GET VARIABLE "SOUNDS"'):
+            return b"200 result=1 (/srv/hotline/sounds)\n"
+        if line.startswith("GET DATA"):
+            if not self.keys:
+                return b"HANGUP\n" if self.hang_up else b"200 result= (timeout)\n"
+            return f"200 result={self.keys.pop(0)}\n".encode()
+        if line.startswith("STREAM FILE") and "status-end" in line and self.after_answer:
+            return f"200 result={ord(self.after_answer)} endpos=800\n".encode()
+        if line.startswith("STREAM FILE"):
+            return b"200 result=0 endpos=2400\n"
+        if line.startswith("WAIT FOR DIGIT"):
+            return b"200 result=0\n"
+        return b"200 result=1\n"
+
+
+def converse(caller: Caller, lookup: Callable[..., object]) -> tuple[Session, list[tuple]]:
+    """Run the ``status`` script against ``caller``; returns the session and the lookups."""
+    asked: list[tuple] = []
+
+    async def looking(digits: str, last4: str, *, sounds: str) -> StatusReply:
+        asked.append((digits, last4, sounds))
+        return lookup(digits, last4)  # type: ignore[return-value]
+
+    routes = RouteTable()
+    status.register(routes, lookup=looking, settings=SETTINGS)
+    session = Session(routes=routes)
+    session.feed(block_for("status"))
+    answered = 0
+    while not session.transport.disconnecting:
+        lines = session.written()
+        if len(lines) == answered:
+            break
+        for line in lines[answered:]:
+            answered += 1
+            if not session.transport.disconnecting:
+                session.feed(caller.reply(line.decode().rstrip("\n")))
+    return session, asked
+
+
+def plays(caller: Caller) -> list[str]:
+    """The prompts streamed, by name, in order."""
+    return [c.split('"')[1].rsplit("/zh/", 1)[1] for c in caller.commands
+            if c.startswith("STREAM FILE")]
+
+
+class StatusDialogueTests(SynchronousTestCase):
+    """The caller keys a ticket number and four digits and hears the answer, or 未找到."""
+
+    def test_found_says_the_answer_then_goodbye(self) -> None:
+        """The right number and digits: the answer's prompts in order, the closing prompt that
+        takes 0, and HOTLINE_STATUS_DONE so the dialplan says goodbye."""
+        caller = Caller([NUMBER, "5678"])
+        session, asked = converse(caller, lambda d, l4: StatusReply(say=ANSWER))
+        self.assertEqual(asked, [(NUMBER, "5678", "/srv/hotline/sounds")])
+        self.assertEqual(caller.commands[1],
+                         'GET DATA "/srv/hotline/sounds/zh/status-ask-number" "6000" "14"')
+        self.assertEqual(caller.commands[2],
+                         'GET DATA "/srv/hotline/sounds/zh/status-ask-last4" "6000" "4"')
+        self.assertEqual(plays(caller), [*ANSWER, "status-end"])
+        self.assertIn('STREAM FILE "/srv/hotline/sounds/zh/status-end" "0"', caller.commands)
+        self.assertIn('WAIT FOR DIGIT "2000"', caller.commands)
+        self.assertEqual(caller.commands[-1], 'SET VARIABLE "HOTLINE_STATUS_DONE" "1"')
+        self.assertEqual(session.written()[-1], STATUS_OK)
+
+    def test_three_misses_reach_an_agent(self) -> None:
+        """Each miss says 未找到 and asks again; after three the caller goes to an agent
+        (no HOTLINE_STATUS_DONE: the dialplan queues the call)."""
+        caller = Caller([NUMBER, "0000", "123", "5678", "", ""])
+        session, asked = converse(caller, lambda d, l4: StatusReply())
+        self.assertEqual([a[:2] for a in asked], [(NUMBER, "0000"), ("123", "5678"), ("", "")])
+        self.assertEqual(plays(caller), ["status-not-found"] * 3 + ["status-to-agent"])
+        self.assertFalse(any("HOTLINE_STATUS_DONE" in c for c in caller.commands))
+        self.assertEqual(session.written()[-1], STATUS_OK)
+
+    def test_a_miss_then_the_right_digits(self) -> None:
+        """A wrong last four digits gets 未找到, the second try the answer."""
+        caller = Caller([NUMBER, "0000", NUMBER, "5678"])
+        session, asked = converse(
+            caller, lambda d, l4: StatusReply(say=ANSWER) if l4 == "5678" else StatusReply())
+        self.assertEqual(len(asked), 2)
+        self.assertEqual(plays(caller), ["status-not-found", *ANSWER, "status-end"])
+        self.assertEqual(caller.commands[-1], 'SET VARIABLE "HOTLINE_STATUS_DONE" "1"')
+
+    def test_zero_at_the_number_prompt_reaches_an_agent(self) -> None:
+        """0 instead of a ticket number: no lookup, straight to an agent."""
+        caller = Caller(["0"])
+        session, asked = converse(caller, lambda d, l4: StatusReply(say=ANSWER))
+        self.assertEqual(asked, [])
+        self.assertEqual(plays(caller), [])
+        self.assertEqual(session.written()[-1], STATUS_OK)
+
+    def test_zero_after_the_answer_reaches_an_agent(self) -> None:
+        """0 during the closing prompt: the caller wants a person after all."""
+        caller = Caller([NUMBER, "5678"], after_answer="0")
+        converse(caller, lambda d, l4: StatusReply(say=ANSWER))
+        self.assertFalse(any("HOTLINE_STATUS_DONE" in c for c in caller.commands))
+        self.assertFalse(any(c.startswith("WAIT FOR DIGIT") for c in caller.commands))
+
+    def test_a_throttled_ticket_reaches_an_agent(self) -> None:
+        """When the ticket's misses are spent the caller hears so and goes to an agent."""
+        caller = Caller([NUMBER, "5678"])
+        converse(caller, lambda d, l4: StatusReply(retry_after_s=30.0))
+        self.assertEqual(plays(caller), ["status-busy"])
+        self.assertFalse(any("HOTLINE_STATUS_DONE" in c for c in caller.commands))
+
+    def test_caller_hanging_up_ends_the_dialogue(self) -> None:
+        """A caller who hangs up mid-dialogue ends the script quietly (no status is written)."""
+        caller = Caller([NUMBER], hang_up=True)
+        session, asked = converse(caller, lambda d, l4: StatusReply(say=ANSWER))
+        self.assertEqual(asked, [])
+        self.assertNotIn(STATUS_OK, session.written())
+        self.assertTrue(session.transport.disconnecting)
+
+    def test_the_dialogue_has_its_own_time_limit(self) -> None:
+        """The script is registered with script_timeout_s, not the server's few seconds."""
+        routes = RouteTable()
+        status.register(routes, lookup=lambda *a, **k: None, settings=SETTINGS)
+        self.assertEqual(routes.lookup("status").timeout, 180.0)
