@@ -126,9 +126,8 @@ PROMPTS: dict[str, tuple[str, str]] = {
     # hotline/agi/scripts/status.py: the status line (查询工单进度), offered after the greeting
     # (the menu waits status_line.menu_wait_s for a key, then the caller queues as before).
     "menu": (
-        "查询工单进度请按二，人工服务请按零，或请稍候。",
-        "cha2 xun2 gong1 dan1 jin4 du4 qing3 an4 er4, ren2 gong1 fu2 wu4 qing3 an4 ling2, "
-        "huo4 qing3 shao1 hou4.",
+        "查询工单进度请按二，其他请稍候。",
+        "cha2 xun2 gong1 dan1 jin4 du4 qing3 an4 er4, qi2 ta1 qing3 shao1 hou4.",
     ),
     "status-ask-number": (
         "请输入十四位工单号，以井号键结束。",

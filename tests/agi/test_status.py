@@ -1,16 +1,24 @@
 """Tests for L{hotline.agi.scripts.status}: the status line's dialogue with a caller, driven
-through the real FastAGI protocol with Asterisk's replies played by a scripted caller."""
+through the real FastAGI protocol with Asterisk's replies played by a scripted caller; and on
+the real PBX, a citizen of the city simulator pressing 2 and keying the digits."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
+import pytest
+import pytest_twisted
+from sqlalchemy import select
 from twisted.trial.unittest import SynchronousTestCase
 
+from db.models import Department
 from hotline.agi.routes import RouteTable
 from hotline.agi.scripts import status
 from hotline.agi.scripts.status import StatusReply
+from hotline.tickets.service import TicketService
 from tests.agi.support import Session, block_for
+from tests.support.hotline import wait_final_call
+from tests.support.waiting import until
 
 SETTINGS = {"tries": 3, "digit_timeout_s": 6.0, "menu_wait_s": 2.0, "script_timeout_s": 180.0}
 NUMBER = "20261126000123"
@@ -150,3 +158,81 @@ class StatusDialogueTests(SynchronousTestCase):
         routes = RouteTable()
         status.register(routes, lookup=lambda *a, **k: None, settings=SETTINGS)
         self.assertEqual(routes.lookup("status").timeout, 180.0)
+
+
+CALLER = "13912345618"
+
+
+class Dialogue:
+    """What the hotline PBX did on one citizen's call: the menu's Read, and every AGI command
+    of the status script (AGIExecStart), in order."""
+
+    def __init__(self, caller: str) -> None:
+        self.caller = caller
+        self.uniqueid: str | None = None
+        self.commands: list[str] = []
+
+    def on_newexten(self, m) -> None:
+        if (m.get("Context") == "inbound" and m.get("Application") == "Read"
+                and m.get("CallerIDNum") == self.caller):
+            self.uniqueid = m.get("Uniqueid")
+
+    def on_agi(self, m) -> None:
+        if self.uniqueid is not None and m.get("Uniqueid") == self.uniqueid:
+            # The command line as sent, its arguments' quotes dropped.
+            self.commands.append(str(m.get("Command") or "").replace('"', ""))
+
+    def count(self, fragment: str) -> int:
+        return sum(fragment in c for c in self.commands)
+
+    def played(self) -> list[str]:
+        return [c.split()[2].rsplit("/zh/", 1)[1] for c in self.commands
+                if c.startswith("STREAM FILE")]
+
+
+@pytest.mark.pbx
+@pytest_twisted.ensureDeferred
+async def test_a_citizen_hears_where_their_ticket_stands_by_phone(controller, city, pbx_sandbox):
+    """The citizen presses 2 after the greeting, keys the ticket number and wrong last four
+    digits (未找到, asked again), then the right ones: the PBX plays the status, the
+    department and the deadline, says goodbye and hangs up; the call keeps its row."""
+    ctl = controller
+    with ctl.db.begin() as s:
+        if s.scalars(select(Department).where(Department.code == "SL18")).first() is None:
+            s.add(Department(code="SL18", name="区市政管理处"))
+            s.flush()
+        service = TicketService()
+        ticket = service.intake(s, {"channel": "hotline", "kind": "complaint", "phone": CALLER,
+                                    "description": "路灯不亮"}, actor="agent1")
+        service.dispatch(s, ticket.id, department="SL18", actor="disp")
+        digits = ticket.number[2:].replace("-", "")
+    await city.ami.when_ready()
+    seen = Dialogue(CALLER)
+    subs = [ctl.ami.subscribe("Newexten", seen.on_newexten),
+            ctl.ami.subscribe("AGIExecStart", seen.on_agi)]
+    wait = str(pbx_sandbox.config["status_line"]["menu_wait_s"])
+    # Time to press 2 however loaded the machine: the menu's wait is a dialplan global.
+    await ctl.ami.action("Setvar", Variable="MENU_WAIT", Value="20")
+    try:
+        placed = await city.call(CALLER, hold_s=90)
+        await until(lambda: seen.uniqueid, timeout=30)
+        await city.press(placed.channel_id, "2")
+        for last4 in ("0000", CALLER[-4:]):
+            asked = seen.count("status-ask-number") + 1
+            await until(lambda: seen.count("status-ask-number") == asked, timeout=20)
+            await city.press(placed.channel_id, digits)
+            await until(lambda: seen.count("status-ask-last4") == asked, timeout=20)
+            await city.press(placed.channel_id, last4)
+        row, _ = await wait_final_call(ctl.db, CALLER, timeout=40)
+    finally:
+        await ctl.ami.action("Setvar", Variable="MENU_WAIT", Value=wait)
+        for sub in subs:
+            sub.unsubscribe()
+    played = seen.played()
+    assert played[0] == "status-not-found", seen.commands
+    answer = played[1:]
+    assert answer[:4] == ["status-intro", "status-dispatched", "status-department",
+                          answer[3]] and answer[3].startswith("said/phrase-"), seen.commands
+    assert answer[-1] == "status-end" and "word-yue" in answer[answer.index("reminder-due"):]
+    assert "SET VARIABLE HOTLINE_STATUS_DONE 1" in seen.commands, seen.commands
+    assert row.ended_at is not None and row.answered_at is None and row.agent_id is None
