@@ -1,6 +1,7 @@
 # -*- test-case-name: tests.tickets.test_status -*-
-"""The citizen's own status line on the web (查询工单进度): where a ticket stands, found by its
-number and the last four digits of the reporting phone, without signing in. Only the status,
+"""The citizen's own status line (查询工单进度), on the web and by phone (the ``status`` AGI
+script after 2 at the hotline's menu): where a ticket stands, found by its number and the
+last four digits of the reporting phone, without signing in. Only the status,
 the department and the deadline are given: no phone number, name, address or content, and the
 same "not found" for a wrong number as for wrong digits (nothing to learn by trying)."""
 
