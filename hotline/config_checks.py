@@ -57,6 +57,8 @@ RANGES: dict[str, tuple[float | None, float | None]] = {
     "web.port": (0, 65535), "web.session_hours": (0.05, 24 * 90),
     "web.login_attempts": (1, 1000), "web.login_window_s": (1, 86400),
     "web.session_check_s": (0.5, 3600), "web.max_streams_per_user": (1, 100),
+    "web.status_address_attempts": (1, 100_000),
+    "web.status_address_window_s": (1, 86400 * 7),
     "web.login_delay_s": (0, 3600), "web.login_max_delay_s": (0, 86400),
     "web.hash_threads": (1, 32), "web.max_body_bytes": (1024, 64 * _MIB),
     "web.max_connections": (10, 100_000), "web.max_connections_per_address": (2, 100_000),

@@ -339,10 +339,11 @@ async def _add_reporter(ctx: Ctx) -> Response:
 
 
 async def _status_lookup(ctx: Ctx, number: str, last4: str) -> dict[str, Any] | None:
-    """The public view, counted against the ticket's allowance of misses (429 once spent),
-    shared with the phone's status line (hotline.tickets.status.StatusLine)."""
+    """The public view, counted against the ticket's allowance of misses (shared with the
+    phone's status line, hotline.tickets.status.StatusLine) and the client address's
+    allowance of lookups; 429 once either is spent."""
     try:
-        return await ctx.console.status_line.lookup(number, last4)
+        return await ctx.console.status_line.lookup(number, last4, client=ctx.ip)
     except status.Throttled as error:
         raise HTTPError(429, "too-many-attempts", "查询过于频繁，请稍后再试 (too many attempts "
                         "for this ticket; try again later)",

@@ -83,7 +83,9 @@ def load(deps: Dependencies) -> None:
     console = deps.console
     limiter = console.status_limiter if console is not None else attempt_limiter(
         deps.config["web"], clock=deps.reactor.seconds)
-    status_line = StatusLine(db=deps.db, limiter=limiter, local=deps.tickets.local)
+    status_line = StatusLine(db=deps.db, limiter=limiter, local=deps.tickets.local,
+                             per_address=console.status_address_limiter
+                             if console is not None else None)
     if deps.routes is not None and deps.config["status_line"]["menu"]:
         status_script.register(deps.routes, lookup=status_line.phone_lookup(
             zoneinfo.ZoneInfo(deps.config["site"]["timezone"]), phrase=_phrase_maker(deps)),

@@ -118,19 +118,30 @@ class StatusLine:
     @param db: where lookups run (its pool).
     @param limiter: misses per ticket number (the console's ``status_limiter``).
     @param local: formats a time in the site's zone (``TicketService.local``).
+    @param per_address: every lookup per client address (the web's); None: not counted.
     """
 
     def __init__(self, *, db: Database, limiter: LoginRateLimiter,
-                 local: Callable[[dt.datetime | None], str]) -> None:
+                 local: Callable[[dt.datetime | None], str],
+                 per_address: LoginRateLimiter | None = None) -> None:
         self.db = db
         self.limiter = limiter
         self.local = local
+        self.per_address = per_address
 
-    async def lookup(self, number: str, last4: str) -> dict[str, Any] | None:
-        """The public view, or None (未找到); counted as a miss until it is found.
+    async def lookup(self, number: str, last4: str, *,
+                     client: str | None = None) -> dict[str, Any] | None:
+        """The public view, or None (未找到); counted as a miss until it is found, and as a
+        lookup of ``client`` (an address; a success does not take that back, or one known
+        ticket would reset an address walking through others).
 
-        @raise Throttled: the ticket number's misses are spent for now (nothing looked up).
+        @raise Throttled: the ticket number's misses or the client's lookups are spent for
+            now (nothing looked up).
         """
+        if client is not None and self.per_address is not None:
+            wait = self.per_address.acquire(client)
+            if wait is not None:
+                raise Throttled(wait)
         wait = self.limiter.acquire(number)
         if wait is not None:
             raise Throttled(wait)

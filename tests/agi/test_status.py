@@ -217,11 +217,10 @@ async def test_a_citizen_hears_where_their_ticket_stands_by_phone(controller, ci
         placed = await city.call(CALLER, hold_s=90)
         await until(lambda: seen.uniqueid, timeout=30)
         await city.press(placed.channel_id, "2")
-        for last4 in ("0000", CALLER[-4:]):
-            asked = seen.count("status-ask-number") + 1
-            await until(lambda: seen.count("status-ask-number") == asked, timeout=20)
+        for asked, last4 in enumerate(("0000", CALLER[-4:]), start=1):
+            await until(lambda n=asked: seen.count("status-ask-number") == n, timeout=20)
             await city.press(placed.channel_id, digits)
-            await until(lambda: seen.count("status-ask-last4") == asked, timeout=20)
+            await until(lambda n=asked: seen.count("status-ask-last4") == n, timeout=20)
             await city.press(placed.channel_id, last4)
         row, _ = await wait_final_call(ctl.db, CALLER, timeout=40)
     finally:

@@ -155,3 +155,32 @@ async def test_the_phone_gets_the_same_answer_and_shares_the_throttle(life_conso
     throttled = await lookup(digits, "5678", sounds="/snd")
     assert throttled.say == () and throttled.retry_after_s > 0
     assert (await lookup(other[2:].replace("-", ""), "5678", sounds="/snd")).say
+
+
+@pytest_twisted.ensureDeferred
+async def test_one_address_walking_through_many_tickets_is_slowed_down(life_console, db):
+    """Misses spread over many tickets (each within its own allowance) spend the client
+    address's allowance of lookups: then even a fresh ticket's right digits get 429 from that
+    address, while the phone (no address) still gets its answer."""
+    import zoneinfo
+
+    allowance = int(life_console.config["web"]["status_address_attempts"])
+    per_ticket = int(life_console.config["web"]["login_attempts"]) - 1
+    tickets = [dispatched(db) for _ in range(allowance // per_ticket + 1)]
+    fresh = dispatched(db)
+    client = HTTP(life_console.port)
+    answers = []
+    for number in tickets:
+        for guess in range(per_ticket):
+            answer = await client.get(f"/api/public/status?number={number}&last4={guess:04d}")
+            answers.append(answer.status)
+    assert answers[:allowance] == [404] * allowance and answers[allowance] == 429, answers
+    refused = await client.get(f"/api/public/status?number={fresh}&last4=5678")
+    assert refused.status == 429 and refused.headers.get("Retry-After")
+    lookup = life_console.status_line.phone_lookup(zoneinfo.ZoneInfo("Asia/Shanghai"),
+                                                   phrase=lambda text, sounds: _none())
+    assert (await lookup(fresh[2:].replace("-", ""), "5678", sounds="/snd")).say
+
+
+async def _none() -> None:
+    return None
