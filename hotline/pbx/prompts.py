@@ -189,6 +189,19 @@ def _run(cmd: list[str]) -> None:
         raise PromptError(f"{cmd[0]} failed (exit {proc.returncode}): {proc.stderr.strip()}")
 
 
+def _speak(out: Path, pinyin: str, *, short: bool) -> None:
+    """Write ``out`` (8 kHz mono 16-bit): ``pinyin`` said by espeak-ng, or the short set's
+    silence."""
+    if short:
+        _run(["sox", "-n", "-r", "8000", "-c", "1", "-b", "16", str(out),
+              "trim", "0", str(SHORT_PROMPT_S)])
+        return
+    raw = out.with_name(f".{out.stem}.raw.wav")
+    _run(["espeak-ng", "-v", "cmn-latn-pinyin", "-s", "150", "-w", str(raw), pinyin])
+    _run(["sox", "-G", str(raw), "-r", "8000", "-c", "1", "-b", "16", str(out)])
+    raw.unlink()
+
+
 def number_words(n: int) -> list[str]:
     """0-99 as the prompts that say it in Mandarin (十七 = num-10 digit-7)."""
     if n < 10:
@@ -230,14 +243,7 @@ def build_phrase(out_dir: Path, text: str, *, short: bool = False) -> str:
         return stem
     out_dir.mkdir(parents=True, exist_ok=True)
     tmp = out_dir / f".{stem}.tmp.wav"
-    if short:
-        _run(["sox", "-n", "-r", "8000", "-c", "1", "-b", "16", str(tmp),
-              "trim", "0", str(SHORT_PROMPT_S)])
-    else:
-        raw = out_dir / f".{stem}.raw.wav"
-        _run(["espeak-ng", "-v", "cmn-latn-pinyin", "-s", "150", "-w", str(raw), pinyin])
-        _run(["sox", "-G", str(raw), "-r", "8000", "-c", "1", "-b", "16", str(tmp)])
-        raw.unlink()
+    _speak(tmp, pinyin, short=short)
     tmp.rename(out)  # whole or not at all: Playback never finds half a file
     return stem
 
@@ -268,14 +274,7 @@ def build_prompts(sounds_dir: Path, *, short: bool = False) -> list[Path]:
         if out.exists() and stamp.exists() and stamp.read_text() == digest:
             written.append(out)
             continue
-        if short:
-            _run(["sox", "-n", "-r", "8000", "-c", "1", "-b", "16", str(out),
-                  "trim", "0", str(SHORT_PROMPT_S)])
-        else:
-            raw = zh / f".{name}.raw.wav"
-            _run(["espeak-ng", "-v", "cmn-latn-pinyin", "-s", "150", "-w", str(raw), pinyin])
-            _run(["sox", "-G", str(raw), "-r", "8000", "-c", "1", "-b", "16", str(out)])
-            raw.unlink()
+        _speak(out, pinyin, short=short)
         stamp.write_text(digest)
         written.append(out)
     moh = sounds_dir / "moh"
