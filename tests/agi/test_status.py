@@ -161,6 +161,8 @@ class StatusDialogueTests(SynchronousTestCase):
 
 
 CALLER = "13912345618"
+#: Presses 2, then 0 instead of a ticket number.
+WANTS_AGENT = "13912345619"
 
 
 class Dialogue:
@@ -171,11 +173,15 @@ class Dialogue:
         self.caller = caller
         self.uniqueid: str | None = None
         self.commands: list[str] = []
+        self.queued = False
 
     def on_newexten(self, m) -> None:
-        if (m.get("Context") == "inbound" and m.get("Application") == "Read"
-                and m.get("CallerIDNum") == self.caller):
+        if m.get("Context") != "inbound" or m.get("CallerIDNum") != self.caller:
+            return
+        if m.get("Application") == "Read":
             self.uniqueid = m.get("Uniqueid")
+        elif m.get("Application") == "Queue":
+            self.queued = True
 
     def on_agi(self, m) -> None:
         if self.uniqueid is not None and m.get("Uniqueid") == self.uniqueid:
@@ -195,7 +201,8 @@ class Dialogue:
 async def test_a_citizen_hears_where_their_ticket_stands_by_phone(controller, city, pbx_sandbox):
     """The citizen presses 2 after the greeting, keys the ticket number and wrong last four
     digits (未找到, asked again), then the right ones: the PBX plays the status, the
-    department and the deadline, says goodbye and hangs up; the call keeps its row."""
+    department and the deadline, says goodbye and hangs up; the call keeps its row. Another
+    presses 2 then 0 and is queued for an agent."""
     ctl = controller
     with ctl.db.begin() as s:
         if s.scalars(select(Department).where(Department.code == "SL18")).first() is None:
@@ -207,9 +214,9 @@ async def test_a_citizen_hears_where_their_ticket_stands_by_phone(controller, ci
         service.dispatch(s, ticket.id, department="SL18", actor="disp")
         digits = ticket.number[2:].replace("-", "")
     await city.ami.when_ready()
-    seen = Dialogue(CALLER)
-    subs = [ctl.ami.subscribe("Newexten", seen.on_newexten),
-            ctl.ami.subscribe("AGIExecStart", seen.on_agi)]
+    seen, other = Dialogue(CALLER), Dialogue(WANTS_AGENT)
+    subs = [ctl.ami.subscribe("Newexten", d.on_newexten) for d in (seen, other)]
+    subs += [ctl.ami.subscribe("AGIExecStart", d.on_agi) for d in (seen, other)]
     wait = str(pbx_sandbox.config["status_line"]["menu_wait_s"])
     # Time to press 2 however loaded the machine: the menu's wait is a dialplan global.
     await ctl.ami.action("Setvar", Variable="MENU_WAIT", Value="20")
@@ -223,6 +230,15 @@ async def test_a_citizen_hears_where_their_ticket_stands_by_phone(controller, ci
             await until(lambda n=asked: seen.count("status-ask-last4") == n, timeout=20)
             await city.press(placed.channel_id, last4)
         row, _ = await wait_final_call(ctl.db, CALLER, timeout=40)
+        # 0 instead of a ticket number: the dialplan queues the call for an agent.
+        placed = await city.call(WANTS_AGENT, hold_s=90)
+        await until(lambda: other.uniqueid, timeout=30)
+        await city.press(placed.channel_id, "2")
+        await until(lambda: other.count("status-ask-number"), timeout=20)
+        await city.press(placed.channel_id, "0#")
+        await until(lambda: other.queued, timeout=20)
+        await city.hangup(placed.channel_id)
+        await wait_final_call(ctl.db, WANTS_AGENT, timeout=40)
     finally:
         await ctl.ami.action("Setvar", Variable="MENU_WAIT", Value=wait)
         for sub in subs:
@@ -235,3 +251,4 @@ async def test_a_citizen_hears_where_their_ticket_stands_by_phone(controller, ci
     assert answer[-1] == "status-end" and "word-yue" in answer[answer.index("reminder-due"):]
     assert "SET VARIABLE HOTLINE_STATUS_DONE 1" in seen.commands, seen.commands
     assert row.ended_at is not None and row.answered_at is None and row.agent_id is None
+    assert not seen.queued and other.queued and other.count("status-ask-last4") == 0
