@@ -95,7 +95,7 @@ class StatusDialogueTests(SynchronousTestCase):
         session, asked = converse(caller, lambda d, l4: StatusReply(say=ANSWER))
         self.assertEqual(asked, [(NUMBER, "5678", "/srv/hotline/sounds")])
         self.assertEqual(caller.commands[1],
-                         'GET DATA "/srv/hotline/sounds/zh/status-ask-number" "6000" "14"')
+                         'GET DATA "/srv/hotline/sounds/zh/status-ask-number" "6000" "15"')
         self.assertEqual(caller.commands[2],
                          'GET DATA "/srv/hotline/sounds/zh/status-ask-last4" "6000" "4"')
         self.assertEqual(plays(caller), [*ANSWER, "status-end"])
@@ -226,7 +226,7 @@ async def test_a_citizen_hears_where_their_ticket_stands_by_phone(controller, ci
         await city.press(placed.channel_id, "2")
         for asked, last4 in enumerate(("0000", CALLER[-4:]), start=1):
             await until(lambda n=asked: seen.count("status-ask-number") == n, timeout=20)
-            await city.press(placed.channel_id, digits)
+            await city.press(placed.channel_id, digits + "#")
             await until(lambda n=asked: seen.count("status-ask-last4") == n, timeout=20)
             await city.press(placed.channel_id, last4)
         row, _ = await wait_final_call(ctl.db, CALLER, timeout=40)

@@ -34,6 +34,9 @@ _log = Logger(namespace="hotline.agi.scripts.status")
 
 #: The key that leaves the status line for an agent, at any prompt that takes keys.
 TO_AGENT = "0"
+#: Keys read for a ticket number: its 14 digits and room for the # the prompt asks to end
+#: them with (with exactly 14 the # would land on the next prompt and end it empty).
+NUMBER_KEYS = 15
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,7 +70,7 @@ def register(routes: RouteTable, *, lookup: Lookup, settings: Mapping[str, Any])
         zh = f"{sounds}/zh"
         uniqueid = agi.request.uniqueid
         for attempt in range(1, tries + 1):
-            number = await agi.get_data(f"{zh}/status-ask-number", digit_ms, 14)
+            number = await agi.get_data(f"{zh}/status-ask-number", digit_ms, NUMBER_KEYS)
             if number.digits == TO_AGENT:
                 _log.info("status line {uniqueid}: 0, to an agent", uniqueid=uniqueid)
                 return
