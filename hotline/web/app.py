@@ -92,8 +92,8 @@ class WebConsole:
         self.status_limiter = attempt_limiter(web, clock=deps.reactor.seconds)
         #: ... and every lookup per client address, so one address cannot walk many tickets.
         self.status_address_limiter = attempt_limiter(
-            dict(web, login_attempts=web["status_address_attempts"],
-                 login_window_s=web["status_address_window_s"]), clock=deps.reactor.seconds)
+            web, attempts=web["status_address_attempts"],
+            window_s=web["status_address_window_s"], clock=deps.reactor.seconds)
         #: Proxies whose X-Forwarded-For names the client ([web] trusted_proxies).
         self.trusted_proxies = parse_networks(web["trusted_proxies"])
         #: Password hashing (argon2, ~50 ms of a core each) on threads of its own: sign-ins

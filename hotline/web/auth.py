@@ -186,13 +186,16 @@ class LoginRateLimiter:
         self._failures.pop(key, None)
 
 
-def attempt_limiter(web: Mapping[str, Any], *,
+def attempt_limiter(web: Mapping[str, Any], *, attempts: int | None = None,
+                    window_s: float | None = None,
                     clock: Callable[[], float] = time.monotonic) -> LoginRateLimiter:
-    """A L{LoginRateLimiter} on the ``[web]`` login settings (sign-ins, the status line)."""
-    return LoginRateLimiter(attempts=int(web["login_attempts"]),
-                            window_s=float(web["login_window_s"]),
-                            delay_s=float(web["login_delay_s"]),
-                            max_delay_s=float(web["login_max_delay_s"]), clock=clock)
+    """A L{LoginRateLimiter} on the ``[web]`` login settings (sign-ins, the status line's
+    misses per ticket), or with its own allowance and window and the same delays."""
+    return LoginRateLimiter(
+        attempts=int(web["login_attempts"] if attempts is None else attempts),
+        window_s=float(web["login_window_s"] if window_s is None else window_s),
+        delay_s=float(web["login_delay_s"]), max_delay_s=float(web["login_max_delay_s"]),
+        clock=clock)
 
 
 def session_key(config: Config) -> bytes:
