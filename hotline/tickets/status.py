@@ -106,7 +106,8 @@ class Throttled(TicketError):
     error_id = "too-many-attempts"
 
     def __init__(self, retry_after_s: float) -> None:
-        super().__init__(f"too many attempts for this ticket; retry in {retry_after_s:.0f} s")
+        super().__init__(f"too many attempts for this ticket; retry in {retry_after_s:.0f} s",
+                         {"retry_after_s": round(retry_after_s, 1)})
         self.retry_after_s = retry_after_s
 
 

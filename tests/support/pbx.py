@@ -242,11 +242,22 @@ def config_file(sandbox: Sandbox, path: Path) -> Path:
     return path
 
 
+def _state_files(base: Path) -> list[Path]:
+    """The sandboxes' state files under ``base``, never looking inside a mount (a sandbox's root
+    file system and its /proc, whose entries vanish while they are read)."""
+    found: list[Path] = []
+    for folder, subfolders, files in os.walk(base, onerror=lambda error: None):
+        subfolders[:] = [d for d in subfolders if not os.path.ismount(os.path.join(folder, d))]
+        if "state.json" in files:
+            found.append(Path(folder) / "state.json")
+    return found
+
+
 def sweep_sandboxes(base: Path) -> list[str]:
     """End every sandbox still running under ``base`` and unmount what it left; returns what
     was found (a worker that pytest-timeout ended, or that crashed, could not clean up)."""
     found: list[str] = []
-    for state_file in base.rglob("state.json"):
+    for state_file in _state_files(base):
         try:
             pids = json.loads(state_file.read_text()).get("pids", {})
         except (OSError, ValueError, AttributeError):
