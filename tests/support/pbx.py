@@ -71,6 +71,9 @@ TEST_OVERRIDES = {
     # Live captions only where a test turns them on (tests/floor/test_captions.py); the
     # AudioSocket server on a free port when it does.
     "captions": {"enabled": False, "port": 0},
+    # The menu after the greeting (查询工单进度请按2) waits this long for a key before the call
+    # queues; tests/agi/test_status.py lengthens it (the MENU_WAIT global) while it runs.
+    "status_line": {"menu_wait_s": 0.2},
 }
 #: Prompts are 0.3 s of silence in tests (a greeting of ~10 s per call, a department's
 #: introduction of ~12 s per bridge otherwise); tests/pbx/test_prompts.py keeps the real ones.
