@@ -54,7 +54,9 @@ def load(deps: Dependencies) -> None:
                            caller_id=config["site"]["hotline_number"][-4:]),
             wrapup=WrapUp(agents=deps.agents, bus=deps.bus, clock=deps.reactor,
                           seconds=float(config["queue"]["wrapup_s"])),
-            keep_place=KeepPlace(ami=deps.ami, tracker=deps.tracker, bus=deps.bus, db=deps.db),
+            keep_place=KeepPlace(ami=deps.ami, tracker=deps.tracker, bus=deps.bus, db=deps.db,
+                                 scheduler=deps.scheduler, agents=deps.agents,
+                                 timezone=config["site"]["timezone"]),
             captions=_captions(deps))
     if deps.console is not None:
         http.register(deps.console.router, deps.floor)
