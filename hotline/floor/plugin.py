@@ -77,4 +77,4 @@ def _captions(deps: Dependencies) -> LiveCaptions | None:
                         registry=deps.stt.registry, transcripts=deps.stt.live,
                         reactor=deps.reactor, push=push, bind=cfg["bind"], host=cfg["host"],
                         port=int(cfg["port"]), workers=int(cfg["workers"]),
-                        chunk_ms=int(cfg["chunk_ms"]))
+                        chunk_ms=int(cfg["chunk_ms"]), shed_after_s=float(cfg["shed_after_s"]))
