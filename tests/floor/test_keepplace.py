@@ -37,6 +37,19 @@ def _kept(db, number: str) -> KeptPlace | None:
         return row
 
 
+async def _three_wait(ctl, city, numbers: tuple[str, str, str], placed: list) -> None:
+    """Three citizens call one after the other (each waiting before the next dials); the
+    second presses 1 a few seconds into the queue. Their calls are appended to ``placed``."""
+    first, second, third = numbers
+    placed.append(await city.call(first, tone="400", hold_s=120))
+    await until(lambda: any(c.caller == first and c.state.value == "waiting"
+                            for c in ctl.tracker.calls.values()), timeout=30)
+    placed.append(await city.call(second, tone="420", dtmf="1", pause_s=4, hold_s=120))
+    await until(lambda: any(c.caller == second and c.state.value == "waiting"
+                            for c in ctl.tracker.calls.values()), timeout=30)
+    placed.append(await city.call(third, tone="440", hold_s=120))
+
+
 async def _queue(ami) -> list[tuple[int, str, str]]:
     status = await ami.action("QueueStatus", Queue="hotline")
     return sorted((int(m["Position"]), m.get("CallerIDNum", ""), m.get("Channel", ""))
@@ -57,13 +70,7 @@ async def test_kept_place_is_called_back_in_arrival_order(controller, city):
     await city.set_number(SECOND, mode="answer", delay_s=1, tone="500")
     placed = []
     try:
-        placed.append(await city.call(FIRST, tone="400", hold_s=120))
-        await until(lambda: any(c.caller == FIRST and c.state.value == "waiting"
-                                for c in ctl.tracker.calls.values()), timeout=30)
-        placed.append(await city.call(SECOND, tone="420", dtmf="1", pause_s=4, hold_s=120))
-        await until(lambda: any(c.caller == SECOND and c.state.value == "waiting"
-                                for c in ctl.tracker.calls.values()), timeout=30)
-        placed.append(await city.call(THIRD, tone="440", hold_s=120))
+        await _three_wait(ctl, city, (FIRST, SECOND, THIRD), placed)
         row = await until(lambda: _kept(ctl.db, SECOND), timeout=30)
         assert row.status == "waiting" and row.position == 2
         entries = []
@@ -154,13 +161,7 @@ async def test_kept_place_is_called_back_by_the_scheduler_and_retried(
     await city.set_number(S_SECOND, mode="busy")
     placed = []
     try:
-        placed.append(await city.call(S_FIRST, tone="400", hold_s=120))
-        await until(lambda: any(c.caller == S_FIRST and c.state.value == "waiting"
-                                for c in ctl.tracker.calls.values()), timeout=30)
-        placed.append(await city.call(S_SECOND, tone="420", dtmf="1", pause_s=3, hold_s=120))
-        await until(lambda: any(c.caller == S_SECOND and c.state.value == "waiting"
-                                for c in ctl.tracker.calls.values()), timeout=30)
-        placed.append(await city.call(S_THIRD, tone="440", hold_s=120))
+        await _three_wait(ctl, city, (S_FIRST, S_SECOND, S_THIRD), placed)
         row = await until(lambda: _kept(ctl.db, S_SECOND), timeout=30)
         assert row.position == 2
         # The citizen's own call is over (and recorded) before anyone is served.
