@@ -164,9 +164,11 @@ class LiveCaptions:
         self.port = port
         self.host = host
         self.chunk_bytes = max(int(16 * chunk_ms), 320)
+        self.shed_after_s = float(shed_after_s)
         self.shed_after_bytes = int(16000 * shed_after_s)
-        #: Calls given up since start (for logs and the bench).
+        #: Calls given up since start (for logs and the bench), and when the last one was.
         self.shed_calls = 0
+        self._last_shed: float | None = None
         self.pool = ThreadPool(minthreads=0, maxthreads=max(int(workers), 1),
                                name="hotline-captions")
         self._listening: IListeningPort | None = None
@@ -228,9 +230,19 @@ class LiveCaptions:
                 del self._expected[key]
 
     def behind(self, stream: CaptionStream) -> bool:
-        """Whether C{stream}'s decoding is so far behind its audio that its captions would
-        arrive too late to help (more than C{shed_after_s} of audio waiting)."""
-        return 0 < self.shed_after_bytes < stream.backlog_bytes
+        """Whether C{stream}'s call should give its captions up: its decoding is so far
+        behind its audio (more than C{shed_after_s} waiting) that they would come too late.
+
+        One call at a time: the decoders are shared, so under overload every stream falls
+        behind at once; after a call is given up the others get C{shed_after_s} to catch up
+        with what it freed before the next goes, and the last captioned call is kept."""
+        if not 0 < self.shed_after_bytes < stream.backlog_bytes:
+            return False
+        now = self.reactor.seconds()
+        if self._last_shed is not None and now - self._last_shed < self.shed_after_s:
+            return False
+        captioned = {s.call.uniqueid for s in self._expected.values() if not s.call.shed}
+        return len(captioned) > 1
 
     def shed(self, call: _Call) -> None:
         """Give up live captions of C{call} under overload, rather than let every call's
@@ -241,6 +253,7 @@ class LiveCaptions:
             return
         call.shed = True
         self.shed_calls += 1
+        self._last_shed = self.reactor.seconds()
         self.transcripts.give_up(call.uniqueid)
         _log.warn("live captions of {call} given up: the decoders are {s:.1f} s behind",
                   call=call.uniqueid, s=self.shed_after_bytes / 16000)
