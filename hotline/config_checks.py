@@ -76,7 +76,9 @@ RANGES: dict[str, tuple[float | None, float | None]] = {
     "tickets.duplicate_days": (0.01, 365), "tickets.duplicate_limit": (1, 50),
     "queue.wrapup_s": (0, 3600), "queue.wrapup_guard_s": (0, 60),
     "queue.keep_place_after_s": (0, 86400), "queue.keep_place_ring_s": (1, 600),
+    "queue.keep_place_handover_s": (1, 120),
     "captions.port": (0, 65535), "captions.workers": (1, 64), "captions.chunk_ms": (20, 10_000),
+    "captions.shed_after_s": (0, 3600),
 }
 
 #: Numeric settings checked by a rule that needs more than a range

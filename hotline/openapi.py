@@ -153,7 +153,8 @@ def document(console: Any = None) -> dict[str, Any]:
                        "responses": {"200": _json(_OBJ), **_errors(401, 403, 404, 503)}}},
         "/api/floor/kept": {"get": {
             "summary": "Kept places (keep-my-place callbacks), newest first, with the ordering "
-                       "rule: callers are served in the order they joined the queue",
+                       "rule: callers are served in the order they joined the queue; "
+                       "`callback` is the scheduler's callback that calls one back",
             "security": _SESSION, "responses": {"200": _json(_OBJ), **_errors(401, 403, 503)}}},
         "/api/floor/kept/{key}": {"delete": {
             "summary": "Give up a kept place still waiting: its stand-in leaves the queue",

@@ -225,6 +225,11 @@ class CallbackScheduler:
             self.tracker.stop()
 
     @property
+    def running(self) -> bool:
+        """Whether this scheduler is started (not disabled, not stopped): it places calls."""
+        return self._running
+
+    @property
     def leading(self) -> bool:
         return self.leader.leading
 

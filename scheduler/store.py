@@ -660,3 +660,23 @@ def overflow_promise(session: Session, *, uniqueid: str, caller: str, reason: st
                        "系统已承诺回电"}, actor="overflow")
     promise(session, ticket.id, due, owner_code=None, actor="overflow", timezone=timezone)
     return ticket.number
+
+
+def kept_place_promise(session: Session, *, uniqueid: str, caller: str, agent_code: str,
+                       now: dt.datetime, timezone: str) -> int:
+    """File the ticket of a caller who kept their place in the queue (按1保留排队位置) and
+    promise their callback now, owned by the agent their turn reserved; returns the callback
+    id. Like an overflow call (L{overflow_promise}) the caller was never answered, so the
+    ticket is what carries the promise: the scheduler places, retries and reports it as any
+    timed reply."""
+    from hotline.tickets.service import TicketService
+
+    ticket = TicketService(timezone=timezone, clock=lambda: now).intake(session, {
+        "channel": "hotline", "kind": "help", "phone": caller, "call_uniqueid": uniqueid,
+        "description": "来电在排队中按1保留位置，轮到时系统回电"}, actor="keep-place")
+    # A second ahead: a promise is always in the future; the agent is rung at once anyway.
+    return promise(session, ticket.id, now + dt.timedelta(seconds=1), owner_code=agent_code,
+                   actor="keep-place", timezone=timezone)
+
+
+__all__ += ["kept_place_promise"]

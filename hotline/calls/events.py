@@ -130,7 +130,8 @@ class AgentCallCompleted(LegEvent):
 class KeepPlaceProgress(LegEvent):
     """The keep-my-place dialplan reported a stage of kept place C{key} (the citizen's
     channel's uniqueid): C{kept} (they pressed 1: C{caller}, C{joined_at}, C{position},
-    C{queue}), C{turn} (an agent took its stand-in), C{citizen} (the citizen answered the
+    C{queue}), C{turn} (an agent took its stand-in), C{handover} (its dialplan waits for the
+    controller's scheduler to call it back), C{citizen} (the citizen answered the
     call back), C{end} (with C{dial_status})."""
 
     key: str

@@ -72,24 +72,22 @@ async def _act(reactor: Any, cfg: Config, args: argparse.Namespace) -> None:
 
 
 async def _kept(reactor: Any, cfg: Config, args: argparse.Namespace) -> None:
-    from sqlalchemy import select
     from twisted.internet import threads
 
     from db import migrate
-    from db.models import KeptPlace
     from db.session import Database
-    from hotline.floor.keepplace import ORDERING, kept_to_dict
+    from hotline.floor.keepplace import ORDERING, kept_places
 
     db = Database.from_config(cfg, reactor=reactor)
     await threads.deferToThread(migrate.upgrade, db.url)
     db.start()
     try:
-        rows = await db.run(lambda s: [kept_to_dict(r) for r in s.scalars(
-            select(KeptPlace).order_by(KeptPlace.id.desc()).limit(args.limit))])
+        rows = await db.run(kept_places, args.limit)
     finally:
         await threads.deferToThread(db.stop)
     print(f"order: {ORDERING}")
     for r in rows:
         print(f"{r['key']}  {r['caller']}  joined {r['joined_at']}  {r['status']}"
               f"{'  agent ' + r['agent'] if r['agent'] else ''}"
+              f"{'  callback ' + str(r['callback']) if r['callback'] else ''}"
               f"{'  ' + r['outcome'] if r['outcome'] else ''}")

@@ -62,6 +62,8 @@ class _Call:
     texts: list[str] = field(default_factory=list)
     spotter: KeywordSpotter | None = None
     suggestion: dict[str, Any] | None = None
+    #: The captions gave this call up (the decoders fell behind): no more decoding.
+    shed: bool = False
 
 
 class CaptionStream(AudioSink):
@@ -76,13 +78,20 @@ class CaptionStream(AudioSink):
         self._recognizer: LiveRecognizer | None = None
         self._chain: defer.Deferred[Any] = defer.succeed(None)
         self._ended = False
+        #: Audio handed to the decoders and not decoded yet (bytes): how far behind it is.
+        self.backlog_bytes = 0
 
     def audio(self, pcm: bytes) -> None:
+        if self.call.shed:
+            return
         if not self.started:
             self.started = True
             self.owner.transcripts.open(self.call.uniqueid)
         self._buffer += pcm
         if len(self._buffer) >= self.owner.chunk_bytes:
+            if self.owner.behind(self):
+                self.owner.shed(self.call)
+                return
             self._submit(bytes(self._buffer), last=False)
             self._buffer.clear()
 
@@ -93,16 +102,26 @@ class CaptionStream(AudioSink):
         if not self.started:
             self.owner.stream_done(self)
             return
-        self._submit(bytes(self._buffer), last=True)
+        if not self.call.shed:
+            self._submit(bytes(self._buffer), last=True)
         self._buffer.clear()
         self._chain.addBoth(lambda _: (self.owner.transcripts.close(self.call.uniqueid),
                                        self.owner.stream_done(self)))
 
     def _submit(self, pcm: bytes, *, last: bool) -> None:
-        def decode(_: object) -> defer.Deferred[list[LiveText]]:
+        self.backlog_bytes += len(pcm)
+
+        def decode(_: object) -> defer.Deferred[list[LiveText]] | list[LiveText]:
+            if self.call.shed:  # given up meanwhile: what is queued is not decoded
+                return []
             return deferToThreadPool(self.owner.reactor, self.owner.pool, self._decode, pcm,
                                      last)
+
+        def decoded(texts: list[LiveText]) -> list[LiveText]:
+            self.backlog_bytes -= len(pcm)
+            return [] if self.call.shed else texts
         self._chain.addCallback(decode)
+        self._chain.addCallback(decoded)
         self._chain.addCallback(self.owner.said, self)
         self._chain.addErrback(lambda f: _log.failure(
             "captions of {call} ({speaker}) failed", f, call=self.call.uniqueid,
@@ -124,9 +143,11 @@ class LiveCaptions:
     def __init__(self, *, ami: AMIClient, tracker: CallTracker, bus: EventBus, db: Database,
                  registry: ModelRegistry, transcripts: LiveTranscripts, reactor: Any,
                  push: Push, bind: str = "127.0.0.1", port: int = 0, host: str = "127.0.0.1",
-                 workers: int = 2, chunk_ms: int = 100) -> None:
+                 workers: int = 2, chunk_ms: int = 100, shed_after_s: float = 2.0) -> None:
         """
         @param push: sends a caption to the desks of an agent interface.
+        @param shed_after_s: a stream with more audio than this waiting for the decoders
+            makes its call give up live captions (L{shed}); 0: never (captions lag instead).
         @param bind: the address the AudioSocket server listens on; C{host} is the one
             Asterisk connects to (the same on one machine).
         @param chunk_ms: audio handed to a recogniser at a time (latency against overhead).
@@ -143,6 +164,11 @@ class LiveCaptions:
         self.port = port
         self.host = host
         self.chunk_bytes = max(int(16 * chunk_ms), 320)
+        self.shed_after_s = float(shed_after_s)
+        self.shed_after_bytes = int(16000 * shed_after_s)
+        #: Calls given up since start (for logs and the bench), and when the last one was.
+        self.shed_calls = 0
+        self._last_shed: float | None = None
         self.pool = ThreadPool(minthreads=0, maxthreads=max(int(workers), 1),
                                name="hotline-captions")
         self._listening: IListeningPort | None = None
@@ -202,6 +228,39 @@ class LiveCaptions:
         for key, value in list(self._expected.items()):
             if value is stream:
                 del self._expected[key]
+
+    def behind(self, stream: CaptionStream) -> bool:
+        """Whether C{stream}'s call should give its captions up: its decoding is so far
+        behind its audio (more than C{shed_after_s} waiting) that they would come too late.
+
+        One call at a time: the decoders are shared, so under overload every stream falls
+        behind at once; after a call is given up the others get C{shed_after_s} to catch up
+        with what it freed before the next goes, and the last captioned call is kept."""
+        if not 0 < self.shed_after_bytes < stream.backlog_bytes:
+            return False
+        now = self.reactor.seconds()
+        if self._last_shed is not None and now - self._last_shed < self.shed_after_s:
+            return False
+        captioned = {s.call.uniqueid for s in self._expected.values() if not s.call.shed}
+        return len(captioned) > 1
+
+    def shed(self, call: _Call) -> None:
+        """Give up live captions of C{call} under overload, rather than let every call's
+        captions lag: its streams stop decoding (what is queued is dropped), the desk is
+        told, and its transcript and note come from its recordings after hang-up, as without
+        captions. The calls still captioned catch up with the decoders freed."""
+        if call.shed:
+            return
+        call.shed = True
+        self.shed_calls += 1
+        self._last_shed = self.reactor.seconds()
+        self.transcripts.give_up(call.uniqueid)
+        _log.warn("live captions of {call} given up: the decoders are {s:.1f} s behind",
+                  call=call.uniqueid, s=self.shed_after_bytes / 16000)
+        self.push(call.interface, {
+            "call": call.uniqueid, "kind": "shed", "speaker": "", "text": "",
+            "note": "系统繁忙，实时字幕已停止；挂机后由录音生成转写",
+            "sent_at": self.reactor.seconds()})
 
     def said(self, texts: list[LiveText], stream: CaptionStream) -> None:
         """On the reactor: what a recogniser made of a chunk, to the desk and the record."""

@@ -55,7 +55,9 @@ def load(deps: Dependencies) -> None:
             wrapup=WrapUp(agents=deps.agents, bus=deps.bus, clock=deps.reactor,
                           seconds=float(config["queue"]["wrapup_s"]),
                           node=int(config["cluster"]["node"])),
-            keep_place=KeepPlace(ami=deps.ami, tracker=deps.tracker, bus=deps.bus, db=deps.db),
+            keep_place=KeepPlace(ami=deps.ami, tracker=deps.tracker, bus=deps.bus, db=deps.db,
+                                 scheduler=deps.scheduler, agents=deps.agents,
+                                 timezone=config["site"]["timezone"]),
             captions=_captions(deps))
     if deps.console is not None:
         http.register(deps.console.router, deps.floor)
@@ -76,4 +78,4 @@ def _captions(deps: Dependencies) -> LiveCaptions | None:
                         registry=deps.stt.registry, transcripts=deps.stt.live,
                         reactor=deps.reactor, push=push, bind=cfg["bind"], host=cfg["host"],
                         port=int(cfg["port"]), workers=int(cfg["workers"]),
-                        chunk_ms=int(cfg["chunk_ms"]))
+                        chunk_ms=int(cfg["chunk_ms"]), shed_after_s=float(cfg["shed_after_s"]))

@@ -143,18 +143,43 @@ class LiveTranscripts:
         self._segments: dict[str, list[Segment]] = {}
         self._open: dict[str, int] = {}
         self._waiting: dict[str, list[defer.Deferred[list[Segment] | None]]] = {}
+        #: Calls the captions gave up (overload): decoded after hang-up like any call.
+        self._given_up: set[str] = set()
 
     def open(self, call: str) -> None:
+        if call in self._given_up:
+            return
         self._segments.setdefault(call, [])
         self._open[call] = self._open.get(call, 0) + 1
 
     def add(self, call: str, segment: Segment) -> None:
-        self._segments.setdefault(call, []).append(segment)
+        if call not in self._given_up:
+            self._segments.setdefault(call, []).append(segment)
+
+    def give_up(self, call: str) -> None:
+        """The captions stopped following C{call} before its end (the decoders were behind):
+        its live words are no transcript, so it is not L{captured} any more and whoever waits
+        for it gets None, as for a call never captioned: its recordings are decoded after
+        hang-up. Remembered until the call is L{forget}-ten."""
+        self._given_up.add(call)
+        self._segments.pop(call, None)
+        self._open.pop(call, None)
+        for d in self._waiting.pop(call, []):
+            d.callback(None)
+
+    def given_up(self, call: str) -> bool:
+        return call in self._given_up
+
+    def forget(self, call: str) -> None:
+        """The call is over and settled: drop what is kept of it."""
+        self._given_up.discard(call)
 
     def segments(self, call: str) -> list[Segment]:
         return sorted(self._segments.get(call, ()), key=lambda s: (s.start_s, s.speaker))
 
     def close(self, call: str) -> None:
+        if call in self._given_up:
+            return
         left = self._open.get(call, 0) - 1
         if left > 0:
             self._open[call] = left

@@ -149,11 +149,24 @@ class TranscriptionService:
         a free worker only needs to take it, with no database work here."""
         if uniqueid is not None and self.live.captured(uniqueid):
             d = self.live.finished(uniqueid)
-            d.addCallback(lambda segments: self._run(self._store_live, call_id,
-                                                     segments or []))
-            d.addCallback(lambda done: done and self.bus.publish(
-                TranscriptReady(call_id, done[0], done[1])))
-            return d
+
+            def settled(segments: list[jobs.Segment] | None) -> defer.Deferred[Any]:
+                if segments is None:
+                    # The captions gave the call up under load: decode it as any call (the
+                    # finaliser's step skipped it while it was still being captioned).
+                    self.live.forget(uniqueid)
+                    return self._enqueue(call_id, queued=False)
+                done = self._run(self._store_live, call_id, segments)
+                done.addCallback(lambda row: row and self.bus.publish(
+                    TranscriptReady(call_id, row[0], row[1])))
+                return done
+            return d.addCallback(settled)
+        if uniqueid is not None and self.live.given_up(uniqueid):
+            self.live.forget(uniqueid)
+        return self._enqueue(call_id, queued=queued)
+
+    def _enqueue(self, call_id: int, *, queued: bool) -> defer.Deferred[Any]:
+        """Queue call C{call_id}'s decoding job (unless the finaliser's step did) and kick."""
         if queued:
             self.kick(sweep=False)
             return defer.succeed(None)
@@ -161,12 +174,12 @@ class TranscriptionService:
         d = self._run(jobs.enqueue, call_id, model=spec.name, language=spec.language,
                       now=self.now(), skip_abandoned_under_s=self.skip_abandoned_under_s)
 
-        def queued(job: Any) -> None:
+        def queued_job(job: Any) -> None:
             if job is not None:
                 _log.info("stt: call {call_id} queued as job {job_id}", call_id=call_id,
                           job_id=job.id)
                 self.kick()
-        d.addCallback(queued)
+        d.addCallback(queued_job)
         return d
 
     def _store_live(self, session: Any, call_id: int,

@@ -187,3 +187,126 @@ def test_spy_modes_and_refusals_are_named():
     with pytest.raises(SpyError) as err:
         _mode("shout")
     assert err.value.status_code == 400 and err.value.error_id == "invalid-mode"
+
+
+def _spy_application(replies, channel: str) -> str | None:
+    """The application and its data running on ``channel`` (CoreShowChannels), e.g.
+    ``ChanSpy PJSIP/agent-1001-00000003,qEdw``."""
+    for m in replies if isinstance(replies, list) else []:
+        if m.get("Event") == "CoreShowChannel" and m.get("Channel") == channel:
+            return f"{m.get('Application')} {m.get('ApplicationData')}"
+    return None
+
+
+@pytest.mark.browser
+@pytest_twisted.ensureDeferred
+async def test_listen_whisper_barge_on_the_supervisors_browser_phone(
+        web_controller, city, browser, pbx_sandbox):  # noqa: F811 - the imported fixture
+    """From the supervisor's browser phone (WebRTC, headless Chromium): 监听 rings the page,
+    which answers, and its leg runs ChanSpy quietly; 耳语 and 强插 switch the same leg (whisper,
+    then barge options) while the page stays in its call; nothing about it is pushed to the
+    agent's desk, and start, both switches and the stop are audited."""
+    from tests.softphone import page as desk_page
+    from tests.softphone.conftest import _console_sessions
+
+    ctl = web_controller
+    number = "13812346003"
+    phone = ctl.softphone
+    port = desk_page.serve(phone, await ctl.db.run(_console_sessions, list(phone.service.agents)))
+    base_url = f"http://127.0.0.1:{port.getHost().port}"
+    pushed: list[tuple[str, str, str]] = []
+    events = ctl.web.events
+    plain_to_interface, plain_to_seat = events.to_interface, events.to_seat
+
+    def to_interface(interface, event, data):
+        pushed.append((str(interface), event, str(data)))
+        return plain_to_interface(interface, event, data)
+
+    def to_seat(seat, event, data):
+        pushed.append((f"seat {seat}", event, str(data)))
+        return plain_to_seat(seat, event, data)
+    events.to_interface, events.to_seat = to_interface, to_seat
+    spy_starts: list[str] = []
+    sub = ctl.ami.subscribe("ChanSpyStart", lambda e: spy_starts.append(
+        str(e.get("SpyerChannel") or "")))
+    await desk_phone_registered(city, ctl, AGENT)
+    await city.set_agent(AGENT, delay_s=0.5, tone=str(AGENT_HZ))
+    placed = None
+    try:
+        page = await browser.page(base_url)
+
+        def open_desk() -> None:
+            page.context.add_cookies([{"name": "agent", "value": SUPERVISOR_SEAT,
+                                       "url": base_url}])
+            page.goto("/")
+            page.wait_for_selector(".softphone-state[data-state=registered]", timeout=15000)
+        await browser.run(open_desk)
+        await until(lambda: phone.watcher.is_online(SUPERVISOR_SEAT), timeout=10)
+        client = await _supervisor(ctl)
+        csrf = await client.csrf()
+        await ctl.agents.login(AGENT)
+        placed = await city.call(number, tone=str(CITIZEN_HZ), hold_s=90)
+        call = await _talking(ctl, number)
+        reply = await client.post("/api/floor/spy", json={"call": call.uniqueid,
+                                                           "mode": "listen"},
+                                  headers={"X-CSRF-Token": csrf})
+        assert reply.status == 201, reply.text
+        session_id = reply.json()["id"]
+
+        def answer() -> None:
+            page.wait_for_selector(".softphone[data-call=ringing]", timeout=20000)
+            page.click("button[data-action=answer]")
+            page.wait_for_selector(".softphone[data-call=talking]", timeout=10000)
+        await browser.run(answer)
+        live = ctl.floor.spy.sessions[session_id]
+        await until(lambda: live.state == "up", timeout=20)
+        assert live.channel.startswith(f"PJSIP/agent-{SUPERVISOR_SEAT}-")
+        applications = []
+        for mode, options in (("listen", ",qEd"), ("whisper", ",qEdw"), ("barge", ",qEdB")):
+            if mode != "listen":
+                switched = await client.post(f"/api/floor/spy/{session_id}",
+                                             json={"mode": mode},
+                                             headers={"X-CSRF-Token": csrf})
+                assert switched.status == 200 and switched.json()["mode"] == mode, switched.text
+            running = None
+            for _ in range(50):  # the PBX shows the leg's ChanSpy, started anew on a switch
+                running = _spy_application(await ctl.ami.action("CoreShowChannels"),
+                                           live.channel)
+                if running and running.endswith(options) and live.channel in spy_starts:
+                    break
+                await sleep(0.2)
+            applications.append((running, live.channel in spy_starts))
+            assert await browser.run(page.get_attribute, ".softphone", "data-call") == "talking"
+            spy_starts.clear()
+        assert applications == [(f"ChanSpy {call.agent_channel}{o}", True)
+                                for o in (",qEd", ",qEdw", ",qEdB")], applications
+        stopped = await client.request("DELETE", f"/api/floor/spy/{session_id}",
+                                       headers={"X-CSRF-Token": csrf})
+        assert stopped.status == 200
+        await browser.run(page.wait_for_selector, ".softphone[data-call=idle]")
+        assert call.state.value == "talking"  # the call goes on without the supervisor
+    finally:
+        sub.unsubscribe()
+        events.to_interface, events.to_seat = plain_to_interface, plain_to_seat
+        if placed is not None:
+            await city.hangup(placed.channel_id)
+        await ctl.agents.logout(AGENT)
+        await city.hangup_agent(AGENT)
+        await city.set_agent(AGENT)
+        await port.stopListening()
+        await phone.service.revoke_all()
+    to_agent = [p for p in pushed if p[0] in (f"PJSIP/agent-{AGENT}", f"seat {AGENT}")]
+    assert to_agent, "the agent's desk events were not observed"  # the call's own pushes
+    assert not [p for p in to_agent if session_id in p[2] or "spy" in p[1]
+                or SUPERVISOR_SEAT in p[2] or "floor-boss" in p[2]], to_agent
+
+    def audit_rows():
+        with ctl.db.begin() as s:
+            return [(e.action, e.outcome, e.details.get("mode"), e.details.get("session"))
+                    for e in s.scalars(select(AuditEntry).where(
+                        AuditEntry.actor == "floor-boss", AuditEntry.action.like("spy.%"))
+                        .order_by(AuditEntry.id))]
+    assert audit_rows()[-4:] == [("spy.start", "ok", "listen", session_id),
+                                 ("spy.switch", "ok", "whisper", session_id),
+                                 ("spy.switch", "ok", "barge", session_id),
+                                 ("spy.stop", "ok", None, session_id)]

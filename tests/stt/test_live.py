@@ -46,3 +46,23 @@ def test_transcripts_fire_when_every_stream_has_ended():
     live.close("c1")
     assert [g.text for g in got[0]] == ["a", "b"]
     assert not live.captured("c1")
+
+
+def test_a_call_given_up_is_no_longer_captured_and_its_waiters_get_none():
+    """give_up: the call's segments are dropped, later segments and closes are ignored, and
+    finished() answers None (decode it after hang-up), before and after the give-up."""
+    live = LiveTranscripts()
+    live.open("c")
+    live.add("c", Segment("citizen", 0.0, 1.0, "안녕", 0.9))
+    early = []
+    live.finished("c").addCallback(early.append)
+    live.give_up("c")
+    live.open("c")
+    live.add("c", Segment("agent", 1.0, 2.0, "네", 0.9))
+    live.close("c")
+    late = []
+    live.finished("c").addCallback(late.append)
+    assert early == [None] and late == [None]
+    assert not live.captured("c") and live.given_up("c")
+    live.forget("c")
+    assert not live.given_up("c")

@@ -502,6 +502,12 @@
     var card = $("captions-card"), list = $("captions");
     if (c.call !== captionCall) { captionCall = c.call; openLine = {}; list.textContent = ""; }
     card.hidden = false; card.dataset.call = c.call;
+    if (c.kind === "shed") {  // the decoders fell behind: no more live words for this call
+      var notice = document.createElement("li");
+      notice.className = "shed"; notice.dataset.kind = "shed"; notice.textContent = c.note;
+      list.appendChild(notice); openLine = {};
+      return;
+    }
     var line = openLine[c.speaker];
     if (!line) {
       line = document.createElement("li");
