@@ -118,9 +118,14 @@ class CallPlacer:
         self.now = now
         self._legs: dict[str, _Leg] = {}
         self._subs: list[Any] = []
+        self._relinking = False
 
     def subscribe(self) -> None:
-        """The domain events that tell how a leg ended, in one place."""
+        """The domain events that tell how a leg ended, in one place; and, after every AMI
+        login, a look at the legs whose end may have been missed (L{relink})."""
+        if not self._relinking:
+            self._relinking = True
+            self.ami.add_resync_hook(self.relink)
         if not self._subs:
             self._subs = self.bus.subscribe_all({
                 OriginateResult: self._originate_response,
@@ -214,13 +219,39 @@ class CallPlacer:
         """What became of a leg placed before a restart: follow it if it is still up, else
         read its trace in AstDB; no trace means the citizen was never dialled."""
         leg = self._follow(key, kind)
-        channels = await self.ami.action("CoreShowChannels")
-        alive = any(m.get("Uniqueid") == key for m in (channels if isinstance(channels, list)
-                                                        else []))
-        if alive:
+        if key in await self._channels():
             _log.info("leg {key} is still up after the restart: following it", key=key)
             return await leg.deferred
         self._forget(leg)
+        return await self._from_astdb(key, kind)
+
+    async def relink(self, ami: Any = None) -> None:
+        """After every AMI login (a resync hook): a leg followed here that ended while the
+        link was down never hears its end (Asterisk replays no event), so it would stay open
+        until its guard, minutes later, with its agent and callback held. Ask Asterisk: a leg
+        still up is followed on; one that is gone is settled from its trace, as after a
+        restart."""
+        legs = list(self._legs.values())
+        if not legs:
+            return
+        up = await self._channels()
+        for leg in legs:
+            if leg.key in up or self._legs.get(leg.key) is not leg:
+                continue
+            _log.warn("leg {key} ended while the AMI link was down: settling it from its "
+                      "trace", key=leg.key)
+            self._forget(leg)
+            d = Deferred.fromCoroutine(self._from_astdb(leg.key, leg.kind))
+            d.addBoth(leg.deferred.callback)
+
+    async def _channels(self) -> set[str]:
+        """The uniqueids of every channel up on this PBX now."""
+        reply = await self.ami.action("CoreShowChannels")
+        return {str(m.get("Uniqueid")) for m in (reply if isinstance(reply, list) else [])
+                if m.get("Uniqueid") is not None}
+
+    async def _from_astdb(self, key: str, kind: str) -> AttemptOutcome | SurveyOutcome:
+        """How a leg no longer up ended, from its AstDB trace."""
         trace = await self._trace(key, kind)
         if kind in _KEYPRESS:
             if trace is None:
@@ -233,9 +264,7 @@ class CallPlacer:
     async def holds(self, key: str, kind: str = "callback") -> bool:
         """Whether this PBX has leg ``key`` up or holds its trace (with several PBXs, the one
         to ask what became of it)."""
-        channels = await self.ami.action("CoreShowChannels")
-        if any(m.get("Uniqueid") == key for m in (channels if isinstance(channels, list)
-                                                   else [])):
+        if key in await self._channels():
             return True
         return await self._trace(key, kind) is not None
 
