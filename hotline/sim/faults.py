@@ -115,6 +115,8 @@ class FaultLab:
             config = config.with_overrides({
                 "database": {"url": f"sqlite:///{state_dir / 'faults.db'}"},
                 "scheduler": dict(FAST, enabled=True, max_talk_s=talk_s)})
+        else:
+            config = config.with_overrides({"scheduler": {"enabled": False}})
         self.config = config
         self.reactor = reactor
         self.state_dir = state_dir
@@ -245,6 +247,19 @@ class FaultLab:
         return lambda: db.run(count_calls, numbers)
 
     # -- the faults ---------------------------------------------------------------------------------
+
+    async def no_fault(self) -> FaultResult:
+        """The same burst (and callbacks) with nothing going wrong: what every row should be."""
+        started = self.reactor.seconds()
+        numbers = self.numbers()
+        async with self.controller() as ctl, self.city() as city, \
+                self.callbacks_around(city, ctl.db) as cbs:
+            await self.strike(cbs, ctl.db)
+            await (await self.burst(city, numbers))
+            counted = await self.settle(self._count_with(ctl.db, numbers), numbers)
+            figures = await self.callbacks_settled(cbs, ctl.db)
+        return self._result("reference: no fault", numbers, counted, started,
+                            callbacks=figures)
 
     async def controller_killed(self) -> FaultResult:
         """``hotline run`` is SIGKILLed in the middle of a burst and started again."""
