@@ -193,7 +193,7 @@ class CallbackRound:
                 kept = await db.run(count_callbacks, self.ids)
             except Exception:  # noqa: BLE001 - the database is still coming back: ask again
                 kept = None
-            if kept is not None and (all(k.status in ("done", "failed") for k in kept)
+            if kept is not None and (_all_settled(kept, len(self.ids))
                                      or self.reactor.seconds() > deadline):
                 return self._figures(kept)
             if kept is None and self.reactor.seconds() > deadline:
@@ -203,12 +203,18 @@ class CallbackRound:
     def _figures(self, kept: list[_Kept]) -> CallbackFigures:
         twice = sum(1 for k in kept
                     if k.answered > 1 or self.rang(self.phones[k.callback_id]) > k.attempts)
+        # A callback not on record at all (its promise vanished) is lost too.
         lost = len(self.ids) - sum(1 for k in kept if k.status in ("done", "failed"))
         return CallbackFigures(
             promised=len(self.ids), placed_twice=twice, lost=lost,
             reached=sum(1 for k in kept if k.status == "done"),
             attempts=sum(k.attempts for k in kept),
             citizen_rings=sum(self.rang(n) for n in self.phones.values()))
+
+
+def _all_settled(kept: list[_Kept], promised: int) -> bool:
+    """Every promised callback is on record and reached or failed."""
+    return len(kept) == promised and all(k.status in ("done", "failed") for k in kept)
 
 
 async def _sleep(reactor: Any, seconds: float) -> None:
