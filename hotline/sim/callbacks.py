@@ -95,9 +95,11 @@ class _Kept:
     answered: int
 
 
-def promise_callbacks(session: Any, numbers: Sequence[str], at: dt.datetime, *,
+def promise_callbacks(session: Any, numbers: Sequence[str], due_in_s: float, *,
                       timezone: str) -> list[int]:
-    """A sample ticket from each number with a reply promised by ``at``; the callback ids."""
+    """A sample ticket from each number with a reply promised ``due_in_s`` from now (read
+    when the unit of work runs: a queued one must not promise a time already past); the
+    callback ids."""
     from hotline.tickets.service import TicketService
     from scheduler.store import promise
 
@@ -108,6 +110,7 @@ def promise_callbacks(session: Any, numbers: Sequence[str], at: dt.datetime, *,
             "channel": "hotline", "kind": "complaint", "phone": phone,
             "description": "样例：故障演练中承诺的回拨 (sample: a callback promised in a fault drill)"},
             actor="faults")
+        at = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=due_in_s)
         ids.append(promise(session, ticket.id, at, owner_code=None, actor="faults",
                            timezone=timezone))
     return ids
@@ -166,8 +169,7 @@ class CallbackRound:
         if len(numbers) < count:
             raise ValueError(f"only {len(self.numbers) - self._next} numbers left")
         self._next += count
-        at = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=due_in_s)
-        ids = await db.run(promise_callbacks, numbers, at, timezone=self.timezone)
+        ids = await db.run(promise_callbacks, numbers, due_in_s, timezone=self.timezone)
         self.ids.extend(ids)
         self.phones.update(zip(ids, numbers, strict=True))
         return ids
@@ -195,12 +197,13 @@ class CallbackRound:
                 kept = None
             if kept is not None and (_all_settled(kept, len(self.ids))
                                      or self.reactor.seconds() > deadline):
-                return self._figures(kept)
+                return self.figures(kept)
             if kept is None and self.reactor.seconds() > deadline:
                 raise TimeoutError("the callbacks' database did not answer")
             await _sleep(self.reactor, 0.5)
 
-    def _figures(self, kept: list[_Kept]) -> CallbackFigures:
+    def figures(self, kept: list[_Kept]) -> CallbackFigures:
+        """The figures from the records (L{count_callbacks}) and the city's ring log."""
         twice = sum(1 for k in kept
                     if k.answered > 1 or self.rang(self.phones[k.callback_id]) > k.attempts)
         # A callback not on record at all (its promise vanished) is lost too.
