@@ -76,6 +76,9 @@ class _Leg:
     deferred: Deferred[Any]
     agent_code: str | None = None
     agent_up: bool = False
+    #: Asterisk took the Originate (or the leg was found up): from then on a leg that is not
+    #: up has ended. Before, its Originate may still be parked until the next login.
+    sent: bool = False
     citizen_answered_at: dt.datetime | None = None
     hangup_timer: IDelayedCall | None = None
     guard: IDelayedCall | None = None
@@ -173,6 +176,7 @@ class CallPlacer:
                 Context="hotline-callback", Exten="s", Priority="1", Async="true",
                 Timeout=str(int(s["agent_ring_s"] * 1000)),
                 CallerID=f"\"{ticket_number}\" <{citizen}>", Variable=variables)
+            leg.sent = True
         except AMIError as e:
             self._done(leg, AttemptOutcome("agent_failed", f"Originate refused: {e}",
                                            agent_code=agent_code))
@@ -206,6 +210,7 @@ class CallPlacer:
                 Channel=f"PJSIP/{number}@{s['trunk']}", Context=context, Exten="s",
                 Priority="1", Async="true", Timeout=str(int(ring_s * 1000)),
                 CallerID=f"<{s['caller_id']}>", Variable=variables)
+            leg.sent = True
         except AMIError as e:
             self._done(leg, SurveyOutcome(False, None, f"Originate refused: {e}"))
         except Exception as e:  # noqa: BLE001
@@ -219,6 +224,7 @@ class CallPlacer:
         """What became of a leg placed before a restart: follow it if it is still up, else
         read its trace in AstDB; no trace means the citizen was never dialled."""
         leg = self._follow(key, kind)
+        leg.sent = True  # placed before; only whether it is still up is in question
         if key in await self._channels():
             _log.info("leg {key} is still up after the restart: following it", key=key)
             return await leg.deferred
@@ -230,8 +236,10 @@ class CallPlacer:
         link was down never hears its end (Asterisk replays no event), so it would stay open
         until its guard, minutes later, with its agent and callback held. Ask Asterisk: a leg
         still up is followed on; one that is gone is settled from its trace, as after a
-        restart."""
-        legs = list(self._legs.values())
+        restart. A leg whose Originate is still parked (placed while the link was down; the
+        client sends it once this login is ready) is not up yet and is left alone: settling
+        it would record an attempt that is about to ring the citizen."""
+        legs = [leg for leg in self._legs.values() if leg.sent]
         if not legs:
             return
         up = await self._channels()

@@ -184,3 +184,26 @@ def test_a_leg_that_ended_while_the_link_was_down_is_settled_at_the_next_login()
     ami.emit("UserEvent", UserEvent="HotlineCallback", Key="cb-2-1", Stage="end",
              DialStatus="NOANSWER", Timestamp=T0 + 40)
     assert still_up[0].outcome == "no_answer" and placer.in_flight == 0
+
+
+def test_a_leg_whose_originate_is_still_parked_is_left_alone_at_login():
+    """A leg placed while the link was down (its Originate parked until the login is ready)
+    is not settled by the login's look at the legs: it is about to ring."""
+    placer, ami, _ = _placer()
+    parked: Deferred = Deferred()
+    sent_now = ami.action
+
+    async def action(name, **headers):
+        if name == "Originate":
+            ami.sent.append((name, headers))
+            return await parked
+        return await sent_now(name, **headers)
+    ami.action = action
+    out = _results(_place(placer, "cb-3-1"))
+    ami.replies["CoreShowChannels"] = [message(None, Response="Success")]
+    ami.resync()
+    assert out == [] and placer.following("cb-3-1")
+    parked.callback(message(None, Response="Success"))
+    ami.emit("UserEvent", UserEvent="HotlineCallback", Key="cb-3-1", Stage="end",
+             DialStatus="ANSWER", CitizenAt=int(T0), EndAt=int(T0 + 30), Timestamp=T0 + 30)
+    assert out[0].outcome == "answered"
