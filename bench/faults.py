@@ -21,7 +21,9 @@ burst's calls too.
 Figures: calls placed, final call rows, lost (a placed call without a row), duplicated (more
 than one row for one call); callbacks promised, placed twice (reached twice, or the city rang
 the citizen more often than the database has attempts), lost (neither reached nor failed once
-everything settled), reached, attempts in the database and citizen calls the city received.
+everything settled), reached, attempts in the database, citizen calls the city received and
+those of them long enough to be a conversation (placed twice counts a citizen who talked twice
+too).
 The last line is JSON with ``lost_total``, ``duplicated_total``, ``callbacks_placed_twice``
 and ``callbacks_lost`` (totals over the faults).
 """
@@ -87,7 +89,7 @@ async def main(reactor, args: argparse.Namespace) -> None:
           f"strikes; {len(cfg['queue']['agents'])} agents logged in")
     print_table(["fault", "placed", "call rows", "lost", "duplicated", "callbacks",
                  "cb placed twice", "cb lost", "cb reached", "cb attempts", "citizen rings",
-                 "wall s", "note"],
+                 "citizen talks", "wall s", "note"],
                 [[r.fault, r.placed, r.rows, r.lost, r.duplicated, *_callback_cells(r),
                   f"{r.seconds:.1f}", r.note] for r in results])
     faults = [r for r in results if not r.fault.startswith("reference")]
@@ -111,8 +113,9 @@ async def main(reactor, args: argparse.Namespace) -> None:
 def _callback_cells(r: FaultResult) -> list[object]:
     c = r.callbacks
     if c is None:
-        return ["-"] * 6
-    return [c.promised, c.placed_twice, c.lost, c.reached, c.attempts, c.citizen_rings]
+        return ["-"] * 7
+    return [c.promised, c.placed_twice, c.lost, c.reached, c.attempts, c.citizen_rings,
+            c.citizen_talks]
 
 
 def _pair(text: str) -> tuple[int, int]:

@@ -43,6 +43,8 @@ class Ring:
     at: float
     who: str  # "agent <code>" or "number <digits>"
     channel: str
+    #: When the city's leg hung up (None: still up, or hang-ups not watched).
+    ended: float | None = None
 
 
 @dataclass
@@ -63,8 +65,22 @@ class CityWatch:
         elif context == "from-hotline" and exten and exten != "s":
             self.rings.append(Ring(reactor.seconds(), f"number {exten}", channel))
 
+    def on_hangup(self, m: Any) -> None:
+        from twisted.internet import reactor
+
+        channel = str(m.get("Channel") or "")
+        for ring in reversed(self.rings):
+            if ring.channel == channel and ring.ended is None:
+                ring.ended = reactor.seconds()
+                return
+
     def count(self, who: str) -> int:
         return sum(r.who == who for r in self.rings)
+
+    def lasted(self, who: str, seconds: float, now: float) -> int:
+        """Calls to ``who`` that were up at least ``seconds`` (one still up counts to now)."""
+        return sum(1 for r in self.rings
+                   if r.who == who and (now if r.ended is None else r.ended) - r.at >= seconds)
 
     def order(self) -> list[str]:
         return [r.who for r in self.rings]
@@ -77,9 +93,12 @@ class CallbackFigures:
     promised: int
     placed_twice: int
     lost: int
+    #: Reached as the records say (status done).
     reached: int
     attempts: int
     citizen_rings: int
+    #: Citizen calls at the city that lasted long enough to count as a conversation.
+    citizen_talks: int
 
     def as_dict(self) -> dict[str, int]:
         return asdict(self)
@@ -143,12 +162,17 @@ class CallbackRound:
     """
 
     def __init__(self, *, numbers: Sequence[str], agents: Sequence[str], reactor: Any,
-                 timezone: str, answer_s: float = 0.3) -> None:
+                 timezone: str, answer_s: float = 0.3, min_talk_s: float = 1.0) -> None:
+        """
+        @param min_talk_s: the scheduler's ``min_talk_s``: a citizen call at the city up
+            longer than ``answer_s`` + this was a conversation (the citizen was reached).
+        """
         self.numbers = list(numbers)
         self.agents = list(agents)
         self.reactor = reactor
         self.timezone = timezone
         self.answer_s = answer_s
+        self.talk_s = answer_s + min_talk_s
         self.watch = CityWatch()
         self.ids: list[int] = []
         #: callback id → the citizen's number it rings
@@ -158,6 +182,7 @@ class CallbackRound:
     async def arm(self, city: Any) -> None:
         """Set how the city answers, and start recording what it is rung for."""
         city.ami.subscribe("Newchannel", self.watch.on_newchannel)
+        city.ami.subscribe("Hangup", self.watch.on_hangup)
         for code in self.agents:
             await city.set_agent(code, delay_s=self.answer_s)
         for number in self.numbers:
@@ -203,16 +228,24 @@ class CallbackRound:
             await _sleep(self.reactor, 0.5)
 
     def figures(self, kept: list[_Kept]) -> CallbackFigures:
-        """The figures from the records (L{count_callbacks}) and the city's ring log."""
+        """The figures from the records (L{count_callbacks}) and the city's ring log. Placed
+        twice: the records say it reached the citizen twice, or the city was rung for it more
+        often than it has attempts (a dial nobody recorded), or the citizen talked twice (a
+        call the records count as not reached was a conversation, and was tried again)."""
+        now = self.reactor.seconds() if self.reactor is not None else 0.0
+        talks = {cid: self.watch.lasted(f"number {n}", self.talk_s, now)
+                 for cid, n in self.phones.items()}
         twice = sum(1 for k in kept
-                    if k.answered > 1 or self.rang(self.phones[k.callback_id]) > k.attempts)
+                    if k.answered > 1 or self.rang(self.phones[k.callback_id]) > k.attempts
+                    or talks[k.callback_id] > 1)
         # A callback not on record at all (its promise vanished) is lost too.
         lost = len(self.ids) - sum(1 for k in kept if k.status in ("done", "failed"))
         return CallbackFigures(
             promised=len(self.ids), placed_twice=twice, lost=lost,
             reached=sum(1 for k in kept if k.status == "done"),
             attempts=sum(k.attempts for k in kept),
-            citizen_rings=sum(self.rang(n) for n in self.phones.values()))
+            citizen_rings=sum(self.rang(n) for n in self.phones.values()),
+            citizen_talks=sum(talks.values()))
 
 
 def _all_settled(kept: list[_Kept], promised: int) -> bool:

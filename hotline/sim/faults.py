@@ -174,7 +174,8 @@ class FaultLab:
         agents = list(self.config["queue"]["agents"])
         cbs = CallbackRound(numbers=self.numbers(sum(self.callbacks), head="13"),
                             agents=agents, reactor=self.reactor,
-                            timezone=self.config["site"]["timezone"])
+                            timezone=self.config["site"]["timezone"],
+                            min_talk_s=self.config["scheduler"]["min_talk_s"])
         await cbs.arm(city)
         async with self.pbx() as ami:
             floor = AgentService(ami=ami, db=db, queue=self.config["queue"]["name"],
