@@ -1,6 +1,6 @@
 """Faults against the whole hotline while citizens call: what each costs in calls.
 
-    python -m bench.faults [--calls 8] [--db-down 30] [--ami-cut 10]
+    python -m bench.faults [--calls 8] [--callbacks 2,1] [--db-down 30] [--ami-cut 10]
 
 One fresh PBX sandbox (its own ports and run directory) and, for the database fault, a
 PostgreSQL cluster of its own. Each row places the same burst of calls from distinct numbers
@@ -13,10 +13,19 @@ at the city side and plays one fault in the middle of it (``hotline.sim.faults``
 - recordings disk full: a full tmpfs mounted where the PBX writes recordings;
 - AMI link cut: the TCP link between controller and AMI dropped for --ami-cut seconds.
 
+Around every row's burst the scheduler places callbacks (``--callbacks UP,DUE``): UP promised
+before the burst and talking to their citizens when the fault strikes, DUE falling due as it
+strikes (``hotline.sim.callbacks``). Every queue agent is logged in, so the agents take the
+burst's calls too.
+
 Figures: calls placed, final call rows, lost (a placed call without a row), duplicated (more
-than one row for one call), callbacks placed twice (the scheduler is off in these runs, so
-none is placed at all: the column is 0 by construction and says so). The last line is JSON
-with ``lost_total`` and ``duplicated_total``.
+than one row for one call); callbacks promised, placed twice (reached twice, or the city rang
+the citizen more often than the database has attempts), lost (neither reached nor failed once
+everything settled), reached, attempts in the database, citizen calls the city received and
+those of them long enough to be a conversation (placed twice counts a citizen who talked twice
+too).
+The last line is JSON with ``lost_total``, ``duplicated_total``, ``callbacks_placed_twice``
+and ``callbacks_lost`` (totals over the faults).
 """
 
 from __future__ import annotations
@@ -44,17 +53,7 @@ def _config(state_dir: Path, shift: int = PORT_SHIFT) -> config_mod.Config:
                for section in ("pbx", "city", "agi")}
     return base.with_overrides({
         **shifted, "site": {"state_dir": str(state_dir)}, "web": {"port": 0},
-        "scheduler": {"enabled": False},
-        "queue": {"max_length": 3, "max_wait_s": 6, "overflow": "callback"}})
-
-
-async def _reference(lab: FaultLab) -> FaultResult:
-    started = lab.reactor.seconds()
-    numbers = lab.numbers()
-    async with lab.controller() as ctl, lab.city() as city:
-        await (await lab.burst(city, numbers))
-        counted = await lab.settle(lab._count_with(ctl.db, numbers), numbers)
-    return lab._result("reference: no fault", numbers, counted, started)
+        "queue": {"max_length": 3, "max_wait_s": 6, "overflow": "callback", "wrapup_s": 0.0}})
 
 
 async def main(reactor, args: argparse.Namespace) -> None:
@@ -66,9 +65,9 @@ async def main(reactor, args: argparse.Namespace) -> None:
     await threads.deferToThread(sandbox.start, log=lambda line: None)
     results: list[FaultResult] = []
     lab = FaultLab(config=cfg, reactor=reactor, state_dir=state_dir, calls=args.calls,
-                   hold_s=8.0, settle_s=60.0)
+                   hold_s=8.0, settle_s=60.0, callbacks=args.callbacks)
     try:
-        results.append(await _reference(lab))
+        results.append(await lab.no_fault())
         results.append(await lab.controller_killed())
         results.append(await lab.pbx_restarted())
         server, base = await threads.deferToThread(start_postgres)
@@ -83,28 +82,59 @@ async def main(reactor, args: argparse.Namespace) -> None:
             results.append(await lab.ami_link_cut(args.ami_cut))
     finally:
         await threads.deferToThread(sandbox.stop, log=lambda line: None)
+    up, due = args.callbacks
     print(f"{args.calls} calls per row from distinct numbers, 4 per second, each citizen hangs "
-          "up after 8 s (queue: at most 3 waiting, 6 s longest wait, then a callback promise)")
-    print_table(["fault", "placed", "call rows", "lost", "duplicated", "callbacks twice",
-                 "wall s", "note"],
-                [[r.fault, r.placed, r.rows, r.lost, r.duplicated, r.callbacks_twice,
+          "up after 8 s (queue: at most 3 waiting, 6 s longest wait, then a callback promise); "
+          f"callbacks per row: {up} talking when the fault strikes + {due} falling due as it "
+          f"strikes; {len(cfg['queue']['agents'])} agents logged in")
+    print_table(["fault", "placed", "call rows", "lost", "duplicated", "callbacks",
+                 "cb placed twice", "cb lost", "cb reached", "cb attempts", "citizen rings",
+                 "citizen talks", "wall s", "note"],
+                [[r.fault, r.placed, r.rows, r.lost, r.duplicated, *_callback_cells(r),
                   f"{r.seconds:.1f}", r.note] for r in results])
     faults = [r for r in results if not r.fault.startswith("reference")]
     print_json_line({
         "calls_per_fault": args.calls,
+        "callbacks_per_fault": {"up_when_struck": up, "due_as_struck": due},
         "faults": {r.fault: {"placed": r.placed, "rows": r.rows, "lost": r.lost,
-                             "duplicated": r.duplicated, "callbacks_twice": r.callbacks_twice,
-                             "seconds": r.seconds} for r in results},
+                             "duplicated": r.duplicated, "seconds": r.seconds,
+                             "callbacks": r.callbacks.as_dict() if r.callbacks else None}
+                   for r in results},
         "lost_total": sum(r.lost for r in faults),
         "duplicated_total": sum(r.duplicated for r in faults),
-        "callbacks_twice_total": sum(r.callbacks_twice for r in faults),
-        "callbacks_exercised": False,
+        "callbacks_placed_twice": sum(r.callbacks_twice for r in faults),
+        "callbacks_lost": sum(r.callbacks_lost for r in faults),
+        # Exercised: every row's callbacks were really placed (the city rang their citizens).
+        "callbacks_exercised": all(r.callbacks is not None and r.callbacks.citizen_rings > 0
+                                   for r in results),
     })
+
+
+def _callback_cells(r: FaultResult) -> list[object]:
+    c = r.callbacks
+    if c is None:
+        return ["-"] * 7
+    return [c.promised, c.placed_twice, c.lost, c.reached, c.attempts, c.citizen_rings,
+            c.citizen_talks]
+
+
+def _pair(text: str) -> tuple[int, int]:
+    up, _, due = text.partition(",")
+    try:
+        pair = (int(up), int(due or 0))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected UP,DUE (two counts), not {text!r}") from None
+    if min(pair) < 0:
+        raise argparse.ArgumentTypeError("counts cannot be negative")
+    return pair
 
 
 def cli() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--calls", type=int, default=8)
+    p.add_argument("--callbacks", type=_pair, default=(2, 1), metavar="UP,DUE",
+                   help="callbacks per row: talking when the fault strikes, falling due as it "
+                        "strikes (0,0: scheduler off)")
     p.add_argument("--port-shift", type=int, default=PORT_SHIFT,
                    help="added to every default port (keep apart from other runs)")
     p.add_argument("--db-down", type=float, default=30.0)

@@ -76,6 +76,9 @@ class _Leg:
     deferred: Deferred[Any]
     agent_code: str | None = None
     agent_up: bool = False
+    #: Asterisk took the Originate (or the leg was found up): from then on a leg that is not
+    #: up has ended. Before, its Originate may still be parked until the next login.
+    sent: bool = False
     citizen_answered_at: dt.datetime | None = None
     hangup_timer: IDelayedCall | None = None
     guard: IDelayedCall | None = None
@@ -118,9 +121,14 @@ class CallPlacer:
         self.now = now
         self._legs: dict[str, _Leg] = {}
         self._subs: list[Any] = []
+        self._relinking = False
 
     def subscribe(self) -> None:
-        """The domain events that tell how a leg ended, in one place."""
+        """The domain events that tell how a leg ended, in one place; and, after every AMI
+        login, a look at the legs whose end may have been missed (L{relink})."""
+        if not self._relinking:
+            self._relinking = True
+            self.ami.add_resync_hook(self.relink)
         if not self._subs:
             self._subs = self.bus.subscribe_all({
                 OriginateResult: self._originate_response,
@@ -168,6 +176,7 @@ class CallPlacer:
                 Context="hotline-callback", Exten="s", Priority="1", Async="true",
                 Timeout=str(int(s["agent_ring_s"] * 1000)),
                 CallerID=f"\"{ticket_number}\" <{citizen}>", Variable=variables)
+            leg.sent = True
         except AMIError as e:
             self._done(leg, AttemptOutcome("agent_failed", f"Originate refused: {e}",
                                            agent_code=agent_code))
@@ -201,6 +210,7 @@ class CallPlacer:
                 Channel=f"PJSIP/{number}@{s['trunk']}", Context=context, Exten="s",
                 Priority="1", Async="true", Timeout=str(int(ring_s * 1000)),
                 CallerID=f"<{s['caller_id']}>", Variable=variables)
+            leg.sent = True
         except AMIError as e:
             self._done(leg, SurveyOutcome(False, None, f"Originate refused: {e}"))
         except Exception as e:  # noqa: BLE001
@@ -214,13 +224,42 @@ class CallPlacer:
         """What became of a leg placed before a restart: follow it if it is still up, else
         read its trace in AstDB; no trace means the citizen was never dialled."""
         leg = self._follow(key, kind)
-        channels = await self.ami.action("CoreShowChannels")
-        alive = any(m.get("Uniqueid") == key for m in (channels if isinstance(channels, list)
-                                                        else []))
-        if alive:
+        leg.sent = True  # placed before; only whether it is still up is in question
+        if key in await self._channels():
             _log.info("leg {key} is still up after the restart: following it", key=key)
             return await leg.deferred
         self._forget(leg)
+        return await self._from_astdb(key, kind)
+
+    async def relink(self, ami: Any = None) -> None:
+        """After every AMI login (a resync hook): a leg followed here that ended while the
+        link was down never hears its end (Asterisk replays no event), so it would stay open
+        until its guard, minutes later, with its agent and callback held. Ask Asterisk: a leg
+        still up is followed on; one that is gone is settled from its trace, as after a
+        restart. A leg whose Originate is still parked (placed while the link was down; the
+        client sends it once this login is ready) is not up yet and is left alone: settling
+        it would record an attempt that is about to ring the citizen."""
+        legs = [leg for leg in self._legs.values() if leg.sent]
+        if not legs:
+            return
+        up = await self._channels()
+        for leg in legs:
+            if leg.key in up or self._legs.get(leg.key) is not leg:
+                continue
+            _log.warn("leg {key} ended while the AMI link was down: settling it from its "
+                      "trace", key=leg.key)
+            self._forget(leg)
+            d = Deferred.fromCoroutine(self._from_astdb(leg.key, leg.kind))
+            d.addBoth(leg.deferred.callback)
+
+    async def _channels(self) -> set[str]:
+        """The uniqueids of every channel up on this PBX now."""
+        reply = await self.ami.action("CoreShowChannels")
+        return {str(m.get("Uniqueid")) for m in (reply if isinstance(reply, list) else [])
+                if m.get("Uniqueid") is not None}
+
+    async def _from_astdb(self, key: str, kind: str) -> AttemptOutcome | SurveyOutcome:
+        """How a leg no longer up ended, from its AstDB trace."""
         trace = await self._trace(key, kind)
         if kind in _KEYPRESS:
             if trace is None:
@@ -233,9 +272,7 @@ class CallPlacer:
     async def holds(self, key: str, kind: str = "callback") -> bool:
         """Whether this PBX has leg ``key`` up or holds its trace (with several PBXs, the one
         to ask what became of it)."""
-        channels = await self.ami.action("CoreShowChannels")
-        if any(m.get("Uniqueid") == key for m in (channels if isinstance(channels, list)
-                                                   else [])):
+        if key in await self._channels():
             return True
         return await self._trace(key, kind) is not None
 

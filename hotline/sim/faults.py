@@ -6,8 +6,15 @@ at a time around a burst of calls from distinct numbers: the controller SIGKILLe
 and started again, the hotline PBX restarted mid-calls, PostgreSQL stopped for a while, the
 recordings disk full, the AMI link cut. Each returns a L{FaultResult}: calls placed at the city
 side, call rows, lost (a placed call without a final row), duplicated (more than one row for
-one call) and callbacks placed twice. The tests (``tests/faults/``) hold the figures to zero;
+one call), and, with ``callbacks`` on, the callbacks due while the fault struck: placed twice
+and lost (L{hotline.sim.callbacks}). The tests (``tests/faults/``) hold the figures to zero;
 ``python -m bench.faults`` prints them.
+
+With callbacks on, the lab's controllers run the scheduler (test-sized times, a database of
+the lab's own) and every queue agent is logged in. Before the burst some callbacks are
+promised due at once and the lab waits until the city has rung their citizens (the attempts
+are up); right before the fault strikes more fall due, so the fault meets attempts in every
+stage: talking, ringing, being claimed, and due while the part that places them is down.
 """
 
 from __future__ import annotations
@@ -30,6 +37,7 @@ from twisted.internet.task import deferLater
 from hotline.ami.client import AMIClient
 from hotline.config import Config
 from hotline.sim.burst import burst_numbers, place_burst
+from hotline.sim.callbacks import FAST, CallbackFigures, CallbackRound
 from hotline.sim.city import CitySimulator
 from hotline.sim.linkcut import LinkCutter
 
@@ -52,9 +60,17 @@ class FaultResult:
     callbacks_twice: int
     seconds: float
     note: str = ""
+    #: Callbacks promised around this fault, and of them lost (never reached nor failed) and
+    #: reached; attempts in the database and citizen calls the city received. None: the
+    #: lab ran without callbacks.
+    callbacks: CallbackFigures | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    @property
+    def callbacks_lost(self) -> int:
+        return self.callbacks.lost if self.callbacks is not None else 0
 
 
 def count_calls(session: Any, numbers: list[str]) -> tuple[int, int, int]:
@@ -71,33 +87,36 @@ def count_calls(session: Any, numbers: list[str]) -> tuple[int, int, int]:
     return rows, lost, duplicated
 
 
-def callbacks_placed_twice(session: Any, ticket_ids: list[int]) -> int:
-    """Callbacks of these tickets that reached the citizen more than once."""
-    from db.models import Callback, CallbackAttempt
-
-    reached = session.execute(
-        select(Callback.id, func.count(CallbackAttempt.id))
-        .join(CallbackAttempt, CallbackAttempt.callback_id == Callback.id)
-        .where(Callback.ticket_id.in_(ticket_ids), CallbackAttempt.outcome == "answered")
-        .group_by(Callback.id)).all()
-    return sum(1 for _, n in reached if n > 1)
-
-
 class FaultLab:
     """One running sandbox and the means to play faults against it."""
 
     def __init__(self, *, config: Config, reactor: Any, state_dir: Path,
                  calls: int = 8, per_second: float = 4.0, hold_s: float = 3.0,
-                 settle_s: float = 60.0) -> None:
+                 settle_s: float = 60.0, callbacks: tuple[int, int] = (0, 0),
+                 talk_s: float = 5.0) -> None:
         """
         @param config: the sandbox's configuration (the controllers run on it, or derived).
         @param state_dir: where subprocess controllers keep their files (their config file).
         @param calls: calls in each fault's burst; each from a number of its own.
         @param hold_s: each citizen hangs up after this long.
-        @param settle_s: longest wait for every call's row once the fault is over.
+        @param settle_s: longest wait for every call's row (and callback's end) once the fault
+            is over.
+        @param callbacks: callbacks per fault (up when it strikes, falling due as it strikes);
+            (0, 0): the scheduler stays off.
+        @param talk_s: a callback's longest talk (``scheduler.max_talk_s``): the in-flight
+            callbacks are still talking when the fault strikes.
         """
         from hotline.pbx.sandbox import Sandbox
 
+        self.sandbox = Sandbox(config)
+        self.callbacks = callbacks
+        if any(callbacks):
+            # A database of the lab's own: no other test's promise is dialled by its scheduler.
+            config = config.with_overrides({
+                "database": {"url": f"sqlite:///{state_dir / 'faults.db'}"},
+                "scheduler": dict(FAST, enabled=True, max_talk_s=talk_s)})
+        else:
+            config = config.with_overrides({"scheduler": {"enabled": False}})
         self.config = config
         self.reactor = reactor
         self.state_dir = state_dir
@@ -105,7 +124,6 @@ class FaultLab:
         self.per_second = per_second
         self.hold_s = hold_s
         self.settle_s = settle_s
-        self.sandbox = Sandbox(config)
         self._prefix = 0
 
     # -- the city's side --------------------------------------------------------------------------
@@ -122,10 +140,68 @@ class FaultLab:
         finally:
             await ami.stop()
 
-    def numbers(self) -> list[str]:
+    @contextlib.asynccontextmanager
+    async def pbx(self) -> AsyncIterator[AMIClient]:
+        """A link of the lab's own to the hotline PBX (agents log in over it)."""
+        creds = self.sandbox.secrets()["pbx_ami"]
+        ami = AMIClient(username=creds["username"], secret=creds["secret"], host="127.0.0.1",
+                        port=self.sandbox.config["pbx"]["ami_port"], reactor=self.reactor)
+        ami.start()
+        try:
+            await ami.when_ready()
+            yield ami
+        finally:
+            await ami.stop()
+
+    def numbers(self, count: int | None = None, head: str = "17") -> list[str]:
         """Numbers no earlier fault of this lab used."""
         self._prefix += 1
-        return burst_numbers(self.calls, prefix=f"17{int(time.time()) % 1000:03d}{self._prefix}")
+        return burst_numbers(self.calls if count is None else count,
+                             prefix=f"{head}{int(time.time()) % 1000:03d}{self._prefix}")
+
+    # -- callbacks around a fault ------------------------------------------------------------
+
+    @contextlib.asynccontextmanager
+    async def callbacks_around(self, city: CitySimulator, db: Any
+                               ) -> AsyncIterator[CallbackRound | None]:
+        """Agents logged in and the first callbacks up (their citizens rung) on entry; the
+        agents logged out on exit. None when the lab runs without callbacks."""
+        if not any(self.callbacks):
+            yield None
+            return
+        from hotline.agents import AgentService
+
+        agents = list(self.config["queue"]["agents"])
+        cbs = CallbackRound(numbers=self.numbers(sum(self.callbacks), head="13"),
+                            agents=agents, reactor=self.reactor,
+                            timezone=self.config["site"]["timezone"],
+                            min_talk_s=self.config["scheduler"]["min_talk_s"])
+        await cbs.arm(city)
+        async with self.pbx() as ami:
+            floor = AgentService(ami=ami, db=db, queue=self.config["queue"]["name"],
+                                 agents=agents)
+            for code in agents:
+                await floor.login(code)
+            try:
+                up = self.callbacks[0]
+                if up:
+                    await cbs.promise(db, up, 0.2)
+                    if not await cbs.in_talk(up, timeout_s=20.0):
+                        raise RuntimeError(f"the first {up} callbacks were not placed in 20 s")
+                yield cbs
+            finally:
+                for code in agents:
+                    with contextlib.suppress(Exception):
+                        await floor.logout(code)
+
+    async def strike(self, cbs: CallbackRound | None, db: Any) -> None:
+        """Right before a fault: the second lot of callbacks falls due as it strikes."""
+        if cbs is not None and self.callbacks[1]:
+            await cbs.promise(db, self.callbacks[1], 0.3)
+
+    async def callbacks_settled(self, cbs: CallbackRound | None,
+                                db: Any) -> CallbackFigures | None:
+        return None if cbs is None else await cbs.settle(db, self.settle_s)
 
     async def burst(self, city: CitySimulator, numbers: list[str]) -> defer.Deferred[Any]:
         """Start the burst; returns the Deferred of its placing (the calls go on after it)."""
@@ -146,11 +222,14 @@ class FaultLab:
             await self.sleep(1.0)
 
     def _result(self, fault: str, numbers: list[str], counted: tuple[int, int, int],
-                started: float, note: str = "", callbacks_twice: int = 0) -> FaultResult:
+                started: float, note: str = "",
+                callbacks: CallbackFigures | None = None) -> FaultResult:
         rows, lost, duplicated = counted
         return FaultResult(fault=fault, placed=len(numbers), rows=rows, lost=lost,
-                           duplicated=duplicated, callbacks_twice=callbacks_twice,
-                           seconds=round(self.reactor.seconds() - started, 1), note=note)
+                           duplicated=duplicated,
+                           callbacks_twice=callbacks.placed_twice if callbacks else 0,
+                           seconds=round(self.reactor.seconds() - started, 1), note=note,
+                           callbacks=callbacks)
 
     # -- controllers --------------------------------------------------------------------------------
 
@@ -170,6 +249,19 @@ class FaultLab:
 
     # -- the faults ---------------------------------------------------------------------------------
 
+    async def no_fault(self) -> FaultResult:
+        """The same burst (and callbacks) with nothing going wrong: what every row should be."""
+        started = self.reactor.seconds()
+        numbers = self.numbers()
+        async with self.controller() as ctl, self.city() as city, \
+                self.callbacks_around(city, ctl.db) as cbs:
+            await self.strike(cbs, ctl.db)
+            await (await self.burst(city, numbers))
+            counted = await self.settle(self._count_with(ctl.db, numbers), numbers)
+            figures = await self.callbacks_settled(cbs, ctl.db)
+        return self._result("reference: no fault", numbers, counted, started,
+                            callbacks=figures)
+
     async def controller_killed(self) -> FaultResult:
         """``hotline run`` is SIGKILLed in the middle of a burst and started again."""
         from db.session import Database
@@ -178,46 +270,63 @@ class FaultLab:
         conf = self._config_file()
         numbers = self.numbers()
         proc = await self._spawn_controller(conf)
+        db = Database.from_config(self.config, reactor=self.reactor)
+        db.start()
         try:
-            async with self.city() as city:
+            async with self.city() as city, self.callbacks_around(city, db) as cbs:
                 placing = await self.burst(city, numbers)
                 await self.sleep(len(numbers) / self.per_second / 2)
+                await self.strike(cbs, db)
                 proc.kill()  # SIGKILL: no stop, no goodbye
                 await threads.deferToThread(proc.wait)
                 await placing
                 await self.sleep(1.0)
                 proc = await self._spawn_controller(conf)
-                db = Database.from_config(self.config, reactor=self.reactor)
-                db.start()
-                try:
-                    counted = await self.settle(self._count_with(db, numbers), numbers)
-                finally:
-                    await threads.deferToThread(db.stop)
+                counted = await self.settle(self._count_with(db, numbers), numbers)
+                figures = await self.callbacks_settled(cbs, db)
         finally:
             await self._stop_controller(proc)
-        return self._result("controller killed", numbers, counted, started)
+            await threads.deferToThread(db.stop)
+        return self._result("controller killed", numbers, counted, started, callbacks=figures)
 
     async def pbx_restarted(self) -> FaultResult:
         """The hotline PBX is restarted (``core stop now``, start) with calls in progress."""
         started = self.reactor.seconds()
         numbers = self.numbers()
-        async with self.controller() as ctl, self.city() as city:
+        async with self.controller() as ctl, self.city() as city, \
+                self.callbacks_around(city, ctl.db) as cbs:
             placing = await self.burst(city, numbers)
             await placing
             await self.sleep(0.5)
+            await self.strike(cbs, ctl.db)
             await threads.deferToThread(self.sandbox.restart, "pbx", log=lambda *_: None)
             counted = await self.settle(self._count_with(ctl.db, numbers), numbers)
-        return self._result("PBX restarted", numbers, counted, started)
+            figures = await self.callbacks_settled(cbs, ctl.db)
+        return self._result("PBX restarted", numbers, counted, started, callbacks=figures)
 
     async def database_down(self, server: Any, url: str, down_s: float) -> FaultResult:
-        """PostgreSQL (``server``: up()/down()) stops for ``down_s`` during a burst."""
+        """PostgreSQL (``server``: up()/down()) stops for ``down_s`` during a burst.
+
+        The test clusters run with ``synchronous_commit=off`` for speed, and ``down`` is an
+        immediate stop: together they throw away the last commits, which no program can make
+        up for (a callback promised, or an attempt claimed, just before the crash vanished in
+        the first runs of this fault). The fault's database commits durably, as a site's
+        server does (the default), so what is lost is the hotline's doing, not the harness's.
+        """
+        from sqlalchemy.engine import make_url
+
+        await threads.deferToThread(
+            server.admin,
+            f'ALTER DATABASE "{make_url(url).database}" SET synchronous_commit = on')
         started = self.reactor.seconds()
         numbers = self.numbers()
         cfg = self.config.with_overrides({"database": {"url": url},
                                           "calls": {"reconcile_interval_s": 2.0}})
-        async with self.controller(cfg) as ctl, self.city() as city:
+        async with self.controller(cfg) as ctl, self.city() as city, \
+                self.callbacks_around(city, ctl.db) as cbs:
             placing = await self.burst(city, numbers)
             await self.sleep(0.5)
+            await self.strike(cbs, ctl.db)
             await threads.deferToThread(server.down)
             try:
                 await placing
@@ -225,8 +334,9 @@ class FaultLab:
             finally:
                 await threads.deferToThread(server.up)
             counted = await self.settle(self._count_with(ctl.db, numbers), numbers)
+            figures = await self.callbacks_settled(cbs, ctl.db)
         return self._result("database down", numbers, counted, started,
-                            note=f"{down_s:g} s without PostgreSQL")
+                            note=f"{down_s:g} s without PostgreSQL", callbacks=figures)
 
     async def recordings_disk_full(self, size_kib: int = 512) -> FaultResult:
         """A full disk (a tiny tmpfs) is mounted where the PBX writes recordings."""
@@ -237,16 +347,19 @@ class FaultLab:
         folder = self.sandbox.merged / InstanceDirs("pbx").recordings.lstrip("/")
         await threads.deferToThread(_mount_tmpfs, folder, size_kib)
         try:
-            async with self.controller() as ctl, self.city() as city:
+            async with self.controller() as ctl, self.city() as city, \
+                    self.callbacks_around(city, ctl.db) as cbs:
                 stopped = not ctl.recording_space.check()
+                await self.strike(cbs, ctl.db)
                 placing = await self.burst(city, numbers)
                 await placing
                 counted = await self.settle(self._count_with(ctl.db, numbers), numbers)
+                figures = await self.callbacks_settled(cbs, ctl.db)
         finally:
             await threads.deferToThread(_unmount, folder)
         return self._result("recordings disk full", numbers, counted, started,
                             note="recording stopped, alert raised" if stopped
-                            else "recording NOT stopped")
+                            else "recording NOT stopped", callbacks=figures)
 
     async def ami_link_cut(self, cut_s: float) -> FaultResult:
         """The network between controller and AMI fails for ``cut_s`` during a burst."""
@@ -256,18 +369,21 @@ class FaultLab:
         cfg = self.config.with_overrides({"pbx": {"ami_port": cutter.listen()},
                                           "calls": {"reconcile_interval_s": 2.0}})
         try:
-            async with self.controller(cfg) as ctl, self.city() as city:
+            async with self.controller(cfg) as ctl, self.city() as city, \
+                    self.callbacks_around(city, ctl.db) as cbs:
                 placing = await self.burst(city, numbers)
                 await self.sleep(0.5)
+                await self.strike(cbs, ctl.db)
                 cutter.cut()
                 await placing
                 await self.sleep(cut_s)
                 cutter.restore()
                 counted = await self.settle(self._count_with(ctl.db, numbers), numbers)
+                figures = await self.callbacks_settled(cbs, ctl.db)
         finally:
             cutter.close()
         return self._result("AMI link cut", numbers, counted, started,
-                            note=f"{cut_s:g} s without AMI")
+                            note=f"{cut_s:g} s without AMI", callbacks=figures)
 
     # -- subprocess controllers ---------------------------------------------------------------------
 

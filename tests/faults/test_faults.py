@@ -1,6 +1,8 @@
 """The fault suite: each fault played against the whole hotline while citizens call, on the
 spare sandbox (never the session's). Nothing accepted is lost: every call placed at the city
-side has exactly one final row, and no callback reaches a citizen twice.
+side has exactly one final row; every callback due while the fault struck (two talking to their
+citizens when it strikes, one falling due as it does) is reached or failed, and none rang its
+citizen more often than the database has attempts for it, or reached them twice.
 
 The figures behind these assertions are printed by ``python -m bench.faults``."""
 
@@ -20,13 +22,18 @@ pytestmark = [pytest.mark.pbx]
 def lab(spare_sandbox, tmp_path_factory):
     return FaultLab(config=spare_sandbox.config, reactor=reactor,
                     state_dir=tmp_path_factory.mktemp("faults"), calls=6, hold_s=8.0,
-                    settle_s=45.0)
+                    settle_s=45.0, callbacks=(2, 1))
 
 
 def _nothing_lost(result: FaultResult) -> None:
     assert result.placed > 0
     assert (result.lost, result.duplicated, result.callbacks_twice) == (0, 0, 0), result
     assert result.rows == result.placed
+    cbs = result.callbacks
+    assert cbs is not None and cbs.promised == 3, result
+    assert (cbs.placed_twice, cbs.lost) == (0, 0), result
+    # Placed for real: the city rang the citizens of at least the two that were talking.
+    assert cbs.attempts >= 3 and cbs.citizen_rings >= 2, result
 
 
 @pytest_twisted.ensureDeferred

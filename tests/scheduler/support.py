@@ -4,24 +4,16 @@ on the city simulator that records which phones the hotline rang, in order."""
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import select
 
 from db.models import Agent, Callback, CallbackAttempt, Department, Ticket
+from hotline.sim.callbacks import FAST, CityWatch, Ring  # noqa: F401 - re-exported
 from hotline.tickets.service import TicketService
 
-#: Short, test-sized times: every wait in these tests is seconds, not minutes.
-FAST = {
-    "sync_interval_s": 0.3, "horizon_s": 600.0, "late_tolerance_s": 1.0, "sla_grace_s": 20.0,
-    "max_attempts": 2, "retry_initial_s": 1.0, "retry_factor": 1.0, "retry_max_s": 5.0,
-    "agent_retry_s": 1.0, "quiet_hours": "", "handover_after_s": 3.0,
-    "remind_department_before_s": 1.0, "remind_agent_before_s": 1.0, "escalate_before_s": 1.0,
-    "agent_ring_s": 8.0, "citizen_ring_s": 4.0, "max_talk_s": 3.0, "min_talk_s": 1.0,
-    "agent_wait_s": 0.5, "survey_delay_s": 0.5, "survey_retry_s": 1.0, "survey_ring_s": 4.0,
-    "leader_poll_s": 0.5,
-}
+# Test-sized times (FAST) and the city's ring log (CityWatch, Ring) live with the fault suite's
+# callbacks, which bench.faults shares and bench/ may not import tests/.
 
 
 async def write(db: Any, fn: Any) -> Any:
@@ -88,40 +80,6 @@ def callback_state(session: Any, cb_id: int) -> tuple[Callback, list[CallbackAtt
     for row in (cb, ticket, *attempts):
         session.expunge(row)
     return cb, attempts, ticket
-
-
-@dataclass
-class Ring:
-    """A phone the hotline rang, as the city simulator saw the call arrive."""
-
-    at: float
-    who: str  # "agent <code>" or "number <digits>"
-    channel: str
-
-
-@dataclass
-class CityWatch:
-    """Records every call the hotline places into the city (agent phones and numbers)."""
-
-    rings: list[Ring] = field(default_factory=list)
-
-    def on_newchannel(self, m: Any) -> None:
-        from twisted.internet import reactor
-
-        channel = str(m.get("Channel") or "")
-        context = str(m.get("Context") or "")
-        exten = str(m.get("Exten") or "")
-        if channel.startswith("PJSIP/phone-"):
-            code = channel[len("PJSIP/phone-"):].rsplit("-", 1)[0]
-            self.rings.append(Ring(reactor.seconds(), f"agent {code}", channel))
-        elif context == "from-hotline" and exten and exten != "s":
-            self.rings.append(Ring(reactor.seconds(), f"number {exten}", channel))
-
-    def count(self, who: str) -> int:
-        return sum(r.who == who for r in self.rings)
-
-    def order(self) -> list[str]:
-        return [r.who for r in self.rings]
 
 
 # -- scheduler nodes as subprocesses (``hotline callbacks run``) ------------------------------

@@ -163,3 +163,47 @@ def test_survey_digits_are_checked():
         results.append((out[0].answered, out[0].score))
     assert results == [(True, 4), (True, None), (False, None)]
     assert ami.sent[0][1]["Channel"] == "PJSIP/13900000001@city"
+
+
+def test_a_leg_that_ended_while_the_link_was_down_is_settled_at_the_next_login():
+    """After an AMI login, a followed leg no longer up is settled from its AstDB trace at
+    once (not minutes later by its guard); a leg still up is followed on."""
+    placer, ami, clock = _placer()
+    gone, still_up = _results(_place(placer, "cb-1-1")), _results(_place(placer, "cb-2-1"))
+    # The link drops; cb-1-1's end happens meanwhile, so its events never arrive.
+    ami.replies["CoreShowChannels"] = [message(None, Response="Success"),
+                                       message("CoreShowChannel", Uniqueid="cb-2-1")]
+    ami.replies["DBGet"] = lambda Family, Key: [
+        message(None, Response="Success"),
+        message("DBGetResponse", Family=Family, Key=Key,
+                Val=f"end:ANSWER:{int(T0)}:{int(T0 + 30)}")]
+    ami.resync()
+    assert gone and gone[0].outcome == "answered"
+    assert gone[0].citizen_answered_at == dt.datetime.fromtimestamp(int(T0), dt.UTC)
+    assert still_up == [] and placer.following("cb-2-1") and not placer.following("cb-1-1")
+    ami.emit("UserEvent", UserEvent="HotlineCallback", Key="cb-2-1", Stage="end",
+             DialStatus="NOANSWER", Timestamp=T0 + 40)
+    assert still_up[0].outcome == "no_answer" and placer.in_flight == 0
+
+
+def test_a_leg_whose_originate_is_still_parked_is_left_alone_at_login():
+    """A leg placed while the link was down (its Originate parked until the login is ready)
+    is not settled by the login's look at the legs: it is about to ring."""
+    placer, ami, _ = _placer()
+    parked: Deferred = Deferred()
+    sent_now = ami.action
+
+    async def action(name, **headers):
+        if name == "Originate":
+            ami.sent.append((name, headers))
+            return await parked
+        return await sent_now(name, **headers)
+    ami.action = action
+    out = _results(_place(placer, "cb-3-1"))
+    ami.replies["CoreShowChannels"] = [message(None, Response="Success")]
+    ami.resync()
+    assert out == [] and placer.following("cb-3-1")
+    parked.callback(message(None, Response="Success"))
+    ami.emit("UserEvent", UserEvent="HotlineCallback", Key="cb-3-1", Stage="end",
+             DialStatus="ANSWER", CitizenAt=int(T0), EndAt=int(T0 + 30), Timestamp=T0 + 30)
+    assert out[0].outcome == "answered"
