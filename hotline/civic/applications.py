@@ -89,9 +89,9 @@ def submit(session: Session, service: TicketService, user: Any, body: Any, *,
            ip: str | None) -> dict[str, Any]:
     """The user's organisation applies: ``title``, ``summary``, ``budget`` (yuan), ``benefit``."""
     org = organisations.own(session, user)
-    fields = demands.public_fields(body, {"title": (200, True), "summary": (5000, True),
-                                          "benefit": (2000, True)})
     problems: dict[str, str] = {}
+    fields = demands.public_fields(body, {"title": (200, True), "summary": (5000, True),
+                                          "benefit": (2000, True)}, problems)
     budget = demands.whole_number(body, "budget", 1, MAX_BUDGET, problems)
     if problems:
         raise InvalidRequest(problems)
@@ -113,8 +113,8 @@ def review(session: Session, service: TicketService, user: Any, application_id: 
     application already decided."""
     if user.role not in REVIEWERS:
         raise NotAllowed("your role may not review applications")
-    fields = demands.public_fields(body, {"comment": (2000, False)})
     problems: dict[str, str] = {}
+    fields = demands.public_fields(body, {"comment": (2000, False)}, problems)
     lo, hi = SCORE_RANGE
     score = demands.whole_number(body, "score", lo, hi, problems)
     if problems:
@@ -144,8 +144,8 @@ def decide(session: Session, service: TicketService, user: Any, application_id: 
         raise NotAllowed("only the district's staff decide applications")
     if not isinstance(body, dict):
         raise InvalidRequest({"body": "must be a JSON object"})
-    fields = demands.public_fields(body, {"note": (2000, False)})
     problems: dict[str, str] = {}
+    fields = demands.public_fields(body, {"note": (2000, False)}, problems)
     approve = body.get("approve")
     if isinstance(approve, str):
         approve = {"true": True, "yes": True, "1": True, "false": False, "no": False,

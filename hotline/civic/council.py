@@ -149,9 +149,9 @@ def notice(session: Session, service: TicketService, user: Any, topic_id: int, b
     """Publish the topic's notice for ``notice_days`` days with the meeting's time
     (``meeting_at``, site time) and ``meeting_place``."""
     _staff(user)
-    fields = demands.public_fields(body, {"meeting_at": (32, False),
-                                          "meeting_place": (200, True)})
     problems: dict[str, str] = {}
+    fields = demands.public_fields(body, {"meeting_at": (32, False),
+                                          "meeting_place": (200, True)}, problems)
     days = demands.whole_number(body, "notice_days", 1, MAX_NOTICE_DAYS, problems)
     meeting_at = _local_time(service, fields["meeting_at"], "meeting_at", problems)
     if problems:

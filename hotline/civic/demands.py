@@ -86,16 +86,18 @@ def check_public(session: Session, tickets: Sequence[Ticket], fields: Mapping[st
                 raise PersonalData(field, kind)
 
 
-def public_fields(body: Any, spec: Mapping[str, tuple[int, bool]]) -> dict[str, str | None]:
-    """The text fields of ``spec`` (name → (longest, required)) from ``body``, every bad one
-    named at once (InvalidRequest)."""
+def public_fields(body: Any, spec: Mapping[str, tuple[int, bool]],
+                  problems: dict[str, str] | None = None) -> dict[str, str | None]:
+    """The text fields of ``spec`` (name → (longest, required)) from ``body``. What is wrong
+    goes into ``problems`` when given (the caller checks more fields, then refuses them all at
+    once); without it every bad field is refused here (InvalidRequest)."""
     if not isinstance(body, Mapping):
         raise InvalidRequest({"body": "must be a JSON object"})
-    problems: dict[str, str] = {}
-    out = {name: text_field(body, name, problems, limit=longest, required=required)
+    found: dict[str, str] = {} if problems is None else problems
+    out = {name: text_field(body, name, found, limit=longest, required=required)
            for name, (longest, required) in spec.items()}
-    if problems:
-        raise InvalidRequest(problems)
+    if problems is None and found:
+        raise InvalidRequest(found)
     return out
 
 

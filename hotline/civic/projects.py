@@ -91,9 +91,10 @@ def create(session: Session, service: TicketService, user: Any, body: Any, *,
     ``area``, ``summary`` and ``estimated_cost`` (yuan); the citizens behind it are counted."""
     if user.role not in CIVIC_STAFF:
         raise NotAllowed("only the district's staff write project proposals")
-    fields = demands.public_fields(body, {"title": (200, True), "category": (50, True),
-                                          "area": (100, True), "summary": (5000, True)})
     problems: dict[str, str] = {}
+    fields = demands.public_fields(body, {"title": (200, True), "category": (50, True),
+                                          "area": (100, True), "summary": (5000, True)},
+                                   problems)
     cost = demands.whole_number(body, "estimated_cost", 1, MAX_COST, problems)
     if problems:
         raise InvalidRequest(problems)
