@@ -32,7 +32,8 @@ def linked_tickets(session: Session, body: Mapping[str, Any]) -> tuple[list[Tick
     ids: list[int] = []
     if body.get("incident") not in (None, ""):
         ref = str(body["incident"]).strip()
-        incident = session.get(Incident, int(ref)) if ref.isdigit() else None
+        incident = session.get(Incident, int(ref)) if ref.isdigit() and len(ref) <= 9 \
+            else None
         if incident is None:
             raise NoSuchThing("incident", ref[:20])
         ids += [t.id for t in incident.tickets]
