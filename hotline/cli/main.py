@@ -19,6 +19,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "bridge",
     "calendar",
     "calls",
+    "civic",
     "config",
     "db",
     "department",
