@@ -63,19 +63,14 @@ def _dict(session: Session, a: ProjectApplication, user: Any) -> dict[str, Any]:
 
 
 def _get(session: Session, application_id: int) -> ProjectApplication:
-    a = session.get(ProjectApplication, application_id)
-    if a is None:
-        raise NoSuchThing("application", application_id)
-    return a
+    return demands.fetch(session, ProjectApplication, application_id, "application")
 
 
 def overview(session: Session, service: TicketService, user: Any, *,
              limit: int = 100) -> list[dict[str, Any]]:
-    if user.role not in CIVIC_READERS:
-        raise NotAllowed("your role may not see applications")
-    rows = session.scalars(select(ProjectApplication).order_by(ProjectApplication.id.desc())
-                           .limit(limit))
-    return [_dict(session, a, user) for a in rows]
+    """The newest applications."""
+    return [_dict(session, a, user) for a in demands.newest(
+        session, user, ProjectApplication, "applications", limit=limit)]
 
 
 def view(session: Session, service: TicketService, user: Any,

@@ -64,19 +64,14 @@ def _topic_dict(session: Session, topic: CouncilTopic, user: Any) -> dict[str, A
 
 
 def _get(session: Session, topic_id: int) -> CouncilTopic:
-    topic = session.get(CouncilTopic, topic_id)
-    if topic is None:
-        raise NoSuchThing("topic", topic_id)
-    return topic
+    return demands.fetch(session, CouncilTopic, topic_id, "topic")
 
 
 def overview(session: Session, service: TicketService, user: Any, *,
              limit: int = 100) -> list[dict[str, Any]]:
     """The newest topics, as the console lists them."""
-    if user.role not in CIVIC_READERS:
-        raise NotAllowed("your role may not see council topics")
-    topics = session.scalars(select(CouncilTopic).order_by(CouncilTopic.id.desc()).limit(limit))
-    return [_topic_dict(session, t, user) for t in topics]
+    return [_topic_dict(session, t, user)
+            for t in demands.newest(session, user, CouncilTopic, "council topics", limit=limit)]
 
 
 def view(session: Session, service: TicketService, user: Any, topic_id: int) -> dict[str, Any]:

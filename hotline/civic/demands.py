@@ -6,7 +6,7 @@ Shared by L{hotline.civic.council} and L{hotline.civic.projects}."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -14,13 +14,33 @@ from sqlalchemy.orm import Session
 from db.models import Citizen, Incident, Ticket, TicketReporter
 from hotline import phone
 from hotline.civic.exceptions import NoSuchThing, PersonalData
-from hotline.tickets.exceptions import InvalidRequest, TicketError
+from hotline.tickets.exceptions import InvalidRequest, NotAllowed, TicketError
 from hotline.tickets.incidents import ticket_refs
-from hotline.tickets.schemas import number_field, text_field
+from hotline.tickets.schemas import STATUS_LABELS, number_field, text_field
 from hotline.web import audit
+from hotline.web.roles import CIVIC_READERS
 
-__all__ = ["linked_tickets", "citizen_ids", "check_public", "public_fields", "whole_number",
+_Row = TypeVar("_Row", bound=Any)
+
+__all__ = ["fetch", "newest", "linked_tickets", "citizen_ids", "check_public", "public_fields", "whole_number",
            "audit_refusal", "ticket_row"]
+
+
+def fetch(session: Session, model: type[_Row], ident: int, what: str) -> _Row:
+    """The ``model`` row ``ident``; NoSuchThing naming ``what`` when there is none."""
+    row = session.get(model, ident)
+    if row is None:
+        raise NoSuchThing(what, ident)
+    return row
+
+
+def newest(session: Session, user: Any, model: type[_Row], what: str, *,
+           limit: int) -> list[_Row]:
+    """The newest ``limit`` rows of ``model`` for the console's readers (CIVIC_READERS);
+    NotAllowed for another role."""
+    if user.role not in CIVIC_READERS:
+        raise NotAllowed(f"your role may not see {what}")
+    return list(session.scalars(select(model).order_by(model.id.desc()).limit(limit)))
 
 
 def linked_tickets(session: Session, body: Mapping[str, Any]) -> tuple[list[Ticket],
@@ -118,7 +138,8 @@ def whole_number(body: Mapping[str, Any], field: str, lo: int, hi: int,
 
 def ticket_row(t: Ticket) -> dict[str, Any]:
     """A linked ticket as the console's civic pages list it (no citizen data)."""
-    return {"id": t.id, "number": t.number, "status": t.status, "category": t.category,
+    return {"id": t.id, "number": t.number, "status": t.status,
+            "status_label": STATUS_LABELS.get(t.status, t.status), "category": t.category,
             "description": t.description if len(t.description) <= 80
             else t.description[:80] + "…"}
 

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from db.models import ProjectPhoto, ProjectProgress, ProjectProposal, ProjectProposalTicket
 from hotline.civic import demands, organisations
-from hotline.civic.exceptions import AlreadyClaimed, NoSuchThing, WrongStep
+from hotline.civic.exceptions import AlreadyClaimed, WrongStep
 from hotline.civic.status import LABELS, ProposalStatus
 from hotline.tickets.attachments import AttachmentStore
 from hotline.tickets.exceptions import InvalidRequest, NotAllowed
@@ -62,20 +62,14 @@ def _dict(p: ProjectProposal, user: Any) -> dict[str, Any]:
 
 
 def _get(session: Session, proposal_id: int) -> ProjectProposal:
-    p = session.get(ProjectProposal, proposal_id)
-    if p is None:
-        raise NoSuchThing("proposal", proposal_id)
-    return p
+    return demands.fetch(session, ProjectProposal, proposal_id, "proposal")
 
 
 def overview(session: Session, service: TicketService, user: Any, *,
              limit: int = 100) -> list[dict[str, Any]]:
     """The newest proposals."""
-    if user.role not in CIVIC_READERS:
-        raise NotAllowed("your role may not see project proposals")
-    rows = session.scalars(select(ProjectProposal).order_by(ProjectProposal.id.desc())
-                           .limit(limit))
-    return [_dict(p, user) for p in rows]
+    return [_dict(p, user) for p in demands.newest(session, user, ProjectProposal,
+                                                   "project proposals", limit=limit)]
 
 
 def view(session: Session, service: TicketService, user: Any,
@@ -216,9 +210,7 @@ def photo(session: Session, service: TicketService, user: Any, photo_id: int,
     """A progress photo's bytes, name and type, for the console's readers."""
     if user.role not in CIVIC_READERS:
         raise NotAllowed("your role may not see project photos")
-    row = session.get(ProjectPhoto, photo_id)
-    if row is None:
-        raise NoSuchThing("photo", photo_id)
+    row = demands.fetch(session, ProjectPhoto, photo_id, "photo")
     return store.read(row), row.filename, row.content_type
 
 
