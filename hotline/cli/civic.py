@@ -1,7 +1,8 @@
 # -*- test-case-name: tests.civic.test_cli -*-
 """``hotline council ...`` (residents' hearings, 听证议事) and ``hotline project ...``
-(proposals 申领制, applications 申报制, organisations): from the command line, as a console
-account (``--as USER``) with the console's checks and audit."""
+(proposals 申领制, applications 申报制, organisations) from the command line, as a console
+account (``--as USER``) with the console's checks and audit: the two command groups share this
+module's plumbing (registered by hotline.cli.council and hotline.cli.project)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from typing import Any
 from hotline.cli.main import CommandError
 from hotline.cli.ticket import acting_as, console_user, run_unit
 
-__all__ = ["register"]
+__all__ = ["register_council", "register_project"]
 
 
 def _sub(parent: Any, name: str, help: str, func: Callable[..., int]) -> argparse.ArgumentParser:
@@ -24,7 +25,8 @@ def _sub(parent: Any, name: str, help: str, func: Callable[..., int]) -> argpars
     return p
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register_council(sub: argparse._SubParsersAction) -> None:
+    """``hotline council ...`` (registered by hotline.cli.council)."""
     c = sub.add_parser("council", help="residents' hearings: topics noticed, met and reported "
                                        "(听证议事)")
     cs = c.add_subparsers(dest="council_command", metavar="ACTION")
@@ -64,6 +66,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("id", type=int)
     p.add_argument("--text", required=True)
 
+
+def register_project(sub: argparse._SubParsersAction) -> None:
+    """``hotline project ...`` (registered by hotline.cli.project)."""
     j = sub.add_parser("project", help="public-welfare projects: proposals (申领制), "
                                        "applications (申报制), organisations")
     js = j.add_subparsers(dest="project_command", metavar="ACTION")
