@@ -131,12 +131,12 @@ def _local_time(service: TicketService, text: str | None, field: str,
         return None
     try:
         at = dt.datetime.fromisoformat(text)
-    except ValueError:
+        if at.tzinfo is None:
+            at = at.replace(tzinfo=service.zone)
+        return at.astimezone(dt.UTC)
+    except (ValueError, OverflowError):  # not a time; a time at the calendar's very edge
         problems[field] = "a local time like 2026-12-20T19:30"
         return None
-    if at.tzinfo is None:
-        at = at.replace(tzinfo=service.zone)
-    return at.astimezone(dt.UTC)
 
 
 def notice(session: Session, service: TicketService, user: Any, topic_id: int, body: Any, *,

@@ -109,7 +109,8 @@ def test_steps_out_of_order_and_roles_are_refused(db):
         council.create(s, service, as_user(s, "disp"), TOPIC | {"tickets": numbers}, ip="t")
     with db.begin() as s, pytest.raises(InvalidRequest) as e:
         council.notice(s, service, as_user(s, "boss"), tid,
-                       {"notice_days": 0, "meeting_place": "活动室"}, ip="t")
-    assert "notice_days" in e.value.details["fields"]
+                       {"notice_days": 0, "meeting_place": "活动室",
+                        "meeting_at": "0001-01-01T00:00"}, ip="t")
+    assert set(e.value.details["fields"]) == {"notice_days", "meeting_at"}
     with db.begin() as s:
         assert s.get(CouncilTopic, tid).status == "collected"
