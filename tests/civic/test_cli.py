@@ -3,6 +3,7 @@ console accounts, with the console's checks (a refused step is one line, audited
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import pytest
@@ -23,14 +24,14 @@ def env(db_url: str, db, monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
     monkeypatch.chdir(tmp_path)
     with db.begin() as s:
         for name, role in (("boss", "supervisor"), ("chief", "leader"),
-                           ("acme", "organisation"), ("hope", "organisation")):
+                           ("acme", "organisation")):
             accounts.create_user(s, name, role=role, password=f"{name}-password-1")
         numbers = courtyard_tickets(s)
     return db, numbers
 
 
-def test_the_three_flows_from_the_command_line(env, capsys, tmp_path):
-    """Organisations registered; a topic noticed, met and reported (each ticket told); a
+def test_the_three_flows_from_the_command_line(env, capsys, tmp_path, monkeypatch):
+    """An organisation account added and organisations registered; a topic noticed, met and reported (each ticket told); a
     proposal claimed, progressed with a photo and finished, a second claim refused; an
     application reviewed twice and decided at 50 %."""
     db, numbers = env
@@ -40,6 +41,9 @@ def test_the_three_flows_from_the_command_line(env, capsys, tmp_path):
         return capsys.readouterr().out
 
     boss = ["--as", "boss"]
+    with monkeypatch.context() as m:
+        m.setattr("sys.stdin", io.StringIO("hope-password-1\n"))
+        run("user", "add", "hope", "--role", "organisation", "--password-stdin")
     run("project", "org-add", "ACME", "爱心建设公司", *boss)
     run("project", "org-add", "HOPE", "希望公益", *boss)
     run("project", "org-member", "ACME", "acme", *boss)
