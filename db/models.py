@@ -850,7 +850,7 @@ class ConsoleUser(Base):
     __tablename__ = "console_user"
     __table_args__ = (
         CheckConstraint("role in ('agent', 'supervisor', 'admin', 'liaison', 'grid_worker', "
-                        "'dispatcher', 'leader')",
+                        "'dispatcher', 'leader', 'organisation')",
                         name="role"),
     )
 
@@ -1433,3 +1433,210 @@ class MonthlyTopic(Base):
 
 
 __all__ += ["IndexDay", "IndexFold", "EarlyWarning", "MonthlyTopic"]
+
+
+# -- residents' hearings and public-welfare projects (hotline/civic, migration 0018) ------------
+
+class CouncilTopic(Base):
+    """A residents' hearing topic (听证议事): collected from tickets or an incident, classified,
+    noticed publicly, discussed at a street or community council, then reported on."""
+
+    __tablename__ = "council_topic"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    title: Mapped[str] = mapped_column(String(200))
+    category: Mapped[str] = mapped_column(String(50), index=True)
+    #: street or community (hotline.civic.status.CouncilLevel).
+    level: Mapped[str] = mapped_column(String(16))
+    council: Mapped[str] = mapped_column(String(100))
+    #: What the public notice says about the topic (checked for the citizens' data).
+    summary: Mapped[str] = mapped_column(Text)
+    #: hotline.civic.status.TopicStatus.
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    incident_id: Mapped[int | None] = mapped_column(ForeignKey("incident.id"))
+    created_by: Mapped[str] = mapped_column(String(50))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    noticed_at: Mapped[dt.datetime | None]
+    notice_until: Mapped[dt.datetime | None]
+    meeting_at: Mapped[dt.datetime | None]
+    meeting_place: Mapped[str | None] = mapped_column(String(200))
+    participants: Mapped[str | None] = mapped_column(Text)
+    minutes: Mapped[str | None] = mapped_column(Text)
+    decisions: Mapped[str | None] = mapped_column(Text)
+    met_at: Mapped[dt.datetime | None]
+    report: Mapped[str | None] = mapped_column(Text)
+    reported_at: Mapped[dt.datetime | None]
+    reported_by: Mapped[str | None] = mapped_column(String(50))
+
+    links: Mapped[list[CouncilTopicTicket]] = relationship(
+        back_populates="topic", order_by="CouncilTopicTicket.ticket_id")
+
+    def __repr__(self) -> str:
+        return f"<CouncilTopic {self.id} {self.category} {self.status}>"
+
+
+class CouncilTopicTicket(Base):
+    """A demand behind a topic; ``told`` says how its citizen was given the outcome."""
+
+    __tablename__ = "council_topic_ticket"
+
+    topic_id: Mapped[int] = mapped_column(ForeignKey("council_topic.id"), primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("ticket.id"), primary_key=True, index=True)
+    #: reply, note, reply+callback, note+callback; None until the after-report.
+    told: Mapped[str | None] = mapped_column(String(24))
+
+    topic: Mapped[CouncilTopic] = relationship(back_populates="links")
+    ticket: Mapped[Ticket] = relationship()
+
+
+class CivicOrganisation(Base):
+    """A company, social organisation or donor that claims proposals and applies for subsidy."""
+
+    __tablename__ = "civic_organisation"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    name: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    def __repr__(self) -> str:
+        return f"<CivicOrganisation {self.code}>"
+
+
+class CivicMember(Base):
+    """A console account acting for an organisation (one organisation per account)."""
+
+    __tablename__ = "civic_member"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("console_user.id"), primary_key=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("civic_organisation.id"), index=True)
+
+    organisation: Mapped[CivicOrganisation] = relationship()
+
+
+class ProjectProposal(Base):
+    """A project proposal (社会项目推介书, 申领制): merged demands for an organisation to claim."""
+
+    __tablename__ = "project_proposal"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    title: Mapped[str] = mapped_column(String(200))
+    category: Mapped[str] = mapped_column(String(50), index=True)
+    area: Mapped[str] = mapped_column(String(100))
+    summary: Mapped[str] = mapped_column(Text)
+    #: Citizens behind the merged demands (first reporters and co-reporters, once each).
+    citizens: Mapped[int] = mapped_column(Integer)
+    #: Yuan.
+    estimated_cost: Mapped[int] = mapped_column(Integer)
+    #: hotline.civic.status.ProposalStatus.
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    organisation_id: Mapped[int | None] = mapped_column(ForeignKey("civic_organisation.id"))
+    created_by: Mapped[str] = mapped_column(String(50))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    claimed_by: Mapped[str | None] = mapped_column(String(50))
+    claimed_at: Mapped[dt.datetime | None]
+    result: Mapped[str | None] = mapped_column(Text)
+    finished_at: Mapped[dt.datetime | None]
+
+    organisation: Mapped[CivicOrganisation | None] = relationship()
+    tickets: Mapped[list[Ticket]] = relationship(secondary="project_proposal_ticket",
+                                                 order_by="Ticket.id")
+    progress: Mapped[list[ProjectProgress]] = relationship(
+        back_populates="proposal", order_by="ProjectProgress.id")
+
+    def __repr__(self) -> str:
+        return f"<ProjectProposal {self.id} {self.category} {self.status}>"
+
+
+class ProjectProposalTicket(Base):
+    """A demand merged into a proposal."""
+
+    __tablename__ = "project_proposal_ticket"
+
+    proposal_id: Mapped[int] = mapped_column(ForeignKey("project_proposal.id"),
+                                             primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("ticket.id"), primary_key=True, index=True)
+
+
+class ProjectProgress(Base):
+    """A progress report of the claiming organisation, with its photos."""
+
+    __tablename__ = "project_progress"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    proposal_id: Mapped[int] = mapped_column(ForeignKey("project_proposal.id"), index=True)
+    at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    actor: Mapped[str] = mapped_column(String(50))
+    text: Mapped[str] = mapped_column(Text)
+
+    proposal: Mapped[ProjectProposal] = relationship(back_populates="progress")
+    photos: Mapped[list[ProjectPhoto]] = relationship(order_by="ProjectPhoto.id")
+
+
+class ProjectPhoto(Base):
+    """A photo of a progress report, kept by the tickets' attachment store (same limits)."""
+
+    __tablename__ = "project_photo"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    progress_id: Mapped[int] = mapped_column(ForeignKey("project_progress.id"), index=True)
+    filename: Mapped[str] = mapped_column(String(200))
+    content_type: Mapped[str] = mapped_column(String(100))
+    size_bytes: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    path: Mapped[str] = mapped_column(String(300))
+
+
+class ProjectApplication(Base):
+    """An organisation's own project (申报制), scored by reviewers and subsidised in part."""
+
+    __tablename__ = "project_application"
+    __table_args__ = (
+        CheckConstraint("subsidy_ratio is null or (subsidy_ratio >= 0 and subsidy_ratio <= 100)",
+                        name="subsidy_ratio"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("civic_organisation.id"), index=True)
+    title: Mapped[str] = mapped_column(String(200))
+    summary: Mapped[str] = mapped_column(Text)
+    #: Yuan.
+    budget: Mapped[int] = mapped_column(Integer)
+    benefit: Mapped[str] = mapped_column(Text)
+    #: hotline.civic.status.ApplicationStatus.
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    submitted_by: Mapped[str] = mapped_column(String(50))
+    submitted_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    #: Percent of the budget the district pays (0-100).
+    subsidy_ratio: Mapped[int | None] = mapped_column(Integer)
+    decision_note: Mapped[str | None] = mapped_column(Text)
+    decided_by: Mapped[str | None] = mapped_column(String(50))
+    decided_at: Mapped[dt.datetime | None]
+
+    organisation: Mapped[CivicOrganisation] = relationship()
+    reviews: Mapped[list[ApplicationReview]] = relationship(order_by="ApplicationReview.id")
+
+    def __repr__(self) -> str:
+        return f"<ProjectApplication {self.id} {self.status}>"
+
+
+class ApplicationReview(Base):
+    """One reviewer's score of an application (联合评审), once per reviewer."""
+
+    __tablename__ = "application_review"
+    __table_args__ = (
+        CheckConstraint("score >= 0 and score <= 100", name="score"),
+        Index("ix_application_review_reviewer", "application_id", "reviewer", unique=True),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    application_id: Mapped[int] = mapped_column(ForeignKey("project_application.id"))
+    reviewer: Mapped[str] = mapped_column(String(50))
+    score: Mapped[int] = mapped_column(Integer)
+    comment: Mapped[str | None] = mapped_column(Text)
+    at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+__all__ += ["CouncilTopic", "CouncilTopicTicket", "CivicOrganisation", "CivicMember",
+            "ProjectProposal", "ProjectProposalTicket", "ProjectProgress", "ProjectPhoto",
+            "ProjectApplication", "ApplicationReview"]

@@ -282,6 +282,7 @@ def document(console: Any = None) -> dict[str, Any]:
             "responses": {"200": _json({"type": "array", "items": _OBJ}),
                           **_open311_errors(401, 403, 404)}}},
     }
+    from hotline.civic.http import openapi_paths as civic_paths
     from hotline.indices.http import openapi_paths as indices_paths
     from hotline.tickets.life_api import openapi_paths, openapi_schemas
 
@@ -289,6 +290,7 @@ def document(console: Any = None) -> dict[str, Any]:
     paths.update(openapi_paths())
     paths.update(_duplicate_paths())
     paths.update(indices_paths())
+    paths.update(civic_paths())
     return {
         "openapi": "3.1.0",
         "info": {"title": "365 Hotline console API", "version": "1",

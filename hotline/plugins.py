@@ -11,6 +11,7 @@ from hotline import openapi
 from hotline.agents import plugin as agents
 from hotline.bridge import plugin as bridge
 from hotline.calls import plugin as calls
+from hotline.civic import plugin as civic
 from hotline.cluster import plugin as cluster
 from hotline.dependencies import Dependencies
 from hotline.directory import plugin as directory
@@ -30,7 +31,7 @@ if TYPE_CHECKING:
 __all__ = ["PLUGINS", "load_plugins", "web_console"]
 
 PLUGINS = (web, calls, cluster, agents, tickets, grid, directory, bridge, scheduler, softphone,
-           stt, reports, floor, indices)
+           stt, reports, floor, indices, civic)
 
 
 def load_plugins(deps: Dependencies) -> Dependencies:

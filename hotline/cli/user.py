@@ -18,8 +18,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     verbs.required = True
     add = verbs.add_parser("add", help="create a console account")
     add.add_argument("name", help="user name (lower-case letters, digits, . _ -)")
-    add.add_argument("--role", required=True,
-                     choices=["agent", "supervisor", "admin", "liaison"])
+    from hotline.web.roles import Role
+
+    add.add_argument("--role", required=True, choices=[r.value for r in Role])
     add.add_argument("--display-name", help="the name shown in the console (e.g. 张敏)")
     add.add_argument("--agent", metavar="CODE", help="the agent's queue seat (queue.agents)")
     add.add_argument("--department", metavar="CODE", help="a liaison's department code")

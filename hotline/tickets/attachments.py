@@ -15,6 +15,7 @@ import secrets
 import unicodedata
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -65,14 +66,9 @@ class AttachmentStore:
     def save(self, session: Session, ticket: Ticket, data: bytes, *, filename: str,
              content_type: str, actor: str) -> TicketAttachment:
         """Store ``data`` for ``ticket`` and add its row (not yet tied to a reply)."""
-        name, ctype = self.check(filename, content_type, len(data))
-        digest = hashlib.sha256(data).hexdigest()
-        relative = f"{ticket.id}/{secrets.token_hex(8)}-{digest[:12]}"
+        name, ctype, digest, relative = self.keep(data, folder=str(ticket.id),
+                                                  filename=filename, content_type=content_type)
         path = self.root / relative
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".part")
-        tmp.write_bytes(data)
-        os.replace(tmp, path)
         row = TicketAttachment(ticket_id=ticket.id, filename=name, content_type=ctype,
                                size_bytes=len(data), sha256=digest, path=relative,
                                uploaded_by=actor[:50], uploaded_at=utcnow())
@@ -84,12 +80,28 @@ class AttachmentStore:
             raise
         return row
 
+    def keep(self, data: bytes, *, folder: str, filename: str,
+             content_type: str) -> tuple[str, str, str, str]:
+        """Check and write ``data`` under ``folder`` (a ticket's id; ``civic/...`` for the
+        photos of a project's progress): its cleaned name, type, SHA-256 and path relative to
+        the store, for the caller's row. AttachmentRefused as ``check``."""
+        name, ctype = self.check(filename, content_type, len(data))
+        digest = hashlib.sha256(data).hexdigest()
+        relative = f"{folder}/{secrets.token_hex(8)}-{digest[:12]}"
+        path = self.root / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".part")
+        tmp.write_bytes(data)
+        os.replace(tmp, path)
+        return name, ctype, digest, relative
+
     def discard(self, relative: str) -> None:
         """Remove a stored file whose unit of work failed."""
         (self.root / relative).unlink(missing_ok=True)
 
-    def read(self, attachment: TicketAttachment) -> bytes:
-        """The file's bytes; NoSuchAttachment if it is gone from disk."""
+    def read(self, attachment: Any) -> bytes:
+        """The bytes of a stored file's row (``path``, ``id``); NoSuchAttachment if it is gone
+        from disk."""
         path = (self.root / attachment.path).resolve()
         if self.root.resolve() not in path.parents or not path.is_file():
             raise NoSuchAttachment(attachment.id)

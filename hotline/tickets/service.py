@@ -1006,6 +1006,33 @@ class TicketService:
         self._move(ticket, "reply", actor, text)
         return ticket
 
+    def tell_outcome(self, session: Session, ticket_id: int, *, actor: str,
+                     text: str) -> str:
+        """Give the citizen of a ticket the outcome of collective action on it (a council's
+        decision, a finished project) through the ticket itself: its reply when the ticket
+        awaits one (taken up first if only dispatched; co-reporters are called as for any
+        reply), else a note on it and a callback, since its answer was already given. A ticket
+        whose citizen asked to be called back (a timed reply) gets the callback either way.
+        Returns how: ``reply``, ``note``, each ``+callback`` when one was owed."""
+        text = _required(text, "text", 5000)
+        ticket = self.get(session, ticket_id)
+        waiting = allowed_from("accept") - allowed_from("reply")
+        if ticket.status in waiting:
+            self.accept(session, ticket.id, actor=actor, text="签收以答复议事/项目结果")
+        if ticket.status in allowed_from("reply"):
+            self.reply(session, ticket.id, actor=actor, text=text)
+            how = "reply"
+        else:
+            self.add_note(session, ticket.id, actor=actor, text=text)
+            how = "note"
+        if ticket.citizen_id is not None and (how == "note"
+                                              or ticket.promised_reply_at is not None):
+            now = self.clock()
+            self._ensure_callback(session, ticket, now, now)
+            how += "+callback"
+        session.flush()
+        return how
+
     def incident_progress(self, session: Session, incident_id: int) -> dict[str, int]:
         """How many citizens of a replied incident were reached: the callbacks of its tickets
         created at its reply, by status (``reached`` n of ``total`` N)."""

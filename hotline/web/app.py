@@ -135,6 +135,8 @@ class WebConsole:
         self.status_line: Any = None
         #: hotline.indices: the leader's indices, early warnings and their stream.
         self.indices: Any = None
+        #: hotline.civic: hearings and public-welfare projects (templates, photo store).
+        self.civic: Any = None
         #: What other packages add to a ticket's page: each takes (session, ticket id) and
         #: returns template values, in the page's unit of work (the grid's photos and
         #: verifications, hotline.grid.plugin).

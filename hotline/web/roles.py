@@ -7,7 +7,8 @@ import enum
 
 __all__ = ["Role", "ROLE_LABELS", "DESK", "SUPERVISION", "ADMIN", "LIAISON", "TICKET_READERS",
            "REPLIERS", "DISPATCH", "GRID_WORKERS", "VERIFY_SENDERS", "MAP_READERS",
-           "LEADERSHIP", "WARNING_HANDLERS", "ALL_ROLES", "home_page", "parse_role"]
+           "LEADERSHIP", "WARNING_HANDLERS", "ORGANISATIONS", "CIVIC_STAFF", "REVIEWERS",
+           "CIVIC_READERS", "ALL_ROLES", "home_page", "parse_role"]
 
 
 class Role(enum.StrEnum):
@@ -20,12 +21,13 @@ class Role(enum.StrEnum):
     DISPATCHER = "dispatcher"  # 派单员: sends received and returned tickets to departments
     GRID_WORKER = "grid_worker"  # 网格员: one level-1 grid and its sub-grids, from a phone
     LEADER = "leader"          # 区领导: reads indices, early warnings and the daily report
+    ORGANISATION = "organisation"  # 社会组织: claims project proposals, applies for subsidy
 
 
 ROLE_LABELS: dict[str, str] = {Role.AGENT: "坐席", Role.SUPERVISOR: "班长",
                                Role.ADMIN: "管理员", Role.LIAISON: "部门联络员",
                                Role.GRID_WORKER: "网格员", Role.DISPATCHER: "派单员",
-                               Role.LEADER: "区领导"}
+                               Role.LEADER: "区领导", Role.ORGANISATION: "社会组织"}
 
 #: The agent desk: taking calls and filing tickets.
 DESK = frozenset({Role.AGENT, Role.SUPERVISOR, Role.ADMIN})
@@ -51,13 +53,23 @@ MAP_READERS = DESK | {Role.LIAISON, Role.GRID_WORKER, Role.DISPATCHER}
 LEADERSHIP = frozenset({Role.LEADER, Role.SUPERVISOR, Role.ADMIN})
 #: Acting on an early warning (turning it into a proactive task, dismissing it).
 WARNING_HANDLERS = SUPERVISION
+#: An organisation's account (a company, social organisation or donor; hotline.civic).
+ORGANISATIONS = frozenset({Role.ORGANISATION})
+#: Who opens council topics and project proposals and decides applications (the supervisors
+#: act as the district's community staff; no separate role yet).
+CIVIC_STAFF = SUPERVISION
+#: Who scores applications (联合评审): staff, leaders and other organisations' accounts.
+REVIEWERS = SUPERVISION | {Role.LEADER, Role.ORGANISATION}
+#: Who sees the console's civic pages (topics, proposals, applications).
+CIVIC_READERS = SUPERVISION | {Role.LEADER, Role.ORGANISATION, Role.DISPATCHER}
 ALL_ROLES = frozenset(Role)
 
 
 def home_page(role: str) -> str:
     """Where a user of ``role`` lands after signing in."""
     return {Role.LIAISON: "/liaison", Role.GRID_WORKER: "/grid/",
-            Role.DISPATCHER: "/dispatch", Role.LEADER: "/leader"}.get(role, "/desk")
+            Role.DISPATCHER: "/dispatch", Role.LEADER: "/leader",
+            Role.ORGANISATION: "/civic"}.get(role, "/desk")
 
 
 def parse_role(text: str) -> Role:
