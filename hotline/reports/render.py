@@ -22,11 +22,15 @@ from markupsafe import Markup
 from hotline.reports.charts import (
     GridGeometry,
     WeekSLA,
+    HourLoad,
     heat_map_svg,
     pressure_curve_svg,
+    pressure_thresholds_svg,
     sla_trend_svg,
 )
 from hotline.reports.daily import DailyReport
+from hotline.reports.pressure import DEFINITIONS as PRESSURE_DEFINITIONS
+from hotline.reports.pressure import MEASURE_LABELS, PressureReport
 from hotline.reports.rates import RatesReport
 from hotline.reports.service_level import DEFINITIONS as SERVICE_DEFINITIONS
 from hotline.reports.service_level import ServiceReport
@@ -35,7 +39,8 @@ from hotline.reports.sla import OUTCOMES, SLAReport, SLATicket
 __all__ = ["environment", "page", "sla_html", "sla_csv", "sla_tickets_html", "sla_tickets_csv",
            "rates_html", "rates_csv", "daily_html", "wallboard_html", "heat_map_html",
            "drill_svg", "drill_html",
-           "safe_cell", "CSV_ENCODING", "service_html", "service_csv"]
+           "safe_cell", "CSV_ENCODING", "service_html", "service_csv", "pressure_html",
+           "zh_date"]
 
 #: CSV files carry a byte-order mark so spreadsheet programs read the Chinese text as UTF-8.
 CSV_ENCODING = "utf-8-sig"
@@ -56,6 +61,15 @@ def _local(value: dt.datetime | None, zone: str = "Asia/Shanghai",
     return value.astimezone(zoneinfo.ZoneInfo(zone)).strftime(fmt)
 
 
+def zh_date(value: dt.date | dt.datetime | str | None) -> str:
+    """A day as zh-CN writes it: 2026年11月26日."""
+    if value is None or value == "":
+        return ""
+    if isinstance(value, str):
+        value = dt.date.fromisoformat(value[:10])
+    return f"{value.year}年{value.month}月{value.day}日"
+
+
 def environment() -> Environment:
     """The one Jinja2 environment: templates beside this module, autoescape on for every
     template, undefined names an error rather than an empty string."""
@@ -66,6 +80,7 @@ def environment() -> Environment:
                           lstrip_blocks=True)
         env.filters["pct"] = _pct
         env.filters["local"] = _local
+        env.filters["zh_date"] = zh_date
         _env = env
     return _env
 
@@ -237,3 +252,15 @@ def service_csv(report: ServiceReport) -> bytes:
                      "" if f.average_wait_s is None else round(f.average_wait_s, 1),
                      "" if f.longest_wait_s is None else round(f.longest_wait_s, 1)])
     return _csv(rows)
+
+
+def pressure_html(report: PressureReport, load: Sequence[HourLoad], *,
+                  page_: bool = True) -> str:
+    """The day's pressure: the hourly load chart, the threshold panels with their crossing
+    marks, the list of crossings and the definitions."""
+    body = environment().get_template("pressure.html").render(
+        r=report, labels={str(k): v for k, v in MEASURE_LABELS.items()},
+        definitions=PRESSURE_DEFINITIONS,
+        load_svg=Markup(pressure_curve_svg(load, title=f"每小时话务压力 {zh_date(report.period.first)}")),
+        thresholds_svg=Markup(pressure_thresholds_svg(report)))
+    return page(f"话务压力曲线 {zh_date(report.period.first)}", body) if page_ else body

@@ -76,7 +76,8 @@ def test_rates_view(session: Session) -> None:
 
 
 def test_daily_heat_map_and_pressure(session: Session) -> None:
-    """The daily report, heat map and pressure curve views answer HTML or SVG."""
+    """The daily report, heat map and pressure curve views answer HTML or SVG (the pressure
+    page holds the hourly load and the threshold panels; format=svg the load chart alone)."""
     seed_daily(session)
     daily = daily_view(session, {b"date": [DAY.encode()]}, settings=SITE)
     assert "民情报告".encode() in daily.body
@@ -87,8 +88,11 @@ def test_daily_heat_map_and_pressure(session: Session) -> None:
     counts = {g.get("data-code"): g.get("data-count") for g in root.iter()
               if g.get("data-code")}
     assert counts["G002"] == "6"
-    curve = pressure_view(session, {b"date": [DAY.encode()]}, settings=SITE)
+    curve = pressure_view(session, {b"date": [DAY.encode()], b"format": [b"svg"]},
+                          settings=SITE)
     ET.fromstring(curve.body)
+    page = pressure_view(session, {b"date": [DAY.encode()]}, settings=SITE)
+    assert page.content_type.startswith("text/html") and "临界监控".encode() in page.body
 
 
 def test_errors_carry_their_http_meaning() -> None:
