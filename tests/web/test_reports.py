@@ -96,7 +96,8 @@ async def test_reports_for_supervisors_only_with_downloads_and_clear_errors(cons
         seed_reports(s)
     agent = HTTP(console.port)
     await sign_in(agent, "agent1", PASSWORDS["agent1"])
-    for path in ("/reports", "/reports/sla", "/reports/wallboard", "/reports/heat-map"):
+    for path in ("/reports", "/reports/sla", "/reports/wallboard", "/reports/heat-map",
+                 "/api/reports/pressure?date=2025-03-04"):
         assert (await agent.get(path)).status == 403, path
     boss = HTTP(console.port)
     await sign_in(boss, "boss", PASSWORDS["boss"])
@@ -122,6 +123,9 @@ async def test_reports_for_supervisors_only_with_downloads_and_clear_errors(cons
     daily = await boss.get("/reports/daily?date=2025-03-04")
     assert daily.status == 200 and daily.text.lstrip().lower().startswith("<!doctype html>")
     assert "民情报告 2025-03-04" in daily.text
+    pressure = await boss.get("/api/reports/pressure?date=2025-03-04&step=30")
+    assert pressure.status == 200 and len(pressure.json()["steps"]) == 48
+    assert (await boss.get("/api/reports/pressure?date=2025-03-04&step=7")).status == 400
     bad = await boss.get("/reports/sla?from=2025-13-01&to=2025-03-09")
     assert bad.status == 400 and "<html" in bad.text
     printable = await boss.get(f"/reports/sla?{q}&print=1")
