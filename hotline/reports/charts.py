@@ -103,7 +103,7 @@ def _points(polygon: Sequence[tuple[float, float]]) -> str:
 
 
 def heat_map_svg(geometry: GridGeometry, counts: Mapping[str, int], *,
-                 title: str = "Tickets by grid", links: Mapping[str, str] | None = None) -> str:
+                 title: str = "各网格诉求量", links: Mapping[str, str] | None = None) -> str:
     """The grid map with each grid shaded by its count; grids missing from ``counts`` are 0.
     Each grid carries ``data-code``/``data-count`` and a tooltip; a legend gives the steps.
     A grid with an entry in ``links`` is a link there (the drill-down into it)."""
@@ -167,7 +167,7 @@ def _axis_max(value: float) -> float:
     return 10 * magnitude
 
 
-def pressure_curve_svg(hours: Sequence[HourLoad], *, title: str = "Pressure by hour") -> str:
+def pressure_curve_svg(hours: Sequence[HourLoad], *, title: str = "每小时话务压力") -> str:
     """Calls as bars, tickets as a line and capacity as a dashed step line, hour by hour."""
     w, h, left, top, bottom = 760, 300, 50, 30, 40
     plot_w, plot_h = w - left - 20, h - top - bottom
@@ -226,7 +226,7 @@ class WeekSLA:
 
 
 def sla_trend_svg(weeks: Sequence[WeekSLA], *, target: float | None = None,
-                  title: str = "Callback SLA by week") -> str:
+                  title: str = "回访 SLA 按周达标率") -> str:
     """Met rate per week as a line with points (gaps where nothing was settled), 0-100 %."""
     w, h, left, top, bottom = 760, 260, 50, 30, 40
     plot_w, plot_h = w - left - 20, h - top - bottom
@@ -263,7 +263,7 @@ def sla_trend_svg(weeks: Sequence[WeekSLA], *, target: float | None = None,
         out.append(f"<circle class='week' cx='{x:.1f}' cy='{y(week.met_rate):.1f}' r='3' "
                    f"fill='#3182bd' data-week='{escape(week.label)}' "
                    f"data-rate='{week.met_rate:.4f}'><title>{escape(week.label)}: "
-                   f"{week.met_rate:.1%} of {week.settled}</title></circle>")
+                   f"达标率 {week.met_rate:.1%}，已结 {week.settled} 件</title></circle>")
     if segment:
         segments.append(segment)
     for s in segments:

@@ -202,7 +202,7 @@ def heat_map_view(session: Session, params: Mapping[str, Any], *,
         return Rendered(_SVG, render.drill_svg(view, base=base).encode("utf-8"))
     counts = {code: n for code, _, n in tickets_by_grid(session, p)}
     geometry = load_geometry(settings.reports.get("grid_geometry") or None)
-    title = f"Tickets by grid {p.label}"
+    title = f"各网格诉求量 {p.zh_label}"
     if fmt == "html":
         return Rendered(_HTML, render.heat_map_html(geometry, counts, title=title, page_=True)
                         .encode("utf-8"))
@@ -223,7 +223,7 @@ def pressure_view(session: Session, params: Mapping[str, Any], *,
     hours = pressure_by_hour(session, p, calls_per_agent_hour=float(
         settings.reports.get("calls_per_agent_hour", 6.0)))
     if fmt == "svg":
-        return Rendered(_SVG, pressure_curve_svg(hours, title=f"每小时话务压力 {p.label}")
+        return Rendered(_SVG, pressure_curve_svg(hours, title=f"每小时话务压力 {p.zh_label}")
                         .encode("utf-8"))
     step = _int(params, "step", int(settings.reports.get("pressure_step_min", 15)))
     if step not in STEPS_MIN:

@@ -33,7 +33,7 @@ def test_sla_filter_by_department_then_csv(session: Session) -> None:
     page = sla_view(session, {**WEEK_ARGS, b"department": [b"D2"], b"weeks": [b"4"]},
                     settings=SITE)
     assert page.content_type.startswith("text/html") and page.filename is None
-    assert b"department = D2" in page.body and b"class='chart sla-trend'" in page.body
+    assert "承办部门 = D2".encode() in page.body and b"class='chart sla-trend'" in page.body
     download = sla_view(session, {**WEEK_ARGS, b"department": [b"D2"], b"format": [b"csv"]},
                         settings=SITE)
     assert download.filename == "sla-2026-11-02-2026-11-08.csv"
@@ -70,7 +70,7 @@ def test_bad_parameters_are_400(session: Session, args) -> None:
 def test_rates_view(session: Session) -> None:
     """The rates view answers the page, or the CSV download."""
     seed_rates(session)
-    assert b"Response rate" in rates_view(session, WEEK_ARGS, settings=SITE).body
+    assert "响应率".encode() in rates_view(session, WEEK_ARGS, settings=SITE).body
     download = rates_view(session, {**WEEK_ARGS, b"format": [b"csv"]}, settings=SITE)
     assert download.filename == "rates-2026-11-02-2026-11-08.csv"
 

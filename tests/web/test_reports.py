@@ -122,7 +122,7 @@ async def test_reports_for_supervisors_only_with_downloads_and_clear_errors(cons
     assert "13900008877" not in drill.text  # the citizen's number is masked
     daily = await boss.get("/reports/daily?date=2025-03-04")
     assert daily.status == 200 and daily.text.lstrip().lower().startswith("<!doctype html>")
-    assert "民情报告 2025-03-04" in daily.text
+    assert "民情报告 2025年3月4日" in daily.text
     pressure = await boss.get("/api/reports/pressure?date=2025-03-04&step=30")
     assert pressure.status == 200 and len(pressure.json()["steps"]) == 48
     assert (await boss.get("/api/reports/pressure?date=2025-03-04&step=7")).status == 400
