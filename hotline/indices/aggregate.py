@@ -13,9 +13,11 @@ What a day's events add (the definitions the pages print live in ``formulas``):
 - ``closed`` / ``reopened``: follow-ups that closed the ticket / sent it back (不满意重办);
 - ``surveyed`` / ``satisfied``: satisfaction ratings that day / with a score ≥ the threshold.
 
-Two cuts are kept: ``area`` rows (level-1 grid × category: streets, communities, grids and
-categories are summed from them, and the early warning reads them) and ``department`` rows
-(one per lead department). A ticket counts where it stands when its day is folded (its grid,
+Four cuts are kept, each summed from the same counters when the day is folded so that a page
+reads a few rows a day: ``area`` rows (level-1 grid × category: the early warning and 每月一题
+read them), ``grid`` rows (one per level-1 grid: the grid, community and street tables and a
+grid's trend), ``category`` rows (one per category: the category table and the district's
+trend) and ``department`` rows (one per lead department). A ticket counts where it stands when its day is folded (its grid,
 rolled up to the level-1 grid; its lead department; its category). Folding a day rewrites that day's rows only, from
 that day's events only: the cost of keeping the indices up to date is one day's events.
 """
@@ -33,12 +35,14 @@ from sqlalchemy.orm import Session, aliased
 
 from db.models import Grid, IndexDay, IndexFold, SurveyResult, Ticket, TicketEvent, utcnow
 
-__all__ = ["COUNTERS", "REPEAT_WINDOW", "FoldResult", "day_bounds", "fold_day", "catch_up",
+__all__ = ["COUNTERS", "CUTS", "REPEAT_WINDOW", "FoldResult", "day_bounds", "fold_day", "catch_up",
            "grid_rollup", "local_day", "count_events"]
 
 #: The counters of one ``index_day`` row, in order.
 COUNTERS = ("demands", "repeats", "finished", "on_time", "closed", "reopened", "surveyed",
             "satisfied")
+#: The cuts of ``index_day`` (``IndexDay.cut``), as described above.
+CUTS = ("area", "grid", "category", "department")
 #: A demand is a repeat when the same citizen filed one in the same category this recently.
 REPEAT_WINDOW = dt.timedelta(days=30)
 
@@ -150,11 +154,12 @@ def fold_day(session: Session, day: dt.date, *, timezone: str, satisfied_min_sco
 
 def _cuts(counts: dict[_Key, dict[str, int]]) -> dict[tuple[str, int | None, int | None, str],
                                                      dict[str, int]]:
-    """The fine counters summed into the two cuts the aggregate keeps."""
+    """The fine counters summed into the cuts the aggregate keeps (L{CUTS})."""
     out: dict[tuple[str, int | None, int | None, str], dict[str, int]] = defaultdict(
         lambda: dict.fromkeys(COUNTERS, 0))
     for (grid, department, category), values in counts.items():
-        for key in (("area", grid, None, category), ("department", None, department, "")):
+        for key in (("area", grid, None, category), ("grid", grid, None, ""),
+                    ("category", None, None, category), ("department", None, department, "")):
             row = out[key]
             for name, value in values.items():
                 row[name] += value
