@@ -206,15 +206,19 @@ class Message:
     def _find(self, name: str) -> str | None:
         """Header C{name}'s value straight from the text when it stands there once, in this
         spelling and in no other; None means "parse to know"."""
+        tags = _FIND_TAGS.get(name)
+        if tags is None:
+            tags = _find_tags(name)
+        tag, lowered_tag, lowered_head = tags
         raw = self.raw
-        tag = "\r\n" + name + ": "
         at = raw.find(tag)
-        if at < 0 or raw.find(tag, at + 1) >= 0 or raw.startswith(name + ": "):
+        if at < 0:
             return None
+        # One count over the lowered text covers both a repeat in this spelling and the same
+        # header in another spelling (either is merged by parsing).
         lowered = raw.lower()
-        if lowered.count("\r\n" + name.lower() + ":") != 1 \
-                or lowered.startswith(name.lower() + ":"):
-            return None  # the same header in another spelling too: merge them by parsing
+        if lowered.count(lowered_tag) != 1 or lowered.startswith(lowered_head):
+            return None
         start = at + len(tag)
         end = raw.find("\r\n", start)
         return raw[start:] if end < 0 else raw[start:end]
@@ -260,6 +264,17 @@ class Message:
 
     def __repr__(self) -> str:
         return f"<Message {self.name!r} {self.as_dict()!r}>"
+
+
+#: name -> (CRLF name ": ", CRLF lowered name ":", lowered name ":"), for L{Message._find}.
+_FIND_TAGS: dict[str, tuple[str, str, str]] = {}
+
+
+def _find_tags(name: str) -> tuple[str, str, str]:
+    tags = ("\r\n" + name + ": ", "\r\n" + name.lower() + ":", name.lower() + ":")
+    if len(_FIND_TAGS) < 256:  # names come from our code, but never grow without bound
+        _FIND_TAGS[name] = tags
+    return tags
 
 
 def _check_header(name: str, value: str) -> None:

@@ -34,7 +34,8 @@ from hotline.web.roles import DESK, TICKET_READERS, Role
 from hotline.web.routing import Ctx, HTTPError, Response, Router, html_response, json_response
 
 __all__ = ["register", "load_ticket", "caller_view", "list_tickets", "desk_intake_payload",
-           "attach_call", "ticket_duplicates", "reporter_rows", "AGENT_PAGE_DEPTH"]
+           "attach_call", "ticket_duplicates", "reporter_rows", "AGENT_PAGE_DEPTH",
+           "check_page_depth"]
 
 _STATUSES = {s.value for s in TicketStatus}
 #: How deep an agent may page through tickets (and the citizens' numbers on them): the newest
@@ -119,6 +120,16 @@ def list_tickets(session: Session, user: Principal, *, status: str | None = None
     return [_ticket_dict(t, user) for t in session.scalars(query).unique()]
 
 
+async def check_page_depth(ctx: Ctx, action: str, offset: int, limit: int) -> None:
+    """Agents page through the newest AGENT_PAGE_DEPTH rows of any ticket list only (a desk
+    finds older tickets by the caller's number); refused and audited beyond it."""
+    if ctx.user is not None and ctx.user.role == Role.AGENT and offset + limit > AGENT_PAGE_DEPTH:
+        raise await refused(ctx, action, f"offset={offset}", HTTPError(
+            400, "invalid-parameter", f"坐席只能翻阅最新的 {AGENT_PAGE_DEPTH} 张工单，请按来电号码查找 "
+            f"(agents page through the newest {AGENT_PAGE_DEPTH} tickets; find older ones by "
+            "the caller's number)", {"parameter": "offset", "max": AGENT_PAGE_DEPTH}))
+
+
 async def _tickets(ctx: Ctx) -> Response:
     status = ctx.query("status") or None
     if status is not None and status not in _STATUSES:
@@ -127,11 +138,7 @@ async def _tickets(ctx: Ctx) -> Response:
                         {"parameter": "status"})
     limit = int_param(ctx, "limit", 50, 1, 200)
     offset = int_param(ctx, "offset", 0, 0, 1_000_000)
-    if ctx.user.role == Role.AGENT and offset + limit > AGENT_PAGE_DEPTH:
-        raise await refused(ctx, "tickets.page", f"offset={offset}", HTTPError(
-            400, "invalid-parameter", f"坐席只能翻阅最新的 {AGENT_PAGE_DEPTH} 张工单，请按来电号码查找 "
-            f"(agents page through the newest {AGENT_PAGE_DEPTH} tickets; find older ones by "
-            "the caller's number)", {"parameter": "offset", "max": AGENT_PAGE_DEPTH}))
+    await check_page_depth(ctx, "tickets.page", offset, limit)
     rows = await ctx.console.db.run(list_tickets, ctx.user, status=status, limit=limit,
                                     offset=offset)
     return json_response({"tickets": rows, "limit": limit, "offset": offset})

@@ -18,6 +18,7 @@ from hotline import phone
 from hotline.tickets import calendar as site_calendar
 from hotline.tickets.actions import FIELDS, UploadedFile
 from hotline.tickets.exceptions import InvalidRequest, NoSuchDepartment, TicketError
+from hotline.tickets.http import check_page_depth
 from hotline.tickets.permissions import ACTION_ROLES
 from hotline.tickets.worklists import LISTS
 from hotline.web import audit
@@ -155,6 +156,7 @@ def _worklist(plugin: TicketLife) -> Any:
             raise HTTPError(404, "not-found", f"no worklist {name!r} (one of {', '.join(LISTS)})")
         limit = _int(ctx, "limit", 50, 1, 200)
         offset = _int(ctx, "offset", 0, 0, 100_000)
+        await check_page_depth(ctx, f"worklist.{name}.page", offset, limit)
         try:
             data = await ctx.console.db.run(plugin.actions.worklist, ctx.user, name,
                                             department=ctx.query("department") or None,

@@ -263,6 +263,9 @@ class TicketService:
             else None
         citizen = get_or_create_citizen(session, request.phone, request.citizen_name) \
             if request.phone else None
+        # The clock reads the work calendar (a query): read it before the ticket exists, so the
+        # query's autoflush never meets a ticket already tied to its citizen but not yet added.
+        clock = dispatch_clock(now, self.rules, self.calendar(session), self.zone)
         ticket = Ticket(
             number=self._next_number(session, now), kind=request.kind.value,
             channel=request.channel, status=S.RECEIVED.value, category=request.category,
@@ -270,8 +273,7 @@ class TicketService:
             citizen=citizen, department=department,
             promised_reply_at=request.promised_reply_at, created_at=now, updated_at=now,
             latitude=request.latitude, longitude=request.longitude)
-        self._set_clock(ticket, dispatch_clock(now, self.rules, self.calendar(session),
-                                               self.zone))
+        self._set_clock(ticket, clock)
         session.add(ticket)
         self._event(ticket, now, actor, "intake", None, S.RECEIVED, request.description)
         if request.promised_reply_at is not None:

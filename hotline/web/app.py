@@ -33,6 +33,7 @@ from hotline.web.access_log import access_log_formatter
 from hotline.web.auth import (
     LoginRateLimiter,
     SessionSigner,
+    hash_password,
     session_key,
     token_hash,
     verify_password,
@@ -237,6 +238,10 @@ class WebConsole:
         """``verify_password`` on the hashing threads."""
         return deferToThreadPool(self.reactor, self.hash_pool, verify_password, stored_hash,
                                  password)
+
+    def rehash_password(self, password: str) -> Deferred[str]:
+        """A new hash of ``password`` with today's parameters, on the hashing threads."""
+        return deferToThreadPool(self.reactor, self.hash_pool, hash_password, password)
 
     @property
     def port(self) -> int:

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from db.models import ConsoleUser
 from hotline.web import accounts, audit
-from hotline.web.auth import new_token, token_hash
+from hotline.web.auth import needs_rehash, new_token, token_hash
 from hotline.web.roles import ALL_ROLES, SUPERVISION, home_page
 from hotline.web.routing import (
     SESSION_COOKIE,
@@ -88,6 +88,10 @@ async def _login(ctx: Ctx) -> Response:
     record = await console.db.run(accounts.stored_hash, username)
     # The same argon2 work whether or not the user exists (no timing tells user names apart).
     matches = await console.check_password(record[1] if record else None, password)
+    # A hash made with weaker parameters than today's is replaced while the password is at
+    # hand (the only moment it is), off the reactor like the check.
+    rehashed = await console.rehash_password(password) \
+        if record and matches and needs_rehash(record[1]) else None
 
     def finish(session: Session) -> str | None:
         user = session.get(ConsoleUser, record[0]) if record and matches else None
@@ -95,6 +99,8 @@ async def _login(ctx: Ctx) -> Response:
             audit.record(session, actor=username or "-", action="login", outcome="failed",
                          ip=ctx.ip)
             return None
+        if rehashed is not None and user.password_hash == record[1]:
+            user.password_hash = rehashed  # not if the password changed meanwhile
         accounts.open_session(session, user.id, token, hours=console.session_hours, ip=ctx.ip)
         audit.record(session, actor=user.username, role=user.role, action="login", ip=ctx.ip)
         return user.role

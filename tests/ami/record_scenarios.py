@@ -8,7 +8,7 @@ dialplan or Asterisk changes what the PBX says, then run ``tests/calls/test_tran
 Each scenario runs the real controller and the city simulator while an L{AMIRecorder} keeps
 the PBX's whole AMI session, and writes one file. The scenarios are the hang-up orders the PBX
 produces for a call (citizen first, agent first, abandoned in the queue), a three-way bridge,
-a callback and a satisfaction survey.
+a callback, a satisfaction survey and a deadline reminder to a department's duty number.
 """
 
 from __future__ import annotations
@@ -23,7 +23,14 @@ from hotline.bridge.service import Target
 from hotline.calls.model import CallState
 from tests.bridge.conftest import AGENT_HZ, CITIZEN_HZ, DEPARTMENT_HZ, talking_call
 from tests.scheduler.support import new_ticket, promise_in
-from tests.scheduler.test_integration import _done, _survey_results, closed_ticket, make_harness
+from tests.scheduler.test_integration import (
+    _done,
+    _notices,
+    _survey_results,
+    _ticket_due_soon,
+    closed_ticket,
+    make_harness,
+)
 from tests.support.ami_recorder import AMIRecorder
 from tests.support.hotline import wait_final_call
 from tests.support.waiting import sleep, until
@@ -191,6 +198,25 @@ async def test_record_survey(pbx_sandbox, make_harness):
                   "answers and presses 4.", scenario)
 
 
+
+@pytest_twisted.ensureDeferred
+async def test_record_reminder(pbx_sandbox, make_harness):
+    """A dispatched ticket's clock turns yellow: the scheduler calls the department's duty
+    number, which answers and presses 1 (the reminder is confirmed)."""
+    duty = "041100000019"
+    h = await make_harness(reminder_ring_s=8.0, reminder_retry_s=1.0, reminder_max_attempts=1)
+
+    async def scenario(recorder: AMIRecorder) -> None:
+        await h.city.set_number(duty, mode="answer", delay_s=0.3, dtmf="1")
+        ticket_id = await h.write(lambda s: _ticket_due_soon(s, "13912345009", duty,
+                                                              warn_s=1, due_s=600))
+        rows = await until(_notices(h, ticket_id, done=1), timeout=40)
+        assert rows[0][:4] == ("remind", "done", "confirmed", "1")
+
+    await _record(pbx_sandbox, "reminder_confirmed.txt",
+                  "Recorded from the sandbox by tests/ami/record_scenarios.py: a dispatched "
+                  "ticket turns yellow;\nthe scheduler calls the department's duty number "
+                  "(rm-<id>-1), which answers and\npresses 1.", scenario)
 
 @pytest_twisted.ensureDeferred
 async def test_record_login_md5_resync(pbx_sandbox, controller, city):

@@ -5,7 +5,7 @@ with our own AMI client and a L{CallTracker} on it (see L{tests.support.ami_reco
 same client and tracker replay it byte for byte on a C{StringTransport} (the resync's actions
 must match what was recorded), and the tests read the domain events the tracker published: the
 hang-up orders the PBX produces (citizen first, agent first, abandoned in the queue), a
-three-way bridge, a callback and a survey.
+three-way bridge, a callback, a survey and a deadline reminder.
 """
 
 from __future__ import annotations
@@ -169,3 +169,16 @@ class ScheduledCallTests(SynchronousTestCase):
         (answer,) = r.of(ev.SurveyAnswered)
         self.assertEqual(answer.digits, "4")
         self.assertEqual(answer.key, originated.uniqueid)
+
+    def test_reminder_reads_the_duty_numbers_confirmation(self):
+        """The reminder leg to a department's duty number is originated as a reminder, and the
+        dialplan reports the confirming digit for that attempt; no inbound call is seen."""
+        r = Replayed("reminder_confirmed.txt")
+        self.addCleanup(r.stop)
+        (originated,) = r.of(ev.OriginateResult)
+        self.assertTrue(originated.success)
+        self.assertEqual(originated.kind, LegKind.REMINDER)
+        (answer,) = r.of(ev.ReminderAnswered)
+        self.assertEqual(answer.digits, "1")
+        self.assertEqual(answer.key, originated.uniqueid)
+        self.assertEqual(r.of(ev.CallArrived), [])

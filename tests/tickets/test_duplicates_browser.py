@@ -31,8 +31,7 @@ async def dup_controller(pbx_sandbox, tmp_path):
     """A controller on its own database with the scheduler on (test-sized times)."""
     cfg = pbx_sandbox.config.with_overrides({
         "database": {"url": f"sqlite:///{tmp_path / 'dup.db'}"},
-        # max_talk_s: the lowest the configuration accepts since issue 24 (FAST's 3 s is not).
-        "scheduler": dict(FAST, enabled=True, max_talk_s=10.0)})
+        "scheduler": dict(FAST, enabled=True)})
     ctl = Controller(config=cfg, reactor=reactor)
     await ctl.start()
     try:

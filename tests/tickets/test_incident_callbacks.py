@@ -54,8 +54,7 @@ def _incident_of_twenty(s) -> int:
 async def test_incident_reply_calls_every_citizen_once_at_a_bounded_rate(make_harness):  # noqa: F811
     """Twenty tickets confirmed, dispatched and replied once: the city receives twenty calls,
     one per citizen, never more than max_concurrent at once, each recorded once reached."""
-    # max_talk_s: the lowest the configuration accepts since issue 24 (FAST's 3 s is refused).
-    h = await make_harness(max_concurrent=AT_ONCE, max_talk_s=10.0)
+    h = await make_harness(max_concurrent=AT_ONCE)
     await h.write(lambda s: ensure_agents(s, "1001", "1002", "1003"))
     watch = Concurrency()
     h.city.ami.subscribe("Newchannel", watch.on_newchannel)

@@ -81,3 +81,15 @@ async def test_agent_paging_is_bounded_supervisor_is_not(console):
     assert (await agent.get("/api/tickets?offset=100&limit=100")).status == 200
     boss, _ = await _signed_in(console, "boss")
     assert (await boss.get("/api/tickets?offset=5000&limit=200")).status == 200
+
+
+@pytest_twisted.ensureDeferred
+async def test_agent_worklist_paging_is_bounded_as_the_ticket_list(console):
+    """The worklists keep the same bound for an agent (400 naming it, before the list is read);
+    a supervisor pages a worklist deeper."""
+    agent, _ = await _signed_in(console, "agent1")
+    deep = await agent.get(f"/api/worklists/mine?offset={AGENT_PAGE_DEPTH}&limit=50")
+    assert deep.status == 400 and deep.json()["details"]["max"] == AGENT_PAGE_DEPTH
+    assert (await agent.get("/api/worklists/mine?offset=100&limit=100")).status == 200
+    boss, _ = await _signed_in(console, "boss")
+    assert (await boss.get("/api/worklists/dispatch?offset=5000&limit=200")).status == 200

@@ -66,7 +66,7 @@ async def test_agent_desk_pops_caller_saves_ticket_and_searches_directory(
     await city.ami.when_ready()
     await city.set_agent("1002", delay_s=6, tone="1000")
     try:
-        await city.call(number, tone="400", hold_s=40)
+        placed = await city.call(number, tone="400", hold_s=40)
         await browser.run(lambda: page.wait_for_function(
             f"document.getElementById('caller-number').textContent === '{number}'",
             timeout=40000))
@@ -129,6 +129,8 @@ async def test_agent_desk_pops_caller_saves_ticket_and_searches_directory(
         await browser.run(browser.shot, page, "desk-3-directory")
         expected = ctl.web.directory.search("zls")[0]
         assert first.startswith(expected.name) and "zls" in expected.pinyin_initials
+        # The citizen hangs up now rather than at the end of the 40 s hold.
+        await city.hangup(placed.channel_id)
         row, linked = await wait_final_call(ctl.db, number, lambda r: r.ticket_id)
     finally:
         remove()

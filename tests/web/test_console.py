@@ -106,6 +106,39 @@ async def test_login_form_without_token_is_refused(console, db):
 
 
 @pytest_twisted.ensureDeferred
+async def test_sign_in_upgrades_a_hash_made_with_weaker_parameters(console, db):
+    """A password hashed with weaker argon2 parameters than today's is re-hashed when its user
+    signs in on the console (the only moment the password is at hand); the new hash verifies,
+    and a wrong password changes nothing."""
+    from argon2 import PasswordHasher
+
+    from db.models import ConsoleUser
+    from hotline.web.auth import needs_rehash, verify_password
+
+    weak = PasswordHasher(time_cost=1, memory_cost=8192, parallelism=1).hash(PASSWORDS["boss"])
+    assert needs_rehash(weak)
+
+    def stored() -> str:
+        with db.begin() as s:
+            return s.scalars(select(ConsoleUser.password_hash)
+                             .where(ConsoleUser.username == "boss")).one()
+    with db.begin() as s:
+        s.scalars(select(ConsoleUser).where(ConsoleUser.username == "boss")).one() \
+            .password_hash = weak
+    wrong = await sign_in(HTTP(console.port), "boss", "not-the-one-1")
+    assert wrong.status == 401 and stored() == weak
+    first = HTTP(console.port)
+    await sign_in(first, "boss", PASSWORDS["boss"])
+    assert (await first.get("/api/me")).status == 200
+    upgraded = stored()
+    assert upgraded != weak and not needs_rehash(upgraded)
+    assert verify_password(upgraded, PASSWORDS["boss"])
+    again = HTTP(console.port)
+    await sign_in(again, "boss", PASSWORDS["boss"])
+    assert (await again.get("/api/me")).status == 200 and stored() == upgraded
+
+
+@pytest_twisted.ensureDeferred
 async def test_state_change_without_csrf_token_is_refused_and_changes_nothing(console, db):
     """A draft PUT and a logout form without the CSRF token are refused and audited; with the
     token the same call works."""
