@@ -280,7 +280,7 @@ def pressure_thresholds_svg(report: PressureReport, *, title: str = "临界监�
     threshold was crossed."""
     from hotline.reports.pressure import MEASURE_LABELS, Measure
 
-    w, left, right, top, panel_h, gap = 760, 60, 20, 30, 110, 34
+    w, left, right, top, panel_h, gap = 760, 60, 20, 30, 110, 48
     plot_w = w - left - right
     h = top + 3 * (panel_h + gap) + 10
     start = report.period.start

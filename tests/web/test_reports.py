@@ -310,6 +310,7 @@ async def test_supervisor_reads_filters_downloads_and_watches_the_board(web_cont
     def pressure() -> int:
         page.goto(f"{base}/reports/pressure?date={now.astimezone(ZONE).date().isoformat()}")
         page.wait_for_selector("#report-body svg.pressure-thresholds")
+        page.locator("#report-body svg.pressure-thresholds").scroll_into_view_if_needed()
         Browser.shot(page, "reports-4-pressure")
         assert english_words(page.inner_html("#report-body")) == set()
         return page.locator("#report-body svg .panel").count()
