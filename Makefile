@@ -16,9 +16,11 @@ run: deps venv pbx-root softphone
 ## test: lint, then the whole test suite, integration tests included (real PBX, PostgreSQL,
 ##       Vosk, browser), spread over PYTEST_WORKERS processes, each with a sandbox of its own
 ##       (the tests mostly wait on the PBX's timers, so more workers than cores pay).
+##       A worker that dies is reported with the test it ran and not replaced: xdist's
+##       group scheduler cannot hand work to a replacement (KeyError, the whole report lost).
 PYTEST_WORKERS ?= 4
 test: deps venv pbx-root softphone lint
-	@$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadgroup; status=$$?; \
+	@$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadgroup --max-worker-restart=0; status=$$?; \
 	if [ $$status -eq 5 ]; then echo "make test: pytest collected no test; that is a failure" >&2; exit 1; fi; \
 	exit $$status
 

@@ -25,6 +25,7 @@ def _errors(*codes: int) -> dict[str, Any]:
     text = {400: "bad input (the message names the field)", 401: "not signed in",
             403: "role not allowed, or CSRF token missing", 404: "not found",
             409: "not allowed in the current state", 415: "body is not JSON",
+            429: "too many attempts for now (Retry-After says how long)",
             503: "the PBX link or the service is not available"}
     return {str(c): _json(_ERROR, text[c]) for c in codes}
 
@@ -606,14 +607,16 @@ def _duplicate_paths() -> dict[str, Any]:
         "/api/public/status": {"get": {
             "summary": "The citizen's own status line (no sign-in): a ticket's status, "
                        "department and deadline by its number and the last four digits of the "
-                       "reporting phone; 404 when they do not match; no personal data",
+                       "reporting phone; 404 when they do not match; no personal data; 429 "
+                       "(Retry-After) once the ticket's misses or the client address's "
+                       "lookups are spent for now (the phone's status line shares the first)",
             "security": [],
             "parameters": [_query("number", {"type": "string",
                                              "pattern": "^RX[0-9]{8}-[0-9]{6}$"},
                                   required=True),
                            _query("last4", {"type": "string", "pattern": "^[0-9]{4}$"},
                                   required=True)],
-            "responses": {"200": _json(_OBJ), **_errors(400, 404)}}},
+            "responses": {"200": _json(_OBJ), **_errors(400, 404, 429)}}},
         "/api/incidents": {"get": {
             "summary": "Incidents: proposed groups of similar open tickets and confirmed ones",
             "security": _SESSION,

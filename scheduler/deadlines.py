@@ -29,6 +29,7 @@ from db.models import (
 )
 from hotline import phone
 from hotline.naming import reminder_key
+from hotline.pbx.prompts import spoken_time
 from hotline.tickets.schemas import WITH_DEPARTMENT
 from hotline.tickets.worklists import notice_dict
 
@@ -215,24 +216,12 @@ def open_reminder_calls(session: Session) -> list[str]:
 
 # -- what the call says ---------------------------------------------------------------------------
 
-def _number_words(n: int) -> list[str]:
-    """0-99 as the prompts that say it in Mandarin (十七 = num-10 digit-7)."""
-    if n < 10:
-        return [f"digit-{n}"]
-    tens, units = divmod(n, 10)
-    words = ([] if tens == 1 else [f"digit-{tens}"]) + ["num-10"]
-    return words + ([f"digit-{units}"] if units else [])
-
-
 def spoken_reminder(kind: str, ticket_number: str, due_local: dt.datetime) -> list[str]:
     """The prompt names (``hotline.pbx.prompts.PROMPTS``) the reminder call plays, in order:
     who calls, the ticket number digit by digit, the deadline, "press 1 to confirm"."""
     words = ["supervise-intro" if kind == "supervise" else "reminder-intro"]
     words += [f"digit-{c}" for c in ticket_number if c.isdigit()]
     words.append("reminder-overdue" if kind == "supervise" else "reminder-due")
-    words += _number_words(due_local.month) + ["word-yue"]
-    words += _number_words(due_local.day) + ["word-ri"]
-    words += _number_words(due_local.hour) + ["word-dian"]
-    words += _number_words(due_local.minute) + ["word-fen"] if due_local.minute else ["word-zheng"]
+    words += spoken_time(due_local)
     words.append("reminder-press1")
     return words

@@ -32,11 +32,14 @@ class Route:
     @ivar name: the C{agi_network_script} path it answers, without leading slash or query.
     @ivar script: the C{async def} run per session.
     @ivar setup: called by L{RouteTable.run_setup} at start-up and on reload, or C{None}.
+    @ivar timeout: seconds this script may run, or C{None} for the server's limit
+        (C{agi.script_timeout_s}); a dialogue with the caller (the status line) needs minutes.
     """
 
     name: str
     script: AGIScript
     setup: Callable[[], object] | None = None
+    timeout: float | None = None
 
 
 class RouteTable:
@@ -63,7 +66,7 @@ class RouteTable:
         return key
 
     def add(self, name: str, script: AGIScript, *,
-            setup: Callable[[], object] | None = None) -> Route:
+            setup: Callable[[], object] | None = None, timeout: float | None = None) -> Route:
         """Register C{script} under C{name}.
 
         @raise DuplicateRouteError: C{name} is already taken.
@@ -75,16 +78,18 @@ class RouteTable:
             raise DuplicateRouteError(
                 f"AGI script {key!r} is already registered to "
                 f"{getattr(existing.script, '__qualname__', existing.script)!r}")
-        route = Route(name=key, script=script, setup=setup)
+        if timeout is not None and not timeout > 0:
+            raise ValueError(f"AGI script {key!r}: timeout must be positive, not {timeout!r}")
+        route = Route(name=key, script=script, setup=setup, timeout=timeout)
         self._routes[key] = route
         return route
 
-    def register(self, name: str, *,
-                 setup: Callable[[], object] | None = None) -> Callable[[_S], _S]:
+    def register(self, name: str, *, setup: Callable[[], object] | None = None,
+                 timeout: float | None = None) -> Callable[[_S], _S]:
         """Decorator form of L{add}; returns the script unchanged so it stays testable."""
 
         def decorate(script: _S) -> _S:
-            self.add(name, script, setup=setup)
+            self.add(name, script, setup=setup, timeout=timeout)
             return script
 
         return decorate

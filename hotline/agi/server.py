@@ -343,6 +343,8 @@ class FastAGIProtocol(Protocol):
         # One timer per session: the header deadline becomes the script's. Moving it later is
         # O(1); moving a reactor timer sooner is a linear search of its heap, so then a fresh
         # timer is cheaper.
+        if route.timeout is not None:
+            self._script_timeout = route.timeout  # this session's limit (a dialogue's minutes)
         timer = self._timer
         deadline = self._clock.seconds() + self._script_timeout
         if timer is not None and timer.active() and timer.getTime() <= deadline:

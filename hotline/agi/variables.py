@@ -32,6 +32,8 @@ __all__ = [
     "HOTLINE_RECORDING",
     "HOTLINE_RECORD",
     "HOTLINE_CALLBACK_FILED",
+    "HOTLINE_MENU",
+    "HOTLINE_STATUS_DONE",
     "HOTLINE_ROLE",
     "HOTLINE_SURVEY_SCORE",
     "HOTLINE_BRIDGE_REC",
@@ -101,6 +103,12 @@ HOTLINE_RECORD: Final = "HOTLINE_RECORD"
 #: Set to C{1} by the overflow script once a callback is promised to a caller the queue could
 #: not take; the dialplan then tells the caller so.
 HOTLINE_CALLBACK_FILED: Final = "HOTLINE_CALLBACK_FILED"
+#: The key a caller pressed at the menu after the greeting (2: the status line), set by the
+#: dialplan's C{Read()}; empty when they pressed nothing and queued.
+HOTLINE_MENU: Final = "HOTLINE_MENU"
+#: Set to C{1} by the status script once the caller heard their ticket's status and did not ask
+#: for an agent; the dialplan then says goodbye. Empty (the controller down included): queue.
+HOTLINE_STATUS_DONE: Final = "HOTLINE_STATUS_DONE"
 #: Who this channel is in the call, set by the dialplan: C{citizen}, C{agent}, C{department}.
 HOTLINE_ROLE: Final = "HOTLINE_ROLE"
 #: The digit a citizen pressed in the satisfaction survey.

@@ -26,6 +26,7 @@ from twisted.logger import Logger
 from hotline.agi import variables as v
 from hotline.calls.events import LegAnswered, LegEnded, LegKind
 from hotline.calls.model import CallState
+from hotline.errors import DomainError
 from hotline.naming import agent_interface, spy_leg_id
 from hotline.web import audit
 
@@ -54,19 +55,14 @@ class SpyMode(enum.StrEnum):
 MODE_LABELS = {SpyMode.LISTEN: "监听", SpyMode.WHISPER: "耳语", SpyMode.BARGE: "强插"}
 
 
-class SpyError(Exception):
+class SpyError(DomainError):
     """The supervisor cannot listen (or switch, or stop) as asked; nothing was changed."""
 
     def __init__(self, status: int, error_id: str, message: str,
                  details: dict[str, Any] | None = None) -> None:
-        super().__init__(message)
+        super().__init__(message, details)
         self.status_code = status
         self.error_id = error_id
-        self.message = message
-        self.details = details or {}
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"error_id": self.error_id, "message": self.message, "details": self.details}
 
 
 @dataclass

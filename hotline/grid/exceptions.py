@@ -10,25 +10,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from hotline.errors import DomainError
+
 __all__ = ["GridError", "MapRefused", "MapProblem", "InvalidInput", "NoSuchArea",
            "NotAGridWorker", "NoSuchTask", "TaskClosed", "PhotoRejected", "NoGridWorker",
            "AddressesRefused"]
 
 
-class GridError(Exception):
+class GridError(DomainError):
     """Base of the map's and the grid workers' errors."""
 
     status_code: int = 400
     error_id: str = "grid-error"
-
-    def __init__(self, message: str, details: dict[str, Any] | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.details: dict[str, Any] = details or {}
-
-    def to_dict(self) -> dict[str, Any]:
-        """The error as the JSON API returns it."""
-        return {"error_id": self.error_id, "message": self.message, "details": self.details}
 
 
 @dataclass(frozen=True)

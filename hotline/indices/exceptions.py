@@ -2,21 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from hotline.errors import DomainError
 
 __all__ = ["IndicesError", "BadIndexQuery", "NoSuchWarning", "WarningHandled"]
 
 
-class IndicesError(Exception):
+class IndicesError(DomainError):
     """Base of the indices' errors."""
 
-    status = 400
+    status_code = 400
     error_id = "index-error"
-
-    def __init__(self, message: str, details: dict[str, Any] | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.details = details or {}
 
 
 class BadIndexQuery(IndicesError):
@@ -28,12 +23,12 @@ class BadIndexQuery(IndicesError):
 class NoSuchWarning(IndicesError):
     """No early warning with that id."""
 
-    status = 404
+    status_code = 404
     error_id = "no-such-warning"
 
 
 class WarningHandled(IndicesError):
     """The early warning was already turned into a task or dismissed."""
 
-    status = 409
+    status_code = 409
     error_id = "warning-handled"

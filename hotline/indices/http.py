@@ -81,7 +81,7 @@ def _plugin(ctx: Ctx) -> IndicesPlugin:
 
 
 def _http(e: IndicesError) -> HTTPError:
-    return HTTPError(e.status, e.error_id, e.message, e.details)
+    return HTTPError(e.status_code, e.error_id, e.message, e.details)
 
 
 def _period(ctx: Ctx) -> tuple[dt.date, dt.date]:

@@ -3,12 +3,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import shutil
 import subprocess
 from pathlib import Path
 
-__all__ = ["PROMPTS", "PromptError", "build_prompts"]
+__all__ = ["PROMPTS", "PromptError", "build_prompts", "build_phrase", "number_words",
+           "spoken_time", "to_pinyin"]
 
 #: Prompt name → (the Chinese text it says, the same in tone-numbered pinyin for espeak-ng's
 #: ``cmn-latn-pinyin`` voice; bookworm's ``cmn`` voice misreads Hanzi). Digits one by one.
@@ -121,6 +123,49 @@ PROMPTS: dict[str, tuple[str, str]] = {
         "qing3 ji2 shi2 ban4 li3 bing4 hui2 fu4. que4 ren4 shou1 dao4 qing3 an4 yi1.",
     ),
     "reminder-thanks": ("已确认，谢谢，再见。", "yi3 que4 ren4, xie4 xie4, zai4 jian4."),
+    # hotline/agi/scripts/status.py: the status line (查询工单进度), offered after the greeting
+    # (the menu waits status_line.menu_wait_s for a key, then the caller queues as before).
+    "menu": (
+        "查询工单进度请按二，其他请稍候。",
+        "cha2 xun2 gong1 dan1 jin4 du4 qing3 an4 er4, qi2 ta1 qing3 shao1 hou4.",
+    ),
+    "status-ask-number": (
+        "请输入十四位工单号，以井号键结束。",
+        "qing3 shu1 ru4 shi2 si4 wei4 gong1 dan1 hao4, yi3 jing3 hao4 jian4 jie2 shu4.",
+    ),
+    "status-ask-last4": (
+        "请输入您反映问题时所用电话号码的后四位。",
+        "qing3 shu1 ru4 nin2 fan3 ying4 wen4 ti2 shi2 suo3 yong4 dian4 hua4 hao4 ma3 de5 "
+        "hou4 si4 wei4.",
+    ),
+    "status-not-found": ("未找到，请重新输入。", "wei4 zhao3 dao4, qing3 chong2 xin1 shu1 ru4."),
+    "status-to-agent": (
+        "正在为您转接人工服务，请稍候。",
+        "zheng4 zai4 wei4 nin2 zhuan3 jie1 ren2 gong1 fu2 wu4, qing3 shao1 hou4.",
+    ),
+    "status-busy": (
+        "查询次数过多，正在为您转接人工服务，请稍候。",
+        "cha2 xun2 ci4 shu4 guo4 duo1, zheng4 zai4 wei4 nin2 zhuan3 jie1 ren2 gong1 fu2 wu4, "
+        "qing3 shao1 hou4.",
+    ),
+    "status-intro": ("您的工单，当前状态为", "nin2 de5 gong1 dan1, dang1 qian2 zhuang4 tai4 wei2"),
+    "status-department": ("承办部门为", "cheng2 ban4 bu4 men2 wei2"),
+    "status-no-department": ("尚未确定承办部门", "shang4 wei4 que4 ding4 cheng2 ban4 bu4 men2"),
+    "status-no-due": ("尚无办理期限", "shang4 wu2 ban4 li3 qi1 xian4"),
+    "status-end": (
+        "如需人工服务请按零。感谢您的来电，再见。",
+        "ru2 xu1 ren2 gong1 fu2 wu4 qing3 an4 ling2. gan3 xie4 nin2 de5 lai2 dian4, zai4 jian4.",
+    ),
+    # One per ticket status (hotline.tickets.schemas.STATUS_LABELS says them the same way).
+    "status-received": ("已受理", "yi3 shou4 li3"),
+    "status-dispatched": ("已派单", "yi3 pai4 dan1"),
+    "status-handling": ("办理中", "ban4 li3 zhong1"),
+    "status-replied": ("已回复", "yi3 hui2 fu4"),
+    "status-followed_up": ("已回访", "yi3 hui2 fang3"),
+    "status-closed": ("已办结", "yi3 ban4 jie2"),
+    "status-reopened": ("重办", "chong2 ban4"),
+    "status-merged": ("已合并", "yi3 he2 bing4"),
+    "status-returned": ("已退单", "yi3 tui4 dan1"),
     "word-yue": ("月", "yue4"),
     "word-ri": ("日", "ri4"),
     "word-dian": ("点", "dian3"),
@@ -142,6 +187,65 @@ def _run(cmd: list[str]) -> None:
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0:
         raise PromptError(f"{cmd[0]} failed (exit {proc.returncode}): {proc.stderr.strip()}")
+
+
+def _speak(out: Path, pinyin: str, *, short: bool) -> None:
+    """Write ``out`` (8 kHz mono 16-bit): ``pinyin`` said by espeak-ng, or the short set's
+    silence."""
+    if short:
+        _run(["sox", "-n", "-r", "8000", "-c", "1", "-b", "16", str(out),
+              "trim", "0", str(SHORT_PROMPT_S)])
+        return
+    raw = out.with_name(f".{out.stem}.raw.wav")
+    _run(["espeak-ng", "-v", "cmn-latn-pinyin", "-s", "150", "-w", str(raw), pinyin])
+    _run(["sox", "-G", str(raw), "-r", "8000", "-c", "1", "-b", "16", str(out)])
+    raw.unlink()
+
+
+def number_words(n: int) -> list[str]:
+    """0-99 as the prompts that say it in Mandarin (十七 = num-10 digit-7)."""
+    if n < 10:
+        return [f"digit-{n}"]
+    tens, units = divmod(n, 10)
+    words = ([] if tens == 1 else [f"digit-{tens}"]) + ["num-10"]
+    return words + ([f"digit-{units}"] if units else [])
+
+
+def spoken_time(local: dt.datetime) -> list[str]:
+    """A local time as the prompts that say it: 十二月四日十七点三十分 (整 on the hour); the
+    year is left out, a deadline being weeks away at most."""
+    words = number_words(local.month) + ["word-yue"]
+    words += number_words(local.day) + ["word-ri"]
+    words += number_words(local.hour) + ["word-dian"]
+    return words + (number_words(local.minute) + ["word-fen"] if local.minute else ["word-zheng"])
+
+
+def to_pinyin(text: str) -> str:
+    """Tone-numbered pinyin for espeak-ng; text that is pinyin already passes through."""
+    if not any("\u3400" <= ch <= "\u9fff" for ch in text):
+        return text
+    from pypinyin import Style, lazy_pinyin
+
+    return " ".join(lazy_pinyin(text, style=Style.TONE3, neutral_tone_with_five=True))
+
+
+def build_phrase(out_dir: Path, text: str, *, short: bool = False) -> str:
+    """Say a text no prompt holds (a department's name) into ``out_dir/<stem>.wav``, made once
+    and kept; returns the stem, for Playback. Blocking (espeak-ng, sox): run it on a thread.
+    ``short`` writes the short set's silence instead, as L{build_prompts} does."""
+    if not text.strip():
+        raise PromptError("nothing to say: the text is empty")
+    pinyin = to_pinyin(text)
+    stem = "phrase-" + hashlib.sha1(
+        (f"short:{SHORT_PROMPT_S}" if short else pinyin).encode()).hexdigest()[:16]
+    out = out_dir / f"{stem}.wav"
+    if out.exists():
+        return stem
+    out_dir.mkdir(parents=True, exist_ok=True)
+    tmp = out_dir / f".{stem}.tmp.wav"
+    _speak(tmp, pinyin, short=short)
+    tmp.rename(out)  # whole or not at all: Playback never finds half a file
+    return stem
 
 
 #: Length of every prompt in the short set (``pbx.short_prompts``).
@@ -170,14 +274,7 @@ def build_prompts(sounds_dir: Path, *, short: bool = False) -> list[Path]:
         if out.exists() and stamp.exists() and stamp.read_text() == digest:
             written.append(out)
             continue
-        if short:
-            _run(["sox", "-n", "-r", "8000", "-c", "1", "-b", "16", str(out),
-                  "trim", "0", str(SHORT_PROMPT_S)])
-        else:
-            raw = zh / f".{name}.raw.wav"
-            _run(["espeak-ng", "-v", "cmn-latn-pinyin", "-s", "150", "-w", str(raw), pinyin])
-            _run(["sox", "-G", str(raw), "-r", "8000", "-c", "1", "-b", "16", str(out)])
-            raw.unlink()
+        _speak(out, pinyin, short=short)
         stamp.write_text(digest)
         written.append(out)
     moh = sounds_dir / "moh"

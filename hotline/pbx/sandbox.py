@@ -338,6 +338,7 @@ class Sandbox:
         agi_host = cfg["agi"]["bind"] if cfg["agi"]["bind"] not in ("0.0.0.0", "::") else "127.0.0.1"
         return {
             "site": cfg["site"], "pbx": cfg["pbx"], "city": cfg["city"], "queue": cfg["queue"],
+            "status_line": cfg["status_line"],
             "agi": {"host": agi_host, "port": cfg["agi"]["port"]},
             "moddir": "/" + str(moddirs[0].relative_to(self.root)),
             "agents": [{"id": a, "secret": s} for a, s in sec["agents"].items()],

@@ -3,26 +3,17 @@
 
 from __future__ import annotations
 
-from typing import Any
+from hotline.errors import DomainError
 
 __all__ = ["ReportError", "BadPeriod", "UnknownFilterValue", "BadGeometry"]
 
 
-class ReportError(Exception):
+class ReportError(DomainError):
     """A report cannot be made as asked; ``error_id`` and ``details`` let the console render it
     like any other domain error (HTTP 400)."""
 
     error_id = "report-error"
     status_code = 400
-
-    def __init__(self, message: str, details: dict[str, Any] | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.details = details or {}
-
-    def to_dict(self) -> dict[str, Any]:
-        """The error as the console's JSON and error pages show every domain error."""
-        return {"error_id": self.error_id, "message": self.message, "details": self.details}
 
 
 class BadPeriod(ReportError):

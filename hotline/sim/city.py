@@ -62,6 +62,13 @@ class CitySimulator:
             Timeout="30000", Async="true", ChannelId=channel_id, Variable=variables)
         return CitizenCall(channel_id=channel_id, caller=caller)
 
+    async def press(self, channel_id: str, keys: str, *, duration_ms: int = 120) -> None:
+        """The citizen on ``channel_id`` presses ``keys`` now, one after the other (DTMF sent
+        to the hotline, as a phone's keypad does), for a menu or a prompt that asks."""
+        for key in keys:
+            await self.ami.action("PlayDTMF", Channel=channel_id, Digit=key,
+                                  Duration=str(duration_ms))
+
     async def hangup(self, channel_id: str) -> Message:
         """Hang up a simulated party's channel by its id (a citizen, for instance)."""
         return await self.ami.action("Hangup", Channel=channel_id, Cause="16")

@@ -8,6 +8,9 @@ import shutil
 import subprocess
 from pathlib import Path
 
+# The prompts' own conversion: simulated citizens and the hotline's prompts speak alike.
+from hotline.pbx.prompts import to_pinyin
+
 __all__ = ["SpeechError", "synthesise", "tone_file", "to_pinyin", "convert_for_playback"]
 
 
@@ -19,15 +22,6 @@ def _run(cmd: list[str]) -> None:
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0:
         raise SpeechError(f"{cmd[0]} failed (exit {proc.returncode}): {proc.stderr.strip()}")
-
-
-def to_pinyin(text: str) -> str:
-    """Tone-numbered pinyin for espeak-ng; text that is pinyin already passes through."""
-    if not any("\u3400" <= ch <= "\u9fff" for ch in text):
-        return text
-    from pypinyin import Style, lazy_pinyin
-
-    return " ".join(lazy_pinyin(text, style=Style.TONE3, neutral_tone_with_five=True))
 
 
 def convert_for_playback(source: Path, out_dir: Path, *, rate: int = 8000) -> Path:

@@ -9,26 +9,19 @@ from __future__ import annotations
 
 from typing import Any
 
+from hotline.errors import DomainError
+
 __all__ = ["TicketError", "InvalidIntake", "NoSuchTicket", "NoSuchDepartment", "NoSuchGrid",
            "NoSuchIncident", "IllegalTransition", "IncidentMismatch", "InvalidRequest",
            "TicketChanged", "NotAllowed", "NoSuchExtension", "NoSuchAttachment",
            "AttachmentRefused"]
 
 
-class TicketError(Exception):
+class TicketError(DomainError):
     """Base of the ticket service's errors."""
 
     status_code: int = 400
     error_id: str = "ticket-error"
-
-    def __init__(self, message: str, details: dict[str, Any] | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.details: dict[str, Any] = details or {}
-
-    def to_dict(self) -> dict[str, Any]:
-        """The error as the JSON API returns it."""
-        return {"error_id": self.error_id, "message": self.message, "details": self.details}
 
 
 class InvalidIntake(TicketError):

@@ -346,17 +346,15 @@ async def _add_reporter(ctx: Ctx) -> Response:
 
 
 async def _status_lookup(ctx: Ctx, number: str, last4: str) -> dict[str, Any] | None:
-    """The public view, counted against the ticket's allowance of misses (429 once spent)."""
-    limiter = ctx.console.status_limiter
-    wait = limiter.acquire(number)
-    if wait is not None:
+    """The public view, counted against the ticket's allowance of misses (shared with the
+    phone's status line, hotline.tickets.status.StatusLine) and the client address's
+    allowance of lookups; 429 once either is spent."""
+    try:
+        return await ctx.console.status_line.lookup(number, last4, client=ctx.ip)
+    except status.Throttled as error:
         raise HTTPError(429, "too-many-attempts", "查询过于频繁，请稍后再试 (too many attempts "
-                        "for this ticket; try again later)", {"retry_after_s": round(wait, 1)})
-    found = await ctx.console.db.run(status.public_status, number, last4,
-                                     local=ctx.console.tickets.local)
-    if found is not None:
-        limiter.succeeded(number)
-    return found
+                        "for this ticket; try again later)",
+                        {"retry_after_s": round(error.retry_after_s, 1)}) from None
 
 
 async def _status(ctx: Ctx) -> Response:

@@ -6,16 +6,23 @@ verdicts) pushed to those pages."""
 
 from __future__ import annotations
 
+import zoneinfo
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from twisted.internet import threads
 from twisted.logger import Logger
 
+from hotline.agi.scripts import status as status_script
+from hotline.pbx import prompts
 from hotline.tickets import desk, http, incident_http, liaison, life_api, open311, pages
 from hotline.tickets.actions import TicketActions
 from hotline.tickets.attachments import AttachmentStore
 from hotline.tickets.clock import DeadlineRules
 from hotline.tickets.notifier import TicketStream
 from hotline.tickets.service import TicketService
+from hotline.tickets.status import StatusLine
+from hotline.web.auth import attempt_limiter
 
 if TYPE_CHECKING:
     from hotline.dependencies import Dependencies
@@ -74,8 +81,18 @@ def load(deps: Dependencies) -> None:
         deps.tickets = TicketService(timezone=deps.config["site"]["timezone"],
                                      rules=DeadlineRules.from_settings(deps.config["tickets"]))
     console = deps.console
+    limiter = console.status_limiter if console is not None else attempt_limiter(
+        deps.config["web"], clock=deps.reactor.seconds)
+    status_line = StatusLine(db=deps.db, limiter=limiter, local=deps.tickets.local,
+                             per_address=console.status_address_limiter
+                             if console is not None else None)
+    if deps.routes is not None and deps.config["status_line"]["menu"]:
+        status_script.register(deps.routes, lookup=status_line.phone_lookup(
+            zoneinfo.ZoneInfo(deps.config["site"]["timezone"]), phrase=_phrase_maker(deps)),
+            settings=deps.config["status_line"])
     if console is None:
         return
+    console.status_line = status_line
     life = TicketLife(config=deps.config, service=deps.tickets, reactor=deps.reactor)
     console.ticket_life = life
     for module in (http, desk, liaison, open311):
@@ -88,3 +105,19 @@ def load(deps: Dependencies) -> None:
         life.start(deps.scheduler)
     console.on_start.append(start)
     console.on_stop.append(life.stop)
+
+
+def _phrase_maker(deps: Dependencies) -> Any:
+    """``phrase(text, sounds)`` for the phone's status line: a department's name said into
+    the PBX's sound folder (as this host reads it), on a thread; None if it cannot be made."""
+    short = bool(deps.config["pbx"]["short_prompts"])
+
+    async def phrase(text: str, sounds: str) -> str | None:
+        folder = Path(deps.host_path(f"{sounds}/zh/said"))
+        try:
+            stem = await threads.deferToThread(prompts.build_phrase, folder, text, short=short)
+        except (prompts.PromptError, OSError) as error:
+            _log.warn("status line: cannot say {text!r}: {error}", text=text, error=error)
+            return None
+        return f"said/{stem}"
+    return phrase

@@ -31,8 +31,8 @@ from hotline import phone
 from hotline.web import accounts, audit
 from hotline.web.access_log import access_log_formatter
 from hotline.web.auth import (
-    LoginRateLimiter,
     SessionSigner,
+    attempt_limiter,
     hash_password,
     session_key,
     token_hash,
@@ -86,18 +86,15 @@ class WebConsole:
         self.signer = SessionSigner(session_key(config))
         #: Per user name only, with growing delays: agents behind one proxy address must not
         #: lock each other out.
-        self.limiter = LoginRateLimiter(attempts=int(web["login_attempts"]),
-                                        window_s=float(web["login_window_s"]),
-                                        delay_s=float(web["login_delay_s"]),
-                                        max_delay_s=float(web["login_max_delay_s"]),
-                                        clock=deps.reactor.seconds)
+        self.limiter = attempt_limiter(web, clock=deps.reactor.seconds)
         #: The public status line (hotline.tickets.status), per ticket number: four digits are
-        #: 10,000 guesses, so misses on one ticket slow down like a password's.
-        self.status_limiter = LoginRateLimiter(attempts=int(web["login_attempts"]),
-                                               window_s=float(web["login_window_s"]),
-                                               delay_s=float(web["login_delay_s"]),
-                                               max_delay_s=float(web["login_max_delay_s"]),
-                                               clock=deps.reactor.seconds)
+        #: 10,000 guesses, so misses on one ticket slow down like a password's, on the web
+        #: and by phone alike (the tickets plugin's StatusLine uses this one).
+        self.status_limiter = attempt_limiter(web, clock=deps.reactor.seconds)
+        #: ... and every lookup per client address, so one address cannot walk many tickets.
+        self.status_address_limiter = attempt_limiter(
+            web, attempts=web["status_address_attempts"],
+            window_s=web["status_address_window_s"], clock=deps.reactor.seconds)
         #: Proxies whose X-Forwarded-For names the client ([web] trusted_proxies).
         self.trusted_proxies = parse_networks(web["trusted_proxies"])
         #: Password hashing (argon2, ~50 ms of a core each) on threads of its own: sign-ins
@@ -134,6 +131,8 @@ class WebConsole:
         #: hotline.tickets' life after intake: its actions and the ticket pages' push stream
         #: (hotline.tickets.plugin).
         self.ticket_life: Any = None
+        #: hotline.tickets.status.StatusLine: the public status line's lookups (web, phone).
+        self.status_line: Any = None
         #: hotline.indices: the leader's indices, early warnings and their stream.
         self.indices: Any = None
         #: What other packages add to a ticket's page: each takes (session, ticket id) and

@@ -17,8 +17,9 @@ import hmac
 import os
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
@@ -26,8 +27,8 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from hotline.config import Config, ConfigError
 
 __all__ = ["PasswordPolicy", "hash_password", "verify_password", "needs_rehash",
-           "SessionSigner", "new_token", "token_hash", "LoginRateLimiter", "session_key",
-           "WeakPassword"]
+           "SessionSigner", "new_token", "token_hash", "LoginRateLimiter", "attempt_limiter",
+           "session_key", "WeakPassword"]
 
 #: argon2id with the library's defaults (64 MiB, 3 passes): memory-hard, ~50 ms here.
 _HASHER = PasswordHasher()
@@ -183,6 +184,18 @@ class LoginRateLimiter:
     def succeeded(self, key: str) -> None:
         """Forget the failures of ``key`` (a right password ends a run of typos)."""
         self._failures.pop(key, None)
+
+
+def attempt_limiter(web: Mapping[str, Any], *, attempts: int | None = None,
+                    window_s: float | None = None,
+                    clock: Callable[[], float] = time.monotonic) -> LoginRateLimiter:
+    """A L{LoginRateLimiter} on the ``[web]`` login settings (sign-ins, the status line's
+    misses per ticket), or with its own allowance and window and the same delays."""
+    return LoginRateLimiter(
+        attempts=int(web["login_attempts"] if attempts is None else attempts),
+        window_s=float(web["login_window_s"] if window_s is None else window_s),
+        delay_s=float(web["login_delay_s"]), max_delay_s=float(web["login_max_delay_s"]),
+        clock=clock)
 
 
 def session_key(config: Config) -> bytes:

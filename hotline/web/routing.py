@@ -22,6 +22,7 @@ from twisted.logger import Logger
 from twisted.web.resource import Resource
 from twisted.web.server import NOT_DONE_YET, Request
 
+from hotline.errors import DomainError
 from hotline.web.accounts import Principal
 
 if TYPE_CHECKING:
@@ -48,19 +49,14 @@ SECURITY_HEADERS = {
 }
 
 
-class HTTPError(Exception):
+class HTTPError(DomainError):
     """A request that cannot be served as asked: status, stable ``error_id``, a clear message."""
 
     def __init__(self, status: int, error_id: str, message: str,
                  details: dict[str, Any] | None = None) -> None:
-        super().__init__(message)
+        super().__init__(message, details)
         self.status_code = status
         self.error_id = error_id
-        self.message = message
-        self.details = details or {}
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"error_id": self.error_id, "message": self.message, "details": self.details}
 
 
 @dataclass

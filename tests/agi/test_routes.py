@@ -48,6 +48,14 @@ class RouteTableTests(SynchronousTestCase):
         self.assertRaises(ValueError, routes.add, "", survey)
         self.assertRaises(ValueError, routes.add, "a?b=1", survey)
 
+    def test_timeout(self) -> None:
+        """A route keeps its own time limit (None: the server's); a limit of zero is refused."""
+        routes = RouteTable()
+        routes.add("survey", survey, timeout=120.0)
+        self.assertEqual(routes.lookup("survey").timeout, 120.0)
+        self.assertIsNone(routes.add("other", survey).timeout)
+        self.assertRaises(ValueError, routes.add, "third", survey, timeout=0)
+
     def test_setup_hooks(self) -> None:
         """run_setup() calls each route's hook in registration order."""
         calls: list[str] = []

@@ -434,6 +434,25 @@ class FailOpenTests(SynchronousTestCase):
         session.lose()
         self.assertEqual(session.clock.getDelayedCalls(), [])
 
+    def test_route_timeout_replaces_the_servers(self) -> None:
+        """A script registered with its own limit (a dialogue) runs past the server's limit
+        and is cancelled at its own."""
+        routes = RouteTable()
+        never: Deferred[None] = Deferred()
+
+        @routes.register("inbound", timeout=60.0)
+        async def inbound(channel: AGIChannel) -> None:
+            await never
+
+        session = Session(routes=routes, script_timeout=3.0)
+        session.feed(VARIABLE_BLOCK)
+        session.clock.advance(59.0)
+        self.assertFalse(session.transport.disconnecting)
+        session.clock.advance(1.5)
+        self.assertEqual(session.written(), [STATUS_TIMEOUT])
+        self.assertIn("60.0", " ".join(session.messages()))
+        session.lose()
+
     def test_timer_cancelled_on_success(self) -> None:
         """A script that finishes in time leaves no timer behind."""
         seen: list[object] = []

@@ -73,3 +73,20 @@ def test_a_sandbox_with_real_prompts_greets_the_caller_in_full(tmp_path: Path):
             city.action("Hangup", Channel="/^PJSIP/", Cause="16")
             pbx.close()
             city.close()
+
+
+def test_a_phrase_no_prompt_holds_is_said_once_and_kept(tmp_path: Path):
+    """A department's name becomes speech named by its text, made once; the short set makes
+    silence instead; an empty text is refused."""
+    from hotline.pbx.prompts import PromptError, build_phrase
+
+    stem = build_phrase(tmp_path, "区市政管理处")
+    said = tmp_path / f"{stem}.wav"
+    assert _seconds(said) > 0.8
+    made = said.stat().st_mtime_ns
+    assert build_phrase(tmp_path, "区市政管理处") == stem and said.stat().st_mtime_ns == made
+    assert build_phrase(tmp_path, "供电公司") != stem
+    short = build_phrase(tmp_path / "short", "区市政管理处", short=True)
+    assert round(_seconds(tmp_path / "short" / f"{short}.wav"), 2) == SHORT_PROMPT_S
+    with pytest.raises(PromptError):
+        build_phrase(tmp_path, "  ")

@@ -71,6 +71,9 @@ TEST_OVERRIDES = {
     # Live captions only where a test turns them on (tests/floor/test_captions.py); the
     # AudioSocket server on a free port when it does.
     "captions": {"enabled": False, "port": 0},
+    # The menu after the greeting (查询工单进度请按2) waits this long for a key before the call
+    # queues; tests/agi/test_status.py lengthens it (the MENU_WAIT global) while it runs.
+    "status_line": {"menu_wait_s": 0.2},
 }
 #: Prompts are 0.3 s of silence in tests (a greeting of ~10 s per call, a department's
 #: introduction of ~12 s per bridge otherwise); tests/pbx/test_prompts.py keeps the real ones.
@@ -239,11 +242,22 @@ def config_file(sandbox: Sandbox, path: Path) -> Path:
     return path
 
 
+def _state_files(base: Path) -> list[Path]:
+    """The sandboxes' state files under ``base``, never looking inside a mount (a sandbox's root
+    file system and its /proc, whose entries vanish while they are read)."""
+    found: list[Path] = []
+    for folder, subfolders, files in os.walk(base, onerror=lambda error: None):
+        subfolders[:] = [d for d in subfolders if not os.path.ismount(os.path.join(folder, d))]
+        if "state.json" in files:
+            found.append(Path(folder) / "state.json")
+    return found
+
+
 def sweep_sandboxes(base: Path) -> list[str]:
     """End every sandbox still running under ``base`` and unmount what it left; returns what
     was found (a worker that pytest-timeout ended, or that crashed, could not clean up)."""
     found: list[str] = []
-    for state_file in base.rglob("state.json"):
+    for state_file in _state_files(base):
         try:
             pids = json.loads(state_file.read_text()).get("pids", {})
         except (OSError, ValueError, AttributeError):

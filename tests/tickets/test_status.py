@@ -98,3 +98,89 @@ async def test_guessing_the_digits_of_one_ticket_is_slowed_down(life_console, db
     page = await client.get(f"/status?number={number}&last4=5678")
     assert "查询过于频繁" in page.text and 'id="status-answer"' not in page.text
     assert (await client.get(f"/api/public/status?number={other}&last4=5678")).status == 200
+
+
+def test_keyed_digits_and_the_spoken_answer():
+    """A ticket number keyed as 14 digits becomes RX…-…; the spoken answer says the status,
+    the department's phrase and the deadline in the site's zone in Chinese numerals."""
+    import datetime as dt
+    import zoneinfo
+
+    from hotline.tickets.status import number_from_digits, spoken_status
+
+    assert number_from_digits("20261126000123") == "RX20261126-000123"
+    assert number_from_digits("2026112600012") is None
+    assert number_from_digits("2026112600012#") is None
+    found = {"status": "handling", "department": "区水务局",
+             "due_at": dt.datetime(2026, 12, 4, 9, 30, tzinfo=dt.UTC).isoformat()}
+    words = spoken_status(found, zoneinfo.ZoneInfo("Asia/Shanghai"), department="said/x")
+    assert words == ["status-intro", "status-handling", "status-department", "said/x",
+                     "reminder-due", "num-10", "digit-2", "word-yue", "digit-4", "word-ri",
+                     "num-10", "digit-7", "word-dian", "digit-3", "num-10", "word-fen"]
+    waiting = spoken_status({"status": "received", "department": None, "due_at": None},
+                            zoneinfo.ZoneInfo("Asia/Shanghai"))
+    assert waiting == ["status-intro", "status-received", "status-no-department",
+                       "status-no-due"]
+
+
+@pytest_twisted.ensureDeferred
+async def test_the_phone_gets_the_same_answer_and_shares_the_throttle(life_console, db):
+    """The phone's lookup answers the right digits (a co-reporter's too) with the ticket's
+    status and department, wrong digits with nothing (未找到), and misses made on the web
+    spend the same ticket's allowance on the phone."""
+    import zoneinfo
+
+    number = dispatched(db)
+    other = dispatched(db)
+    said = []
+
+    async def phrase(text: str, sounds: str) -> str:
+        said.append((text, sounds))
+        return "said/department"
+    lookup = life_console.status_line.phone_lookup(zoneinfo.ZoneInfo("Asia/Shanghai"),
+                                                   phrase=phrase)
+    digits = number[2:].replace("-", "")
+    for last4 in ("5678", "2468"):
+        reply = await lookup(digits, last4, sounds="/snd")
+        assert reply.say[:4] == ("status-intro", "status-dispatched", "status-department",
+                                 "said/department") and "reminder-due" in reply.say
+    assert said[0] == ("区水务局", "/snd")
+    assert (await lookup(digits, "0000", sounds="/snd")).say == ()
+    assert (await lookup("123", "5678", sounds="/snd")).say == ()
+    client = HTTP(life_console.port)
+    for guess in range(100):
+        answer = await client.get(f"/api/public/status?number={number}&last4={guess:04d}")
+        if answer.status == 429:
+            break
+    throttled = await lookup(digits, "5678", sounds="/snd")
+    assert throttled.say == () and throttled.retry_after_s > 0
+    assert (await lookup(other[2:].replace("-", ""), "5678", sounds="/snd")).say
+
+
+@pytest_twisted.ensureDeferred
+async def test_one_address_walking_through_many_tickets_is_slowed_down(life_console, db):
+    """Misses spread over many tickets (each within its own allowance) spend the client
+    address's allowance of lookups: then even a fresh ticket's right digits get 429 from that
+    address, while the phone (no address) still gets its answer."""
+    import zoneinfo
+
+    allowance = int(life_console.config["web"]["status_address_attempts"])
+    per_ticket = int(life_console.config["web"]["login_attempts"]) - 1
+    tickets = [dispatched(db) for _ in range(allowance // per_ticket + 1)]
+    fresh = dispatched(db)
+    client = HTTP(life_console.port)
+    answers = []
+    for number in tickets:
+        for guess in range(per_ticket):
+            answer = await client.get(f"/api/public/status?number={number}&last4={guess:04d}")
+            answers.append(answer.status)
+    assert answers[:allowance] == [404] * allowance and answers[allowance] == 429, answers
+    refused = await client.get(f"/api/public/status?number={fresh}&last4=5678")
+    assert refused.status == 429 and refused.headers.get("Retry-After")
+    lookup = life_console.status_line.phone_lookup(zoneinfo.ZoneInfo("Asia/Shanghai"),
+                                                   phrase=lambda text, sounds: _none())
+    assert (await lookup(fresh[2:].replace("-", ""), "5678", sounds="/snd")).say
+
+
+async def _none() -> None:
+    return None
