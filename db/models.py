@@ -344,7 +344,8 @@ class TicketEvent(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     ticket_id: Mapped[int] = mapped_column(ForeignKey("ticket.id"), index=True)
-    at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    #: Indexed (migration 0021): the indices' daily fold reads one day's events.
+    at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
     actor: Mapped[str] = mapped_column(String(50))
     action: Mapped[str] = mapped_column(String(32))
     from_status: Mapped[str | None] = mapped_column(String(16))
@@ -1343,12 +1344,14 @@ class IndexDay(Base):
 
     __tablename__ = "index_day"
     __table_args__ = (Index("ix_index_day_cut_day", "cut", "day"),
-                      CheckConstraint("cut in ('area', 'department')", name="cut"))
+                      CheckConstraint("cut in ('area', 'grid', 'category', 'department')",
+                                      name="cut"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     day: Mapped[dt.date] = mapped_column(Date)
-    #: ``area``: one row per level-1 grid × category (department None); ``department``: one
-    #: row per lead department (grid None, category '').
+    #: ``area``: one row per level-1 grid × category (department None); ``grid``: one row per
+    #: level-1 grid (category ''); ``category``: one row per category (grid None);
+    #: ``department``: one row per lead department (grid None, category '').
     cut: Mapped[str] = mapped_column(String(12))
     grid_id: Mapped[int | None] = mapped_column(ForeignKey("grid.id"))
     department_id: Mapped[int | None] = mapped_column(ForeignKey("department.id"))

@@ -65,6 +65,8 @@ RANGES: dict[str, tuple[float | None, float | None]] = {
     "reports.service_level_s": (1, 3600), "reports.wallboard_interval_s": (0.5, 3600),
     "reports.calls_per_agent_hour": (0.1, 1000), "reports.satisfied_min_score": (1, 5),
     "reports.sla_target": (0, 1), "reports.smtp_port": (1, 65535),
+    "reports.pressure_calls_waiting": (0, 10_000), "reports.pressure_service_level": (0, 1),
+    "reports.pressure_agents_free": (0, 10_000), "reports.pressure_step_min": (5, 60),
     "indices.refresh_s": (0, 86400),
     "softphone.register_expires_s": (30, 3600), "softphone.qualify_s": (1, 600),
     "bridge.ring_timeout_s": (1, 600), "bridge.action_timeout_s": (0.5, 120),
@@ -124,6 +126,9 @@ def check_values(data: dict[str, Any], problems: list[str]) -> None:
     _check_scheduler(data, problems)
     _check_web(data["web"], problems)
     reports = data["reports"]
+    if reports["pressure_step_min"] not in (5, 10, 15, 20, 30, 60):
+        problems.append(f"'reports.pressure_step_min' = {reports['pressure_step_min']!r} must "
+                        "be 5, 10, 15, 20, 30 or 60 (minutes dividing an hour)")
     if not _HHMM.match(reports["daily_time"]):
         problems.append(f"'reports.daily_time' = {reports['daily_time']!r} must be a time of "
                         "day HH:MM (00:00-23:59), e.g. \"07:30\"")

@@ -176,6 +176,16 @@ def document(console: Any = None) -> dict[str, Any]:
                            _query("to", {"type": "string", "format": "date"}, required=True),
                            _query("by", {"type": "string", "enum": ["hour", "day"]})],
             "responses": {"200": _json(_OBJ), **_errors(400, 401, 403)}}},
+        "/api/reports/pressure": {"get": {
+            "summary": "One day's pressure curve with its critical thresholds (reports."
+                       "pressure_*): per step the most calls waiting, the service level at "
+                       "reports.service_level_s and the fewest agents free, and every moment a "
+                       "threshold was crossed and recovered",
+            "security": _SESSION,
+            "parameters": [_query("date", {"type": "string", "format": "date"}, required=True),
+                           _query("step", {"type": "integer",
+                                           "enum": [5, 10, 15, 20, 30, 60]})],
+            "responses": {"200": _json(_OBJ), **_errors(400, 401, 403)}}},
         "/api/bridge": {
             "get": {"summary": "The three-way call (三方通话) at the user's seat: participants, "
                                "the last failure, which actions apply", "security": _SESSION,

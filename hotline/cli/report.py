@@ -50,6 +50,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     service.add_argument("-o", "--output", metavar="FILE", help="write here (default: stdout)")
     service.set_defaults(func=_service)
 
+    pressure = rsub.add_parser("pressure", help="one day's pressure curve with its critical "
+                                                "thresholds (reports.pressure_*) and the "
+                                                "moments each was crossed")
+    pressure.add_argument("--date", required=True, metavar="YYYY-MM-DD", help="site-local day")
+    pressure.add_argument("--step", type=int, metavar="MIN",
+                          help="minutes per step (default reports.pressure_step_min)")
+    pressure.add_argument("--format", choices=["table", "json", "html"], default="table",
+                          help="table: the thresholds and the crossings, one a line")
+    pressure.add_argument("-o", "--output", metavar="FILE", help="write here (default: stdout)")
+    pressure.set_defaults(func=_pressure)
+
     daily = rsub.add_parser("daily", help="the daily public-sentiment report (民情报告)")
     daily.add_argument("--date", required=True, metavar="YYYY-MM-DD", help="site-local day")
     daily.add_argument("--store", action="store_true",
@@ -186,3 +197,28 @@ def _daily(args: argparse.Namespace, cfg: Any) -> int:
     if args.format == "json":
         return _write(args, json.dumps(report.as_dict(), ensure_ascii=False, indent=1) + "\n")
     return _write(args, html)
+
+
+def _pressure(args: argparse.Namespace, cfg: Any) -> int:
+    from hotline.reports.pages import SiteSettings, pressure_view
+
+    params = {"date": args.date, "format": "json" if args.format == "table" else args.format}
+    if args.step is not None:
+        params["step"] = str(args.step)
+    rendered = _run(cfg, pressure_view, params, settings=SiteSettings.from_config(cfg))
+    if args.format != "table":
+        return _write(args, rendered.body)
+    data = json.loads(rendered.body)
+    t = data["thresholds"]
+    lines = [f"话务压力 {data['date']} ({data['timezone']})，每 {data['step_min']} 分钟",
+             f"阈值: 排队等待 > {t['calls_waiting']} 通 · 服务水平 < "
+             f"{t['service_level'] * 100:g}% ({data['service_level_s']:g} 秒) · 空闲坐席 < "
+             f"{t['agents_free']} 名"]
+    if not data["crossings"]:
+        lines.append("当日未越限")
+    for c in data["crossings"]:
+        value = (f"{c['value'] * 100:.1f}%" if c["measure"] == "service_level"
+                 else f"{c['value']:g}")
+        lines.append(f"{c['local']}  {c['measure']:<14} {c['label']}  {value}  恢复 "
+                     f"{c['recovered_local'] or '—'}")
+    return _write(args, "\n".join(lines) + "\n")

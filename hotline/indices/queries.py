@@ -129,7 +129,7 @@ def index_table(session: Session, by: Dimension | str, first: dt.date, last: dt.
         raise BadIndexQuery(f"unknown dimension {by!r} (one of "
                             f"{', '.join(d.value for d in Dimension)})", {"by": by}) from None
     _check(first, last)
-    cut = "department" if by is Dimension.DEPARTMENT else "area"
+    cut = {Dimension.DEPARTMENT: "department", Dimension.CATEGORY: "category"}.get(by, "grid")
     q = select(*_sums()).select_from(IndexDay).where(IndexDay.cut == cut, IndexDay.day >= first,
                                                      IndexDay.day <= last)
     if by is Dimension.CATEGORY:
@@ -181,8 +181,8 @@ def trend(session: Session, first: dt.date, last: dt.date, *,
         raise BadIndexQuery(f"unknown step {step!r} (day, week or month)", {"step": step}) \
             from None
     _check(first, last)
-    q = (select(IndexDay.day, *_sums()).where(IndexDay.cut == "area", IndexDay.day >= first,
-                                              IndexDay.day <= last)
+    q = (select(IndexDay.day, *_sums()).where(IndexDay.cut == ("grid" if grid else "category"),
+                                              IndexDay.day >= first, IndexDay.day <= last)
          .group_by(IndexDay.day))
     people = _populations(session)
     population = people["district"][None] or None

@@ -150,7 +150,7 @@ def area_view(session: Session, period: Period, *, within: str | None = None,
         code = ancestry.get(grid_id, {}).get(shown)
         if code is not None:
             counts[code] += n
-    title = f"Tickets by {LEVEL_LABELS[shown]} {period.label}"
+    title = f"各{LEVEL_LABELS[shown]}诉求量 {period.zh_label}"
     if trail:
         title = f"{trail[-1][1]} · {title}"
     areas = [AreaCount(r.code, r.name, r.level, counts.get(r.code, 0),

@@ -5,20 +5,25 @@ cannot inject markup. The grid map's shapes come from a geometry file the site c
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from markupsafe import escape
 
 from hotline.reports.exceptions import BadGeometry
 
+if TYPE_CHECKING:
+    from hotline.reports.pressure import PressureReport
+
 __all__ = ["GridShape", "GridGeometry", "load_geometry", "sample_geometry_path",
            "HEAT_COLOURS", "heat_class", "heat_map_svg", "HourLoad", "pressure_curve_svg",
-           "WeekSLA", "sla_trend_svg"]
+           "WeekSLA", "sla_trend_svg", "pressure_thresholds_svg"]
 
 #: Empty, then five classes from light to dark (ColorBrewer YlOrRd).
 HEAT_COLOURS = ("#f0f0f0", "#ffffb2", "#fecc5c", "#fd8d3c", "#f03b20", "#bd0026")
@@ -98,7 +103,7 @@ def _points(polygon: Sequence[tuple[float, float]]) -> str:
 
 
 def heat_map_svg(geometry: GridGeometry, counts: Mapping[str, int], *,
-                 title: str = "Tickets by grid", links: Mapping[str, str] | None = None) -> str:
+                 title: str = "各网格诉求量", links: Mapping[str, str] | None = None) -> str:
     """The grid map with each grid shaded by its count; grids missing from ``counts`` are 0.
     Each grid carries ``data-code``/``data-count`` and a tooltip; a legend gives the steps.
     A grid with an entry in ``links`` is a link there (the drill-down into it)."""
@@ -162,7 +167,7 @@ def _axis_max(value: float) -> float:
     return 10 * magnitude
 
 
-def pressure_curve_svg(hours: Sequence[HourLoad], *, title: str = "Pressure by hour") -> str:
+def pressure_curve_svg(hours: Sequence[HourLoad], *, title: str = "每小时话务压力") -> str:
     """Calls as bars, tickets as a line and capacity as a dashed step line, hour by hour."""
     w, h, left, top, bottom = 760, 300, 50, 30, 40
     plot_w, plot_h = w - left - 20, h - top - bottom
@@ -221,7 +226,7 @@ class WeekSLA:
 
 
 def sla_trend_svg(weeks: Sequence[WeekSLA], *, target: float | None = None,
-                  title: str = "Callback SLA by week") -> str:
+                  title: str = "回访 SLA 按周达标率") -> str:
     """Met rate per week as a line with points (gaps where nothing was settled), 0-100 %."""
     w, h, left, top, bottom = 760, 260, 50, 30, 40
     plot_w, plot_h = w - left - 20, h - top - bottom
@@ -258,11 +263,92 @@ def sla_trend_svg(weeks: Sequence[WeekSLA], *, target: float | None = None,
         out.append(f"<circle class='week' cx='{x:.1f}' cy='{y(week.met_rate):.1f}' r='3' "
                    f"fill='#3182bd' data-week='{escape(week.label)}' "
                    f"data-rate='{week.met_rate:.4f}'><title>{escape(week.label)}: "
-                   f"{week.met_rate:.1%} of {week.settled}</title></circle>")
+                   f"达标率 {week.met_rate:.1%}，已结 {week.settled} 件</title></circle>")
     if segment:
         segments.append(segment)
     for s in segments:
         out.append(f"<polyline points='{' '.join(s)}' fill='none' "
                    "stroke='#3182bd' stroke-width='2'/>")
+    out.append("</svg>")
+    return "".join(out)
+
+
+def pressure_thresholds_svg(report: PressureReport, *, title: str = "临界监控") -> str:
+    """Three panels over the day, one per watched figure (calls waiting, service level, agents
+    free): the step values as a line, the threshold as a dashed red line, and a red mark
+    (``class='crossing'``, ``data-measure``, ``data-at`` site-local HH:MM:SS) at each moment the
+    threshold was crossed."""
+    from hotline.reports.pressure import MEASURE_LABELS, Measure
+
+    w, left, right, top, panel_h, gap = 760, 60, 20, 30, 110, 48
+    plot_w = w - left - right
+    h = top + 3 * (panel_h + gap) + 10
+    start = report.period.start
+    span = (report.steps[-1].start - start).total_seconds() + report.step_min * 60 \
+        if report.steps else 86400.0
+
+    def x(moment: dt.datetime) -> float:
+        return left + plot_w * (moment - start).total_seconds() / span
+
+    out = [f"<svg xmlns='http://www.w3.org/2000/svg' class='chart pressure-thresholds' "
+           f"role='img' viewBox='0 0 {w} {h}' width='{w}' height='{h}' "
+           f"aria-label='{escape(title)}'>", f"<title>{escape(title)}</title>",
+           f"<text x='4' y='18' {_FONT} font-size='14'>{escape(title)}</text>"]
+    for n, measure in enumerate(Measure):
+        y0 = top + n * (panel_h + gap) + 16
+        threshold = report.thresholds.value(measure)
+        values = [s.value(measure) for s in report.steps]
+        if measure is Measure.SERVICE_LEVEL:
+            top_value, fmt = 1.0, (lambda v: f"{v * 100:.0f}%")
+        else:
+            top_value = _axis_max(max([float(threshold) + 1]
+                                      + [float(v) for v in values if v is not None]))
+            fmt = (lambda v: f"{v:g}")
+
+        def y(v: float, y0: float = y0, top_value: float = top_value) -> float:
+            return y0 + panel_h - panel_h * v / top_value
+
+        unit = "比例" if measure is Measure.SERVICE_LEVEL else "数量"
+        out.append(f"<g class='panel' data-measure='{measure}'>"
+                   f"<text x='{left}' y='{y0 - 4}' {_FONT} font-size='12'>"
+                   f"{escape(MEASURE_LABELS[measure])}（{unit}，阈值 {fmt(threshold)}）</text>")
+        for i in range(3):
+            v = top_value * i / 2
+            out.append(f"<line x1='{left}' x2='{w - right}' y1='{y(v):.1f}' y2='{y(v):.1f}' "
+                       f"stroke='#ddd'/><text x='{left - 6}' y='{y(v) + 4:.1f}' "
+                       f"text-anchor='end' {_FONT} font-size='10'>{fmt(v)}</text>")
+        points = []
+        for step, v in zip(report.steps, values, strict=True):
+            if v is None:
+                if len(points) > 1:
+                    out.append(f"<polyline points='{' '.join(points)}' fill='none' "
+                               "stroke='#3182bd' stroke-width='1.5'/>")
+                points = []
+                continue
+            a = x(step.start)
+            b = a + plot_w * report.step_min * 60 / span
+            points += [f"{a:.1f},{y(float(v)):.1f}", f"{b:.1f},{y(float(v)):.1f}"]
+        if len(points) > 1:
+            out.append(f"<polyline points='{' '.join(points)}' fill='none' stroke='#3182bd' "
+                       "stroke-width='1.5'/>")
+        out.append(f"<line class='threshold' x1='{left}' x2='{w - right}' "
+                   f"y1='{y(float(threshold)):.1f}' y2='{y(float(threshold)):.1f}' "
+                   f"stroke='#d62728' stroke-dasharray='5 3' data-value='{threshold:g}'/>")
+        for c in report.crossings:
+            if c.measure is not measure:
+                continue
+            local = report.period.local(c.at).strftime("%H:%M:%S")
+            cx = x(c.at)
+            out.append(f"<path class='crossing' data-measure='{measure}' data-at='{local}' "
+                       f"d='M{cx:.1f},{y0 + panel_h:.1f} l-5,8 l10,0 z' fill='#d62728'>"
+                       f"<title>{local} {escape(MEASURE_LABELS[measure])}越限："
+                       f"{fmt(c.value)}（阈值 {fmt(threshold)}）</title></path>"
+                       f"<line x1='{cx:.1f}' x2='{cx:.1f}' y1='{y0:.1f}' "
+                       f"y2='{y0 + panel_h:.1f}' stroke='#d62728' stroke-width='0.8'/>")
+        for hour in range(0, int(span // 3600) + 1, 2):
+            hx = left + plot_w * hour * 3600 / span
+            out.append(f"<text x='{hx:.1f}' y='{y0 + panel_h + 20:.1f}' text-anchor='middle' "
+                       f"{_FONT} font-size='10'>{hour:02d}时</text>")
+        out.append("</g>")
     out.append("</svg>")
     return "".join(out)

@@ -188,7 +188,7 @@ def build_daily(session: Session, day: str | dt.date, *, timezone: str,
                    TicketEvent.at < p.end)
             .order_by(TicketEvent.at, TicketEvent.id)):
         notable.append({"ticket": number, "kind": kind, "category": category,
-                        "why": f"reopened: {text or ''}".strip()})
+                        "why": f"不满意重办：{text or ''}".strip("：")})
     repeat = (select(Ticket.citizen_id).where(*in_day, Ticket.citizen_id.is_not(None))
               .group_by(Ticket.citizen_id)
               .having(func.count() >= REPEAT_CONTACTS).subquery())
@@ -197,8 +197,7 @@ def build_daily(session: Session, day: str | dt.date, *, timezone: str,
             .where(*in_day, Ticket.citizen_id.in_(select(repeat.c.citizen_id)))
             .order_by(Ticket.citizen_id, Ticket.created_at, Ticket.id)):
         notable.append({"ticket": number, "kind": kind, "category": category,
-                        "why": f"citizen #{citizen_id} wrote or called "
-                               f"{REPEAT_CONTACTS}+ times today"})
+                        "why": f"市民 #{citizen_id} 当日来电或来信 {REPEAT_CONTACTS} 次及以上"})
 
     return DailyReport(
         day=p.first.isoformat(), timezone=timezone, tickets=total, inbound_calls=calls,

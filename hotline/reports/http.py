@@ -55,7 +55,7 @@ REPORT_LABELS = {"sla": "定时回复考核（回访 SLA）", "rates": "响应�
 GROUPINGS = {"department": "按部门", "agent": "按坐席", "category": "按类别",
              "channel": "按渠道"}
 #: Views whose HTML has a fragment form that fits inside the console's page.
-_FRAGMENTS = frozenset({"sla", "rates", "heat-map", "service"})
+_FRAGMENTS = frozenset({"sla", "rates", "heat-map", "service", "pressure"})
 
 
 def register(router: Router, console: WebConsole) -> WallboardStreams:
@@ -66,7 +66,8 @@ def register(router: Router, console: WebConsole) -> WallboardStreams:
     router.add("GET", "/reports/report.css", _stylesheet, roles=SUPERVISION, page=True)
     router.add("GET", "/reports/wallboard", streams.page, roles=SUPERVISION, page=True)
     router.add("GET", "/reports/wallboard/events", streams.open, roles=SUPERVISION)
-    router.add("GET", "/api/reports/service", _service_json, roles=SUPERVISION)
+    router.add("GET", "/api/reports/service", _json_view("service"), roles=SUPERVISION)
+    router.add("GET", "/api/reports/pressure", _json_view("pressure"), roles=SUPERVISION)
     for name, view in VIEWS.items():
         router.add("GET", f"/reports/{name}", _mount(name, view), roles=SUPERVISION, page=True)
     return streams
@@ -109,14 +110,19 @@ async def _index(ctx: Ctx) -> Response:
                  current=None)
 
 
-async def _service_json(ctx: Ctx) -> Response:
-    """The service figures as JSON (the page's ``format=json``), for other tools."""
-    args: dict[bytes, list[bytes]] = dict(ctx.request.args)
-    args[b"format"] = [b"json"]
-    rendered: Rendered = await ctx.console.db.run(VIEWS["service"], args,
-                                                  settings=_settings(ctx.console))
-    await ctx.console.audit(ctx, "report", target=ctx.path)
-    return Response(200, rendered.body, rendered.content_type.encode())
+def _json_view(name: str) -> Any:
+    """``GET /api/reports/{name}``: the view's ``format=json`` answer, for other tools."""
+
+    async def handler(ctx: Ctx) -> Response:
+        args: dict[bytes, list[bytes]] = dict(ctx.request.args)
+        args[b"format"] = [b"json"]
+        rendered: Rendered = await ctx.console.db.run(VIEWS[name], args,
+                                                      settings=_settings(ctx.console))
+        await ctx.console.audit(ctx, "report", target=ctx.path)
+        return Response(200, rendered.body, rendered.content_type.encode())
+
+    handler.__name__ = f"{name}_json"
+    return handler
 
 
 async def _stylesheet(ctx: Ctx) -> Response:

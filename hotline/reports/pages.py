@@ -29,6 +29,7 @@ from hotline.reports.charts import load_geometry, pressure_curve_svg
 from hotline.reports.daily import build_daily, load_daily, pressure_by_hour, tickets_by_grid
 from hotline.reports.exceptions import ReportError
 from hotline.reports.periods import day_period, period
+from hotline.reports.pressure import STEPS_MIN, Thresholds, pressure_report
 from hotline.reports.rates import rates_report
 from hotline.reports.service_level import GROUPINGS as SERVICE_GROUPINGS
 from hotline.reports.service_level import service_report
@@ -201,7 +202,7 @@ def heat_map_view(session: Session, params: Mapping[str, Any], *,
         return Rendered(_SVG, render.drill_svg(view, base=base).encode("utf-8"))
     counts = {code: n for code, _, n in tickets_by_grid(session, p)}
     geometry = load_geometry(settings.reports.get("grid_geometry") or None)
-    title = f"Tickets by grid {p.label}"
+    title = f"各网格诉求量 {p.zh_label}"
     if fmt == "html":
         return Rendered(_HTML, render.heat_map_html(geometry, counts, title=title, page_=True)
                         .encode("utf-8"))
@@ -210,14 +211,31 @@ def heat_map_view(session: Session, params: Mapping[str, Any], *,
 
 def pressure_view(session: Session, params: Mapping[str, Any], *,
                   settings: SiteSettings) -> Rendered:
-    """One day's pressure curve as SVG. Parameters: date (YYYY-MM-DD)."""
+    """One day's pressure: the hourly load and the critical thresholds (calls waiting, service
+    level, agents free) with the moments each was crossed. Parameters: date (YYYY-MM-DD),
+    step (minutes, default ``reports.pressure_step_min``), format=html|json|svg (svg: the
+    hourly load chart alone), fragment=1."""
     day = _one(params, "date")
     if day is None:
         raise ReportError("which day? give date=YYYY-MM-DD", {"field": "date"})
     p = day_period(day, settings.timezone)
+    fmt = _format(params, ("html", "json", "svg"))
     hours = pressure_by_hour(session, p, calls_per_agent_hour=float(
         settings.reports.get("calls_per_agent_hour", 6.0)))
-    return Rendered(_SVG, pressure_curve_svg(hours, title=f"Pressure by hour {p.label}")
+    if fmt == "svg":
+        return Rendered(_SVG, pressure_curve_svg(hours, title=f"每小时话务压力 {p.zh_label}")
+                        .encode("utf-8"))
+    step = _int(params, "step", int(settings.reports.get("pressure_step_min", 15)))
+    if step not in STEPS_MIN:
+        raise ReportError(f"step must be one of {', '.join(map(str, STEPS_MIN))} minutes",
+                          {"field": "step"})
+    report = pressure_report(session, p, thresholds=Thresholds.from_settings(settings.reports),
+                             step_min=step, service_level_s=float(
+                                 settings.reports.get("service_level_s", 15.0)))
+    if fmt == "json":
+        return Rendered("application/json; charset=utf-8",
+                        json.dumps(report.as_dict(), ensure_ascii=False).encode("utf-8"))
+    return Rendered(_HTML, render.pressure_html(report, hours, page_=not _fragment(params))
                     .encode("utf-8"))
 
 

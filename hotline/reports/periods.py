@@ -47,6 +47,16 @@ class Period:
             return self.first.isoformat()
         return f"{self.first.isoformat()} – {self.last.isoformat()}"
 
+    @property
+    def zh_label(self) -> str:
+        """The period as a Chinese report writes it: 2026年11月2日至2026年11月8日."""
+        def day(d: dt.date) -> str:
+            return f"{d.year}年{d.month}月{d.day}日"
+
+        if self.first == self.last:
+            return day(self.first)
+        return f"{day(self.first)}至{day(self.last)}"
+
     def local(self, moment: dt.datetime) -> dt.datetime:
         """``moment`` (aware) in the site's zone, for display."""
         return moment.astimezone(self.zone)

@@ -27,18 +27,12 @@ RESPONSE_ACTIONS = ("accept", "start_handling", "reply")
 
 def _definitions(min_score: int) -> tuple[tuple[str, str], ...]:
     return (
-        ("Dispatched (派单)", "tickets dispatched in the period (their latest dispatch in the "
-                             "period), counted for the department that holds them now"),
-        ("Response rate (响应率)", "dispatched tickets the department took up (handling started, "
-                                 "or replied) within its response time limit after that "
-                                 "dispatch ÷ dispatched"),
-        ("Resolution rate (解决率)", "dispatched tickets now replied, followed up or closed (办结) "
-                                   "÷ dispatched; a reopened ticket is not resolved"),
-        ("Satisfaction rate (满意率)", f"satisfaction surveys answered in the period with a score "
-                                     f"of {min_score} or more (of 5) ÷ surveys answered with a "
-                                     "score, for the department's tickets"),
-        ("Reopened (不满意重办)", "times in the period the department's tickets were reopened "
-                              "because the citizen was not satisfied"),
+        ("派单", "统计期间内派出的工单（以期间内最后一次派单为准），计入当前承办的部门"),
+        ("响应率", "派单后在部门响应时限内签收（开始办理）或答复的工单 ÷ 派单数"),
+        ("办结率", "现已答复、回访或办结的派单工单 ÷ 派单数；重办中的工单不算办结"),
+        ("满意率", f"统计期间内完成的满意度回访中评分在 {min_score} 分及以上（满分 5 分）的 ÷ "
+                   "有评分的回访数，按部门的工单统计"),
+        ("不满意重办", "统计期间内该部门的工单因市民不满意而重办的次数"),
     )
 
 

@@ -22,20 +22,34 @@ from markupsafe import Markup
 from hotline.reports.charts import (
     GridGeometry,
     WeekSLA,
+    HourLoad,
     heat_map_svg,
     pressure_curve_svg,
+    pressure_thresholds_svg,
     sla_trend_svg,
 )
 from hotline.reports.daily import DailyReport
+from hotline.reports.pressure import DEFINITIONS as PRESSURE_DEFINITIONS
+from hotline.reports.pressure import MEASURE_LABELS, PressureReport
 from hotline.reports.rates import RatesReport
 from hotline.reports.service_level import DEFINITIONS as SERVICE_DEFINITIONS
 from hotline.reports.service_level import ServiceReport
-from hotline.reports.sla import OUTCOMES, SLAReport, SLATicket
+from hotline.reports.wallboard import SERVICE_LEVEL_DEFINITION
+from hotline.reports.sla import (
+    DIMENSION_LABELS,
+    OUTCOME_LABELS,
+    OUTCOMES,
+    SLAReport,
+    SLATicket,
+)
+from hotline.channels import CHANNELS
+from hotline.tickets.schemas import KIND_LABELS
 
 __all__ = ["environment", "page", "sla_html", "sla_csv", "sla_tickets_html", "sla_tickets_csv",
            "rates_html", "rates_csv", "daily_html", "wallboard_html", "heat_map_html",
            "drill_svg", "drill_html",
-           "safe_cell", "CSV_ENCODING", "service_html", "service_csv"]
+           "safe_cell", "CSV_ENCODING", "service_html", "service_csv", "pressure_html",
+           "zh_date"]
 
 #: CSV files carry a byte-order mark so spreadsheet programs read the Chinese text as UTF-8.
 CSV_ENCODING = "utf-8-sig"
@@ -46,7 +60,7 @@ _env: Environment | None = None
 
 
 def _pct(value: float | None) -> str:
-    return "—" if value is None else f"{value * 100:.1f} %"
+    return "—" if value is None else f"{value * 100:.1f}%"
 
 
 def _local(value: dt.datetime | None, zone: str = "Asia/Shanghai",
@@ -54,6 +68,15 @@ def _local(value: dt.datetime | None, zone: str = "Asia/Shanghai",
     if value is None:
         return ""
     return value.astimezone(zoneinfo.ZoneInfo(zone)).strftime(fmt)
+
+
+def zh_date(value: dt.date | dt.datetime | str | None) -> str:
+    """A day as zh-CN writes it: 2026年11月26日."""
+    if value is None or value == "":
+        return ""
+    if isinstance(value, str):
+        value = dt.date.fromisoformat(value[:10])
+    return f"{value.year}年{value.month}月{value.day}日"
 
 
 def environment() -> Environment:
@@ -66,6 +89,11 @@ def environment() -> Environment:
                           lstrip_blocks=True)
         env.filters["pct"] = _pct
         env.filters["local"] = _local
+        env.filters["zh_date"] = zh_date
+        env.globals.update(dims={**DIMENSION_LABELS, "hour": "小时", "day": "日期"},
+                           outcomes={**OUTCOME_LABELS, "overdue": "逾期未回"},
+                           kinds=KIND_LABELS,
+                           channels={code: c.label for code, c in CHANNELS.items()})
         _env = env
     return _env
 
@@ -93,12 +121,12 @@ def sla_html(report: SLAReport, *, tickets: Sequence[SLATicket] | None = None,
         trend_svg=Markup(sla_trend_svg(trend)) if trend else None,
         csv_link=_query(base, format="csv"), max_late=max((n for _, n in report.lateness),
                                                            default=0))
-    title = f"Callback SLA {report.period.label}"
+    title = f"定时回复考核 {report.period.zh_label}"
     return page(title, body) if page_ else body
 
 
 def sla_tickets_html(rows: Sequence[SLATicket], *, timezone: str, page_: bool = False,
-                     title: str = "Callbacks") -> str:
+                     title: str = "回访明细") -> str:
     """The drill-down list alone."""
     body = environment().get_template("sla_tickets.html").render(tickets=rows, tz=timezone)
     return page(title, body) if page_ else body
@@ -157,8 +185,7 @@ def sla_tickets_csv(rows: Sequence[SLATicket], *, timezone: str) -> bytes:
 def rates_html(report: RatesReport, *, page_: bool = True) -> str:
     """The three rates per department, with their definitions."""
     body = environment().get_template("rates.html").render(r=report)
-    return page(f"Response, resolution, satisfaction {report.period.label}", body) \
-        if page_ else body
+    return page(f"响应率 · 办结率 · 满意率 {report.period.zh_label}", body) if page_ else body
 
 
 def rates_csv(report: RatesReport) -> bytes:
@@ -207,16 +234,17 @@ def daily_html(report: DailyReport, geometry: GridGeometry, *, page_: bool = Tru
     body = environment().get_template("daily.html").render(
         r=report,
         heat_svg=Markup(heat_map_svg(geometry, report.grid_counts,
-                                     title=f"{report.day} 各网格诉求量")),
+                                     title=f"{zh_date(report.day)} 各网格诉求量")),
         pressure_svg=Markup(pressure_curve_svg(report.pressure,
-                                               title=f"{report.day} 分时话务压力")))
-    return page(f"民情报告 {report.day}", body) if page_ else body
+                                               title=f"{zh_date(report.day)} 分时话务压力")))
+    return page(f"民情报告 {zh_date(report.day)}", body) if page_ else body
 
 
 def wallboard_html(figures: Mapping[str, Any], *, page_: bool = False) -> str:
     """The wall board tiles; the console replaces the fragment on every push."""
-    body = environment().get_template("wallboard.html").render(f=figures)
-    return page("Wall board", body) if page_ else body
+    body = environment().get_template("wallboard.html").render(
+        f=figures, service_definition=SERVICE_LEVEL_DEFINITION)
+    return page("实时大屏", body) if page_ else body
 
 
 def service_html(report: ServiceReport, *, page_: bool = True) -> str:
@@ -224,7 +252,7 @@ def service_html(report: ServiceReport, *, page_: bool = True) -> str:
     definitions."""
     body = environment().get_template("service.html").render(
         r=report, definitions=SERVICE_DEFINITIONS)
-    return page(f"Service figures {report.period.label}", body) if page_ else body
+    return page(f"服务水平 {report.period.zh_label}", body) if page_ else body
 
 
 def service_csv(report: ServiceReport) -> bytes:
@@ -237,3 +265,15 @@ def service_csv(report: ServiceReport) -> bytes:
                      "" if f.average_wait_s is None else round(f.average_wait_s, 1),
                      "" if f.longest_wait_s is None else round(f.longest_wait_s, 1)])
     return _csv(rows)
+
+
+def pressure_html(report: PressureReport, load: Sequence[HourLoad], *,
+                  page_: bool = True) -> str:
+    """The day's pressure: the hourly load chart, the threshold panels with their crossing
+    marks, the list of crossings and the definitions."""
+    body = environment().get_template("pressure.html").render(
+        r=report, labels={str(k): v for k, v in MEASURE_LABELS.items()},
+        definitions=PRESSURE_DEFINITIONS,
+        load_svg=Markup(pressure_curve_svg(load, title=f"每小时话务压力 {zh_date(report.period.first)}")),
+        thresholds_svg=Markup(pressure_thresholds_svg(report)))
+    return page(f"话务压力曲线 {zh_date(report.period.first)}", body) if page_ else body

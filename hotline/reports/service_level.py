@@ -29,15 +29,12 @@ __all__ = ["ServiceFigures", "ServiceReport", "DEFINITIONS", "GROUPINGS", "figur
 
 #: What each figure means, as the reports print it under the table.
 DEFINITIONS: tuple[tuple[str, str], ...] = (
-    ("服务水平 service level", "calls answered by an agent within the threshold (seconds in "
-     "the queue) ÷ calls settled in the queue (answered + abandoned); GB/T 33358-2016 measures "
-     "agents' answering within 15 s"),
-    ("接通率 connection rate", "calls answered by an agent ÷ calls settled in the queue; the "
-     "wall board shows it over the last 24 hours (the target is 95 % or more)"),
-    ("放弃率 abandon rate", "calls whose citizen hung up while waiting ÷ calls settled in the "
-     "queue"),
-    ("平均等待 / 最长等待 average / longest wait", "seconds in the queue: the average over "
-     "answered calls, the longest over answered and abandoned ones"),
+    ("服务水平", "在规定秒数（排队时长）内被坐席接听的来电 ÷ 在队列中有结果的来电（接听 + "
+     "放弃）；GB/T 33358-2016 以 15 秒内接听计"),
+    ("接通率", "坐席接听的来电 ÷ 在队列中有结果的来电；实时大屏按最近 24 小时计算（目标为 95% "
+     "及以上）"),
+    ("放弃率", "市民在等待中挂断的来电 ÷ 在队列中有结果的来电"),
+    ("平均等待 / 最长等待", "在队列中的秒数：平均值按接听的来电计，最长值按接听和放弃的来电计"),
 )
 
 #: How a report may split its period.

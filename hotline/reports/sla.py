@@ -38,7 +38,7 @@ from hotline.reports.periods import Period
 from hotline.tickets.schemas import CHANNELS
 
 __all__ = ["SLAFilter", "SLACounts", "SLAGroup", "SLAReport", "SLATicket", "DIMENSIONS",
-           "OUTCOMES", "LATENESS_BUCKETS", "DEFINITIONS", "sla_report", "sla_tickets",
+           "OUTCOMES", "OUTCOME_LABELS", "DIMENSION_LABELS", "LATENESS_BUCKETS", "DEFINITIONS", "sla_report", "sla_tickets",
            "sla_counts", "outcome_expression", "deadline_expression", "weekly_trend", "drill_filters"]
 
 #: Ways to group (and filter) the report.
@@ -52,25 +52,31 @@ _FINAL_STATUSES = (CallbackStatus.DONE, CallbackStatus.FAILED)
 
 #: Upper bounds (seconds late, included) and labels of the lateness distribution.
 LATENESS_BUCKETS: tuple[tuple[float | None, str], ...] = (
-    (15 * 60, "≤ 15 min"),
-    (60 * 60, "15–60 min"),
-    (4 * 3600, "1–4 h"),
-    (24 * 3600, "4–24 h"),
-    (None, "> 24 h"),
+    (15 * 60, "≤ 15 分钟"),
+    (60 * 60, "15–60 分钟"),
+    (4 * 3600, "1–4 小时"),
+    (24 * 3600, "4–24 小时"),
+    (None, "> 24 小时"),
 )
 
 #: Printed on every SLA report, so a supervisor knows exactly what each number counts.
 DEFINITIONS: tuple[tuple[str, str], ...] = (
-    ("Due", "callbacks (timed replies) whose promised time falls in the period, cancelled "
-            "ones excluded"),
-    ("Met", "the citizen was reached by the SLA deadline (the promised time plus the grace "
-            "fixed when the callback was scheduled), as the scheduler recorded it"),
-    ("Late", "the citizen was reached, but after the deadline"),
-    ("Not reached", "every attempt failed, or the deadline passed with the citizen not reached"),
-    ("Pending", "not reached yet and still being worked on; the deadline may not have come"),
-    ("SLA rate", "met ÷ (met + late + not reached): pending callbacks are not judged yet"),
-    ("Lateness", "for late callbacks, reached time minus deadline"),
+    ("应回访", "约定回复时间落在统计期间内的定时回访（已取消的不计）"),
+    ("按时回访", "在 SLA 截止时间（约定时间加上安排回访时确定的宽限）之前联系上市民，以调度记录为准"),
+    ("超时回访", "联系上了市民，但晚于截止时间"),
+    ("未联系上", "每次拨打均失败，或截止时间已过仍未联系上市民"),
+    ("待回访", "尚未联系上、仍在处理中；截止时间可能还未到"),
+    ("SLA 达标率", "按时 ÷（按时 + 超时 + 未联系上）：待回访的不计入"),
+    ("超时时长", "超时回访的联系上时间减去截止时间"),
 )
+
+#: What each outcome is called on the page.
+OUTCOME_LABELS = {"met": "按时", "late": "超时", "not_reached": "未联系上", "pending": "待回访",
+                  "cancelled": "已取消"}
+
+#: What each grouping is called on the page.
+DIMENSION_LABELS = {"department": "承办部门", "agent": "坐席", "category": "类别",
+                    "channel": "渠道", "grid": "网格"}
 
 
 #: ``scheduler.sla_grace_s`` as shipped; callers pass the site's (L{SiteSettings}, the command).
@@ -312,7 +318,7 @@ def _check_dimension(by: str) -> None:
 def _labeller(session: Session, by: str, keys: Sequence[Any]) -> dict[Any, tuple[str | None, str]]:
     """Raw group key → (drill-down key, label); grids roll up to their level-1 grid."""
     present = [k for k in keys if k is not None]
-    labels: dict[Any, tuple[str | None, str]] = {None: (None, "(none)")}
+    labels: dict[Any, tuple[str | None, str]] = {None: (None, "（未指定）")}
     if by == "department" and present:
         for id_, code, name in session.execute(
                 select(Department.id, Department.code, Department.name)

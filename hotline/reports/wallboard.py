@@ -38,9 +38,8 @@ from hotline.reports.service_level import ServiceFigures, figures_between
 __all__ = ["WallboardFeed", "WallboardChanged", "database_figures", "SERVICE_LEVEL_DEFINITION"]
 
 #: Printed under the service-level tile.
-SERVICE_LEVEL_DEFINITION = ("inbound calls today answered within the threshold ÷ (answered + "
-                            "abandoned); calls still waiting are not counted yet "
-                            "(GB/T 33358-2016: within 15 s)")
+SERVICE_LEVEL_DEFINITION = ("今日呼入来电中在规定秒数内被坐席接听的 ÷（接听 + 放弃）；仍在排队的"
+                            "来电暂不计入（GB/T 33358-2016：15 秒内接听）")
 
 #: Callback statuses that need nothing more.
 _FINISHED = (CallbackStatus.DONE, CallbackStatus.FAILED, CallbackStatus.CANCELLED)

@@ -100,6 +100,45 @@ def test_0013_moves_grid_workers_to_their_level1_grid(empty_db_url):
         engine.dispose()
 
 
+def test_0021_sums_folded_days_into_the_grid_and_category_cuts(empty_db_url):
+    """Days folded before 0021 get their grid and category rows summed from their area rows, so
+    the tables that now read those cuts show the same figures; downgrading removes them."""
+    migrate.upgrade(empty_db_url, "0017")
+    engine = make_engine(empty_db_url)
+    counters = "demands, repeats, finished, on_time, closed, reopened, surveyed, satisfied"
+    with engine.begin() as connection:
+        connection.execute(sa.text(
+            "INSERT INTO grid (id, code, name, level) VALUES (1, 'G001', 'g1', 1), "
+            "(2, 'G002', 'g2', 1)"))
+        connection.execute(sa.text(
+            f"INSERT INTO index_day (day, cut, grid_id, department_id, category, {counters}) "
+            "VALUES ('2026-11-01', 'area', 1, NULL, '供水', 3, 1, 2, 1, 1, 0, 1, 1), "
+            "('2026-11-01', 'area', 1, NULL, '噪声', 2, 0, 1, 1, 0, 1, 0, 0), "
+            "('2026-11-01', 'area', 2, NULL, '供水', 5, 2, 0, 0, 0, 0, 2, 1), "
+            "('2026-11-01', 'department', NULL, NULL, '', 10, 3, 3, 2, 1, 1, 3, 2)"))
+    engine.dispose()
+    migrate.upgrade(empty_db_url)
+    engine = make_engine(empty_db_url)
+    try:
+        with engine.begin() as connection:
+            grid = dict(connection.execute(sa.text(
+                "SELECT grid_id, demands FROM index_day WHERE cut = 'grid'")).all())
+            category = {c: (n, s) for c, n, s in connection.execute(sa.text(
+                "SELECT category, demands, satisfied FROM index_day WHERE cut = 'category'"))}
+        assert grid == {1: 5, 2: 5}
+        assert category == {"供水": (8, 2), "噪声": (2, 0)}
+    finally:
+        engine.dispose()
+    migrate.downgrade(empty_db_url, "0017")
+    engine = make_engine(empty_db_url)
+    try:
+        with engine.begin() as connection:
+            assert connection.execute(sa.text(
+                "SELECT count(*) FROM index_day")).scalar_one() == 4
+    finally:
+        engine.dispose()
+
+
 def test_schema_fingerprint_names_the_head_and_the_chain_text():
     """The benchmarks' cache key starts with the head revision and carries a digest of the chain."""
     head, digest = migrate.schema_fingerprint().split("-", 1)

@@ -48,7 +48,7 @@ def test_sla_html_and_ticket_list(env: str, session: Session, tmp_path: Path) ->
                  "--department", "D3", "--tickets", "late", "-o", str(out)]) == 0
     html = out.read_text("utf-8")
     assert html.startswith("<!doctype html>")
-    assert "department = D3" in html
+    assert "承办部门 = D3" in html
     assert html.count("<tr data-ticket=") == 13
     assert '住建 &lt;b&gt;&amp;&#34;局' in html and '住建 <b>' not in html
 

@@ -44,9 +44,9 @@ def test_figures_known_by_construction(seeded: tuple[Session, dict]) -> None:
                                                                       "G001")]
     assert [o["ticket"] for o in r.overdue] == want["overdue"]
     assert r.overdue_total == 2
-    reopened = [n["ticket"] for n in r.notable if n["why"].startswith("reopened")]
+    reopened = [n["ticket"] for n in r.notable if n["why"].startswith("不满意重办")]
     assert reopened == [want["reopened"]]
-    repeat = [n["ticket"] for n in r.notable if "times today" in n["why"]]
+    repeat = [n["ticket"] for n in r.notable if "当日来电或来信" in n["why"]]
     assert repeat == want["repeat"]
     assert len(r.pressure) == 24
     assert {h.hour: h.capacity for h in r.pressure if h.capacity} == want["capacity"]

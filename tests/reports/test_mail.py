@@ -32,6 +32,12 @@ class _Inbox:
         return "250 OK"
 
 
+def _zh_day(day: str) -> str:
+    """2026-11-03 as the report writes it: 2026年11月3日."""
+    y, m, d = map(int, day.split("-"))
+    return f"{y}年{m}月{d}日"
+
+
 @pytest.fixture
 def smtp():
     inbox = _Inbox()
@@ -77,7 +83,7 @@ def test_daily_run_mails_the_pdf_to_the_leaders(db_url: str, session: Session, s
     pdf = attachment.get_content()
     assert pdf.startswith(b"%PDF")
     text = _text(pdf, tmp_path)
-    assert "民情报告" in text and DAY in text
+    assert "民情报告" in text and _zh_day(DAY) in text
     assert "12" in text  # the seeded day's twelve tickets
 
 

@@ -33,7 +33,7 @@ def test_sla_filter_by_department_then_csv(session: Session) -> None:
     page = sla_view(session, {**WEEK_ARGS, b"department": [b"D2"], b"weeks": [b"4"]},
                     settings=SITE)
     assert page.content_type.startswith("text/html") and page.filename is None
-    assert b"department = D2" in page.body and b"class='chart sla-trend'" in page.body
+    assert "承办部门 = D2".encode() in page.body and b"class='chart sla-trend'" in page.body
     download = sla_view(session, {**WEEK_ARGS, b"department": [b"D2"], b"format": [b"csv"]},
                         settings=SITE)
     assert download.filename == "sla-2026-11-02-2026-11-08.csv"
@@ -70,13 +70,14 @@ def test_bad_parameters_are_400(session: Session, args) -> None:
 def test_rates_view(session: Session) -> None:
     """The rates view answers the page, or the CSV download."""
     seed_rates(session)
-    assert b"Response rate" in rates_view(session, WEEK_ARGS, settings=SITE).body
+    assert "响应率".encode() in rates_view(session, WEEK_ARGS, settings=SITE).body
     download = rates_view(session, {**WEEK_ARGS, b"format": [b"csv"]}, settings=SITE)
     assert download.filename == "rates-2026-11-02-2026-11-08.csv"
 
 
 def test_daily_heat_map_and_pressure(session: Session) -> None:
-    """The daily report, heat map and pressure curve views answer HTML or SVG."""
+    """The daily report, heat map and pressure curve views answer HTML or SVG (the pressure
+    page holds the hourly load and the threshold panels; format=svg the load chart alone)."""
     seed_daily(session)
     daily = daily_view(session, {b"date": [DAY.encode()]}, settings=SITE)
     assert "民情报告".encode() in daily.body
@@ -87,8 +88,11 @@ def test_daily_heat_map_and_pressure(session: Session) -> None:
     counts = {g.get("data-code"): g.get("data-count") for g in root.iter()
               if g.get("data-code")}
     assert counts["G002"] == "6"
-    curve = pressure_view(session, {b"date": [DAY.encode()]}, settings=SITE)
+    curve = pressure_view(session, {b"date": [DAY.encode()], b"format": [b"svg"]},
+                          settings=SITE)
     ET.fromstring(curve.body)
+    page = pressure_view(session, {b"date": [DAY.encode()]}, settings=SITE)
+    assert page.content_type.startswith("text/html") and "临界监控".encode() in page.body
 
 
 def test_errors_carry_their_http_meaning() -> None:

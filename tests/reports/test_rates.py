@@ -40,7 +40,7 @@ def test_threshold_and_department_filter(seeded: Session) -> None:
     # Scores cycle 5, 4, 3, 1, none over j; D2 has j = 1, 4, 7, ...: count the fives.
     fives = sum(1 for j in range(1, 60, 3) if j % 5 == 0)
     assert report.rows[0].satisfied == fives
-    assert "5 or more" in dict(report.definitions)["Satisfaction rate (满意率)"]
+    assert "5 分及以上" in dict(report.definitions)["满意率"]
 
 
 def test_bad_input_refused(seeded: Session) -> None:

@@ -50,7 +50,7 @@ def test_sla_html_escapes_and_prints(session: Session) -> None:
     rows = sla_tickets(session, WEEK, SLAFilter(category="=cmd()"), limit=5)
     html = render.sla_html(report, tickets=rows)
     assert "住建 &lt;b&gt;&amp;&#34;局" in html and "<b>&" not in html
-    assert "@media print" in html and "Definitions" in html
+    assert "@media print" in html and "口径说明" in html
     assert "?from=2026-11-02&amp;to=2026-11-08&amp;by=department&amp;category=%3Dcmd%28%29" \
         "&amp;department=D1" in html
     assert "138****" in html and "13800130" not in html
@@ -62,7 +62,7 @@ def test_rates_html_prints_definitions(session: Session) -> None:
     """The rates page names each rate and its definition, and escapes department names."""
     seed_rates(session)
     html = render.rates_html(rates_report(session, WEEK))
-    for term in ("Response rate (响应率)", "Resolution rate (解决率)", "Satisfaction rate (满意率)"):
+    for term in ("响应率", "办结率", "满意率"):
         assert term in html
     assert "住建 &lt;b&gt;" in html
     rows = _parse(render.rates_csv(rates_report(session, WEEK)))
@@ -80,7 +80,7 @@ def test_wallboard_fragment() -> None:
                "callbacks_due_next_hour": 5, "now": "2026-11-26T10:00:00+00:00"}
     html = render.wallboard_html(figures)
     assert "data-k=\"calls_waiting\"><div class=\"v\">3<" in html
-    assert ">42 s<" in html and ">—<" in html
-    assert ">95.5 %<" in html and "(25.0 %)" in html and ">7.5 s<" in html
-    assert "longest 63.0 s" in html and "within 15.0 s" in html
+    assert ">42 秒<" in html and ">—<" in html
+    assert ">95.5%<" in html and "放弃率 25.0%" in html and ">7.5 秒<" in html
+    assert "最长 63.0 秒" in html and "15 秒内接听" in html
     assert "data-k=\"agents_wrapup\"><div class=\"v\">2<" in html

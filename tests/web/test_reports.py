@@ -9,6 +9,7 @@ import csv
 import datetime as dt
 import io
 import uuid
+import zoneinfo
 
 import pytest
 import pytest_twisted
@@ -18,6 +19,7 @@ from twisted.internet import reactor, threads
 from db.models import Call, Callback, Citizen, Department, Grid, Ticket
 from hotline.reports.periods import period
 from hotline.reports.wallboard import WallboardFeed
+from tests.reports.test_chinese import english_words
 from tests.support.browser import Browser
 from tests.support.waiting import until
 from tests.web.conftest import PASSWORDS, ensure_user, seed_directory
@@ -25,6 +27,7 @@ from tests.web.support import HTTP, sign_in
 from tests.web.test_browser import _sign_in
 
 TZ = "Asia/Shanghai"
+ZONE = zoneinfo.ZoneInfo(TZ)
 WEEK = period("2025-03-03", "2025-03-09", TZ)
 #: Department → outcome → how many callbacks (one ticket each) fall due in WEEK.
 SEED = {"RPT-A": {"met": 3, "late": 2, "not_reached": 1, "pending": 2, "cancelled": 1},
@@ -32,6 +35,8 @@ SEED = {"RPT-A": {"met": 3, "late": 2, "not_reached": 1, "pending": 2, "cancelle
 NAMES = {"RPT-A": "报表测试城管局", "RPT-B": "报表测试水务局"}
 #: The level-1 grid each department's tickets are filed in (heat map counts).
 GRID = {"RPT-A": "G007", "RPT-B": "G042"}
+#: The seed's own text a page shows as it is (codes and ticket numbers).
+SEED_TEXT = ["RPT", *NAMES.values()]
 
 
 def _expected(dept: str | None) -> dict[str, int]:
@@ -96,7 +101,8 @@ async def test_reports_for_supervisors_only_with_downloads_and_clear_errors(cons
         seed_reports(s)
     agent = HTTP(console.port)
     await sign_in(agent, "agent1", PASSWORDS["agent1"])
-    for path in ("/reports", "/reports/sla", "/reports/wallboard", "/reports/heat-map"):
+    for path in ("/reports", "/reports/sla", "/reports/wallboard", "/reports/heat-map",
+                 "/api/reports/pressure?date=2025-03-04"):
         assert (await agent.get(path)).status == 403, path
     boss = HTTP(console.port)
     await sign_in(boss, "boss", PASSWORDS["boss"])
@@ -121,7 +127,10 @@ async def test_reports_for_supervisors_only_with_downloads_and_clear_errors(cons
     assert "13900008877" not in drill.text  # the citizen's number is masked
     daily = await boss.get("/reports/daily?date=2025-03-04")
     assert daily.status == 200 and daily.text.lstrip().lower().startswith("<!doctype html>")
-    assert "民情报告 2025-03-04" in daily.text
+    assert "民情报告 2025年3月4日" in daily.text
+    pressure = await boss.get("/api/reports/pressure?date=2025-03-04&step=30")
+    assert pressure.status == 200 and len(pressure.json()["steps"]) == 48
+    assert (await boss.get("/api/reports/pressure?date=2025-03-04&step=7")).status == 400
     bad = await boss.get("/reports/sla?from=2025-13-01&to=2025-03-09")
     assert bad.status == 400 and "<html" in bad.text
     printable = await boss.get(f"/reports/sla?{q}&print=1")
@@ -229,12 +238,13 @@ async def test_supervisor_reads_filters_downloads_and_watches_the_board(web_cont
         page.wait_for_url("**department=RPT-A**")
         page.wait_for_selector("#report-body table.totals")
         Browser.shot(page, "reports-1-sla-department")
+        assert english_words(page.inner_html("#report-body"), SEED_TEXT) == set()
         return _totals(page)
 
     filtered = await browser.run(filter_department)
     want = _expected("RPT-A")
     assert {k: int(filtered[k]) for k in want} == want
-    assert filtered["met_rate"] == "50.0 %"  # 3 met of 6 settled
+    assert filtered["met_rate"] == "50.0%"  # 3 met of 6 settled
 
     def download() -> tuple[str, str]:
         with page.expect_download() as info:
@@ -258,6 +268,7 @@ async def test_supervisor_reads_filters_downloads_and_watches_the_board(web_cont
         page.click("#r-heat")
         page.wait_for_selector("#report-body svg g.grid")
         Browser.shot(page, "reports-2-heat-map")
+        assert english_words(page.inner_html("#report-body"), SEED_TEXT) == set()
         return page.evaluate("""() => ({grids: document.querySelectorAll(
             '#report-body svg g.grid').length, counts: Object.fromEntries([...document
             .querySelectorAll('#report-body svg g.grid')].filter(g => g.dataset.count !== '0')
@@ -290,10 +301,21 @@ async def test_supervisor_reads_filters_downloads_and_watches_the_board(web_cont
             f"Number(document.querySelector('#wallboard-tiles [data-k=abandoned_today] .v')"
             f".innerText) === {before + 1}", timeout=30000)
         Browser.shot(page, "reports-3-wallboard")
+        assert english_words(page.inner_html("#wallboard-page")) == set()
         return page.evaluate("window.hotlineWallboard.pushes")
 
     pushes = await browser.run(board_changes)
     assert pushes >= 2  # the first board and the change, on the same page load
+
+    def pressure() -> int:
+        page.goto(f"{base}/reports/pressure?date={now.astimezone(ZONE).date().isoformat()}")
+        page.wait_for_selector("#report-body svg.pressure-thresholds")
+        page.locator("#report-body svg.pressure-thresholds").scroll_into_view_if_needed()
+        Browser.shot(page, "reports-4-pressure")
+        assert english_words(page.inner_html("#report-body")) == set()
+        return page.locator("#report-body svg .panel").count()
+
+    assert await browser.run(pressure) == 3
 
     await browser.run(lambda: page.context.close())
     streams = ctl.web.report_streams
