@@ -103,7 +103,7 @@ def test_0013_moves_grid_workers_to_their_level1_grid(empty_db_url):
 def test_0021_sums_folded_days_into_the_grid_and_category_cuts(empty_db_url):
     """Days folded before 0021 get their grid and category rows summed from their area rows, so
     the tables that now read those cuts show the same figures; downgrading removes them."""
-    migrate.upgrade(empty_db_url, "0017")
+    migrate.upgrade(empty_db_url, "0018")
     engine = make_engine(empty_db_url)
     counters = "demands, repeats, finished, on_time, closed, reopened, surveyed, satisfied"
     with engine.begin() as connection:
@@ -129,7 +129,7 @@ def test_0021_sums_folded_days_into_the_grid_and_category_cuts(empty_db_url):
         assert category == {"供水": (8, 2), "噪声": (2, 0)}
     finally:
         engine.dispose()
-    migrate.downgrade(empty_db_url, "0017")
+    migrate.downgrade(empty_db_url, "0018")
     engine = make_engine(empty_db_url)
     try:
         with engine.begin() as connection:

@@ -6,7 +6,7 @@ rows. ``ticket_event.at`` is indexed: the daily fold reads one day's events, whi
 scanned every event ever written.
 
 Revision ID: 0021
-Revises: 0017
+Revises: 0018
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from __future__ import annotations
 from alembic import op
 
 revision = "0021"
-down_revision = "0017"
+down_revision = "0018"
 branch_labels = None
 depends_on = None
 
