@@ -273,6 +273,14 @@ def sla_trend_svg(weeks: Sequence[WeekSLA], *, target: float | None = None,
     return "".join(out)
 
 
+def _percent_label(v: float) -> str:
+    return f"{v * 100:.0f}%"
+
+
+def _count_label(v: float) -> str:
+    return f"{v:g}"
+
+
 def pressure_thresholds_svg(report: PressureReport, *, title: str = "临界监控") -> str:
     """Three panels over the day, one per watched figure (calls waiting, service level, agents
     free): the step values as a line, the threshold as a dashed red line, and a red mark
@@ -299,11 +307,11 @@ def pressure_thresholds_svg(report: PressureReport, *, title: str = "临界监�
         threshold = report.thresholds.value(measure)
         values = [s.value(measure) for s in report.steps]
         if measure is Measure.SERVICE_LEVEL:
-            top_value, fmt = 1.0, (lambda v: f"{v * 100:.0f}%")
+            top_value, fmt = 1.0, _percent_label
         else:
             top_value = _axis_max(max([float(threshold) + 1]
                                       + [float(v) for v in values if v is not None]))
-            fmt = (lambda v: f"{v:g}")
+            fmt = _count_label
 
         def y(v: float, y0: float = y0, top_value: float = top_value) -> float:
             return y0 + panel_h - panel_h * v / top_value

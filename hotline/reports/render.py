@@ -19,10 +19,11 @@ from urllib.parse import urlencode
 from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup
 
+from hotline.channels import CHANNELS
 from hotline.reports.charts import (
     GridGeometry,
-    WeekSLA,
     HourLoad,
+    WeekSLA,
     heat_map_svg,
     pressure_curve_svg,
     pressure_thresholds_svg,
@@ -34,7 +35,6 @@ from hotline.reports.pressure import MEASURE_LABELS, PressureReport
 from hotline.reports.rates import RatesReport
 from hotline.reports.service_level import DEFINITIONS as SERVICE_DEFINITIONS
 from hotline.reports.service_level import ServiceReport
-from hotline.reports.wallboard import SERVICE_LEVEL_DEFINITION
 from hotline.reports.sla import (
     DIMENSION_LABELS,
     OUTCOME_LABELS,
@@ -42,7 +42,7 @@ from hotline.reports.sla import (
     SLAReport,
     SLATicket,
 )
-from hotline.channels import CHANNELS
+from hotline.reports.wallboard import SERVICE_LEVEL_DEFINITION
 from hotline.tickets.schemas import KIND_LABELS
 
 __all__ = ["environment", "page", "sla_html", "sla_csv", "sla_tickets_html", "sla_tickets_csv",
