@@ -148,6 +148,14 @@ PROMPTS: dict[str, tuple[str, str]] = {
         "cha2 xun2 ci4 shu4 guo4 duo1, zheng4 zai4 wei4 nin2 zhuan3 jie1 ren2 gong1 fu2 wu4, "
         "qing3 shao1 hou4.",
     ),
+    "status-own": (
+        "根据您的来电号码，查到您在办的工单如下。",
+        "gen1 ju4 nin2 de5 lai2 dian4 hao4 ma3, cha2 dao4 nin2 zai4 ban4 de5 gong1 dan1 ru2 xia4.",
+    ),
+    "status-own-more": (
+        "查询其他工单请按一，如需人工服务请按零。",
+        "cha2 xun2 qi2 ta1 gong1 dan1 qing3 an4 yi1, ru2 xu1 ren2 gong1 fu2 wu4 qing3 an4 ling2.",
+    ),
     "status-intro": ("您的工单，当前状态为", "nin2 de5 gong1 dan1, dang1 qian2 zhuang4 tai4 wei2"),
     "status-department": ("承办部门为", "cheng2 ban4 bu4 men2 wei2"),
     "status-no-department": ("尚未确定承办部门", "shang4 wei4 que4 ding4 cheng2 ban4 bu4 men2"),

@@ -87,9 +87,12 @@ def load(deps: Dependencies) -> None:
                              per_address=console.status_address_limiter
                              if console is not None else None)
     if deps.routes is not None and deps.config["status_line"]["menu"]:
-        status_script.register(deps.routes, lookup=status_line.phone_lookup(
-            zoneinfo.ZoneInfo(deps.config["site"]["timezone"]), phrase=_phrase_maker(deps)),
-            settings=deps.config["status_line"])
+        zone = zoneinfo.ZoneInfo(deps.config["site"]["timezone"])
+        phrase = _phrase_maker(deps)
+        status_script.register(deps.routes,
+                               lookup=status_line.phone_lookup(zone, phrase=phrase),
+                               own=status_line.phone_own(zone, phrase=phrase),
+                               settings=deps.config["status_line"])
     if console is None:
         return
     console.status_line = status_line

@@ -12,14 +12,15 @@ import re
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from db.models import Citizen, Ticket, TicketReporter
 from hotline.agi.scripts.status import StatusReply
 from hotline.pbx.prompts import PROMPTS, spoken_time
+from hotline.phone import normalise
 from hotline.tickets.exceptions import InvalidRequest, TicketError
-from hotline.tickets.schemas import KIND_LABELS, STATUS_LABELS
+from hotline.tickets.schemas import KIND_LABELS, OPEN_STATUSES, STATUS_LABELS
 
 if TYPE_CHECKING:
     from zoneinfo import ZoneInfo
@@ -27,7 +28,7 @@ if TYPE_CHECKING:
     from db.session import Database
     from hotline.web.auth import LoginRateLimiter
 
-__all__ = ["public_status", "check_query", "number_from_digits", "spoken_status", "StatusLine",
+__all__ = ["public_status", "own_open_tickets", "check_query", "number_from_digits", "spoken_status", "StatusLine",
            "Throttled"]
 
 _NUMBER = re.compile(r"^RX\d{8}-\d{6}$")
@@ -61,6 +62,29 @@ def public_status(session: Session, number: str, last4: str, *,
         .where(TicketReporter.ticket_id == ticket.id))
     if not any(p.endswith(last4) for p in phones):
         return None
+    return _public_view(ticket, local)
+
+
+def own_open_tickets(session: Session, phone: str, *, local: Any,
+                     most: int = 3) -> list[dict[str, Any]]:
+    """The public views of the open tickets reported from ``phone`` (as first reporter or
+    co-reporter), newest first, at most ``most``: what the status line says to a caller
+    before asking for a number. ``phone`` is normalised as intake stores it."""
+    try:
+        phone = normalise(phone)
+    except ValueError:
+        return []
+    reported = select(TicketReporter.ticket_id).join(
+        Citizen, TicketReporter.citizen_id == Citizen.id).where(Citizen.phone == phone)
+    tickets = session.scalars(
+        select(Ticket).outerjoin(Citizen, Ticket.citizen_id == Citizen.id)
+        .where(or_(Citizen.phone == phone, Ticket.id.in_(reported)),
+               Ticket.status.in_(sorted(str(s) for s in OPEN_STATUSES)))
+        .order_by(Ticket.created_at.desc(), Ticket.id.desc()).limit(most))
+    return [_public_view(ticket, local) for ticket in tickets]
+
+
+def _public_view(ticket: Ticket, local: Any) -> dict[str, Any]:
     return {"number": ticket.number, "kind_label": KIND_LABELS.get(ticket.kind, ticket.kind),
             "status": ticket.status, "status_label": STATUS_LABELS.get(ticket.status,
                                                                        ticket.status),
@@ -174,3 +198,19 @@ class StatusLine:
                 department = await phrase(found["department"], sounds)
             return StatusReply(say=tuple(spoken_status(found, zone, department=department)))
         return lookup
+
+    def phone_own(self, zone: ZoneInfo, *,
+                  phrase: Callable[[str, str], Awaitable[str | None]]) -> Callable[..., Any]:
+        """The ``status`` AGI script's lookup of the caller's own open tickets by the number
+        they call from (the line's caller ID, as the desk's pop finds them): the prompts
+        saying each, newest first; none when the number has no open ticket. Not counted as
+        a miss: nothing is guessed."""
+        async def own(caller: str, *, sounds: str) -> StatusReply:
+            found = await self.db.run(own_open_tickets, caller, local=self.local)
+            words: list[str] = []
+            for view in found:
+                department = await phrase(view["department"], sounds) \
+                    if view["department"] else None
+                words += spoken_status(view, zone, department=department)
+            return StatusReply(say=tuple(words))
+        return own

@@ -55,16 +55,23 @@ class Caller:
         return b"200 result=1\n"
 
 
-def converse(caller: Caller, lookup: Callable[..., object]) -> tuple[Session, list[tuple]]:
-    """Run the ``status`` script against ``caller``; returns the session and the lookups."""
+def converse(caller: Caller, lookup: Callable[..., object], *,
+             own: tuple[str, ...] | None = None) -> tuple[Session, list[tuple]]:
+    """Run the ``status`` script against ``caller``; returns the session and the lookups.
+    ``own``: what the lookup by caller number answers (None: the script has no such lookup)."""
     asked: list[tuple] = []
 
     async def looking(digits: str, last4: str, *, sounds: str) -> StatusReply:
         asked.append((digits, last4, sounds))
         return lookup(digits, last4)  # type: ignore[return-value]
 
+    async def mine(caller_number: str, *, sounds: str) -> StatusReply:
+        asked.append(("own", caller_number, sounds))
+        return StatusReply(say=own or ())
+
     routes = RouteTable()
-    status.register(routes, lookup=looking, settings=SETTINGS)
+    status.register(routes, lookup=looking, settings=SETTINGS,
+                    own=mine if own is not None else None)
     session = Session(routes=routes)
     session.feed(block_for("status"))
     answered = 0
@@ -153,6 +160,40 @@ class StatusDialogueTests(SynchronousTestCase):
         self.assertNotIn(STATUS_OK, session.written())
         self.assertTrue(session.transport.disconnecting)
 
+    def test_the_callers_own_tickets_first_then_goodbye(self) -> None:
+        """The caller's number has open tickets: they are said first, then the caller is asked
+        for 1 (another ticket) or 0; pressing nothing ends with the goodbye (STATUS_DONE), no
+        number asked."""
+        caller = Caller([""])
+        session, asked = converse(caller, lambda d, l4: StatusReply(say=ANSWER), own=ANSWER)
+        self.assertEqual(asked, [("own", "13800138000", "/srv/hotline/sounds")])
+        self.assertEqual(plays(caller), ["status-own", *ANSWER, "status-end"])
+        self.assertIn('GET DATA "/srv/hotline/sounds/zh/status-own-more" "6000" "1"',
+                      caller.commands)
+        self.assertEqual(caller.commands[-1], 'SET VARIABLE "HOTLINE_STATUS_DONE" "1"')
+
+    def test_the_callers_own_tickets_then_1_keys_another(self) -> None:
+        """After the caller's own tickets, 1 goes on to key another ticket's number."""
+        caller = Caller(["1", NUMBER, "5678"])
+        session, asked = converse(caller, lambda d, l4: StatusReply(say=ANSWER), own=ANSWER)
+        self.assertEqual(asked[1:], [(NUMBER, "5678", "/srv/hotline/sounds")])
+        self.assertEqual(plays(caller), ["status-own", *ANSWER, *ANSWER, "status-end"])
+        self.assertEqual(caller.commands[-1], 'SET VARIABLE "HOTLINE_STATUS_DONE" "1"')
+
+    def test_the_callers_own_tickets_then_0_reaches_an_agent(self) -> None:
+        """After the caller's own tickets, 0 reaches an agent (no STATUS_DONE)."""
+        caller = Caller(["0"])
+        converse(caller, lambda d, l4: StatusReply(say=ANSWER), own=ANSWER)
+        self.assertFalse(any("HOTLINE_STATUS_DONE" in c for c in caller.commands))
+        self.assertFalse(any("status-ask-number" in c for c in caller.commands))
+
+    def test_no_own_tickets_asks_for_a_number_at_once(self) -> None:
+        """A caller number with no open ticket: straight to keying a ticket number."""
+        caller = Caller([NUMBER, "5678"])
+        session, asked = converse(caller, lambda d, l4: StatusReply(say=ANSWER), own=())
+        self.assertEqual(asked[0][0], "own")
+        self.assertEqual(plays(caller), [*ANSWER, "status-end"])
+
     def test_the_dialogue_has_its_own_time_limit(self) -> None:
         """The script is registered with script_timeout_s, not the server's few seconds."""
         routes = RouteTable()
@@ -163,6 +204,8 @@ class StatusDialogueTests(SynchronousTestCase):
 CALLER = "13912345618"
 #: Presses 2, then 0 instead of a ticket number.
 WANTS_AGENT = "13912345619"
+#: Presses 2, then keys a number no ticket has, three times.
+GUESSES = "13912345620"
 
 
 class Dialogue:
@@ -199,10 +242,12 @@ class Dialogue:
 @pytest.mark.pbx
 @pytest_twisted.ensureDeferred
 async def test_a_citizen_hears_where_their_ticket_stands_by_phone(controller, city, pbx_sandbox):
-    """The citizen presses 2 after the greeting, keys the ticket number and wrong last four
+    """The citizen presses 2 after the greeting and first hears their own open ticket, found
+    by the number they call from; they press 1, key the ticket number and wrong last four
     digits (未找到, asked again), then the right ones: the PBX plays the status, the
     department and the deadline, says goodbye and hangs up; the call keeps its row. Another
-    presses 2 then 0 and is queued for an agent."""
+    presses 2 then 0 and is queued for an agent; a third keys a wrong number three times and
+    is queued too."""
     ctl = controller
     with ctl.db.begin() as s:
         if s.scalars(select(Department).where(Department.code == "SL18")).first() is None:
@@ -214,9 +259,10 @@ async def test_a_citizen_hears_where_their_ticket_stands_by_phone(controller, ci
         service.dispatch(s, ticket.id, department="SL18", actor="disp")
         digits = ticket.number[2:].replace("-", "")
     await city.ami.when_ready()
-    seen, other = Dialogue(CALLER), Dialogue(WANTS_AGENT)
-    subs = [ctl.ami.subscribe("Newexten", d.on_newexten) for d in (seen, other)]
-    subs += [ctl.ami.subscribe("AGIExecStart", d.on_agi) for d in (seen, other)]
+    seen, other, guesser = Dialogue(CALLER), Dialogue(WANTS_AGENT), Dialogue(GUESSES)
+    dialogues = (seen, other, guesser)
+    subs = [ctl.ami.subscribe("Newexten", d.on_newexten) for d in dialogues]
+    subs += [ctl.ami.subscribe("AGIExecStart", d.on_agi) for d in dialogues]
     wait = str(pbx_sandbox.config["status_line"]["menu_wait_s"])
     # Time to press 2 however loaded the machine: the menu's wait is a dialplan global.
     await ctl.ami.action("Setvar", Variable="MENU_WAIT", Value="20")
@@ -224,6 +270,8 @@ async def test_a_citizen_hears_where_their_ticket_stands_by_phone(controller, ci
         placed = await city.call(CALLER, hold_s=90)
         await until(lambda: seen.uniqueid, timeout=30)
         await city.press(placed.channel_id, "2")
+        await until(lambda: seen.count("status-own-more"), timeout=30)
+        await city.press(placed.channel_id, "1")
         for asked, last4 in enumerate(("0000", CALLER[-4:]), start=1):
             await until(lambda n=asked: seen.count("status-ask-number") == n, timeout=20)
             await city.press(placed.channel_id, digits + "#")
@@ -239,11 +287,28 @@ async def test_a_citizen_hears_where_their_ticket_stands_by_phone(controller, ci
         await until(lambda: other.queued, timeout=20)
         await city.hangup(placed.channel_id)
         await wait_final_call(ctl.db, WANTS_AGENT, timeout=40)
+        # A number no ticket has, three times: 未找到 each time, then the queue.
+        placed = await city.call(GUESSES, hold_s=90)
+        await until(lambda: guesser.uniqueid, timeout=30)
+        await city.press(placed.channel_id, "2")
+        for asked in (1, 2, 3):
+            await until(lambda n=asked: guesser.count("status-ask-number") == n, timeout=20)
+            await city.press(placed.channel_id, "20000101000001#")
+            await until(lambda n=asked: guesser.count("status-ask-last4") == n, timeout=20)
+            await city.press(placed.channel_id, "0000")
+        await until(lambda: guesser.queued, timeout=30)
+        await city.hangup(placed.channel_id)
+        await wait_final_call(ctl.db, GUESSES, timeout=40)
     finally:
         await ctl.ami.action("Setvar", Variable="MENU_WAIT", Value=wait)
         for sub in subs:
             sub.unsubscribe()
     played = seen.played()
+    # First the caller's own ticket, found by the number they call from.
+    own = played[:played.index("status-not-found")]
+    assert own[:3] == ["status-own", "status-intro", "status-dispatched"], seen.commands
+    assert "reminder-due" in own, seen.commands
+    played = played[len(own):]
     assert played[0] == "status-not-found", seen.commands
     answer = played[1:]
     assert answer[:4] == ["status-intro", "status-dispatched", "status-department",
@@ -252,3 +317,5 @@ async def test_a_citizen_hears_where_their_ticket_stands_by_phone(controller, ci
     assert "SET VARIABLE HOTLINE_STATUS_DONE 1" in seen.commands, seen.commands
     assert row.ended_at is not None and row.answered_at is None and row.agent_id is None
     assert not seen.queued and other.queued and other.count("status-ask-last4") == 0
+    assert guesser.played() == ["status-not-found"] * 3 + ["status-to-agent"], guesser.commands
+    assert "SET VARIABLE HOTLINE_STATUS_DONE 1" not in guesser.commands

@@ -184,3 +184,41 @@ async def test_one_address_walking_through_many_tickets_is_slowed_down(life_cons
 
 async def _none() -> None:
     return None
+
+
+@pytest_twisted.ensureDeferred
+async def test_the_phone_finds_the_callers_own_open_tickets_by_their_number(life_console, db):
+    """Calling from a reporting phone (as first reporter or co-reporter, with +86 in front
+    too) the status line says that phone's open tickets, newest first; a closed ticket, another
+    citizen's and an unknown or malformed number give nothing."""
+    import zoneinfo
+
+    first = dispatched(db)
+    with db.begin() as s:
+        service = TicketService()
+        newer = service.intake(s, {"channel": "hotline", "kind": "consultation",
+                                   "phone": "13812345678", "description": "社保怎么转"},
+                               actor="agent1")
+        done = service.intake(s, {"channel": "hotline", "kind": "consultation",
+                                  "phone": "13812345678", "description": "已答复的咨询"},
+                              actor="agent1")
+        done.status = "closed"
+        newer_status = newer.status
+        service.intake(s, {"channel": "hotline", "kind": "complaint", "phone": "13600001111",
+                           "description": "别人的工单"}, actor="agent1")
+
+    async def phrase(text: str, sounds: str) -> str:
+        return "said/department"
+    own = life_console.status_line.phone_own(zoneinfo.ZoneInfo("Asia/Shanghai"), phrase=phrase)
+    reply = await own("+8613812345678", sounds="/snd")
+    intros = [i for i, word in enumerate(reply.say) if word == "status-intro"]
+    assert len(intros) == 2  # the newer consultation, then the dispatched complaint
+    assert reply.say[intros[0] + 1] == f"status-{newer_status}"
+    assert reply.say[intros[1]:intros[1] + 4] == ("status-intro", "status-dispatched",
+                                                   "status-department", "said/department")
+    co_reporter = await own("13700002468", sounds="/snd")
+    assert co_reporter.say[:2] == ("status-intro", "status-dispatched")
+    assert co_reporter.say.count("status-intro") == 1
+    for nobody in ("13900000000", "anonymous", ""):
+        assert (await own(nobody, sounds="/snd")).say == ()
+    assert first  # the dispatched complaint is the co-reporter's one

@@ -7,6 +7,10 @@ was reported from, then says where the ticket stands: status, department, deadli
 same answer as the public web page, through the same throttle of misses per ticket (the lookup
 is handed in by the tickets package, so this package imports no other).
 
+Before that, the caller's own open tickets are looked up by the number they call from: when
+there are some, their status is said first, then 1 keys in another ticket's number, 0 reaches
+an agent and nothing ends the call with a goodbye.
+
 A miss (a wrong number, wrong digits, nothing keyed) says 未找到 and asks again; after
 ``tries`` misses, on 0, or when the ticket's misses are throttled the caller is put through to
 an agent: the script just ends and the dialplan queues the call. Only after an answer does it
@@ -28,7 +32,7 @@ if TYPE_CHECKING:
     from hotline.agi.channel import AGIChannel
     from hotline.agi.routes import RouteTable
 
-__all__ = ["StatusReply", "register", "TO_AGENT"]
+__all__ = ["StatusReply", "register", "TO_AGENT", "ANOTHER"]
 
 _log = Logger(namespace="hotline.agi.scripts.status")
 
@@ -55,9 +59,14 @@ class StatusReply:
 #: ``lookup(ticket_digits, last4, sounds=)`` → the reply; ``sounds`` is the PBX's sound folder
 #: (the dialplan's ``SOUNDS``), where a phrase no prompt holds (a department's name) is made.
 Lookup = Callable[..., Awaitable[StatusReply]]
+#: ``own(caller_number, sounds=)`` → the reply saying the caller's own open tickets (empty: none).
+OwnLookup = Callable[..., Awaitable[StatusReply]]
+#: The key that goes on from the caller's own tickets to keying another ticket's number.
+ANOTHER = "1"
 
 
-def register(routes: RouteTable, *, lookup: Lookup, settings: Mapping[str, Any]) -> None:
+def register(routes: RouteTable, *, lookup: Lookup, settings: Mapping[str, Any],
+             own: OwnLookup | None = None) -> None:
     """Add ``status`` to ``routes`` (``settings``: the ``[status_line]`` section), with the
     dialogue's own time limit (``script_timeout_s``) instead of the server's few seconds."""
     tries = int(settings["tries"])
@@ -69,6 +78,21 @@ def register(routes: RouteTable, *, lookup: Lookup, settings: Mapping[str, Any])
         sounds = await agi.get_variable("SOUNDS") or ""
         zh = f"{sounds}/zh"
         uniqueid = agi.request.uniqueid
+        caller = agi.request.callerid
+        mine = await own(caller, sounds=sounds) if own is not None and caller else StatusReply()
+        if mine.say:
+            await agi.stream_file(f"{zh}/status-own")
+            for word in mine.say:
+                await agi.stream_file(f"{zh}/{word}")
+            key = (await agi.get_data(f"{zh}/status-own-more", digit_ms, 1)).digits
+            _log.info("status line {uniqueid}: the caller's own tickets said, then {key!r}",
+                      uniqueid=uniqueid, key=key)
+            if key == TO_AGENT:
+                return
+            if key != ANOTHER:
+                if (await agi.stream_file(f"{zh}/status-end", TO_AGENT)).digit != TO_AGENT:
+                    await agi.set_variable(v.HOTLINE_STATUS_DONE, "1")
+                return
         for attempt in range(1, tries + 1):
             number = await agi.get_data(f"{zh}/status-ask-number", digit_ms, NUMBER_KEYS)
             if number.digits == TO_AGENT:
