@@ -50,8 +50,7 @@ def _overrides() -> dict:
             # a short after-call work, to see a seat wrapped up on its own PBX after an
             # overflowed call (the queue's guard: 1 s)
             "queue": {"wrapup_s": 2.0, "wrapup_guard_s": 1},
-            # max_talk_s at the lowest a site may set (issue 24's ranges): it ends the callbacks
-            "scheduler": {**FAST, "max_talk_s": 10.0, "enabled": True}}
+            "scheduler": {**FAST, "enabled": True}}
 
 
 @pytest.fixture(scope="module")
