@@ -277,7 +277,8 @@ async def test_a_citizen_hears_where_their_ticket_stands_by_phone(controller, ci
             await city.press(placed.channel_id, digits + "#")
             await until(lambda n=asked: seen.count("status-ask-last4") == n, timeout=20)
             await city.press(placed.channel_id, last4)
-        row, _ = await wait_final_call(ctl.db, CALLER, timeout=40)
+        # The answer, the closing prompt and its wait, the goodbye: the call's hold is 90 s.
+        row, _ = await wait_final_call(ctl.db, CALLER, timeout=90)
         # 0 instead of a ticket number: the dialplan queues the call for an agent.
         placed = await city.call(WANTS_AGENT, hold_s=90)
         await until(lambda: other.uniqueid, timeout=30)

@@ -208,8 +208,8 @@ async def test_supervisor_reads_filters_downloads_and_watches_the_board(web_cont
     call is abandoned without the page reloading; an agent gets 403 on /reports/sla."""
     ctl = web_controller
     seed_directory(ctl.db)
-    with ctl.db.begin() as s:
-        seed_reports(s)
+    # A unit of work: it reads, then writes while the controller writes too (see ensure_user).
+    ctl.db.unit(seed_reports)
     ensure_user(ctl.db, "rpt-boss", role="supervisor", password="rpt-boss-pass-1",
                 display_name="报表班长")
     ensure_user(ctl.db, "rpt-agent", role="agent", password="rpt-agent-pass-1",
@@ -291,10 +291,10 @@ async def test_supervisor_reads_filters_downloads_and_watches_the_board(web_cont
 
     before = await browser.run(open_board)
     now = dt.datetime.now(dt.UTC)
-    with ctl.db.begin() as s:
-        s.add(Call(uniqueid=f"rpt-{uuid.uuid4().hex[:12]}", linkedid="rpt", direction="inbound",
-                   caller_number="13900008877", started_at=now - dt.timedelta(seconds=40),
-                   ended_at=now, queue_wait_s=40.0, status="abandoned"))
+    ctl.db.unit(lambda s: s.add(Call(
+        uniqueid=f"rpt-{uuid.uuid4().hex[:12]}", linkedid="rpt", direction="inbound",
+        caller_number="13900008877", started_at=now - dt.timedelta(seconds=40), ended_at=now,
+        queue_wait_s=40.0, status="abandoned")))
 
     def board_changes() -> int:
         page.wait_for_function(
