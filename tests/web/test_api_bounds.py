@@ -93,3 +93,25 @@ async def test_agent_worklist_paging_is_bounded_as_the_ticket_list(console):
     assert (await agent.get("/api/worklists/mine?offset=100&limit=100")).status == 200
     boss, _ = await _signed_in(console, "boss")
     assert (await boss.get("/api/worklists/dispatch?offset=5000&limit=200")).status == 200
+
+
+@pytest_twisted.ensureDeferred
+async def test_the_agent_who_promises_a_call_back_owns_it(console, db):
+    """A promise made at the desk belongs to the agent who made it (it heads their 我的回拨);
+    one made by a supervisor without a seat is anyone's to take."""
+    from db.models import Callback
+
+    _calls(db)  # agents 1001 and 1002
+    promised = (dt.datetime.now() + dt.timedelta(days=1)).strftime("%Y-%m-%dT10:00")
+    agent, csrf = await _signed_in(console, "agent1")
+    mine = await agent.post("/api/tickets", json={**_BODY, "promised_reply_at": promised},
+                            headers={"X-CSRF-Token": csrf})
+    assert mine.status == 201, mine.text
+    boss, boss_csrf = await _signed_in(console, "boss")
+    theirs = await boss.post("/api/tickets", json={**_BODY, "promised_reply_at": promised},
+                             headers={"X-CSRF-Token": boss_csrf})
+    assert theirs.status == 201, theirs.text
+    with db.begin() as s:
+        owners = {cb.ticket_id: (cb.owner_agent.code if cb.owner_agent else None)
+                  for cb in s.scalars(select(Callback))}
+    assert owners == {mine.json()["id"]: "1001", theirs.json()["id"]: None}
