@@ -147,6 +147,8 @@ async def test_agent_desk_pops_caller_saves_ticket_and_searches_directory(
         assert call.ticket_id == ticket.id and linked == ticket.id
     # The description's HTML is text on the ticket page: no element, no script ran.
     await browser.run(page.goto, f"/tickets/{ticket.id}")
+    await browser.run(lambda: page.wait_for_function(
+        "(document.getElementById('ticket-description') || {}).textContent", timeout=15000))
     text = await browser.run(page.inner_text, "#ticket-description")
     elements = await browser.run(page.evaluate,
                                  "document.querySelectorAll('#ticket-description *').length")
