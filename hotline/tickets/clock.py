@@ -97,7 +97,8 @@ class WorkCalendar:
 
     def _national(self, day: dt.date) -> bool:
         """The package's answer; for a year it has no data for, Monday to Friday (logged once
-        per year) — asked before, not by catching the package's NotImplementedError."""
+        per year). The year is checked against the package's range first because the fallback
+        is a decision the site should see in its log, not an error to recover from."""
         if not self.knows(day.year):
             if day.year not in self._unknown_years:
                 self._unknown_years.add(day.year)
