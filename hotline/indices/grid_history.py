@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.indices.test_line_history -*-
+# -*- test-case-name: tests.indices.test_grid_history -*-
 """Generated SAMPLE history of the grid workers, to go with the sample tickets
 (L{hotline.indices.history}): each worker's daily log (民情日志) on most days, their visits
 (走访), and the report record (上报) behind every sample ticket on the grid_worker channel, so
