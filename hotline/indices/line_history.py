@@ -46,7 +46,7 @@ __all__ = ["SAMPLE_AGENTS", "SHIFTS", "LineHistory", "generate_line_history"]
 
 #: Each sample agent's logins of a day (site-local): a login's spans are separated by a pause
 #: (a 20-minute break, staggered so that one agent of a shift is away at a time). Four agents
-#: in the morning, three in the afternoon, two in the early morning and the evening.
+#: in the morning, four in the afternoon, two in the early morning and the evening.
 SHIFTS: tuple[tuple[str, ...], ...] = (
     ("08:00-11:30 11:50-14:00",),
     ("08:00-11:50 12:10-14:00",),
@@ -55,6 +55,7 @@ SHIFTS: tuple[tuple[str, ...], ...] = (
     ("13:30-16:30 16:50-20:00",),
     ("13:30-16:50 17:10-20:00",),
     ("13:30-17:10 17:30-20:00",),
+    ("13:30-17:30 17:50-20:00",),
     ("06:00-08:30", "19:30-22:30"),
     ("06:00-09:00", "19:00-22:30"),
 )
