@@ -113,8 +113,8 @@ class _Day:
     """One day played through the queue: the rows it gives."""
 
     def __init__(self, rng: random.Random, day: dt.date, day_start: dt.datetime,
-                 agents: Sequence[int], now: dt.datetime) -> None:
-        self.rng, self.day, self.now = rng, day, now
+                 agents: Sequence[int]) -> None:
+        self.rng, self.day = rng, day
         self.agents = list(agents)
         self.logins = [_logins(day_start, i) for i in range(len(agents))]
         self.spans = [[span for login in logins for span in login] for logins in self.logins]
@@ -150,8 +150,6 @@ class _Day:
             if wait is None or (call.patience is not None and wait > call.patience):
                 gave_up = call.patience if call.patience is not None else 300.0
                 ended = call.joined + dt.timedelta(seconds=gave_up)
-                if ended > self.now:
-                    continue
                 row.update(answered_at=None, ended_at=ended, queue_wait_s=round(gave_up, 1),
                            talk_s=None, agent_id=None, hungup_by="citizen",
                            status=CallStatus.ABANDONED)
@@ -159,8 +157,6 @@ class _Day:
                 continue
             talk = min(max(self.rng.lognormvariate(5.3, 0.5), 40.0), 900.0)
             ended = start + dt.timedelta(seconds=talk)
-            if ended + dt.timedelta(seconds=_WRAPUP_S) > self.now:
-                continue
             agent = self.agents[a]
             row.update(answered_at=start, ended_at=ended, queue_wait_s=round(wait, 1),
                        talk_s=round(talk, 1), agent_id=agent,
@@ -188,16 +184,10 @@ class _Day:
         for spans in self.logins[a]:
             login = spans[0][0]
             for j, (lo, hi) in enumerate(spans):
-                if lo > self.now:
-                    return
                 self._change(agent, lo, "login" if j == 0 else "unpause")
                 busy = self.span_busy[a][k]
                 k += 1
                 end = max(hi, busy + dt.timedelta(seconds=1)) if busy is not None else hi
-                if end > self.now:  # still at work now: the session stays open
-                    self.sessions.append({"agent_id": agent, "login_at": login,
-                                          "logout_at": None})
-                    return
                 if j + 1 < len(spans):
                     self._change(agent, end, "pause", "示例数据：休息")
             self._change(agent, end, "logout")
@@ -238,7 +228,8 @@ def _callbacks(rng: random.Random, tickets: Sequence[tuple[int, dt.datetime, int
                answered_by: dict[int, int], now: dt.datetime, next_id: int
                ) -> tuple[list[dict], list[dict]]:
     """A timed reply promised on about a quarter of the day's hotline tickets: most kept in
-    time, some late, some never reaching the citizen; those not yet due stay pending."""
+    time, some late, some never reaching the citizen. A promise not settled by ``now`` is
+    left out: the scheduler would take a pending row for real work and ring the number."""
     callbacks: list[dict] = []
     attempts: list[dict] = []
     for ticket_id, created, citizen in tickets:
@@ -271,10 +262,8 @@ def _callbacks(rng: random.Random, tickets: Sequence[tuple[int, dt.datetime, int
             gaps = [first + dt.timedelta(minutes=20 * i) for i in range(tries)]
             reached = None
             outcome = "not_reached"
-        last_end = gaps[-1] + dt.timedelta(seconds=45)
-        if last_end > now:
-            callbacks.append(row)  # not settled yet: pending
-            next_id += 1
+        if gaps[-1] + dt.timedelta(seconds=300) > now:
+            # Not over by now: a pending row is live work the scheduler would dial.
             continue
         for i, at in enumerate(gaps):
             answered = reached is not None and i == tries - 1
@@ -303,7 +292,8 @@ def generate_line_history(session: Session, *, first_day: dt.date, days: int, ti
     """The calls, agents' shifts and callbacks of ``days`` days from ``first_day`` for the
     sample (``SX``) tickets already written (L{hotline.indices.history.generate_history}):
     one call per hotline ticket, more without a ticket, bursts every few days and on the last
-    day. Nothing after ``now`` is written."""
+    day. Only days over by ``now`` are played, and only promises settled by then written:
+    what is still open would be live work (a logged-in agent, a callback to dial)."""
     rng = random.Random(seed * 7919 + 1)
     agents = _agents(session)
     pool = list(session.scalars(select(Citizen.id).where(Citizen.phone.like("1999%"))))
@@ -314,7 +304,7 @@ def generate_line_history(session: Session, *, first_day: dt.date, days: int, ti
     for offset in range(days):
         day = first_day + dt.timedelta(days=offset)
         start, end = day_bounds(day, timezone)
-        if start > now:
+        if end > now:  # a day not over: its shifts are still open, which is live state
             break
         tickets = [(tid, created if created.tzinfo else created.replace(tzinfo=dt.UTC), cit)
                    for tid, created, cit in session.execute(
@@ -323,7 +313,7 @@ def generate_line_history(session: Session, *, first_day: dt.date, days: int, ti
                               Ticket.created_at >= start, Ticket.created_at < end)
                        .order_by(Ticket.id))]
         burst = offset % _BURST_EVERY == _BURST_EVERY // 2 or offset == days - 1
-        played = _Day(rng, day, start, agents, now)
+        played = _Day(rng, day, start, agents)
         played.play(_arrivals(rng, start, tickets, pool or [None], burst), phones)
         played.shifts()
         callbacks, attempts = _callbacks(rng, tickets, played.answered_by, now, next_callback)
