@@ -5,6 +5,7 @@ and the daily report, and agree with the tickets they go with and with each othe
 from __future__ import annotations
 
 import datetime as dt
+import random
 
 import pytest
 from sqlalchemy import func, select
@@ -20,7 +21,7 @@ from db.models import (
     Ticket,
 )
 from hotline.indices.history import HistoryResult, demo_history
-from hotline.indices.line_history import SAMPLE_AGENTS
+from hotline.indices.line_history import SAMPLE_AGENTS, _arrivals, _Day
 from hotline.reports.daily import build_daily
 from hotline.reports.periods import day_period, period
 from hotline.reports.pressure import Measure, Thresholds, pressure_report
@@ -144,3 +145,20 @@ def test_loading_twice_writes_no_second_line(session: Session, loaded: HistoryRe
     assert demo_history(session, today=TODAY, timezone=TZ, now=NOW) is None
     assert [session.scalar(select(func.count(m.id))) for m in (Call, AgentStateChange,
                                                                Callback)] == counts
+
+
+def test_a_day_is_the_same_for_the_same_seed() -> None:
+    """Playing a day twice from the same seed gives the same calls and state changes; another
+    seed gives other calls."""
+    start = dt.datetime(2026, 11, 18, 16, 0, tzinfo=dt.UTC)
+    tickets = [(n, start + dt.timedelta(hours=9, minutes=7 * n), n) for n in range(1, 40)]
+
+    def play(seed: int) -> tuple[list[dict], list[dict]]:
+        rng = random.Random(seed)
+        day = _Day(rng, YESTERDAY, start, list(range(1, len(SAMPLE_AGENTS) + 1)))
+        day.play(_arrivals(rng, start, tickets, [1, 2, 3], burst=True), {})
+        day.shifts()
+        return day.calls, day.changes
+
+    assert play(7) == play(7)
+    assert play(7)[0] != play(8)[0]
