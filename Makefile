@@ -18,7 +18,7 @@ run: deps venv pbx-root softphone
 ##       (the tests mostly wait on the PBX's timers, so more workers than cores pay).
 ##       A worker that dies is reported with the test it ran and not replaced: xdist's
 ##       group scheduler cannot hand work to a replacement (KeyError, the whole report lost).
-PYTEST_WORKERS ?= 4
+PYTEST_WORKERS ?= 6
 test: deps venv pbx-root softphone lint
 	@$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadgroup --max-worker-restart=0; status=$$?; \
 	if [ $$status -eq 5 ]; then echo "make test: pytest collected no test; that is a failure" >&2; exit 1; fi; \
