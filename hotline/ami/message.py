@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from typing import NamedTuple
 
 __all__ = ["Message", "parse_variables"]
 
@@ -54,15 +55,19 @@ class Message:
     ['line 1', '']
     """
 
-    __slots__ = ("raw", "event", "_headers", "_lower", "_extra")
+    __slots__ = ("raw", "event", "_headers", "_lower", "_extra", "_frame")
 
-    def __init__(self, raw: str, event: str | None = None) -> None:
+    def __init__(self, raw: str, event: str | None = None, frame: bytes | None = None) -> None:
         """
         @param raw: the message text, lines separated by CRLF, no trailing blank line.
         @param event: the event name when the framer already knows it (saves a lookup).
+        @param frame: the bytes C{raw} was decoded from, when their lines end CRLF as well:
+            a header's other spellings are then counted in the bytes, whose lowering is a
+            fraction of the text's when a caller's name is not ASCII.
         @ivar event: the C{Event} header, or None for a response.
         """
         self.raw = raw
+        self._frame = frame
         self._headers: dict[str, HeaderValue] | None = None
         # _lower and _extra are set by _parse, on first access to the headers.
         if event is None:
@@ -195,33 +200,33 @@ class Message:
         Before the headers are parsed, one header that appears exactly once, spelt as asked
         (Asterisk's own spelling: C{Uniqueid}), is cut out of the text without parsing the
         rest: most consumers of the event stream read one or two headers of each event.
+        (Inlined here, not a method of its own: it is the hottest read of the event stream.)
         """
         if self._headers is None:
-            value = self._find(name)
-            if value is not None:
-                return value
+            tags = _FIND_TAGS.get(name)
+            if tags is None:
+                tags = _find_tags(name)
+            tag, tag_length, lowered_tag, lowered_head, lowered_tag_b, lowered_head_b, in_bytes = tags
+            raw = self.raw
+            at = raw.find(tag)
+            if at >= 0:
+                # One count over the lowered message covers both a repeat in this spelling
+                # and the same header in another spelling (either is merged by parsing).
+                # (A name that is not ASCII was found in the text, so its frame is not ASCII.)
+                frame = self._frame
+                if frame is not None and (in_bytes or frame.isascii()):
+                    lowered_frame = frame.lower()
+                    once = (lowered_frame.count(lowered_tag_b) == 1
+                            and not lowered_frame.startswith(lowered_head_b))
+                else:
+                    lowered = raw.lower()
+                    once = lowered.count(lowered_tag) == 1 and not lowered.startswith(lowered_head)
+                if once:
+                    start = at + tag_length
+                    end = raw.find("\r\n", start)
+                    return raw[start:] if end < 0 else raw[start:end]
         key = self._key(name)
         return default if key is None else self._headers[key]  # type: ignore[index]
-
-    def _find(self, name: str) -> str | None:
-        """Header C{name}'s value straight from the text when it stands there once, in this
-        spelling and in no other; None means "parse to know"."""
-        tags = _FIND_TAGS.get(name)
-        if tags is None:
-            tags = _find_tags(name)
-        tag, lowered_tag, lowered_head = tags
-        raw = self.raw
-        at = raw.find(tag)
-        if at < 0:
-            return None
-        # One count over the lowered text covers both a repeat in this spelling and the same
-        # header in another spelling (either is merged by parsing).
-        lowered = raw.lower()
-        if lowered.count(lowered_tag) != 1 or lowered.startswith(lowered_head):
-            return None
-        start = at + len(tag)
-        end = raw.find("\r\n", start)
-        return raw[start:] if end < 0 else raw[start:end]
 
     def getlist(self, name: str) -> list[str]:
         """Header C{name} as a list whether it appeared once, several times or not at all."""
@@ -266,12 +271,37 @@ class Message:
         return f"<Message {self.name!r} {self.as_dict()!r}>"
 
 
-#: name -> (CRLF name ": ", CRLF lowered name ":", lowered name ":"), for L{Message._find}.
-_FIND_TAGS: dict[str, tuple[str, str, str]] = {}
+class _Tags(NamedTuple):
+    """What L{Message.get} looks for to read header C{name} without parsing."""
+
+    tag: str  # CRLF name ": "
+    tag_length: int
+    lowered_tag: str  # CRLF lowered name ":"
+    lowered_head: str  # lowered name ":", the message's first line
+    lowered_tag_bytes: bytes
+    lowered_head_bytes: bytes
+    #: Whether counting in lowered bytes finds every spelling C{str.lower} would: the name is
+    #: ASCII, and in a message's bytes an ASCII run after CRLF is that text in UTF-8, GB18030
+    #: and Latin-1 alike, but the Kelvin sign U+212A lowers to "k" in text only.
+    in_bytes: bool
 
 
-def _find_tags(name: str) -> tuple[str, str, str]:
-    tags = ("\r\n" + name + ": ", "\r\n" + name.lower() + ":", name.lower() + ":")
+#: name -> its L{_Tags}, for L{Message.get}.
+_FIND_TAGS: dict[str, _Tags] = {}
+
+
+def _find_tags(name: str) -> _Tags:
+    lowered = name.lower()
+    ascii_name = name.isascii()
+    tags = _Tags(
+        tag="\r\n" + name + ": ",
+        tag_length=len(name) + 4,
+        lowered_tag="\r\n" + lowered + ":",
+        lowered_head=lowered + ":",
+        lowered_tag_bytes=("\r\n" + lowered + ":").encode("latin-1") if ascii_name else b"",
+        lowered_head_bytes=(lowered + ":").encode("latin-1") if ascii_name else b"",
+        in_bytes=ascii_name and "k" not in lowered,
+    )
     if len(_FIND_TAGS) < 256:  # names come from our code, but never grow without bound
         _FIND_TAGS[name] = tags
     return tags

@@ -43,8 +43,12 @@ _END = re.compile(rb"\r?\n\r?\n")
 
 
 def _may_end(chunk: bytes) -> bool:
-    """Whether ``chunk`` may hold the blank line ending a message (CRLF CRLF, LF LF, LF CRLF)."""
-    return b"\n\n" in chunk or b"\n\r\n" in chunk
+    """Whether ``chunk`` may hold the blank line ending a message (CRLF CRLF, LF LF, LF CRLF).
+
+    LF CRLF first: Asterisk's CRLF CRLF holds it, usually a few hundred bytes in, where a
+    search for the LF LF it never sends would scan the whole chunk.
+    """
+    return b"\n\r\n" in chunk or b"\n\n" in chunk
 
 
 def decode_message(data: bytes) -> str:
@@ -212,9 +216,10 @@ class AMIProtocol(Protocol):
                 text = decode_message(frame)
             if bare:
                 text = text.replace("\n", "\r\n")
+                frame = None  # its lines end LF: the text's offsets are not the frame's
             if text.startswith("Event: "):
                 end = text.find("\r\n")
-                message = Message(text, text[7:end] if end > 0 else text[7:])
+                message = Message(text, text[7:end] if end > 0 else text[7:], frame)
             elif text.startswith("Response: "):
                 message = Message(text)
             else:
