@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from typing import NamedTuple
 
 __all__ = ["Message", "parse_variables"]
 
@@ -61,9 +60,8 @@ class Message:
         """
         @param raw: the message text, lines separated by CRLF, no trailing blank line.
         @param event: the event name when the framer already knows it (saves a lookup).
-        @param frame: the bytes C{raw} was decoded from, when their lines end CRLF as well:
-            a header's other spellings are then counted in the bytes, whose lowering is a
-            fraction of the text's when a caller's name is not ASCII.
+        @param frame: the UTF-8 bytes C{raw} was decoded from, lines ending CRLF, when the
+            framer has them: one header is then read from the bytes (see L{get}).
         @ivar event: the C{Event} header, or None for a response.
         """
         self.raw = raw
@@ -206,27 +204,51 @@ class Message:
             tags = _FIND_TAGS.get(name)
             if tags is None:
                 tags = _find_tags(name)
-            tag, tag_length, lowered_tag, lowered_head, lowered_tag_b, lowered_head_b, in_bytes = tags
-            raw = self.raw
-            at = raw.find(tag)
-            if at >= 0:
-                # One count over the lowered message covers both a repeat in this spelling
-                # and the same header in another spelling (either is merged by parsing).
-                # (A name that is not ASCII was found in the text, so its frame is not ASCII.)
-                frame = self._frame
-                if frame is not None and (in_bytes or frame.isascii()):
-                    lowered_frame = frame.lower()
-                    once = (lowered_frame.count(lowered_tag_b) == 1
-                            and not lowered_frame.startswith(lowered_head_b))
-                else:
-                    lowered = raw.lower()
-                    once = lowered.count(lowered_tag) == 1 and not lowered.startswith(lowered_head)
-                if once:
-                    start = at + tag_length
-                    end = raw.find("\r\n", start)
-                    return raw[start:] if end < 0 else raw[start:end]
+            text_tags, frame_tags, always_in_frame = tags
+            frame = self._frame
+            # The frame's bytes are read when they tell the same as the text (see _FIND_TAGS):
+            # bytes are searched and lowered several times faster than text that is not
+            # ASCII (a caller's name in Chinese), and lowering keeps their offsets.
+            if frame is not None and frame_tags is not None and (
+                always_in_frame or frame.isascii()
+            ):
+                tag, lowered_tag, lowered_head = frame_tags
+                lowered = frame.lower()
+                at = lowered.find(lowered_tag)
+                # Found once in any spelling (a repeat, or another spelling, is merged by
+                # parsing), in this spelling, and not also as the first line.
+                if (
+                    at >= 0
+                    and lowered.find(lowered_tag, at + 1) < 0
+                    and frame.startswith(tag, at)
+                    and not lowered.startswith(lowered_head)
+                ):
+                    start = at + len(tag)
+                    end = frame.find(b"\r\n", start)
+                    # Cut at ASCII bytes, the value is whole characters of UTF-8.
+                    return (frame[start:] if end < 0 else frame[start:end]).decode("utf-8")
+            else:
+                value = self._find_in_text(text_tags)
+                if value is not None:
+                    return value
         key = self._key(name)
         return default if key is None else self._headers[key]  # type: ignore[index]
+
+    def _find_in_text(self, tags: _Tags) -> str | None:
+        """What L{get} reads from the frame, read from the text: a header's value when it
+        stands there once, in this spelling and in no other; None means "parse to know"."""
+        tag, lowered_tag, lowered_head = tags
+        raw = self.raw
+        at = raw.find(tag)
+        if at < 0:
+            return None
+        # (Lowering text may change its length, so offsets are taken in the text itself.)
+        lowered = raw.lower()
+        if lowered.count(lowered_tag) != 1 or lowered.startswith(lowered_head):
+            return None
+        start = at + len(tag)
+        end = raw.find("\r\n", start)
+        return raw[start:] if end < 0 else raw[start:end]
 
     def getlist(self, name: str) -> list[str]:
         """Header C{name} as a list whether it appeared once, several times or not at all."""
@@ -271,40 +293,28 @@ class Message:
         return f"<Message {self.name!r} {self.as_dict()!r}>"
 
 
-class _Tags(NamedTuple):
-    """What L{Message.get} looks for to read header C{name} without parsing."""
+#: What L{Message.get} looks for to read one header without parsing, in the text and in the
+#: frame's bytes: CRLF name ": ", CRLF lowered name ":", lowered name ":" (the first line).
+_Tags = tuple[str, str, str]
+_FrameTags = tuple[bytes, bytes, bytes]
 
-    tag: str  # CRLF name ": "
-    tag_length: int
-    lowered_tag: str  # CRLF lowered name ":"
-    lowered_head: str  # lowered name ":", the message's first line
-    lowered_tag_bytes: bytes
-    lowered_head_bytes: bytes
-    #: Whether counting in lowered bytes finds every spelling C{str.lower} would: the name is
-    #: ASCII, and in a message's bytes an ASCII run after CRLF is that text in UTF-8, GB18030
-    #: and Latin-1 alike, but the Kelvin sign U+212A lowers to "k" in text only.
-    in_bytes: bool
+#: name -> (its tags in the text, in the frame or None, whether the frame always serves).
+#: The frame serves a name that is ASCII: an ASCII run after CRLF in a frame is that text,
+#: and lowering the bytes finds every spelling C{str.lower} would, but for the Kelvin sign
+#: U+212A, which lowers to "k" in text only: a name with a "k" uses the frame when it is ASCII.
+_FIND_TAGS: dict[str, tuple[_Tags, _FrameTags | None, bool]] = {}
 
 
-#: name -> its L{_Tags}, for L{Message.get}.
-_FIND_TAGS: dict[str, _Tags] = {}
-
-
-def _find_tags(name: str) -> _Tags:
+def _find_tags(name: str) -> tuple[_Tags, _FrameTags | None, bool]:
     lowered = name.lower()
-    ascii_name = name.isascii()
-    tags = _Tags(
-        tag="\r\n" + name + ": ",
-        tag_length=len(name) + 4,
-        lowered_tag="\r\n" + lowered + ":",
-        lowered_head=lowered + ":",
-        lowered_tag_bytes=("\r\n" + lowered + ":").encode("latin-1") if ascii_name else b"",
-        lowered_head_bytes=(lowered + ":").encode("latin-1") if ascii_name else b"",
-        in_bytes=ascii_name and "k" not in lowered,
-    )
+    text_tags = ("\r\n" + name + ": ", "\r\n" + lowered + ":", lowered + ":")
+    frame_tags = None
+    if name.isascii():
+        frame_tags = tuple(tag.encode("ascii") for tag in text_tags)
+    tags = (text_tags, frame_tags, frame_tags is not None and "k" not in lowered)
     if len(_FIND_TAGS) < 256:  # names come from our code, but never grow without bound
-        _FIND_TAGS[name] = tags
-    return tags
+        _FIND_TAGS[name] = tags  # type: ignore[assignment]
+    return tags  # type: ignore[return-value]
 
 
 def _check_header(name: str, value: str) -> None:
