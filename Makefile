@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test check deps venv pbx-root softphone lint bench clean
+.PHONY: run test durations check deps venv pbx-root softphone lint bench clean
 
 ## run: set everything up, start the PBX sandbox, the city simulator and the controller, and
 ##      place a few sample citizen calls. Ctrl-C stops it all.
@@ -23,6 +23,12 @@ test: deps venv pbx-root softphone lint
 	@$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadgroup --max-worker-restart=0; status=$$?; \
 	if [ $$status -eq 5 ]; then echo "make test: pytest collected no test; that is a failure" >&2; exit 1; fi; \
 	exit $$status
+
+## durations: the whole suite as `make test` runs it, then its long tests' durations written to
+##            tests/durations.json (the next runs start the longest first; commit it).
+durations: deps venv pbx-root softphone
+	@$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadgroup --max-worker-restart=0 \
+		--record-durations
 
 ## check: the quick loop: lint and every test that needs no PBX and no browser (SQLite and
 ##        PostgreSQL both), in under two minutes.

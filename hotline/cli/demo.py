@@ -213,8 +213,11 @@ async def _demo_history(controller: Controller, cfg: Config) -> None:
         _say("SAMPLE history already loaded (hotline demo --no-history skips it)")
     else:
         _say(f"loaded SAMPLE history: {written.tickets:,} tickets, {written.events:,} events, "
-             f"{written.surveys:,} ratings over {written.first_day} .. {written.last_day} in "
-             f"{time.monotonic() - started:.1f} s (numbers SX…, text 示例数据; "
+             f"{written.surveys:,} ratings, {written.calls:,} calls ({written.abandoned:,} "
+             f"abandoned), {written.agent_changes:,} agent state changes, "
+             f"{written.callbacks:,} callbacks, {written.grid_logs:,} grid-worker logs, "
+             f"{written.grid_visits:,} visits over {written.first_day} .. {written.last_day} "
+             f"in {time.monotonic() - started:.1f} s (numbers SX…, agents 99xx, text 示例数据; "
              "--no-history skips it)")
     indices = controller.web.indices
     if indices is not None:

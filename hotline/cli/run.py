@@ -19,8 +19,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     d.add_argument("--keep-sandbox", action="store_true",
                    help="leave the PBX sandbox running on exit")
     d.add_argument("--no-history", dest="history", action="store_false",
-                   help="skip the 90 days of generated SAMPLE history (tickets through their "
-                        "life, ratings) that fill the indices, warnings and reports")
+                   help="skip the 90 days of generated SAMPLE history (calls, agents' "
+                        "shifts, tickets through their life, callbacks, ratings, grid-worker "
+                        "logs) that fill the indices, warnings and reports")
     d.set_defaults(func=_demo)
 
 

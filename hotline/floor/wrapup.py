@@ -54,6 +54,9 @@ class WrapUp:
         self._timers: dict[str, IDelayedCall] = {}
         #: When each agent's wrap-up ends (clock seconds), while it runs.
         self.ends_at: dict[str, float] = {}
+        #: Wrap-ups asked of the PBX and not yet in the records, fired once they are: the desk
+        #: shows 整理中 as soon as the PBX pauses the seat, and "ready" may be pressed then.
+        self._starting: dict[str, defer.Deferred[None]] = {}
         self._subs: list[Any] = []
 
     async def start(self) -> None:
@@ -85,6 +88,9 @@ class WrapUp:
     async def end(self, code: str) -> AgentStatus:
         """End agent C{code}'s wrap-up now (the agent is ready early, or the time is up);
         raises L{AgentError} when they are not in one."""
+        starting = self._starting.get(code)
+        if starting is not None:
+            await starting  # the pause is on its way to the records: end it once it is there
         self._drop(code)
         status = await self.agents.end_wrap_up(code)
         _log.info("agent {code} ready after wrap-up", code=code)
@@ -99,11 +105,17 @@ class WrapUp:
         # The clock runs before the pause is asked for: the pause reaches the live view (整理中)
         # as soon as the PBX has it, and by then the time left must be known.
         self._schedule(code, self.seconds)
+        started: defer.Deferred[None] = defer.Deferred()
+        self._starting[code] = started
         try:
             status = await self.agents.wrap_up(code)
         except BaseException:
             self._drop(code)
             raise
+        finally:
+            if self._starting.get(code) is started:
+                del self._starting[code]
+            started.callback(None)
         if status is None:
             self._drop(code)
             return  # paused during the call, or logged out: nothing to wrap up

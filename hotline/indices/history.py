@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import random
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sqlalchemy import func, insert, select, text
 from sqlalchemy.orm import Session
@@ -21,8 +21,9 @@ from sqlalchemy.orm import Session
 from db.models import Citizen, Department, Grid, SurveyResult, Ticket, TicketEvent
 from hotline.indices.aggregate import day_bounds
 
-__all__ = ["SAMPLE_CATEGORIES", "SAMPLE_PREFIX", "Spike", "HistoryResult", "generate_history",
-           "demo_history", "has_sample_history"]
+__all__ = ["SAMPLE_CATEGORIES", "SAMPLE_PREFIX", "HOURLY_SHAPE", "Spike", "HistoryResult",
+           "generate_history", "demo_history", "has_sample_history", "arrival",
+           "resync_sequence"]
 
 #: Every generated ticket's number starts with this.
 SAMPLE_PREFIX = "SX"
@@ -32,6 +33,17 @@ SAMPLE_CATEGORIES = {"供水": 5, "供暖": 4, "噪声扰民": 4, "物业管理"
                      "环境卫生": 5, "停车": 3, "劳动保障": 2}
 _KINDS = ("complaint", "help", "consultation", "suggestion")
 _CHANNELS = ("hotline", "hotline", "hotline", "web", "wechat", "grid_worker", "sub_12345")
+
+#: Relative weight of each site-local hour (06-21) in the day's demands and calls: two peaks,
+#: 9-11 and 14-16, as a citizens' line sees them; nothing at night.
+HOURLY_SHAPE = {6: 1, 7: 2, 8: 4, 9: 8, 10: 8, 11: 7, 12: 4, 13: 4, 14: 7, 15: 7, 16: 6,
+                17: 4, 18: 3, 19: 2, 20: 2, 21: 1}
+
+
+def arrival(rng: random.Random, day_start: dt.datetime) -> dt.datetime:
+    """A moment of the day beginning at ``day_start`` drawn from L{HOURLY_SHAPE}."""
+    hour = rng.choices(list(HOURLY_SHAPE), list(HOURLY_SHAPE.values()))[0]
+    return day_start + dt.timedelta(seconds=hour * 3600 + rng.randrange(3600))
 
 
 @dataclass(frozen=True)
@@ -51,6 +63,14 @@ class HistoryResult:
     surveys: int
     first_day: dt.date
     last_day: dt.date
+    #: Written by L{demo_history} only (the line's and the grid workers' history).
+    calls: int = 0
+    abandoned: int = 0
+    agent_changes: int = 0
+    callbacks: int = 0
+    grid_logs: int = 0
+    grid_visits: int = 0
+    grid_reports: int = 0
 
 
 def _citizens(session: Session, count: int) -> list[int]:
@@ -66,7 +86,9 @@ def _citizens(session: Session, count: int) -> list[int]:
     return [known[p] for p in phones]
 
 
-def _resync_sequence(session: Session, table: str) -> None:
+def resync_sequence(session: Session, table: str) -> None:
+    """After rows written with explicit ids, PostgreSQL's id sequence of ``table`` moves past
+    them (SQLite needs nothing)."""
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
                              f"(SELECT max(id) FROM {table}))"))
@@ -129,7 +151,7 @@ def generate_history(session: Session, *, first_day: dt.date, days: int, per_day
             if spike.day == day:
                 plan.extend((level1[spike.grid], spike.category) for _ in range(spike.extra))
         for seq, (grid, category) in enumerate(plan):
-            created = start + dt.timedelta(seconds=rng.randrange(6 * 3600, 22 * 3600))
+            created = arrival(rng, start)
             if created > now:
                 continue
             ticket_id = next_id
@@ -173,7 +195,7 @@ def generate_history(session: Session, *, first_day: dt.date, days: int, per_day
             if len(tickets) >= batch:
                 flush()
     flush()
-    _resync_sequence(session, "ticket")
+    resync_sequence(session, "ticket")
     session.flush()
     return HistoryResult(totals[0], totals[1], totals[2], first_day,
                          first_day + dt.timedelta(days=days - 1))
@@ -187,10 +209,16 @@ def has_sample_history(session: Session) -> bool:
 
 def demo_history(session: Session, *, today: dt.date, timezone: str, now: dt.datetime,
                  days: int = 90, per_day: int = 150) -> HistoryResult | None:
-    """The demo's SAMPLE history (``make run``): ``days`` days up to yesterday, a spike in the
-    first grid yesterday so the early warning has something to show, and a
+    """The demo's SAMPLE history (``make run``): ``days`` days up to yesterday of tickets, the
+    calls they came in on and more (L{hotline.indices.line_history}: calls, agents' shifts,
+    callbacks), the grid workers' logs, visits and reports (L{hotline.indices.grid_history}),
+    a spike in the first grid yesterday so the early warning has something to show, and a
     sample population (3,000-6,000) on level-1 grids that have none. None (nothing written)
     when sample history is already there."""
+    # Imported here: both build on this module's tickets and helpers.
+    from hotline.indices.grid_history import generate_grid_history
+    from hotline.indices.line_history import generate_line_history
+
     if has_sample_history(session):
         return None
     grids = list(session.scalars(select(Grid).where(Grid.level == 1).order_by(Grid.code)))
@@ -198,5 +226,13 @@ def demo_history(session: Session, *, today: dt.date, timezone: str, now: dt.dat
         if grid.population is None:
             grid.population = 3000 + (n * 397) % 3000
     spikes = [Spike(today - dt.timedelta(days=1), grids[0].code, "供水", 15)] if grids else []
-    return generate_history(session, first_day=today - dt.timedelta(days=days), days=days,
-                            per_day=per_day, timezone=timezone, now=now, spikes=spikes)
+    first_day = today - dt.timedelta(days=days)
+    tickets = generate_history(session, first_day=first_day, days=days, per_day=per_day,
+                               timezone=timezone, now=now, spikes=spikes)
+    line = generate_line_history(session, first_day=first_day, days=days, timezone=timezone,
+                                 now=now)
+    grid = generate_grid_history(session, first_day=first_day, days=days, timezone=timezone,
+                                 now=now)
+    return replace(tickets, calls=line.calls, abandoned=line.abandoned,
+                   agent_changes=line.agent_changes, callbacks=line.callbacks,
+                   grid_logs=grid.logs, grid_visits=grid.visits, grid_reports=grid.reports)

@@ -34,6 +34,7 @@ from hotline.web.auth import (
     SessionSigner,
     attempt_limiter,
     hash_password,
+    password_cost,
     session_key,
     token_hash,
     verify_password,
@@ -101,6 +102,7 @@ class WebConsole:
         #: must not hold the database threads that FastAGI lookups wait for.
         self.hash_pool = ThreadPool(minthreads=0, maxthreads=int(web["hash_threads"]),
                                     name="hotline-hash")
+        password_cost()  # a bad HOTLINE_PASSWORD_COST stops the console here, not at a sign-in
         self.secure_cookies = bool(web["secure_cookies"]) or \
             config["site"]["mode"] == "production"
         self.session_hours = float(web["session_hours"])

@@ -12,29 +12,86 @@ cookie signed the same way.
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import os
 import secrets
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from argon2 import PasswordHasher
+from argon2 import PasswordHasher, Type, extract_parameters
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from argon2.low_level import ARGON2_VERSION
 
 from hotline.config import Config, ConfigError
 
 __all__ = ["PasswordPolicy", "hash_password", "verify_password", "needs_rehash",
            "SessionSigner", "new_token", "token_hash", "LoginRateLimiter", "attempt_limiter",
-           "session_key", "WeakPassword"]
+           "session_key", "WeakPassword", "PasswordCost", "password_cost", "COST_ENV", "MIN_COST"]
 
-#: argon2id with the library's defaults (64 MiB, 3 passes): memory-hard, ~50 ms here.
-_HASHER = PasswordHasher()
-#: A hash of a random password: verifying against it when the user does not exist costs the
-#: same time as a real check, so response times do not tell which user names exist.
-_DUMMY_HASH = _HASHER.hash(secrets.token_urlsafe(16))
+#: Where a site sets argon2id's cost: "memory_kib,passes,lanes" (e.g. "131072,4,4"). Unset,
+#: the library's defaults (RFC 9106's second choice: 64 MiB, 3 passes, 4 lanes; ~160 ms of CPU
+#: here). An environment variable, not a config key: the cost must be the same for every
+#: process that hashes (the controller, ``hotline user``), whatever config file each was given.
+COST_ENV = "HOTLINE_PASSWORD_COST"
+#: OWASP's minimum for argon2id (19 MiB, 2 passes, 1 lane): nothing lower is accepted. The
+#: test suite hashes at this cost (hundreds of accounts; the sign-in code is the same).
+MIN_COST = (19_456, 2, 1)
+_MAX_COST = (4 * 1024 * 1024, 64, 64)
+
+
+@dataclass(frozen=True)
+class PasswordCost:
+    """argon2id's parameters for new hashes (old ones verify with their own, and are re-hashed
+    at sign-in when weaker)."""
+
+    memory_kib: int
+    passes: int
+    lanes: int
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] = os.environ) -> PasswordCost:
+        """The cost ``HOTLINE_PASSWORD_COST`` asks for, or the library's default; a malformed
+        or too low value is a L{ConfigError} naming the variable."""
+        raw = environ.get(COST_ENV, "").strip()
+        if not raw:
+            default = PasswordHasher()
+            return cls(default.memory_cost, default.time_cost, default.parallelism)
+        try:
+            values = tuple(int(part) for part in raw.split(","))
+            if len(values) != 3:
+                raise ValueError
+        except ValueError:
+            raise ConfigError([f"{COST_ENV}={raw!r} must be three whole numbers: "
+                               "memory_kib,passes,lanes (e.g. 65536,3,4)"]) from None
+        names = ("memory_kib", "passes", "lanes")
+        for name, value, low, high in zip(names, values, MIN_COST, _MAX_COST, strict=True):
+            if not low <= value <= high:
+                raise ConfigError([f"{COST_ENV}: {name} {value} is outside {low}..{high} "
+                                   f"(OWASP's minimum for argon2id is {MIN_COST})"])
+        return cls(*values)
+
+
+@functools.cache
+def _hasher() -> tuple[PasswordHasher, str]:
+    """The hasher at the process's cost, and a hash of a random password made with it:
+    verifying against that when the user does not exist costs the same time as a real check,
+    so response times do not tell which user names exist."""
+    cost = PasswordCost.from_env()
+    hasher = PasswordHasher(memory_cost=cost.memory_kib, time_cost=cost.passes,
+                            parallelism=cost.lanes)
+    return hasher, hasher.hash(secrets.token_urlsafe(16))
+
+
+def password_cost() -> PasswordCost:
+    """The cost new hashes are made at; raises L{ConfigError} when the environment's is bad
+    (the console asks at start, so a bad value stops it there, not at the first sign-in)."""
+    hasher, _dummy = _hasher()
+    return PasswordCost(hasher.memory_cost, hasher.time_cost, hasher.parallelism)
 
 
 class WeakPassword(ValueError):
@@ -57,21 +114,32 @@ class PasswordPolicy:
 
 def hash_password(password: str) -> str:
     """An argon2id hash of ``password`` (salted, parameters inside)."""
-    return _HASHER.hash(password)
+    return _hasher()[0].hash(password)
 
 
 def verify_password(stored_hash: str | None, password: str) -> bool:
     """Whether ``password`` matches ``stored_hash``; ``None`` (no such user) costs the same time
     and is never a match."""
     try:
-        return _HASHER.verify(stored_hash or _DUMMY_HASH, password) and stored_hash is not None
+        hasher, dummy = _hasher()
+        return hasher.verify(stored_hash or dummy, password) and stored_hash is not None
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return False
 
 
 def needs_rehash(stored_hash: str) -> bool:
-    """Whether the hash was made with weaker parameters than today's."""
-    return _HASHER.check_needs_rehash(stored_hash)
+    """Whether the hash was made with weaker parameters than today's (a site that lowers the
+    cost keeps its stronger hashes: they are not re-made weaker)."""
+    hasher = _hasher()[0]
+    if not hasher.check_needs_rehash(stored_hash):
+        return False
+    try:
+        made = extract_parameters(stored_hash)
+    except InvalidHashError:
+        return True
+    return (made.type is not Type.ID or made.version < ARGON2_VERSION
+            or made.memory_cost < hasher.memory_cost or made.time_cost < hasher.time_cost
+            or made.hash_len < hasher.hash_len or made.salt_len < hasher.salt_len)
 
 
 def new_token() -> str:

@@ -101,6 +101,41 @@ def test_time_left_is_known_while_the_pause_is_on_its_way():
     assert list(wrapup._timers) == ["1001"]
 
 
+def test_ready_pressed_while_the_pause_is_on_its_way_ends_it_once_recorded():
+    """The agent presses "ready" when the desk shows 整理中 but before the wrap-up is in the
+    records: the end waits for the record and then ends it (it was refused as 'available')."""
+    from twisted.internet import defer
+
+    from hotline.bus import EventBus
+    from hotline.floor.wrapup import WrapUp
+
+    class Agents:
+        agents = {"1001": object()}
+
+        def __init__(self) -> None:
+            self.recorded = False
+            self.pending: defer.Deferred = defer.Deferred()
+
+        def wrap_up(self, code: str) -> defer.Deferred:
+            return self.pending
+
+        async def end_wrap_up(self, code: str) -> str:
+            if not self.recorded:
+                raise AgentError(f"agent {code} is not in after-call work but available")
+            return "available"
+
+    agents = Agents()
+    wrapup = WrapUp(agents=agents, bus=EventBus(), clock=Clock(),  # type: ignore[arg-type]
+                    seconds=30.0)
+    defer.ensureDeferred(wrapup._completed(_completed("1001")))
+    ended = defer.ensureDeferred(wrapup.end("1001"))
+    assert not ended.called  # waits for the wrap-up's record
+    agents.recorded = True
+    agents.pending.callback(object())
+    assert ended.result == "available"
+    assert wrapup.remaining("1001") is None and not wrapup._timers
+
+
 def test_an_overflowed_calls_wrapup_is_started_once_by_the_seats_own_node():
     """Each node's wrap-up hears both PBXs' completed calls (its own, and the other's passed on
     by its view); a seat's wrap-up is started only by the node whose PBX has the seat's own

@@ -16,6 +16,7 @@ from hotline.web.auth import (
     SessionSigner,
     WeakPassword,
     hash_password,
+    needs_rehash,
     session_key,
     verify_password,
 )
@@ -30,6 +31,43 @@ def test_password_hash_is_argon2id_and_verifies_only_the_right_password():
     assert not verify_password(stored, "correct horse batterY")
     assert not verify_password(None, "correct horse battery")
     assert not verify_password("not a hash", "x")
+
+
+def test_password_cost_comes_from_the_environment_and_has_a_floor():
+    """HOTLINE_PASSWORD_COST sets argon2id's memory, passes and lanes; unset gives the library's
+    default; malformed or under OWASP's minimum is a configuration error naming the variable."""
+    from hotline.web.auth import MIN_COST, PasswordCost
+
+    assert PasswordCost.from_env({"HOTLINE_PASSWORD_COST": "131072, 4, 2"}) == \
+        PasswordCost(131072, 4, 2)
+    assert PasswordCost.from_env({}) == PasswordCost(65536, 3, 4)
+    assert PasswordCost.from_env({"HOTLINE_PASSWORD_COST": ",".join(map(str, MIN_COST))}) == \
+        PasswordCost(*MIN_COST)
+    for bad, says in (("65536,3", "three whole numbers"), ("lots", "three whole numbers"),
+                      ("8192,3,4", "memory_kib 8192"), ("65536,1,4", "passes 1"),
+                      ("65536,3,0", "lanes 0")):
+        with pytest.raises(ConfigError, match="HOTLINE_PASSWORD_COST") as caught:
+            PasswordCost.from_env({"HOTLINE_PASSWORD_COST": bad})
+        assert says in str(caught.value)
+
+
+def test_hashes_carry_the_processs_cost_and_only_weaker_ones_are_remade():
+    """New hashes are made at the process's cost (the suite's: OWASP's minimum); a weaker hash
+    needs re-hashing, a stronger one (a site that lowered its cost) does not."""
+    from argon2 import PasswordHasher, extract_parameters
+
+    from hotline.web.auth import password_cost
+
+    cost = password_cost()
+    made = extract_parameters(hash_password("correct horse battery"))
+    assert (made.memory_cost, made.time_cost, made.parallelism) == \
+        (cost.memory_kib, cost.passes, cost.lanes)
+    assert not needs_rehash(hash_password("correct horse battery"))
+    weaker = PasswordHasher(memory_cost=8192, time_cost=1, parallelism=1).hash("x" * 12)
+    stronger = PasswordHasher(memory_cost=cost.memory_kib * 2, time_cost=cost.passes + 1,
+                              parallelism=cost.lanes).hash("x" * 12)
+    assert needs_rehash(weaker) and not needs_rehash(stronger)
+    assert verify_password(stronger, "x" * 12)
 
 
 def test_password_policy_refuses_short_and_name_passwords():
