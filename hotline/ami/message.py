@@ -213,20 +213,19 @@ class Message:
                 always_in_frame or frame.isascii()
             ):
                 tag, lowered_tag, lowered_head = frame_tags
-                lowered = frame.lower()
-                at = lowered.find(lowered_tag)
-                # Found once in any spelling (a repeat, or another spelling, is merged by
-                # parsing), in this spelling, and not also as the first line.
-                if (
-                    at >= 0
-                    and lowered.find(lowered_tag, at + 1) < 0
-                    and frame.startswith(tag, at)
-                    and not lowered.startswith(lowered_head)
-                ):
-                    start = at + len(tag)
-                    end = frame.find(b"\r\n", start)
-                    # Cut at ASCII bytes, the value is whole characters of UTF-8.
-                    return (frame[start:] if end < 0 else frame[start:end]).decode("utf-8")
+                at = frame.find(tag)
+                if at >= 0:
+                    lowered = frame.lower()
+                    # Once in any spelling (a repeat, or another spelling, is merged by
+                    # parsing), and not also as the first line (no CRLF stands before it;
+                    # its first byte tells at once in all but the rarest messages).
+                    if lowered.count(lowered_tag) == 1 and (
+                        lowered[0] != lowered_head[0] or not lowered.startswith(lowered_head)
+                    ):
+                        start = at + len(tag)
+                        end = frame.find(b"\r\n", start)
+                        # Cut at ASCII bytes, the value is whole characters of UTF-8.
+                        return (frame[start:] if end < 0 else frame[start:end]).decode("utf-8")
             else:
                 value = self._find_in_text(text_tags)
                 if value is not None:
