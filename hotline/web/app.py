@@ -98,8 +98,8 @@ class WebConsole:
             window_s=web["status_address_window_s"], clock=deps.reactor.seconds)
         #: Proxies whose X-Forwarded-For names the client ([web] trusted_proxies).
         self.trusted_proxies = parse_networks(web["trusted_proxies"])
-        #: Password hashing (argon2, ~50 ms of a core each) on threads of its own: sign-ins
-        #: must not hold the database threads that FastAGI lookups wait for.
+        #: Password hashing (argon2id, ~160 ms of a core each by default) on threads of its own:
+        #: sign-ins must not hold the database threads that FastAGI lookups wait for.
         self.hash_pool = ThreadPool(minthreads=0, maxthreads=int(web["hash_threads"]),
                                     name="hotline-hash")
         password_cost()  # a bad HOTLINE_PASSWORD_COST stops the console here, not at a sign-in
