@@ -43,8 +43,12 @@ _END = re.compile(rb"\r?\n\r?\n")
 
 
 def _may_end(chunk: bytes) -> bool:
-    """Whether ``chunk`` may hold the blank line ending a message (CRLF CRLF, LF LF, LF CRLF)."""
-    return b"\n\n" in chunk or b"\n\r\n" in chunk
+    """Whether ``chunk`` may hold the blank line ending a message (CRLF CRLF, LF LF, LF CRLF).
+
+    LF CRLF first: Asterisk's CRLF CRLF holds it, usually a few hundred bytes in, where a
+    search for the LF LF it never sends would scan the whole chunk.
+    """
+    return b"\n\r\n" in chunk or b"\n\n" in chunk
 
 
 def decode_message(data: bytes) -> str:
@@ -196,10 +200,12 @@ class AMIProtocol(Protocol):
         rest = frames.pop()
         self._buffer = b""
         check_length = len(buf) - len(rest) > self.MAX_MESSAGE
+        # A handler may drop the link: losing it marks this transport as disconnecting, and
+        # its loss (connectionLost) sets _lost, so one transport is watched for the chunk.
+        transport = self.transport
         for frame in frames:
             if not frame:
                 continue
-            transport = self.transport
             if self._lost or transport is None or transport.disconnecting:
                 return
             if check_length and len(frame) > self.MAX_MESSAGE:
@@ -210,21 +216,24 @@ class AMIProtocol(Protocol):
                 text = frame.decode("utf-8")
             except UnicodeDecodeError:
                 text = decode_message(frame)
+                frame = None  # the message keeps only UTF-8 bytes (see Message.get)
             if bare:
                 text = text.replace("\n", "\r\n")
+                frame = None  # its lines end LF, the text's CRLF
             if text.startswith("Event: "):
                 end = text.find("\r\n")
-                message = Message(text, text[7:end] if end > 0 else text[7:])
+                message = Message(text, text[7:end] if end > 0 else text[7:], frame)
+                # What messageReceived does with an event, inlined for the stream of events
+                # (unless overridden).
+                if self._route_inline and not self._pending:
+                    self.eventReceived(message)
+                    continue
             elif text.startswith("Response: "):
-                message = Message(text)
+                message = Message(text, None, frame)
             else:
                 self._odd_frame(text)
                 continue
-            # What messageReceived does, inlined for the stream of events (unless overridden).
-            if self._route_inline and not self._pending:
-                self.eventReceived(message)
-            else:
-                self.messageReceived(message)
+            self.messageReceived(message)
         if rest:
             self._keep(rest)
 

@@ -2,10 +2,12 @@
 
 import doctest
 
+from twisted.internet.testing import StringTransport
 from twisted.trial.unittest import SynchronousTestCase
 
 from hotline.ami import actions, message, protocol
 from hotline.ami.message import Message, parse_variables
+from hotline.ami.protocol import AMIProtocol
 
 
 class MessageTests(SynchronousTestCase):
@@ -113,3 +115,45 @@ class OneHeaderTests(SynchronousTestCase):
                 parsed._parse()
                 self.assertEqual(Message(text).get(name, "-"), parsed.get(name, "-"),
                                  (text, name))
+
+    def test_read_from_the_framed_bytes(self):
+        """An event framed from the wire reads its header from the bytes: a value holding ': '
+        or Chinese comes back whole, a GB18030 message (no UTF-8 bytes kept) from the text."""
+        proto = AMIProtocol(on_event=(events := []).append)
+        proto.makeConnection(StringTransport())
+        proto.dataReceived(
+            b"Asterisk Call Manager/9.0.0\r\n"
+            + "Event: VarSet\r\nCallerIDName: 张三\r\nValue: a: b\r\nUniqueid: 1.1\r\n\r\n".encode()
+            + b"Event: Newchannel\r\nCallerIDName: " + "王五".encode("gb18030")
+            + b"\r\nUniqueid: 2.2\r\n\r\n"
+        )
+        utf8, gb = events
+        self.assertIsNotNone(utf8._frame)
+        self.assertEqual((utf8.get("Value"), utf8.get("Uniqueid")), ("a: b", "1.1"))
+        self.assertEqual(utf8.get("CallerIDName"), "张三")
+        self.assertIsNone(utf8._headers)
+        self.assertIsNone(gb._frame)
+        self.assertEqual((gb.get("Uniqueid"), gb.get("CallerIDName")), ("2.2", "王五"))
+
+    def test_first_line_event_or_response(self):
+        """A header is read alike whether the first line is Event or Response, and a header
+        standing as the first line is left to the parse (no CRLF stands before it)."""
+
+        class Keeping(AMIProtocol):
+            def unmatchedResponse(self, message):
+                responses.append(message)
+
+        responses, events = [], []
+        proto = Keeping(on_event=events.append)
+        proto.makeConnection(StringTransport())
+        proto.dataReceived(
+            b"Asterisk Call Manager/9.0.0\r\n"
+            b"Response: Success\r\nActionID: x-1\r\nUniqueid: 3.3\r\n\r\n"
+            b"Event: Hangup\r\nUniqueid: 4.4\r\n\r\n"
+            b"Uniqueid: 5.5\r\nEvent: Hangup\r\nuniqueid: 5.6\r\n\r\n"
+        )
+        [response] = responses
+        self.assertEqual((response.name, response.get("Uniqueid")), ("Success", "3.3"))
+        hangup, odd = events
+        self.assertEqual(hangup.get("Uniqueid"), "4.4")
+        self.assertEqual(odd.get("Uniqueid"), ["5.5", "5.6"])

@@ -54,3 +54,26 @@ class ParserPropertyTests(SynchronousTestCase):
         for name in {n.lower(): n for n, _ in pairs}.values():
             expected = [v for n, v in pairs if n.lower() == name.lower()]
             self.assertEqual(got.getlist(name), expected)
+
+    @settings(max_examples=300, deadline=None)
+    @given(
+        st.lists(
+            st.tuples(st.sampled_from(["Uniqueid", "uniqueid", "UNIQUEID", "Linkedid",
+                                       "LIN\u212aEDID", "Channel", "Key"]),
+                      values),
+            max_size=6,
+        ),
+        st.sampled_from(["Uniqueid", "uniqueid", "Linkedid", "linkedid", "Channel", "Key",
+                         "\u212aey", "Missing"]),
+    )
+    def test_one_header_read_equals_a_full_parse(self, headers, name):
+        """One header read from a framed event (its bytes) gives what the parsed mapping gives,
+        with repeats, other spellings, the Kelvin sign and any value characters."""
+        data = Message.from_pairs([("Event", "Test"), *headers]).serialize()
+        proto = Collecting()
+        proto.makeConnection(StringTransport())
+        proto.dataReceived(b"Asterisk Call Manager/9.0.0\r\n" + data)
+        [framed] = proto.events
+        parsed = Message(framed.raw)
+        parsed._parse()
+        self.assertEqual(framed.get(name, "-"), parsed.get(name, "-"))

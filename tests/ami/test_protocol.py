@@ -69,6 +69,18 @@ class FramingTests(SynchronousTestCase):
             self.assertEqual(proto.events[0]["CallerIDName"], "张三")
             self.assertEqual(proto.events[1]["ChanVariable"], ["TICKET=42", "LANG=zh"])
 
+    def test_header_split_across_reads(self):
+        """A header cut anywhere by a read boundary (in its name, its value, its CRLF) reads the
+        same as one that came whole, and so does the event's name."""
+        data = "Event: Newstate\r\nCallerIDName: 张三\r\nUniqueid: 1.1\r\n\r\n".encode()
+        for cut in range(1, len(data)):
+            proto, _ = connect()
+            proto.dataReceived(BANNER + data[:cut])
+            proto.dataReceived(data[cut:])
+            [event] = proto.events
+            self.assertEqual((event.name, event.get("Uniqueid")), ("Newstate", "1.1"), cut)
+            self.assertEqual(event.get("CallerIDName"), "张三", cut)
+
     def test_utf8_split_across_packets(self):
         """A multi-byte character cut by a packet boundary survives."""
         data = "Event: Newchannel\r\nCallerIDName: 张三\r\n\r\n".encode()
