@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest_twisted
 
 from hotline.calls.model import CallState
+from tests.support.hotline import desk_phone_registered
 from tests.support.waiting import until
 
 CITIZEN_HZ, AGENT_HZ, DEPARTMENT_HZ = 400, 1000, 1800
@@ -33,8 +34,11 @@ class TalkingCall:
 
 async def talking_call(controller, city, *, caller: str, agent: str,
                        hold_s: float = 90) -> TalkingCall:
-    """Log ``agent`` in, place a citizen's call from ``caller`` and wait until they talk."""
-    await city.ami.when_ready()
+    """Log ``agent`` in, place a citizen's call from ``caller`` and wait until they talk.
+
+    The seat's desk phone is registered first: a browser phone test earlier on this worker may
+    have held the seat, and the PBX would ring a browser that is gone."""
+    await desk_phone_registered(city, controller, agent)
     await city.set_agent(agent, delay_s=0.3, tone=str(AGENT_HZ))
     await controller.agents.login(agent)
     placed = await city.call(caller, tone=str(CITIZEN_HZ), hold_s=hold_s)
@@ -42,7 +46,13 @@ async def talking_call(controller, city, *, caller: str, agent: str,
     def talking():
         return [c for c in controller.tracker.calls.values()
                 if c.caller == caller and c.state == CallState.TALKING and c.hotline_call_id]
-    call = (await until(talking, timeout=40))[0]
+    try:
+        call = (await until(talking, timeout=40))[0]
+    except TimeoutError as e:  # say what the line looked like instead
+        seen = [(c.caller, c.state, c.agent_interface) for c in controller.tracker.calls.values()]
+        agents = {i: a.state for i, a in controller.tracker.agents.items()}
+        raise TimeoutError(f"{e}: no talking call from {caller}; calls {seen}, "
+                           f"agents {agents}") from None
     return TalkingCall(call_id=int(call.hotline_call_id), uniqueid=call.uniqueid,
                        caller=caller, agent=agent, city_channel=placed.channel_id)
 
