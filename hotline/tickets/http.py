@@ -9,10 +9,10 @@ import dataclasses
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
 
-from db.models import Agent, Call, Callback, CallbackStatus, Citizen, Ticket, TicketReporter, utcnow
+from db.models import Agent, Call, Citizen, Ticket, TicketReporter, utcnow
 from hotline import phone
 from hotline.naming import agent_interface
 from hotline.tickets import status
@@ -192,9 +192,8 @@ async def _create_ticket(ctx: Ctx) -> Response:
                 # A second matter raised in the same call: a ticket of its own; the call
                 # stays with the ticket it was first filed under.
                 wanted = dataclasses.replace(request, call_uniqueid=None)
-        ticket = console.tickets.intake(session, wanted, actor=user.username)
-        if wanted.promised_reply_at is not None and user.agent_code:
-            _own_the_promise(session, ticket.id, user.agent_code)
+        ticket = console.tickets.intake(session, wanted, actor=user.username,
+                                        promised_by=user.agent_code)
         if draft_key:
             try:
                 accounts.delete_draft(session, user.user_id, draft_key)
@@ -214,19 +213,6 @@ async def _create_ticket(ctx: Ctx) -> Response:
         raise
     console.ticket_life.stream.ticket_changed(filed)  # the dispatcher's queue shows it now
     return json_response(filed, 201)
-
-
-def _own_the_promise(session: Session, ticket_id: int, agent_code: str) -> None:
-    """The agent who promised the citizen a call back at the desk owns that callback: it heads
-    their 我的回拨 (anyone's callbacks falling due sooner cannot push it off), and the scheduler
-    rings them first (another seat takes it after the hand-over delay if they are away)."""
-    agent_id = session.scalar(select(Agent.id).where(Agent.code == agent_code))
-    if agent_id is None:
-        return
-    session.flush()
-    session.execute(update(Callback).where(
-        Callback.ticket_id == ticket_id, Callback.status == CallbackStatus.PENDING,
-        Callback.owner_agent_id.is_(None)).values(owner_agent_id=agent_id))
 
 
 def _call_link_refusal(session: Session, user: Principal, uniqueid: str,

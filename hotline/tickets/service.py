@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from db.models import (
+    Agent,
     Call,
     Callback,
     CallbackOutcome,
@@ -241,8 +242,12 @@ class TicketService:
     # -- intake ----------------------------------------------------------------------------------
 
     def intake(self, session: Session, request: IntakeRequest | Mapping[str, Any], *,
-               actor: str) -> Ticket:
+               actor: str, promised_by: str | None = None) -> Ticket:
         """Accept a new ticket from any channel; returns it flushed (id and number set).
+
+        ``promised_by`` is the code of the agent who promised the citizen a call back at the
+        desk: that callback is theirs (it heads their 我的回拨, and the scheduler rings them
+        first; another seat takes it after the hand-over delay if they are away).
 
         ``request`` is an ``IntakeRequest`` or a payload for ``load_intake``. The citizen is
         found or created by phone; a grid or department code must exist; without one the
@@ -277,7 +282,10 @@ class TicketService:
         session.add(ticket)
         self._event(ticket, now, actor, "intake", None, S.RECEIVED, request.description)
         if request.promised_reply_at is not None:
-            self._ensure_callback(session, ticket, request.promised_reply_at, now)
+            owner = session.scalar(select(Agent.id).where(Agent.code == promised_by)) \
+                if promised_by else None
+            self._ensure_callback(session, ticket, request.promised_reply_at, now,
+                                  owner_agent_id=owner)
         if request.call_uniqueid:
             call = session.scalars(
                 select(Call).where(Call.uniqueid == request.call_uniqueid)).one_or_none()
@@ -764,20 +772,21 @@ class TicketService:
         return event
 
     def _ensure_callback(self, session: Session, ticket: Ticket, due_at: dt.datetime,
-                         now: dt.datetime) -> None:
+                         now: dt.datetime, *, owner_agent_id: int | None = None) -> None:
         """One pending callback per ticket carries the promise; a new time moves it."""
         pending = None
         if ticket.id is not None:
             # The first reporter's: co-reporters and an incident's citizens have their own.
             pending = session.scalars(
                 select(Callback).where(Callback.ticket_id == ticket.id,
-                                       Callback.status == "pending",
+                                       Callback.status == CallbackStatus.PENDING,
                                        or_(Callback.citizen_id == ticket.citizen_id,
                                            Callback.citizen_id.is_(None)))
                 .order_by(Callback.id)).first()
         if pending is None:
             session.add(Callback(ticket=ticket, citizen=ticket.citizen, due_at=due_at,
-                                 status="pending", attempts=0, created_at=now))
+                                 status=CallbackStatus.PENDING, attempts=0, created_at=now,
+                                 owner_agent_id=owner_agent_id))
         else:
             pending.due_at = due_at
 
@@ -785,8 +794,8 @@ class TicketService:
     def _cancel_callbacks(session: Session, tickets: Iterable[Ticket]) -> None:
         ids = [t.id for t in tickets]
         session.execute(update(Callback).where(Callback.ticket_id.in_(ids),
-                                               Callback.status == "pending")
-                        .values(status="cancelled"))
+                                               Callback.status == CallbackStatus.PENDING)
+                        .values(status=CallbackStatus.CANCELLED))
 
     def _department(self, session: Session, code: str) -> Department:
         department = session.scalars(
