@@ -70,6 +70,7 @@ def test_enqueue_after_another_unit_queued_the_call_returns_its_job(db_url):
         engine.dispose()
 
 
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
 def test_enqueue_racing_an_uncommitted_insert_gets_the_winners_job(postgres_server, db_url):
     """On PostgreSQL two units that both find no job both insert; the loser waits on the
     unique index, fails, rolls back its savepoint and returns the winner's job. (SQLite
@@ -79,8 +80,6 @@ def test_enqueue_racing_an_uncommitted_insert_gets_the_winners_job(postgres_serv
 
     from db.session import make_engine, make_session_factory
 
-    if not db_url.startswith("postgresql"):
-        pytest.skip("the unique-index race is PostgreSQL's; SQLite's lock is retried whole")
     engine = make_engine(db_url)
     factory = make_session_factory(engine)
     try:
