@@ -225,8 +225,14 @@ async def test_the_agent_ends_wrapup_early(wrapup_controller, city):
     try:
         await city.call(number, tone="400", hold_s=3)
         interface = f"PJSIP/agent-{code}"
-        await until(lambda: ctl.tracker.agents[interface].state == AgentState.WRAPUP,
-                    timeout=40)
+        try:
+            await until(lambda: ctl.tracker.agents[interface].state == AgentState.WRAPUP,
+                        timeout=40)
+        except TimeoutError as e:  # say what the seat and the line looked like instead
+            agent = ctl.tracker.agents.get(interface)
+            seen = [(c.caller, c.state, c.agent_interface) for c in ctl.tracker.calls.values()]
+            raise TimeoutError(f"{e}: seat {code} never in wrap-up; agent {agent}; "
+                               f"calls {seen}") from None
         assert 500 < ctl.floor.wrapup.remaining(code) <= 600
         status = await ctl.floor.wrapup.end(code)
         assert status.state == "available"
