@@ -35,6 +35,8 @@ class CitySimulator:
         self.hotline_number = hotline_number
         self.trunk = trunk
         self._seq = 0
+        #: Channel ids of the citizens' calls this simulator placed, by caller.
+        self._placed: dict[str, set[str]] = {}
 
     async def call(self, caller: str, *, play: str | None = None, tone: str | None = None,
                    dtmf: str | None = None, hold_s: float = 600.0, pause_s: float = 0.2,
@@ -48,6 +50,7 @@ class CitySimulator:
         """
         self._seq += 1
         channel_id = channel_id or f"citizen-{caller}-{self._seq}-{id(self) % 10000}"
+        self._placed.setdefault(caller, set()).add(channel_id)
         variables = [f"SIM_HOLD={hold_s:g}", f"SIM_PAUSE={pause_s:g}"]
         if play:
             variables.append(f"SIM_PLAY={play}")
@@ -79,9 +82,15 @@ class CitySimulator:
             lambda m: m.get("Channel", "").startswith(f"PJSIP/phone-{agent}-"))
 
     async def hangup_citizen(self, number: str) -> int:
-        """Hang up the simulated citizen calling from ``number``; returns how many calls."""
+        """Hang up the simulated citizen calling from ``number``; returns how many calls.
+
+        A call this simulator placed is found by its channel id: the caller ID the city shows
+        for it is the hotline's connected line once an agent answers a second time (after a
+        bridge room sends the citizen back to the queue), no longer the citizen's number."""
+        placed = self._placed.get(number, set())
         return await self._hangup_where(
-            lambda m: m.get("Context") == "sim-citizen" and m.get("CallerIDNum") == number)
+            lambda m: m.get("Context") == "sim-citizen"
+            and (m.get("Uniqueid") in placed or m.get("CallerIDNum") == number))
 
     async def hangup_number(self, number: str) -> int:
         """Hang up the city's side of every call the hotline placed to ``number`` (the
@@ -100,6 +109,11 @@ class CitySimulator:
             except AMIError:
                 continue  # it went by itself meanwhile
         return hung
+
+    async def hangup_all(self) -> int:
+        """Hang up every call on the city side (citizens, agents' phones, numbers dialled by
+        the hotline); returns how many channels there were."""
+        return await self._hangup_where(lambda m: True)
 
     async def _hangup_where(self, match) -> int:
         reply = await self.ami.action("CoreShowChannels")

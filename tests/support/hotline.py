@@ -13,14 +13,14 @@ from typing import Any
 import pytest
 import pytest_twisted
 from sqlalchemy import select
-from twisted.internet import reactor
+from twisted.internet import defer, reactor
 
 from db.models import Call
 from hotline.ami.client import AMIClient
 from hotline.controller import Controller
 from hotline.pbx.sandbox import Sandbox
 from hotline.sim.city import CitySimulator
-from tests.support.waiting import until
+from tests.support.waiting import until, until_true
 
 __all__ = ["controller", "city", "final_call", "wait_final_call", "desk_phone_registered",
            "end_bridged_call"]
@@ -44,8 +44,30 @@ def city(pbx_sandbox: Sandbox):
     ami = AMIClient(username=creds["username"], secret=creds["secret"], host="127.0.0.1",
                     port=pbx_sandbox.config["city"]["ami_port"], reactor=reactor)
     ami.start()
-    yield CitySimulator(ami=ami, hotline_number=pbx_sandbox.config["site"]["hotline_number"])
-    pytest_twisted.blockon(ami.stop())
+    sim = CitySimulator(ami=ami, hotline_number=pbx_sandbox.config["site"]["hotline_number"])
+    yield sim
+    try:
+        # A call a test left up (a citizen back in the queue, an agent's phone) would hold a
+        # seat of this worker's sandbox busy for the next test: hang up whatever is left.
+        d = defer.Deferred.fromCoroutine(_hang_up_everything(sim))
+        left = pytest_twisted.blockon(d.addTimeout(15, reactor))
+        if left:
+            print(f"city: hung up {left} channel(s) a test left behind")
+    except Exception as e:  # noqa: BLE001 - a city that went away has nothing to hang up
+        print(f"city: could not clear the calls left behind: {e!r}")
+    finally:
+        pytest_twisted.blockon(ami.stop())
+
+
+async def _hang_up_everything(sim: CitySimulator) -> int:
+    """Hang up every city channel and wait until the city has none (a few seconds at most)."""
+    left = await sim.hangup_all()
+    if left:
+        async def none_left() -> bool:
+            reply = await sim.ami.action("CoreShowChannels")
+            return not any(m.get("Event") == "CoreShowChannel" for m in reply)
+        await until_true(none_left, timeout=10)
+    return left
 
 
 def final_call(db: Any, caller_number: str,
