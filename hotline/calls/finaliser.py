@@ -16,6 +16,7 @@ from twisted.logger import Logger
 
 from hotline import naming
 from hotline.calls.events import (
+    AgentCallCompleted,
     CallAnswered,
     CallArrived,
     CallEnded,
@@ -108,6 +109,9 @@ class CallFinaliser:
         self._steps: tuple[FinalStep, ...] = ()
         #: Calls hung up whose row is being written (between Hangup and commit).
         self._finishing: set[str] = set()
+        #: Calls hung up and waiting out C{settle_s} before their row is written: a late
+        #: C{AgentComplete} still tells who hung up.
+        self._settling: dict[str, _Open] = {}
 
     def is_following(self, uniqueid: str) -> bool:
         """True while this finaliser will write the call's final row itself."""
@@ -155,6 +159,7 @@ class CallFinaliser:
                 CallQueued: self._joined,
                 CallAnswered: self._connected,
                 CallEnded: self._hangup,
+                AgentCallCompleted: self._completed,
             })
 
     def unsubscribe(self) -> None:
@@ -187,27 +192,41 @@ class CallFinaliser:
         # Not written now: the answer is part of the call's one unit of work at hangup. The
         # console's pop and the bridge read the live view, not the row, while the call is up.
 
+    def _completed(self, e: AgentCallCompleted) -> None:
+        """Who hung up, from the queue. Asterisk raises C{AgentComplete} from app_queue's own
+        stasis subscription, so on a loaded PBX it can come after the caller's C{Hangup}: it is
+        taken until the row is written."""
+        call = self._open.get(e.uniqueid) or self._settling.get(e.uniqueid)
+        if call is not None and call.hungup_by is None:
+            call.hungup_by = _who_hung_up(e.reason)
+
     def _hangup(self, e: CallEnded) -> None:
         call = self._open.pop(e.uniqueid, None)
         if call is None:
             return
-        reason = (e.complete_reason or "").lower()
-        call.hungup_by = {"caller": "citizen", "agent": "agent"}.get(reason, reason or None)
+        call.hungup_by = _who_hung_up(e.complete_reason) or call.hungup_by
         ended = _utc(e.at)
         talk = (ended - call.answered_at).total_seconds() if call.answered_at else None
         cause = e.cause or None
-        hungup_by = call.hungup_by or ("citizen" if call.answered_at is None else None)
         self._finishing.add(call.uniqueid)
+        self._settling[call.uniqueid] = call
+
+        def write(recs: list[RecordingFile]) -> Any:
+            self._settling.pop(call.uniqueid, None)
+            hungup_by = call.hungup_by or ("citizen" if call.answered_at is None else None)
+            return self.db.run(
+                finalise_with_steps, self._steps, uniqueid=call.uniqueid,
+                linkedid=call.linkedid, caller_number=call.caller, started_at=call.started_at,
+                ended_at=ended, answered_at=call.answered_at, queue_wait_s=call.wait_s,
+                talk_s=talk, agent_code=call.agent_code, hangup_cause=cause,
+                hungup_by=hungup_by, recordings=recs)
+
         # MixMonitor closes its files just after the channel goes: give it a moment to finish.
         d = deferLater(self.db.reactor, self.settle_s, lambda: None)
         d.addCallback(lambda _: threads.deferToThreadPool(
             self.db.reactor, self.db.pool, recording_files, call.recording, self.host_path))
-        d.addCallback(lambda recs: self.db.run(
-            finalise_with_steps, self._steps, uniqueid=call.uniqueid, linkedid=call.linkedid,
-            caller_number=call.caller, started_at=call.started_at, ended_at=ended,
-            answered_at=call.answered_at, queue_wait_s=call.wait_s, talk_s=talk,
-            agent_code=call.agent_code, hangup_cause=cause, hungup_by=hungup_by,
-            recordings=recs))
+        d.addCallback(write)
+
         def finalised(row: Any) -> None:
             _log.info("call {uniqueid} finalised: {status}, talk {talk}s, cause {cause}",
                       uniqueid=call.uniqueid, status=row.status, talk=talk, cause=cause)
@@ -216,7 +235,18 @@ class CallFinaliser:
         d.addCallback(finalised)
         d.addErrback(lambda f: _log.failure("cannot finalise call {uniqueid}", f,
                                             uniqueid=call.uniqueid))
-        d.addBoth(lambda r: (self._finishing.discard(call.uniqueid), r)[1])
+
+        def done(result: object) -> object:
+            self._finishing.discard(call.uniqueid)
+            self._settling.pop(call.uniqueid, None)
+            return result
+        d.addBoth(done)
+
+
+def _who_hung_up(reason: str | None) -> str | None:
+    """The queue's C{AgentComplete} reason as the row's C{hungup_by} (C{transfer} kept)."""
+    reason = (reason or "").lower()
+    return {"caller": "citizen", "agent": "agent"}.get(reason, reason or None)
 
 
 def recording_files(recording: str | None,
