@@ -12,6 +12,7 @@ each key only once its row is committed, so a summary is never lost on the way.
 from __future__ import annotations
 
 import datetime as dt
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -121,6 +122,8 @@ class CallReconciler:
         self._settling: Any = None  # the sweep due once skipped summaries settle
         self._sweeping = False
         self.recorded = 0  # calls this reconciler wrote that the finaliser had not
+        #: The uniqueids of the latest of those calls (for status and tests: which ones).
+        self.recently_recorded: deque[str] = deque(maxlen=256)
         self._login_at: float | None = None  # clock seconds of the latest AMI login
 
     def start(self) -> None:
@@ -193,6 +196,7 @@ class CallReconciler:
             row_was_final = await self.db.run(_write, summary, recordings)
             if not row_was_final:
                 self.recorded += 1
+                self.recently_recorded.append(key)
                 _log.info("call {uniqueid} recorded from the PBX's summary (the controller did "
                           "not see it)", uniqueid=key)
             await self.ami.action("DBDel", Family=FAMILY, Key=key)

@@ -120,6 +120,7 @@ async def test_a_summary_too_fresh_to_read_is_swept_once_it_settles(db):
     finally:
         reconciler.stop()
     assert pbx.deleted == ["pbx-9.1"] and reconciler.recorded == 1
+    assert list(reconciler.recently_recorded) == ["pbx-9.1"]
     with db.begin() as s:
         row = s.scalars(select(Call).where(Call.uniqueid == "pbx-9.1")).one()
         assert (row.caller_number, row.ended_at is not None) == ("13800138000", True)

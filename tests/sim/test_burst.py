@@ -52,10 +52,11 @@ async def test_burst_of_200_calls_leaves_200_rows(controller, city):
     assert answered, "no call of the burst reached an agent"
     assert all(r.ticket_id is not None for r in answered)
     # The PBX's own summaries of these calls are settled and removed by the reconciler,
-    # without adding a row: the finaliser had recorded them all.
+    # without adding a row: the finaliser had recorded them all. (The reconciler may record
+    # a call an earlier test's controller left in this worker's sandbox: not one of these.)
     leftover = await _drain(controller)
     assert leftover == []
-    assert controller.reconciler.recorded == 0
+    assert not {r.uniqueid for r in rows} & set(controller.reconciler.recently_recorded)
     with controller.db.begin() as s:
         assert s.scalar(select(func.count()).select_from(Call)
                         .where(Call.caller_number.in_(numbers))) == len(numbers)
