@@ -41,7 +41,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
+from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from bench._util import print_json_line, print_table
@@ -99,6 +100,56 @@ def _grid_table(session: Session, first: dt.date, last: dt.date) -> dict[str, in
             + r.counts["repeats"] for r in index_table(session, "grid", first, last)}
 
 
+#: Days of history written per transaction while loading (one huge transaction makes SQLite's
+#: write-ahead log grow to the size of the whole history).
+LOAD_CHUNK_DAYS = 5
+
+#: PostgreSQL settings of the benchmark's server: buffers and checkpoints sized for a year of
+#: a city line (as a site with that line would size them), instead of the 128 MB default.
+POSTGRES_SETTINGS = ("shared_buffers=2GB", "max_wal_size=16GB", "checkpoint_timeout=30min",
+                     "maintenance_work_mem=512MB", "work_mem=64MB")
+
+
+def _loading_engine(url: str) -> Engine:
+    """The engine that writes the generated history: for SQLite's scratch file, no syncing and
+    a page cache that holds the indices (the history is data to measure on, not data to keep).
+    The measures use the hotline's own engine (``make_engine``) with its own settings."""
+    engine = make_engine(url)
+    if engine.dialect.name == "sqlite":
+        @event.listens_for(engine, "connect")
+        def _fast(dbapi_connection: Any, _record: Any) -> None:
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA synchronous = OFF")
+            cursor.execute("PRAGMA cache_size = -4000000")  # KiB: 4 GB
+            cursor.close()
+    return engine
+
+
+def load_history(url: str, days: int, per_day: int, first_day: dt.date) -> tuple[int, int, int]:
+    """The district and ``days`` days of history, ``LOAD_CHUNK_DAYS`` days per transaction
+    (each chunk with its own seed); returns (tickets, events, ratings)."""
+    engine = _loading_engine(url)
+    factory = make_session_factory(engine)
+    totals = [0, 0, 0]
+    try:
+        with begin(factory) as s:
+            district(s)
+        for offset in range(0, days, LOAD_CHUNK_DAYS):
+            with begin(factory) as s:
+                part = generate_history(
+                    s, first_day=first_day + dt.timedelta(days=offset),
+                    days=min(LOAD_CHUNK_DAYS, days - offset), per_day=per_day, timezone=TZ,
+                    now=day_bounds(TODAY, TZ)[0], citizens=50_000, seed=19 + offset)
+            totals = [totals[0] + part.tickets, totals[1] + part.events,
+                      totals[2] + part.surveys]
+            if offset and offset % 30 < LOAD_CHUNK_DAYS:
+                print(f"  ... {offset + LOAD_CHUNK_DAYS} of {days} days, {totals[0]:,} tickets",
+                      flush=True)
+    finally:
+        engine.dispose()
+    return totals[0], totals[1], totals[2]
+
+
 def _p(samples: list[float], q: float) -> float:
     ordered = sorted(samples)
     return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
@@ -111,14 +162,10 @@ def run_backend(name: str, url: str, args: argparse.Namespace) -> dict[str, Any]
     first_day = TODAY - dt.timedelta(days=args.days)
     try:
         started = time.perf_counter()
-        with begin(factory) as s:
-            district(s)
-            history = generate_history(s, first_day=first_day, days=args.days,
-                                       per_day=args.per_day, timezone=TZ,
-                                       now=day_bounds(TODAY, TZ)[0], citizens=50_000)
+        tickets, events, surveys = load_history(url, args.days, args.per_day, first_day)
         generate_s = time.perf_counter() - started
-        print(f"[{name}] history: {history.tickets:,} tickets, {history.events:,} events, "
-              f"{history.surveys:,} ratings in {generate_s:.1f} s", flush=True)
+        print(f"[{name}] history: {tickets:,} tickets, {events:,} events, "
+              f"{surveys:,} ratings in {generate_s:.1f} s", flush=True)
         if url.startswith("postgresql"):
             with engine.begin() as c:
                 for table in ("ticket", "ticket_event", "survey_result", "citizen"):
@@ -168,7 +215,7 @@ def run_backend(name: str, url: str, args: argparse.Namespace) -> dict[str, Any]
             events = s.scalar(select(func.count(TicketEvent.id)))
             rows_30 = s.scalar(select(func.count(IndexDay.id)).where(IndexDay.day >= first))
         return {"tickets": tickets, "events": events, "generate_s": generate_s,
-                "tickets_per_s": history.tickets / generate_s,
+                "tickets_per_s": tickets / generate_s,
                 "full_build_s": full_build_s, "days": len(folded),
                 "aggregate_rows": aggregate_rows, "rows_30_days": rows_30,
                 "incremental_day_s": incremental_s, "incremental_cpu_s": incremental_cpu_s,
@@ -198,7 +245,7 @@ def main() -> None:
     finally:
         shutil.rmtree(base, ignore_errors=True)
     if not args.skip_postgres:
-        server, pg_base = start_postgres()
+        server, pg_base = start_postgres(POSTGRES_SETTINGS)
         try:
             results["postgresql"] = run_backend("postgresql", server.url("hotline_bench"), args)
         finally:

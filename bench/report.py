@@ -184,8 +184,9 @@ def build(path: Path) -> float:
 
 # -- PostgreSQL ------------------------------------------------------------------------------------
 
-def start_postgres() -> tuple[Any, Path]:
-    """A throw-away cluster (the tests' fixture class) in a temporary directory."""
+def start_postgres(settings: tuple[str, ...] = ()) -> tuple[Any, Path]:
+    """A throw-away cluster (the tests' fixture class) in a temporary directory, with extra
+    server ``settings`` (``name=value``) if given."""
     import pwd
 
     from db.postgres import PostgresServer
@@ -198,7 +199,7 @@ def start_postgres() -> tuple[Any, Path]:
         os.chown(base, entry.pw_uid, entry.pw_gid)
     base.chmod(0o700)
     server = PostgresServer(bin_dir=_postgres_bin_dir(), base_dir=base, port=_free_port(),
-                            user="postgres")
+                            user="postgres", settings=settings)
     server.start()
     server.admin("CREATE DATABASE hotline_bench")
     return server, base

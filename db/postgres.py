@@ -50,6 +50,8 @@ class PostgresServer:
     base_dir: Path
     port: int
     user: str
+    #: Extra server settings (``name=value``), e.g. a benchmark's larger buffers.
+    settings: tuple[str, ...] = ()
 
     @property
     def data_dir(self) -> Path:
@@ -84,6 +86,7 @@ class PostgresServer:
         options = (f"-p {self.port} -k {self.socket_dir} -c listen_addresses='' "
                    "-c fsync=off -c synchronous_commit=off -c full_page_writes=off "
                    "-c max_connections=200")
+        options += "".join(f" -c {setting}" for setting in self.settings)
         self._run("pg_ctl", "-D", str(self.data_dir), "-o", options,
                   "-l", str(self.base_dir / "server.log"), "-w", "-t", "60", "start")
 
