@@ -21,11 +21,13 @@ reopen, rating for most). Then one new day at city scale (``--day-size`` demands
 - the reference: the same 30 days' grid table recomputed from the raw ticket, event and survey
   rows (``count_events`` over the whole period), timed and compared (must agree exactly).
 
-The city's year (~11 M demands, ~35 M events) is not generated here: on this shared 2-core
-machine the generator writes about 20-40 k tickets/s, so a year is an hour or more per back
-end. What the aggregate's cost depends on is printed so the year can be extrapolated: the
-incremental fold reads one day's events whatever the history's length (the day is measured at
-full city scale), and the page reads ~(aggregate rows per day × 30) rows whatever the history's
+The city's year: ``--days 365 --per-day 30000 --reference-runs 1`` (10 M demands, 30 M
+events: weekends are quieter). Loading it took 20 min on SQLite on the 2-core machine (written
+a few days per transaction), the full build 12 min; PostgreSQL loads more slowly. What the
+aggregate's cost depends on: the incremental fold reads the new day's and the day before's
+events whatever the history's length (and, for the repeat rule, each new ticket's citizen's
+tickets of the last 30 days: the generator's 50,000 citizens file far more often than a city's
+do), and the page reads ~(aggregate rows per day × 30) rows whatever the history's
 length. The last line printed is one JSON object of figures.
 """
 

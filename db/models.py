@@ -270,6 +270,8 @@ class Ticket(Base):
     __tablename__ = "ticket"
     __table_args__ = (
         Index("ix_ticket_citizen_created", "citizen_id", "created_at"),
+        #: The repeat-demand rule's look-up (L{hotline.indices.aggregate.count_events}).
+        Index("ix_ticket_citizen_category_created", "citizen_id", "category", "created_at"),
         Index("ix_ticket_citizen_status", "citizen_id", "status"),
         Index("ix_ticket_kind_category_created", "kind", "category", "created_at"),
     )
