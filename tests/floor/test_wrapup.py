@@ -20,6 +20,7 @@ from hotline.calls.tracker import CallTracker
 from hotline.controller import Controller
 from tests.calls.support import FakeAMI, member
 from tests.support.hotline import desk_phone_registered, wait_final_call
+from tests.support.pbx import set_queue_wrapuptime
 from tests.support.waiting import until
 
 
@@ -59,14 +60,19 @@ def _changes(db, code: str) -> list[tuple[str, object]]:
 
 @pytest_twisted.async_yield_fixture
 async def wrapup_controller(pbx_sandbox):
-    """A controller whose queue has 6 s of after-call work."""
-    ctl = Controller(config=pbx_sandbox.config.with_overrides({"queue": {"wrapup_s": 6.0}}),
-                     reactor=reactor)
-    await ctl.start()
+    """A controller whose queue has 6 s of after-call work, on a PBX whose queue keeps the
+    guard the site's config renders for it (reset when the test is over)."""
+    config = pbx_sandbox.config.with_overrides({"queue": {"wrapup_s": 6.0}})
+    await set_queue_wrapuptime(pbx_sandbox, config["queue"]["wrapup_guard_s"])
     try:
-        yield ctl
+        ctl = Controller(config=config, reactor=reactor)
+        await ctl.start()
+        try:
+            yield ctl
+        finally:
+            await ctl.stop()
     finally:
-        await ctl.stop()
+        await set_queue_wrapuptime(pbx_sandbox, 0)
 
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -19,6 +20,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from twisted.internet import threads
 
 from hotline import config as config_mod
 from hotline.pbx import rootfs
@@ -167,6 +169,20 @@ def pbx_sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
     """The real hotline PBX and city simulator, started once for the session."""
     with running_sandbox(sandbox_config(tmp_path_factory.mktemp("sandbox"))) as sandbox:
         yield sandbox
+
+
+async def set_queue_wrapuptime(sandbox: Sandbox, seconds: int) -> None:
+    """Give the running sandbox's hotline queue its own ``wrapuptime``, as the PBX's config is
+    rendered for a site with after-call work (``queue.wrapup_guard_s``: it keeps the next call
+    away until the controller's wrap-up pause arrives). The session's sandbox is rendered with
+    after-call work off (0); the dynamic members stay (only the queue's parameters reload)."""
+    path = sandbox.var_dir / "pbx" / "etc" / "queues.conf"
+    text, found = re.subn(r"(?m)^wrapuptime = \d+$", f"wrapuptime = {int(seconds)}",
+                          path.read_text())
+    if found != 1:
+        raise RuntimeError(f"no single wrapuptime line in {path}")
+    path.write_text(text)
+    await threads.deferToThread(sandbox.cli, "pbx", "queue reload parameters hotline")
 
 
 #: The spare sandbox's queue: short enough that overflow and faults show within a test.
