@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import shutil
 import statistics
 import subprocess
 import sys
 import venv
 from pathlib import Path
+from typing import Any
 
 __all__ = [
     "BENCH_DIR", "median", "peer_python", "print_json_line", "print_table", "run_peer", "spread",
@@ -89,3 +91,13 @@ def spread(values: list[float], spec: str = ",.0f") -> str:
     if len(values) == 1:
         return format(values[0], spec)
     return f"{format(min(values), spec)}-{format(max(values), spec)}"
+
+
+def remove_sandbox_state(sandbox: Any, state: Path) -> None:
+    """Remove a benchmark's PBX sandbox directory once the sandbox is stopped (a few hundred
+    MB each run); kept, with a note, if any of its mounts is still there."""
+    left = sandbox.mounts()
+    if left:
+        print(f"kept {state}: still mounted {left}", file=sys.stderr)
+        return
+    shutil.rmtree(state, ignore_errors=True)

@@ -33,7 +33,7 @@ from pathlib import Path
 
 from twisted.internet import defer, task, threads
 
-from bench._util import print_json_line, print_table
+from bench._util import print_json_line, print_table, remove_sandbox_state
 
 AGENTS = ("1001", "1002", "1003", "1004")
 #: The bench sandbox's ports: the defaults + 8000 (+ the developer's own test shift), above
@@ -300,6 +300,7 @@ async def main(reactor, args) -> None:
                                         profile=args.profile if r == 0 else None)))
     finally:
         await threads.deferToThread(sandbox.stop, log=lambda line: None)
+        remove_sandbox_state(sandbox, state)
     n = args.calls
     print(f"{n} calls at {args.rate:g}/s per run, citizens hang up {args.hold:g} s after the "
           f"answer, {len(AGENTS)} simulated agents, {args.rounds} rounds interleaved; CPU = "

@@ -33,7 +33,7 @@ from pathlib import Path
 
 from twisted.internet import defer, task, threads
 
-from bench._util import print_json_line, print_table
+from bench._util import print_json_line, print_table, remove_sandbox_state
 from bench.burst import Sampler, _cpu_rss
 
 _SHIFT = int(os.environ.get("HOTLINE_TEST_PORT_SHIFT", "0")) + 600
@@ -193,6 +193,7 @@ async def _run(reactor, state: Path, *, nodes: int, args) -> dict:
         from hotline.pbx.database import SharedDatabase
 
         SharedDatabase(sandbox.run_dir).remove()
+        remove_sandbox_state(sandbox, state)
 
 
 def _crossing(cfg, row) -> str | None:
