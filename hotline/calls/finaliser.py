@@ -107,11 +107,9 @@ class CallFinaliser:
         self._open: dict[str, _Open] = {}
         self._subs: list[Any] = []
         self._steps: tuple[FinalStep, ...] = ()
-        #: Calls hung up whose row is being written (between Hangup and commit).
-        self._finishing: set[str] = set()
-        #: Calls hung up and waiting out C{settle_s} before their row is written: a late
-        #: C{AgentComplete} still tells who hung up.
-        self._settling: dict[str, _Open] = {}
+        #: Calls hung up whose row is being written (between Hangup and commit); until the
+        #: row is written a late C{AgentComplete} still tells who hung up.
+        self._finishing: dict[str, _Open] = {}
 
     def is_following(self, uniqueid: str) -> bool:
         """True while this finaliser will write the call's final row itself."""
@@ -196,7 +194,7 @@ class CallFinaliser:
         """Who hung up, from the queue. Asterisk raises C{AgentComplete} from app_queue's own
         stasis subscription, so on a loaded PBX it can come after the caller's C{Hangup}: it is
         taken until the row is written."""
-        call = self._open.get(e.uniqueid) or self._settling.get(e.uniqueid)
+        call = self._open.get(e.uniqueid) or self._finishing.get(e.uniqueid)
         if call is not None and call.hungup_by is None:
             call.hungup_by = _who_hung_up(e.reason)
 
@@ -208,11 +206,9 @@ class CallFinaliser:
         ended = _utc(e.at)
         talk = (ended - call.answered_at).total_seconds() if call.answered_at else None
         cause = e.cause or None
-        self._finishing.add(call.uniqueid)
-        self._settling[call.uniqueid] = call
+        self._finishing[call.uniqueid] = call
 
         def write(recs: list[RecordingFile]) -> Any:
-            self._settling.pop(call.uniqueid, None)
             hungup_by = call.hungup_by or ("citizen" if call.answered_at is None else None)
             return self.db.run(
                 finalise_with_steps, self._steps, uniqueid=call.uniqueid,
@@ -236,11 +232,7 @@ class CallFinaliser:
         d.addErrback(lambda f: _log.failure("cannot finalise call {uniqueid}", f,
                                             uniqueid=call.uniqueid))
 
-        def done(result: object) -> object:
-            self._finishing.discard(call.uniqueid)
-            self._settling.pop(call.uniqueid, None)
-            return result
-        d.addBoth(done)
+        d.addBoth(lambda r: (self._finishing.pop(call.uniqueid, None), r)[1])
 
 
 def _who_hung_up(reason: str | None) -> str | None:

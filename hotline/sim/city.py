@@ -87,7 +87,7 @@ class CitySimulator:
         A call this simulator placed is found by its channel id: the caller ID the city shows
         for it is the hotline's connected line once an agent answers a second time (after a
         bridge room sends the citizen back to the queue), no longer the citizen's number."""
-        placed = self._placed.get(number, set())
+        placed = self._placed.pop(number, set())  # every call of theirs ends here
         return await self._hangup_where(
             lambda m: m.get("Context") == "sim-citizen"
             and (m.get("Uniqueid") in placed or m.get("CallerIDNum") == number))
@@ -113,6 +113,7 @@ class CitySimulator:
     async def hangup_all(self) -> int:
         """Hang up every call on the city side (citizens, agents' phones, numbers dialled by
         the hotline); returns how many channels there were."""
+        self._placed.clear()
         return await self._hangup_where(lambda m: True)
 
     async def _hangup_where(self, match) -> int:
