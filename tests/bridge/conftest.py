@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest_twisted
 
 from hotline.calls.model import CallState
-from tests.support.hotline import desk_phone_registered
+from tests.support.hotline import desk_phone_registered, line_state
 from tests.support.waiting import until
 
 CITIZEN_HZ, AGENT_HZ, DEPARTMENT_HZ = 400, 1000, 1800
@@ -49,10 +49,8 @@ async def talking_call(controller, city, *, caller: str, agent: str,
     try:
         call = (await until(talking, timeout=40))[0]
     except TimeoutError as e:  # say what the line looked like instead
-        seen = [(c.caller, c.state, c.agent_interface) for c in controller.tracker.calls.values()]
-        agents = {i: a.state for i, a in controller.tracker.agents.items()}
-        raise TimeoutError(f"{e}: no talking call from {caller}; calls {seen}, "
-                           f"agents {agents}") from None
+        raise TimeoutError(f"{e}: no talking call from {caller}; "
+                           f"{line_state(controller)}") from None
     return TalkingCall(call_id=int(call.hotline_call_id), uniqueid=call.uniqueid,
                        caller=caller, agent=agent, city_channel=placed.channel_id)
 

@@ -19,7 +19,7 @@ from hotline.calls.model import AgentState
 from hotline.calls.tracker import CallTracker
 from hotline.controller import Controller
 from tests.calls.support import FakeAMI, member
-from tests.support.hotline import desk_phone_registered, wait_final_call
+from tests.support.hotline import desk_phone_registered, line_state, wait_final_call
 from tests.support.pbx import set_queue_wrapuptime
 from tests.support.waiting import until
 
@@ -235,10 +235,8 @@ async def test_the_agent_ends_wrapup_early(wrapup_controller, city):
             await until(lambda: ctl.tracker.agents[interface].state == AgentState.WRAPUP,
                         timeout=40)
         except TimeoutError as e:  # say what the seat and the line looked like instead
-            agent = ctl.tracker.agents.get(interface)
-            seen = [(c.caller, c.state, c.agent_interface) for c in ctl.tracker.calls.values()]
-            raise TimeoutError(f"{e}: seat {code} never in wrap-up; agent {agent}; "
-                               f"calls {seen}") from None
+            raise TimeoutError(f"{e}: seat {code} never in wrap-up; "
+                               f"{line_state(ctl)}") from None
         assert 500 < ctl.floor.wrapup.remaining(code) <= 600
         status = await ctl.floor.wrapup.end(code)
         assert status.state == "available"

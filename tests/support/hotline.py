@@ -109,3 +109,10 @@ async def end_bridged_call(db: Any, city: CitySimulator, placed: Any, room: Any,
     await room.ended_d
     return await wait_final_call(db, number)
 
+
+def line_state(controller: Controller) -> str:
+    """The calls and seats the controller sees, for a test's message when a wait times out."""
+    calls = [(c.caller, c.state, c.agent_interface) for c in controller.tracker.calls.values()]
+    agents = {i: (a.state, a.status, a.call_uniqueid)
+              for i, a in controller.tracker.agents.items()}
+    return f"calls {calls}; agents {agents}"

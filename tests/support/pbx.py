@@ -176,13 +176,17 @@ async def set_queue_wrapuptime(sandbox: Sandbox, seconds: int) -> None:
     rendered for a site with after-call work (``queue.wrapup_guard_s``: it keeps the next call
     away until the controller's wrap-up pause arrives). The session's sandbox is rendered with
     after-call work off (0); the dynamic members stay (only the queue's parameters reload)."""
+    await threads.deferToThread(_set_queue_wrapuptime, sandbox, seconds)
+
+
+def _set_queue_wrapuptime(sandbox: Sandbox, seconds: int) -> None:
     path = sandbox.var_dir / "pbx" / "etc" / "queues.conf"
     text, found = re.subn(r"(?m)^wrapuptime = \d+$", f"wrapuptime = {int(seconds)}",
                           path.read_text())
     if found != 1:
         raise RuntimeError(f"no single wrapuptime line in {path}")
     path.write_text(text)
-    await threads.deferToThread(sandbox.cli, "pbx", "queue reload parameters hotline")
+    sandbox.cli("pbx", "queue reload parameters hotline")
 
 
 #: The spare sandbox's queue: short enough that overflow and faults show within a test.
