@@ -15,7 +15,7 @@ from twisted.internet import reactor
 from db.models import Call, Department, Ticket, TicketDraft
 from hotline.tickets.service import TicketService
 from tests.support.hotline import end_bridged_call, wait_final_call
-from tests.support.waiting import sleep, until
+from tests.support.waiting import sleep, until, until_true
 from tests.web.conftest import ensure_user
 
 pytestmark = [pytest.mark.pbx, pytest.mark.browser]
@@ -196,7 +196,14 @@ async def test_roles_masking_csrf_in_the_browser(web_controller, browser):
         await browser.run(agent.select_option, "#pause-reason", "培训")
         await browser.run(agent.keyboard.press, "Alt+p")
         await browser.run(seat_state, "paused")
-        paused = await ctl.agents.status()
+        # The desk shows the PBX's pause as soon as it happens; the record follows the PBX's
+        # reply to the pause (a few milliseconds, more under load): read it once it is there.
+        paused = []
+
+        async def pause_recorded() -> bool:
+            paused[:] = await ctl.agents.status()
+            return any(a.code == "1002" and a.state == "paused" for a in paused)
+        await until_true(pause_recorded, timeout=10)
         await browser.run(agent.keyboard.press, "Alt+p")
         await browser.run(seat_state, "free")
     finally:
