@@ -355,6 +355,10 @@ def document(console: Any = None) -> dict[str, Any]:
                                "required": ["room", "participants", "ended"],
                                "properties": {
                                    "room": {"type": "string"},
+                                   "version": {"type": "integer", "minimum": 0,
+                                               "description": "grows with each change of "
+                                                              "the room: keep the newest "
+                                                              "view"},
                                    "call_id": {"type": "integer"},
                                    "entry": {"type": "object"},
                                    "participants": {"type": "array", "items": {

@@ -52,7 +52,8 @@ class RoomStream:
 
     def __init__(self, *, console: WebConsole) -> None:
         self.console = console
-        #: The view last pushed, by room name (a change that shows nothing new is not sent).
+        #: The view last pushed, by room name, without its version (a change that shows nothing
+        #: new is not sent).
         self._last: dict[str, dict[str, Any]] = {}
 
     def start(self, deps: Dependencies) -> None:
@@ -74,8 +75,9 @@ class RoomStream:
         except Exception:
             _log.failure("bridge room {room}: cannot show it", room=room.name)
             return
-        if view != self._last.get(room.name):
-            self._last[room.name] = view
+        shown = {k: v for k, v in view.items() if k != "version"}
+        if shown != self._last.get(room.name):
+            self._last[room.name] = shown
             self.console.events.to_seat(room.agent_code, "bridge", view)
         if room.ended and room.ended_d.called:
             self._last.pop(room.name, None)

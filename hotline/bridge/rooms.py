@@ -61,6 +61,9 @@ class Room:
     citizen_gone: bool = False
     ended: bool = False
     ended_d: Deferred[None] = field(default_factory=Deferred)
+    #: Counts the room's published changes, so a page that gets two views of it (an action's
+    #: reply and the event stream race each other) keeps the newer one.
+    version: int = 0
 
     @property
     def leg(self) -> DepartmentLeg | None:

@@ -338,6 +338,7 @@ class BridgeService:
 
     def _updated(self, room: Room) -> None:
         """Tell the bus the room looks different now (the console's panel follows it)."""
+        room.version += 1
         self.bus.publish(RoomUpdated(room))
 
     def _leg_settled(self, room: Room, leg: DepartmentLeg) -> None:

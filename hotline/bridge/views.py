@@ -91,6 +91,7 @@ def room_view(room: Any) -> dict[str, Any]:
     agent_in = "agent" in members and not room.ended
     return {
         "room": room.name,
+        "version": room.version,
         "call_id": room.call_id,
         "call_uniqueid": room.call_uniqueid,
         "agent": room.agent_code,

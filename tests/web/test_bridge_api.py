@@ -315,18 +315,22 @@ async def test_the_event_stream_pushes_each_change_of_the_room(desk, db):
         room = reply.json()["room"]
         view = await stream.next()
         assert view["room"] == room and _states(view)[2] == ("department", "dialling")
+        pushed = [view["version"]]
         desk.ami.emit("ConfbridgeJoin", Conference=room, **citizen())
         view = await stream.next()
+        pushed.append(view["version"])
         assert _states(view)[0] == ("citizen", "joined")
         leg = f"{room}-d1"
         desk.ami.emit("Newstate", Channel="PJSIP/city-00000009", ChannelState="5",
                       ChannelStateDesc="Ringing", Uniqueid=leg, Linkedid=leg)
         view = await stream.next()
+        pushed.append(view["version"])
         assert _states(view)[2] == ("department", "ringing")
         desk.ami.emit("Hangup", Channel="PJSIP/city-00000009", Uniqueid=leg, Linkedid=leg,
                       Cause="17", **{"Cause-txt": "User busy"})
         while view["failure"] is None:
             view = await stream.next()
+            pushed.append(view["version"])
         # Named, and the fallback already dialled by the service (automatic fallback is on).
         assert view["failure"] == {"outcome": "busy", "number": ENTRY_NUMBER, "next": FALLBACK,
                                    "text": f"区自来水公司 {ENTRY_NUMBER} 对方忙"}
@@ -335,6 +339,8 @@ async def test_the_event_stream_pushes_each_change_of_the_room(desk, db):
             "role": "department", "label": "部门", "number": FALLBACK, "state": "dialling",
             "state_text": "正在呼叫", "outcome": None}
         assert view["can_drop"] is False  # the agent never joined in this test's room
+        # Each push is newer than the one before and than the reply: the page keeps the newest.
+        assert reply.json()["version"] <= pushed[0] and pushed == sorted(set(pushed))
     finally:
         stream.close()
         await desk.bridge.stop()

@@ -306,6 +306,8 @@
   }
   function showRoom(view) {
     if (!view || !view.room) return;
+    // The action's reply and the event stream race: of two views of one room keep the newer.
+    if (room && room.room === view.room && view.version < room.version) return;
     if (room && room.room !== view.room) {
       // Another room (one the agent left earlier) never displaces the current call's room.
       if (currentCall && room.call_uniqueid === currentCall.uniqueid && view.call_uniqueid !== currentCall.uniqueid) return;
