@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from db.models import Grid, Ticket
-from hotline.indices.history import demo_history, has_sample_history
+from hotline.indices.history import demo_history, has_sample_history, write_rows
 from hotline.indices.queries import index_table
 from hotline.indices.service import refresh
 from hotline.sample import seed_sample
@@ -37,3 +38,28 @@ def test_demo_history_fills_indices_and_plants_one_warning(session: Session) -> 
     assert session.scalar(select(func.count(Ticket.id))) == count
     assert session.scalar(select(func.count(Ticket.id)).where(
         Ticket.number.not_like("SX%"))) == 0
+
+
+def test_rows_are_written_as_given_and_refused_when_a_required_column_is_missing(
+        session: Session) -> None:
+    """The bulk writer (COPY on PostgreSQL, a Core insert on SQLite) keeps every value as
+    given: instants, Chinese text, NULLs; rows leaving out a column the database cannot fill
+    are refused before anything is written."""
+    seed_sample(session)
+    at = dt.datetime(2026, 11, 20, 1, 2, 3, 456000, tzinfo=dt.UTC)
+    row = {"id": 990001, "number": "SX20261120-990001", "kind": "help", "channel": "web",
+           "status": "received", "category": "供水", "grid_id": None, "address": None,
+           "description": "示例数据：供水问题\t含制表符\\和反斜杠", "citizen_id": None,
+           "department_id": None, "created_at": at, "updated_at": at, "clock_started_at": at,
+           "due_at": at + dt.timedelta(days=14), "version": 1, "reopen_count": 0,
+           "needs_completion": False}
+    missing = {k: v for k, v in row.items() if k != "status"}
+    with pytest.raises(ValueError, match="ticket.status is required"):
+        write_rows(session, Ticket.__table__, [missing])
+    assert session.get(Ticket, 990001) is None
+    write_rows(session, Ticket.__table__, [row])
+    session.expire_all()
+    ticket = session.get(Ticket, 990001)
+    assert ticket is not None and ticket.description == row["description"]
+    assert ticket.created_at == at and ticket.due_at == row["due_at"]
+    assert ticket.grid_id is None and ticket.category == "供水" and ticket.version == 1
