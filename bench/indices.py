@@ -12,8 +12,9 @@ reopen, rating for most). Then one new day at city scale (``--day-size`` demands
 ~30,000) is written, and the measures are:
 
 - ``full_build_s``: folding every day of the history into ``index_day`` from nothing;
-- ``incremental_day_s``: ``catch_up`` after the new day (it refolds the day before, which may
-  have had late events, and the new day: the work the refresh job does after midnight);
+- ``incremental_day_s``: ``catch_up`` after the new day: the work of the refresh job once a
+  whole city day has come in (it checks the rows written since the last fold for late ones
+  dated in settled days, finds none, and folds the new day);
 - ``index_page_p99_ms``: what ``GET /api/indices`` reads for a 30-day period (the grid table
   and the district's daily trend) from the aggregate, ``--runs`` times after one warm-up;
 - the same two in this process's CPU time (``*_cpu_*``): on a shared machine the wall clock

@@ -18,6 +18,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     CheckConstraint,
     Date,
     DateTime,
@@ -1380,6 +1381,11 @@ class IndexFold(Base):
     day: Mapped[dt.date] = mapped_column(Date, primary_key=True)
     folded_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     events: Mapped[int] = mapped_column(default=0)
+    #: The highest ticket, event and rating ids when the fold began: a row above them arrived
+    #: later (``hotline.indices.aggregate.catch_up`` refolds the finished days it falls in).
+    ticket_mark: Mapped[int | None] = mapped_column(BigInteger)
+    event_mark: Mapped[int | None] = mapped_column(BigInteger)
+    survey_mark: Mapped[int | None] = mapped_column(BigInteger)
 
     def __repr__(self) -> str:
         return f"<IndexFold {self.day} {self.events}>"

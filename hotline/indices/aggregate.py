@@ -20,6 +20,9 @@ grid's trend), ``category`` rows (one per category: the category table and the d
 trend) and ``department`` rows (one per lead department). A ticket counts where it stands when its day is folded (its grid,
 rolled up to the level-1 grid; its lead department; its category). Folding a day rewrites that day's rows only, from
 that day's events only: the cost of keeping the indices up to date is one day's events.
+A day folded after it settled (``SETTLE`` past its end) is not folded again unless rows dated
+in it arrive later; each fold keeps the highest ids it could see (``IndexFold.*_mark``) so
+that those rows are found by their ids, not by reading the day again.
 """
 
 from __future__ import annotations
@@ -35,8 +38,8 @@ from sqlalchemy.orm import Session, aliased
 
 from db.models import Grid, IndexDay, IndexFold, SurveyResult, Ticket, TicketEvent, utcnow
 
-__all__ = ["COUNTERS", "CUTS", "REPEAT_WINDOW", "FoldResult", "day_bounds", "fold_day", "catch_up",
-           "grid_rollup", "local_day", "count_events"]
+__all__ = ["COUNTERS", "CUTS", "REPEAT_WINDOW", "SETTLE", "FoldResult", "day_bounds", "fold_day",
+           "catch_up", "grid_rollup", "local_day", "count_events", "row_marks"]
 
 #: The counters of one ``index_day`` row, in order.
 COUNTERS = ("demands", "repeats", "finished", "on_time", "closed", "reopened", "surveyed",
@@ -142,8 +145,13 @@ def count_events(session: Session, start: dt.datetime, end: dt.datetime, *,
 
 
 def fold_day(session: Session, day: dt.date, *, timezone: str, satisfied_min_score: int = 4,
-             rollup: dict[int, int] | None = None) -> FoldResult:
-    """Rewrite ``day``'s aggregate rows from that day's events; returns what was done."""
+             rollup: dict[int, int] | None = None,
+             marks: tuple[int, int, int] | None = None) -> FoldResult:
+    """Rewrite ``day``'s aggregate rows from that day's events; returns what was done.
+
+    ``marks`` are the highest ids when the catch-up began (L{row_marks}), read before
+    counting so that a row written meanwhile is above them and found by the next catch-up."""
+    marks = row_marks(session) if marks is None else marks
     start, end = day_bounds(day, timezone)
     counts, events = count_events(session, start, end, rollup=rollup,
                                   satisfied_min_score=satisfied_min_score)
@@ -154,11 +162,23 @@ def fold_day(session: Session, day: dt.date, *, timezone: str, satisfied_min_sco
         session.connection().execute(IndexDay.__table__.insert(), rows)
     fold = session.get(IndexFold, day)
     if fold is None:
-        session.add(IndexFold(day=day, folded_at=utcnow(), events=events))
-    else:
-        fold.folded_at, fold.events = utcnow(), events
+        fold = IndexFold(day=day)
+        session.add(fold)
+    fold.folded_at, fold.events = utcnow(), events
+    fold.ticket_mark, fold.event_mark, fold.survey_mark = marks
     session.flush()
     return FoldResult(day, events, len(rows))
+
+
+#: The tables whose rows a fold reads, with the column naming the instant each row counts at.
+_SOURCES = ((Ticket, Ticket.created_at), (TicketEvent, TicketEvent.at),
+            (SurveyResult, SurveyResult.at))
+
+
+def row_marks(session: Session) -> tuple[int, int, int]:
+    """The highest ticket, event and rating ids now (0 for an empty table)."""
+    return tuple(session.scalar(select(func.coalesce(func.max(model.id), 0)))  # type: ignore
+                 for model, _at in _SOURCES)
 
 
 def _cuts(counts: dict[_Key, dict[str, int]]) -> dict[tuple[str, int | None, int | None, str],
@@ -186,15 +206,64 @@ def _first_day(session: Session, timezone: str) -> dt.date | None:
 
 def catch_up(session: Session, today: dt.date, *, timezone: str, satisfied_min_score: int = 4,
              rebuild: bool = False) -> list[FoldResult]:
-    """Fold every day from the last one folded (again: it may have had events since) to
-    ``today``; with nothing folded yet (or ``rebuild``) from the first ticket's day."""
-    last = None if rebuild else session.scalar(select(func.max(IndexFold.day)))
-    first = last if last is not None else _first_day(session, timezone)
-    if first is None or first > today:
+    """Fold the days that can have changed, up to ``today``: from the first day that had not
+    settled when last folded (L{SETTLE}) or was never folded, and each settled day that got
+    rows since the last catch-up (their ids are above its marks); with nothing folded yet (or
+    ``rebuild``) every day from the first ticket's."""
+    marks = row_marks(session)
+    late: set[dt.date] = set()
+    first = None if rebuild else _first_unsettled(session, timezone)
+    if first is None:
+        first = _first_day(session, timezone)
+    else:
+        late = _late_days(session, first, timezone)
+    days = sorted(late | (set(_days(first, today)) if first is not None else set()))
+    days = [day for day in days if day <= today]
+    if not days:
         return []
     rollup = grid_rollup(session)
     return [fold_day(session, day, timezone=timezone, satisfied_min_score=satisfied_min_score,
-                     rollup=rollup) for day in _days(first, today)]
+                     rollup=rollup, marks=marks) for day in days]
+
+
+#: A day folded this long after its end is settled: what it counts will not change unless rows
+#: dated in it arrive later (which the marks catch). The margin covers a write begun before
+#: midnight and committed after.
+SETTLE = dt.timedelta(minutes=15)
+
+
+def _first_unsettled(session: Session, timezone: str) -> dt.date | None:
+    """The day after the last settled one of the latest folds; None if nothing is folded."""
+    recent = session.execute(select(IndexFold.day, IndexFold.folded_at)
+                             .order_by(IndexFold.day.desc()).limit(7)).all()
+    if not recent:
+        return None
+    first = recent[0].day + dt.timedelta(days=1)
+    for day, folded_at in recent:
+        if folded_at >= day_bounds(day, timezone)[1] + SETTLE:
+            break
+        first = day
+    return first
+
+
+def _late_days(session: Session, before: dt.date, timezone: str) -> set[dt.date]:
+    """The settled days (before ``before``) that received rows after the last catch-up began:
+    rows above the newest marks, dated before ``before``. A city's refresh finds none, reading
+    only the rows written since the last one (by their primary key)."""
+    marks = session.execute(select(func.max(IndexFold.ticket_mark), func.max(IndexFold.event_mark),
+                                   func.max(IndexFold.survey_mark))).one()
+    start = day_bounds(before, timezone)[0]
+    days: set[dt.date] = set()
+    for (model, at), mark in zip(_SOURCES, marks, strict=True):
+        if mark is None:  # folded before the marks existed: nothing to compare with
+            continue
+        # By primary key, in a subquery ordered by it: SQLite would otherwise walk the
+        # instant's index from the history's first day (measured with EXPLAIN QUERY PLAN).
+        newer = select(at.label("at")).where(model.id > mark).order_by(model.id).subquery()
+        for (when,) in session.execute(select(newer.c.at).distinct()
+                                       .where(newer.c.at < start)):
+            days.add(local_day(when, timezone))
+    return days
 
 
 def _days(first: dt.date, last: dt.date) -> Iterable[dt.date]:

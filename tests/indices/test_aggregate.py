@@ -10,8 +10,8 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from db.models import IndexDay, IndexFold
-from hotline.indices.aggregate import catch_up, fold_day
+from db.models import IndexDay, IndexFold, SurveyResult, Ticket, TicketEvent
+from hotline.indices.aggregate import SETTLE, catch_up, day_bounds, fold_day
 from hotline.indices.exceptions import BadIndexQuery
 from hotline.indices.formulas import indices_of
 from hotline.indices.history import Spike, generate_history
@@ -47,22 +47,59 @@ def test_indices_equal_recomputation_from_raw_rows(district: Session, by: str) -
         assert _table(district, by, first, last) == recompute(district, first, last, by)
 
 
+def _rows_before(session: Session, day: dt.date) -> set[tuple]:
+    return {(r.day, r.grid_id, r.department_id, r.category, r.demands, r.finished)
+            for r in session.scalars(select(IndexDay).where(IndexDay.day < day))}
+
+
 def test_a_new_day_updates_only_its_own_rows(district: Session) -> None:
-    """Folding again after a new day's tickets rewrites the last folded day and the new one,
+    """Folding again after a new day's tickets folds the new day only (the last folded day had
+    settled when it was folded: folded after its end, nothing dated in it arrived since),
     leaves earlier days' rows as they were, and the indices still equal recomputation."""
     catch_up(district, LAST, timezone=TZ)
-    before = {(r.day, r.grid_id, r.department_id, r.category, r.demands)
-              for r in district.scalars(select(IndexDay).where(IndexDay.day < LAST))}
+    before = _rows_before(district, LAST + dt.timedelta(days=1))
     generate_history(district, first_day=LAST + dt.timedelta(days=1), days=1, per_day=40,
                      timezone=TZ, now=NOW + dt.timedelta(days=1), seed=7, citizens=150)
     folded = catch_up(district, LAST + dt.timedelta(days=1), timezone=TZ)
-    assert [f.day for f in folded] == [LAST, LAST + dt.timedelta(days=1)]
-    after = {(r.day, r.grid_id, r.department_id, r.category, r.demands)
-             for r in district.scalars(select(IndexDay).where(IndexDay.day < LAST))}
-    assert after == before
+    assert [f.day for f in folded] == [LAST + dt.timedelta(days=1)]
+    assert _rows_before(district, LAST + dt.timedelta(days=1)) == before
     end = LAST + dt.timedelta(days=1)
     assert _table(district, "grid", FIRST, end) == recompute(district, FIRST, end, "grid")
     assert district.scalar(select(IndexFold.events).where(IndexFold.day == end)) > 0
+
+
+def test_a_day_folded_before_it_settled_is_folded_again(district: Session) -> None:
+    """A day last folded before its end (plus the settling margin) may have had events since:
+    the next catch-up folds it again, with the days after it."""
+    catch_up(district, LAST, timezone=TZ)
+    end = day_bounds(LAST, TZ)[1]
+    district.get(IndexFold, LAST).folded_at = end + SETTLE - dt.timedelta(seconds=1)
+    folded = catch_up(district, LAST + dt.timedelta(days=1), timezone=TZ)
+    assert [f.day for f in folded] == [LAST, LAST + dt.timedelta(days=1)]
+    assert district.get(IndexFold, LAST).folded_at > end + SETTLE
+
+
+def test_rows_dated_in_a_settled_day_are_folded_when_they_arrive(district: Session) -> None:
+    """A reply and a rating dated in a settled day, written after it was folded (a site
+    writing what it could not write at the time), make the next catch-up fold that day again
+    and no other settled day; the indices equal recomputation. Then nothing is left to fold."""
+    catch_up(district, LAST, timezone=TZ)
+    late_day = FIRST + dt.timedelta(days=10)
+    before = _rows_before(district, late_day)
+    at = day_bounds(late_day, TZ)[0] + dt.timedelta(hours=5)
+    ticket = district.scalars(select(Ticket).where(Ticket.created_at < at,
+                                                   Ticket.due_at.is_not(None))
+                              .order_by(Ticket.id).limit(1)).one()
+    district.add_all([TicketEvent(ticket_id=ticket.id, at=at, actor="late", action="reply",
+                                  from_status="dispatched", to_status="replied"),
+                      SurveyResult(ticket_id=ticket.id, score=5, outcome="rated", at=at)])
+    district.flush()
+    folded = catch_up(district, LAST, timezone=TZ)
+    assert [f.day for f in folded] == [late_day]
+    assert _rows_before(district, late_day) == before
+    for by in ("grid", "department"):
+        assert _table(district, by, FIRST, LAST) == recompute(district, FIRST, LAST, by)
+    assert catch_up(district, LAST, timezone=TZ) == []  # nothing new: nothing to fold
 
 
 def test_refolding_a_day_is_idempotent(district: Session) -> None:
