@@ -21,8 +21,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     isub = p.add_subparsers(dest="index_command", metavar="COMMAND")
     isub.required = True
 
-    update = isub.add_parser("update", help="fold the days since the last fold into the daily "
-                                            "aggregate and scan them for early warnings")
+    update = isub.add_parser("update", help="fold the days that can have changed since the "
+                                            "last fold (the day in progress, days that got late "
+                                            "rows) into the daily aggregate and scan for early "
+                                            "warnings")
     update.add_argument("--rebuild", action="store_true",
                         help="fold every day again from the first ticket's")
     update.set_defaults(func=_update)

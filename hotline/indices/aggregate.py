@@ -97,7 +97,7 @@ def count_events(session: Session, start: dt.datetime, end: dt.datetime, *,
 def _count(session: Session, start: dt.datetime, end: dt.datetime, rollup: dict[int, int],
            satisfied_min_score: int) -> tuple[dict[_Key, list[int]], int]:
     """L{count_events}'s work, each key's counters a list in the order of L{COUNTERS} (a city
-    day has ~80,000 groups: a dict per group cost a tenth of the fold)."""
+    day has ~80,000 groups, each summed into four cuts by position)."""
     counts: dict[_Key, list[int]] = {}
     events = 0
     width = len(COUNTERS)
@@ -114,8 +114,7 @@ def _count(session: Session, start: dt.datetime, end: dt.datetime, rollup: dict[
     # Counted by the database, grouped by the ticket's grid, department and category: a city
     # day is ~100,000 rows, and reading them one by one in Python cost as much as the queries
     # (profiled on the benchmark's city-scale days). The groups are then rolled up to level-1
-    # grids here, with NULL and empty categories taken as one. Fetched at once (``all``): row
-    # by row, the driver's per-row calls cost a third of the Python side.
+    # grids here, with NULL and empty categories taken as one.
     connection = session.connection()
     earlier = aliased(Ticket)
     repeat = exists().where(earlier.citizen_id == Ticket.citizen_id,
@@ -267,8 +266,13 @@ def _first_unsettled(session: Session, timezone: str) -> dt.date | None:
 def _late_days(session: Session, before: dt.date, timezone: str) -> set[dt.date]:
     """The settled days (before ``before``) that received rows after the last catch-up began:
     rows above the newest marks, dated before ``before``. A city's refresh finds none, reading
-    only the rows written since the last one (by their primary key)."""
-    marks = session.execute(select(func.max(IndexFold.ticket_mark), func.max(IndexFold.event_mark),
+    only the rows written since the last one (by their primary key).
+
+    PostgreSQL hands out ids before commit: a row dated in a settled day whose transaction was
+    still open while a catch-up read the marks is below them and counted only by a rebuild
+    (``hotline index update --rebuild``); the window is that transaction's last moments."""
+    marks = session.execute(select(func.max(IndexFold.ticket_mark),
+                                   func.max(IndexFold.event_mark),
                                    func.max(IndexFold.survey_mark))).one()
     start = day_bounds(before, timezone)[0]
     days: set[dt.date] = set()

@@ -395,8 +395,9 @@ def openapi_paths() -> dict[str, Any]:
             "security": session, "parameters": [*period, step, grid],
             "responses": responses("200", 400, 401, 403)}},
         "/api/indices/refresh": {"post": {
-            "summary": "Fold the days since the last fold into the aggregate and scan them for "
-                       "early warnings now (the controller does it every indices.refresh_s)",
+            "summary": "Fold the days that can have changed since the last fold into the "
+                       "aggregate and scan for early warnings now (the controller does it every "
+                       "indices.refresh_s)",
             "security": write, "responses": responses("200", 401, 403)}},
         "/api/daily-reports": {"get": {
             "summary": "The leaders' inbox: the stored daily reports (民情报告), newest first",
