@@ -267,7 +267,7 @@ async def test_a_citizen_hears_where_their_ticket_stands_by_phone(controller, ci
     # Time to press 2 however loaded the machine: the menu's wait is a dialplan global.
     await ctl.ami.action("Setvar", Variable="MENU_WAIT", Value="20")
     try:
-        placed = await city.call(CALLER, hold_s=90)
+        placed = await city.call(CALLER, hold_s=300)
         await until(lambda: seen.uniqueid, timeout=30)
         await city.press(placed.channel_id, "2")
         await until(lambda: seen.count("status-own-more"), timeout=30)
@@ -312,8 +312,9 @@ async def test_a_citizen_hears_where_their_ticket_stands_by_phone(controller, ci
     played = played[len(own):]
     assert played[0] == "status-not-found", seen.commands
     answer = played[1:]
-    assert answer[:4] == ["status-intro", "status-dispatched", "status-department",
-                          answer[3]] and answer[3].startswith("said/phrase-"), seen.commands
+    assert len(answer) > 4 and answer[:3] == ["status-intro", "status-dispatched",
+                                              "status-department"], seen.commands
+    assert answer[3].startswith("said/phrase-"), seen.commands
     assert answer[-1] == "status-end" and "word-yue" in answer[answer.index("reminder-due"):]
     assert "SET VARIABLE HOTLINE_STATUS_DONE 1" in seen.commands, seen.commands
     assert row.ended_at is not None and row.answered_at is None and row.agent_id is None
