@@ -22,9 +22,11 @@ reopen, rating for most). Then one new day at city scale (``--day-size`` demands
 - the reference: the same 30 days' grid table recomputed from the raw ticket, event and survey
   rows (``count_events`` over the whole period), timed and compared (must agree exactly).
 
-The city's year: ``--days 365 --per-day 30000 --reference-runs 1`` (10 M demands, 30 M
-events: weekends are quieter). Loading it took 20 min on SQLite on the 2-core machine (written
-a few days per transaction), the full build 12 min; PostgreSQL loads more slowly. What the
+The city's year: ``--days 365 --per-day 30000 --runs 30 --reference-runs 1`` (10 M demands,
+30 M events: weekends are quieter); about 90 min in all on the 2-core machine. Measured there
+(2026-12-05): loading 35 min on SQLite (a few days per transaction), 49 min on PostgreSQL
+(COPY, stretched by other work on the machine); the full build 7.8 min on each; the new day
+0.49 s (SQLite) and 0.82 s (PostgreSQL); the page's p99 11 and 25 ms. What the
 aggregate's cost depends on: the incremental fold reads the new day's and the day before's
 events whatever the history's length (and, for the repeat rule, each new ticket's citizen's
 tickets of the last 30 days: the generator's 50,000 citizens file far more often than a city's
