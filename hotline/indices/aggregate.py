@@ -43,9 +43,9 @@ __all__ = ["COUNTERS", "CUTS", "REPEAT_WINDOW", "SETTLE", "FoldResult", "day_bou
 #: The counters of one ``index_day`` row, in order.
 COUNTERS = ("demands", "repeats", "finished", "on_time", "closed", "reopened", "surveyed",
             "satisfied")
+#: Their positions in a fold's counter lists (the names above, in their order).
 (_DEMANDS, _REPEATS, _FINISHED, _ON_TIME, _CLOSED, _REOPENED, _SURVEYED,
- _SATISFIED) = (COUNTERS.index(name) for name in (
-    "demands", "repeats", "finished", "on_time", "closed", "reopened", "surveyed", "satisfied"))
+ _SATISFIED) = range(len(COUNTERS))
 #: The cuts of ``index_day`` (``IndexDay.cut``), as described above.
 CUTS = ("area", "grid", "category", "department")
 #: A demand is a repeat when the same citizen filed one in the same category this recently.
@@ -228,14 +228,13 @@ def catch_up(session: Session, today: dt.date, *, timezone: str, satisfied_min_s
     rows since the last catch-up (their ids are above its marks); with nothing folded yet (or
     ``rebuild``) every day from the first ticket's."""
     marks = row_marks(session)
-    late: set[dt.date] = set()
     first = None if rebuild else _first_unsettled(session, timezone)
+    late: set[dt.date] = set() if first is None else _late_days(session, first, timezone)
     if first is None:
         first = _first_day(session, timezone)
-    else:
-        late = _late_days(session, first, timezone)
-    days = sorted(late | (set(_days(first, today)) if first is not None else set()))
-    days = [day for day in days if day <= today]
+    if first is not None:
+        late.update(_days(first, today))
+    days = sorted(day for day in late if day <= today)
     if not days:
         return []
     rollup = grid_rollup(session)

@@ -102,9 +102,9 @@ def write_rows(session: Session, table: Table, rows: list[dict[str, Any]]) -> No
     if session.get_bind().dialect.name != "postgresql":
         session.execute(table.insert(), rows)
         return
-    cursor = session.connection().connection.driver_connection.cursor()
     quoted = ", ".join(f'"{n}"' for n in names)
-    with cursor.copy(f'COPY "{table.name}" ({quoted}) FROM STDIN') as copy:
+    with session.connection().connection.driver_connection.cursor() as cursor, \
+            cursor.copy(f'COPY "{table.name}" ({quoted}) FROM STDIN') as copy:
         for row in rows:
             copy.write_row([row[n] for n in names])
 
