@@ -19,21 +19,25 @@ run: deps venv pbx-root softphone
 ##       A worker that dies is reported with the test it ran and not replaced: xdist's
 ##       group scheduler cannot hand work to a replacement (KeyError, the whole report lost).
 PYTEST_WORKERS ?= 6
+# Bytecode is cached (under var/, out of the tree) even where the environment turns it off: six
+# workers and hundreds of CLI and controller subprocesses otherwise compile the project's modules
+# and rewrite the test modules' asserts anew in every process (about a minute of CPU a run).
+PYTEST_ENV := PYTHONDONTWRITEBYTECODE= PYTHONPYCACHEPREFIX=$(CURDIR)/var/pycache
 test: deps venv pbx-root softphone lint
-	@$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadgroup --max-worker-restart=0; status=$$?; \
+	@$(PYTEST_ENV) $(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadgroup --max-worker-restart=0; status=$$?; \
 	if [ $$status -eq 5 ]; then echo "make test: pytest collected no test; that is a failure" >&2; exit 1; fi; \
 	exit $$status
 
 ## durations: the whole suite as `make test` runs it, then its long tests' durations written to
 ##            tests/durations.json (the next runs start the longest first; commit it).
 durations: deps venv pbx-root softphone
-	@$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadgroup --max-worker-restart=0 \
+	@$(PYTEST_ENV) $(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadgroup --max-worker-restart=0 \
 		--record-durations
 
 ## check: the quick loop: lint and every test that needs no PBX and no browser (SQLite and
 ##        PostgreSQL both), in under two minutes.
 check: deps venv lint
-	@$(BIN)/python -m pytest -m "not pbx and not browser" -n 2 -q --durations=5; status=$$?; \
+	@$(PYTEST_ENV) $(BIN)/python -m pytest -m "not pbx and not browser" -n 2 -q --durations=5; status=$$?; \
 	if [ $$status -eq 5 ]; then echo "make check: pytest collected no test; that is a failure" >&2; exit 1; fi; \
 	exit $$status
 
