@@ -10,5 +10,6 @@ os.environ.setdefault("HOTLINE_PASSWORD_COST", "19456,2,1")
 
 pytest_plugins: list[str] = [
     "tests.support.markers", "tests.support.ordering", "tests.support.timeouts",
-    "tests.support.database", "tests.support.pbx", "tests.support.hotline", "tests.support.browser",
+    "tests.support.passwords", "tests.support.database", "tests.support.pbx",
+    "tests.support.hotline", "tests.support.browser",
 ]
