@@ -7,6 +7,7 @@ runs on is the one the migrations build, not ``metadata.create_all``.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from pathlib import Path
 
@@ -32,7 +33,13 @@ def alembic_config(url: str) -> AlembicConfig:
 
 
 def upgrade(url: str, revision: str = "head") -> None:
-    """Bring the database at ``url`` up to ``revision`` (the newest by default)."""
+    """Bring the database at ``url`` up to ``revision`` (the newest by default).
+
+    A database already at the head is left without asking Alembic, which would load every
+    migration file to find nothing to do: the controller and each CLI command call this at
+    start, on a database that is nearly always current."""
+    if revision == "head" and current_revision(url) == head_revision():
+        return
     command.upgrade(alembic_config(url), revision)
 
 
@@ -51,8 +58,10 @@ def current_revision(url: str) -> str | None:
         engine.dispose()
 
 
+@functools.cache
 def head_revision() -> str:
-    """The newest revision the code knows."""
+    """The newest revision the code knows (read once per process: the files do not change
+    under a running program)."""
     head = ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
     assert head is not None
     return head
