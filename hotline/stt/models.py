@@ -194,6 +194,30 @@ def prepare(source: Path, cache_dir: Path) -> Path:
     return target
 
 
+#: Models loaded in this process, by their prepared folder's name (the source's path and its
+#: ``mfcc.conf`` digest): a registry made later (a restarted controller, another node's in the
+#: same process) reuses the model instead of reading its hundreds of megabytes again. A
+#: ``vosk.Model`` is read-only once loaded; each decode makes its own recognizer.
+_loaded: dict[str, Any] = {}
+_loaded_lock = threading.Lock()
+
+
+def _load(name: str, path: Path) -> Any:
+    with _loaded_lock:
+        model = _loaded.get(path.name)
+        if model is None:
+            import vosk
+
+            vosk.SetLogLevel(-1)
+            try:
+                model = vosk.Model(str(path))
+            except Exception as e:  # vosk raises a bare Exception when Kaldi refuses
+                raise ModelError(f"Vosk could not load model {name!r} from {path}: {e}",
+                                 error_id="model-load-failed", name=name) from e
+            _loaded[path.name] = model
+        return model
+
+
 class ModelRegistry:
     """The models this process has loaded, by name: each loaded once and shared by threads.
 
@@ -228,16 +252,8 @@ class ModelRegistry:
         with self._lock:
             model = self._models.get(spec.name)
             if model is None:
-                import vosk
-
-                vosk.SetLogLevel(-1)
                 path = prepare(resolve_path(spec, self.base_dir), self.cache_dir)
-                try:
-                    model = vosk.Model(str(path))
-                except Exception as e:  # vosk raises a bare Exception when Kaldi refuses
-                    raise ModelError(f"Vosk could not load model {spec.name!r} from {path}: {e}",
-                                     error_id="model-load-failed", name=spec.name) from e
-                self._models[spec.name] = model
+                model = self._models[spec.name] = _load(spec.name, path)
             return model
 
     def loaded(self) -> list[str]:
