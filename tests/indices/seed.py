@@ -64,6 +64,12 @@ def recompute(session: Session, first: dt.date, last: dt.date, key: str,
     def inside(at: dt.datetime) -> bool:
         return first <= at.astimezone(zone).date() <= last
 
+    # A citizen's earlier demands of the same category (a repeat looks back 30 days from
+    # the midnight that starts the demand's day).
+    same: dict[tuple[int, str], list[tuple[dt.datetime, int]]] = defaultdict(list)
+    for t in tickets.values():
+        if t.citizen_id and t.category:
+            same[(t.citizen_id, t.category)].append((t.created_at, t.id))
     out: dict[str, dict[str, int]] = defaultdict(lambda: dict.fromkeys(COUNTERS, 0))
     for t in tickets.values():
         if inside(t.created_at):
@@ -72,9 +78,8 @@ def recompute(session: Session, first: dt.date, last: dt.date, key: str,
             midnight = dt.datetime.combine(t.created_at.astimezone(zone).date(), dt.time(),
                                            zone)
             if t.citizen_id and t.category and any(
-                    o.id != t.id and o.citizen_id == t.citizen_id and o.category == t.category
-                    and midnight - dt.timedelta(days=30) <= o.created_at < t.created_at
-                    for o in tickets.values()):
+                    other != t.id and midnight - dt.timedelta(days=30) <= at < t.created_at
+                    for at, other in same[(t.citizen_id, t.category)]):
                 row["repeats"] += 1
     for e in session.scalars(select(TicketEvent)):
         if not inside(e.at) or e.action not in ("reply", "close", "reopen"):
