@@ -10,9 +10,11 @@ from __future__ import annotations
 import functools
 import hashlib
 from pathlib import Path
+from typing import Any
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
+from alembic.runtime.environment import EnvironmentContext
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
@@ -35,12 +37,19 @@ def alembic_config(url: str) -> AlembicConfig:
 def upgrade(url: str, revision: str = "head") -> None:
     """Bring the database at ``url`` up to ``revision`` (the newest by default).
 
-    A database already at the head is left without asking Alembic, which would load every
-    migration file to find nothing to do: the controller and each CLI command call this at
-    start, on a database that is nearly always current."""
+    A database already at the head is left without running Alembic at all: the controller and
+    each CLI command call this at start, on a database that is nearly always current. The
+    migration files are read once per process (``_scripts``); otherwise this is what
+    ``alembic.command.upgrade`` does."""
     if revision == "head" and current_revision(url) == head_revision():
         return
-    command.upgrade(alembic_config(url), revision)
+    scripts = _scripts()
+
+    def steps(current: Any, _context: Any) -> Any:
+        return scripts._upgrade_revs(revision, current)
+
+    with EnvironmentContext(alembic_config(url), scripts, fn=steps, destination_rev=revision):
+        scripts.run_env()
 
 
 def downgrade(url: str, revision: str) -> None:
@@ -59,10 +68,15 @@ def current_revision(url: str) -> str | None:
 
 
 @functools.cache
+def _scripts() -> ScriptDirectory:
+    """The migrations, loaded once per process (Alembic would import all of them again for
+    each command; the files do not change under a running program)."""
+    return ScriptDirectory.from_config(alembic_config("sqlite://"))
+
+
 def head_revision() -> str:
-    """The newest revision the code knows (read once per process: the files do not change
-    under a running program)."""
-    head = ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
+    """The newest revision the code knows."""
+    head = _scripts().get_current_head()
     assert head is not None
     return head
 

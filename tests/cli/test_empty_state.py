@@ -49,14 +49,15 @@ COMMANDS: list[list[str]] = [
 ]
 
 #: Runs every command in a fork of one interpreter that has imported the command line and what
-#: its commands load (a fresh interpreter per command would take seconds each), two at a time;
-#: prints one JSON line per command.
+#: its commands load, migrations included (a fresh interpreter per command would take seconds
+#: each), two at a time; prints one JSON line per command.
 _RUNNER = textwrap.dedent("""
     import io, json, os, sys, tempfile
     from hotline.cli.main import main
     import alembic.command, db.migrate, hotline.sample, hotline.cli.database, hotline.cli.reactor
     import hotline.web.accounts, hotline.reports.daily, hotline.reports.render, scheduler.store
     import hotline.directory.service, hotline.stt.models
+    db.migrate.head_revision()  # the migration files, read once before the forks
 
     def child(argv, out):
         os.dup2(out.fileno(), 1)
