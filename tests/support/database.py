@@ -35,12 +35,6 @@ __all__ = ["PostgresServer", "postgres_server", "postgres_cluster", "db_url", "s
 BACKENDS = ["sqlite", "postgresql"]
 _UNPRIVILEGED_USER = "postgres"
 _counter = itertools.count(1)
-#: Each test's database is cloned from the template (CREATE DATABASE ... TEMPLATE, which copies
-#: every page through shared buffers) and dropped after. With the default 128 MB of buffers a
-#: clone and drop cost ~0.06 s of the server's CPU at first and ~0.35 s once a hundred clones
-#: have gone through; with 512 MB, ~0.1 s on average over the hundred-odd clones a worker makes
-#: (measured with a loop of clones of the migrated template). Only touched pages take memory.
-_SETTINGS = ("shared_buffers=512MB",)
 #: This test run's mark on its clusters' folders (set by the controlling process, inherited by
 #: pytest-xdist's workers), so the end-of-run sweep ends this run's clusters and no one else's.
 RUN_MARK = os.environ.setdefault("HOTLINE_TEST_RUN", str(os.getpid()))
@@ -72,7 +66,7 @@ def postgres_cluster() -> Iterator[PostgresServer]:
     bin_dir = _postgres_bin_dir()
     base_dir = Path(tempfile.mkdtemp(prefix=f"hotline-pg-{RUN_MARK}-"))
     server = PostgresServer(bin_dir=bin_dir, base_dir=base_dir, port=_free_port(),
-                            user=_UNPRIVILEGED_USER, settings=_SETTINGS)
+                            user=_UNPRIVILEGED_USER)
     try:
         if os.geteuid() == 0:
             entry = pwd.getpwnam(_UNPRIVILEGED_USER)
