@@ -30,7 +30,8 @@ from db.postgres import NoPostgres, PostgresServer, free_port, postgres_bin_dir
 from db.session import Database, make_engine, make_session_factory
 from tests.support.markers import require
 
-__all__ = ["PostgresServer", "postgres_server", "postgres_cluster", "db_url", "session", "db"]
+__all__ = ["PostgresServer", "postgres_server", "postgres_cluster", "cluster_parent", "db_url",
+           "session", "db"]
 
 BACKENDS = ["sqlite", "postgresql"]
 _UNPRIVILEGED_USER = "postgres"
@@ -51,6 +52,25 @@ def _postgres_bin_dir() -> Path:
 _free_port = free_port
 
 
+#: Free space /dev/shm needs before clusters go there (a worker's cluster holds the template and
+#: the databases of the tests running, tens of megabytes; Docker's default /dev/shm is 64 MB).
+_SHM_ROOM = 2 * 1024**3
+
+
+def cluster_parent() -> Path:
+    """Where the throw-away clusters live: in memory (``/dev/shm``) when it has room, else the
+    temp folder. Each test's database is a clone of the template, a few hundred files made and
+    removed again: on tmpfs a clone and drop cost the server ~0.05 s of CPU, on this machine's
+    ext4 0.14 to 0.35 s (loops of 120 clones of the migrated template; a worker makes a
+    hundred-odd). The data is thrown away at the end either way (fsync is off)."""
+    shm = Path("/dev/shm")
+    with contextlib.suppress(OSError):
+        room = os.statvfs(shm)
+        if room.f_bavail * room.f_frsize >= _SHM_ROOM and os.access(shm, os.W_OK):
+            return shm
+    return Path(tempfile.gettempdir())
+
+
 @pytest.fixture(scope="session")
 def postgres_server() -> Iterator[PostgresServer]:
     """A real PostgreSQL server for the whole test run, removed at the end even on failure."""
@@ -64,7 +84,7 @@ def postgres_cluster() -> Iterator[PostgresServer]:
     removed at the end even on failure."""
     require("postgres", "a PostgreSQL server")
     bin_dir = _postgres_bin_dir()
-    base_dir = Path(tempfile.mkdtemp(prefix=f"hotline-pg-{RUN_MARK}-"))
+    base_dir = Path(tempfile.mkdtemp(prefix=f"hotline-pg-{RUN_MARK}-", dir=cluster_parent()))
     server = PostgresServer(bin_dir=bin_dir, base_dir=base_dir, port=_free_port(),
                             user=_UNPRIVILEGED_USER)
     try:
@@ -160,7 +180,8 @@ def sweep_clusters() -> list[str]:
     """End this run's PostgreSQL clusters that are still up and remove their folders; returns
     what was found (a worker ended by pytest-timeout could not stop its own)."""
     found = []
-    for base in Path(tempfile.gettempdir()).glob(f"hotline-pg-{RUN_MARK}-*"):
+    parents = dict.fromkeys([cluster_parent(), Path("/dev/shm"), Path(tempfile.gettempdir())])
+    for base in (b for parent in parents for b in parent.glob(f"hotline-pg-{RUN_MARK}-*")):
         pid_file = base / "data" / "postmaster.pid"
         with contextlib.suppress(OSError, ValueError, IndexError):
             os.kill(int(pid_file.read_text().split()[0]), signal.SIGKILL)
