@@ -55,6 +55,7 @@ _free_port = free_port
 #: Free space /dev/shm needs before clusters go there (a worker's cluster holds the template and
 #: the databases of the tests running, tens of megabytes; Docker's default /dev/shm is 64 MB).
 _SHM_ROOM = 2 * 1024**3
+_SHM = Path("/dev/shm")
 
 
 def cluster_parent() -> Path:
@@ -63,11 +64,10 @@ def cluster_parent() -> Path:
     removed again: on tmpfs a clone and drop cost the server ~0.05 s of CPU, on this machine's
     ext4 0.14 to 0.35 s (loops of 120 clones of the migrated template; a worker makes a
     hundred-odd). The data is thrown away at the end either way (fsync is off)."""
-    shm = Path("/dev/shm")
     with contextlib.suppress(OSError):
-        room = os.statvfs(shm)
-        if room.f_bavail * room.f_frsize >= _SHM_ROOM and os.access(shm, os.W_OK):
-            return shm
+        room = os.statvfs(_SHM)
+        if room.f_bavail * room.f_frsize >= _SHM_ROOM and os.access(_SHM, os.W_OK):
+            return _SHM
     return Path(tempfile.gettempdir())
 
 
@@ -180,8 +180,8 @@ def sweep_clusters() -> list[str]:
     """End this run's PostgreSQL clusters that are still up and remove their folders; returns
     what was found (a worker ended by pytest-timeout could not stop its own)."""
     found = []
-    parents = dict.fromkeys([cluster_parent(), Path("/dev/shm"), Path(tempfile.gettempdir())])
-    for base in (b for parent in parents for b in parent.glob(f"hotline-pg-{RUN_MARK}-*")):
+    for base in (b for parent in (_SHM, Path(tempfile.gettempdir()))  # both places clusters go
+                 for b in parent.glob(f"hotline-pg-{RUN_MARK}-*")):
         pid_file = base / "data" / "postmaster.pid"
         with contextlib.suppress(OSError, ValueError, IndexError):
             os.kill(int(pid_file.read_text().split()[0]), signal.SIGKILL)
