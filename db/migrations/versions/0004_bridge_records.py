@@ -9,6 +9,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
+from db.migrations import BATCH
+
 revision = "0004"
 down_revision = "0003"
 branch_labels = None
@@ -19,12 +21,12 @@ _COLUMNS = (("outcome", 16), ("recording_path", 500), ("agent_code", 20),
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("bridge") as batch:
+    with op.batch_alter_table("bridge", **BATCH) as batch:
         for name, length in _COLUMNS:
             batch.add_column(sa.Column(name, sa.String(length=length), nullable=True))
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("bridge") as batch:
+    with op.batch_alter_table("bridge", **BATCH) as batch:
         for name, _length in reversed(_COLUMNS):
             batch.drop_column(name)

@@ -10,6 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
+from db.migrations import BATCH
+
 revision = "0005"
 down_revision = "0004"
 branch_labels = None
@@ -32,16 +34,16 @@ _CALLBACK_COLUMNS = (
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("callback") as batch:
+    with op.batch_alter_table("callback", **BATCH) as batch:
         for name, type_, nullable in _CALLBACK_COLUMNS:
             default = sa.false() if name == "quiet_hours_moved" else None
             batch.add_column(sa.Column(name, type_, nullable=nullable, server_default=default))
         batch.create_index(op.f("ix_callback_next_attempt_at"), ["next_attempt_at"],
                            unique=False)
     # The server default only filled existing rows; the model supplies the value from now on.
-    with op.batch_alter_table("callback") as batch:
+    with op.batch_alter_table("callback", **BATCH) as batch:
         batch.alter_column("quiet_hours_moved", server_default=None)
-    with op.batch_alter_table("callback_attempt") as batch:
+    with op.batch_alter_table("callback_attempt", **BATCH) as batch:
         batch.add_column(sa.Column("attempt_key", sa.String(length=64), nullable=True))
         batch.add_column(sa.Column("citizen_answered_at", _TS, nullable=True))
         batch.add_column(sa.Column("detail", sa.String(length=200), nullable=True))
@@ -78,12 +80,12 @@ def downgrade() -> None:
     op.drop_index(op.f("ix_survey_call_next_attempt_at"), table_name="survey_call")
     op.drop_index(op.f("ix_survey_call_status"), table_name="survey_call")
     op.drop_table("survey_call")
-    with op.batch_alter_table("callback_attempt") as batch:
+    with op.batch_alter_table("callback_attempt", **BATCH) as batch:
         batch.drop_constraint(op.f("uq_callback_attempt_attempt_key"), type_="unique")
         batch.drop_column("detail")
         batch.drop_column("citizen_answered_at")
         batch.drop_column("attempt_key")
-    with op.batch_alter_table("callback") as batch:
+    with op.batch_alter_table("callback", **BATCH) as batch:
         batch.drop_index(op.f("ix_callback_next_attempt_at"))
         for name, _type, _nullable in reversed(_CALLBACK_COLUMNS):
             batch.drop_column(name)

@@ -9,6 +9,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
+from db.migrations import BATCH
+
 revision = "0006"
 down_revision = "0005"
 branch_labels = None
@@ -18,7 +20,7 @@ _TS = sa.DateTime(timezone=True)
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("transcript") as batch:
+    with op.batch_alter_table("transcript", **BATCH) as batch:
         batch.add_column(sa.Column("kind", sa.String(length=16), nullable=False,
                                    server_default="call"))
         batch.add_column(sa.Column("attempts", sa.Integer(), nullable=False,
@@ -32,13 +34,13 @@ def upgrade() -> None:
                                  "ticket_event", ["ticket_event_id"], ["id"])
         batch.create_index("ix_transcript_call_kind", ["call_id", "kind"], unique=True)
     # The server defaults only filled existing rows; the model supplies the values from now on.
-    with op.batch_alter_table("transcript") as batch:
+    with op.batch_alter_table("transcript", **BATCH) as batch:
         batch.alter_column("kind", server_default=None)
         batch.alter_column("attempts", server_default=None)
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("transcript") as batch:
+    with op.batch_alter_table("transcript", **BATCH) as batch:
         batch.drop_index("ix_transcript_call_kind")
         batch.drop_constraint(op.f("fk_transcript_ticket_event_id_ticket_event"),
                               type_="foreignkey")

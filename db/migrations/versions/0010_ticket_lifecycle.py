@@ -12,6 +12,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
+from db.migrations import BATCH
+
 revision = "0010"
 down_revision = "0013"
 branch_labels = None
@@ -46,21 +48,21 @@ _TICKET_INDEXES = {
 
 
 def _set_role_check(expression: str) -> None:
-    with op.batch_alter_table("console_user") as batch:
+    with op.batch_alter_table("console_user", **BATCH) as batch:
         batch.drop_constraint(op.f("ck_console_user_role"), type_="check")
         batch.create_check_constraint(op.f("ck_console_user_role"), expression)
 
 
 def upgrade() -> None:
     _set_role_check(_ROLES_AFTER)
-    with op.batch_alter_table("ticket") as batch:
+    with op.batch_alter_table("ticket", **BATCH) as batch:
         for column in _TICKET_COLUMNS:
             batch.add_column(column.copy())
     for name, columns in _TICKET_INDEXES.items():
         op.create_index(name, "ticket", columns, unique=False)
-    with op.batch_alter_table("department") as batch:
+    with op.batch_alter_table("department", **BATCH) as batch:
         batch.add_column(sa.Column("duty_number", sa.String(length=20), nullable=True))
-    with op.batch_alter_table("survey_call") as batch:
+    with op.batch_alter_table("survey_call", **BATCH) as batch:
         batch.drop_constraint(op.f("uq_survey_call_ticket_id"), type_="unique")
         batch.add_column(sa.Column("round", sa.Integer(), server_default="0", nullable=False))
     op.create_index("ix_survey_call_ticket_round", "survey_call", ["ticket_id", "round"],
@@ -174,14 +176,14 @@ def downgrade() -> None:
     op.drop_table("ticket_extension")
     op.drop_table("ticket_co_department")
     op.drop_index("ix_survey_call_ticket_round", table_name="survey_call")
-    with op.batch_alter_table("survey_call") as batch:
+    with op.batch_alter_table("survey_call", **BATCH) as batch:
         batch.drop_column("round")
         batch.create_unique_constraint(op.f("uq_survey_call_ticket_id"), ["ticket_id"])
-    with op.batch_alter_table("department") as batch:
+    with op.batch_alter_table("department", **BATCH) as batch:
         batch.drop_column("duty_number")
     for name in _TICKET_INDEXES:
         op.drop_index(name, table_name="ticket")
-    with op.batch_alter_table("ticket") as batch:
+    with op.batch_alter_table("ticket", **BATCH) as batch:
         for column in reversed(_TICKET_COLUMNS):
             batch.drop_column(column.name)
     _set_role_check(_ROLES_BEFORE)

@@ -16,6 +16,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
+from db.migrations import BATCH
+
 revision = "0013"
 down_revision = "0009"
 branch_labels = None
@@ -51,19 +53,19 @@ def upgrade() -> None:
         sa.UniqueConstraint("code", name=op.f("uq_community_code")),
     )
     op.create_index("ix_community_street_id", "community", ["street_id"])
-    with op.batch_alter_table("grid") as batch:
+    with op.batch_alter_table("grid", **BATCH) as batch:
         batch.add_column(sa.Column("community_id", sa.Integer(), nullable=True))
         batch.add_column(sa.Column("geometry", sa.JSON(), nullable=True))
         batch.create_foreign_key(op.f("fk_grid_community_id_community"), "community",
                                  ["community_id"], ["id"])
         batch.create_index("ix_grid_community_id", ["community_id"])
-    with op.batch_alter_table("ticket") as batch:
+    with op.batch_alter_table("ticket", **BATCH) as batch:
         batch.add_column(sa.Column("latitude", sa.Double(), nullable=True))
         batch.add_column(sa.Column("longitude", sa.Double(), nullable=True))
-    with op.batch_alter_table("console_user") as batch:
+    with op.batch_alter_table("console_user", **BATCH) as batch:
         batch.drop_constraint(op.f("ck_console_user_role"), type_="check")
         batch.create_check_constraint(op.f("ck_console_user_role"), _ROLES_AFTER)
-    with op.batch_alter_table("grid_worker") as batch:
+    with op.batch_alter_table("grid_worker", **BATCH) as batch:
         batch.add_column(sa.Column("user_id", sa.Integer(), nullable=True))
         batch.create_foreign_key(op.f("fk_grid_worker_user_id_console_user"), "console_user",
                                  ["user_id"], ["id"])
@@ -199,7 +201,7 @@ def downgrade() -> None:
     op.drop_index("ix_grid_address_grid_id", table_name="grid_address")
     op.drop_table("grid_address")
     op.drop_table("map_import")
-    with op.batch_alter_table("grid_worker") as batch:
+    with op.batch_alter_table("grid_worker", **BATCH) as batch:
         batch.drop_constraint(op.f("uq_grid_worker_user_id"), type_="unique")
         batch.drop_constraint(op.f("fk_grid_worker_user_id_console_user"), type_="foreignkey")
         batch.drop_column("user_id")
@@ -208,13 +210,13 @@ def downgrade() -> None:
     op.execute("DELETE FROM ticket_draft WHERE user_id IN "
                "(SELECT id FROM console_user WHERE role = 'grid_worker')")
     op.execute("DELETE FROM console_user WHERE role = 'grid_worker'")
-    with op.batch_alter_table("console_user") as batch:
+    with op.batch_alter_table("console_user", **BATCH) as batch:
         batch.drop_constraint(op.f("ck_console_user_role"), type_="check")
         batch.create_check_constraint(op.f("ck_console_user_role"), _ROLES_BEFORE)
-    with op.batch_alter_table("ticket") as batch:
+    with op.batch_alter_table("ticket", **BATCH) as batch:
         batch.drop_column("longitude")
         batch.drop_column("latitude")
-    with op.batch_alter_table("grid") as batch:
+    with op.batch_alter_table("grid", **BATCH) as batch:
         batch.drop_index("ix_grid_community_id")
         batch.drop_constraint(op.f("fk_grid_community_id_community"), type_="foreignkey")
         batch.drop_column("geometry")

@@ -10,6 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
+from db.migrations import BATCH
+
 revision = "0014"
 down_revision = "0010"
 branch_labels = None
@@ -17,7 +19,7 @@ depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("transcript") as batch:
+    with op.batch_alter_table("transcript", **BATCH) as batch:
         batch.add_column(sa.Column("source", sa.String(16), nullable=False,
                                    server_default="recording"))
     op.create_table(
@@ -44,5 +46,5 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index("ix_kept_place_status", table_name="kept_place")
     op.drop_table("kept_place")
-    with op.batch_alter_table("transcript") as batch:
+    with op.batch_alter_table("transcript", **BATCH) as batch:
         batch.drop_column("source")

@@ -12,6 +12,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
+from db.migrations import BATCH
+
 revision = "0016"
 down_revision = "0014"
 branch_labels = None
@@ -48,13 +50,13 @@ def upgrade() -> None:
                     unique=False)
     for name, columns in _TICKET_INDEXES.items():
         op.create_index(name, "ticket", columns, unique=False)
-    with op.batch_alter_table("incident") as batch:
+    with op.batch_alter_table("incident", **BATCH) as batch:
         batch.add_column(sa.Column("replied_at", _TS, nullable=True))
         batch.add_column(sa.Column("replied_by", sa.String(length=64), nullable=True))
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("incident") as batch:
+    with op.batch_alter_table("incident", **BATCH) as batch:
         batch.drop_column("replied_by")
         batch.drop_column("replied_at")
     for name in _TICKET_INDEXES:

@@ -11,6 +11,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
+from db.migrations import BATCH
+
 revision = "0017"
 down_revision = "0016"
 branch_labels = None
@@ -26,14 +28,14 @@ _COUNTERS = ("demands", "repeats", "finished", "on_time", "closed", "reopened", 
 
 
 def _set_role_check(expression: str) -> None:
-    with op.batch_alter_table("console_user") as batch:
+    with op.batch_alter_table("console_user", **BATCH) as batch:
         batch.drop_constraint(op.f("ck_console_user_role"), type_="check")
         batch.create_check_constraint(op.f("ck_console_user_role"), expression)
 
 
 def upgrade() -> None:
     _set_role_check(_ROLES_AFTER)
-    with op.batch_alter_table("grid") as batch:
+    with op.batch_alter_table("grid", **BATCH) as batch:
         batch.add_column(sa.Column("population", sa.Integer(), nullable=True))
     op.create_table(
         "index_day",
@@ -105,7 +107,7 @@ def downgrade() -> None:
     op.drop_table("index_fold")
     op.drop_index("ix_index_day_cut_day", table_name="index_day")
     op.drop_table("index_day")
-    with op.batch_alter_table("grid") as batch:
+    with op.batch_alter_table("grid", **BATCH) as batch:
         batch.drop_column("population")
     op.execute("UPDATE console_user SET role = 'supervisor' WHERE role = 'leader'")
     _set_role_check(_ROLES_BEFORE)

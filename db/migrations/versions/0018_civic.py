@@ -11,6 +11,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
+from db.migrations import BATCH
+
 revision = "0018"
 down_revision = "0017"
 branch_labels = None
@@ -24,7 +26,7 @@ _ROLES_AFTER = ("role in ('agent', 'supervisor', 'admin', 'liaison', 'grid_worke
 
 
 def _set_role_check(expression: str) -> None:
-    with op.batch_alter_table("console_user") as batch:
+    with op.batch_alter_table("console_user", **BATCH) as batch:
         batch.drop_constraint(op.f("ck_console_user_role"), type_="check")
         batch.create_check_constraint(op.f("ck_console_user_role"), expression)
 
@@ -57,7 +59,7 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['organisation_id'], ['civic_organisation.id'], name=op.f('fk_project_application_organisation_id_civic_organisation')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_project_application'))
     )
-    with op.batch_alter_table('project_application', schema=None) as batch_op:
+    with op.batch_alter_table('project_application', schema=None, **BATCH) as batch_op:
         batch_op.create_index(batch_op.f('ix_project_application_organisation_id'), ['organisation_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_project_application_status'), ['status'], unique=False)
 
@@ -80,7 +82,7 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['organisation_id'], ['civic_organisation.id'], name=op.f('fk_project_proposal_organisation_id_civic_organisation')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_project_proposal'))
     )
-    with op.batch_alter_table('project_proposal', schema=None) as batch_op:
+    with op.batch_alter_table('project_proposal', schema=None, **BATCH) as batch_op:
         batch_op.create_index(batch_op.f('ix_project_proposal_category'), ['category'], unique=False)
         batch_op.create_index(batch_op.f('ix_project_proposal_status'), ['status'], unique=False)
 
@@ -95,7 +97,7 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['application_id'], ['project_application.id'], name=op.f('fk_application_review_application_id_project_application')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_application_review'))
     )
-    with op.batch_alter_table('application_review', schema=None) as batch_op:
+    with op.batch_alter_table('application_review', schema=None, **BATCH) as batch_op:
         batch_op.create_index('ix_application_review_reviewer', ['application_id', 'reviewer'], unique=True)
 
     op.create_table('civic_member',
@@ -105,7 +107,7 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['user_id'], ['console_user.id'], name=op.f('fk_civic_member_user_id_console_user')),
     sa.PrimaryKeyConstraint('user_id', name=op.f('pk_civic_member'))
     )
-    with op.batch_alter_table('civic_member', schema=None) as batch_op:
+    with op.batch_alter_table('civic_member', schema=None, **BATCH) as batch_op:
         batch_op.create_index(batch_op.f('ix_civic_member_organisation_id'), ['organisation_id'], unique=False)
 
     op.create_table('project_progress',
@@ -117,7 +119,7 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['proposal_id'], ['project_proposal.id'], name=op.f('fk_project_progress_proposal_id_project_proposal')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_project_progress'))
     )
-    with op.batch_alter_table('project_progress', schema=None) as batch_op:
+    with op.batch_alter_table('project_progress', schema=None, **BATCH) as batch_op:
         batch_op.create_index(batch_op.f('ix_project_progress_proposal_id'), ['proposal_id'], unique=False)
 
     op.create_table('project_photo',
@@ -131,7 +133,7 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['progress_id'], ['project_progress.id'], name=op.f('fk_project_photo_progress_id_project_progress')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_project_photo'))
     )
-    with op.batch_alter_table('project_photo', schema=None) as batch_op:
+    with op.batch_alter_table('project_photo', schema=None, **BATCH) as batch_op:
         batch_op.create_index(batch_op.f('ix_project_photo_progress_id'), ['progress_id'], unique=False)
 
     op.create_table('council_topic',
@@ -159,7 +161,7 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['incident_id'], ['incident.id'], name=op.f('fk_council_topic_incident_id_incident')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_council_topic'))
     )
-    with op.batch_alter_table('council_topic', schema=None) as batch_op:
+    with op.batch_alter_table('council_topic', schema=None, **BATCH) as batch_op:
         batch_op.create_index(batch_op.f('ix_council_topic_category'), ['category'], unique=False)
         batch_op.create_index(batch_op.f('ix_council_topic_status'), ['status'], unique=False)
 
@@ -171,7 +173,7 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['topic_id'], ['council_topic.id'], name=op.f('fk_council_topic_ticket_topic_id_council_topic')),
     sa.PrimaryKeyConstraint('topic_id', 'ticket_id', name=op.f('pk_council_topic_ticket'))
     )
-    with op.batch_alter_table('council_topic_ticket', schema=None) as batch_op:
+    with op.batch_alter_table('council_topic_ticket', schema=None, **BATCH) as batch_op:
         batch_op.create_index(batch_op.f('ix_council_topic_ticket_ticket_id'), ['ticket_id'], unique=False)
 
     op.create_table('project_proposal_ticket',
@@ -181,47 +183,47 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['ticket_id'], ['ticket.id'], name=op.f('fk_project_proposal_ticket_ticket_id_ticket')),
     sa.PrimaryKeyConstraint('proposal_id', 'ticket_id', name=op.f('pk_project_proposal_ticket'))
     )
-    with op.batch_alter_table('project_proposal_ticket', schema=None) as batch_op:
+    with op.batch_alter_table('project_proposal_ticket', schema=None, **BATCH) as batch_op:
         batch_op.create_index(batch_op.f('ix_project_proposal_ticket_ticket_id'), ['ticket_id'], unique=False)
 
 
 
 def downgrade() -> None:
-    with op.batch_alter_table('project_proposal_ticket', schema=None) as batch_op:
+    with op.batch_alter_table('project_proposal_ticket', schema=None, **BATCH) as batch_op:
         batch_op.drop_index(batch_op.f('ix_project_proposal_ticket_ticket_id'))
 
     op.drop_table('project_proposal_ticket')
-    with op.batch_alter_table('council_topic_ticket', schema=None) as batch_op:
+    with op.batch_alter_table('council_topic_ticket', schema=None, **BATCH) as batch_op:
         batch_op.drop_index(batch_op.f('ix_council_topic_ticket_ticket_id'))
 
     op.drop_table('council_topic_ticket')
-    with op.batch_alter_table('council_topic', schema=None) as batch_op:
+    with op.batch_alter_table('council_topic', schema=None, **BATCH) as batch_op:
         batch_op.drop_index(batch_op.f('ix_council_topic_status'))
         batch_op.drop_index(batch_op.f('ix_council_topic_category'))
 
     op.drop_table('council_topic')
-    with op.batch_alter_table('project_photo', schema=None) as batch_op:
+    with op.batch_alter_table('project_photo', schema=None, **BATCH) as batch_op:
         batch_op.drop_index(batch_op.f('ix_project_photo_progress_id'))
 
     op.drop_table('project_photo')
-    with op.batch_alter_table('project_progress', schema=None) as batch_op:
+    with op.batch_alter_table('project_progress', schema=None, **BATCH) as batch_op:
         batch_op.drop_index(batch_op.f('ix_project_progress_proposal_id'))
 
     op.drop_table('project_progress')
-    with op.batch_alter_table('civic_member', schema=None) as batch_op:
+    with op.batch_alter_table('civic_member', schema=None, **BATCH) as batch_op:
         batch_op.drop_index(batch_op.f('ix_civic_member_organisation_id'))
 
     op.drop_table('civic_member')
-    with op.batch_alter_table('application_review', schema=None) as batch_op:
+    with op.batch_alter_table('application_review', schema=None, **BATCH) as batch_op:
         batch_op.drop_index('ix_application_review_reviewer')
 
     op.drop_table('application_review')
-    with op.batch_alter_table('project_proposal', schema=None) as batch_op:
+    with op.batch_alter_table('project_proposal', schema=None, **BATCH) as batch_op:
         batch_op.drop_index(batch_op.f('ix_project_proposal_status'))
         batch_op.drop_index(batch_op.f('ix_project_proposal_category'))
 
     op.drop_table('project_proposal')
-    with op.batch_alter_table('project_application', schema=None) as batch_op:
+    with op.batch_alter_table('project_application', schema=None, **BATCH) as batch_op:
         batch_op.drop_index(batch_op.f('ix_project_application_status'))
         batch_op.drop_index(batch_op.f('ix_project_application_organisation_id'))
 

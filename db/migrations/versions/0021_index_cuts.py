@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from alembic import op
 
+from db.migrations import BATCH
+
 revision = "0021"
 down_revision = "0018"
 branch_labels = None
@@ -25,7 +27,7 @@ _CUTS_AFTER = "cut in ('area', 'grid', 'category', 'department')"
 
 
 def _set_cut_check(expression: str) -> None:
-    with op.batch_alter_table("index_day") as batch:
+    with op.batch_alter_table("index_day", **BATCH) as batch:
         batch.drop_constraint(op.f("ck_index_day_cut"), type_="check")
         batch.create_check_constraint(op.f("ck_index_day_cut"), expression)
 

@@ -15,6 +15,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
+from db.migrations import BATCH
+
 revision = "0023"
 down_revision = "0022"
 branch_labels = None
@@ -24,12 +26,12 @@ _MARKS = ("ticket_mark", "event_mark", "survey_mark")
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("index_fold") as batch:
+    with op.batch_alter_table("index_fold", **BATCH) as batch:
         for name in _MARKS:
             batch.add_column(sa.Column(name, sa.BigInteger(), nullable=True))
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("index_fold") as batch:
+    with op.batch_alter_table("index_fold", **BATCH) as batch:
         for name in _MARKS:
             batch.drop_column(name)
