@@ -81,6 +81,8 @@ _RUNNER = textwrap.dedent("""
         sys.stderr.flush()
         os._exit(int(code or 0))
 
+    import gc
+    gc.freeze()  # the imported modules stay out of the forks' collections
     running = {}
 
     def reap():

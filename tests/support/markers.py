@@ -5,8 +5,8 @@ A test is marked from what it uses: ``pbx`` when its fixtures include a PBX sand
 PostgreSQL (``db_url``/``empty_db_url`` parametrised to it, or ``postgres_server``), ``browser``
 when it uses the worker's Chromium. Tests that start one of these themselves carry the mark in
 their module. Starting a sandbox, a PostgreSQL cluster or Chromium from a test without the
-matching mark fails that test at once, so ``-m "not pbx and not browser"`` (``make check``)
-never starts either.
+matching mark fails that test at once, so ``-m "not pbx and not browser and not postgres"``
+(``make check``) never starts any of them.
 """
 
 from __future__ import annotations
