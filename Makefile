@@ -39,7 +39,7 @@ durations: deps venv pbx-root softphone
 ##        `make check CHECK_MARKERS="not pbx and not browser"` takes them in (about twice as long).
 CHECK_MARKERS ?= not pbx and not browser and not postgres
 check: deps venv lint
-	@$(PYTEST_ENV) $(BIN)/python -m pytest -m "$(CHECK_MARKERS)" -n 2 -q --durations=5; status=$$?; \
+	@$(PYTEST_ENV) $(BIN)/python -m pytest -m "$(CHECK_MARKERS)" -n 2 --dist loadgroup -q --durations=5; status=$$?; \
 	if [ $$status -eq 5 ]; then echo "make check: pytest collected no test; that is a failure" >&2; exit 1; fi; \
 	exit $$status
 
