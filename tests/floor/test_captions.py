@@ -20,7 +20,7 @@ from hotline.pbx.sandbox import Sandbox
 from hotline.stt import jobs
 from hotline.stt.plugin import build as build_stt
 from tests.stt.support import say
-from tests.support.hotline import desk_phone_registered, wait_final_call
+from tests.support.hotline import desk_phone_registered, line_state, wait_final_call
 from tests.support.waiting import until
 from tests.web.conftest import ensure_user
 from tests.web.support import HTTP, EventReader, sign_in
@@ -85,8 +85,15 @@ async def test_captions_reach_the_desk_during_the_call_and_become_the_note(
             return finals == {"citizen", "agent"} and call.state.value == "talking"
         # Generous: on a loaded machine the decoder may run behind the call.
         await until(both_final_while_talking, timeout=80, step=0.2)
-        await city.hangup(placed.channel_id)
-        row, _ = await wait_final_call(ctl.db, CALLER, timeout=60)
+        hung_up = await city.hangup(placed.channel_id)
+        assert hung_up.get("Response") == "Success", f"the city's Hangup: {hung_up!r}"
+        try:
+            row, _ = await wait_final_call(ctl.db, CALLER, timeout=60)
+        except TimeoutError as e:  # say what the controller and the city still had up
+            left = await city.ami.action("CoreShowChannels")
+            channels = [m.get("Channel") for m in left if m.get("Event") == "CoreShowChannel"]
+            raise TimeoutError(f"{e}: the call's row never ended; {line_state(ctl)}; "
+                               f"city channels {channels}") from None
     finally:
         await ctl.agents.logout(SEAT)
         await city.set_agent(SEAT)
