@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 import db.models
+from db.migrations import BATCH  # noqa: F401 - op.batch_alter_table("t", **BATCH)
 ${imports if imports else ""}
 
 revision = ${repr(up_revision)}
