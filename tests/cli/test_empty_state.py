@@ -49,15 +49,14 @@ COMMANDS: list[list[str]] = [
 ]
 
 #: Runs every command in a fork of one interpreter that has imported the command line and what
-#: its commands load, migrations and every subcommand's module included (a fresh interpreter per command would take seconds
-#: each), two at a time; prints one JSON line per command.
+#: its commands load, migrations and every subcommand's module included (a fresh interpreter
+#: per command would take seconds each), two at a time; prints one JSON line per command.
 _RUNNER = textwrap.dedent("""
-    import io, json, os, sys, tempfile
-    from hotline.cli.main import main
+    import gc, io, json, os, sys, tempfile
+    from hotline.cli.main import build_parser, main
     import alembic.command, db.migrate, hotline.sample, hotline.cli.database, hotline.cli.reactor
     import hotline.web.accounts, hotline.reports.daily, hotline.reports.render, scheduler.store
     import hotline.directory.service, hotline.stt.models
-    from hotline.cli.main import build_parser
     db.migrate.head_revision()  # the migration files, read once before the forks
     build_parser()  # the subcommands' modules (the PBX's pull in psycopg), imported once
 
@@ -81,7 +80,6 @@ _RUNNER = textwrap.dedent("""
         sys.stderr.flush()
         os._exit(int(code or 0))
 
-    import gc
     gc.freeze()  # the imported modules stay out of the forks' collections
     running = {}
 

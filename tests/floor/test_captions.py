@@ -85,8 +85,7 @@ async def test_captions_reach_the_desk_during_the_call_and_become_the_note(
             return finals == {"citizen", "agent"} and call.state.value == "talking"
         # Generous: on a loaded machine the decoder may run behind the call.
         await until(both_final_while_talking, timeout=80, step=0.2)
-        hung_up = await city.hangup(placed.channel_id)
-        assert hung_up.get("Response") == "Success", f"the city's Hangup: {hung_up!r}"
+        await city.hangup(placed.channel_id)  # an error reply raises AMIError
         try:
             row, _ = await wait_final_call(ctl.db, CALLER, timeout=60)
         except TimeoutError as e:  # say what the controller and the city still had up
