@@ -40,7 +40,8 @@ def load(deps: Dependencies) -> None:
             # In the call's own final unit of work: its ticket exists by then.
             zone = deps.bridge.zone
             deps.finaliser.add_step(
-                lambda session, call: records.note_call_bridges(session, call.id, zone=zone))
+                lambda session, call: records.note_call_bridges(session, call.id, zone=zone),
+                guarded=False)
     if deps.console is not None:
         http.register(deps.console.router)
         RoomStream(console=deps.console).start(deps)

@@ -10,7 +10,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from twisted.internet import threads
 from twisted.internet.task import deferLater
 from twisted.logger import Logger
 
@@ -24,17 +23,16 @@ from hotline.calls.events import (
     CallQueued,
     CallRecording,
 )
-from hotline.calls.journal import RecordingFile, finalise_call
+from hotline.calls.journal import FinalRow, RecordingFile, finalise_call
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
-    from db.models import Call
     from db.session import Database
     from hotline.bus import EventBus
 
-#: Work another package adds to a call's final unit of work: C{step(session, call_row)}.
-FinalStep = Callable[["Session", "Call"], object]
+#: Work another package adds to a call's final unit of work: C{step(session, final_row)}.
+FinalStep = Callable[["Session", FinalRow], object]
 
 __all__ = ["CallFinaliser", "RECORDING_SUFFIXES", "recording_files", "agent_code",
            "FinalStep", "finalise_with_steps"]
@@ -57,20 +55,34 @@ def agent_code(member: str | None, interface: str | None) -> str | None:
     return naming.agent_code(interface, member)
 
 
-def finalise_with_steps(session: Session, steps: tuple[FinalStep, ...],
-                        **call: Any) -> Call:
+def finalise_with_steps(session: Session, steps: tuple[tuple[FinalStep, bool], ...],
+                        **call: Any) -> FinalRow:
     """The call's one final unit of work: its row (L{finalise_call}), then every package's
-    step on it (the transcription job, the bridges noted on the ticket), each in a savepoint
-    of its own, so that a failing step is logged and loses neither the row nor the others."""
+    step on it (the transcription job, the bridges noted on the ticket). A guarded step runs
+    in a savepoint of its own; an unguarded one puts its own writes in savepoints (most calls
+    give it nothing to write, and a savepoint is two statements). Either way a failing step is
+    logged and loses neither the row nor the others."""
     row = finalise_call(session, **call)
-    for step in steps:
+    for step, guarded in steps:
         try:
-            with session.begin_nested():
+            if guarded:
+                with session.begin_nested():
+                    step(session, row)
+            else:
                 step(session, row)
         except Exception:  # noqa: BLE001 - the row must be written whatever a step does
             _log.failure("a final step {step!r} failed for call {uniqueid}", step=step,
                          uniqueid=row.uniqueid)
     return row
+
+
+def _final_unit(session: Session, steps: tuple[tuple[FinalStep, bool], ...],
+                recording: str | None, host_path: Callable[[str], str], **call: Any) -> FinalRow:
+    """L{finalise_with_steps} with the call's files looked at first, on the same database
+    thread (one hop per call, not two) and before the unit's first statement, so the write
+    lock is not held while the disk answers."""
+    return finalise_with_steps(session, steps, recordings=recording_files(recording, host_path),
+                               **call)
 
 
 @dataclass
@@ -106,7 +118,7 @@ class CallFinaliser:
         self.now = now or (lambda: dt.datetime.now(dt.UTC))
         self._open: dict[str, _Open] = {}
         self._subs: list[Any] = []
-        self._steps: tuple[FinalStep, ...] = ()
+        self._steps: tuple[tuple[FinalStep, bool], ...] = ()
         #: Calls hung up whose row is being written (between Hangup and commit); until the
         #: row is written a late C{AgentComplete} still tells who hung up.
         self._finishing: dict[str, _Open] = {}
@@ -131,18 +143,22 @@ class CallFinaliser:
         """
         return self.bus.subscribe(CallFinalised, lambda e: listener(e.call_id)).cancel
 
-    def add_step(self, step: FinalStep) -> Callable[[], None]:
-        """Run C{step(session, call_row)} inside each call's final unit of work from now on
+    def add_step(self, step: FinalStep, *, guarded: bool = True) -> Callable[[], None]:
+        """Run C{step(session, final_row)} inside each call's final unit of work from now on
         (one transaction per call instead of one per follow-up); returns the remover.
 
-        The step runs on a database thread, in a savepoint: it must only touch the session.
-        Work that is not the database's (starting a decoder, pushing to a desk) listens to
-        L{CallFinalised} instead, which is published once the unit is committed.
+        The step runs on a database thread: it must only touch the session. It runs in a
+        savepoint of its own unless C{guarded} is False: then it reads without one and puts
+        each of its writes in a savepoint itself (C{session.begin_nested()}), so that a write
+        that fails loses neither the row nor the other steps. Work that is not the
+        database's (starting a decoder, pushing to a desk) listens to L{CallFinalised}
+        instead, which is published once the unit is committed.
         """
-        self._steps = (*self._steps, step)
+        entry = (step, guarded)
+        self._steps = (*self._steps, entry)
 
         def remove() -> None:
-            self._steps = tuple(s for s in self._steps if s is not step)
+            self._steps = tuple(s for s in self._steps if s is not entry)
         return remove
 
     def _notify(self, call_id: int, uniqueid: str) -> None:
@@ -208,24 +224,25 @@ class CallFinaliser:
         cause = e.cause or None
         self._finishing[call.uniqueid] = call
 
-        def write(recs: list[RecordingFile]) -> Any:
+        def write(_: object) -> Any:
             hungup_by = call.hungup_by or ("citizen" if call.answered_at is None else None)
             return self.db.run(
-                finalise_with_steps, self._steps, uniqueid=call.uniqueid,
-                linkedid=call.linkedid, caller_number=call.caller, started_at=call.started_at,
-                ended_at=ended, answered_at=call.answered_at, queue_wait_s=call.wait_s,
-                talk_s=talk, agent_code=call.agent_code, hangup_cause=cause,
-                hungup_by=hungup_by, recordings=recs)
+                _final_unit, self._steps, call.recording, self.host_path,
+                uniqueid=call.uniqueid, linkedid=call.linkedid, caller_number=call.caller,
+                started_at=call.started_at, ended_at=ended, answered_at=call.answered_at,
+                queue_wait_s=call.wait_s, talk_s=talk, agent_code=call.agent_code,
+                hangup_cause=cause, hungup_by=hungup_by)
 
         # MixMonitor closes its files just after the channel goes: give it a moment to finish.
         d = deferLater(self.db.reactor, self.settle_s, lambda: None)
-        d.addCallback(lambda _: threads.deferToThreadPool(
-            self.db.reactor, self.db.pool, recording_files, call.recording, self.host_path))
         d.addCallback(write)
 
         def finalised(row: Any) -> None:
-            _log.info("call {uniqueid} finalised: {status}, talk {talk}s, cause {cause}",
-                      uniqueid=call.uniqueid, status=row.status, talk=talk, cause=cause)
+            # The call's one line at its end (the tracker's own is at debug level).
+            _log.info("call {uniqueid} finalised: {status}, talk {talk}s, cause {cause} "
+                      "{cause_txt}, hung up by {who}", uniqueid=call.uniqueid,
+                      status=row.status, talk=talk, cause=cause, cause_txt=e.cause_txt,
+                      who=call.hungup_by)
             self._notify(row.id, call.uniqueid)
 
         d.addCallback(finalised)

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import Float, String, bindparam, case, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from db.models import Agent, Call, CallRecording, CallStatus
@@ -21,11 +22,10 @@ from hotline.tickets.service import (
     CallerInfo,
     TicketService,
     citizen_id_for,
-    get_or_create_citizen,
     lookup_caller,
 )
 
-__all__ = ["InboundCall", "open_inbound_call", "mark_answered", "finalise_call",
+__all__ = ["InboundCall", "open_inbound_call", "mark_answered", "finalise_call", "FinalRow",
            "RecordingFile", "UNFILED_CALL_NOTE"]
 
 #: The description of the ticket opened for an answered call the agent filed nothing for; the
@@ -59,9 +59,10 @@ def open_inbound_call(session: Session, *, uniqueid: str, linkedid: str, caller_
                       now: dt.datetime) -> InboundCall:
     """Look the caller up and write the call row (once per uniqueid)."""
     info = lookup_caller(session, caller_number, now=now)
-    # Core statements, not ORM objects: this runs for every call, and nothing here needs an
-    # object (the per-call CPU of bench.burst).
-    existing = session.execute(select(Call.id).where(Call.uniqueid == uniqueid)).scalar()
+    # Core statements built once, on the session's connection: this runs for every call, and
+    # nothing here needs an ORM object (the per-call CPU of bench.burst).
+    conn = session.connection()
+    existing = conn.execute(_CALL_ID, {"uniqueid": uniqueid}).scalar()
     if existing is not None:
         return InboundCall(call_id=existing, caller=info, created=False)
     citizen_id = info.citizen_id
@@ -69,11 +70,19 @@ def open_inbound_call(session: Session, *, uniqueid: str, linkedid: str, caller_
         # A first-time caller becomes a citizen now, so the ticket the agent opens and every
         # later call find the same person.
         citizen_id = citizen_id_for(session, info.phone)
-    call_id = session.execute(insert(Call).values(
-        uniqueid=uniqueid, linkedid=linkedid or uniqueid, direction="inbound",
-        caller_number=info.phone or _raw_number(caller_number), citizen_id=citizen_id,
-        started_at=now, status=CallStatus.QUEUED).returning(Call.id)).scalar_one()
+    call_id = conn.execute(_NEW_INBOUND_CALL, {
+        "new_uniqueid": uniqueid, "new_linkedid": linkedid or uniqueid,
+        "new_caller": info.phone or _raw_number(caller_number), "new_citizen": citizen_id,
+        "new_started": now}).scalar_one()
     return InboundCall(call_id=call_id, caller=info, created=True)
+
+
+_CALL_ID = select(Call.id).where(Call.uniqueid == bindparam("uniqueid"))
+_NEW_INBOUND_CALL = insert(Call).values(
+    uniqueid=bindparam("new_uniqueid"), linkedid=bindparam("new_linkedid"),
+    direction="inbound", caller_number=bindparam("new_caller"),
+    citizen_id=bindparam("new_citizen"), started_at=bindparam("new_started"),
+    status=CallStatus.QUEUED).returning(Call.id)
 
 
 def _raw_number(number: str) -> str | None:
@@ -101,53 +110,119 @@ def mark_answered(session: Session, *, uniqueid: str, answered_at: dt.datetime,
     return call
 
 
+@dataclass(frozen=True)
+class FinalRow:
+    """The call's row as its final unit of work leaves it: what the follow-up steps read
+    (L{hotline.calls.finaliser.FinalStep}), without an ORM object for every call."""
+
+    id: int
+    uniqueid: str
+    status: str
+    ticket_id: int | None
+    started_at: dt.datetime
+    ended_at: dt.datetime | None
+    answered_at: dt.datetime | None
+    #: The directions of the call's recordings on file (C{citizen}, C{agent}, C{mix}).
+    directions: frozenset[str]
+    #: True if the row was already final: this report changed nothing.
+    already_final: bool = False
+
+
+_FINAL_COLUMNS = (Call.id, Call.status, Call.ticket_id, Call.started_at, Call.ended_at,
+                  Call.answered_at, Call.caller_number, Call.citizen_id)
+_RECORDING_DIRECTIONS = select(CallRecording.direction).where(
+    CallRecording.call_id == bindparam("call_id"))
+_ANSWERED_AT = func.coalesce(bindparam("f_answered_at", type_=Call.answered_at.type),
+                             Call.answered_at)
+#: The final UPDATE: only a row not yet final; what the report does not know (no answer, no
+#: wait, no agent) keeps what the row has; the status follows whether anyone answered.
+_FINAL = update(Call).where(Call.uniqueid == bindparam("f_uniqueid"),
+                            Call.ended_at.is_(None)).values(
+    ended_at=bindparam("f_ended_at"), talk_s=bindparam("f_talk_s"),
+    hangup_cause=bindparam("f_cause"), hungup_by=bindparam("f_hungup_by"),
+    answered_at=_ANSWERED_AT,
+    queue_wait_s=func.coalesce(bindparam("f_wait_s", type_=Float), Call.queue_wait_s),
+    agent_id=case((bindparam("f_agent_code", type_=String).is_(None), Call.agent_id),
+                  else_=select(Agent.id).where(Agent.code == bindparam("f_agent_code"))
+                  .limit(1).scalar_subquery()),
+    status=case((_ANSWERED_AT.is_not(None), CallStatus.COMPLETED),
+                else_=CallStatus.ABANDONED),
+).returning(*_FINAL_COLUMNS)
+
+
 def finalise_call(session: Session, *, uniqueid: str, linkedid: str, caller_number: str,
                   started_at: dt.datetime, ended_at: dt.datetime,
                   answered_at: dt.datetime | None, queue_wait_s: float | None,
                   talk_s: float | None, agent_code: str | None, hangup_cause: int | None,
-                  hungup_by: str | None, recordings: list[RecordingFile]) -> Call:
+                  hungup_by: str | None, recordings: list[RecordingFile]) -> FinalRow:
     """Write what is known once the call is over; creates the row if the script never ran.
 
     The row's status says how it ended: completed (an agent talked to the citizen) or
-    abandoned (the citizen gave up waiting).
+    abandoned (the citizen gave up waiting). One conditional UPDATE (only a row not yet
+    final) does it, in Core statements: this runs for every call (bench.burst), and a second
+    report of the same call matches nothing and changes nothing.
     """
-    call = _call_by_uniqueid(session, uniqueid)
-    if call is None:
-        try:
-            number = phone.normalise(caller_number)
-        except phone.InvalidPhoneNumber:
-            number = None
-        citizen_id = get_or_create_citizen(session, number, None).id if number else None
-        call = Call(uniqueid=uniqueid, linkedid=linkedid or uniqueid, direction="inbound",
-                    caller_number=number or _raw_number(caller_number), citizen_id=citizen_id,
-                    started_at=started_at, status=CallStatus.QUEUED)
-        session.add(call)
-    if call.ended_at is not None:
-        return call  # already final: a second report changes nothing
-    if answered_at is not None:
-        call.answered_at = answered_at
-    if queue_wait_s is not None:
-        call.queue_wait_s = queue_wait_s
-    if agent_code:
-        call.agent_id = _agent_id(session, agent_code)
-    call.ended_at = ended_at
-    call.talk_s = talk_s
-    call.hangup_cause = hangup_cause
-    call.hungup_by = hungup_by
-    call.status = CallStatus.COMPLETED if call.answered_at is not None else CallStatus.ABANDONED
-    if call.answered_at is not None and call.ticket_id is None:
+    # Executed on the session's connection: Core, not ORM-enabled statements (no identity map
+    # to synchronise, none of the ORM's per-statement work), and built once (_FINAL).
+    conn = session.connection()
+    params = {"f_uniqueid": uniqueid, "f_ended_at": ended_at, "f_talk_s": talk_s,
+              "f_cause": hangup_cause, "f_hungup_by": hungup_by, "f_answered_at": answered_at,
+              "f_wait_s": queue_wait_s, "f_agent_code": agent_code or None}
+    final = _FINAL
+    row = conn.execute(final, params).first()
+    if row is None:
+        existing = conn.execute(select(*_FINAL_COLUMNS).where(Call.uniqueid == uniqueid)) \
+            .first()
+        if existing is not None:  # already final: a second report changes nothing
+            return _final_row(session, uniqueid, existing, already_final=True)
+        _insert_unseen(session, uniqueid=uniqueid, linkedid=linkedid,
+                       caller_number=caller_number, started_at=started_at)
+        row = conn.execute(final, params).one()
+    ticket_id = row.ticket_id
+    if row.answered_at is not None and ticket_id is None:
         # Every answered call leaves a ticket: the agent normally files one from the console
         # during the call (linked by uniqueid); if not, one is opened here to be completed.
         opened = TicketService().intake(session, IntakeRequest(
             channel="hotline", kind=TicketKind.CONSULTATION, description=UNFILED_CALL_NOTE,
-            phone=call.caller_number if call.citizen_id else None,
-            call_uniqueid=call.uniqueid), actor="system")
+            phone=row.caller_number if row.citizen_id else None,
+            call_uniqueid=uniqueid), actor="system")
         # On the list of the agent who took the call until they complete it (hotline.tickets).
         opened.needs_completion = True
-    known = {r.direction for r in call.recordings}
-    for rec in recordings:
-        if rec.direction not in known:
-            session.add(CallRecording(call=call, direction=rec.direction, path=rec.path,
-                                      size_bytes=rec.size_bytes))
+        ticket_id = opened.id
+    directions: frozenset[str] = frozenset()
+    if recordings:
+        known = set(conn.execute(_RECORDING_DIRECTIONS, {"call_id": row.id}).scalars())
+        new = [{"call_id": row.id, "direction": rec.direction, "path": rec.path,
+                "size_bytes": rec.size_bytes}
+               for rec in recordings if rec.direction not in known]
+        if new:
+            conn.execute(insert(CallRecording), new)
+        directions = frozenset(known | {rec.direction for rec in recordings})
     session.flush()
-    return call
+    return FinalRow(id=row.id, uniqueid=uniqueid, status=row.status, ticket_id=ticket_id,
+                    started_at=row.started_at, ended_at=row.ended_at,
+                    answered_at=row.answered_at, directions=directions)
+
+
+def _final_row(session: Session, uniqueid: str, row: Any, *, already_final: bool) -> FinalRow:
+    directions = frozenset(session.connection().execute(
+        _RECORDING_DIRECTIONS, {"call_id": row.id}).scalars())
+    return FinalRow(id=row.id, uniqueid=uniqueid, status=row.status, ticket_id=row.ticket_id,
+                    started_at=row.started_at, ended_at=row.ended_at,
+                    answered_at=row.answered_at, directions=directions,
+                    already_final=already_final)
+
+
+def _insert_unseen(session: Session, *, uniqueid: str, linkedid: str, caller_number: str,
+                   started_at: dt.datetime) -> None:
+    """The row of a call the inbound script never reported (the controller was down, or the
+    script failed): the caller becomes a citizen as at the script."""
+    try:
+        number: str | None = phone.normalise(caller_number)
+    except phone.InvalidPhoneNumber:
+        number = None
+    citizen_id = citizen_id_for(session, number) if number else None
+    session.connection().execute(insert(Call).values(
+        uniqueid=uniqueid, linkedid=linkedid or uniqueid, direction="inbound",
+        caller_number=number or _raw_number(caller_number), citizen_id=citizen_id,
+        started_at=started_at, status=CallStatus.QUEUED))

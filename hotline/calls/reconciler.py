@@ -173,6 +173,7 @@ class CallReconciler:
         settled = 0
         now = self.clock()
         unsettled: list[float] = []
+        due: list[CallSummary] = []
         for entry in entries:
             key = (entry.get("Key") or "").rsplit("/", 1)[-1]
             value = entry.get("Val") or ""
@@ -190,15 +191,21 @@ class CallReconciler:
                 # a whole interval later.
                 unsettled.append(summary.ended_at.timestamp() + self.settle_s - now)
                 continue
-            recordings = await threads.deferToThreadPool(
-                self.db.reactor, self.db.pool, recording_files, summary.recording,
-                self.host_path)
-            row_was_final = await self.db.run(_write, summary, recordings)
-            if not row_was_final:
-                self.recorded += 1
-                self.recently_recorded.append(key)
-                _log.info("call {uniqueid} recorded from the PBX's summary (the controller did "
-                          "not see it)", uniqueid=key)
+            due.append(summary)
+        # Most summaries are of calls the finaliser already wrote: one read finds them all,
+        # and only the others get a unit of work of their own.
+        final = await self.db.run(_final_among, [s.uniqueid for s in due]) if due else set()
+        for summary in due:
+            key = summary.uniqueid
+            if key not in final:
+                recordings = await threads.deferToThreadPool(
+                    self.db.reactor, self.db.pool, recording_files, summary.recording,
+                    self.host_path)
+                if not await self.db.run(_write, summary, recordings):
+                    self.recorded += 1
+                    self.recently_recorded.append(key)
+                    _log.info("call {uniqueid} recorded from the PBX's summary (the controller "
+                              "did not see it)", uniqueid=key)
             await self.ami.action("DBDel", Family=FAMILY, Key=key)
             settled += 1
         if unsettled and self._loop is not None and (
@@ -225,21 +232,28 @@ class CallReconciler:
         return True
 
 
-def _write(session: Any, summary: CallSummary, recordings: list[Any]) -> bool:
-    """Finalise the call from the summary; True if its row was already final."""
+def _final_among(session: Any, uniqueids: list[str]) -> set[str]:
+    """Which of these calls already have a final row."""
     from sqlalchemy import select
 
     from db.models import Call
 
-    existing = session.scalars(select(Call).where(Call.uniqueid == summary.uniqueid)).first()
-    if existing is not None and existing.ended_at is not None:
-        return True
-    finalise_call(session, uniqueid=summary.uniqueid, linkedid=summary.linkedid,
-                  caller_number=summary.caller, started_at=summary.started_at,
-                  ended_at=summary.ended_at, answered_at=summary.answered_at,
-                  queue_wait_s=summary.queue_wait_s,
-                  talk_s=((summary.ended_at - summary.answered_at).total_seconds()
-                          if summary.answered_at else None),
-                  agent_code=summary.agent_code, hangup_cause=summary.hangup_cause,
-                  hungup_by=summary.hungup_by, recordings=recordings)
-    return False
+    final: set[str] = set()
+    for start in range(0, len(uniqueids), 500):  # under every back end's parameter limit
+        final.update(session.connection().execute(
+            select(Call.uniqueid).where(Call.uniqueid.in_(uniqueids[start:start + 500]),
+                                        Call.ended_at.is_not(None))).scalars())
+    return final
+
+
+def _write(session: Any, summary: CallSummary, recordings: list[Any]) -> bool:
+    """Finalise the call from the summary; True if its row was already final."""
+    return finalise_call(
+        session, uniqueid=summary.uniqueid, linkedid=summary.linkedid,
+        caller_number=summary.caller, started_at=summary.started_at,
+        ended_at=summary.ended_at, answered_at=summary.answered_at,
+        queue_wait_s=summary.queue_wait_s,
+        talk_s=((summary.ended_at - summary.answered_at).total_seconds()
+                if summary.answered_at else None),
+        agent_code=summary.agent_code, hangup_cause=summary.hangup_cause,
+        hungup_by=summary.hungup_by, recordings=recordings).already_final

@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
@@ -120,20 +120,31 @@ def _abandoned_early(session: Session, call_id: int, under_s: float) -> bool:
     return _row_abandoned_early(session.get(Call, call_id), under_s)
 
 
-def _row_abandoned_early(call: Call | None, under_s: float) -> bool:
+def _row_abandoned_early(call: Call | FinalisedCall | None, under_s: float) -> bool:
     if call is None or call.answered_at is not None or call.ended_at is None:
         return False
     return (call.ended_at - call.started_at).total_seconds() < under_s
 
 
-def enqueue_finalised(session: Session, call: Call, *, model: str, language: str,
+class FinalisedCall(Protocol):
+    """What the finaliser's step hands over of a call's final row
+    (L{hotline.calls.journal.FinalRow}; this package imports none of the calls package)."""
+
+    id: int
+    started_at: dt.datetime
+    ended_at: dt.datetime | None
+    answered_at: dt.datetime | None
+    directions: frozenset[str]
+
+
+def enqueue_finalised(session: Session, call: FinalisedCall, *, model: str, language: str,
                       now: dt.datetime, skip_abandoned_under_s: float = 0.0
                       ) -> Transcript | None:
     """L{enqueue} for a call row just finalised in this session (the finaliser's step): its
     recordings are known without a query, and the job is inserted first (the unique index
     on call and kind turns a second finalisation into a no-op) instead of looked for. A call
     abandoned early is recorded as skipped, as L{enqueue} does (None returned)."""
-    if not any(r.direction in SPEAKER_OF_DIRECTION for r in call.recordings):
+    if not call.directions & SPEAKER_OF_DIRECTION.keys():
         return None
     skip = skip_abandoned_under_s > 0 and _row_abandoned_early(call, skip_abandoned_under_s)
     job = _new_job(call.id, model, language, now, skip_abandoned_under_s if skip else None)

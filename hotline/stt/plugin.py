@@ -31,7 +31,7 @@ def build(deps: Dependencies, **kwargs: Any) -> TranscriptionService:
         # The job is queued in the call's own final unit of work; once that is committed a
         # free worker may take it (no database work of its own per call). A call captioned
         # live is left to on_call_finalised, which stores its live words instead.
-        remove = deps.finaliser.add_step(service.enqueue_step)
+        remove = deps.finaliser.add_step(service.enqueue_step, guarded=False)
         listening = deps.bus.subscribe(CallFinalised, lambda e: service.on_call_finalised(
             e.call_id, e.uniqueid, queued=True))
 
