@@ -223,7 +223,7 @@ def _open_schedstat() -> int | None:
 class _NoPBX:
     """The AMI seam left empty: the bench measures scheduling, not telephony."""
 
-    def subscribe(self, *_: Any) -> Any:
+    def subscribe(self, *_: Any, **__: Any) -> Any:
         class _Sub:
             def unsubscribe(self) -> None:
                 pass

@@ -49,7 +49,8 @@ class Controller:
                              reactor=reactor, wait_booted=True,
                              keepalive_interval=float(ami["keepalive_s"]),
                              action_timeout=float(ami["action_timeout_s"]),
-                             max_message=int(ami["max_message_bytes"]))
+                             max_message=int(ami["max_message_bytes"]),
+                             event_filter=bool(ami["event_filter"]))
         self.db = Database.from_config(config, reactor=reactor)
         # New calls go unrecorded while the recordings disk is nearly full (calls still pass).
         self.recording_space = RecordingSpace(

@@ -51,6 +51,8 @@ class Subscription:
         name: str | None = None,
         pattern: re.Pattern[str] | None = None,
         predicate: Callable[[Message], bool] | None = None,
+        event: str | None = None,
+        only: tuple[str, str] | None = None,
     ) -> None:
         """
         @param client: where it is registered.
@@ -58,9 +60,14 @@ class Subscription:
         @param name: an exact event name, lower-cased.
         @param pattern: a compiled glob for event names.
         @param predicate: a test on the whole message.
+        @param event: the exact event name as subscribed (as the PBX spells it: its filters).
+        @param only: (header, regular expression): the PBX need only send these events whose
+            header matches (see L{AMIClient.subscribe}).
         """
         self.handler = handler
         self.name = name
+        self.event = event
+        self.only = only
         self._client = client
         self._pattern = pattern
         self._predicate = predicate
@@ -166,6 +173,7 @@ class AMIClient:
         log_events: bool = False,
         max_message: int | None = None,
         wait_booted: bool = False,
+        event_filter: bool = False,
     ) -> None:
         """
         @param username: the C{manager.conf} user.
@@ -186,6 +194,14 @@ class AMIClient:
             resync hooks run (a PBX restarting takes logins before its modules are loaded, and
             the hooks' QueueStatus or QueueAdd would be unknown commands). Needs the
             ``command`` write permission; off for peers that cannot answer it (test fakes).
+        @param event_filter: after each login, before the resync hooks, ask the PBX (AMI's
+            C{Filter} action, advanced match criteria) to send this session only the events
+            subscribed by exact name, narrowed by each subscription's C{only}: a PBX sends
+            every call dozens of events nobody here reads (C{VarSet} of every dialplan
+            variable, C{Newexten} of every step, AGI and RTCP reports). Off while a glob or
+            predicate is subscribed. Needs the C{system} write permission; a PBX that refuses
+            a filter is asked for every event again (it would otherwise drop what the
+            remaining filters let through), and says so in the log.
         """
         if reactor is None:
             from twisted.internet import reactor as global_reactor
@@ -207,6 +223,9 @@ class AMIClient:
         self.log_events = log_events
         self.max_message = max_message
         self.wait_booted = wait_booted
+        self.event_filter = event_filter
+        #: The PBX filters this session has asked for; None: the session gets every event.
+        self._session_filters: set[tuple[str, str]] | None = None
         self.ids: Callable[[], str] = id_generator or ActionIdGenerator(f"hotline-{id(self):x}")
         self._retry_policy = retry_policy or backoffPolicy(initialDelay=0.5, maxDelay=30.0)
         self._login_failures = 0
@@ -307,6 +326,9 @@ class AMIClient:
         self._protocol = proto
         proto.when_lost().addCallback(lambda _: self._link_lost(proto))
         self._start_keepalive(proto)
+        # Before the hooks: an event the filters drop while they are being added happened
+        # before the resync's snapshot, which accounts for it as for a link still coming up.
+        await self._filter_events(proto)
         await self._until_booted(proto)
         for hook in list(self._resync_hooks):
             if self._protocol is not proto:
@@ -339,6 +361,81 @@ class AMIClient:
             request.park_timer = None
             if not request.deferred.called:
                 self._attempt(request)
+
+    def _filters_wanted(self) -> set[tuple[str, str]] | None:
+        """The PBX filters (match criteria, expression) that let through what is subscribed;
+        None: every event (a glob or a predicate is subscribed, or nothing is)."""
+        if self._filtered or not self._by_name:
+            return None
+        wanted = set()
+        for sub in self._by_name:
+            if sub.event is None:
+                return None
+            criteria = f"action(include),name({sub.event})"
+            if sub.only is None:
+                wanted.add((criteria, ""))
+            else:
+                header, regex = sub.only
+                wanted.add((f"{criteria},header({header}),method(regex)", regex))
+        return wanted
+
+    async def _filter_events(self, proto: AMIProtocol) -> None:
+        self._session_filters = None
+        if not self.event_filter:
+            return
+        wanted = self._filters_wanted()
+        if wanted is None:
+            return
+        self._session_filters = set()
+        for criteria, expression in sorted(wanted):
+            if not await self._add_filter(proto, criteria, expression):
+                return
+        self._log.info("AMI: the PBX sends this session only the {n} kinds of events "
+                       "subscribed", n=len(wanted))
+
+    async def _add_filter(self, proto: AMIProtocol, criteria: str, expression: str) -> bool:
+        """Add one PBX filter to the session; on refusal, let every event through again."""
+        if self._session_filters is None or (criteria, expression) in self._session_filters:
+            return self._session_filters is not None
+        self._session_filters.add((criteria, expression))
+        headers = {"Operation": "Add", "MatchCriteria": criteria}
+        if expression:
+            headers["Filter"] = expression
+        try:
+            await proto.send_action(Action("Filter", id_generator=self.ids, **headers))
+        except Exception as e:  # noqa: BLE001 - any refusal: fall back to every event
+            if isinstance(e, AMIConnectionLost) or self._protocol is not proto:
+                return False  # the next login asks again
+            self._log.warn("AMI: the PBX refused the event filter {criteria} ({error}); "
+                           "this session gets every event", criteria=criteria, error=e)
+            self._session_filters = None
+            try:
+                await proto.send_action(Action("Filter", Operation="Add", Filter=".*",
+                                               id_generator=self.ids))
+            except Exception as e2:  # noqa: BLE001
+                self._log.error("AMI: cannot open the event filters again ({error}): "
+                                "reconnecting for a session without them", error=e2)
+                if proto.transport is not None:
+                    proto.transport.loseConnection()
+            return False
+        return True
+
+    def _filter_added_subscription(self) -> None:
+        """A subscription made while this session is filtered: ask the PBX for its events."""
+        proto = self._protocol
+        if proto is None or self._session_filters is None:
+            return
+        wanted = self._filters_wanted()
+        missing = [(".*", "")] if wanted is None else sorted(wanted - self._session_filters)
+        for criteria, expression in missing:
+            if criteria == ".*":
+                # A glob or a predicate: every event from now on (legacy regex filter).
+                self._session_filters = None
+                d = proto.send_action(Action("Filter", Operation="Add", Filter=".*",
+                                             id_generator=self.ids))
+            else:
+                d = Deferred.fromCoroutine(self._add_filter(proto, criteria, expression))
+            d.addErrback(lambda f: self._log.failure("AMI: cannot widen the event filters", f))
 
     async def _until_booted(self, proto: AMIProtocol) -> None:
         """With C{wait_booted}: return once Asterisk says it is fully booted (at once when it
@@ -480,16 +577,23 @@ class AMIClient:
         self,
         target: str | Callable[[Message], bool],
         handler: Handler | None = None,
+        *,
+        only: tuple[str, str] | None = None,
     ) -> Any:
         """
         Deliver events matching C{target} to C{handler}; without C{handler}, a decorator.
 
         @param target: an exact event name (C{"Hangup"}), a glob (C{"Queue*"}, C{"*"}), or a
-            predicate taking the L{Message}. Names are matched ignoring case.
+            predicate taking the L{Message}. Names are matched ignoring case here; with
+            C{event_filter} the PBX matches them as spelled.
+        @param only: C{(header, regular expression)}: with C{event_filter}, the PBX need only
+            send the events of this name whose header matches (C{("Variable",
+            "^HOTLINE_")}). A hint, not a filter here: the handler still gets whatever the
+            PBX sends (all of them from a PBX without filters) and must check for itself.
         @return: a L{Subscription} (callable like the handler; C{unsubscribe()} stops it).
         """
         if handler is None:
-            return lambda fn: self.subscribe(target, fn)
+            return lambda fn: self.subscribe(target, fn, only=only)
         if callable(target):
             sub = Subscription(self, handler, predicate=target)
             self._filtered = (*self._filtered, sub)
@@ -498,9 +602,12 @@ class AMIClient:
                 pattern = re.compile(fnmatch.translate(target), re.IGNORECASE)
                 sub = Subscription(self, handler, pattern=pattern)
             else:
-                sub = Subscription(self, handler, name=target.lower())
+                sub = Subscription(self, handler, name=target.lower(), event=target,
+                                   only=only)
             self._by_name.append(sub)
             self._routes.clear()
+        if self._session_filters is not None:
+            self._filter_added_subscription()
         return sub
 
     def _remove(self, sub: Subscription) -> None:

@@ -58,6 +58,14 @@ CALL_VARIABLES = (HOTLINE_CALL_ID, HOTLINE_REPEAT_CALLER, HOTLINE_OPEN_TICKETS)
 #: Recording variables: the call's files (finaliser), a department leg's and a room's (bridge).
 _RECORDING_VARIABLES = frozenset({v.HOTLINE_RECORDING, v.HOTLINE_BRIDGE_REC, v.HOTLINE_ROOM_REC})
 _WATCHED_VARIABLES = frozenset(CALL_VARIABLES) | _RECORDING_VARIABLES
+#: What the PBX need send of the busiest events (L{hotline.ami.client.AMIClient.subscribe}'s
+#: C{only}): the watched variables (and their inherited C{__} copies) of some thirty
+#: C{VarSet}s a call, and the first step of each extension (a citizen arrives at
+#: C{inbound,s,1}) of some twenty C{Newexten}s. The handlers check for themselves.
+_ONLY = {
+    "VarSet": ("Variable", "^_{0,2}(" + "|".join(sorted(_WATCHED_VARIABLES)) + ")$"),
+    "Newexten": ("Priority", "^1$"),
+}
 #: The context a citizen's call enters first (dialplan/inbound.conf.j2).
 INBOUND_CONTEXT = "inbound"
 
@@ -195,7 +203,7 @@ class CallTracker:
         }
         self._stopped = False
         for name, method in events.items():
-            self._subscriptions.append(self._ami.subscribe(name, method))
+            self._subscriptions.append(self._ami.subscribe(name, method, only=_ONLY.get(name)))
         if not self._hooked:
             self._ami.add_resync_hook(self.resync)
             self._hooked = True
@@ -633,9 +641,7 @@ class CallTracker:
             if agent.call_uniqueid == call.uniqueid:
                 agent.in_call = False
                 self._agent_at_rest(agent, now)
-        self._log.info("call {uniqueid} ended: {cause} {cause_txt}, hung up by {who}",
-                       uniqueid=call.uniqueid, cause=call.hangup_cause,
-                       cause_txt=call.hangup_cause_txt, who=call.hung_up_by)
+        # No line here: the finaliser's "finalised" line is each call's one line at its end.
         self.notifier.call_updated(call)
         self._schedule_removal("call", call.uniqueid)
 

@@ -30,6 +30,7 @@ def peer_link(config: Config, node: Node, reactor: Any, *, events: str = "on") -
                      port=node.ami_port if config["pbx"]["sandbox"] else ami["port"],
                      reactor=reactor, events=events, wait_booted=True,
                      max_message=int(ami["max_message_bytes"]),
+                     event_filter=bool(ami["event_filter"]),
                      keepalive_interval=float(ami["keepalive_s"]),
                      action_timeout=float(ami["action_timeout_s"]))
 

@@ -336,3 +336,120 @@ class TranscriptTests(SynchronousTestCase):
         self.assertEqual(self.successResultOf(command).output[2], "1 call processed")
         self.assertEqual(self.failureResultOf(originate, AMIError).value.message["Message"],
                          "Originate failed")
+
+
+class EventFilterTests(SynchronousTestCase):
+    """With C{event_filter}, the client asks the PBX for the events it subscribed, at each
+    login before the resync; a refusal opens the session to every event again."""
+
+    def setUp(self):
+        self.reactor = MemoryReactorClock()
+        self.ids = ActionIdGenerator("t")
+
+    def make(self, **kw):
+        client = AMIClient(host="pbx.test", port=5038, username="hotline", secret="s3cret",
+                           reactor=self.reactor, id_generator=self.ids, auth="plain",
+                           keepalive_interval=None, event_filter=True, **kw)
+        client.start()
+        self.addCleanup(lambda: client.stop() and None)
+        return client
+
+    @staticmethod
+    def filters(sent):
+        """The (MatchCriteria, Filter) of every Filter action in C{sent}, in order."""
+        out = []
+        for block in sent.split(b"\r\n\r\n"):
+            headers = dict(line.split(b": ", 1) for line in block.split(b"\r\n") if b": " in line)
+            if headers.get(b"Action") == b"Filter":
+                out.append((headers.get(b"MatchCriteria", b"").decode(),
+                            headers.get(b"Filter", b"").decode(), headers[b"ActionID"].decode()))
+        return out
+
+    def test_login_asks_for_the_subscribed_events_before_the_resync(self):
+        """One include filter per name, narrowed where a subscription says C{only}; the
+        resync hook runs once every filter is answered."""
+        client = self.make()
+        client.subscribe("Hangup", lambda m: None)
+        client.subscribe("VarSet", lambda m: None, only=("Variable", "^HOTLINE_CALL_ID$"))
+        hooked = []
+        client.add_resync_hook(lambda c: hooked.append(True))
+        link = FakeLink(self.reactor, 0)
+        link.sent()
+        link.reply("t-1")
+        sent = self.filters(link.sent())
+        self.assertEqual([f[:2] for f in sent], [("action(include),name(Hangup)", "")])
+        self.assertEqual(hooked, [])
+        link.reply(sent[0][2])
+        sent = self.filters(link.sent())
+        self.assertEqual([f[:2] for f in sent], [
+            ("action(include),name(VarSet),header(Variable),method(regex)",
+             "^HOTLINE_CALL_ID$")])
+        self.assertEqual(hooked, [])
+        link.reply(sent[0][2])
+        self.assertEqual(hooked, [True])
+        self.assertTrue(client.ready)
+
+    def test_a_later_subscription_is_asked_for_at_once(self):
+        """A name subscribed while the session is filtered gets its filter without waiting
+        for the next login; a glob opens the session to every event."""
+        client = self.make()
+        client.subscribe("Hangup", lambda m: None)
+        link = FakeLink(self.reactor, 0)
+        link.sent()
+        link.reply("t-1")
+        link.reply(self.filters(link.sent())[0][2])
+        self.assertTrue(client.ready)
+        client.subscribe("UserEvent", lambda m: None)
+        sent = self.filters(link.sent())
+        self.assertEqual([f[:2] for f in sent], [("action(include),name(UserEvent)", "")])
+        link.reply(sent[0][2])
+        client.subscribe("Queue*", lambda m: None)
+        self.assertEqual([f[:2] for f in self.filters(link.sent())], [("", ".*")])
+
+    def test_a_refused_filter_opens_the_session_to_every_event(self):
+        """A PBX that refuses a filter (no C{system} permission, an old Asterisk) gets an
+        include-everything filter, so the filters already added drop nothing; the client is
+        ready and logs why."""
+        client = self.make()
+        client.subscribe("Hangup", lambda m: None)
+        client.subscribe("Newchannel", lambda m: None)
+        link = FakeLink(self.reactor, 0)
+        link.sent()
+        link.reply("t-1")
+        first = self.filters(link.sent())
+        link.reply(first[0][2])
+        second = self.filters(link.sent())
+        self.assertEqual(second[0][0], "action(include),name(Newchannel)")
+        link.feed(b"Response: Error\r\nActionID: " + second[0][2].encode()
+                  + b"\r\nMessage: Permission denied\r\n\r\n")
+        opened = self.filters(link.sent())
+        self.assertEqual([f[:2] for f in opened], [("", ".*")])
+        link.reply(opened[0][2])
+        self.assertTrue(client.ready)
+        client.subscribe("UserEvent", lambda m: None)
+        self.assertEqual(self.filters(link.sent()), [])
+
+    def test_a_glob_or_predicate_subscriber_gets_an_unfiltered_session(self):
+        """No filter is asked for while something wants every event."""
+        client = self.make()
+        client.subscribe("Hangup", lambda m: None)
+        client.subscribe("*", lambda m: None)
+        link = FakeLink(self.reactor, 0)
+        link.sent()
+        link.reply("t-1")
+        self.assertEqual(self.filters(link.sent()), [])
+        self.assertTrue(client.ready)
+
+    def test_without_the_option_nothing_is_filtered(self):
+        """The default client sends no Filter action (peers, tools and benches)."""
+        client = AMIClient(host="pbx.test", port=5038, username="hotline", secret="s3cret",
+                           reactor=self.reactor, id_generator=self.ids, auth="plain",
+                           keepalive_interval=None)
+        client.start()
+        self.addCleanup(lambda: client.stop() and None)
+        client.subscribe("Hangup", lambda m: None)
+        link = FakeLink(self.reactor, 0)
+        link.sent()
+        link.reply("t-1")
+        self.assertEqual(self.filters(link.sent()), [])
+        self.assertTrue(client.ready)

@@ -95,6 +95,30 @@ async def test_real_call_events_originate_and_list_action(pbx_sandbox: Sandbox, 
 
 
 @pytest_twisted.ensureDeferred
+async def test_filtered_session_gets_only_the_subscribed_events(pbx_sandbox: Sandbox, clients):
+    """With C{event_filter}, Asterisk 22 sends the session the subscribed events, narrowed by
+    header, and nothing else; list actions still come back whole."""
+    client = ami_client(pbx_sandbox, event_filter=True)
+    clients.append(client)
+    variables: list[str] = []
+    ends: list[str] = []
+    client.subscribe("VarSet", lambda m: variables.append(m["Variable"]),
+                     only=("Variable", "^_{0,2}HOTLINE_IT_KEEP$"))
+    client.subscribe("Hangup", lambda m: ends.append(m["Uniqueid"]))
+    client.start()
+    await client.when_ready()
+    before = {m.name for m in await client.action("CoreShowChannels")}
+    assert "CoreShowChannelsComplete" in before
+    await client.action("Originate", Channel="Local/1@from-agent", Application="Wait",
+                        Data="1", Variable="HOTLINE_IT_KEEP=1,__HOTLINE_IT_KEEP=2,HOTLINE_IT_DROP=3",
+                        Async="true", ChannelId="ami-it-filter-1", OtherChannelId="ami-it-filter-2")
+    await until(lambda: "ami-it-filter-1" in ends, timeout=20)
+    assert "HOTLINE_IT_KEEP" in variables and "__HOTLINE_IT_KEEP" in variables
+    assert "HOTLINE_IT_DROP" not in variables
+    assert set(variables) <= {"HOTLINE_IT_KEEP", "__HOTLINE_IT_KEEP"}
+
+
+@pytest_twisted.ensureDeferred
 async def test_error_reply_fails_the_deferred(pbx_sandbox: Sandbox, clients):
     """An action Asterisk refuses fails with AMIError carrying Asterisk's message."""
     client = ami_client(pbx_sandbox)

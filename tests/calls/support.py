@@ -75,7 +75,8 @@ class FakeAMI:
         self.replies: dict[str, Any] = {}
         self.sent: list[tuple[str, dict[str, Any]]] = []
 
-    def subscribe(self, name: str, handler: Callable[[Message], object]) -> FakeSubscription:
+    def subscribe(self, name: str, handler: Callable[[Message], object], *,
+                  only: tuple[str, str] | None = None) -> FakeSubscription:
         sub = FakeSubscription(self, name, handler)
         self.subscriptions.append(sub)
         return sub
