@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
@@ -47,6 +49,12 @@ def quote_argument(value: str | int) -> str:
     if '"' in text:
         text = text.replace('"', '\\"')
     return f'"{text}"'
+
+
+#: What L{AGIChannel.set_variables} sends through one C{MSet}: nothing MSet would split or
+#: the dialplan parser would read (commas, quotes, parentheses, C{$}, spaces).
+_PLAIN_NAME = re.compile(r"_{0,2}[A-Za-z][A-Za-z0-9_]*")
+_PLAIN_VALUE = re.compile(r"[A-Za-z0-9_.:/+@-]*")
 
 
 def format_command(command: str, *args: str | int) -> bytes:
@@ -138,6 +146,25 @@ class AGIChannel:
     async def set_variable(self, name: str, value: str | int) -> None:
         """Set a channel variable (use the names in L{hotline.agi.variables})."""
         await self.command("SET VARIABLE", name, value)
+
+    async def set_variables(self, pairs: Iterable[tuple[str, str | int]]) -> None:
+        """Set several channel variables, in one round trip when they allow it.
+
+        One C{EXEC MSet} sets them all when every name and value is plain (letters, digits,
+        C{_}, C{-}, C{.}, C{/}, C{:}, C{+}, C{@}; a value may be empty): MSet splits its
+        arguments on commas and would misread anything else. Otherwise one C{SET VARIABLE}
+        each, which quotes what it must. The variables are set in the order given either way.
+        """
+        items = [(name, value if isinstance(value, str) else str(value))
+                 for name, value in pairs]
+        if not items:
+            return
+        if len(items) > 1 and all(_PLAIN_NAME.fullmatch(n) and _PLAIN_VALUE.fullmatch(v)
+                                  for n, v in items):
+            await self.exec("MSet", *(f"{n}={v}" for n, v in items))
+            return
+        for name, value in items:
+            await self.set_variable(name, value)
 
     async def exec(self, application: str, *args: str | int) -> int:
         """Run a dialplan application with comma-joined arguments; returns its result.

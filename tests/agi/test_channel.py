@@ -184,6 +184,26 @@ class ChannelTests(SynchronousTestCase):
         self.successResultOf(run(channel.set_variable("HOTLINE_OPEN_TICKETS", 3)))
         self.assertEqual(sender.sent, [b'SET VARIABLE "HOTLINE_OPEN_TICKETS" "3"\n'])
 
+    def test_set_variables_in_one_mset(self) -> None:
+        """Plain names and values (empty ones too) go in one EXEC MSet, in order."""
+        channel, sender = channel_with("200 result=0")
+        self.successResultOf(run(channel.set_variables(
+            [("HOTLINE_CALL_ID", 42), ("HOTLINE_CITIZEN_ID", ""), ("__HOTLINE_X", "a-b.c")])))
+        self.assertEqual(sender.sent, [
+            b'EXEC "MSet" "HOTLINE_CALL_ID=42,HOTLINE_CITIZEN_ID=,__HOTLINE_X=a-b.c"\n'])
+
+    def test_set_variables_one_by_one_when_mset_would_misread(self) -> None:
+        """A comma, a quote, a space or a parenthesis in a value: one SET VARIABLE each, in
+        order, each quoted as SET VARIABLE quotes; a single variable is a SET VARIABLE too."""
+        for value in ("a,b", 'say "hi"', "a b", "f(x)", "${EVIL}", "张三"):
+            channel, sender = channel_with("200 result=1", "200 result=1")
+            self.successResultOf(run(channel.set_variables([("A", 1), ("B", value)])))
+            self.assertEqual(sender.sent, [b'SET VARIABLE "A" "1"\n',
+                                           format_command("SET VARIABLE", "B", value)], value)
+        channel, sender = channel_with("200 result=1")
+        self.successResultOf(run(channel.set_variables([("A", 1)])))
+        self.assertEqual(sender.sent, [b'SET VARIABLE "A" "1"\n'])
+
     def test_exec(self) -> None:
         """EXEC joins the application's arguments with commas into one argument."""
         channel, sender = channel_with("200 result=0")

@@ -51,13 +51,16 @@ def register(routes: RouteTable, *, db: Database, open_call: Callable[..., Inbou
     @routes.register("inbound")
     async def inbound(agi: AGIChannel) -> None:
         request = agi.request
-        linkedid = await agi.get_variable("CHANNEL(linkedid)") or request.uniqueid
+        # The dialplan hands the call's linkedid over as the first argument (one command
+        # fewer per call); an older dialplan's script asks for it.
+        linkedid = (request.args[0] if request.args else "") \
+            or await agi.get_variable("CHANNEL(linkedid)") or request.uniqueid
         result = await db.run(open_call, uniqueid=request.uniqueid, linkedid=linkedid,
                               caller_number=request.callerid, now=now())
-        for name, value in inbound_variables(result):
-            await agi.set_variable(name, value)
+        variables = inbound_variables(result)
         if not record():
-            await agi.set_variable(v.HOTLINE_RECORD, "0")
+            variables.append((v.HOTLINE_RECORD, "0"))
+        await agi.set_variables(variables)
         _log.info("inbound call {uniqueid} from {masked}: call_id={call_id} known={known} "
                   "open={open_tickets} repeat={repeat}", uniqueid=request.uniqueid,
                   masked=result.caller.masked_phone, call_id=result.call_id,
