@@ -10,7 +10,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from twisted.internet.task import deferLater
+from sqlalchemy.exc import DBAPIError
+from twisted.internet.defer import Deferred
 from twisted.logger import Logger
 
 from hotline import naming
@@ -60,8 +61,9 @@ def finalise_with_steps(session: Session, steps: tuple[tuple[FinalStep, bool], .
     """The call's one final unit of work: its row (L{finalise_call}), then every package's
     step on it (the transcription job, the bridges noted on the ticket). A guarded step runs
     in a savepoint of its own; an unguarded one puts its own writes in savepoints (most calls
-    give it nothing to write, and a savepoint is two statements). Either way a failing step is
-    logged and loses neither the row nor the others."""
+    give it nothing to write, and a savepoint is two statements). A failing step is logged and
+    loses neither the row nor the others, except a database error in an unguarded step: it
+    fails the unit, which may no longer be able to commit."""
     row = finalise_call(session, **call)
     for step, guarded in steps:
         try:
@@ -70,19 +72,29 @@ def finalise_with_steps(session: Session, steps: tuple[tuple[FinalStep, bool], .
                     step(session, row)
             else:
                 step(session, row)
+        except DBAPIError:
+            if not guarded:
+                # Outside a savepoint a failed statement may have aborted the transaction
+                # (PostgreSQL would then drop the row at COMMIT without a word): fail the unit
+                # instead; the call is written again alone, or by the reconciler.
+                raise
+            _log.failure("a final step {step!r} failed for call {uniqueid}", step=step,
+                         uniqueid=row.uniqueid)
         except Exception:  # noqa: BLE001 - the row must be written whatever a step does
             _log.failure("a final step {step!r} failed for call {uniqueid}", step=step,
                          uniqueid=row.uniqueid)
     return row
 
 
-def _final_unit(session: Session, steps: tuple[tuple[FinalStep, bool], ...],
-                recording: str | None, host_path: Callable[[str], str], **call: Any) -> FinalRow:
-    """L{finalise_with_steps} with the call's files looked at first, on the same database
-    thread (one hop per call, not two) and before the unit's first statement, so the write
-    lock is not held while the disk answers."""
-    return finalise_with_steps(session, steps, recordings=recording_files(recording, host_path),
-                               **call)
+def _final_units(session: Session, steps: tuple[tuple[FinalStep, bool], ...],
+                 host_path: Callable[[str], str],
+                 calls: list[tuple[str | None, dict[str, Any]]]) -> list[FinalRow]:
+    """L{finalise_with_steps} for each call, in one unit of work, with every call's files
+    looked at first: on the same database thread (no hop of their own) and before the
+    unit's first statement, so the write lock is not held while the disk answers."""
+    files = [recording_files(recording, host_path) for recording, _ in calls]
+    return [finalise_with_steps(session, steps, recordings=recs, **call)
+            for recs, (_, call) in zip(files, calls, strict=True)]
 
 
 @dataclass
@@ -110,9 +122,17 @@ class CallFinaliser:
 
     def __init__(self, *, bus: EventBus, db: Database,
                  host_path: Callable[[str], str] = lambda p: p,
-                 now: Callable[[], dt.datetime] | None = None, settle_s: float = 1.0) -> None:
+                 now: Callable[[], dt.datetime] | None = None, settle_s: float = 1.0,
+                 batch_s: float = 0.2) -> None:
+        """
+        @param settle_s: how long after its Hangup a call is written (MixMonitor closes its
+            files just after the channel goes).
+        @param batch_s: calls that end within this many seconds of each other are written in
+            one unit of work (a burst of ends costs one transaction, not one each).
+        """
         self.bus = bus
         self.settle_s = settle_s
+        self.batch_s = batch_s
         self.db = db
         self.host_path = host_path
         self.now = now or (lambda: dt.datetime.now(dt.UTC))
@@ -122,6 +142,9 @@ class CallFinaliser:
         #: Calls hung up whose row is being written (between Hangup and commit); until the
         #: row is written a late C{AgentComplete} still tells who hung up.
         self._finishing: dict[str, _Open] = {}
+        #: Calls hung up, waiting for their final unit, in the order they become due.
+        self._due: list[_Due] = []
+        self._timer: Any = None
 
     def is_following(self, uniqueid: str) -> bool:
         """True while this finaliser will write the call's final row itself."""
@@ -223,33 +246,92 @@ class CallFinaliser:
         talk = (ended - call.answered_at).total_seconds() if call.answered_at else None
         cause = e.cause or None
         self._finishing[call.uniqueid] = call
-
-        def write(_: object) -> Any:
-            hungup_by = call.hungup_by or ("citizen" if call.answered_at is None else None)
-            return self.db.run(
-                _final_unit, self._steps, call.recording, self.host_path,
-                uniqueid=call.uniqueid, linkedid=call.linkedid, caller_number=call.caller,
-                started_at=call.started_at, ended_at=ended, answered_at=call.answered_at,
-                queue_wait_s=call.wait_s, talk_s=talk, agent_code=call.agent_code,
-                hangup_cause=cause, hungup_by=hungup_by)
-
-        # MixMonitor closes its files just after the channel goes: give it a moment to finish.
-        d = deferLater(self.db.reactor, self.settle_s, lambda: None)
-        d.addCallback(write)
+        due = _Due(at=self.db.reactor.seconds() + self.settle_s, call=call, ended=ended,
+                   talk=talk, cause=cause)
+        self._due.append(due)
+        self._arm()
 
         def finalised(row: Any) -> None:
-            # The call's one line at its end (the tracker's own is at debug level).
             _log.info("call {uniqueid} finalised: {status}, talk {talk}s, cause {cause} "
                       "{cause_txt}, hung up by {who}", uniqueid=call.uniqueid,
                       status=row.status, talk=talk, cause=cause, cause_txt=e.cause_txt,
                       who=call.hungup_by)
             self._notify(row.id, call.uniqueid)
 
+        d = due.done
         d.addCallback(finalised)
         d.addErrback(lambda f: _log.failure("cannot finalise call {uniqueid}", f,
                                             uniqueid=call.uniqueid))
-
         d.addBoth(lambda r: (self._finishing.pop(call.uniqueid, None), r)[1])
+
+    # -- writing ----------------------------------------------------------------------------
+
+    def _arm(self) -> None:
+        """Wake up once the oldest waiting call is due, and C{batch_s} later so that the calls
+        ending meanwhile go in the same unit."""
+        if not self._due or (self._timer is not None and self._timer.active()):
+            return
+        wait = max(0.0, self._due[0].at - self.db.reactor.seconds()) + self.batch_s
+        self._timer = self.db.reactor.callLater(wait, self._write_due)
+
+    def _write_due(self) -> None:
+        self._timer = None
+        now = self.db.reactor.seconds()
+        ready = 0
+        while ready < len(self._due) and self._due[ready].at <= now:
+            ready += 1
+        batch, self._due = self._due[:ready], self._due[ready:]
+        self._arm()
+        if batch:
+            self._write(batch)
+
+    def _write(self, batch: list[_Due]) -> None:
+        """One unit for the batch; if it fails, one unit per call, so that a call the
+        database refuses costs only itself."""
+        d = self.db.run(_final_units, self._steps, self.host_path,
+                        [self._final_call(due) for due in batch])
+
+        def written(rows: list[FinalRow]) -> None:
+            for due, row in zip(batch, rows, strict=True):
+                due.done.callback(row)
+
+        def one_by_one(failure: Any) -> None:
+            if len(batch) == 1:
+                batch[0].done.errback(failure)
+                return
+            _log.warn("the final unit of {n} calls failed ({error}); writing them one by one",
+                      n=len(batch), error=failure.getErrorMessage())
+            for due in batch:
+                alone = self.db.run(_final_units, self._steps, self.host_path,
+                                    [self._final_call(due)])
+                alone.addCallbacks(lambda rows, due=due: due.done.callback(rows[0]),
+                                   due.done.errback)
+
+        d.addCallbacks(written, one_by_one)
+
+    @staticmethod
+    def _final_call(due: _Due) -> tuple[str | None, dict[str, Any]]:
+        """The call's recording prefix and what its row says, as known now (a late
+        C{AgentComplete} may have said who hung up since the Hangup)."""
+        call = due.call
+        hungup_by = call.hungup_by or ("citizen" if call.answered_at is None else None)
+        return call.recording, {
+            "uniqueid": call.uniqueid, "linkedid": call.linkedid, "caller_number": call.caller,
+            "started_at": call.started_at, "ended_at": due.ended,
+            "answered_at": call.answered_at, "queue_wait_s": call.wait_s, "talk_s": due.talk,
+            "agent_code": call.agent_code, "hangup_cause": due.cause, "hungup_by": hungup_by}
+
+
+@dataclass
+class _Due:
+    """A call hung up, waiting for its final unit of work."""
+
+    at: float  # reactor seconds from when it may be written
+    call: _Open
+    ended: dt.datetime
+    talk: float | None
+    cause: int | None
+    done: Deferred[Any] = field(default_factory=Deferred)
 
 
 def _who_hung_up(reason: str | None) -> str | None:

@@ -69,3 +69,45 @@ async def test_who_hung_up_whichever_of_agentcomplete_and_hangup_comes_first(db,
         assert (row.uniqueid, row.status, row.answered_at is not None) == (uid, "completed", True)
         expected = None if order == "complete-unknown" else "citizen"
         assert row.hungup_by == expected
+
+
+@pytest_twisted.ensureDeferred
+async def test_calls_ending_together_share_a_unit_and_a_refused_one_costs_only_itself(db):
+    """Five calls that end within the batch window are written in one unit of work; when that
+    unit fails (here an unguarded final step's statement fails for one call: on PostgreSQL
+    that aborts the transaction, so the unit must fail rather than commit nothing), every
+    call is written again in a unit of its own: only that one is not written (it is logged,
+    and left to the reconciler); the others have their rows."""
+    from sqlalchemy import select, text
+
+    from db.models import Call
+
+    bus = EventBus()
+    finaliser = CallFinaliser(bus=bus, db=db, settle_s=0.1, batch_s=0.3)
+    finaliser.subscribe()
+    units: list[int] = []
+    real_run = db.run
+
+    def counting_run(fn, *args, **kwargs):
+        if fn.__name__ == "_final_units":
+            units.append(len(args[2]))
+        return real_run(fn, *args, **kwargs)
+    db.run = counting_run  # type: ignore[method-assign]
+
+    def refuse(session, row) -> None:
+        if row.uniqueid == "pbx-batch-2":
+            session.execute(text("SELECT no_such_column FROM call"))  # fails the unit
+    finaliser.add_step(refuse, guarded=False)
+    written: list[int] = []
+    finaliser.on_finalised(written.append)
+    now = time.time()
+    uids = [f"pbx-batch-{i}" for i in range(5)]
+    for uid in uids:
+        _answered_call(bus, uid, now)
+        bus.publish(_ended(uid, now, "caller"))
+    await until(lambda: not any(finaliser.is_following(u) for u in uids), timeout=10)
+    assert units[0] == 5 and sorted(units[1:]) == [1, 1, 1, 1, 1], units
+    with db.begin() as s:
+        final = set(s.scalars(select(Call.uniqueid).where(Call.ended_at.is_not(None))))
+    assert final == set(uids) - {"pbx-batch-2"}
+    assert len(written) == 4
