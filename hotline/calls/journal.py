@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Float, String, bindparam, case, func, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from db.models import Agent, Call, CallRecording, CallStatus
@@ -62,27 +63,32 @@ def open_inbound_call(session: Session, *, uniqueid: str, linkedid: str, caller_
     # Core statements built once, on the session's connection: this runs for every call, and
     # nothing here needs an ORM object (the per-call CPU of bench.burst).
     conn = session.connection()
-    existing = conn.execute(_CALL_ID, {"uniqueid": uniqueid}).scalar()
-    if existing is not None:
-        return InboundCall(call_id=existing, caller=info, created=False)
     citizen_id = info.citizen_id
     if citizen_id is None and info.phone:
         # A first-time caller becomes a citizen now, so the ticket the agent opens and every
         # later call find the same person.
         citizen_id = citizen_id_for(session, info.phone)
-    call_id = conn.execute(_NEW_INBOUND_CALL, {
+    # Inserted first, looked for only if the uniqueid already has its row (the script run
+    # twice for one call): one statement for nearly every call.
+    call_id = conn.execute(_NEW_INBOUND_CALL[conn.dialect.name], {
         "new_uniqueid": uniqueid, "new_linkedid": linkedid or uniqueid,
         "new_caller": info.phone or _raw_number(caller_number), "new_citizen": citizen_id,
-        "new_started": now}).scalar_one()
+        "new_started": now}).scalar()
+    if call_id is None:
+        existing = conn.execute(_CALL_ID, {"uniqueid": uniqueid}).scalar_one()
+        return InboundCall(call_id=existing, caller=info, created=False)
     return InboundCall(call_id=call_id, caller=info, created=True)
 
 
 _CALL_ID = select(Call.id).where(Call.uniqueid == bindparam("uniqueid"))
-_NEW_INBOUND_CALL = insert(Call).values(
-    uniqueid=bindparam("new_uniqueid"), linkedid=bindparam("new_linkedid"),
-    direction="inbound", caller_number=bindparam("new_caller"),
-    citizen_id=bindparam("new_citizen"), started_at=bindparam("new_started"),
-    status=CallStatus.QUEUED).returning(Call.id)
+_NEW_INBOUND_CALL = {
+    name: dialect.insert(Call).values(
+        uniqueid=bindparam("new_uniqueid"), linkedid=bindparam("new_linkedid"),
+        direction="inbound", caller_number=bindparam("new_caller"),
+        citizen_id=bindparam("new_citizen"), started_at=bindparam("new_started"),
+        status=CallStatus.QUEUED).on_conflict_do_nothing(index_elements=["uniqueid"])
+    .returning(Call.id)
+    for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))}
 
 
 def _raw_number(number: str) -> str | None:
