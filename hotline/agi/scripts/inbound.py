@@ -23,15 +23,18 @@ _log = Logger(namespace="hotline.agi.scripts.inbound")
 
 
 def inbound_variables(result: InboundCall) -> list[tuple[str, str]]:
-    """The channel variables the dialplan and the agent's leg read, in the order they are set."""
+    """The channel variables the dialplan and the agent's leg read, in the order they are set.
+
+    The call id, the repeat flag and the open tickets go with the call to the agent's leg
+    (inherited, C{__}): set so here, not copied by the dialplan, each is one VarSet a call."""
     caller = result.caller
     last = caller.history[0].id if caller.history else None
     return [
-        (v.HOTLINE_CALL_ID, str(result.call_id)),
+        ("__" + v.HOTLINE_CALL_ID, str(result.call_id)),
         (v.HOTLINE_CITIZEN_ID, str(caller.citizen_id or "")),
         (v.HOTLINE_CALLER_KNOWN, "1" if caller.known else "0"),
-        (v.HOTLINE_REPEAT_CALLER, "1" if caller.repeat_caller else "0"),
-        (v.HOTLINE_OPEN_TICKETS, str(len(caller.open_tickets))),
+        ("__" + v.HOTLINE_REPEAT_CALLER, "1" if caller.repeat_caller else "0"),
+        ("__" + v.HOTLINE_OPEN_TICKETS, str(len(caller.open_tickets))),
         (v.HOTLINE_LAST_TICKET_ID, str(last or "")),
         # Repeat callers are answered first: they are waiting on a promise already made.
         (v.HOTLINE_QUEUE_PRIORITY, "10" if caller.repeat_caller else "0"),
