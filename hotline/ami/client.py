@@ -32,6 +32,8 @@ from hotline.ami.protocol import AMIProtocol
 __all__ = ["AMIClient", "Subscription"]
 
 Handler = Callable[[Message], object]
+#: An event or header name as AMI's filter criteria can carry it (C{name(...)}, C{header(...)}).
+_CRITERIA_WORD = re.compile(r"[A-Za-z0-9_-]+")
 Hook = Callable[["AMIClient"], object]
 
 
@@ -363,13 +365,15 @@ class AMIClient:
                 self._attempt(request)
 
     def _filters_wanted(self) -> set[tuple[str, str]] | None:
-        """The PBX filters (match criteria, expression) that let through what is subscribed;
-        None: every event (a glob or a predicate is subscribed, or nothing is)."""
-        if self._filtered or not self._by_name:
+        """The PBX filters (match criteria, expression) that let through what is subscribed
+        (none while nothing is: the PBX then sends every event); None: every event, for good
+        (a glob, a predicate, or a name the criteria syntax cannot carry, is subscribed)."""
+        if self._filtered:
             return None
         wanted = set()
         for sub in self._by_name:
-            if sub.event is None:
+            if sub.event is None or not _CRITERIA_WORD.fullmatch(sub.event) or (
+                    sub.only is not None and not _CRITERIA_WORD.fullmatch(sub.only[0])):
                 return None
             criteria = f"action(include),name({sub.event})"
             if sub.only is None:
@@ -390,8 +394,9 @@ class AMIClient:
         for criteria, expression in sorted(wanted):
             if not await self._add_filter(proto, criteria, expression):
                 return
-        self._log.info("AMI: the PBX sends this session only the {n} kinds of events "
-                       "subscribed", n=len(wanted))
+        if wanted:
+            self._log.info("AMI: the PBX sends this session only the {n} kinds of events "
+                           "subscribed", n=len(wanted))
 
     async def _add_filter(self, proto: AMIProtocol, criteria: str, expression: str) -> bool:
         """Add one PBX filter to the session; on refusal, let every event through again."""

@@ -308,6 +308,7 @@ class CallFinaliser:
                                    due.done.errback)
 
         d.addCallbacks(written, one_by_one)
+        d.addErrback(lambda f: _log.failure("finaliser: handing out a batch's rows failed", f))
 
     @staticmethod
     def _final_call(due: _Due) -> tuple[str | None, dict[str, Any]]:

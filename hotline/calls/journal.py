@@ -174,8 +174,7 @@ def finalise_call(session: Session, *, uniqueid: str, linkedid: str, caller_numb
     params = {"f_uniqueid": uniqueid, "f_ended_at": ended_at, "f_talk_s": talk_s,
               "f_cause": hangup_cause, "f_hungup_by": hungup_by, "f_answered_at": answered_at,
               "f_wait_s": queue_wait_s, "f_agent_code": agent_code or None}
-    final = _FINAL
-    row = conn.execute(final, params).first()
+    row = conn.execute(_FINAL, params).first()
     if row is None:
         existing = conn.execute(select(*_FINAL_COLUMNS).where(Call.uniqueid == uniqueid)) \
             .first()
@@ -183,7 +182,7 @@ def finalise_call(session: Session, *, uniqueid: str, linkedid: str, caller_numb
             return _final_row(session, uniqueid, existing, already_final=True)
         _insert_unseen(session, uniqueid=uniqueid, linkedid=linkedid,
                        caller_number=caller_number, started_at=started_at)
-        row = conn.execute(final, params).one()
+        row = conn.execute(_FINAL, params).one()
     ticket_id = row.ticket_id
     if row.answered_at is not None and ticket_id is None:
         # Every answered call leaves a ticket: the agent normally files one from the console

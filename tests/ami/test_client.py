@@ -453,3 +453,20 @@ class EventFilterTests(SynchronousTestCase):
         link.reply("t-1")
         self.assertEqual(self.filters(link.sent()), [])
         self.assertTrue(client.ready)
+
+    def test_nothing_subscribed_at_login_then_a_name(self):
+        """A session that started with no subscription gets every event until the first
+        name is subscribed, then only what is subscribed; a name the criteria cannot carry
+        opens it to every event."""
+        client = self.make()
+        link = FakeLink(self.reactor, 0)
+        link.sent()
+        link.reply("t-1")
+        self.assertEqual(self.filters(link.sent()), [])
+        self.assertTrue(client.ready)
+        client.subscribe("Hangup", lambda m: None)
+        sent = self.filters(link.sent())
+        self.assertEqual([f[:2] for f in sent], [("action(include),name(Hangup)", "")])
+        link.reply(sent[0][2])
+        client.subscribe("Odd(name)", lambda m: None)
+        self.assertEqual([f[:2] for f in self.filters(link.sent())], [("", ".*")])
