@@ -346,10 +346,10 @@ class EventFilterTests(SynchronousTestCase):
         self.reactor = MemoryReactorClock()
         self.ids = ActionIdGenerator("t")
 
-    def make(self, **kw):
+    def make(self, event_filter=True, **kw):
         client = AMIClient(host="pbx.test", port=5038, username="hotline", secret="s3cret",
                            reactor=self.reactor, id_generator=self.ids, auth="plain",
-                           keepalive_interval=None, event_filter=True, **kw)
+                           keepalive_interval=None, event_filter=event_filter, **kw)
         client.start()
         self.addCleanup(lambda: client.stop() and None)
         return client
@@ -429,30 +429,20 @@ class EventFilterTests(SynchronousTestCase):
         client.subscribe("UserEvent", lambda m: None)
         self.assertEqual(self.filters(link.sent()), [])
 
-    def test_a_glob_or_predicate_subscriber_gets_an_unfiltered_session(self):
-        """No filter is asked for while something wants every event."""
-        client = self.make()
-        client.subscribe("Hangup", lambda m: None)
-        client.subscribe("*", lambda m: None)
-        link = FakeLink(self.reactor, 0)
-        link.sent()
-        link.reply("t-1")
-        self.assertEqual(self.filters(link.sent()), [])
-        self.assertTrue(client.ready)
-
-    def test_without_the_option_nothing_is_filtered(self):
-        """The default client sends no Filter action (peers, tools and benches)."""
-        client = AMIClient(host="pbx.test", port=5038, username="hotline", secret="s3cret",
-                           reactor=self.reactor, id_generator=self.ids, auth="plain",
-                           keepalive_interval=None)
-        client.start()
-        self.addCleanup(lambda: client.stop() and None)
-        client.subscribe("Hangup", lambda m: None)
-        link = FakeLink(self.reactor, 0)
-        link.sent()
-        link.reply("t-1")
-        self.assertEqual(self.filters(link.sent()), [])
-        self.assertTrue(client.ready)
+    def test_no_filter_for_a_glob_or_predicate_nor_without_the_option(self):
+        """No filter is asked for while something wants every event, nor by a client made
+        without C{event_filter} (peers, tools and benches: the default)."""
+        for glob, event_filter in ((True, True), (False, False)):
+            self.reactor, self.ids = MemoryReactorClock(), ActionIdGenerator("t")
+            client = self.make(event_filter=event_filter)
+            client.subscribe("Hangup", lambda m: None)
+            if glob:
+                client.subscribe("*", lambda m: None)
+            link = FakeLink(self.reactor, 0)
+            link.sent()
+            link.reply("t-1")
+            self.assertEqual(self.filters(link.sent()), [])
+            self.assertTrue(client.ready)
 
     def test_nothing_subscribed_at_login_then_a_name(self):
         """A session that started with no subscription gets every event until the first
