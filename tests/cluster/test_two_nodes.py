@@ -36,7 +36,7 @@ from tests.scheduler.support import (
 )
 from tests.support.markers import require
 from tests.support.pbx import TEST_OVERRIDES, ensure_root, sandbox_config, sandbox_ports
-from tests.support.waiting import sleep, until
+from tests.support.waiting import sleep, until, until_true
 
 pytestmark = [pytest.mark.pbx, pytest.mark.postgres]
 
@@ -164,7 +164,14 @@ async def test_two_nodes_spread_overflow_and_survive_a_pbx_and_a_controller(clus
         await until(lambda: _agent_state(first, 2, seat) == "free", timeout=10, step=0.05)
         row, code = await until(lambda: _final(db, on_one["caller"]), timeout=20)
         assert seat == f"PJSIP/agent-{code}" and row.answered_at is not None
-        assert await db.run(lambda s: _changes(s, code)) == ["login", "wrapup", "wrapup_end"]
+        # The seat is unpaused before the change is written (AgentService): wait for the row.
+        changes: list[str] = []
+
+        async def wrapup_ended() -> bool:
+            changes[:] = await db.run(lambda s: _changes(s, code))
+            return changes[-1:] == ["wrapup_end"]
+        await until_true(wrapup_ended, timeout=10)
+        assert changes == ["login", "wrapup", "wrapup_end"]
 
         # -- a bridge from the other node: controller 1 brings a department into the call PBX 2
         # holds (its rows, participants and room recording written as on one node).

@@ -20,6 +20,7 @@
                 free: "空闲", paused: "小休", wrapup: "整理中", unavailable: "离线", logged_out: "未签入" };
   var draftKey = "new";
   var saveTimer = null;
+  var editSeq = 0;  // edits made, so that a late reply to an older save claims nothing
   var currentCall = null;
   var bridgeOn = desk.dataset.bridge === "yes";
   var room = null;  // the three-way call at this seat, as GET /api/bridge and the stream give it
@@ -65,11 +66,15 @@
   function saveDraftSoon() {
     try { localStorage.setItem(storageKey(), JSON.stringify(formData())); } catch (e) { /* private mode */ }
     $("draft-state").textContent = "草稿保存中…";
+    editSeq += 1;
     clearTimeout(saveTimer);
     saveTimer = setTimeout(pushDraft, 400);
   }
   function pushDraft() {
+    var seq = editSeq;
     api("PUT", "/api/drafts/" + encodeURIComponent(draftKey), { data: formData() }).then(function (d) {
+      // An edit made while this save was on its way is not saved yet: its own save says so.
+      if (seq !== editSeq) return;
       $("draft-state").textContent = "草稿已保存 " + localTime(d.updated_at);
       form.dataset.draftSaved = d.updated_at;
     }).catch(function () { $("draft-state").textContent = "草稿仅存本机（网络中断）"; });
