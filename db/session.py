@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterator
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from sqlalchemy import create_engine, event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
@@ -27,11 +28,21 @@ from twisted.internet.interfaces import IReactorThreads
 from twisted.internet.threads import deferToThreadPool
 from twisted.python.threadpool import ThreadPool
 
-__all__ = ["make_engine", "make_session_factory", "begin", "run_in_pool", "Database",
+__all__ = ["INSERT_BY_DIALECT", "dialect_insert", "make_engine", "make_session_factory", "begin", "run_in_pool", "Database",
            "unit_of_work", "is_locked", "locked_pause", "LOCKED_RETRIES"]
 
 P = ParamSpec("P")
 T = TypeVar("T")
+
+#: Each back end's INSERT construct: theirs have ON CONFLICT, the generic one has not. Keyed by
+#: dialect name, for statements built once per back end.
+INSERT_BY_DIALECT = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
+
+
+def dialect_insert(session: Session) -> Callable[..., Any]:
+    """The INSERT construct (with ON CONFLICT) of the back end ``session`` is bound to."""
+    return INSERT_BY_DIALECT[session.get_bind().dialect.name]
+
 
 #: How long SQLite waits for another writer before giving up with "database is locked".
 SQLITE_BUSY_TIMEOUT_MS = 10_000

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import and_, func, insert, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from db.models import (
@@ -34,6 +33,7 @@ from db.models import (
     Ticket,
     TicketEvent,
 )
+from db.session import dialect_insert
 from scheduler.policy import CITIZEN_OUTCOMES, AttemptOutcome, SchedulerPolicy
 
 __all__ = [
@@ -65,9 +65,7 @@ def get_state(session: Session, key: str) -> str | None:
 
 def set_state(session: Session, key: str, value: str, now: dt.datetime) -> None:
     """Upsert one fact (two nodes writing the same key both succeed)."""
-    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else \
-        sqlite.insert
-    stmt = insert(SchedulerState).values(key=key, value=value, updated_at=now)
+    stmt = dialect_insert(session)(SchedulerState).values(key=key, value=value, updated_at=now)
     session.execute(stmt.on_conflict_do_update(
         index_elements=["key"], set_={"value": value, "updated_at": now}))
 
@@ -158,11 +156,10 @@ def _collect_closures(session: Session, now: dt.datetime, settings: dict[str, An
         select(TicketEvent.ticket_id, TicketEvent.at, Ticket.reopen_count)
         .join(Ticket, Ticket.id == TicketEvent.ticket_id)
         .where(TicketEvent.id > int(last), TicketEvent.id <= top, owed)).all()
-    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else \
-        sqlite.insert
+    insert_ = dialect_insert(session)
     for ticket_id, at, round_ in closed:
         when = max(_aware(at), now) + dt.timedelta(seconds=settings["survey_delay_s"])
-        session.execute(insert(SurveyCall).values(
+        session.execute(insert_(SurveyCall).values(
             ticket_id=ticket_id, round=round_ or 0, status=CallbackStatus.PENDING, attempts=0,
             next_attempt_at=when, created_at=now).on_conflict_do_nothing())
     if top != int(last):

@@ -203,7 +203,8 @@ class AMIClient:
             variable, C{Newexten} of every step, AGI and RTCP reports). Off while a glob or
             predicate is subscribed. Needs the C{system} write permission; a PBX that refuses
             a filter is asked for every event again (it would otherwise drop what the
-            remaining filters let through), and says so in the log.
+            filters already added let through), and not asked for filters at later logins;
+            the log says so.
         """
         if reactor is None:
             from twisted.internet import reactor as global_reactor
@@ -228,6 +229,8 @@ class AMIClient:
         self.event_filter = event_filter
         #: The PBX filters this session has asked for; None: the session gets every event.
         self._session_filters: set[tuple[str, str]] | None = None
+        #: The PBX refused a filter once: later sessions are not filtered at all.
+        self._filters_refused = False
         self.ids: Callable[[], str] = id_generator or ActionIdGenerator(f"hotline-{id(self):x}")
         self._retry_policy = retry_policy or backoffPolicy(initialDelay=0.5, maxDelay=30.0)
         self._login_failures = 0
@@ -385,7 +388,7 @@ class AMIClient:
 
     async def _filter_events(self, proto: AMIProtocol) -> None:
         self._session_filters = None
-        if not self.event_filter:
+        if not self.event_filter or self._filters_refused:
             return
         wanted = self._filters_wanted()
         if wanted is None:
@@ -402,7 +405,6 @@ class AMIClient:
         """Add one PBX filter to the session; on refusal, let every event through again."""
         if self._session_filters is None or (criteria, expression) in self._session_filters:
             return self._session_filters is not None
-        self._session_filters.add((criteria, expression))
         headers = {"Operation": "Add", "MatchCriteria": criteria}
         if expression:
             headers["Filter"] = expression
@@ -413,17 +415,28 @@ class AMIClient:
                 return False  # the next login asks again
             self._log.warn("AMI: the PBX refused the event filter {criteria} ({error}); "
                            "this session gets every event", criteria=criteria, error=e)
-            self._session_filters = None
+            self._filters_refused = True  # not asked again at this client's next logins
+            if not self._session_filters:
+                self._session_filters = None  # none was added: nothing to undo
+                return False
             try:
-                await proto.send_action(Action("Filter", Operation="Add", Filter=".*",
-                                               id_generator=self.ids))
+                await self._filter_nothing(proto)
             except Exception as e2:  # noqa: BLE001
                 self._log.error("AMI: cannot open the event filters again ({error}): "
                                 "reconnecting for a session without them", error=e2)
                 if proto.transport is not None:
                     proto.transport.loseConnection()
             return False
+        if self._session_filters is not None:
+            self._session_filters.add((criteria, expression))
         return True
+
+    def _filter_nothing(self, proto: AMIProtocol) -> Deferred[Any]:
+        """Let every event through this session from now on (an include-all legacy filter:
+        filters cannot be removed, only outnumbered)."""
+        self._session_filters = None
+        return proto.send_action(Action("Filter", Operation="Add", Filter=".*",
+                                        id_generator=self.ids))
 
     def _filter_added_subscription(self) -> None:
         """A subscription made while this session is filtered: ask the PBX for its events."""
@@ -433,11 +446,8 @@ class AMIClient:
         wanted = self._filters_wanted()
         missing = [(".*", "")] if wanted is None else sorted(wanted - self._session_filters)
         for criteria, expression in missing:
-            if criteria == ".*":
-                # A glob or a predicate: every event from now on (legacy regex filter).
-                self._session_filters = None
-                d = proto.send_action(Action("Filter", Operation="Add", Filter=".*",
-                                             id_generator=self.ids))
+            if criteria == ".*":  # a glob or a predicate: every event from now on
+                d = self._filter_nothing(proto)
             else:
                 d = Deferred.fromCoroutine(self._add_filter(proto, criteria, expression))
             d.addErrback(lambda f: self._log.failure("AMI: cannot widen the event filters", f))

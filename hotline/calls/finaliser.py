@@ -72,15 +72,12 @@ def finalise_with_steps(session: Session, steps: tuple[tuple[FinalStep, bool], .
                     step(session, row)
             else:
                 step(session, row)
-        except DBAPIError:
-            if not guarded:
+        except Exception as e:  # noqa: BLE001 - the row must be written whatever a step does
+            if not guarded and isinstance(e, DBAPIError):
                 # Outside a savepoint a failed statement may have aborted the transaction
                 # (PostgreSQL would then drop the row at COMMIT without a word): fail the unit
                 # instead; the call is written again alone, or by the reconciler.
                 raise
-            _log.failure("a final step {step!r} failed for call {uniqueid}", step=step,
-                         uniqueid=row.uniqueid)
-        except Exception:  # noqa: BLE001 - the row must be written whatever a step does
             _log.failure("a final step {step!r} failed for call {uniqueid}", step=step,
                          uniqueid=row.uniqueid)
     return row

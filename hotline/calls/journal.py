@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Float, String, bindparam, case, func, insert, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from db.models import Agent, Call, CallRecording, CallStatus
+from db.session import INSERT_BY_DIALECT
 from hotline import phone
 from hotline.tickets.schemas import IntakeRequest, TicketKind
 from hotline.tickets.service import (
@@ -26,7 +26,7 @@ from hotline.tickets.service import (
     lookup_caller,
 )
 
-__all__ = ["InboundCall", "open_inbound_call", "mark_answered", "finalise_call", "FinalRow",
+__all__ = ["InboundCall", "open_inbound_call", "finalise_call", "FinalRow",
            "RecordingFile", "UNFILED_CALL_NOTE"]
 
 #: The description of the ticket opened for an answered call the agent filed nothing for; the
@@ -50,10 +50,6 @@ class RecordingFile:
     direction: str
     path: str
     size_bytes: int | None
-
-
-def _call_by_uniqueid(session: Session, uniqueid: str) -> Call | None:
-    return session.scalars(select(Call).where(Call.uniqueid == uniqueid)).first()
 
 
 def open_inbound_call(session: Session, *, uniqueid: str, linkedid: str, caller_number: str,
@@ -82,38 +78,19 @@ def open_inbound_call(session: Session, *, uniqueid: str, linkedid: str, caller_
 
 _CALL_ID = select(Call.id).where(Call.uniqueid == bindparam("uniqueid"))
 _NEW_INBOUND_CALL = {
-    name: dialect.insert(Call).values(
+    name: insert_(Call).values(
         uniqueid=bindparam("new_uniqueid"), linkedid=bindparam("new_linkedid"),
         direction="inbound", caller_number=bindparam("new_caller"),
         citizen_id=bindparam("new_citizen"), started_at=bindparam("new_started"),
         status=CallStatus.QUEUED).on_conflict_do_nothing(index_elements=["uniqueid"])
     .returning(Call.id)
-    for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))}
+    for name, insert_ in INSERT_BY_DIALECT.items()}
 
 
 def _raw_number(number: str) -> str | None:
     """A caller id we could not normalise is still kept (trimmed) for the record."""
     number = (number or "").strip()[:20]
     return number or None
-
-
-def _agent_id(session: Session, agent_code: str | None) -> int | None:
-    if not agent_code:
-        return None
-    return session.scalars(select(Agent.id).where(Agent.code == agent_code)).first()
-
-
-def mark_answered(session: Session, *, uniqueid: str, answered_at: dt.datetime,
-                  queue_wait_s: float | None, agent_code: str | None) -> Call | None:
-    """An agent took the call; returns the row, or None if no row exists for it."""
-    call = _call_by_uniqueid(session, uniqueid)
-    if call is None:
-        return None
-    call.answered_at = answered_at
-    call.queue_wait_s = queue_wait_s
-    call.agent_id = _agent_id(session, agent_code)
-    call.status = CallStatus.ANSWERED
-    return call
 
 
 @dataclass(frozen=True)

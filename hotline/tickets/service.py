@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from sqlalchemy import bindparam, delete, func, or_, select, union_all, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -40,6 +39,7 @@ from db.models import (
     TicketSequence,
     utcnow,
 )
+from db.session import INSERT_BY_DIALECT, dialect_insert
 from hotline import phone
 from hotline.tickets.clock import (
     Clock,
@@ -159,18 +159,16 @@ def _required(value: Any, field: str, longest: int, *, message: str | None = Non
 def _insert_ignoring_conflict(session: Session, model: type, values: dict[str, Any]) -> None:
     """INSERT that does nothing when a unique key already exists (two nodes racing to create
     the same citizen or day counter must both succeed)."""
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    session.execute(insert(model).values(**values).on_conflict_do_nothing())
+    session.execute(dialect_insert(session)(model).values(**values).on_conflict_do_nothing())
 
 
 #: The per-call citizen statements, built once (a statement built per call costs more CPU
 #: than running it): the new citizen, by dialect (their ON CONFLICT differs), and the read-back.
 _NEW_CITIZEN = {
-    name: dialect.insert(Citizen).values(phone=bindparam("new_phone"), name=None,
-                                         created_at=bindparam("new_created_at"))
+    name: insert(Citizen).values(phone=bindparam("new_phone"), name=None,
+                                 created_at=bindparam("new_created_at"))
     .on_conflict_do_nothing().returning(Citizen.id)
-    for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))}
+    for name, insert in INSERT_BY_DIALECT.items()}
 _CITIZEN_ID = select(Citizen.id).where(Citizen.phone == bindparam("phone"))
 
 

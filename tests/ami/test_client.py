@@ -354,6 +354,21 @@ class EventFilterTests(SynchronousTestCase):
         self.addCleanup(lambda: client.stop() and None)
         return client
 
+    def logged_in(self):
+        """The client's link to the fake PBX, its login accepted."""
+        link = FakeLink(self.reactor, 0)
+        link.sent()
+        link.reply("t-1")
+        return link
+
+    def acknowledge(self, link, *expected):
+        """Check that the filters C{expected} (criteria, expression) were just asked for,
+        in order, and accept them."""
+        sent = self.filters(link.sent())
+        self.assertEqual([f[:2] for f in sent], list(expected))
+        for f in sent:
+            link.reply(f[2])
+
     @staticmethod
     def filters(sent):
         """The (MatchCriteria, Filter) of every Filter action in C{sent}, in order."""
@@ -373,9 +388,7 @@ class EventFilterTests(SynchronousTestCase):
         client.subscribe("VarSet", lambda m: None, only=("Variable", "^HOTLINE_CALL_ID$"))
         hooked = []
         client.add_resync_hook(lambda c: hooked.append(True))
-        link = FakeLink(self.reactor, 0)
-        link.sent()
-        link.reply("t-1")
+        link = self.logged_in()
         sent = self.filters(link.sent())
         self.assertEqual([f[:2] for f in sent], [("action(include),name(Hangup)", "")])
         self.assertEqual(hooked, [])
@@ -394,17 +407,13 @@ class EventFilterTests(SynchronousTestCase):
         for the next login; a glob opens the session to every event."""
         client = self.make()
         client.subscribe("Hangup", lambda m: None)
-        link = FakeLink(self.reactor, 0)
-        link.sent()
-        link.reply("t-1")
+        link = self.logged_in()
         link.reply(self.filters(link.sent())[0][2])
         self.assertTrue(client.ready)
         client.subscribe("UserEvent", lambda m: None)
-        sent = self.filters(link.sent())
-        self.assertEqual([f[:2] for f in sent], [("action(include),name(UserEvent)", "")])
-        link.reply(sent[0][2])
+        self.acknowledge(link, ("action(include),name(UserEvent)", ""))
         client.subscribe("Queue*", lambda m: None)
-        self.assertEqual([f[:2] for f in self.filters(link.sent())], [("", ".*")])
+        self.acknowledge(link, ("", ".*"))
 
     def test_a_refused_filter_opens_the_session_to_every_event(self):
         """A PBX that refuses a filter (no C{system} permission, an old Asterisk) gets an
@@ -413,9 +422,7 @@ class EventFilterTests(SynchronousTestCase):
         client = self.make()
         client.subscribe("Hangup", lambda m: None)
         client.subscribe("Newchannel", lambda m: None)
-        link = FakeLink(self.reactor, 0)
-        link.sent()
-        link.reply("t-1")
+        link = self.logged_in()
         first = self.filters(link.sent())
         link.reply(first[0][2])
         second = self.filters(link.sent())
@@ -449,14 +456,30 @@ class EventFilterTests(SynchronousTestCase):
         name is subscribed, then only what is subscribed; a name the criteria cannot carry
         opens it to every event."""
         client = self.make()
-        link = FakeLink(self.reactor, 0)
-        link.sent()
-        link.reply("t-1")
+        link = self.logged_in()
         self.assertEqual(self.filters(link.sent()), [])
         self.assertTrue(client.ready)
         client.subscribe("Hangup", lambda m: None)
-        sent = self.filters(link.sent())
-        self.assertEqual([f[:2] for f in sent], [("action(include),name(Hangup)", "")])
-        link.reply(sent[0][2])
+        self.acknowledge(link, ("action(include),name(Hangup)", ""))
         client.subscribe("Odd(name)", lambda m: None)
-        self.assertEqual([f[:2] for f in self.filters(link.sent())], [("", ".*")])
+        self.acknowledge(link, ("", ".*"))
+
+    def test_a_pbx_refusing_the_first_filter_is_not_asked_again(self):
+        """Refused at once (the AMI user lacks C{system}): nothing to undo, the session is
+        ready with every event, and the next login asks for no filter at all (no loop of
+        refusals and reconnects)."""
+        client = self.make()
+        client.subscribe("Hangup", lambda m: None)
+        link = self.logged_in()
+        first = self.filters(link.sent())
+        link.feed(b"Response: Error\r\nActionID: " + first[0][2].encode()
+                  + b"\r\nMessage: Permission denied\r\n\r\n")
+        self.assertEqual(self.filters(link.sent()), [])
+        self.assertTrue(client.ready)
+        link.drop()
+        self.reactor.advance(2)
+        again = FakeLink(self.reactor, 1)
+        self.assertIn(b"Action: Login", again.sent())
+        again.reply("t-3")
+        self.assertEqual(self.filters(again.sent()), [])
+        self.assertTrue(client.ready)
