@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
-from twisted.internet import threads
 from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
 
@@ -198,10 +197,7 @@ class CallReconciler:
         for summary in due:
             key = summary.uniqueid
             if key not in final:
-                recordings = await threads.deferToThreadPool(
-                    self.db.reactor, self.db.pool, recording_files, summary.recording,
-                    self.host_path)
-                if not await self.db.run(_write, summary, recordings):
+                if not await self.db.run(_write, summary, self.host_path):
                     self.recorded += 1
                     self.recently_recorded.append(key)
                     _log.info("call {uniqueid} recorded from the PBX's summary (the controller "
@@ -246,8 +242,11 @@ def _final_among(session: Any, uniqueids: list[str]) -> set[str]:
     return final
 
 
-def _write(session: Any, summary: CallSummary, recordings: list[Any]) -> bool:
-    """Finalise the call from the summary; True if its row was already final."""
+def _write(session: Any, summary: CallSummary, host_path: Callable[[str], str]) -> bool:
+    """Finalise the call from the summary; True if its row was already final. The files are
+    looked at first, on the same database thread and before the unit's first statement, as
+    the finaliser does (L{hotline.calls.finaliser})."""
+    recordings = recording_files(summary.recording, host_path)
     return finalise_call(
         session, uniqueid=summary.uniqueid, linkedid=summary.linkedid,
         caller_number=summary.caller, started_at=summary.started_at,
