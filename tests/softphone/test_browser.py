@@ -39,6 +39,13 @@ _INBOUND_AUDIO = """async () => {
 }"""
 
 
+_RECORD_STATES = """() => {
+  window.softphoneStates = [];
+  document.querySelector('[data-softphone]').addEventListener(
+    'softphone-change', (e) => window.softphoneStates.push(e.detail.state));
+}"""
+
+
 async def _open_desk(browser, base_url: str):
     page = await browser.page(base_url)
 
@@ -159,13 +166,18 @@ async def test_lost_connection_pauses_agent_and_return_resumes(
         page = await _open_desk(browser, base_url)
         assert await _member(controller) == {"paused": False, "reason": ""}
 
-        def cut() -> None:
+        def cut() -> list[str]:
+            page.evaluate(_RECORD_STATES)
             page.context.set_offline(True)
             port = pbx_sandbox.config["pbx"]["http_port"]
             subprocess.run(["ss", "-K", "dst", "127.0.0.1", "dport", "=", str(port)],
                            check=True, capture_output=True)
             page.wait_for_selector(".softphone-state[data-state=offline]", timeout=10000)
-        await browser.run(cut)
+            return page.evaluate("() => window.softphoneStates")
+        shown = await browser.run(cut)
+        # The registration lost with the link must not make the page read "unregistered":
+        # the agent is to see "offline" from the moment the link goes.
+        assert shown[0] == "offline" and "unregistered" not in shown, shown
         assert await _member_soon(controller, paused=True, within_s=5), \
             "the agent is still rung with the browser gone"
         await _recorded(controller, ("pause", "softphone offline"))

@@ -56,7 +56,9 @@ class Softphone {
     ua.on('connecting', () => this._set('connecting'));
     ua.on('disconnected', () => this._set('offline'));
     ua.on('registered', () => { this._renewals = 0; this._set('registered'); });
-    ua.on('unregistered', () => this._set('unregistered'));
+    // JsSIP reports a lost connection as 'disconnected' and then, for the registration it
+    // took with it, 'unregistered': the agent must still read "offline", not "unregistered".
+    ua.on('unregistered', () => this._set(ua.isConnected() ? 'unregistered' : 'offline'));
     ua.on('registrationFailed', (e) => {
       this._set('failed', `registration failed: ${e.cause}`);
       // Credentials revoked (the controller restarted, or this session was signed in again
