@@ -126,12 +126,24 @@ class Controller:
         d.addErrback(lambda f: _log.failure("alert {action} not audited", f, action=action))
 
     async def start(self) -> None:
-        """Bring the schema up to date, listen for FastAGI, connect to AMI and wait for login."""
+        """Bring the schema up to date, listen for FastAGI, connect to AMI and wait for login.
+
+        A start that fails part-way (a port taken, the console's certificate unreadable)
+        stops what it had started before it raises: the database's threads are not daemons,
+        and a process left holding them would never exit."""
         from twisted.internet import threads
 
-        agi = self.config["agi"]
         self.config.state_dir.mkdir(parents=True, exist_ok=True)
         await threads.deferToThread(migrate.upgrade, self.db.url)
+        self._running = True  # from here on, stop() undoes whatever was started
+        try:
+            await self._start_parts()
+        except BaseException:
+            await self.stop()
+            raise
+
+    async def _start_parts(self) -> None:
+        agi = self.config["agi"]
         self.db.start()
         self.recording_space.start()
         await self.stt.start()
@@ -144,7 +156,6 @@ class Controller:
                                     port=agi["port"], allow=agi["allow"],
                                     script_timeout=agi["script_timeout_s"])
         self.ami.start()
-        self._running = True
         await self.ami.when_ready()
         for peer in self.deps.peers:
             peer.start()  # another node's PBX may be down: its link retries by itself
