@@ -153,6 +153,8 @@ class ControllerProcess:
         deadline = reactor.seconds() + 60
         while b"controller running" not in self.log.read_bytes()[size:]:
             if self.proc.poll() is not None or reactor.seconds() > deadline:
+                self.proc.kill()  # not left running behind a failed bench
+                self.proc.wait()
                 raise RuntimeError(f"the controller did not start; see {self.log}")
             await task.deferLater(reactor, 0.2, lambda: None)
         return self.proc.pid
@@ -223,27 +225,27 @@ async def _run(reactor, cfg, config_path: Path, *, numbers, rate, hold, ours: bo
         else None
     pbx_ami = await _client(reactor, cfg, "pbx", events="off")
     controller_pid = None
-    if controller is not None:
-        controller_pid = await controller.start(reactor)
-        await controller.agents(reactor, "login")
-    else:
-        for code in AGENTS:
-            await pbx_ami.action("QueueAdd", Queue="hotline", Interface=f"PJSIP/agent-{code}",
-                                 MemberName=f"agent {code}")
     db = Database.from_config(cfg, reactor=reactor)
     db.start()
-    pbx = Sampler(reactor, pbx_pid)
-    mine = Sampler(reactor, controller_pid, tree=False) if controller_pid else None
-    spy = None
-    if controller_pid and profile is not None:
-        # py-spy samples from its own process (its CPU is not the controller's).
-        spy_bin = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
-        spy = subprocess.Popen([spy_bin, "record", "--threads", "--gil", "--nonblocking",
-                                "-r", "100",
-                                "-f", "raw", "-o", str(profile), "-p", str(controller_pid)],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    t0 = reactor.seconds()
-    try:
+    spy = pbx = mine = None
+    try:  # whatever fails, nothing this run started is left running
+        if controller is not None:
+            controller_pid = await controller.start(reactor)
+            await controller.agents(reactor, "login")
+        else:
+            for code in AGENTS:
+                await pbx_ami.action("QueueAdd", Queue="hotline",
+                                     Interface=f"PJSIP/agent-{code}", MemberName=f"agent {code}")
+        pbx = Sampler(reactor, pbx_pid)
+        mine = Sampler(reactor, controller_pid, tree=False) if controller_pid else None
+        if controller_pid and profile is not None:
+            # py-spy samples from its own process (its CPU is not the controller's).
+            spy_bin = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+            spy = subprocess.Popen([spy_bin, "record", "--threads", "--gil", "--nonblocking",
+                                    "-r", "100", "-f", "raw", "-o", str(profile),
+                                    "-p", str(controller_pid)],
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        t0 = reactor.seconds()
         await place_burst(city, reactor, numbers, per_second=rate, hold_s=hold, tone="400")
         await _quiet(reactor, pbx_ami)
         rows = None
@@ -263,10 +265,15 @@ async def _run(reactor, cfg, config_path: Path, *, numbers, rate, hold, ours: bo
             spy.send_signal(signal.SIGINT)
             await threads.deferToThread(spy.wait, 30)
     finally:
+        if spy is not None and spy.poll() is None:
+            spy.kill()
         db.stop()
         if controller is not None:
-            await controller.agents(reactor, "logout")
-            await controller.stop(reactor)
+            try:
+                if controller_pid is not None:
+                    await controller.agents(reactor, "logout")
+            finally:
+                await controller.stop(reactor)
         else:
             for code in AGENTS:
                 await pbx_ami.action("QueueRemove", Queue="hotline",
