@@ -21,15 +21,18 @@ from typing import Any, Concatenate, ParamSpec, TypeVar
 from sqlalchemy import create_engine, event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IReactorThreads
 from twisted.internet.threads import deferToThreadPool
 from twisted.python.threadpool import ThreadPool
 
-__all__ = ["INSERT_BY_DIALECT", "dialect_insert", "make_engine", "make_session_factory", "begin", "run_in_pool", "Database",
-           "unit_of_work", "is_locked", "locked_pause", "LOCKED_RETRIES"]
+from db.prepared import Cursor
+
+__all__ = ["INSERT_BY_DIALECT", "dialect_insert", "make_engine", "make_session_factory", "begin",
+           "run_in_pool", "Database", "unit_of_work", "direct_unit_of_work", "is_locked",
+           "locked_pause", "LOCKED_RETRIES"]
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -137,14 +140,49 @@ def unit_of_work(factory: sessionmaker[Session], fn: Callable[Concatenate[Sessio
     times in all, pausing L{locked_pause} between tries. ``fn`` must keep its effects inside
     the session for that to be safe.
     """
-    for attempt in range(LOCKED_RETRIES):
+    def attempt() -> T:
+        with begin(factory) as session:
+            return fn(session, *args, **kwargs)
+    return _retried_while_locked(attempt)
+
+
+def direct_unit_of_work(engine: Engine, fn: Callable[Concatenate[Cursor, P], T],
+                        *args: P.args, **kwargs: P.kwargs) -> T:
+    """``fn(cursor, ...)`` in one transaction on a pooled connection, with no Session: for the
+    statements every call runs (L{db.prepared}). Blocking; the same transaction (BEGIN
+    IMMEDIATE on SQLite) and the same retries as L{unit_of_work}."""
+    dialect = engine.dialect
+    dbapi_error = dialect.loaded_dbapi.Error
+
+    def attempt() -> T:
+        pooled = engine.raw_connection()
         try:
-            with begin(factory) as session:
-                return fn(session, *args, **kwargs)
+            try:
+                if dialect.name == "sqlite":  # autocommit mode: the transaction is ours to open
+                    pooled.dbapi_connection.execute("BEGIN IMMEDIATE")
+                result = fn(Cursor(pooled.dbapi_connection, dialect), *args, **kwargs)
+                pooled.commit()
+                return result
+            except dbapi_error as e:
+                raise DBAPIError.instance(None, None, e, dbapi_error, dialect=dialect) from e
+        except BaseException:
+            with contextlib.suppress(Exception):  # a connection gone cannot roll back
+                pooled.rollback()
+            raise
+        finally:
+            pooled.close()
+    return _retried_while_locked(attempt)
+
+
+def _retried_while_locked(attempt: Callable[[], T]) -> T:
+    """The one retry policy: a unit SQLite refused as locked is run again from the start."""
+    for n in range(LOCKED_RETRIES):
+        try:
+            return attempt()
         except OperationalError as e:
-            if not is_locked(e) or attempt == LOCKED_RETRIES - 1:
+            if not is_locked(e) or n == LOCKED_RETRIES - 1:
                 raise
-            time.sleep(locked_pause(attempt))
+            time.sleep(locked_pause(n))
     raise AssertionError("unreachable")
 
 
@@ -207,6 +245,14 @@ class Database:
         services without blocking the reactor.
         """
         return run_in_pool(self.reactor, self.pool, unit_of_work, self.unit_factory, fn,
+                           *args, **kwargs)
+
+    def run_direct(self, fn: Callable[Concatenate[Cursor, P], T],
+                   *args: P.args, **kwargs: P.kwargs) -> Deferred[T]:
+        """``run`` without a Session: ``fn(cursor, *args, **kwargs)`` runs L{db.prepared}
+        statements on a pooled connection (the per-call paths, where the Session's cost was
+        most of the work)."""
+        return run_in_pool(self.reactor, self.pool, direct_unit_of_work, self.engine, fn,
                            *args, **kwargs)
 
     def unit(self, fn: Callable[Concatenate[Session, P], T],

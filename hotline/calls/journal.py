@@ -16,6 +16,7 @@ from sqlalchemy import Float, String, bindparam, case, func, insert, select, upd
 from sqlalchemy.orm import Session
 
 from db.models import Agent, Call, CallRecording, CallStatus
+from db.prepared import Cursor, Prepared, cursor_for
 from db.session import INSERT_BY_DIALECT
 from hotline import phone
 from hotline.tickets.schemas import IntakeRequest, TicketKind
@@ -52,38 +53,40 @@ class RecordingFile:
     size_bytes: int | None
 
 
-def open_inbound_call(session: Session, *, uniqueid: str, linkedid: str, caller_number: str,
-                      now: dt.datetime) -> InboundCall:
-    """Look the caller up and write the call row (once per uniqueid)."""
-    info = lookup_caller(session, caller_number, now=now)
-    # Core statements built once, on the session's connection: this runs for every call, and
-    # nothing here needs an ORM object (the per-call CPU of bench.burst).
-    conn = session.connection()
+def open_inbound_call(unit: Session | Cursor, *, uniqueid: str, linkedid: str,
+                      caller_number: str, now: dt.datetime) -> InboundCall:
+    """Look the caller up and write the call row (once per uniqueid).
+
+    Every call runs this while its caller waits for the queue, so it is prepared statements
+    (L{db.prepared}), best in a unit of its own (``Database.run_direct``): nothing here needs
+    an ORM object."""
+    cursor = cursor_for(unit)
+    info = lookup_caller(cursor, caller_number, now=now)
     citizen_id = info.citizen_id
     if citizen_id is None and info.phone:
         # A first-time caller becomes a citizen now, so the ticket the agent opens and every
         # later call find the same person.
-        citizen_id = citizen_id_for(session, info.phone)
+        citizen_id = citizen_id_for(cursor, info.phone)
     # Inserted first, looked for only if the uniqueid already has its row (the script run
     # twice for one call): one statement for nearly every call.
-    call_id = conn.execute(_NEW_INBOUND_CALL[conn.dialect.name], {
-        "new_uniqueid": uniqueid, "new_linkedid": linkedid or uniqueid,
-        "new_caller": info.phone or _raw_number(caller_number), "new_citizen": citizen_id,
-        "new_started": now}).scalar()
+    call_id = cursor.scalar(
+        _NEW_INBOUND_CALL[cursor.dialect.name], new_uniqueid=uniqueid,
+        new_linkedid=linkedid or uniqueid, new_caller=info.phone or _raw_number(caller_number),
+        new_citizen=citizen_id, new_started=now)
     if call_id is None:
-        existing = conn.execute(_CALL_ID, {"uniqueid": uniqueid}).scalar_one()
+        existing = cursor.scalar(_CALL_ID, uniqueid=uniqueid)
         return InboundCall(call_id=existing, caller=info, created=False)
     return InboundCall(call_id=call_id, caller=info, created=True)
 
 
-_CALL_ID = select(Call.id).where(Call.uniqueid == bindparam("uniqueid"))
+_CALL_ID = Prepared(select(Call.id).where(Call.uniqueid == bindparam("uniqueid")))
 _NEW_INBOUND_CALL = {
-    name: insert_(Call).values(
+    name: Prepared(insert_(Call).values(
         uniqueid=bindparam("new_uniqueid"), linkedid=bindparam("new_linkedid"),
         direction="inbound", caller_number=bindparam("new_caller"),
         citizen_id=bindparam("new_citizen"), started_at=bindparam("new_started"),
         status=CallStatus.QUEUED).on_conflict_do_nothing(index_elements=["uniqueid"])
-    .returning(Call.id)
+        .returning(Call.id))
     for name, insert_ in INSERT_BY_DIALECT.items()}
 
 

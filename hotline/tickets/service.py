@@ -39,6 +39,7 @@ from db.models import (
     TicketSequence,
     utcnow,
 )
+from db.prepared import Cursor, Prepared, cursor_for
 from db.session import INSERT_BY_DIALECT, dialect_insert
 from hotline import phone
 from hotline.tickets.clock import (
@@ -165,24 +166,24 @@ def _insert_ignoring_conflict(session: Session, model: type, values: dict[str, A
 #: The per-call citizen statements, built once (a statement built per call costs more CPU
 #: than running it): the new citizen, by dialect (their ON CONFLICT differs), and the read-back.
 _NEW_CITIZEN = {
-    name: insert(Citizen).values(phone=bindparam("new_phone"), name=None,
-                                 created_at=bindparam("new_created_at"))
-    .on_conflict_do_nothing().returning(Citizen.id)
+    name: Prepared(insert(Citizen).values(phone=bindparam("new_phone"), name=None,
+                                          created_at=bindparam("new_created_at"))
+                   .on_conflict_do_nothing().returning(Citizen.id))
     for name, insert in INSERT_BY_DIALECT.items()}
-_CITIZEN_ID = select(Citizen.id).where(Citizen.phone == bindparam("phone"))
+_CITIZEN_ID = Prepared(select(Citizen.id).where(Citizen.phone == bindparam("phone")))
 
 
-def citizen_id_for(session: Session, number: str) -> int:
+def citizen_id_for(unit: Session | Cursor, number: str) -> int:
     """The id of the citizen with normalised phone ``number``, created if new, in one
     statement when it is new (INSERT ... RETURNING; another node's concurrent insert wins and
-    is read back). For the per-call path, which needs the id and not the object: Core
-    statements on the session's connection."""
-    conn = session.connection()
-    made = conn.execute(_NEW_CITIZEN[conn.dialect.name],
-                        {"new_phone": number, "new_created_at": utcnow()}).scalar()
+    is read back). For the per-call path, which needs the id and not the object: prepared
+    statements (L{db.prepared}) in the caller's unit of work."""
+    cursor = cursor_for(unit)
+    made = cursor.scalar(_NEW_CITIZEN[cursor.dialect.name], new_phone=number,
+                         new_created_at=utcnow())
     if made is not None:
         return made
-    return conn.execute(_CITIZEN_ID, {"phone": number}).scalar_one()
+    return cursor.scalar(_CITIZEN_ID, phone=number)
 
 
 def get_or_create_citizen(session: Session, number: str, name: str | None = None) -> Citizen:
@@ -1185,18 +1186,18 @@ class CallerInfo:
 _SUMMARY_COLUMNS = (Ticket.id, Ticket.number, Ticket.kind, Ticket.channel, Ticket.status,
                     Ticket.category, Ticket.created_at, Ticket.promised_reply_at)
 
-# Built once: constructing a statement costs more than SQLite takes to run it, and a reused
-# statement object hits SQLAlchemy's compiled cache directly. Bound at call time.
-_CITIZEN_BY_PHONE = select(Citizen.id, Citizen.name).where(Citizen.phone == bindparam("phone"))
-_CALLER_TICKETS = union_all(
+# Prepared once (db.prepared): every ringing number runs them. Bound at call time.
+_CITIZEN_BY_PHONE = Prepared(select(Citizen.id, Citizen.name)
+                             .where(Citizen.phone == bindparam("phone")))
+_CALLER_TICKETS = Prepared(union_all(
     select(*_SUMMARY_COLUMNS).where(Ticket.citizen_id == bindparam("citizen_id"),
                                     Ticket.status.in_(sorted(str(s) for s in OPEN_STATUSES))),
     select(select(*_SUMMARY_COLUMNS).where(Ticket.citizen_id == bindparam("citizen_id"))
            .order_by(Ticket.created_at.desc()).limit(bindparam("history_limit"))
-           .subquery()))
+           .subquery())))
 
 
-def lookup_caller(session: Session, caller_number: str, *, now: dt.datetime | None = None,
+def lookup_caller(unit: Session | Cursor, caller_number: str, *, now: dt.datetime | None = None,
                   history_limit: int = 10,
                   repeat_window: dt.timedelta = dt.timedelta(days=30)) -> CallerInfo:
     """Everything the agent needs about a ringing number, in two indexed statements.
@@ -1208,13 +1209,12 @@ def lookup_caller(session: Session, caller_number: str, *, now: dt.datetime | No
         number = phone.normalise(caller_number)
     except phone.InvalidPhoneNumber:
         return CallerInfo("", "", None, None, (), (), False)
-    conn = session.connection()  # Core statements: no ORM work for each ringing number
-    row = conn.execute(_CITIZEN_BY_PHONE, {"phone": number}).first()
+    cursor = cursor_for(unit)  # prepared statements: no ORM work for each ringing number
+    row = cursor.first(_CITIZEN_BY_PHONE, phone=number)
     if row is None:
         return CallerInfo(number, phone.mask(number), None, None, (), (), False)
     citizen_id, name = row
-    rows = conn.execute(_CALLER_TICKETS, {"citizen_id": citizen_id,
-                                          "history_limit": history_limit}).all()
+    rows = cursor.all(_CALLER_TICKETS, citizen_id=citizen_id, history_limit=history_limit)
     seen: dict[int, TicketSummary] = {}
     for r in rows:
         if r[0] not in seen:

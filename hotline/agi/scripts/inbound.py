@@ -47,8 +47,9 @@ def register(routes: RouteTable, *, db: Database, open_call: Callable[..., Inbou
     """Add ``inbound`` to ``routes``; the lookup and the row run on the database's pool.
     ``record()`` says whether new calls are recorded (no: the recordings disk is full).
 
-    ``open_call(session, uniqueid=, linkedid=, caller_number=, now=)`` is the calls package's
-    ``open_inbound_call`` (handed in by its plugin, so this package imports no other)."""
+    ``open_call(cursor, uniqueid=, linkedid=, caller_number=, now=)`` is the calls package's
+    ``open_inbound_call`` (handed in by its plugin, so this package imports no other), run
+    with no Session (``Database.run_direct``)."""
     now = clock or (lambda: dt.datetime.now(dt.UTC))
 
     @routes.register("inbound")
@@ -58,7 +59,7 @@ def register(routes: RouteTable, *, db: Database, open_call: Callable[..., Inbou
         # fewer per call); an older dialplan's script asks for it.
         linkedid = (request.args[0] if request.args else "") \
             or await agi.get_variable("CHANNEL(linkedid)") or request.uniqueid
-        result = await db.run(open_call, uniqueid=request.uniqueid, linkedid=linkedid,
+        result = await db.run_direct(open_call, uniqueid=request.uniqueid, linkedid=linkedid,
                               caller_number=request.callerid, now=now())
         variables = inbound_variables(result)
         if not record():
