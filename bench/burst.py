@@ -204,6 +204,20 @@ async def _quiet(reactor, ami, timeout: float = 180) -> None:
         await task.deferLater(reactor, 0.5, lambda: None)
 
 
+async def _forget_summaries(ami) -> None:
+    """Delete the call summaries the PBX keeps in AstDB for the controller. The reference
+    run's 200 calls leave theirs (no controller took them), and ours would record them all
+    at start-up: work for calls that are not the run's, which can spill into the measured
+    window."""
+    from hotline.ami.actions import AMIError
+    from hotline.calls.reconciler import FAMILY
+
+    try:
+        await ami.action("DBDelTree", Family=FAMILY)
+    except AMIError:
+        pass  # none there: Asterisk calls deleting an empty family an error
+
+
 async def _run(reactor, cfg, config_path: Path, *, numbers, rate, hold, ours: bool,
                profile: Path | None = None) -> dict:
     from sqlalchemy import func, select
@@ -230,6 +244,7 @@ async def _run(reactor, cfg, config_path: Path, *, numbers, rate, hold, ours: bo
     spy = pbx = mine = None
     try:  # whatever fails, nothing this run started is left running
         if controller is not None:
+            await _forget_summaries(pbx_ami)
             controller_pid = await controller.start(reactor)
             await controller.agents(reactor, "login")
         else:
