@@ -15,6 +15,7 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from db.models import Bridge, BridgeParticipant, Call, TicketEvent, utcnow
+from db.prepared import Prepared, cursor_for
 from hotline import phone
 from hotline.bridge.outcomes import REASON_TEXT
 
@@ -137,9 +138,9 @@ def note_call_bridges(session: Session, call_id: int, *, zone: str = "Asia/Shang
     """Write every ended bridge of a call on its ticket, each in a savepoint of its own (the
     finaliser runs this unguarded in the call's final unit: a note that fails loses neither
     the call's row nor the other notes); returns how many were written."""
-    # Built once, run on the connection: this is every call's final unit of work, and most
-    # calls were never bridged.
-    ids = session.connection().execute(_ENDED_BRIDGES, {"call_id": call_id}).scalars().all()
+    # Prepared (db.prepared): this is every call's final unit of work, and most calls were
+    # never bridged.
+    ids = [r[0] for r in cursor_for(session).all(_ENDED_BRIDGES, call_id=call_id)]
     written = 0
     for bridge_id in ids:
         with session.begin_nested():
@@ -147,5 +148,5 @@ def note_call_bridges(session: Session, call_id: int, *, zone: str = "Asia/Shang
     return written
 
 
-_ENDED_BRIDGES = select(Bridge.id).where(Bridge.call_id == bindparam("call_id"),
-                                         Bridge.ended_at.is_not(None))
+_ENDED_BRIDGES = Prepared(select(Bridge.id).where(Bridge.call_id == bindparam("call_id"),
+                                                  Bridge.ended_at.is_not(None)))

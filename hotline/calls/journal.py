@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Any
+from typing import NamedTuple
 
 from sqlalchemy import Float, String, bindparam, case, func, insert, select, update
 from sqlalchemy.orm import Session
@@ -116,13 +116,14 @@ class FinalRow:
 
 _FINAL_COLUMNS = (Call.id, Call.status, Call.ticket_id, Call.started_at, Call.ended_at,
                   Call.answered_at, Call.caller_number, Call.citizen_id)
-_RECORDING_DIRECTIONS = select(CallRecording.direction).where(
-    CallRecording.call_id == bindparam("call_id"))
+_RECORDING_DIRECTIONS = Prepared(select(CallRecording.direction).where(
+    CallRecording.call_id == bindparam("call_id")))
+_FINAL_ROW = Prepared(select(*_FINAL_COLUMNS).where(Call.uniqueid == bindparam("uniqueid")))
 _ANSWERED_AT = func.coalesce(bindparam("f_answered_at", type_=Call.answered_at.type),
                              Call.answered_at)
 #: The final UPDATE: only a row not yet final; what the report does not know (no answer, no
 #: wait, no agent) keeps what the row has; the status follows whether anyone answered.
-_FINAL = update(Call).where(Call.uniqueid == bindparam("f_uniqueid"),
+_FINAL = Prepared(update(Call).where(Call.uniqueid == bindparam("f_uniqueid"),
                             Call.ended_at.is_(None)).values(
     ended_at=bindparam("f_ended_at"), talk_s=bindparam("f_talk_s"),
     hangup_cause=bindparam("f_cause"), hungup_by=bindparam("f_hungup_by"),
@@ -133,7 +134,7 @@ _FINAL = update(Call).where(Call.uniqueid == bindparam("f_uniqueid"),
                   .limit(1).scalar_subquery()),
     status=case((_ANSWERED_AT.is_not(None), CallStatus.COMPLETED),
                 else_=CallStatus.ABANDONED),
-).returning(*_FINAL_COLUMNS)
+).returning(*_FINAL_COLUMNS))
 
 
 def finalise_call(session: Session, *, uniqueid: str, linkedid: str, caller_number: str,
@@ -148,21 +149,21 @@ def finalise_call(session: Session, *, uniqueid: str, linkedid: str, caller_numb
     final) does it, in Core statements: this runs for every call (bench.burst), and a second
     report of the same call matches nothing and changes nothing.
     """
-    # Executed on the session's connection: Core, not ORM-enabled statements (no identity map
-    # to synchronise, none of the ORM's per-statement work), and built once (_FINAL).
-    conn = session.connection()
+    # Prepared statements (db.prepared) in the session's transaction: no identity map to
+    # synchronise, none of SQLAlchemy's per-execution work.
+    cursor = cursor_for(session)
     params = {"f_uniqueid": uniqueid, "f_ended_at": ended_at, "f_talk_s": talk_s,
               "f_cause": hangup_cause, "f_hungup_by": hungup_by, "f_answered_at": answered_at,
               "f_wait_s": queue_wait_s, "f_agent_code": agent_code or None}
-    row = conn.execute(_FINAL, params).first()
-    if row is None:
-        existing = conn.execute(select(*_FINAL_COLUMNS).where(Call.uniqueid == uniqueid)) \
-            .first()
+    found = cursor.first(_FINAL, **params)
+    if found is None:
+        existing = cursor.first(_FINAL_ROW, uniqueid=uniqueid)
         if existing is not None:  # already final: a second report changes nothing
-            return _final_row(session, uniqueid, existing, already_final=True)
+            return _final_row(cursor, uniqueid, _Final(*existing), already_final=True)
         _insert_unseen(session, uniqueid=uniqueid, linkedid=linkedid,
                        caller_number=caller_number, started_at=started_at)
-        row = conn.execute(_FINAL, params).one()
+        found = cursor.first(_FINAL, **params)
+    row = _Final(*found)
     ticket_id = row.ticket_id
     if row.answered_at is not None and ticket_id is None:
         # Every answered call leaves a ticket: the agent normally files one from the console
@@ -176,12 +177,12 @@ def finalise_call(session: Session, *, uniqueid: str, linkedid: str, caller_numb
         ticket_id = opened.id
     directions: frozenset[str] = frozenset()
     if recordings:
-        known = set(conn.execute(_RECORDING_DIRECTIONS, {"call_id": row.id}).scalars())
+        known = {r[0] for r in cursor.all(_RECORDING_DIRECTIONS, call_id=row.id)}
         new = [{"call_id": row.id, "direction": rec.direction, "path": rec.path,
                 "size_bytes": rec.size_bytes}
                for rec in recordings if rec.direction not in known]
         if new:
-            conn.execute(insert(CallRecording), new)
+            session.connection().execute(insert(CallRecording), new)
         directions = frozenset(known | {rec.direction for rec in recordings})
     session.flush()
     return FinalRow(id=row.id, uniqueid=uniqueid, status=row.status, ticket_id=ticket_id,
@@ -189,9 +190,22 @@ def finalise_call(session: Session, *, uniqueid: str, linkedid: str, caller_numb
                     answered_at=row.answered_at, directions=directions)
 
 
-def _final_row(session: Session, uniqueid: str, row: Any, *, already_final: bool) -> FinalRow:
-    directions = frozenset(session.connection().execute(
-        _RECORDING_DIRECTIONS, {"call_id": row.id}).scalars())
+class _Final(NamedTuple):
+    """A row of L{_FINAL_COLUMNS}."""
+
+    id: int
+    status: str
+    ticket_id: int | None
+    started_at: dt.datetime
+    ended_at: dt.datetime | None
+    answered_at: dt.datetime | None
+    caller_number: str | None
+    citizen_id: int | None
+
+
+def _final_row(cursor: Cursor, uniqueid: str, row: _Final, *,
+               already_final: bool) -> FinalRow:
+    directions = frozenset(r[0] for r in cursor.all(_RECORDING_DIRECTIONS, call_id=row.id))
     return FinalRow(id=row.id, uniqueid=uniqueid, status=row.status, ticket_id=row.ticket_id,
                     started_at=row.started_at, ended_at=row.ended_at,
                     answered_at=row.answered_at, directions=directions,
