@@ -165,9 +165,14 @@ def direct_unit_of_work(engine: Engine, fn: Callable[Concatenate[Cursor, P], T],
                 return result
             except dbapi_error as e:
                 raise DBAPIError.instance(None, None, e, dbapi_error, dialect=dialect) from e
-        except BaseException:
-            with contextlib.suppress(Exception):  # a connection gone cannot roll back
-                pooled.rollback()
+        except BaseException as e:
+            orig = e.orig if isinstance(e, DBAPIError) else None
+            if isinstance(orig, dbapi_error) and dialect.is_disconnect(
+                    orig, pooled.dbapi_connection, None):
+                pooled.invalidate(orig)  # the server went away: not back into the pool
+            else:
+                with contextlib.suppress(Exception):
+                    pooled.rollback()
             raise
         finally:
             pooled.close()
