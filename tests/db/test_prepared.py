@@ -7,8 +7,8 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from sqlalchemy import bindparam, select, text
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import bindparam, func, select, text
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from db.models import Call, CallStatus, Citizen, Ticket
 from db.prepared import Cursor, Prepared, cursor_for
@@ -23,6 +23,7 @@ _NEW_CALL = {name: Prepared(insert(Call).values(
     status=CallStatus.QUEUED).returning(Call.id, Call.started_at, Call.status))
     for name, insert in INSERT_BY_DIALECT.items()}
 _CALL_BY_UID = Prepared(select(Call.started_at, Call.status).where(Call.uniqueid == bindparam("uid")))
+_BACKEND_PID = Prepared(select(func.pg_backend_pid()))
 _OPEN_TICKETS = Prepared(select(Ticket.id).where(
     Ticket.citizen_id == bindparam("citizen"), Ticket.status.in_(["received", "handling"])))
 
@@ -123,3 +124,24 @@ def test_what_cannot_be_prepared_once_is_refused_and_a_missing_value_named(engin
     with pytest.raises(KeyError, match="caller"):
         direct_unit_of_work(engine, lambda c: c.first(
             _NEW_CALL[c.dialect.name], uid="x", started=WHEN))
+
+
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+def test_a_connection_the_server_ended_is_not_used_again(db_url):
+    """The server ends a unit's connection (a restart, an administrator): that unit fails with
+    SQLAlchemy's error, and the next units get working connections, not the dead one back
+    from the pool (pinging on checkout is off here: the dead one must not be kept)."""
+    engine = make_engine(db_url, pool_size=1, max_overflow=0, pool_pre_ping=False)
+    admin = make_engine(db_url)
+    try:
+        pid = direct_unit_of_work(engine, lambda c: c.scalar(_BACKEND_PID))
+        with admin.begin() as conn:
+            conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+        with pytest.raises(DBAPIError) as failed:
+            direct_unit_of_work(engine, _new_call, "after-terminate")
+        assert "terminat" in str(failed.value.orig)
+        assert direct_unit_of_work(engine, _new_call, "after-terminate")[2] == "queued"
+        assert direct_unit_of_work(engine, lambda c: c.scalar(_BACKEND_PID)) != pid
+    finally:
+        engine.dispose()
+        admin.dispose()
