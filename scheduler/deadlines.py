@@ -16,7 +16,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from db.models import (
@@ -27,6 +27,7 @@ from db.models import (
     Ticket,
     TicketEvent,
 )
+from db.prepared import Prepared, cursor_for
 from hotline import phone
 from hotline.naming import reminder_key
 from hotline.pbx.prompts import spoken_time
@@ -60,24 +61,32 @@ def _aware(value: dt.datetime | None) -> dt.datetime | None:
 
 def scan_deadlines(session: Session, *, until: dt.datetime) -> dict[tuple[str, int], dt.datetime]:
     """Reminders, 督办 notices and reminder calls falling due before ``until`` (indexed reads:
-    ``ix_ticket_warn_scan``, ``ix_ticket_overdue_scan``, ``ix_department_notice_call``)."""
+    ``ix_ticket_warn_scan``, ``ix_ticket_overdue_scan``, ``ix_department_notice_call``),
+    prepared once (L{db.prepared}): every scheduler sync runs them."""
+    cursor = cursor_for(session)
     out: dict[tuple[str, int], dt.datetime] = {}
-    for ticket_id, at in session.execute(
-            select(Ticket.id, Ticket.warn_at).where(
-                Ticket.status.in_(_OPEN), Ticket.warned_at.is_(None),
-                Ticket.warn_at <= until, Ticket.department_id.is_not(None))):
+    for ticket_id, at in cursor.all(_WARN_DUE, until=until):
         out[("deadline_warn", ticket_id)] = _aware(at)  # type: ignore[assignment]
-    for ticket_id, at in session.execute(
-            select(Ticket.id, Ticket.due_at).where(
-                Ticket.status.in_(_OPEN), Ticket.overdue_at.is_(None),
-                Ticket.due_at <= until, Ticket.department_id.is_not(None))):
+    for ticket_id, at in cursor.all(_OVERDUE_DUE, until=until):
         out[("deadline_overdue", ticket_id)] = _aware(at)  # type: ignore[assignment]
-    for notice_id, at in session.execute(
-            select(DepartmentNotice.id, DepartmentNotice.call_next_at).where(
-                DepartmentNotice.call_status == ReminderCallStatus.PENDING,
-                DepartmentNotice.call_next_at <= until)):
+    for notice_id, at in cursor.all(_REMINDER_CALLS_DUE, until=until):
         out[("reminder_call", notice_id)] = _aware(at)  # type: ignore[assignment]
     return out
+
+
+def _until() -> Any:
+    return bindparam("until", type_=Ticket.due_at.type)
+
+
+_WARN_DUE = Prepared(select(Ticket.id, Ticket.warn_at).where(
+    Ticket.status.in_(_OPEN), Ticket.warned_at.is_(None), Ticket.warn_at <= _until(),
+    Ticket.department_id.is_not(None)))
+_OVERDUE_DUE = Prepared(select(Ticket.id, Ticket.due_at).where(
+    Ticket.status.in_(_OPEN), Ticket.overdue_at.is_(None), Ticket.due_at <= _until(),
+    Ticket.department_id.is_not(None)))
+_REMINDER_CALLS_DUE = Prepared(select(DepartmentNotice.id, DepartmentNotice.call_next_at).where(
+    DepartmentNotice.call_status == ReminderCallStatus.PENDING,
+    DepartmentNotice.call_next_at <= _until()))
 
 
 def _ticket_change(ticket: Ticket) -> dict[str, Any]:

@@ -13,7 +13,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, func, insert, or_, select, update
+from sqlalchemy import and_, bindparam, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from db.models import (
@@ -33,6 +33,7 @@ from db.models import (
     Ticket,
     TicketEvent,
 )
+from db.prepared import Prepared, cursor_for
 from db.session import dialect_insert
 from scheduler.policy import CITIZEN_OUTCOMES, AttemptOutcome, SchedulerPolicy
 
@@ -78,16 +79,12 @@ def scan(session: Session, *, now: dt.datetime, until: dt.datetime, settings: di
 
     Also turns ticket closures seen since the last scan into survey calls (once each: the
     watermark is the last ticket event id scanned; the first scan starts from now, so history
-    is never surveyed).
+    is never surveyed). Every ``sync_interval_s`` on the leading node, busy or idle: its reads
+    are prepared statements (L{db.prepared}), built and compiled once.
     """
+    cursor = cursor_for(session)
     out: dict[Entry, dt.datetime] = {}
-    place_at = func.coalesce(Callback.next_attempt_at, Callback.due_at)
-    rows = session.execute(
-        select(Callback.id, Callback.due_at, Callback.next_attempt_at)
-        .where(Callback.status == CallbackStatus.PENDING,
-               or_(Callback.due_at <= until, Callback.next_attempt_at <= until))
-        .where(place_at <= until)).all()
-    for cb_id, due_at, next_at in rows:
+    for cb_id, due_at, next_at in cursor.all(_DUE_ATTEMPTS, until=until):
         out[("place", cb_id)] = _aware(next_at or due_at)  # type: ignore[assignment]
     leads = {"remind_department": settings["remind_department_before_s"],
              "remind_agent": settings["remind_agent_before_s"],
@@ -95,25 +92,10 @@ def scan(session: Session, *, now: dt.datetime, until: dt.datetime, settings: di
     def before(kind: str) -> dt.datetime:  # due by then: this notice falls before ``until``
         return until + dt.timedelta(seconds=leads[kind])
 
-    # Only rows with a notice still to send within the horizon: with 7,200 s of lead this
-    # read every callback of the next two hours every sync (9,000 rows in bench.scheduler),
-    # ~100 ms of SQLAlchemy row work holding the GIL against the reactor.
-    awaiting_reply = Ticket.status.in_(NOT_REPLIED)
-    rows = session.execute(
-        select(Callback.id, Callback.due_at, Callback.owner_agent_id, Ticket.department_id,
-               Ticket.status, Callback.department_reminded_at, Callback.agent_reminded_at,
-               Callback.escalated_at)
-        .join(Ticket, Ticket.id == Callback.ticket_id)
-        .where(Callback.status == CallbackStatus.PENDING, Callback.attempts == 0,
-               Callback.due_at <= max(before(k) for k in leads), Callback.due_at > now)
-        .where(or_(
-            and_(Callback.owner_agent_id.is_not(None), Callback.agent_reminded_at.is_(None),
-                 Callback.due_at <= before("remind_agent")),
-            and_(Ticket.department_id.is_not(None), awaiting_reply,
-                 or_(and_(Callback.department_reminded_at.is_(None),
-                          Callback.due_at <= before("remind_department")),
-                     and_(Callback.escalated_at.is_(None),
-                          Callback.due_at <= before("escalate"))))))).all()
+    rows = cursor.all(_NOTICES_DUE, now=now, latest=max(before(k) for k in leads),
+                      agent_by=before("remind_agent"),
+                      department_by=before("remind_department"),
+                      escalate_by=before("escalate"))
     for cb_id, due_at, owner, dept, status, dept_done, agent_done, esc_done in rows:
         due_at = _aware(due_at)
         not_replied = status in NOT_REPLIED
@@ -132,11 +114,60 @@ def scan(session: Session, *, now: dt.datetime, until: dt.datetime, settings: di
     out.update(scan_deadlines(session, until=until))
     if surveys:
         _collect_closures(session, now, settings)
-        for sv_id, at in session.execute(
-                select(SurveyCall.id, SurveyCall.next_attempt_at)
-                .where(SurveyCall.status == SurveyStatus.PENDING, SurveyCall.next_attempt_at <= until)):
+        for sv_id, at in cursor.all(_SURVEYS_DUE, until=until):
             out[("survey", sv_id)] = _aware(at)  # type: ignore[assignment]
     return out
+
+
+def _until(name: str) -> Any:
+    """A time parameter compared with the callback table's times (stored as they are)."""
+    return bindparam(name, type_=Callback.due_at.type)
+
+
+_DUE_ATTEMPTS = Prepared(
+    select(Callback.id, Callback.due_at, Callback.next_attempt_at)
+    .where(Callback.status == CallbackStatus.PENDING,
+           or_(Callback.due_at <= _until("until"), Callback.next_attempt_at <= _until("until")))
+    .where(func.coalesce(Callback.next_attempt_at, Callback.due_at) <= _until("until")))
+# Only rows with a notice still to send within the horizon: with 7,200 s of lead this read
+# every callback of the next two hours every sync (9,000 rows in bench.scheduler), ~100 ms of
+# SQLAlchemy row work holding the GIL against the reactor.
+_NOTICES_DUE = Prepared(
+    select(Callback.id, Callback.due_at, Callback.owner_agent_id, Ticket.department_id,
+           Ticket.status, Callback.department_reminded_at, Callback.agent_reminded_at,
+           Callback.escalated_at)
+    .join(Ticket, Ticket.id == Callback.ticket_id)
+    .where(Callback.status == CallbackStatus.PENDING, Callback.attempts == 0,
+           Callback.due_at <= _until("latest"), Callback.due_at > _until("now"))
+    .where(or_(
+        and_(Callback.owner_agent_id.is_not(None), Callback.agent_reminded_at.is_(None),
+             Callback.due_at <= _until("agent_by")),
+        and_(Ticket.department_id.is_not(None), Ticket.status.in_(NOT_REPLIED),
+             or_(and_(Callback.department_reminded_at.is_(None),
+                      Callback.due_at <= _until("department_by")),
+                 and_(Callback.escalated_at.is_(None),
+                      Callback.due_at <= _until("escalate_by")))))))
+_SURVEYS_DUE = Prepared(
+    select(SurveyCall.id, SurveyCall.next_attempt_at)
+    .where(SurveyCall.status == SurveyStatus.PENDING,
+           SurveyCall.next_attempt_at <= bindparam("until", type_=SurveyCall.next_attempt_at.type)))
+_LAST_TICKET_EVENT = Prepared(select(func.max(TicketEvent.id)))
+
+
+def _closures(owed: Any) -> Prepared:
+    return Prepared(
+        select(TicketEvent.ticket_id, TicketEvent.at, Ticket.reopen_count)
+        .join(Ticket, Ticket.id == TicketEvent.ticket_id)
+        .where(TicketEvent.id > bindparam("after"), TicketEvent.id <= bindparam("upto"), owed))
+
+
+#: The ticket events that owe a survey: closes, and (``follow_up = "survey"``) a department's
+#: replies too.
+_CLOSURES = {
+    False: _closures(TicketEvent.action == "close"),
+    True: _closures(or_(TicketEvent.action == "close",
+                        and_(TicketEvent.action == "reply", Ticket.department_id.is_not(None)))),
+}
 
 
 def _collect_closures(session: Session, now: dt.datetime, settings: dict[str, Any]) -> None:
@@ -144,26 +175,23 @@ def _collect_closures(session: Session, now: dt.datetime, settings: dict[str, An
     "survey"``) for every ticket a department replied to: the follow-up by survey. One per
     ticket and round (its ``reopen_count``), so a reply then a close ask once, and a reopened
     ticket is asked again after its next answer."""
+    cursor = cursor_for(session)
     last = get_state(session, _SURVEY_WATERMARK)
-    top = session.scalar(select(func.max(TicketEvent.id))) or 0
+    top = cursor.scalar(_LAST_TICKET_EVENT) or 0
     if last is None:
         set_state(session, _SURVEY_WATERMARK, str(top), now)
         return
-    owed = TicketEvent.action == "close"
-    if settings.get("follow_up") == "survey":
-        owed = or_(owed, and_(TicketEvent.action == "reply", Ticket.department_id.is_not(None)))
-    closed = session.execute(
-        select(TicketEvent.ticket_id, TicketEvent.at, Ticket.reopen_count)
-        .join(Ticket, Ticket.id == TicketEvent.ticket_id)
-        .where(TicketEvent.id > int(last), TicketEvent.id <= top, owed)).all()
+    if top == int(last):
+        return  # no ticket event since the last scan
+    closed = cursor.all(_CLOSURES[settings.get("follow_up") == "survey"],
+                        after=int(last), upto=top)
     insert_ = dialect_insert(session)
     for ticket_id, at, round_ in closed:
         when = max(_aware(at), now) + dt.timedelta(seconds=settings["survey_delay_s"])
         session.execute(insert_(SurveyCall).values(
             ticket_id=ticket_id, round=round_ or 0, status=CallbackStatus.PENDING, attempts=0,
             next_attempt_at=when, created_at=now).on_conflict_do_nothing())
-    if top != int(last):
-        set_state(session, _SURVEY_WATERMARK, str(top), now)
+    set_state(session, _SURVEY_WATERMARK, str(top), now)
 
 
 # -- placing a callback ----------------------------------------------------------------------
