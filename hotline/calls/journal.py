@@ -124,7 +124,7 @@ _ANSWERED_AT = func.coalesce(bindparam("f_answered_at", type_=Call.answered_at.t
 #: The final UPDATE: only a row not yet final; what the report does not know (no answer, no
 #: wait, no agent) keeps what the row has; the status follows whether anyone answered.
 _FINAL = Prepared(update(Call).where(Call.uniqueid == bindparam("f_uniqueid"),
-                            Call.ended_at.is_(None)).values(
+                                     Call.ended_at.is_(None)).values(
     ended_at=bindparam("f_ended_at"), talk_s=bindparam("f_talk_s"),
     hangup_cause=bindparam("f_cause"), hungup_by=bindparam("f_hungup_by"),
     answered_at=_ANSWERED_AT,
@@ -163,6 +163,8 @@ def finalise_call(session: Session, *, uniqueid: str, linkedid: str, caller_numb
         _insert_unseen(session, uniqueid=uniqueid, linkedid=linkedid,
                        caller_number=caller_number, started_at=started_at)
         found = cursor.first(_FINAL, **params)
+        if found is None:  # only if another unit deleted the row it just wrote
+            raise LookupError(f"call {uniqueid}: its row is gone before it could be finalised")
     row = _Final(*found)
     ticket_id = row.ticket_id
     if row.answered_at is not None and ticket_id is None:
