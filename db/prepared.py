@@ -103,22 +103,13 @@ class Prepared:
                     binds[name] = process
         binds.update((name, p) for name, p in (expanded.processors or {}).items()
                      if p is not None and name in defaults)
-        columns = _result_columns(self.statement)
+        columns = list(self.statement.exported_columns)  # a SELECT's, or its RETURNING's
         results = tuple(c.type.dialect_impl(dialect).result_processor(dialect, None)
                         for c in columns)
         return _Form(sql=expanded.statement,
                      order=tuple(expanded.positiontup) if expanded.positiontup else None,
                      defaults=defaults, required=frozenset(required), binds=binds,
                      results=results, returns_rows=bool(columns))
-
-
-def _result_columns(statement: Executable) -> Sequence[Any]:
-    returning = getattr(statement, "_returning", None)
-    if returning:
-        return list(returning)
-    if getattr(statement, "is_select", False) or hasattr(statement, "selects"):
-        return list(statement.selected_columns)  # type: ignore[attr-defined]
-    return []
 
 
 class Cursor:

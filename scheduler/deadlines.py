@@ -66,11 +66,11 @@ def scan_deadlines(session: Session, *, until: dt.datetime) -> dict[tuple[str, i
     cursor = cursor_for(session)
     out: dict[tuple[str, int], dt.datetime] = {}
     for ticket_id, at in cursor.all(_WARN_DUE, until=until):
-        out[("deadline_warn", ticket_id)] = _aware(at)  # type: ignore[assignment]
+        out[("deadline_warn", ticket_id)] = at
     for ticket_id, at in cursor.all(_OVERDUE_DUE, until=until):
-        out[("deadline_overdue", ticket_id)] = _aware(at)  # type: ignore[assignment]
+        out[("deadline_overdue", ticket_id)] = at
     for notice_id, at in cursor.all(_REMINDER_CALLS_DUE, until=until):
-        out[("reminder_call", notice_id)] = _aware(at)  # type: ignore[assignment]
+        out[("reminder_call", notice_id)] = at
     return out
 
 

@@ -85,7 +85,7 @@ def scan(session: Session, *, now: dt.datetime, until: dt.datetime, settings: di
     cursor = cursor_for(session)
     out: dict[Entry, dt.datetime] = {}
     for cb_id, due_at, next_at in cursor.all(_DUE_ATTEMPTS, until=until):
-        out[("place", cb_id)] = _aware(next_at or due_at)  # type: ignore[assignment]
+        out[("place", cb_id)] = next_at or due_at
     leads = {"remind_department": settings["remind_department_before_s"],
              "remind_agent": settings["remind_agent_before_s"],
              "escalate": settings["escalate_before_s"]}
@@ -97,7 +97,6 @@ def scan(session: Session, *, now: dt.datetime, until: dt.datetime, settings: di
                       department_by=before("remind_department"),
                       escalate_by=before("escalate"))
     for cb_id, due_at, owner, dept, status, dept_done, agent_done, esc_done in rows:
-        due_at = _aware(due_at)
         not_replied = status in NOT_REPLIED
         if dept is not None and not_replied and dept_done is None:
             out[("remind_department", cb_id)] = due_at - dt.timedelta(
@@ -115,7 +114,7 @@ def scan(session: Session, *, now: dt.datetime, until: dt.datetime, settings: di
     if surveys:
         _collect_closures(session, now, settings)
         for sv_id, at in cursor.all(_SURVEYS_DUE, until=until):
-            out[("survey", sv_id)] = _aware(at)  # type: ignore[assignment]
+            out[("survey", sv_id)] = at
     return out
 
 
@@ -187,7 +186,7 @@ def _collect_closures(session: Session, now: dt.datetime, settings: dict[str, An
                         after=int(last), upto=top)
     insert_ = dialect_insert(session)
     for ticket_id, at, round_ in closed:
-        when = max(_aware(at), now) + dt.timedelta(seconds=settings["survey_delay_s"])
+        when = max(at, now) + dt.timedelta(seconds=settings["survey_delay_s"])
         session.execute(insert_(SurveyCall).values(
             ticket_id=ticket_id, round=round_ or 0, status=CallbackStatus.PENDING, attempts=0,
             next_attempt_at=when, created_at=now).on_conflict_do_nothing())

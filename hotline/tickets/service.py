@@ -1219,25 +1219,10 @@ def lookup_caller(unit: Session | Cursor, caller_number: str, *, now: dt.datetim
     for r in rows:
         if r[0] not in seen:
             seen[r[0]] = TicketSummary(*r)
-    # Times via the Core union come back raw on SQLite; make them aware like the models do.
-    tickets = [_aware(t) for t in seen.values()]
+    tickets = list(seen.values())  # times aware: prepared results go through their types
     tickets.sort(key=lambda t: t.created_at, reverse=True)
     open_tickets = tuple(t for t in tickets if t.status in OPEN_STATUSES)
     history = tuple(tickets[:history_limit])
     since = (now or utcnow()) - repeat_window
     repeat = bool(open_tickets) or any(t.created_at >= since for t in history)
     return CallerInfo(number, phone.mask(number), citizen_id, name, open_tickets, history, repeat)
-
-
-def _aware(t: TicketSummary) -> TicketSummary:
-    def fix(value: Any) -> Any:
-        if value is None:
-            return None
-        if isinstance(value, str):
-            value = dt.datetime.fromisoformat(value)
-        return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value
-    created, promised = fix(t.created_at), fix(t.promised_reply_at)
-    if created is t.created_at and promised is t.promised_reply_at:
-        return t
-    return TicketSummary(t.id, t.number, t.kind, t.channel, t.status, t.category, created,
-                         promised)

@@ -60,7 +60,7 @@ def register(routes: RouteTable, *, db: Database, open_call: Callable[..., Inbou
         linkedid = (request.args[0] if request.args else "") \
             or await agi.get_variable("CHANNEL(linkedid)") or request.uniqueid
         result = await db.run_direct(open_call, uniqueid=request.uniqueid, linkedid=linkedid,
-                              caller_number=request.callerid, now=now())
+                                     caller_number=request.callerid, now=now())
         variables = inbound_variables(result)
         if not record():
             variables.append((v.HOTLINE_RECORD, "0"))
