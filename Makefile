@@ -48,7 +48,8 @@ deps:
 
 venv: $(STAMP)
 
-$(STAMP): setup.cfg pyproject.toml
+# The AMI reader's C steps are compiled in place by the editable install: rebuilt when they change.
+$(STAMP): setup.cfg setup.py pyproject.toml hotline/ami/_speedups.c
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -e '.[test]'

@@ -4,8 +4,9 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from types import NotImplementedType
 
-__all__ = ["Message", "parse_variables"]
+__all__ = ["Message", "header_in_frame", "parse_variables"]
 
 HeaderValue = str | list[str]
 
@@ -61,7 +62,7 @@ class Message:
         @param raw: the message text, lines separated by CRLF, no trailing blank line.
         @param event: the event name when the framer already knows it (saves a lookup).
         @param frame: the UTF-8 bytes C{raw} was decoded from, lines ending CRLF, when the
-            framer has them: one header is then read from the bytes (see L{get}).
+            framer has them: one header is then read from the bytes (see L{header_in_frame}).
         @ivar event: the C{Event} header, or None for a response.
         """
         self.raw = raw
@@ -196,46 +197,26 @@ class Message:
         """The value of header C{name} (any case), C{default} when absent.
 
         Before the headers are parsed, one header that appears exactly once, spelt as asked
-        (Asterisk's own spelling: C{Uniqueid}), is cut out of the text without parsing the
-        rest: most consumers of the event stream read one or two headers of each event.
-        (Inlined here, not a method of its own: it is the hottest read of the event stream.)
+        (Asterisk's own spelling: C{Uniqueid}), is cut out of the frame's bytes (see
+        L{header_in_frame}), else out of the text, without parsing the rest: most consumers
+        of the event stream read one or two headers of each event.
         """
         if self._headers is None:
-            tags = _FIND_TAGS.get(name)
-            if tags is None:
-                tags = _find_tags(name)
-            text_tags, frame_tags, always_in_frame = tags
             frame = self._frame
-            # The frame's bytes are read when they tell the same as the text (see _FIND_TAGS):
-            # bytes are searched and lowered several times faster than text that is not
-            # ASCII (a caller's name in Chinese), and lowering keeps their offsets.
-            if frame is not None and frame_tags is not None and (
-                always_in_frame or frame.isascii()
-            ):
-                tag, lowered_tag, lowered_head = frame_tags
-                at = frame.find(tag)
-                if at >= 0:
-                    lowered = frame.lower()
-                    # Once in any spelling (a repeat, or another spelling, is merged by
-                    # parsing), and not also as the first line (no CRLF stands before it;
-                    # its first byte tells at once in all but the rarest messages).
-                    if lowered.count(lowered_tag) == 1 and (
-                        lowered[0] != lowered_head[0] or not lowered.startswith(lowered_head)
-                    ):
-                        start = at + len(tag)
-                        end = frame.find(b"\r\n", start)
-                        # Cut at ASCII bytes, the value is whole characters of UTF-8.
-                        return (frame[start:] if end < 0 else frame[start:end]).decode("utf-8")
-            else:
-                value = self._find_in_text(text_tags)
-                if value is not None:
-                    return value
+            value = NotImplemented if frame is None else _header_in_frame(frame, name)
+            if value is NotImplemented:
+                value = self._find_in_text(name)
+            if value is not None:
+                return value
         key = self._key(name)
         return default if key is None else self._headers[key]  # type: ignore[index]
 
-    def _find_in_text(self, tags: _Tags) -> str | None:
-        """What L{get} reads from the frame, read from the text: a header's value when it
-        stands there once, in this spelling and in no other; None means "parse to know"."""
+    def _find_in_text(self, name: str) -> str | None:
+        """What L{header_in_frame} reads from the frame, read from the text: a header's value
+        when it stands there once, in this spelling and in no other; None: "parse to know"."""
+        tags = _TEXT_TAGS.get(name)
+        if tags is None:
+            tags = _text_tags(name)
         tag, lowered_tag, lowered_head = tags
         raw = self.raw
         at = raw.find(tag)
@@ -292,28 +273,62 @@ class Message:
         return f"<Message {self.name!r} {self.as_dict()!r}>"
 
 
-#: What L{Message.get} looks for to read one header without parsing, in the text and in the
-#: frame's bytes: CRLF name ": ", CRLF lowered name ":", lowered name ":" (the first line).
-_Tags = tuple[str, str, str]
-_FrameTags = tuple[bytes, bytes, bytes]
-
-#: name -> (its tags in the text, in the frame or None, whether the frame always serves).
-#: The frame serves a name that is ASCII: an ASCII run after CRLF in a frame is that text,
-#: and lowering the bytes finds every spelling C{str.lower} would, but for the Kelvin sign
-#: U+212A, which lowers to "k" in text only: a name with a "k" uses the frame when it is ASCII.
-_FIND_TAGS: dict[str, tuple[_Tags, _FrameTags | None, bool]] = {}
+#: What L{Message._find_in_text} looks for, by header name: CRLF name ": ", CRLF lowered
+#: name ":", lowered name ":" (the first line).
+_TEXT_TAGS: dict[str, tuple[str, str, str]] = {}
 
 
-def _find_tags(name: str) -> tuple[_Tags, _FrameTags | None, bool]:
+def _text_tags(name: str) -> tuple[str, str, str]:
     lowered = name.lower()
-    text_tags = ("\r\n" + name + ": ", "\r\n" + lowered + ":", lowered + ":")
-    frame_tags = None
-    if name.isascii():
-        frame_tags = tuple(tag.encode("ascii") for tag in text_tags)
-    tags = (text_tags, frame_tags, frame_tags is not None and "k" not in lowered)
-    if len(_FIND_TAGS) < 256:  # names come from our code, but never grow without bound
-        _FIND_TAGS[name] = tags  # type: ignore[assignment]
-    return tags  # type: ignore[return-value]
+    tags = ("\r\n" + name + ": ", "\r\n" + lowered + ":", lowered + ":")
+    if len(_TEXT_TAGS) < 256:  # names come from our code, but never grow without bound
+        _TEXT_TAGS[name] = tags
+    return tags
+
+
+def header_in_frame(frame: bytes, name: str) -> str | None | NotImplementedType:
+    """
+    Header C{name}'s value read from a message's frame (its UTF-8 bytes, lines ending CRLF)
+    when it stands there once, spelt as asked, and in no other spelling, nor as the first
+    line (which has no CRLF before it); None when only parsing can tell (absent, repeated,
+    spelt otherwise: parsing merges those).
+
+    Bytes are searched and lowered several times faster than text that is not ASCII (a
+    caller's name in Chinese), and lowering keeps their offsets. They answer for the text
+    for a name that is ASCII: an ASCII run after CRLF in UTF-8 is that text, and lowering
+    bytes finds every spelling C{str.lower} would, but for U+212A KELVIN SIGN, which lowers
+    to "k" in text only. So: NotImplemented (read the text) for a name that is not ASCII,
+    holds CR, LF or a colon, or is longer than 128; or that has a "k" in a frame that is not
+    ASCII.
+
+    This is the reference for, and the fallback of, the compiled L{_speedups.header_in_frame}.
+
+    >>> header_in_frame("Event: X\\r\\nUniqueid: 1.2\\r\\nName: 张三".encode(), "Uniqueid")
+    '1.2'
+    >>> header_in_frame(b"Event: X\\r\\nUniqueid: 1.2\\r\\nUNIQUEID: 1.3", "Uniqueid") is None
+    True
+    """
+    if not (name.isascii() and 0 < len(name) <= 128) or any(c in name for c in "\r\n:"):
+        return NotImplemented
+    lowered_name = name.lower()
+    if "k" in lowered_name and not frame.isascii():
+        return NotImplemented
+    lowered = frame.lower()
+    head = lowered_name.encode("ascii") + b":"
+    tag = b"\r\n" + name.encode("ascii") + b": "
+    at = frame.find(tag)
+    if at < 0 or lowered.startswith(head) or lowered.count(b"\r\n" + head) != 1:
+        return None
+    start = at + len(tag)
+    end = frame.find(b"\r\n", start)
+    # Cut at ASCII bytes, the value is whole characters of UTF-8.
+    return (frame[start:] if end < 0 else frame[start:end]).decode("utf-8")
+
+
+try:
+    from hotline.ami._speedups import header_in_frame as _header_in_frame
+except ImportError:  # not built (a source tree run in place): the same answers, slower
+    _header_in_frame = header_in_frame
 
 
 def _check_header(name: str, value: str) -> None:

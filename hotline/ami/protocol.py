@@ -21,6 +21,7 @@ __all__ = [
     "MalformedMessage",
     "MessageTooLong",
     "decode_message",
+    "frame_messages",
 ]
 
 _BANNER = b"Asterisk Call Manager/"
@@ -68,6 +69,58 @@ def decode_message(data: bytes) -> str:
         return data.decode("gb18030")
     except UnicodeDecodeError:
         return data.decode("latin-1")
+
+
+def frame_messages(
+    buffer: bytes,
+    message_type: Callable[[str, str | None, bytes], Message],
+    max_length: int,
+) -> tuple[list[Message | bytes], bytes] | None:
+    """
+    Cut C{buffer} on CRLF CRLF: its complete frames as messages, in order, and the rest.
+
+    A frame that is UTF-8, no longer than C{max_length} and starts C{Event: } or
+    C{Response: } becomes C{message_type(text, event name or None, frame)}; any other frame
+    is passed through as its bytes, in its place, for the protocol's slow path; an empty one
+    is dropped. None when a line ends in a bare LF (never from Asterisk): the caller frames
+    such a buffer itself (the compiled pass may have built messages before it met that LF, and
+    drops them: C{message_type} is a plain constructor).
+
+    This is the reference for, and the fallback of, the compiled L{_speedups.frame_messages}.
+
+    >>> frame_messages(b"Event: Hangup\\r\\nUniqueid: 1.1\\r\\n\\r\\nJunk\\r\\n\\r\\nEve", Message, 99)
+    ([<Message 'Hangup' {'Event': 'Hangup', 'Uniqueid': '1.1'}>, b'Junk'], b'Eve')
+    >>> frame_messages(b"Event: Hangup\\n\\n", Message, 99) is None
+    True
+    """
+    if buffer.count(b"\n") != buffer.count(b"\r\n"):
+        return None
+    frames = buffer.split(b"\r\n\r\n")
+    rest = frames.pop()
+    items: list[Message | bytes] = []
+    for frame in frames:
+        if not frame:
+            continue
+        if len(frame) <= max_length and frame.startswith((b"Event: ", b"Response: ")):
+            try:
+                text = frame.decode("utf-8")
+            except UnicodeDecodeError:
+                pass
+            else:
+                if frame.startswith(b"Event: "):
+                    end = text.find("\r\n")
+                    items.append(message_type(text, text[7:] if end < 0 else text[7:end], frame))
+                else:
+                    items.append(message_type(text, None, frame))
+                continue
+        items.append(frame)
+    return items, rest
+
+
+try:
+    from hotline.ami._speedups import frame_messages as _frame_messages
+except ImportError:  # not built (a source tree run in place): the same answers, slower
+    _frame_messages = frame_messages
 
 
 class AMIProtocol(Protocol):
@@ -188,54 +241,66 @@ class AMIProtocol(Protocol):
         elif b"\n" not in data:
             self._keep(buf)
             return
-        # One split of the whole chunk on the blank line; the last piece is the unfinished
-        # message. A line ending in a bare LF (never from Asterisk, but tolerated) sends the
-        # chunk down the slow path, which frames on LF LF as well.
-        if buf.count(b"\n") == buf.count(b"\r\n"):
-            frames = buf.split(b"\r\n\r\n")
-            bare = False
-        else:
-            frames = buf.replace(b"\r\n", b"\n").split(b"\n\n")
+        # One pass over the whole chunk (see frame_messages): most frames become messages,
+        # the others come back as bytes, in their place, for the slow path. A line ending in
+        # a bare LF (never from Asterisk, but tolerated) sends the chunk down the slow path,
+        # which frames on LF LF as well.
+        framed = _frame_messages(buf, Message, self.MAX_MESSAGE)
+        if framed is None:
+            items: list[Message | bytes] = buf.replace(b"\r\n", b"\n").split(b"\n\n")
+            rest = items.pop()  # type: ignore[assignment]
             bare = True
-        rest = frames.pop()
+        else:
+            items, rest = framed
+            bare = False
         self._buffer = b""
-        check_length = len(buf) - len(rest) > self.MAX_MESSAGE
         # A handler may drop the link: losing it marks this transport as disconnecting, and
         # its loss (connectionLost) sets _lost, so one transport is watched for the chunk.
         transport = self.transport
-        for frame in frames:
-            if not frame:
-                continue
+        for item in items:
             if self._lost or transport is None or transport.disconnecting:
                 return
-            if check_length and len(frame) > self.MAX_MESSAGE:
-                self.messageLengthExceeded(frame)
-                self.messageSkipped(len(frame) + 4)
-                continue
-            try:
-                text = frame.decode("utf-8")
-            except UnicodeDecodeError:
-                text = decode_message(frame)
-                frame = None  # the message keeps only UTF-8 bytes (see Message.get)
-            if bare:
-                text = text.replace("\n", "\r\n")
-                frame = None  # its lines end LF, the text's CRLF
-            if text.startswith("Event: "):
-                end = text.find("\r\n")
-                message = Message(text, text[7:end] if end > 0 else text[7:], frame)
-                # What messageReceived does with an event, inlined for the stream of events
-                # (unless overridden).
-                if self._route_inline and not self._pending:
-                    self.eventReceived(message)
-                    continue
-            elif text.startswith("Response: "):
-                message = Message(text, None, frame)
+            if item.__class__ is bytes:
+                self._frame_slowly(item, bare)  # type: ignore[arg-type]
+            # What messageReceived does with an event, inlined for the stream of events
+            # (unless overridden).
+            elif item.event is not None and self._route_inline and not self._pending:
+                self.eventReceived(item)
             else:
-                self._odd_frame(text)
-                continue
-            self.messageReceived(message)
+                self.messageReceived(item)
         if rest:
             self._keep(rest)
+
+    def _frame_slowly(self, frame: bytes, bare: bool) -> None:
+        """A frame L{frame_messages} left as bytes: too long, not UTF-8, not an event nor a
+        response, or from a chunk with bare LF line endings."""
+        if not frame:
+            return
+        if len(frame) > self.MAX_MESSAGE:
+            self.messageLengthExceeded(frame)
+            self.messageSkipped(len(frame) + 4)
+            return
+        kept: bytes | None = frame
+        try:
+            text = frame.decode("utf-8")
+        except UnicodeDecodeError:
+            text = decode_message(frame)
+            kept = None  # the message keeps only UTF-8 bytes (see Message.get)
+        if bare:
+            text = text.replace("\n", "\r\n")
+            kept = None  # its lines end LF, the text's CRLF
+        if text.startswith("Event: "):
+            end = text.find("\r\n")
+            message = Message(text, text[7:end] if end > 0 else text[7:], kept)
+            if self._route_inline and not self._pending:
+                self.eventReceived(message)
+                return
+        elif text.startswith("Response: "):
+            message = Message(text, None, kept)
+        else:
+            self._odd_frame(text)
+            return
+        self.messageReceived(message)
 
     def _odd_frame(self, frame: str) -> None:
         frame = frame.strip("\r\n")
