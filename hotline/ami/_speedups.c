@@ -67,9 +67,11 @@ header_in_frame(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         PyErr_SetString(PyExc_TypeError, "header_in_frame(frame, name) takes bytes and a str");
         return NULL;
     }
+#if PY_VERSION_HEX < 0x030C0000
     if (PyUnicode_READY(name) < 0) {
         return NULL;
     }
+#endif
     Py_ssize_t n = PyUnicode_GET_LENGTH(name);
     if (!PyUnicode_IS_ASCII(name) || n == 0 || n > MAX_NAME) {
         Py_RETURN_NOTIMPLEMENTED;

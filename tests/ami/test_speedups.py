@@ -148,6 +148,14 @@ class CompiledTests(SynchronousTestCase):
         from bench.peers.ami_server import build_events
 
         data = build_events(20) + b"Junk\r\n\r\n\xff\xfe\r\n\r\nEvent: tail"
+        built = [0]
+
+        def refusing(text, event, frame):
+            # The error path: the third message cannot be built.
+            built[0] += 1
+            if built[0] % 3 == 0:
+                raise RuntimeError("refused")
+            return Message(text, event, frame)
 
         def run(times):
             for _ in range(times):
@@ -158,8 +166,8 @@ class CompiledTests(SynchronousTestCase):
                         _speedups.header_in_frame(item._frame, "Nope")
                 _speedups.frame_messages(b"a\nb", Message, 9)
                 try:
-                    _speedups.frame_messages(data, Recording.__call__, 9)
-                except TypeError:
+                    _speedups.frame_messages(data, refusing, 4096)
+                except RuntimeError:
                     pass
 
         run(200)
