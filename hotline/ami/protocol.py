@@ -246,13 +246,13 @@ class AMIProtocol(Protocol):
         # a bare LF (never from Asterisk, but tolerated) sends the chunk down the slow path,
         # which frames on LF LF as well.
         framed = _frame_messages(buf, Message, self.MAX_MESSAGE)
+        bare = framed is None
         if framed is None:
-            items: list[Message | bytes] = buf.replace(b"\r\n", b"\n").split(b"\n\n")
-            rest = items.pop()  # type: ignore[assignment]
-            bare = True
+            frames = buf.replace(b"\r\n", b"\n").split(b"\n\n")
+            rest = frames.pop()
+            items: list[Message | bytes] = [*frames]
         else:
             items, rest = framed
-            bare = False
         self._buffer = b""
         # A handler may drop the link: losing it marks this transport as disconnecting, and
         # its loss (connectionLost) sets _lost, so one transport is watched for the chunk.
@@ -260,8 +260,8 @@ class AMIProtocol(Protocol):
         for item in items:
             if self._lost or transport is None or transport.disconnecting:
                 return
-            if item.__class__ is bytes:
-                self._frame_slowly(item, bare)  # type: ignore[arg-type]
+            if isinstance(item, bytes):
+                self._frame_slowly(item, bare)
             # What messageReceived does with an event, inlined for the stream of events
             # (unless overridden).
             elif item.event is not None and self._route_inline and not self._pending:
