@@ -1,5 +1,8 @@
 """AMI benchmark: events/s parsed into messages by our client, three reference peers and a ceiling.
 
+Our client runs twice: as built (its framing and header look-up compiled, hotline/ami/_speedups.c)
+and with the Python twins of those two steps in their place, so one run shows what the C buys.
+
 Run from the repository root as C{python -m bench.ami [--events N] [--runs R]}. A fake Asterisk
 in another process sends the banner, accepts a login and streams N realistic events (~10 lines
 each, UTF-8 caller names, repeated ChanVariable) as fast as it can; each reader runs in its own
@@ -38,6 +41,7 @@ GOAL_RATIOS = {"asterisk_ami": 3.0, "panoramisk": 5.0}
 READERS: dict[str, tuple[list[str] | None, str, str]] = {
     "raw socket (ceiling)": (None, "ami_raw.py", "raw_ceiling"),
     "hotline.ami (ours)": (None, "ami_ours.py", ""),
+    "hotline.ami, Python twins": (None, "ami_ours_twins.py", "python_twins"),
     "asterisk-ami": (["asterisk-ami==0.1.7"], "ami_asterisk_ami.py", "asterisk_ami"),
     "panoramisk": (["panoramisk==1.4"], "ami_panoramisk.py", "panoramisk"),
     "pyst2": (["pyst2==0.5.1"], "ami_pyst2.py", "pyst2"),
@@ -70,6 +74,7 @@ def main(argv: list[str] | None = None) -> None:
     cpu: dict[str, list[float]] = {name: [] for name in chosen}
     per_run: list[dict[str, tuple[float | None, float | None]]] = []
     notes: dict[str, str] = {}
+    readers_seen: set[str] = set()
     try:
         port, size = server.stdout.readline().split()  # type: ignore[union-attr]
         pythons: dict[str, object] = {}
@@ -94,6 +99,10 @@ def main(argv: list[str] | None = None) -> None:
                 note = figures.get("error") or figures.get("note") or ""
                 if note:
                     notes[name] = note
+                elif figures.get("reader") == "python" and script == "ami_ours.py":
+                    notes[name] = "Python twins: hotline.ami._speedups is not built"
+                if script == "ami_ours.py" and figures.get("reader"):
+                    readers_seen.add(figures["reader"])
                 rate = cpu_rate = None
                 if "error" not in figures and figures.get("events") and not figures.get("note"):
                     if figures.get("seconds", 0) > 0:
@@ -161,6 +170,8 @@ def main(argv: list[str] | None = None) -> None:
             goals[key] = None if value is None else value >= goal  # type: ignore[operator]
     result["goals_met"] = goals
     result["goal_events_per_s"] = GOAL_EVENTS_PER_S
+    #: Which framing "ours" ran: "compiled" (hotline/ami/_speedups.c) or "python" (its twins).
+    result["ours_reader"] = "/".join(sorted(readers_seen)) or None
     result["load_average"] = [round(load_before, 2), round(os.getloadavg()[0], 2)]
     result["notes"] = notes
 

@@ -1,7 +1,8 @@
 """bench.ami peer: our AMIClient on the real Twisted reactor, counting events a subscriber gets.
 
 Arguments: host port events limit [stall]. Prints one JSON line: events, seconds (wall clock
-from the first event to the last) and cpu_seconds (this process's CPU time over the same span).
+from the first event to the last), cpu_seconds (this process's CPU time over the same span) and
+reader ("compiled", or "python" when the Python twins of hotline/ami/_speedups.c did the work).
 """
 
 import json
@@ -11,6 +12,7 @@ import time
 from twisted.internet import reactor
 from twisted.internet.task import LoopingCall
 
+from hotline.ami import protocol
 from hotline.ami.client import AMIClient
 
 host, port, n, limit = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4])
@@ -55,5 +57,7 @@ LoopingCall(watch).start(stall, now=False)
 client.start()
 reactor.run()
 start, cpu = state["start"] or state["end"], state["cpu"] or state["cpu_end"]
+# Which framing ran: the compiled steps, or their Python twins (not built, or ami_ours_twins.py).
+reader = "python" if protocol._frame_messages is protocol.frame_messages else "compiled"
 print(json.dumps({"events": state["count"], "seconds": state["end"] - start,
-                  "cpu_seconds": state["cpu_end"] - cpu, "note": state["note"]}))
+                  "cpu_seconds": state["cpu_end"] - cpu, "note": state["note"], "reader": reader}))
