@@ -3,10 +3,9 @@
  *
  * Each function here has a twin in Python, beside its one caller (frame_messages in
  * protocol.py, header_in_frame in message.py), that says the same thing and answers when this
- * module is not built; tests/ami/test_speedups.py holds them to
- * the same answers on generated input. Nothing here keeps state or touches the connection:
- * both functions take bytes and give back values, so a hostile peer can at worst make a
- * message take the slow path.
+ * module is not built; tests/ami/test_speedups.py holds them to the same answers on generated
+ * input. Nothing here keeps state or touches the connection: both functions take bytes and
+ * give back values, so a hostile peer can at worst make a message take the slow path.
  *
  *   frame_messages(buffer, message_type, max_length)
  *       The buffer's complete frames (cut on CRLF CRLF) as Message objects, in order, and
