@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import selectors
 import signal
@@ -18,6 +19,57 @@ from hotline.pbx.sandbox import Sandbox
 from tests.support.pbx import sandbox_config, sandbox_ports
 
 READY = "sample calls placed"
+HISTORY = {"days": 20, "per_day": 60}
+NOW = dt.datetime(2026, 11, 20, 2, 0, tzinfo=dt.UTC)
+
+
+def _surveys_owed(session) -> list[int]:
+    """Scan as the scheduler does (closures since its last scan owe a survey); the tickets
+    that owe one."""
+    from db.models import SurveyCall
+    from hotline import config as config_mod
+    from scheduler import store
+
+    settings = dict(config_mod.loads("")["scheduler"], survey_delay_s=0.0)
+    store.scan(session, now=NOW, until=NOW + dt.timedelta(days=1), settings=settings)
+    return list(session.scalars(select(SurveyCall.ticket_id).order_by(SurveyCall.ticket_id)))
+
+
+def test_the_sample_history_owes_no_survey(session) -> None:
+    """The demo loads its SAMPLE history after the scheduler's first scan: its closed tickets
+    are the past, and no scan owes them a survey (they owed hundreds, rung a minute after
+    `make run` started, until the line drowned). A ticket closed afterwards still owes one."""
+    from hotline.cli.demo import load_history
+    from hotline.sample import seed_sample
+    from hotline.tickets.service import TicketService
+    from tests.scheduler.support import new_ticket
+
+    seed_sample(session)
+    assert _surveys_owed(session) == []  # the first scan: it starts from the newest event
+    written = load_history(session, today=NOW.date(), timezone="Asia/Shanghai", now=NOW,
+                           **HISTORY)
+    assert written is not None and written.tickets > 500
+    assert _surveys_owed(session) == []
+    service = TicketService()
+    live = new_ticket(session, "13900000301", department="D01")
+    service.accept(session, live, actor="D01")
+    service.reply(session, live, actor="D01", text="已办")
+    service.close(session, live, actor="1001")
+    assert _surveys_owed(session) == [live]
+
+
+def test_history_loaded_after_the_first_scan_would_owe_surveys(session) -> None:
+    """What the demo's loader prevents: the same history written by itself after the first
+    scan owes every one of its closed tickets a survey."""
+    from db.models import Ticket
+    from hotline.indices.history import demo_history
+    from hotline.sample import seed_sample
+
+    seed_sample(session)
+    assert _surveys_owed(session) == []
+    demo_history(session, today=NOW.date(), timezone="Asia/Shanghai", now=NOW, **HISTORY)
+    closed = session.scalars(select(Ticket.id).where(Ticket.status == "closed")).all()
+    assert len(closed) > 100 and _surveys_owed(session) == sorted(closed)
 
 
 def _site_file(cfg, path: Path) -> Path:

@@ -3,15 +3,22 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from twisted.internet import defer, threads
 from twisted.internet.task import deferLater
 from twisted.logger import Logger
 
 from hotline.ami.client import AMIClient
-from hotline.ami.message import Message
+from hotline.calls.events import (
+    AgentCallCompleted,
+    CallAnswered,
+    CallbackProgress,
+    CallQueued,
+    SurveyAnswered,
+)
 from hotline.config import Config
 from hotline.controller import Controller
 from hotline.pbx.sandbox import Sandbox, SandboxError
@@ -19,7 +26,12 @@ from hotline.sim.city import CitySimulator
 from hotline.sim.speech import synthesise
 from hotline.terminal import say
 
-__all__ = ["run_demo", "SAMPLE_CALLS"]
+__all__ = ["run_demo", "load_history", "SAMPLE_CALLS"]
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from hotline.indices.history import HistoryResult
 
 _log = Logger(namespace="hotline.demo")
 
@@ -32,6 +44,11 @@ SAMPLE_CALLS: list[tuple[str, str, str]] = [
     ("13700001111", "wo3 xiang3 zi1 xun2 yi2 xia4 ban4 li3 ju1 zhu4 zheng4.",
      "我想咨询一下办理居住证。"),
 ]
+#: The sample call the agent bridges to the water company (what the desk's Bridge button does).
+#: That citizen stays on longer than the others (seconds after the hotline answers), so the
+#: three-way call, the agent leaving it, and citizen and department talking on all fit.
+_BRIDGED_CALL = 1
+_HOLD_S, _BRIDGED_HOLD_S = 25, 50
 
 
 def _say(line: str) -> None:
@@ -98,7 +115,7 @@ async def run_demo(reactor: Any, cfg: Config, *, calls: int, keep_sandbox: bool,
         await _demo_history(controller, cfg)
     city_ami.start()
     await city_ami.when_ready()
-    _narrate(controller.ami)
+    _narrate(controller)
     _bridge_second_call(reactor, controller, city)
 
     sim_sounds = sandbox.var_dir / "sounds" / "sim"
@@ -113,9 +130,10 @@ async def run_demo(reactor: Any, cfg: Config, *, calls: int, keep_sandbox: bool,
     _say(f"logs: {log_path} (controller, one JSON event per line); "
          f"{sandbox.var_dir}/pbx/log/messages.log (PBX)")
     _say(f"recordings: {sandbox.var_dir}/pbx/recordings/")
-    for number, pinyin, hanzi in SAMPLE_CALLS[:calls]:
+    for n, (number, pinyin, hanzi) in enumerate(SAMPLE_CALLS[:calls]):
         speech = await threads.deferToThread(synthesise, pinyin, sim_sounds)
-        await city.call(number, play=_inside(sandbox, speech), pause_s=10, hold_s=25)
+        await city.call(number, play=_inside(sandbox, speech), pause_s=10,
+                        hold_s=_BRIDGED_HOLD_S if n == _BRIDGED_CALL else _HOLD_S)
         _say(f"citizen {number} calls 83658365 and will say: {hanzi}")
         await deferLater(reactor, 3, lambda: None)
     await _promise_callback(controller, city, cfg, SAMPLE_CALLS[0][0], due_in_s=40)
@@ -195,19 +213,31 @@ async def _demo_grid_worker(controller: Controller) -> None:
          f"{controller.web.port}/grid/  grid1 / {password} (SAMPLE grid G001)")
 
 
+def load_history(session: Session, *, today: dt.date, timezone: str, now: dt.datetime,
+                 **size: int) -> HistoryResult | None:
+    """The demo's SAMPLE history (L{demo_history}; C{size}: its C{days}, C{per_day}), written
+    as the past it stands for: the scheduler, already scanning, owes none of its closed
+    tickets a survey (else it would ring thousands of sample citizens a minute after the
+    load, and the line would drown)."""
+    from hotline.indices.history import demo_history
+    from scheduler.store import skip_surveys_so_far
+
+    written = demo_history(session, today=today, timezone=timezone, now=now, **size)
+    if written is not None:
+        skip_surveys_so_far(session, now)
+    return written
+
+
 async def _demo_history(controller: Controller, cfg: Config) -> None:
     """90 days of generated SAMPLE history, then the indices folded and scanned, so the
     leader's page, the warnings and the reports show something on the first run."""
-    import datetime as dt
     import time
     import zoneinfo
-
-    from hotline.indices.history import demo_history
 
     zone = cfg["site"]["timezone"]
     now = dt.datetime.now(dt.UTC)
     started = time.monotonic()
-    written = await controller.db.run(demo_history, today=now.astimezone(
+    written = await controller.db.run(load_history, today=now.astimezone(
         zoneinfo.ZoneInfo(zone)).date(), timezone=zone, now=now)
     if written is None:
         _say("SAMPLE history already loaded (hotline demo --no-history skips it)")
@@ -230,19 +260,20 @@ async def _demo_history(controller: Controller, cfg: Config) -> None:
 def _bridge_second_call(reactor: Any, controller: Controller, city: CitySimulator) -> None:
     """Once the second sample citizen is talking, bring the water company into the call, then
     let the agent leave: citizen and department talk on (what the desk's Bridge button does)."""
-    citizen = SAMPLE_CALLS[1][0] if len(SAMPLE_CALLS) > 1 else SAMPLE_CALLS[0][0]
+    citizen = SAMPLE_CALLS[_BRIDGED_CALL][0]
     subscription: list[Any] = []
 
-    def connected(m: Message) -> None:
-        if m.get("CallerIDNum") != citizen or not subscription:
+    def answered(event: CallAnswered) -> None:
+        call = controller.tracker.calls.get(event.uniqueid)
+        if call is None or call.caller != citizen or not subscription:
             return
-        subscription.pop().unsubscribe()
+        subscription.pop().cancel()
         d = deferLater(reactor, 4, lambda: None)
         d.addCallback(lambda _: defer.Deferred.fromCoroutine(
-            _bridge(reactor, controller, city, str(m.get("Uniqueid")))))
+            _bridge(reactor, controller, city, event.uniqueid)))
         d.addErrback(lambda f: _say(f"  bridge demo: {f.getErrorMessage()}"))
 
-    subscription.append(controller.ami.subscribe("AgentConnect", connected))
+    subscription.append(controller.bus.subscribe(CallAnswered, answered))
 
 
 async def _bridge(reactor: Any, controller: Controller, city: CitySimulator, uid: str) -> None:
@@ -274,30 +305,36 @@ def _inside(sandbox: Sandbox, host_path: Path) -> str:
     return f"/srv/hotline/{rel.with_suffix('')}"
 
 
-def _narrate(ami: AMIClient) -> None:
-    """Print what happens to each call, as a supervisor watching the PBX would tell it."""
+def _narrate(controller: Controller) -> None:
+    """Print what happens to each call, as a supervisor watching the floor would tell it: from
+    the call tracker's events, as every other consumer of calls reads them."""
 
-    def joined(m: Message) -> None:
-        _say(f"  [{m.get('Uniqueid')}] {m.get('CallerIDNum')} waits in queue "
-             f"{m.get('Queue')} (position {m.get('Position')})")
+    def caller(uniqueid: str) -> str:
+        call = controller.tracker.calls.get(uniqueid)
+        return (call.caller if call is not None else None) or "?"
 
-    def connected(m: Message) -> None:
-        _say(f"  [{m.get('Uniqueid')}] {m.get('CallerIDNum')} answered by "
-             f"{m.get('MemberName')} after {m.get('HoldTime')} s")
+    def queued(e: CallQueued) -> None:
+        _say(f"  [{e.uniqueid}] {caller(e.uniqueid)} waits in queue {e.queue} "
+             f"(position {e.position})")
 
-    def completed(m: Message) -> None:
-        _say(f"  [{m.get('Uniqueid')}] call ended after {m.get('TalkTime')} s of talk "
-             f"({m.get('Reason')} hung up)")
+    def answered(e: CallAnswered) -> None:
+        _say(f"  [{e.uniqueid}] {caller(e.uniqueid)} answered by agent "
+             f"{e.agent_code or e.agent_interface} after {e.hold_time} s")
 
-    ami.subscribe("QueueCallerJoin", joined)
-    ami.subscribe("AgentConnect", connected)
-    ami.subscribe("AgentComplete", completed)
+    def completed(e: AgentCallCompleted) -> None:
+        if e.node is None:  # this node's own calls
+            _say(f"  [{e.uniqueid}] call ended after {e.talk_time} s of talk "
+                 f"({e.reason} hung up)")
 
-    def user_event(m: Message) -> None:
-        if m.get("UserEvent") in ("HotlineCallback", "HotlineSurvey"):
-            what = {"agent": "ringing an agent", "citizen": "agent answered, dialling the citizen",
-                    "end": f"ended ({m.get('DialStatus') or 'done'})"}.get(
-                        str(m.get("Stage")), str(m.get("Stage") or m.get("Score") or ""))
-            _say(f"  [{m.get('UserEvent')} {m.get('Key') or ''}] {what}")
+    def callback(e: CallbackProgress) -> None:
+        what = {"agent": "the agent answered, dialling the citizen",
+                "citizen": "the citizen answered",
+                "end": f"ended ({e.dial_status or 'done'})"}.get(e.stage, e.stage)
+        _say(f"  [callback {e.key}] {what}")
 
-    ami.subscribe("UserEvent", user_event)
+    def survey(e: SurveyAnswered) -> None:
+        _say(f"  [survey {e.key}] the citizen rated {e.digits or '(no digit)'}")
+
+    controller.bus.subscribe_all({CallQueued: queued, CallAnswered: answered,
+                                  AgentCallCompleted: completed, CallbackProgress: callback,
+                                  SurveyAnswered: survey})
