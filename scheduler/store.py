@@ -13,7 +13,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, bindparam, func, insert, or_, select, update
+from sqlalchemy import Integer, and_, bindparam, cast, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from db.models import (
@@ -69,6 +69,16 @@ def set_state(session: Session, key: str, value: str, now: dt.datetime) -> None:
     stmt = dialect_insert(session)(SchedulerState).values(key=key, value=value, updated_at=now)
     session.execute(stmt.on_conflict_do_update(
         index_elements=["key"], set_={"value": value, "updated_at": now}))
+
+
+def _advance_watermark(session: Session, top: int, now: dt.datetime) -> None:
+    """Move the survey watermark up to ``top``, never back: a scan that read an older top and
+    commits after a history load (L{skip_surveys_so_far}) must not reopen that history."""
+    stmt = dialect_insert(session)(SchedulerState).values(
+        key=_SURVEY_WATERMARK, value=str(top), updated_at=now)
+    session.execute(stmt.on_conflict_do_update(
+        index_elements=["key"], set_={"value": str(top), "updated_at": now},
+        where=cast(SchedulerState.value, Integer) < top))
 
 
 # -- what falls due --------------------------------------------------------------------------
@@ -178,7 +188,7 @@ def _collect_closures(session: Session, now: dt.datetime, settings: dict[str, An
     last = get_state(session, _SURVEY_WATERMARK)
     top = cursor.scalar(_LAST_TICKET_EVENT) or 0
     if last is None:
-        set_state(session, _SURVEY_WATERMARK, str(top), now)
+        _advance_watermark(session, top, now)
         return
     if top == int(last):
         return  # no ticket event since the last scan
@@ -190,7 +200,7 @@ def _collect_closures(session: Session, now: dt.datetime, settings: dict[str, An
         session.execute(insert_(SurveyCall).values(
             ticket_id=ticket_id, round=round_ or 0, status=CallbackStatus.PENDING, attempts=0,
             next_attempt_at=when, created_at=now).on_conflict_do_nothing())
-    set_state(session, _SURVEY_WATERMARK, str(top), now)
+    _advance_watermark(session, top, now)
 
 
 def skip_surveys_so_far(session: Session, now: dt.datetime) -> None:
@@ -200,8 +210,7 @@ def skip_surveys_so_far(session: Session, now: dt.datetime) -> None:
     (The first scan of a new database starts from its newest event for the same reason; a
     load that comes after it must say so.) Closures not yet scanned are skipped with them:
     call it where history is written, not on a line taking calls."""
-    top = cursor_for(session).scalar(_LAST_TICKET_EVENT) or 0
-    set_state(session, _SURVEY_WATERMARK, str(top), now)
+    _advance_watermark(session, cursor_for(session).scalar(_LAST_TICKET_EVENT) or 0, now)
 
 
 # -- placing a callback ----------------------------------------------------------------------

@@ -187,3 +187,13 @@ def test_the_call_names_the_ticket_and_the_deadline_in_prompts_that_exist():
     assert overdue[0] == "supervise-intro" and "reminder-overdue" in overdue
     assert "word-zheng" in overdue
     assert set(words) | set(overdue) <= set(PROMPTS)
+
+
+def test_the_survey_watermark_never_moves_back(session):
+    """A scan that read an older top and commits after a history load (which moved the
+    watermark past its events) leaves the load's watermark: the history stays unsurveyed."""
+    store._advance_watermark(session, 40, _now())
+    store._advance_watermark(session, 25, _now())  # the late scan's older top
+    assert store.get_state(session, store._SURVEY_WATERMARK) == "40"
+    store._advance_watermark(session, 41, _now())
+    assert store.get_state(session, store._SURVEY_WATERMARK) == "41"
