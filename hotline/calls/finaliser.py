@@ -120,15 +120,19 @@ class CallFinaliser:
     def __init__(self, *, bus: EventBus, db: Database,
                  host_path: Callable[[str], str] = lambda p: p,
                  now: Callable[[], dt.datetime] | None = None, settle_s: float = 1.0,
-                 batch_s: float = 0.2) -> None:
+                 batch_s: float = 0.2, complete_wait_s: float = 5.0) -> None:
         """
         @param settle_s: how long after its Hangup a call is written (MixMonitor closes its
             files just after the channel goes).
         @param batch_s: calls that end within this many seconds of each other are written in
             one unit of work (a burst of ends costs one transaction, not one each).
+        @param complete_wait_s: how long after its Hangup an answered call waits at most for
+            the queue's C{AgentComplete} (who hung up) when that has not come yet; it is
+            written as soon as it comes (and C{settle_s} has passed).
         """
         self.bus = bus
         self.settle_s = settle_s
+        self.complete_wait_s = complete_wait_s
         self.batch_s = batch_s
         self.db = db
         self.host_path = host_path
@@ -228,11 +232,20 @@ class CallFinaliser:
 
     def _completed(self, e: AgentCallCompleted) -> None:
         """Who hung up, from the queue. Asterisk raises C{AgentComplete} from app_queue's own
-        stasis subscription, so on a loaded PBX it can come after the caller's C{Hangup}: it is
-        taken until the row is written."""
+        stasis subscription, so on a loaded PBX it can come after the caller's C{Hangup}, by
+        more than C{settle_s}: an answered call waits for it (up to C{complete_wait_s}), and
+        it is taken until the row is written."""
         call = self._open.get(e.uniqueid) or self._finishing.get(e.uniqueid)
-        if call is not None and call.hungup_by is None:
-            call.hungup_by = _who_hung_up(e.reason)
+        if call is None or call.hungup_by is not None:
+            return
+        call.hungup_by = _who_hung_up(e.reason)
+        for due in self._due:
+            if due.call is call and due.at > due.settled:
+                # It waited for this: written once settled, not at the end of the wait.
+                due.at = max(due.settled, self.db.reactor.seconds())
+                self._due.sort(key=lambda d: d.at)
+                self._rearm()
+                break
 
     def _hangup(self, e: CallEnded) -> None:
         call = self._open.pop(e.uniqueid, None)
@@ -243,10 +256,19 @@ class CallFinaliser:
         talk = (ended - call.answered_at).total_seconds() if call.answered_at else None
         cause = e.cause or None
         self._finishing[call.uniqueid] = call
-        due = _Due(at=self.db.reactor.seconds() + self.settle_s, call=call, ended=ended,
-                   talk=talk, cause=cause)
+        now = self.db.reactor.seconds()
+        settled = now + self.settle_s
+        # An answered call the queue has not yet said who hung up waits for its AgentComplete.
+        waiting = call.answered_at is not None and call.hungup_by is None
+        due = _Due(at=max(settled, now + self.complete_wait_s) if waiting else settled,
+                   settled=settled, call=call, ended=ended, talk=talk, cause=cause)
         self._due.append(due)
-        self._arm()
+        if len(self._due) > 1 and self._due[-2].at > due.at:
+            # Behind one that waits for its AgentComplete: keep the list in the order due.
+            self._due.sort(key=lambda d: d.at)
+            self._rearm()
+        else:
+            self._arm()
 
         def finalised(row: Any) -> None:
             _log.info("call {uniqueid} finalised: {status}, talk {talk}s, cause {cause} "
@@ -270,6 +292,13 @@ class CallFinaliser:
             return
         wait = max(0.0, self._due[0].at - self.db.reactor.seconds()) + self.batch_s
         self._timer = self.db.reactor.callLater(wait, self._write_due)
+
+    def _rearm(self) -> None:
+        """The oldest waiting call may have changed: wake up for it."""
+        if self._timer is not None and self._timer.active():
+            self._timer.cancel()
+        self._timer = None
+        self._arm()
 
     def _write_due(self) -> None:
         self._timer = None
@@ -325,6 +354,7 @@ class _Due:
     """A call hung up, waiting for its final unit of work."""
 
     at: float  # reactor seconds from when it may be written
+    settled: float  # reactor seconds from when its recordings are closed (Hangup + settle_s)
     call: _Open
     ended: dt.datetime
     talk: float | None

@@ -7,7 +7,8 @@ import time
 
 import pytest
 import pytest_twisted
-from twisted.internet import defer
+from twisted.internet import defer, reactor
+from twisted.internet.task import deferLater
 
 from hotline.bus import EventBus
 from hotline.calls.events import (
@@ -69,6 +70,30 @@ async def test_who_hung_up_whichever_of_agentcomplete_and_hangup_comes_first(db,
         assert (row.uniqueid, row.status, row.answered_at is not None) == (uid, "completed", True)
         expected = None if order == "complete-unknown" else "citizen"
         assert row.hungup_by == expected
+
+
+@pytest_twisted.ensureDeferred
+async def test_an_agentcomplete_later_than_the_settling_still_names_who_hung_up(db):
+    """On a loaded PBX the queue's AgentComplete can come well after the caller's Hangup,
+    later than the recordings take to close: the answered call's row waits for it, and is
+    written as soon as it comes (not at the end of the longest wait)."""
+    from db.models import Call
+
+    bus = EventBus()
+    finaliser = CallFinaliser(bus=bus, db=db, settle_s=0.3, batch_s=0.1, complete_wait_s=60)
+    finaliser.subscribe()
+    rows: list[int] = []
+    finaliser.on_finalised(rows.append)
+    uid, now = "pbx-late-complete", time.time()
+    _answered_call(bus, uid, now)
+    bus.publish(_ended(uid, now, None))
+    # Beyond settle_s and the batch window: the row would have been written without it.
+    await deferLater(reactor, 1.0, lambda: None)
+    assert rows == [] and finaliser.is_following(uid)
+    bus.publish(_completed(uid, now + 1.0, "caller"))
+    await until(lambda: rows != [], timeout=10)
+    with db.begin() as s:
+        assert s.get(Call, rows[0]).hungup_by == "citizen"
 
 
 @pytest_twisted.ensureDeferred
