@@ -64,21 +64,20 @@ def get_state(session: Session, key: str) -> str | None:
     return row.value if row is not None else None
 
 
-def set_state(session: Session, key: str, value: str, now: dt.datetime) -> None:
-    """Upsert one fact (two nodes writing the same key both succeed)."""
+def set_state(session: Session, key: str, value: str, now: dt.datetime, *,
+              only_up: bool = False) -> None:
+    """Upsert one fact (two nodes writing the same key both succeed); with ``only_up`` an
+    integer fact is only ever raised (a writer that read an older value cannot lower it)."""
     stmt = dialect_insert(session)(SchedulerState).values(key=key, value=value, updated_at=now)
     session.execute(stmt.on_conflict_do_update(
-        index_elements=["key"], set_={"value": value, "updated_at": now}))
+        index_elements=["key"], set_={"value": value, "updated_at": now},
+        where=cast(SchedulerState.value, Integer) < int(value) if only_up else None))
 
 
 def _advance_watermark(session: Session, top: int, now: dt.datetime) -> None:
     """Move the survey watermark up to ``top``, never back: a scan that read an older top and
     commits after a history load (L{skip_surveys_so_far}) must not reopen that history."""
-    stmt = dialect_insert(session)(SchedulerState).values(
-        key=_SURVEY_WATERMARK, value=str(top), updated_at=now)
-    session.execute(stmt.on_conflict_do_update(
-        index_elements=["key"], set_={"value": str(top), "updated_at": now},
-        where=cast(SchedulerState.value, Integer) < top))
+    set_state(session, _SURVEY_WATERMARK, str(top), now, only_up=True)
 
 
 # -- what falls due --------------------------------------------------------------------------

@@ -71,6 +71,12 @@ def decode_message(data: bytes) -> str:
         return data.decode("latin-1")
 
 
+def _event_name(text: str) -> str:
+    """The name of an event whose text starts C{Event: }: the rest of its first line."""
+    end = text.find("\r\n")
+    return text[7:] if end < 0 else text[7:end]
+
+
 def frame_messages(
     buffer: bytes,
     message_type: Callable[[str, str | None, bytes], Message],
@@ -108,8 +114,7 @@ def frame_messages(
                 pass
             else:
                 if frame.startswith(b"Event: "):
-                    end = text.find("\r\n")
-                    items.append(message_type(text, text[7:] if end < 0 else text[7:end], frame))
+                    items.append(message_type(text, _event_name(text), frame))
                 else:
                     items.append(message_type(text, None, frame))
                 continue
@@ -290,8 +295,7 @@ class AMIProtocol(Protocol):
             text = text.replace("\n", "\r\n")
             kept = None  # its lines end LF, the text's CRLF
         if text.startswith("Event: "):
-            end = text.find("\r\n")
-            message = Message(text, text[7:end] if end > 0 else text[7:], kept)
+            message = Message(text, _event_name(text), kept)
             if self._route_inline and not self._pending:
                 self.eventReceived(message)
                 return

@@ -4,6 +4,7 @@ which files. The tracker (L{hotline.calls.tracker}) reads AMI; this module reads
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import os
 from collections.abc import Callable
@@ -242,9 +243,9 @@ class CallFinaliser:
         for due in self._due:
             if due.call is call and due.at > due.settled:
                 # It waited for this: written once settled, not at the end of the wait.
+                self._due.remove(due)
                 due.at = max(due.settled, self.db.reactor.seconds())
-                self._due.sort(key=lambda d: d.at)
-                self._rearm()
+                self._enqueue(due)
                 break
 
     def _hangup(self, e: CallEnded) -> None:
@@ -262,13 +263,7 @@ class CallFinaliser:
         waiting = call.answered_at is not None and call.hungup_by is None
         due = _Due(at=max(settled, now + self.complete_wait_s) if waiting else settled,
                    settled=settled, call=call, ended=ended, talk=talk, cause=cause)
-        self._due.append(due)
-        if len(self._due) > 1 and self._due[-2].at > due.at:
-            # Behind one that waits for its AgentComplete: keep the list in the order due.
-            self._due.sort(key=lambda d: d.at)
-            self._rearm()
-        else:
-            self._arm()
+        self._enqueue(due)
 
         def finalised(row: Any) -> None:
             _log.info("call {uniqueid} finalised: {status}, talk {talk}s, cause {cause} "
@@ -293,11 +288,13 @@ class CallFinaliser:
         wait = max(0.0, self._due[0].at - self.db.reactor.seconds()) + self.batch_s
         self._timer = self.db.reactor.callLater(wait, self._write_due)
 
-    def _rearm(self) -> None:
-        """The oldest waiting call may have changed: wake up for it."""
-        if self._timer is not None and self._timer.active():
+    def _enqueue(self, due: _Due) -> None:
+        """File C{due} in the order calls fall due (one waiting for its AgentComplete may be
+        ahead of calls hung up after it); wake up for it if it is now the first."""
+        bisect.insort(self._due, due, key=_due_at)
+        if self._due[0] is due and self._timer is not None and self._timer.active():
             self._timer.cancel()
-        self._timer = None
+            self._timer = None
         self._arm()
 
     def _write_due(self) -> None:
@@ -347,6 +344,10 @@ class CallFinaliser:
             "started_at": call.started_at, "ended_at": due.ended,
             "answered_at": call.answered_at, "queue_wait_s": call.wait_s, "talk_s": due.talk,
             "agent_code": call.agent_code, "hangup_cause": due.cause, "hungup_by": hungup_by}
+
+
+def _due_at(due: _Due) -> float:
+    return due.at
 
 
 @dataclass
